@@ -1,0 +1,34 @@
+# mote — the two commands a fresh machine needs are `make run` and `make test`.
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+PREFIX  ?= /usr/local
+
+.PHONY: all setup build run test bench install clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/Makefile: CMakeLists.txt
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+build: setup $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+
+# Boots a demo program (a static hello built from tests/guest) as a unikernel.
+run: build
+	$(BUILD)/mote run $(BUILD)/tests/guest/hello.glibc-static hello from mote
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	bench/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,97 @@
+// The boot-info contract between the mote monitor and the kernel core.
+//
+// Declared once here and used by both sides. The monitor builds one contiguous
+// blob: a BootInfo header followed by a string area. Every string is referred
+// to by a byte offset from the start of the blob, so the blob can be copied
+// into guest memory (VM platforms) or handed over as a memfd (process platform)
+// without fix-ups. Fixed-width types only; no pointers.
+#pragma once
+
+#include <stdint.h>
+
+namespace mote::abi {
+
+inline constexpr uint64_t kBootMagic = 0x31544f4f42544f4dull;  // "MOTBOOT1"
+inline constexpr uint32_t kBootVersion = 1;
+
+// What the program's standard streams are connected to on the host. The core
+// synthesizes fstat() results and tty ioctls from this, on every platform.
+enum class ConsoleKind : uint32_t {
+  Closed = 0,
+  Tty = 1,
+  Pipe = 2,
+  File = 3,
+  Null = 4,   // /dev/null or another character device that is not a tty
+  Socket = 5,
+};
+
+struct ConsoleStream {
+  ConsoleKind kind;
+  uint32_t tty_rdev;       // st_rdev of the tty (major<<8|minor encoding of Linux new_encode_dev)
+  uint16_t ws_row, ws_col; // terminal size when kind == Tty
+  uint32_t reserved;
+  uint8_t termios[60];     // struct termios2-compatible bytes from TCGETS (36 used), Tty only
+  uint32_t pad;
+};
+static_assert(sizeof(ConsoleStream) == 80);
+
+enum BootFlags : uint32_t {
+  kBootStrace = 1u << 0,   // print every syscall on stderr
+  kBootVerbose = 1u << 1,  // print boot progress on stderr
+};
+
+// A string in the blob: offset from the blob start, length without the NUL.
+struct BlobString {
+  uint32_t offset;
+  uint32_t length;
+};
+
+struct BootInfo {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t total_size;       // header + string area, bytes
+  uint32_t flags;            // BootFlags
+  uint32_t cpus;             // vCPUs requested (--cpus)
+  uint64_t mem_limit;        // bytes the program may commit (--mem)
+  uint64_t wall_clock_ns;    // host CLOCK_REALTIME when the monitor built this
+  uint64_t tsc_khz;          // VM platforms: TSC frequency; 0 when unknown
+  uint8_t random_seed[32];   // from the host's getrandom()
+
+  // Program image. Process platform: an open host fd. VM platforms: location
+  // in guest-physical memory.
+  int32_t program_fd;
+  uint32_t reserved0;
+  uint64_t program_gpa;
+  uint64_t program_size;
+
+  BlobString program_path;   // absolute guest path: AT_EXECFN, /proc/self/exe
+  BlobString hostname;
+  BlobString cwd;
+  uint32_t argc;             // BlobString[argc] at argv_offset
+  uint32_t envc;             // BlobString[envc] at envp_offset
+  uint32_t argv_offset;
+  uint32_t envp_offset;
+
+  ConsoleStream console[3];  // fds 0, 1, 2
+};
+
+// Validates the header fields that the kernel relies on before trusting any
+// offset. Both sides use this; the kernel rejects a blob that fails it.
+inline bool blob_string_ok(const BootInfo& b, BlobString s) {
+  uint64_t end = uint64_t(s.offset) + s.length + 1;  // the NUL
+  return s.offset >= sizeof(BootInfo) && end <= b.total_size;
+}
+
+inline bool boot_info_ok(const BootInfo& b, uint64_t blob_size) {
+  if (b.magic != kBootMagic || b.version != kBootVersion) return false;
+  if (b.total_size < sizeof(BootInfo) || b.total_size > blob_size) return false;
+  uint64_t argv_end = uint64_t(b.argv_offset) + uint64_t(b.argc) * sizeof(BlobString);
+  uint64_t envp_end = uint64_t(b.envp_offset) + uint64_t(b.envc) * sizeof(BlobString);
+  if (b.argc == 0 || b.argv_offset < sizeof(BootInfo) || argv_end > b.total_size) return false;
+  if (b.envp_offset < sizeof(BootInfo) || envp_end > b.total_size) return false;
+  if (b.argv_offset % alignof(BlobString) || b.envp_offset % alignof(BlobString)) return false;
+  return blob_string_ok(b, b.program_path) && blob_string_ok(b, b.hostname) &&
+         blob_string_ok(b, b.cwd);
+}
+
+}  // namespace mote::abi

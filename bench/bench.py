@@ -1,0 +1,671 @@
+#!/usr/bin/env python3
+"""mote benchmark: start-up time, null-syscall cost, peak RSS and core size,
+each beside a baseline measured in the same run (native, gVisor).
+
+Run through bench/run.sh, which builds the programs in bench/programs/ into
+BUILD_DIR/bench/ first. Prints a table to stdout (progress goes to stderr),
+writes BUILD_DIR/bench/results.json and overwrites docs/performance.md.
+
+Speed goals never fail the run: each figure says "goal met" or "goal missed".
+A measured command that fails (non-zero exit, wrong output, time-out) does
+fail it (exit 1), and docs/performance.md is then left as it was. A gVisor
+baseline that cannot run is reported as SKIP.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+
+HELLO_OUT = "hello from mote bench\n"
+
+# Start-up: hyperfine settings (the brief: --warmup 3, --runs 30, median).
+HF_WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+HF_RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+# Null syscall: iterations per run, runs per figure (median taken).
+SYS_N = int(os.environ.get("BENCH_SYSCALL_N", "200000"))
+SYS_N_GVISOR = int(os.environ.get("BENCH_SYSCALL_N_GVISOR", "20000"))
+SYS_REPS = int(os.environ.get("BENCH_SYSCALL_REPS", "5"))
+# Peak RSS: runs per figure (median taken).
+RSS_REPS = int(os.environ.get("BENCH_RSS_REPS", "5"))
+# One measured command may not take longer than this (seconds).
+CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
+
+GOAL_STARTUP_MS = 3.0
+GOAL_GVISOR_SPEEDUP = 30.0
+GOAL_SYSCALL_RATIO = 0.1
+
+
+class Failure(Exception):
+    """A measured command failed: the benchmark cannot report this figure."""
+
+
+class Skip(Exception):
+    """A baseline that cannot run here (gVisor): reported, not fatal."""
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def tail(text, lines=15):
+    t = (text or "").rstrip("\n").splitlines()
+    return "\n".join("    | " + l for l in t[-lines:])
+
+
+class Bench:
+    def __init__(self, repo, build, baselines_only):
+        self.repo = repo
+        self.build_abs = os.path.abspath(build)
+        rel = os.path.relpath(self.build_abs, repo)
+        # Commands run from the repository root and are shown exactly as run.
+        self.build = rel if not rel.startswith("..") else self.build_abs
+        self.bdir = os.path.join(self.build, "bench")
+        self.baselines_only = baselines_only
+        self.mote = os.path.join(self.build, "mote")
+        self.mote_flags = shlex.split(os.environ.get("MOTE_RUN_FLAGS", ""))
+        self.hello = os.path.join(self.bdir, "hello")
+        self.loop = os.path.join(self.bdir, "getppid_loop")
+        self.peakrss = os.path.join(self.bdir, "peakrss")
+        self.runsc = shutil.which("runsc")
+        self.gvisor_skip = None  # reason, once gVisor is found unusable
+        self.sections = []  # (title, method, rows)
+        self.commands = []  # (figure, command) for the docs
+        self.failures = []
+        self.skips = []
+        self.results = {}
+
+    # ----------------------------------------------------------------- running
+
+    def env(self, extra=None):
+        e = dict(os.environ)
+        e.pop("MOTE_NO_REWRITE", None)  # only the figure that asks for it gets it
+        if extra:
+            e.update(extra)
+        return e
+
+    def run(self, argv, extra_env=None, timeout=CMD_TIMEOUT):
+        """Runs argv from the repo root; returns (rc, stdout, stderr)."""
+        try:
+            p = subprocess.Popen(argv, cwd=self.repo, env=self.env(extra_env),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
+        except OSError as ex:
+            raise Failure("%s: cannot run: %s" % (show(argv, extra_env), ex))
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Its own process group: end the command and whatever it started.
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            out, err = p.communicate()
+            raise Failure("%s: timed out after %d s\n%s" % (
+                show(argv, extra_env), timeout, tail(err)))
+        return p.returncode, out, err
+
+    def run_checked(self, argv, extra_env=None, stdout=None, stdout_re=None,
+                    exc=Failure, timeout=CMD_TIMEOUT):
+        rc, out, err = self.run(argv, extra_env, timeout)
+        cmd = show(argv, extra_env)
+        if rc != 0:
+            raise exc("%s: exited with status %d\n  stdout:\n%s\n  stderr:\n%s" % (
+                cmd, rc, tail(out), tail(err)))
+        if stdout is not None and out != stdout:
+            raise exc("%s: wrong output: expected %r, got %r\n  stderr:\n%s" % (
+                cmd, stdout, out[:500], tail(err)))
+        if stdout_re is not None:
+            m = re.fullmatch(stdout_re, out)
+            if not m:
+                raise exc("%s: output %r does not match %r\n  stderr:\n%s" % (
+                    cmd, out[:500], stdout_re, tail(err)))
+            return m, err
+        return out, err
+
+    def hyperfine(self, name, argv, exc=Failure):
+        """Median/mean/stddev (seconds) of argv's wall time, via hyperfine."""
+        js = os.path.join(self.bdir, "hyperfine-%s.json" % name)
+        logf = os.path.join(self.bdir, "hyperfine-%s.log" % name)
+        hf = ["hyperfine", "-N", "--warmup", str(HF_WARMUP), "--runs", str(HF_RUNS),
+              "--export-json", js, shlex.join(argv)]
+        timeout = max(CMD_TIMEOUT, (HF_WARMUP + HF_RUNS) * 10)
+        rc, out, err = self.run(hf, timeout=timeout)
+        with open(os.path.join(self.repo, logf), "w") as f:
+            f.write(out + err)
+        if rc != 0:
+            raise exc("%s: exited with status %d (log: %s)\n%s" % (
+                shlex.join(hf), rc, logf, tail(out + err)))
+        with open(os.path.join(self.repo, js)) as f:
+            r = json.load(f)["results"][0]
+        codes = r.get("exit_codes") or []
+        if any(c != 0 for c in codes):
+            raise exc("%s: a run exited non-zero: %r" % (shlex.join(hf), codes))
+        self.commands.append((name, shlex.join(hf)))
+        return {k: r[k] for k in ("median", "mean", "stddev", "min", "max")}
+
+    def mote_cmd(self, prog, *args):
+        return [self.mote, "run", *self.mote_flags, prog, *args]
+
+    def gvisor_cmd(self, prog, *args):
+        return [self.runsc, "--network=none", "do", prog, *args]
+
+    def gvisor_usable(self):
+        """None if gVisor can run here, else the reason (printed loudly once)."""
+        if self.gvisor_skip is None:
+            if not self.runsc:
+                self.gvisor_skip = "runsc not found (apt-get install runsc)"
+            elif os.geteuid() != 0:
+                self.gvisor_skip = "runsc --network=none do needs root"
+            else:
+                try:
+                    self.run_checked(self.gvisor_cmd(self.hello), stdout=HELLO_OUT,
+                                     exc=Skip, timeout=60)
+                    self.gvisor_skip = ""
+                except (Skip, Failure) as ex:
+                    self.gvisor_skip = "runsc failed: %s" % ex
+            if self.gvisor_skip:
+                self.skip("gVisor baseline", self.gvisor_skip)
+        return self.gvisor_skip or None
+
+    def skip(self, what, why):
+        msg = "%s: %s" % (what, why)
+        self.skips.append(msg)
+        bar = "!" * 72
+        print("%s\nSKIP %s\n%s" % (bar, msg, bar), file=sys.stderr, flush=True)
+
+    def guarded(self, rows, label, fn, kind="native"):
+        """Runs fn() -> row; a Failure becomes a FAILED row, a Skip a SKIP row.
+        kind is "native", "mote" or "gvisor": what the figure needs."""
+        if kind == "gvisor" and self.gvisor_usable():
+            rows.append(row(label, "SKIP", "", "", "SKIP (gVisor unavailable)"))
+            return None
+        if kind == "mote" and self.baselines_only:
+            rows.append(row(label, "not run", "", "", "not run (--baselines-only)"))
+            return None
+        try:
+            r = fn()
+            rows.append(r)
+            return r
+        except Skip as ex:
+            self.skip(label, str(ex))
+            rows.append(row(label, "SKIP", "", "", "SKIP"))
+        except Failure as ex:
+            self.failures.append("%s: %s" % (label, ex))
+            log("FAILED %s: %s" % (label, ex))
+            rows.append(row(label, "FAILED", "", "", "FAILED"))
+        return None
+
+    # ----------------------------------------------------------------- figures
+
+    def startup(self):
+        rows = []
+        res = self.results.setdefault("startup", {})
+
+        def native():
+            self.run_checked([self.hello], stdout=HELLO_OUT)
+            res["native"] = self.hyperfine("startup-native", [self.hello])
+            log("startup native: %.3f ms" % (res["native"]["median"] * 1e3))
+            return row("native exec", ms(res["native"]), "(baseline)", "", "")
+
+        def mote():
+            self.run_checked(self.mote_cmd(self.hello), stdout=HELLO_OUT)
+            res["mote"] = self.hyperfine("startup-mote", self.mote_cmd(self.hello))
+            m = res["mote"]["median"]
+            log("startup mote: %.3f ms" % (m * 1e3))
+            ratio = "n/a"
+            if "native" in res:
+                ratio = "%s native" % times(m / res["native"]["median"])
+            return row("mote run", ms(res["mote"]), ratio, "<= %g ms" % GOAL_STARTUP_MS,
+                       verdict(m * 1e3 <= GOAL_STARTUP_MS))
+
+        def gvisor():
+            res["gvisor"] = self.hyperfine("startup-gvisor", self.gvisor_cmd(self.hello),
+                                           exc=Skip)
+            g = res["gvisor"]["median"]
+            log("startup gVisor: %.3f ms" % (g * 1e3))
+            ratio, verd = "n/a", "n/a (no mote figure)"
+            if "native" in res:
+                ratio = "%s native" % times(g / res["native"]["median"])
+            if "mote" in res:
+                sp = g / res["mote"]["median"]
+                ratio += "; mote %s faster" % times(sp)
+                verd = verdict(sp >= GOAL_GVISOR_SPEEDUP)
+            return row("gVisor runsc do", ms(res["gvisor"]), ratio,
+                       "mote >= %gx faster" % GOAL_GVISOR_SPEEDUP, verd)
+
+        self.guarded(rows, "native exec", native)
+        self.guarded(rows, "mote run", mote, kind="mote")
+        self.guarded(rows, "gVisor runsc do", gvisor, kind="gvisor")
+        self.sections.append((
+            "Start-up: whole-process wall time of a static hello",
+            "hyperfine -N, %d warm-up runs, median of %d runs (mean +- stddev beside it)"
+            % (HF_WARMUP, HF_RUNS), rows))
+
+    def syscall_figure(self, key, label, argv, extra_env=None, exc=Failure):
+        vals = []
+        for _ in range(SYS_REPS):
+            m, _err = self.run_checked(
+                argv, extra_env, exc=exc,
+                stdout_re=r"getppid_loop mode=(\w+) n=(\d+) ns_per_call=([0-9.]+) ppid=(-?\d+)\n")
+            if m.group(1) != argv[-1] or m.group(2) != argv[-2]:
+                raise exc("%s: printed %r for another mode or N" % (show(argv, extra_env),
+                                                                     m.group(0)))
+            vals.append(float(m.group(3)))
+        med = statistics.median(vals)
+        self.results.setdefault("syscall", {})[key] = {"median_ns": med, "runs_ns": vals}
+        self.commands.append((key, "%d x: %s" % (SYS_REPS, show(argv, extra_env))))
+        log("%s: %.1f ns/call (runs: %s)" % (label, med, ", ".join("%.1f" % v for v in vals)))
+        return med
+
+    def syscalls(self):
+        rows = []
+        res = self.results.setdefault("syscall", {})
+        n = str(SYS_N)
+
+        def native(mode):
+            def f():
+                v = self.syscall_figure("native-" + mode, "native " + mode,
+                                        [self.loop, n, mode])
+                return row("native, %s" % MODE_LABEL[mode], ns(v), "(baseline)", "", "")
+            return f
+
+        def mote(mode, key, label, extra_env=None, goal=None):
+            def f():
+                argv = self.mote_cmd(self.loop, n, mode)
+                v = self.syscall_figure(key, label, argv, extra_env)
+                base = res.get("native-" + mode, {}).get("median_ns")
+                if base is None:
+                    return row(label, ns(v), "n/a", "", "")
+                r = v / base
+                if goal is None:
+                    return row(label, ns(v), "%s native" % times(r), "", "-")
+                return row(label, ns(v), "%s native" % times(r),
+                           "<= %gx native" % goal, verdict(r <= goal))
+            return f
+
+        def gvisor():
+            argv = self.gvisor_cmd(self.loop, str(SYS_N_GVISOR), "wrapper")
+            v = self.syscall_figure("gvisor-wrapper", "gVisor wrapper", argv, exc=Skip)
+            base = res.get("native-wrapper", {}).get("median_ns")
+            ratio = "%s native" % times(v / base) if base else "n/a"
+            mv = res.get("mote-wrapper", {}).get("median_ns")
+            if mv:
+                ratio += "; mote %s faster" % times(v / mv)
+            return row("gVisor runsc do, getppid()", ns(v), ratio, "", "-")
+
+        self.guarded(rows, "native, getppid()", native("wrapper"))
+        self.guarded(rows, "native, syscall(SYS_getppid)", native("syscall"))
+        self.guarded(rows, "mote run, getppid() (rewritten)",
+                     mote("wrapper", "mote-wrapper", "mote run, getppid() (rewritten)",
+                          goal=GOAL_SYSCALL_RATIO), kind="mote")
+        self.guarded(rows, "mote run, getppid(), MOTE_NO_REWRITE=1 (SIGSYS)",
+                     mote("wrapper", "mote-wrapper-sigsys",
+                          "mote run, getppid(), MOTE_NO_REWRITE=1 (SIGSYS)",
+                          extra_env={"MOTE_NO_REWRITE": "1"}), kind="mote")
+        self.guarded(rows, "mote run, syscall(SYS_getppid)",
+                     mote("syscall", "mote-syscall", "mote run, syscall(SYS_getppid)"),
+                     kind="mote")
+        self.guarded(rows, "gVisor runsc do, getppid()", gvisor, kind="gvisor")
+        self.sections.append((
+            "Null syscall: getppid, ns per call",
+            "timed inside the program with clock_gettime(CLOCK_MONOTONIC) after a warm-up of "
+            "N/100 calls; N=%d (gVisor: N=%d); median of %d runs"
+            % (SYS_N, SYS_N_GVISOR, SYS_REPS), rows))
+
+    def peak_rss(self, key, argv, exc=Failure):
+        vals = []
+        full = [self.peakrss] + argv
+        for _ in range(RSS_REPS):
+            out, err = self.run_checked(full, stdout=HELLO_OUT, exc=exc)
+            m = re.findall(r"^peakrss: maxrss_kb=(\d+) status=0$", err, re.M)
+            if not m:
+                raise exc("%s: no peakrss line in stderr\n%s" % (shlex.join(full), tail(err)))
+            vals.append(int(m[-1]))
+        med = statistics.median(vals)
+        self.results.setdefault("rss", {})[key] = {"median_kb": med, "runs_kb": vals}
+        self.commands.append(("rss-" + key, "%d x: %s" % (RSS_REPS, shlex.join(full))))
+        log("peak RSS %s: %d KiB" % (key, med))
+        return med
+
+    def memory(self):
+        rows = []
+        res = self.results.setdefault("rss", {})
+
+        def native():
+            v = self.peak_rss("native", [self.hello])
+            return row("native exec", kib(v), "(baseline)", "", "")
+
+        def mote():
+            v = self.peak_rss("mote", self.mote_cmd(self.hello))
+            base = res.get("native", {}).get("median_kb")
+            return row("mote run", kib(v), "%s native" % times(v / base) if base else "n/a",
+                       "", "-")
+
+        def gvisor():
+            v = self.peak_rss("gvisor", self.gvisor_cmd(self.hello), exc=Skip)
+            base = res.get("native", {}).get("median_kb")
+            ratio = "%s native" % times(v / base) if base else "n/a"
+            mv = res.get("mote", {}).get("median_kb")
+            if mv:
+                ratio += "; mote/gVisor %s" % times(mv / v)
+            return row("gVisor runsc do", kib(v), ratio, "", "-")
+
+        self.guarded(rows, "native exec", native)
+        self.guarded(rows, "mote run", mote, kind="mote")
+        self.guarded(rows, "gVisor runsc do", gvisor, kind="gvisor")
+        self.sections.append((
+            "Peak RSS of the whole command running hello",
+            "ru_maxrss from wait4 (bench/programs/peakrss.c): the largest RSS of any one "
+            "process of the tree, not a sum; median of %d runs" % RSS_REPS, rows))
+
+    def elf_sizes(self, path):
+        try:
+            out = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True,
+                                 check=True).stdout
+        except (OSError, subprocess.CalledProcessError) as ex:
+            raise Failure("readelf -lW %s: %s" % (path, ex))
+        filesz = memsz = 0
+        for line in out.splitlines():
+            f = line.split()
+            if f and f[0] == "LOAD":
+                filesz += int(f[4], 16)
+                memsz += int(f[5], 16)
+        if not memsz:
+            raise Failure("readelf -lW %s: no PT_LOAD segment" % path)
+        size_line = ""
+        try:
+            so = subprocess.run(["size", path], capture_output=True, text=True,
+                                check=True).stdout.splitlines()
+            size_line = so[1].split()[:3] if len(so) > 1 else ""
+        except (OSError, subprocess.CalledProcessError):
+            pass
+        return {"file": os.path.getsize(path), "load_filesz": filesz, "load_memsz": memsz,
+                "text_data_bss": [int(x) for x in size_line] if size_line else None}
+
+    def core_size(self):
+        rows = []
+        res = self.results.setdefault("size", {})
+        core = os.path.join(self.build, "mote-core-process")
+
+        def fmt(s):
+            return "%s loaded; file %s" % (size(s["load_memsz"]), size(s["file"]))
+
+        def one(key, label, path):
+            def f():
+                s = self.elf_sizes(path)
+                res[key] = s
+                self.commands.append(("size-" + key, "stat -c %%s %s; readelf -lW %s; size %s"
+                                      % (path, path, path)))
+                return row(label, fmt(s), "(baseline)", "", "")
+            return f
+
+        def mote_core():
+            if not os.path.exists(os.path.join(self.repo, core)):
+                self.skip("core size", "%s not found (not built?)" % core)
+                return row("mote-core-process", "MISSING", "", "", "MISSING")
+            s = self.elf_sizes(core)
+            res["core"] = s
+            self.commands.append(("size-core", "stat -c %%s %s; readelf -lW %s; size %s"
+                                  % (core, core, core)))
+            parts = []
+            for key, name in (("runsc", "runsc"), ("hello", "static hello")):
+                if key in res:
+                    parts.append("%s %s" % (times(s["load_memsz"] / res[key]["load_memsz"]),
+                                            name))
+            tdb = s["text_data_bss"]
+            label = "mote-core-process"
+            if tdb:
+                label += " (text %s, data %s, bss %s)" % tuple(size(x) for x in tdb)
+            return row(label, fmt(s), "loaded: " + ", ".join(parts) if parts else "n/a",
+                       "", "-")
+
+        self.guarded(rows, "static hello", one("hello", "static glibc hello", self.hello))
+        if self.runsc:
+            runsc = os.path.realpath(self.runsc)
+            self.guarded(rows, "runsc", one("runsc", "gVisor runsc (Sentry + gofer)", runsc))
+        else:
+            self.skip("runsc size", "runsc not found")
+            rows.append(row("gVisor runsc", "SKIP", "", "", "SKIP"))
+        self.guarded(rows, "mote core", mote_core, kind="mote")
+        self.sections.append((
+            "Kernel core size",
+            "\"loaded\" is the sum of the PT_LOAD segments' MemSiz (readelf -lW), \"file\" "
+            "the file size; text/data/bss from size(1)", rows))
+
+    # ----------------------------------------------------------------- report
+
+    def machine(self):
+        cpu = "unknown"
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        mem = ""
+        try:
+            with open("/proc/meminfo") as f:
+                kb = int(f.readline().split()[1])
+                mem = "%.0f GiB" % (kb / 1024 / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+
+        def ver(argv):
+            try:
+                return subprocess.run(argv, capture_output=True, text=True,
+                                      timeout=20).stdout.splitlines()[0].strip()
+            except (OSError, IndexError, subprocess.SubprocessError):
+                return "n/a"
+
+        rev = ver(["git", "-C", self.repo, "rev-parse", "--short", "HEAD"])
+        if rev == "n/a":
+            rev = "no commit yet"
+        if ver(["git", "-C", self.repo, "status", "--porcelain", "--untracked-files=no"]) != "n/a":
+            rev += " (with uncommitted changes)"
+        return {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "nproc": os.cpu_count(),
+            "cpu": cpu,
+            "memory": mem,
+            "kernel": "%s %s" % (platform.system(), platform.release()),
+            "mote_rev": rev,
+            "hyperfine": ver(["hyperfine", "--version"]),
+            "runsc": ver([self.runsc, "--version"]) if self.runsc else "not installed",
+            "gcc": ver(["gcc", "--version"]),
+        }
+
+    def print_table(self, mach):
+        out = []
+        out.append("")
+        out.append("mote benchmark  %s  |  %s x %s, %s  |  mote %s" % (
+            mach["date"], mach["nproc"], mach["cpu"], mach["kernel"], mach["mote_rev"]))
+        out.append("(wall-clock timings on a %s-core VM)" % mach["nproc"])
+        allrows = [r for _, _, rows in self.sections for r in rows]
+        w = [max([len(r[i]) for r in allrows] + [len(h)]) for i, h in enumerate(HEADER)]
+        for title, method, rows in self.sections:
+            out.append("")
+            out.append("== %s" % title)
+            out.append("   %s" % method)
+            out.append("   " + "  ".join(h.ljust(w[i]) for i, h in enumerate(HEADER)).rstrip())
+            for r in rows:
+                out.append("   " + "  ".join(
+                    c.ljust(w[i]) for i, c in enumerate(r)
+                ).rstrip())
+        out.append("")
+        if self.skips:
+            out.append("SKIPPED:")
+            out += ["  - " + s.splitlines()[0] for s in self.skips]
+        if self.failures:
+            out.append("FAILED (the figures above are incomplete):")
+            out += ["  - " + s.splitlines()[0] for s in self.failures]
+        print("\n".join(out), flush=True)
+
+    def write_docs(self, mach):
+        L = []
+        L.append("# Performance")
+        L.append("")
+        L.append("Written by `bench/run.sh` (`make bench`); do not edit by hand, re-run it.")
+        L.append("")
+        if self.baselines_only:
+            L.append("**This run measured the baselines only (`--baselines-only`): mote itself "
+                     "was not built yet. Run `make bench` to fill in the mote figures.**")
+            L.append("")
+        L.append("- Date: %s" % mach["date"])
+        L.append("- Machine: %s CPUs (`nproc`), %s, %s RAM, kernel %s" % (
+            mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"]))
+        L.append("- mote revision: `%s`" % mach["mote_rev"])
+        L.append("- Tools: %s; %s; %s" % (mach["hyperfine"], mach["runsc"], mach["gcc"]))
+        L.append("")
+        L.append("Timings are wall-clock times on a %s-core VM: run-to-run noise of 10-20%% "
+                 "is usual here, so compare figures of the same run. Goals are checked by the "
+                 "benchmark but never fail it; a command that fails or prints the wrong output "
+                 "does." % mach["nproc"])
+        L.append("")
+        for title, method, rows in self.sections:
+            L.append("## %s" % title)
+            L.append("")
+            L.append("Method: %s." % method)
+            L.append("")
+            L.append("| " + " | ".join(HEADER) + " |")
+            L.append("|" + "|".join(["---", "---:", "---", "---", "---"]) + "|")
+            for r in rows:
+                L.append("| " + " | ".join(c.replace("|", "\\|") or " " for c in r) + " |")
+            L.append("")
+        if self.skips:
+            L.append("Skipped:")
+            L.append("")
+            L += ["- " + s.splitlines()[0] for s in self.skips]
+            L.append("")
+        L.append("## Commands")
+        L.append("")
+        L.append("Run from the repository root after `bench/run.sh` built the programs "
+                 "(`gcc -O2 -static bench/programs/X.c -o %s/X`):" % self.bdir)
+        L.append("")
+        L.append("```")
+        for name, cmd in self.commands:
+            L.append("# %s" % name)
+            L.append(cmd)
+        L.append("```")
+        L.append("")
+        L.append("## Method notes")
+        L.append("")
+        L.append("- Start-up: hyperfine runs each command directly (`-N`, no shell); every "
+                 "command is first run once and its stdout compared with the expected "
+                 "`hello from mote bench`.")
+        L.append("- Null syscall: `bench/programs/getppid_loop.c`. `getppid()` goes through "
+                 "glibc's wrapper, whose `mov $110,%eax; syscall` is the site mote's rewriter "
+                 "patches; `syscall(SYS_getppid)` goes through glibc's generic `syscall()` "
+                 "(number in a register). `MOTE_NO_REWRITE=1` in mote's environment turns "
+                 "rewriting off, so every call takes the SIGSYS path. A warm-up of N/100 calls "
+                 "(at least 1,000) runs before the timed loop, so the first SIGSYS and the "
+                 "patching of the site are not in the figure. The two `clock_gettime` reads "
+                 "around the loop (syscalls into mote's core, which gives programs no vDSO) "
+                 "add their cost divided by N.")
+        L.append("- Peak RSS: `ru_maxrss` is the high-water mark of one process (the child or "
+                 "one of the descendants it waited for), not the sum over processes running at "
+                 "the same time; it includes the few hundred KiB of the launcher's forked "
+                 "child before exec, for every row alike. gVisor's figure is therefore a lower "
+                 "bound of its footprint.")
+        L.append("- Core size: \"loaded\" is the sum of the PT_LOAD segments' MemSiz (what "
+                 "mapping the ELF takes, bss included); the ratio compares that figure. gVisor's "
+                 "`runsc` binary holds its whole Sentry kernel, gofer and CLI.")
+        L.append("")
+        path = os.path.join(self.repo, "docs", "performance.md")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("\n".join(L))
+        log("wrote docs/performance.md")
+
+    def main(self):
+        self.startup()
+        self.syscalls()
+        self.memory()
+        self.core_size()
+        mach = self.machine()
+        self.results["machine"] = mach
+        self.results["skips"] = self.skips
+        self.results["failures"] = self.failures
+        with open(os.path.join(self.repo, self.bdir, "results.json"), "w") as f:
+            json.dump(self.results, f, indent=2)
+        self.print_table(mach)
+        if self.failures:
+            print("\nbench: FAILED: %d measured command(s) failed; details:" % len(self.failures))
+            for fl in self.failures:
+                print("  - " + fl)
+            print("bench: docs/performance.md not updated.")
+            return 1
+        self.write_docs(mach)
+        return 0
+
+
+HEADER = ("Figure", "Value", "Ratio vs baseline", "Goal", "Result")
+MODE_LABEL = {"wrapper": "getppid()", "syscall": "syscall(SYS_getppid)"}
+
+
+def row(*cells):
+    return tuple(cells)
+
+
+def show(argv, extra_env=None):
+    env = " ".join("%s=%s" % kv for kv in (extra_env or {}).items())
+    return (env + " " if env else "") + shlex.join(argv)
+
+
+def verdict(ok):
+    return "goal met" if ok else "goal missed"
+
+
+def times(r):
+    if r >= 100:
+        return "%.0fx" % r
+    if r >= 10:
+        return "%.1fx" % r
+    if r >= 0.1:
+        return "%.2fx" % r
+    return "%.3fx" % r
+
+
+def ms(h):
+    return "%.2f ms (%.2f +- %.2f)" % (h["median"] * 1e3, h["mean"] * 1e3, h["stddev"] * 1e3)
+
+
+def ns(v):
+    return "%.1f ns" % v
+
+
+def kib(v):
+    return "%d KiB" % v
+
+
+def size(b):
+    if b >= 1 << 20:
+        return "%.2f MiB" % (b / (1 << 20))
+    if b >= 1 << 10:
+        return "%.1f KiB" % (b / (1 << 10))
+    return "%d B" % b
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--baselines-only", action="store_true",
+                    help="measure native and gVisor only (mote not built yet)")
+    a = ap.parse_args()
+    return Bench(os.path.abspath(a.repo), a.build, a.baselines_only).main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# mote benchmark (`make bench`): start-up time, null-syscall cost, peak RSS and
+# kernel-core size, each beside native / gVisor baselines measured in the same run.
+#
+#   bench/run.sh BUILD_DIR [--baselines-only]
+#
+# Builds bench/programs/*.c (gcc -O2 -static) into BUILD_DIR/bench/, then runs
+# bench/bench.py, which prints a table, writes BUILD_DIR/bench/results.json and
+# overwrites docs/performance.md. Goals never fail the run ("goal met"/"goal
+# missed"); a measured command that fails or prints the wrong output does.
+# --baselines-only measures native and gVisor without BUILD_DIR/mote.
+# Environment: MOTE_RUN_FLAGS (extra `mote run` options), BENCH_RUNS,
+# BENCH_WARMUP, BENCH_SYSCALL_N, BENCH_SYSCALL_N_GVISOR, BENCH_SYSCALL_REPS,
+# BENCH_RSS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py).
+set -euo pipefail
+
+die() { echo "bench: $*" >&2; exit 2; }
+
+[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bench/run.sh BUILD_DIR [--baselines-only]"
+BASELINES_ONLY=
+if [ $# -eq 2 ]; then
+  [ "$2" = --baselines-only ] || die "unknown option '$2' (usage: bench/run.sh BUILD_DIR [--baselines-only])"
+  BASELINES_ONLY=--baselines-only
+fi
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ -d "$1" ] || die "build directory '$1' does not exist: run 'make build' first"
+BUILD=$(cd "$1" && pwd)
+
+if [ -z "$BASELINES_ONLY" ] && [ ! -x "$BUILD/mote" ]; then
+  die "$BUILD/mote not found: build mote first ('make build'), or run
+       bench/run.sh $1 --baselines-only to measure only the native and gVisor baselines"
+fi
+
+for tool in gcc hyperfine python3 readelf; do
+  command -v "$tool" >/dev/null || die "'$tool' not found: run scripts/setup.sh"
+done
+
+mkdir -p "$BUILD/bench"
+for prog in hello getppid_loop peakrss; do
+  gcc -O2 -static -Wall -Wextra -Werror -o "$BUILD/bench/$prog" "$REPO/bench/programs/$prog.c" \
+    || die "could not build bench/programs/$prog.c"
+done
+
+exec python3 "$REPO/bench/bench.py" --repo "$REPO" --build "$BUILD" $BASELINES_ONLY

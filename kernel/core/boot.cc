@@ -1,0 +1,150 @@
+// From boot info to the program's first instruction: the same sequence on
+// every platform.
+#include "kernel/core/process.h"
+#include "kernel/exec/loader.h"
+#include "kernel/exec/stack.h"
+#include "kernel/lib/chacha20.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/format.h"
+#include "kernel/lib/string.h"
+#include "kernel/mm/heap.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::core {
+
+constinit Process g_proc;
+extern Csprng g_rng;
+
+namespace {
+
+constexpr u64 kMaxStack = 8ull << 20;   // RLIMIT_STACK default on Linux
+constexpr u64 kMinStack = 128ull << 10;
+constexpr usize kStackWindow = 256 * 1024;  // where argv/envp/auxv may go
+
+StrView blob_string(const abi::BootInfo& b, abi::BlobString s) {
+  return StrView(reinterpret_cast<const char*>(&b) + s.offset, s.length);
+}
+
+void init_rlimits(u64 stack) {
+  for (auto& r : g_proc.rlimits) r = {kRlimInfinity, kRlimInfinity};
+  g_proc.rlimits[3] = {stack, kRlimInfinity};         // STACK
+  g_proc.rlimits[4] = {0, kRlimInfinity};             // CORE
+  g_proc.rlimits[6] = {63704, 63704};                 // NPROC
+  g_proc.rlimits[7] = {1024, 1u << 20};               // NOFILE
+  g_proc.rlimits[8] = {8ull << 20, 8ull << 20};       // MEMLOCK
+  g_proc.rlimits[11] = {63704, 63704};                // SIGPENDING
+  g_proc.rlimits[12] = {819200, 819200};              // MSGQUEUE
+  g_proc.rlimits[13] = {0, 0};                        // NICE
+  g_proc.rlimits[14] = {0, 0};                        // RTPRIO
+}
+
+[[noreturn]] void fail(const char* what, int e) {
+  const char* n = errno_name(e);
+  console_printf("mote: %s: %s\n", what, n ? n : "error");
+  platform::exit(e == ENOMEM ? 137 : 126);
+}
+
+}  // namespace
+
+void boot() {
+  const abi::BootInfo& b = platform::boot_info();
+  g_proc.strace = b.flags & abi::kBootStrace;
+  g_proc.exe_path = blob_string(b, b.program_path);
+  g_proc.hostname = blob_string(b, b.hostname);
+  g_proc.start_ns = platform::monotonic_ns();
+  u8 seed[32];
+  platform::random_seed(seed);
+  g_rng.seed(seed);
+  memset(seed, 0, sizeof seed);
+
+  auto r = g_proc.as.init(b.mem_limit);
+  if (!r.ok()) fail("address space", r.error());
+
+  elf::Problem problem;
+  auto loaded = exec::load_program(g_proc.as, &problem);
+  if (problem != elf::Problem::None) {
+    console_printf("mote: %s: %s\n", g_proc.exe_path.data, elf::describe(problem, 0));
+    platform::exit(126);
+  }
+  if (!loaded.ok()) {
+    if (loaded.error() == ENOMEM) {
+      console_printf("mote: --mem %lu MiB is too small to load %s\n",
+                     (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data);
+      platform::exit(137);
+    }
+    fail("loading the program", loaded.error());
+  }
+  const exec::Loaded& l = loaded.value();
+  g_proc.load_bias = l.bias;
+  g_proc.as.set_brk_start(page_up(l.end));
+
+  // A small unikernel gets a smaller stack: a quarter of its memory, between
+  // 128 KiB and Linux's 8 MiB default. getrlimit(RLIMIT_STACK) reports it.
+  u64 stack = min(kMaxStack, max(kMinStack, page_down(b.mem_limit / 4)));
+  g_proc.stack_size = stack;
+  init_rlimits(stack);
+  auto top = g_proc.as.map_stack(stack);
+  if (!top.ok()) {
+    if (top.error() == ENOMEM) {
+      console_printf("mote: --mem %lu MiB is too small for %s (image %lu KiB + stack %lu KiB)\n",
+                     (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data,
+                     (unsigned long)(l.image_bytes >> 10), (unsigned long)(stack >> 10));
+      platform::exit(137);
+    }
+    fail("stack", top.error());
+  }
+
+  // argv/envp from the boot info.
+  StrView* argv = static_cast<StrView*>(mm::kalloc((b.argc + b.envc) * sizeof(StrView)));
+  if (!argv) fail("boot", ENOMEM);
+  StrView* envp = argv + b.argc;
+  auto* args = reinterpret_cast<const abi::BlobString*>(reinterpret_cast<const u8*>(&b) +
+                                                         b.argv_offset);
+  auto* envs = reinterpret_cast<const abi::BlobString*>(reinterpret_cast<const u8*>(&b) +
+                                                         b.envp_offset);
+  for (u32 i = 0; i < b.argc; ++i) argv[i] = blob_string(b, args[i]);
+  for (u32 i = 0; i < b.envc; ++i) envp[i] = blob_string(b, envs[i]);
+
+  u8 random16[16];
+  g_rng.fill(random16, sizeof random16);
+  exec::AuxEntry aux[] = {
+      {exec::AT_PHDR, l.phdr},          {exec::AT_PHENT, sizeof(elf::Phdr)},
+      {exec::AT_PHNUM, l.phnum},        {exec::AT_PAGESZ, kPageSize},
+      {exec::AT_BASE, 0},               {exec::AT_FLAGS, 0},
+      {exec::AT_ENTRY, l.entry},        {exec::AT_UID, 0},
+      {exec::AT_EUID, 0},               {exec::AT_GID, 0},
+      {exec::AT_EGID, 0},               {exec::AT_SECURE, 0},
+      {exec::AT_HWCAP, platform::hwcap()}, {exec::AT_HWCAP2, platform::hwcap2()},
+      {exec::AT_CLKTCK, 100},           {exec::AT_MINSIGSTKSZ, platform::min_signal_stack()},
+  };
+  exec::StackSpec spec{argv,  b.argc, envp, b.envc, g_proc.exe_path, "x86_64",
+                       random16, aux, sizeof aux / sizeof aux[0]};
+  usize window = usize(min<u64>(stack, kStackWindow));
+  auto sp = exec::build_initial_stack(reinterpret_cast<u8*>(top.value() - window), window,
+                                      top.value(), spec);
+  if (!sp.ok()) {
+    console_printf("mote: arguments and environment are too large (E2BIG)\n");
+    platform::exit(126);
+  }
+  mm::kfree(argv);
+
+  if (b.flags & abi::kBootVerbose)
+    console_printf("mote: %s platform: entering %s at %#lx (committed %lu KiB of %lu MiB)\n",
+                   platform::name(), g_proc.exe_path.data, (unsigned long)l.entry,
+                   (unsigned long)(g_proc.as.charged() >> 10),
+                   (unsigned long)(b.mem_limit >> 20));
+  platform::enter_program(platform::EntryState{l.entry, sp.value(), 0});
+}
+
+void terminate(int status) { platform::exit(status); }
+
+void console_printf(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  usize n = vformat(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  platform::console_write(2, buf, n);
+}
+
+}  // namespace mote::core

@@ -1,0 +1,60 @@
+// The one program a unikernel runs: its address space and the per-process
+// state the Linux ABI needs. One instance, g_proc.
+#pragma once
+
+#include "kernel/lib/types.h"
+#include "kernel/mm/address_space.h"
+
+namespace mote::core {
+
+inline constexpr int kNumSignals = 64;
+
+// struct kernel_sigaction as the x86-64 rt_sigaction syscall sees it.
+struct SigAction {
+  u64 handler;
+  u64 flags;
+  u64 restorer;
+  u64 mask;
+};
+
+struct Rlimit {
+  u64 cur;
+  u64 max;
+};
+inline constexpr int kNumRlimits = 16;
+inline constexpr u64 kRlimInfinity = ~u64(0);
+
+struct Process {
+  mm::AddressSpace as;
+  int pid = 1;             // the program is pid 1 of its unikernel, as in a container
+  u64 clear_child_tid = 0; // set_tid_address
+  u64 robust_list = 0;
+  u64 robust_len = 0;
+  u64 sigmask = 0;         // recorded; signal delivery comes with signals support
+  SigAction actions[kNumSignals + 1] = {};
+  u64 altstack[3] = {};    // stack_t: ss_sp, ss_flags|pad, ss_size
+  Rlimit rlimits[kNumRlimits] = {};
+  bool console_open[3] = {true, true, true};
+  StrView exe_path;        // absolute guest path of the program
+  StrView hostname;
+  u64 stack_size = 0;      // main-thread stack (RLIMIT_STACK)
+  u64 start_ns = 0;        // monotonic time at boot (sysinfo uptime)
+  u64 image_path_unused = 0;
+  // The loaded image, for fault reports.
+  u64 load_bias = 0;
+  bool strace = false;
+};
+
+extern Process g_proc;
+
+// Boots the program described by platform::boot_info(): loads it, builds its
+// stack and enters it. Never returns.
+[[noreturn]] void boot();
+
+// Ends the program: flushes nothing (the core buffers no output) and exits.
+[[noreturn]] void terminate(int status);
+
+// Writes a message to the program's stderr stream (mote's own diagnostics).
+void console_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace mote::core

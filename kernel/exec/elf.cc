@@ -1,0 +1,134 @@
+#include "kernel/exec/elf.h"
+
+namespace mote::elf {
+
+const char* machine_name(u16 m) {
+  switch (m) {
+    case 3: return "i386";
+    case 8: return "MIPS";
+    case 20: return "PowerPC";
+    case 21: return "PowerPC64";
+    case 22: return "S/390";
+    case 40: return "ARM";
+    case 62: return "x86-64";
+    case 183: return "AArch64";
+    case 243: return "RISC-V";
+    case 258: return "LoongArch";
+    default: return "an unknown machine";
+  }
+}
+
+const char* describe(Problem p, u16 machine) {
+  (void)machine;
+  switch (p) {
+    case Problem::None: return "ok";
+    case Problem::TooSmall: return "not an ELF executable (file too small)";
+    case Problem::NotElf: return "not an ELF executable";
+    case Problem::Not64Bit: return "32-bit ELF executables are not supported (mote runs x86-64 programs)";
+    case Problem::NotLittleEndian: return "big-endian ELF is not supported (mote runs x86-64 programs)";
+    case Problem::BadVersion: return "unsupported ELF version";
+    case Problem::WrongMachine: return "ELF executable for another architecture (mote runs x86-64 programs)";
+    case Problem::NotExecutable: return "ELF file is not an executable";
+    case Problem::BadHeaders: return "malformed ELF program headers";
+    case Problem::Truncated: return "truncated ELF file";
+    case Problem::Dynamic: return "dynamically linked programs are not supported yet (link it statically or as static-pie)";
+    case Problem::NoSegments: return "ELF executable has no loadable segments";
+    case Problem::BadSegment: return "malformed ELF segment";
+    case Problem::TooManySegments: return "too many ELF program headers";
+  }
+  return "invalid ELF";
+}
+
+namespace {
+
+constexpr u64 kUserTop = 0x800000000000ull;  // x86-64 canonical lower half
+
+bool add_ok(u64 a, u64 b, u64* out) { return !__builtin_add_overflow(a, b, out); }
+
+}  // namespace
+
+Problem parse(ReadFn read, void* ctx, u64 file_size, Image* out) {
+  Ehdr eh;
+  if (file_size < sizeof(Ehdr)) {
+    // Still tell "not ELF" from "truncated ELF" by the magic when we can.
+    u8 magic[4] = {};
+    auto r = read(ctx, 0, magic, sizeof magic);
+    if (r.ok() && r.value() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' &&
+        magic[3] == 'F')
+      return Problem::Truncated;
+    return Problem::TooSmall;
+  }
+  auto r = read(ctx, 0, &eh, sizeof eh);
+  if (!r.ok() || r.value() != sizeof eh) return Problem::Truncated;
+  if (eh.ident[0] != 0x7f || eh.ident[1] != 'E' || eh.ident[2] != 'L' || eh.ident[3] != 'F')
+    return Problem::NotElf;
+  if (eh.ident[4] != 2) return Problem::Not64Bit;          // EI_CLASS: ELFCLASS64
+  if (eh.ident[5] != 1) return Problem::NotLittleEndian;   // EI_DATA: ELFDATA2LSB
+  if (eh.ident[6] != 1 || eh.version != 1) return Problem::BadVersion;
+  out->machine = eh.machine;
+  if (eh.machine != kEmX86_64) return Problem::WrongMachine;
+  if (eh.type != kEtExec && eh.type != kEtDyn) return Problem::NotExecutable;
+  if (eh.phentsize != sizeof(Phdr) || eh.phnum == 0) return Problem::BadHeaders;
+  if (eh.phnum > kMaxPhdrs) return Problem::TooManySegments;
+  u64 ph_end;
+  if (!add_ok(eh.phoff, u64(eh.phnum) * sizeof(Phdr), &ph_end)) return Problem::BadHeaders;
+  if (ph_end > file_size) return Problem::Truncated;
+  usize ph_bytes = eh.phnum * sizeof(Phdr);
+  r = read(ctx, eh.phoff, out->phdrs, ph_bytes);
+  if (!r.ok() || r.value() != ph_bytes) return Problem::Truncated;
+
+  out->pie = eh.type == kEtDyn;
+  out->entry = eh.entry;
+  out->phoff = eh.phoff;
+  out->phnum = eh.phnum;
+  out->lo = ~u64(0);
+  out->hi = 0;
+  out->phdr_vaddr = 0;
+  out->exec_stack = true;  // Linux default without PT_GNU_STACK on x86-64
+  out->interp_offset = out->interp_size = 0;
+
+  bool dynamic = false;
+  u64 prev_end = 0;
+  int loads = 0;
+  for (int i = 0; i < eh.phnum; ++i) {
+    const Phdr& ph = out->phdrs[i];
+    if (ph.type == kPtInterp) {
+      dynamic = true;
+      out->interp_offset = ph.offset;
+      out->interp_size = ph.filesz;
+    } else if (ph.type == kPtGnuStack) {
+      out->exec_stack = (ph.flags & kPfX) != 0;
+    } else if (ph.type == kPtPhdr) {
+      out->phdr_vaddr = ph.vaddr;
+    }
+    if (ph.type != kPtLoad) continue;
+    ++loads;
+    u64 file_end, mem_end;
+    if (ph.filesz > ph.memsz) return Problem::BadSegment;
+    if (!add_ok(ph.offset, ph.filesz, &file_end) || file_end > file_size) return Problem::Truncated;
+    if (!add_ok(ph.vaddr, ph.memsz, &mem_end) || mem_end > kUserTop) return Problem::BadSegment;
+    // The file offset and address must agree modulo the page size so the
+    // segment can be mapped page by page.
+    if ((ph.offset % kPageSize) != (ph.vaddr % kPageSize)) return Problem::BadSegment;
+    // PT_LOAD entries are sorted by vaddr (gABI); overlapping pages are allowed
+    // (the later segment wins, as on Linux) but not overlapping bytes.
+    if (loads > 1 && ph.vaddr < prev_end) return Problem::BadSegment;
+    prev_end = mem_end;
+    if (page_down(ph.vaddr) < out->lo) out->lo = page_down(ph.vaddr);
+    if (page_up(mem_end) > out->hi) out->hi = page_up(mem_end);
+    // Find the phdrs in memory when there is no PT_PHDR (common in static).
+    if (out->phdr_vaddr == 0 && eh.phoff >= ph.offset && ph_end <= file_end)
+      out->phdr_vaddr = ph.vaddr + (eh.phoff - ph.offset);
+  }
+  if (dynamic) return Problem::Dynamic;
+  if (loads == 0) return Problem::NoSegments;
+  if (!out->pie && out->lo < kPageSize) return Problem::BadSegment;
+  if (out->pie && out->entry == 0) return Problem::NotExecutable;  // a shared library
+  if (out->entry < out->lo || out->entry >= out->hi) {
+    // A shared library (ET_DYN) typically has entry 0: not a program.
+    return out->pie ? Problem::NotExecutable : Problem::BadHeaders;
+  }
+  return Problem::None;
+}
+
+}  // namespace mote::elf

@@ -1,0 +1,137 @@
+#include "kernel/exec/loader.h"
+
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::exec {
+
+namespace {
+
+// Where static-PIE programs go when free: Linux's ELF_ET_DYN_BASE on x86-64.
+constexpr u64 kPieBase = 0x555555554000ull;
+
+Result<usize> read_image(void*, u64 off, void* buf, usize len) {
+  return platform::read_program(off, buf, len);
+}
+
+u32 prot_of(u32 pflags) {
+  u32 p = 0;
+  if (pflags & elf::kPfR) p |= platform::kProtRead;
+  if (pflags & elf::kPfW) p |= platform::kProtWrite;
+  if (pflags & elf::kPfX) p |= platform::kProtExec;
+  return p;
+}
+
+Result<void> load_segment(mm::AddressSpace& as, const elf::Phdr& ph, u64 bias) {
+  u32 prot = prot_of(ph.flags);
+  u64 start = page_down(bias + ph.vaddr);
+  u64 file_end = bias + ph.vaddr + ph.filesz;
+  u64 mem_end = bias + ph.vaddr + ph.memsz;
+  u64 anon_start = start;
+  if (ph.filesz) {
+    u64 map_end = page_up(file_end);
+    bool zero_tail = ph.memsz > ph.filesz && !page_aligned(file_end);
+    u32 map_prot = zero_tail ? (prot | platform::kProtWrite) : prot;
+    TRY(as.map_image(start, map_end - start, map_prot, page_down(ph.offset)));
+    if (zero_tail) {
+      // The bytes after the file data on its last page belong to .bss.
+      memset(reinterpret_cast<void*>(file_end), 0, map_end - file_end);
+      if (map_prot != prot) TRY(as.protect(start, map_end - start, prot));
+    }
+    anon_start = map_end;
+  }
+  u64 anon_end = page_up(mem_end);
+  if (anon_end > anon_start)
+    TRY(as.map_anon(anon_start, anon_end - anon_start, prot, mm::Placement::Fixed,
+                    mm::VmaKind::Image));
+  return ok();
+}
+
+}  // namespace
+
+Result<Loaded> load_program(mm::AddressSpace& as, elf::Problem* problem) {
+  static elf::Image img;  // ~3.6 KiB: kept off the boot stack
+  const abi::BootInfo& b = platform::boot_info();
+  *problem = elf::parse(read_image, nullptr, b.program_size, &img);
+  if (*problem != elf::Problem::None) return err(ENOEXEC);
+
+  u64 span = img.hi - img.lo;
+  u64 bias = 0;
+  if (img.pie) {
+    if (as.vmas().is_free(kPieBase, kPieBase + span)) {
+      bias = kPieBase - img.lo;
+    } else {
+      u64 at = as.vmas().find_gap_topdown(span, platform::layout().user_min, as.mmap_top());
+      if (!at) return err(ENOMEM);
+      bias = at - img.lo;
+    }
+  } else if (!as.vmas().is_free(img.lo, img.hi)) {
+    return err(ENOMEM);  // collides with memory the platform uses
+  }
+
+  u64 image_bytes = 0;
+  for (int i = 0; i < img.phnum; ++i) {
+    const elf::Phdr& ph = img.phdrs[i];
+    if (ph.type != elf::kPtLoad || ph.memsz == 0) continue;
+    TRY(load_segment(as, ph, bias));
+    image_bytes += ph.memsz;
+  }
+  Loaded l;
+  l.bias = bias;
+  l.entry = img.entry + bias;
+  l.phdr = img.phdr_vaddr ? img.phdr_vaddr + bias : 0;
+  l.phnum = img.phnum;
+  l.end = img.hi + bias;
+  l.image_bytes = image_bytes;
+  return l;
+}
+
+const char* symbolize(u64 pc, u64 bias, char* name, usize cap, u64* offset) {
+  // Section headers -> SHT_SYMTAB and its string table. Read in small pieces:
+  // this runs from the fault path, on a small stack, without the heap.
+  elf::Ehdr eh;
+  auto r = platform::read_program(0, &eh, sizeof eh);
+  if (!r.ok() || r.value() != sizeof eh || eh.shentsize != sizeof(elf::Shdr) || cap == 0)
+    return nullptr;
+  u64 target = pc - bias;
+  for (u16 i = 0; i < eh.shnum; ++i) {
+    elf::Shdr sh;
+    r = platform::read_program(eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
+    if (!r.ok() || r.value() != sizeof sh) return nullptr;
+    if (sh.type != 2 /*SHT_SYMTAB*/ || sh.entsize != sizeof(elf::Sym)) continue;
+    elf::Shdr str;
+    r = platform::read_program(eh.shoff + u64(sh.link) * sizeof str, &str, sizeof str);
+    if (!r.ok() || r.value() != sizeof str) return nullptr;
+    u64 best = 0, best_name = 0;
+    bool found = false;
+    elf::Sym syms[32];
+    u64 count = sh.size / sizeof(elf::Sym);
+    for (u64 k = 0; k < count; k += 32) {
+      usize n = usize(min<u64>(32, count - k));
+      r = platform::read_program(sh.offset + k * sizeof(elf::Sym), syms, n * sizeof(elf::Sym));
+      if (!r.ok()) return nullptr;
+      for (usize j = 0; j < n; ++j) {
+        const elf::Sym& s = syms[j];
+        u8 type = s.info & 0xf;
+        if ((type != 2 /*STT_FUNC*/ && type != 0 /*NOTYPE*/) || s.shndx == 0 || s.name == 0)
+          continue;
+        if (s.value > target || (s.size && target >= s.value + s.size)) continue;
+        if (!found || s.value > best || (s.value == best && type == 2)) {
+          best = s.value;
+          best_name = s.name;
+          found = true;
+        }
+      }
+    }
+    if (!found) return nullptr;
+    r = platform::read_program(str.offset + best_name, name, cap - 1);
+    if (!r.ok()) return nullptr;
+    name[min<usize>(r.value(), cap - 1)] = 0;
+    *offset = target - best;
+    return name;
+  }
+  return nullptr;
+}
+
+}  // namespace mote::exec

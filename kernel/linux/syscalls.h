@@ -1,0 +1,120 @@
+// The Linux system calls the core implements, declared once.
+//
+// Each row: X(name, return kind, argument kinds...). The number comes from the
+// UAPI header (__NR_<name>), the handler is sys_<name>, and the kinds drive
+// --strace decoding. Every number not listed here returns -ENOSYS (and shows
+// in --strace with its name). Handlers live one file per family:
+//   io.cc (read/write/ioctl/stat on the console), memory.cc, process.cc,
+//   time.cc, random.cc, signal.cc, info.cc (uname, limits, scheduler).
+#pragma once
+
+#include <asm/unistd_64.h>
+
+#include "kernel/lib/types.h"
+
+namespace mote::linux {
+
+// How --strace shows an argument or a result.
+enum class Arg : u8 {
+  None,
+  Int,       // signed decimal
+  Uint,      // unsigned decimal
+  Hex,       // 0x...
+  Ptr,       // NULL or 0x...
+  Fd,        // int, with AT_FDCWD shown by name
+  Str,       // NUL-terminated string in program memory
+  InBuf,     // bytes, the length is the next argument
+  OutBuf,    // bytes written by the call, length = result
+  Iov,       // struct iovec[], count is the next argument (shown before)
+  OutIov,    // struct iovec[] filled by the call (shown after, up to result bytes)
+  Oct,       // mode bits
+  Sig,       // signal number by name
+  Clock,     // clockid_t by name
+  Timespec,  // const struct timespec*
+  OutTimespec,
+  Errno,     // result: -1 ENAME on error
+  Noreturn,  // result: "?" (exit)
+};
+
+#define MOTE_SYSCALLS(X)                                                        \
+  X(read, Errno, Fd, OutBuf, Uint)                                              \
+  X(write, Errno, Fd, InBuf, Uint)                                              \
+  X(readv, Errno, Fd, OutIov, Int)                                              \
+  X(writev, Errno, Fd, Iov, Int)                                                \
+  X(ioctl, Errno, Fd, Hex, Ptr)                                                 \
+  X(fstat, Errno, Fd, Ptr)                                                      \
+  X(newfstatat, Errno, Fd, Str, Ptr, Hex)                                       \
+  X(readlink, Errno, Str, OutBuf, Uint)                                         \
+  X(readlinkat, Errno, Fd, Str, OutBuf, Uint)                                   \
+  X(close, Errno, Fd)                                                           \
+  X(brk, Hex, Ptr)                                                              \
+  X(mmap, Hex, Ptr, Uint, Hex, Hex, Fd, Hex)                                    \
+  X(munmap, Errno, Ptr, Uint)                                                   \
+  X(mprotect, Errno, Ptr, Uint, Hex)                                            \
+  X(mremap, Hex, Ptr, Uint, Uint, Hex, Ptr)                                     \
+  X(madvise, Errno, Ptr, Uint, Int)                                             \
+  X(exit, Noreturn, Int)                                                        \
+  X(exit_group, Noreturn, Int)                                                  \
+  X(arch_prctl, Errno, Hex, Ptr)                                                \
+  X(set_tid_address, Errno, Ptr)                                                \
+  X(set_robust_list, Errno, Ptr, Uint)                                          \
+  X(get_robust_list, Errno, Int, Ptr, Ptr)                                      \
+  X(getpid, Errno)                                                              \
+  X(gettid, Errno)                                                              \
+  X(getppid, Errno)                                                             \
+  X(getuid, Errno)                                                              \
+  X(geteuid, Errno)                                                             \
+  X(getgid, Errno)                                                              \
+  X(getegid, Errno)                                                             \
+  X(getpgrp, Errno)                                                             \
+  X(getpgid, Errno, Int)                                                        \
+  X(getsid, Errno, Int)                                                         \
+  X(kill, Errno, Int, Sig)                                                      \
+  X(tkill, Errno, Int, Sig)                                                     \
+  X(tgkill, Errno, Int, Int, Sig)                                               \
+  X(rt_sigaction, Errno, Sig, Ptr, Ptr, Uint)                                   \
+  X(rt_sigprocmask, Errno, Int, Ptr, Ptr, Uint)                                 \
+  X(sigaltstack, Errno, Ptr, Ptr)                                               \
+  X(uname, Errno, Ptr)                                                          \
+  X(sysinfo, Errno, Ptr)                                                        \
+  X(getrlimit, Errno, Int, Ptr)                                                 \
+  X(setrlimit, Errno, Int, Ptr)                                                 \
+  X(prlimit64, Errno, Int, Int, Ptr, Ptr)                                       \
+  X(sched_getaffinity, Errno, Int, Uint, Ptr)                                   \
+  X(sched_yield, Errno)                                                         \
+  X(clock_gettime, Errno, Clock, OutTimespec)                                   \
+  X(clock_getres, Errno, Clock, OutTimespec)                                    \
+  X(gettimeofday, Errno, Ptr, Ptr)                                              \
+  X(time, Errno, Ptr)                                                           \
+  X(nanosleep, Errno, Timespec, Ptr)                                            \
+  X(clock_nanosleep, Errno, Clock, Hex, Timespec, Ptr)                          \
+  X(getrandom, Errno, OutBuf, Uint, Hex)
+
+// The program's registers at a system call, as the handlers see them.
+struct SysArgs {
+  u64 a[6];
+  i64 i(int k) const { return i64(a[k]); }
+  int fd(int k) const { return int(a[k]); }
+  u64 u(int k) const { return a[k]; }
+};
+
+using Handler = i64 (*)(const SysArgs&);
+
+#define MOTE_DECLARE(name, ...) i64 sys_##name(const SysArgs& a);
+MOTE_SYSCALLS(MOTE_DECLARE)
+#undef MOTE_DECLARE
+
+inline constexpr int kMaxSyscall = 512;
+
+struct SyscallDesc {
+  const char* name;     // nullptr: no such syscall number
+  Handler handler;      // nullptr: not implemented (-ENOSYS)
+  Arg ret;
+  u8 nargs;
+  Arg args[6];
+};
+
+// The descriptor of syscall number nr (never null; name may be null).
+const SyscallDesc& syscall_desc(u64 nr);
+
+}  // namespace mote::linux

@@ -1,0 +1,139 @@
+// Clocks and sleeping. There is no vDSO: every clock read reaches the core.
+#include "kernel/core/process.h"
+#include "kernel/lib/errno.h"
+#include "kernel/linux/syscalls.h"
+#include "kernel/linux/user.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::linux {
+
+namespace {
+
+constexpr u64 kNs = 1000000000ull;
+constexpr u64 kTimerAbstime = 1;
+
+struct Timespec {
+  i64 sec;
+  i64 nsec;
+};
+
+enum Clock : i64 {
+  kRealtime = 0, kMonotonic = 1, kProcessCpu = 2, kThreadCpu = 3, kMonotonicRaw = 4,
+  kRealtimeCoarse = 5, kMonotonicCoarse = 6, kBoottime = 7, kRealtimeAlarm = 8,
+  kBoottimeAlarm = 9, kTai = 11,
+};
+
+// Reads a clock; false when the id is not a clock.
+bool read_clock(i64 id, u64* ns) {
+  switch (id) {
+    case kRealtime:
+    case kRealtimeCoarse:
+    case kRealtimeAlarm:
+    case kTai: *ns = platform::wall_ns(); return true;
+    case kMonotonic:
+    case kMonotonicRaw:
+    case kMonotonicCoarse:
+    case kBoottime:
+    case kBoottimeAlarm: *ns = platform::monotonic_ns(); return true;
+    case kProcessCpu: *ns = platform::process_cpu_ns(); return true;
+    case kThreadCpu: *ns = platform::thread_cpu_ns(); return true;
+    default: return false;
+  }
+}
+
+Timespec to_ts(u64 ns) { return Timespec{i64(ns / kNs), i64(ns % kNs)}; }
+
+// Reads and validates a duration or absolute time.
+i64 load_ts(u64 addr, u64* ns) {
+  Timespec t;
+  if (!get_user(&t, addr).ok()) return -EFAULT;
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= i64(kNs)) return -EINVAL;
+  u64 s = u64(t.sec);
+  *ns = s > (~u64(0) - u64(t.nsec)) / kNs ? ~u64(0) : s * kNs + u64(t.nsec);
+  return 0;
+}
+
+// Sleeps until the monotonic clock reaches `deadline`. Nothing interrupts a
+// sleep yet (no signal delivery), so it always completes.
+void sleep_until(u64 deadline) {
+  while (platform::idle_until(deadline) < deadline) {
+  }
+}
+
+u64 add_sat(u64 a, u64 b) { return a > ~u64(0) - b ? ~u64(0) : a + b; }
+
+}  // namespace
+
+i64 sys_clock_gettime(const SysArgs& a) {
+  u64 ns;
+  if (!read_clock(a.i(0), &ns)) return -EINVAL;
+  return put_user(a.u(1), to_ts(ns)).ok() ? 0 : -EFAULT;
+}
+
+i64 sys_clock_getres(const SysArgs& a) {
+  u64 ns;
+  if (!read_clock(a.i(0), &ns)) return -EINVAL;
+  if (!a.u(1)) return 0;
+  i64 id = a.i(0);
+  u64 res = (id == kRealtimeCoarse || id == kMonotonicCoarse) ? 4000000
+                                                                : platform::clock_resolution_ns();
+  return put_user(a.u(1), to_ts(res)).ok() ? 0 : -EFAULT;
+}
+
+i64 sys_gettimeofday(const SysArgs& a) {
+  if (a.u(0)) {
+    u64 ns = platform::wall_ns();
+    Timespec tv{i64(ns / kNs), i64((ns % kNs) / 1000)};
+    if (!put_user(a.u(0), tv).ok()) return -EFAULT;
+  }
+  if (a.u(1)) {
+    u32 tz[2] = {0, 0};  // UTC, no DST
+    if (!copy_to_user(a.u(1), tz, sizeof tz).ok()) return -EFAULT;
+  }
+  return 0;
+}
+
+i64 sys_time(const SysArgs& a) {
+  i64 s = i64(platform::wall_ns() / kNs);
+  if (a.u(0) && !put_user(a.u(0), s).ok()) return -EFAULT;
+  return s;
+}
+
+i64 sys_nanosleep(const SysArgs& a) {
+  u64 dur;
+  i64 r = load_ts(a.u(0), &dur);
+  if (r) return r;
+  sleep_until(add_sat(platform::monotonic_ns(), dur));
+  return 0;
+}
+
+i64 sys_clock_nanosleep(const SysArgs& a) {
+  i64 id = a.i(0);
+  u64 flags = a.u(1);
+  u64 t;
+  if (id == kThreadCpu) return -EINVAL;
+  if (id != kRealtime && id != kMonotonic && id != kBoottime && id != kTai &&
+      id != kProcessCpu)
+    return id == kMonotonicRaw || id == kRealtimeCoarse || id == kMonotonicCoarse ? -EOPNOTSUPP
+                                                                                  : -EINVAL;
+  i64 r = load_ts(a.u(2), &t);
+  if (r) return r;
+  u64 now_mono = platform::monotonic_ns();
+  u64 deadline;
+  if (!(flags & kTimerAbstime)) {
+    deadline = add_sat(now_mono, t);
+  } else {
+    u64 now;
+    read_clock(id, &now);
+    deadline = t <= now ? now_mono : add_sat(now_mono, t - now);
+  }
+  if (id == kProcessCpu) {
+    // Sleeping burns no CPU time: a CPU-clock sleep would wait forever for
+    // a single-threaded program; Linux lets it, we refuse it.
+    return -EINVAL;
+  }
+  sleep_until(deadline);
+  return 0;
+}
+
+}  // namespace mote::linux

@@ -1,0 +1,280 @@
+#include "kernel/mm/address_space.h"
+
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::mm {
+
+namespace {
+constexpr u32 kMremapMaymove = 1;
+constexpr u32 kMremapFixed = 2;
+
+bool writable(u32 prot) { return prot & platform::kProtWrite; }
+}  // namespace
+
+Result<void> AddressSpace::init(u64 limit_bytes) {
+  limit_ = limit_bytes;
+  auto layout = platform::layout();
+  min_ = layout.user_min;
+  max_ = layout.user_max;
+  top_ = layout.mmap_top;
+  platform::Reserved rs[64];
+  usize n = platform::reserved_ranges(rs, 64);
+  if (n > 64) return err(ENOMEM);
+  for (usize i = 0; i < n; ++i) {
+    u64 s = page_down(rs[i].start), e = page_up(rs[i].end);
+    // Reserved ranges may touch or overlap each other: insert the free parts.
+    u64 at = s;
+    while (at < e) {
+      usize k = vmas_.lower(at);
+      u64 stop = e;
+      if (k < vmas_.size() && vmas_[k].start <= at) {
+        at = vmas_[k].end;
+        continue;
+      }
+      if (k < vmas_.size() && vmas_[k].start < stop) stop = vmas_[k].start;
+      TRY(vmas_.insert(Vma{at, stop, 0, VmaKind::Reserved, 0}));
+      at = stop;
+    }
+  }
+  return ok();
+}
+
+Result<void> AddressSpace::charge(u64 bytes) {
+  if (bytes > limit_ - charged_) return err(ENOMEM);
+  charged_ += bytes;
+  return ok();
+}
+
+bool AddressSpace::in_user_range(u64 addr, u64 len) const {
+  return addr >= min_ && addr <= max_ && len <= max_ - addr;
+}
+
+Result<void> AddressSpace::unmap_pieces(u64 start, u64 end) {
+  if (vmas_.touches_reserved(start, end)) return err(EINVAL);
+  TRY(vmas_.split_at(start));
+  TRY(vmas_.split_at(end));
+  for (usize i = vmas_.lower(start); i < vmas_.size() && vmas_[i].start < end; ++i) {
+    const Vma& v = vmas_[i];
+    TRY(platform::unmap(v.start, v.bytes()));
+    if (v.charged) uncharge(v.bytes());
+  }
+  return vmas_.remove(start, end);
+}
+
+Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind) {
+  if (len == 0) return err(EINVAL);
+  if (!page_up_ok(len)) return err(ENOMEM);
+  len = page_up(len);
+  if (how != Placement::Hint) {
+    if (!page_aligned(addr)) return err(EINVAL);
+    if (!in_user_range(addr, len)) return err(ENOMEM);
+    if (vmas_.touches_reserved(addr, addr + len)) return err(ENOMEM);
+    if (!vmas_.is_free(addr, addr + len)) {
+      if (how == Placement::FixedNoReplace) return err(EEXIST);
+      TRY(unmap_pieces(addr, addr + len));
+    }
+  } else {
+    addr = page_down(addr);
+    if (addr == 0 || !in_user_range(addr, len) || !vmas_.is_free(addr, addr + len)) {
+      addr = vmas_.find_gap_topdown(len, min_, top_);
+      if (addr == 0) return err(ENOMEM);
+    }
+  }
+  u16 charged = writable(prot) ? 1 : 0;
+  if (charged) TRY(charge(len));
+  auto r = platform::map_anonymous(addr, len, prot);
+  if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, kind, charged});
+  if (!r.ok()) {
+    if (charged) uncharge(len);
+    return Error{r.error()};
+  }
+  vmas_.coalesce();
+  return addr;
+}
+
+Result<void> AddressSpace::map_image(u64 addr, u64 len, u32 prot, u64 file_offset) {
+  if (!page_aligned(addr) || !page_aligned(file_offset) || len == 0) return err(EINVAL);
+  len = page_up(len);
+  if (!in_user_range(addr, len)) return err(ENOMEM);
+  if (vmas_.touches_reserved(addr, addr + len)) return err(ENOMEM);
+  if (!vmas_.is_free(addr, addr + len)) TRY(unmap_pieces(addr, addr + len));
+  u16 charged = writable(prot) ? 1 : 0;
+  if (charged) TRY(charge(len));
+  auto r = platform::map_program(addr, len, prot, file_offset);
+  if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, VmaKind::Image, charged});
+  if (!r.ok()) {
+    if (charged) uncharge(len);
+    return Error{r.error()};
+  }
+  return ok();
+}
+
+Result<void> AddressSpace::unmap(u64 addr, u64 len) {
+  if (!page_aligned(addr) || len == 0 || !page_up_ok(len)) return err(EINVAL);
+  len = page_up(len);
+  if (!in_user_range(addr, len)) return err(EINVAL);
+  TRY(unmap_pieces(addr, addr + len));
+  vmas_.coalesce();
+  return ok();
+}
+
+Result<void> AddressSpace::protect(u64 addr, u64 len, u32 prot) {
+  if (!page_aligned(addr) || !page_up_ok(len)) return err(EINVAL);
+  if (len == 0) return ok();
+  len = page_up(len);
+  u64 end = addr + len;
+  if (!in_user_range(addr, len)) return err(ENOMEM);
+  if (vmas_.touches_reserved(addr, end)) return err(ENOMEM);
+  if (!vmas_.fully_mapped(addr, end)) return err(ENOMEM);
+  // Charge pieces that become writable for the first time, all or nothing.
+  u64 need = 0;
+  for (usize i = vmas_.lower(addr); i < vmas_.size() && vmas_[i].start < end; ++i) {
+    const Vma& v = vmas_[i];
+    if (writable(prot) && !v.charged) need += min(v.end, end) - max(v.start, addr);
+  }
+  TRY(charge(need));
+  auto r = platform::protect(addr, len, prot);
+  if (!r.ok()) {
+    uncharge(need);
+    return r;
+  }
+  TRY(vmas_.split_at(addr));
+  TRY(vmas_.split_at(end));
+  for (usize i = vmas_.lower(addr); i < vmas_.size() && vmas_[i].start < end; ++i) {
+    vmas_[i].prot = prot;
+    if (writable(prot)) vmas_[i].charged = 1;
+  }
+  vmas_.coalesce();
+  return ok();
+}
+
+Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flags,
+                                u64 new_addr) {
+  if (flags & ~(kMremapMaymove | kMremapFixed)) return err(EINVAL);
+  if ((flags & kMremapFixed) && !(flags & kMremapMaymove)) return err(EINVAL);
+  if (!page_aligned(old_addr) || new_len == 0) return err(EINVAL);
+  if (!page_up_ok(old_len) || !page_up_ok(new_len)) return err(ENOMEM);
+  old_len = page_up(old_len);
+  new_len = page_up(new_len);
+  if (old_len == 0) return err(EINVAL);  // duplicating shared mappings: not supported
+  const Vma* v = vmas_.find(old_addr);
+  if (!v || v->kind == VmaKind::Reserved || old_addr + old_len > v->end) return err(EFAULT);
+  const Vma attrs = *v;
+
+  if (flags & kMremapFixed) {
+    if (!page_aligned(new_addr) || !in_user_range(new_addr, new_len)) return err(EINVAL);
+    if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return err(EINVAL);
+  } else {
+    if (new_len <= old_len) {  // shrink in place
+      if (new_len < old_len) TRY(unmap(old_addr + new_len, old_len - new_len));
+      return old_addr;
+    }
+    u64 grow = new_len - old_len;
+    u64 tail = old_addr + old_len;
+    if (in_user_range(tail, grow) && vmas_.is_free(tail, tail + grow)) {  // grow in place
+      if (attrs.charged) TRY(charge(grow));
+      auto r = platform::map_anonymous(tail, grow, attrs.prot);
+      if (r.ok()) r = vmas_.insert(Vma{tail, tail + grow, attrs.prot, attrs.kind, attrs.charged});
+      if (!r.ok()) {
+        if (attrs.charged) uncharge(grow);
+        return Error{r.error()};
+      }
+      vmas_.coalesce();
+      return old_addr;
+    }
+    if (!(flags & kMremapMaymove)) return err(ENOMEM);
+    new_addr = vmas_.find_gap_topdown(new_len, min_, top_);
+    if (new_addr == 0) return err(ENOMEM);
+  }
+
+  // Move: [old_addr, +old_len) to [new_addr, +new_len).
+  if (vmas_.touches_reserved(new_addr, new_addr + new_len)) return err(ENOMEM);
+  if (!vmas_.is_free(new_addr, new_addr + new_len)) TRY(unmap_pieces(new_addr, new_addr + new_len));
+  u64 keep = min(old_len, new_len);
+  u64 extra = new_len > old_len ? new_len - old_len : 0;
+  if (attrs.charged) TRY(charge(extra));
+  auto r = platform::move(old_addr, keep, new_addr, new_len);
+  if (!r.ok() && r.error() == ENOSYS) {
+    r = platform::map_anonymous(new_addr, new_len, attrs.prot | platform::kProtWrite);
+    if (r.ok()) {
+      memcpy(reinterpret_cast<void*>(new_addr), reinterpret_cast<void*>(old_addr), keep);
+      if (!writable(attrs.prot)) r = platform::protect(new_addr, new_len, attrs.prot);
+      if (r.ok()) r = platform::unmap(old_addr, keep);
+    }
+  }
+  if (!r.ok()) {
+    if (attrs.charged) uncharge(extra);
+    return Error{r.error()};
+  }
+  // Bookkeeping: the old range is gone (its unmoved tail is unmapped too).
+  if (old_len > keep) TRY(platform::unmap(old_addr + keep, old_len - keep));
+  TRY(vmas_.remove(old_addr, old_addr + old_len));
+  if (attrs.charged) uncharge(old_len - keep);
+  TRY(vmas_.insert(Vma{new_addr, new_addr + new_len, attrs.prot, attrs.kind, attrs.charged}));
+  vmas_.coalesce();
+  return new_addr;
+}
+
+Result<void> AddressSpace::discard(u64 addr, u64 len) {
+  if (!page_aligned(addr) || !page_up_ok(len)) return err(EINVAL);
+  len = page_up(len);
+  if (len == 0) return ok();
+  if (!vmas_.fully_mapped(addr, addr + len)) return err(ENOMEM);
+  if (vmas_.touches_reserved(addr, addr + len)) return err(EINVAL);
+  return platform::discard(addr, len);
+}
+
+u64 AddressSpace::set_brk(u64 want) {
+  if (want < brk_start_) return brk_;
+  u64 old_end = page_up(brk_);
+  if (!page_up_ok(want)) return brk_;
+  u64 new_end = page_up(want);
+  if (new_end > old_end) {
+    u64 grow = new_end - old_end;
+    if (!in_user_range(old_end, grow) || !vmas_.is_free(old_end, new_end)) return brk_;
+    if (!charge(grow).ok()) return brk_;
+    auto r = platform::map_anonymous(old_end, grow, platform::kProtRead | platform::kProtWrite);
+    if (r.ok())
+      r = vmas_.insert(Vma{old_end, new_end, platform::kProtRead | platform::kProtWrite,
+                           VmaKind::Heap, 1});
+    if (!r.ok()) {
+      uncharge(grow);
+      return brk_;
+    }
+    vmas_.coalesce();
+  } else if (new_end < old_end) {
+    if (!unmap_pieces(new_end, old_end).ok()) return brk_;
+    vmas_.coalesce();
+  }
+  brk_ = want;
+  return brk_;
+}
+
+Result<u64> AddressSpace::map_stack(u64 size) {
+  size = page_up(size);
+  u64 top = vmas_.find_gap_topdown(size + kPageSize, min_, top_);
+  if (top == 0) return err(ENOMEM);
+  u64 base = top + kPageSize;  // leave the guard page below unmapped
+  TRY(map_anon(base, size, platform::kProtRead | platform::kProtWrite,
+               Placement::FixedNoReplace, VmaKind::Stack));
+  // Keep the guard page out of mmap's reach, as Linux's stack guard gap does.
+  TRY(vmas_.insert(Vma{top, base, platform::kProtNone, VmaKind::Reserved, 0}));
+  return base + size;
+}
+
+bool AddressSpace::user_ok(u64 addr, u64 len, u32 prot) const {
+  if (len == 0) return true;
+  if (!in_user_range(addr, len)) return false;
+  u64 end = addr + len;
+  u64 at = addr;
+  for (usize i = vmas_.lower(addr); i < vmas_.size() && at < end; ++i) {
+    const Vma& v = vmas_[i];
+    if (v.start > at || v.kind == VmaKind::Reserved || (v.prot & prot) != prot) return false;
+    at = v.end;
+  }
+  return at >= end;
+}
+
+}  // namespace mote::mm

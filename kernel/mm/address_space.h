@@ -1,0 +1,70 @@
+// The program's address space: VMAs, the platform mappings behind them, the
+// brk heap, and the memory limit (--mem).
+//
+// Memory accounting follows Linux's strict overcommit mode (vm.overcommit_memory
+// = 2): every private writable mapping is charged in full when it is created or
+// made writable, and uncharged when unmapped; MAP_NORESERVE does not escape the
+// charge. So the program's memory use is bounded by --mem and it gets ENOMEM at
+// mmap/brk/mprotect time, as Linux would, instead of being killed later.
+#pragma once
+
+#include "kernel/lib/result.h"
+#include "kernel/mm/vma.h"
+
+namespace mote::mm {
+
+enum class Placement {
+  Hint,            // addr is a hint (or 0): use it when free, else search
+  Fixed,           // exactly addr, replacing what is there (MAP_FIXED)
+  FixedNoReplace,  // exactly addr, EEXIST if anything is there
+};
+
+class AddressSpace {
+ public:
+  // Takes the layout and reserved ranges from the platform.
+  Result<void> init(u64 limit_bytes);
+
+  Result<u64> map_anon(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind);
+  // One ELF segment part backed by the program image (copy-on-write).
+  Result<void> map_image(u64 addr, u64 len, u32 prot, u64 file_offset);
+  Result<void> unmap(u64 addr, u64 len);
+  Result<void> protect(u64 addr, u64 len, u32 prot);
+  // mremap(): flags are MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).
+  Result<u64> remap(u64 old_addr, u64 old_len, u64 new_len, u32 flags, u64 new_addr);
+  // MADV_DONTNEED: contents of [addr, addr+len) read as zero afterwards.
+  Result<void> discard(u64 addr, u64 len);
+
+  void set_brk_start(u64 start) { brk_start_ = brk_ = start; }
+  u64 brk() const { return brk_; }
+  // brk(2): returns the new break, or the old one when it cannot move.
+  u64 set_brk(u64 want);
+
+  // The main-thread stack: [top - size, top) below the mmap ceiling, with an
+  // unmapped guard page under it. Returns the top.
+  Result<u64> map_stack(u64 size);
+
+  // True when [addr, addr+len) lies inside program VMAs that allow `prot`.
+  bool user_ok(u64 addr, u64 len, u32 prot) const;
+
+  u64 limit() const { return limit_; }
+  u64 charged() const { return charged_; }
+  const VmaSet& vmas() const { return vmas_; }
+  u64 mmap_top() const { return top_; }
+
+ private:
+  Result<void> charge(u64 bytes);
+  void uncharge(u64 bytes) { charged_ -= bytes; }
+  bool in_user_range(u64 addr, u64 len) const;
+  Result<void> unmap_pieces(u64 start, u64 end);
+
+  VmaSet vmas_;
+  u64 limit_ = 0;
+  u64 charged_ = 0;
+  u64 min_ = 0;
+  u64 max_ = 0;
+  u64 top_ = 0;
+  u64 brk_start_ = 0;
+  u64 brk_ = 0;
+};
+
+}  // namespace mote::mm

@@ -1,0 +1,104 @@
+#include "kernel/mm/heap.h"
+
+#include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::mm {
+namespace {
+
+// Every block starts with a 16-byte header so kfree knows where it came from
+// and can catch double frees and wild pointers.
+struct Header {
+  u32 magic;
+  u32 size_class;  // index into kClassSize, or kLarge
+  u64 large_bytes; // mapping size for large blocks
+};
+static_assert(sizeof(Header) == 16);
+
+constexpr u32 kMagicUsed = 0x4d4f5445;  // "MOTE"
+constexpr u32 kMagicFree = 0x46524545;  // "FREE"
+constexpr u32 kLarge = 0xffffffff;
+constexpr usize kClassSize[] = {32, 64, 128, 256, 512, 1024, 2048, 4096};
+constexpr usize kClasses = sizeof(kClassSize) / sizeof(kClassSize[0]);
+constexpr u64 kChunk = 64 * 1024;
+
+struct FreeBlock {
+  Header h;
+  FreeBlock* next;
+};
+
+FreeBlock* g_free[kClasses];
+u64 g_footprint;
+
+int class_for(usize total) {
+  for (usize i = 0; i < kClasses; ++i)
+    if (total <= kClassSize[i]) return int(i);
+  return -1;
+}
+
+bool refill(int c) {
+  auto r = platform::map_core(kChunk);
+  if (!r.ok()) return false;
+  g_footprint += kChunk;
+  u8* base = reinterpret_cast<u8*>(r.value());
+  usize sz = kClassSize[c];
+  for (usize off = 0; off + sz <= kChunk; off += sz) {
+    auto* b = reinterpret_cast<FreeBlock*>(base + off);
+    b->h.magic = kMagicFree;
+    b->h.size_class = u32(c);
+    b->next = g_free[c];
+    g_free[c] = b;
+  }
+  return true;
+}
+
+}  // namespace
+
+void* kalloc(usize n) {
+  if (n > (u64(1) << 40)) return nullptr;
+  usize total = n + sizeof(Header);
+  int c = class_for(total);
+  if (c < 0) {
+    u64 bytes = page_up(total);
+    auto r = platform::map_core(bytes);
+    if (!r.ok()) return nullptr;
+    g_footprint += bytes;
+    auto* h = reinterpret_cast<Header*>(r.value());
+    h->magic = kMagicUsed;
+    h->size_class = kLarge;
+    h->large_bytes = bytes;
+    return h + 1;
+  }
+  if (!g_free[c] && !refill(c)) return nullptr;
+  FreeBlock* b = g_free[c];
+  g_free[c] = b->next;
+  b->h.magic = kMagicUsed;
+  return &b->h + 1;
+}
+
+void* kzalloc(usize n) {
+  void* p = kalloc(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void kfree(void* p) {
+  if (!p) return;
+  auto* h = static_cast<Header*>(p) - 1;
+  if (h->magic != kMagicUsed) platform::panic("kfree: bad or double-freed block");
+  if (h->size_class == kLarge) {
+    g_footprint -= h->large_bytes;
+    h->magic = kMagicFree;
+    platform::unmap_core(reinterpret_cast<u64>(h), h->large_bytes);
+    return;
+  }
+  if (h->size_class >= kClasses) platform::panic("kfree: corrupt block header");
+  auto* b = reinterpret_cast<FreeBlock*>(h);
+  b->h.magic = kMagicFree;
+  b->next = g_free[h->size_class];
+  g_free[h->size_class] = b;
+}
+
+u64 heap_footprint() { return g_footprint; }
+
+}  // namespace mote::mm

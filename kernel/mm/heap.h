@@ -1,0 +1,17 @@
+// The kernel heap: small objects from size-class free lists carved out of
+// 64 KiB chunks, large ones straight from platform::map_core. Returns nullptr
+// when memory runs out; never throws. Hosted unit tests link a malloc-backed
+// version instead (tests/unit/host_heap.cc).
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::mm {
+
+void* kalloc(usize n);        // 16-byte aligned
+void* kzalloc(usize n);       // zeroed
+void kfree(void* p);
+// Bytes the heap holds from the platform (for diagnostics and benchmarks).
+u64 heap_footprint();
+
+}  // namespace mote::mm

@@ -1,0 +1,156 @@
+// The platform interface: everything the kernel core needs from the machine it
+// runs on. The core (Linux ABI, ELF loading, memory management, ...) is written
+// only against these functions; each platform implements all of them:
+//
+//   process/  the core hosted in one sandboxed Linux process (this issue)
+//   kvm/      an x86-64 ring-0 VM on mote's KVM monitor, QEMU or Firecracker
+//
+// Rules for implementations:
+//  - No function here may allocate from the core heap or call back into the core
+//    except where stated (enter_program never returns; fault and syscall entry
+//    call core::on_syscall / core::on_fault).
+//  - Addresses are the program's virtual addresses: one address space holds the
+//    program and the core.
+//  - Errors are Linux errno values.
+#pragma once
+
+#include "abi/boot_info.h"
+#include "kernel/lib/result.h"
+#include "kernel/lib/types.h"
+
+namespace mote::platform {
+
+// ---- Boot ------------------------------------------------------------------
+
+// The boot-info blob the monitor handed over (validated by the platform with
+// abi::boot_info_ok before the core sees it). Lives for the whole run.
+const abi::BootInfo& boot_info();
+
+// A human name for --strace / -v output ("process", "kvm").
+const char* name();
+
+// ---- Memory ----------------------------------------------------------------
+
+enum Prot : u32 { kProtNone = 0, kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+// A range of virtual addresses the core must never hand to the program
+// (platform code, stacks, host mappings).
+struct Reserved {
+  u64 start;
+  u64 end;
+};
+
+// The address-space layout: the range programs may use, and the reserved
+// ranges inside it (platform code and data, host mappings).
+struct Layout {
+  u64 user_min;   // lowest mappable address (mmap_min_addr)
+  u64 user_max;   // one past the highest program address
+  u64 mmap_top;   // the main stack goes just below; mmap() grows down from it
+};
+Layout layout();
+// Writes up to `cap` reserved ranges; returns how many exist in all.
+usize reserved_ranges(Reserved* out, usize cap);
+
+// Maps zeroed memory at exactly [addr, addr+len); the range is free according
+// to the core's bookkeeping. Page-aligned arguments.
+Result<void> map_anonymous(u64 addr, u64 len, u32 prot);
+// Maps the program image (boot_info().program_*) copy-on-write at exactly
+// [addr, addr+len) from byte `offset` of the image. Pages past the image's
+// end read as zero. offset is page-aligned.
+Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset);
+// Reads from the program image (for headers, symbols). Returns bytes read.
+Result<usize> read_program(u64 offset, void* buf, usize len);
+Result<void> unmap(u64 addr, u64 len);
+Result<void> protect(u64 addr, u64 len, u32 prot);
+// Moves the pages of [old, old+old_len) to [new_addr, new_addr+new_len)
+// (new_len >= old_len; the tail is zero). Returns ENOSYS when the platform
+// cannot move pages; the core then copies.
+Result<void> move(u64 old_addr, u64 old_len, u64 new_addr, u64 new_len);
+// Drops the contents of private anonymous pages (they read as zero again).
+Result<void> discard(u64 addr, u64 len);
+// Memory for the core itself (heap, stacks), zeroed, never visible to the
+// program; unmap_core returns it.
+Result<u64> map_core(u64 len);
+void unmap_core(u64 addr, u64 len);
+
+// ---- CPU state -------------------------------------------------------------
+
+// The program's thread pointer (%fs base), set by arch_prctl(ARCH_SET_FS).
+// The core itself never uses %fs.
+void set_fs_base(u64 base);
+u64 fs_base();
+
+// Register state the program starts with.
+struct EntryState {
+  u64 rip;
+  u64 rsp;
+  u64 rdx;  // SysV: function to register with atexit, 0 here
+};
+// Starts the program on the current CPU. Never returns: from here on the core
+// runs only from syscall and fault entries.
+[[noreturn]] void enter_program(const EntryState& s);
+
+// Hardware capabilities for AT_HWCAP / AT_HWCAP2 / AT_MINSIGSTKSZ.
+u64 hwcap();
+u64 hwcap2();
+u64 min_signal_stack();
+
+// ---- Time ------------------------------------------------------------------
+
+u64 monotonic_ns();
+u64 wall_ns();            // nanoseconds since the Unix epoch
+u64 process_cpu_ns();
+u64 thread_cpu_ns();
+u64 clock_resolution_ns();
+
+// One-shot timer on the current CPU: at or after `deadline` (monotonic ns)
+// the platform calls core::on_timer() once. 0 disarms.
+void timer_arm(u64 deadline_ns);
+// Waits until the monotonic clock reaches `deadline_ns` or an event (timer,
+// interrupt) arrives, whichever is first. Returns the monotonic time now.
+u64 idle_until(u64 deadline_ns);
+
+// ---- Console ---------------------------------------------------------------
+
+// stream: 0 stdin, 1 stdout, 2 stderr. Returns bytes or -errno.
+isize console_write(int stream, const void* buf, usize len);
+isize console_read(int stream, void* buf, usize len);
+
+// ---- Entropy, exit ---------------------------------------------------------
+
+// 32 bytes of seed for the core's CSPRNG.
+void random_seed(u8 out[32]);
+
+// Ends the whole unikernel with `status` (0..255) as the monitor's exit status.
+[[noreturn]] void exit(int status);
+// Prints `msg` on the console and ends with status 70 (EX_SOFTWARE).
+[[noreturn]] void panic(const char* msg);
+
+}  // namespace mote::platform
+
+// Entries from the platform into the core.
+namespace mote::core {
+
+// The program's registers at a system call: rax (number), the six arguments,
+// and where it came from. The core writes the result into `ret`.
+struct SyscallFrame {
+  u64 nr;
+  u64 args[6];
+  u64 ret;
+  u64 pc;  // address of the instruction after `syscall`
+};
+void on_syscall(SyscallFrame& f);
+
+// A hardware fault in the program. Never returns when the program has no
+// handler: the core reports and exits 128+signal.
+struct FaultFrame {
+  int signal;       // Linux signal number (SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGTRAP)
+  int code;         // si_code
+  u64 address;      // si_addr (faulting data address or instruction)
+  u64 regs[18];     // rax rbx rcx rdx rsi rdi rbp rsp r8..r15 rip rflags
+};
+[[noreturn]] void on_fault(const FaultFrame& f);
+
+void on_timer();
+
+}  // namespace mote::core

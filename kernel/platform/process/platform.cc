@@ -1,0 +1,192 @@
+// The platform interface on the process platform: host system calls, each
+// one allowed by the sandbox (sandbox.cc) only for the purpose used here.
+#include <asm/unistd_64.h>
+
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
+#include "kernel/platform/process/host.h"
+#include "kernel/platform/process/state.h"
+
+namespace mote::platform {
+
+using process::g;
+namespace host = mote::host;
+
+namespace {
+
+Result<void> check(long r) {
+  if (host::failed(r)) return err(int(-r));
+  return ok();
+}
+
+int host_prot(u32 prot) {
+  // PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4: the same bits as platform::Prot.
+  return int(prot & 7);
+}
+
+struct Timespec {
+  i64 sec, nsec;
+};
+
+u64 read_clock(int id) {
+  Timespec ts;
+  if (host::failed(host::syscall2(__NR_clock_gettime, id, long(&ts)))) return 0;
+  return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
+}
+
+}  // namespace
+
+const abi::BootInfo& boot_info() { return *g.boot; }
+const char* name() { return "process"; }
+
+Layout layout() {
+  return Layout{
+      .user_min = 0x10000,                 // vm.mmap_min_addr is at most 64 KiB on common hosts
+      .user_max = 0x7ffffffff000ull,
+      .mmap_top = 0x7f0000000000ull,
+  };
+}
+
+usize reserved_ranges(Reserved* out, usize cap) {
+  for (usize i = 0; i < g.nreserved && i < cap; ++i) out[i] = g.reserved[i];
+  return g.nreserved;
+}
+
+Result<void> map_anonymous(u64 addr, u64 len, u32 prot) {
+  long r = host::mmap(addr, len, host_prot(prot),
+                      host::kMapPrivate | host::kMapAnonymous | host::kMapFixedNoreplace, -1, 0);
+  if (host::failed(r)) return err(int(-r));
+  if (u64(r) != addr) {  // kernels before 4.17 treat NOREPLACE as a hint
+    host::munmap(u64(r), len);
+    return err(EEXIST);
+  }
+  return ok();
+}
+
+Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
+  long r = host::mmap(addr, len, host_prot(prot), host::kMapPrivate | host::kMapFixedNoreplace,
+                      g.boot->program_fd, offset);
+  if (host::failed(r)) return err(int(-r));
+  if (u64(r) != addr) {
+    host::munmap(u64(r), len);
+    return err(EEXIST);
+  }
+  return ok();
+}
+
+Result<usize> read_program(u64 offset, void* buf, usize len) {
+  usize done = 0;
+  while (done < len) {
+    long r = host::syscall4(__NR_pread64, g.boot->program_fd, long(static_cast<u8*>(buf) + done),
+                            long(len - done), long(offset + done));
+    if (r == -EINTR) continue;
+    if (host::failed(r)) return err(int(-r));
+    if (r == 0) break;
+    done += usize(r);
+  }
+  return done;
+}
+
+Result<void> unmap(u64 addr, u64 len) { return check(host::munmap(addr, len)); }
+
+Result<void> protect(u64 addr, u64 len, u32 prot) {
+  return check(host::mprotect(addr, len, host_prot(prot)));
+}
+
+Result<void> move(u64 old_addr, u64 old_len, u64 new_addr, u64 new_len) {
+  long r = host::syscall5(__NR_mremap, long(old_addr), long(old_len), long(new_len),
+                          3 /*MREMAP_MAYMOVE|MREMAP_FIXED*/, long(new_addr));
+  // The host refuses ranges spanning several of its own mappings (EFAULT):
+  // the core then copies instead.
+  if (r == -EFAULT || r == -EINVAL) return err(ENOSYS);
+  return check(r);
+}
+
+Result<void> discard(u64 addr, u64 len) {
+  return check(host::syscall3(__NR_madvise, long(addr), long(len), 4 /*MADV_DONTNEED*/));
+}
+
+Result<u64> map_core(u64 len) {
+  len = page_up(len);
+  if (len > g.core_region_size - g.core_region_used) return err(ENOMEM);
+  u64 addr = g.core_region + g.core_region_used;
+  TRY(check(host::mprotect(addr, len, 3 /*PROT_READ|PROT_WRITE*/)));
+  g.core_region_used += len;
+  return addr;
+}
+
+void unmap_core(u64 addr, u64 len) {
+  // Gives the pages back to the host; the address range stays reserved.
+  host::syscall3(__NR_madvise, long(addr), long(len), 4 /*MADV_DONTNEED*/);
+  host::mprotect(addr, len, 0);
+}
+
+void set_fs_base(u64 base) {
+  host::syscall2(__NR_arch_prctl, 0x1002 /*ARCH_SET_FS*/, long(base));
+  g.fs_base = base;
+}
+
+u64 fs_base() { return g.fs_base; }
+
+u64 hwcap() { return g.hwcap; }
+u64 hwcap2() { return g.hwcap2; }
+u64 min_signal_stack() { return g.minsigstksz; }
+
+u64 monotonic_ns() { return read_clock(1); }
+u64 wall_ns() { return read_clock(0); }
+u64 process_cpu_ns() { return read_clock(2); }
+u64 thread_cpu_ns() { return read_clock(3); }
+u64 clock_resolution_ns() { return 1; }
+
+void timer_arm(u64 deadline_ns) {
+  if (g.timer_id < 0) return;
+  struct {
+    Timespec interval, value;
+  } its{{0, 0}, {i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)}};
+  if (deadline_ns == 0) its.value = {0, 0};
+  else if (its.value.sec == 0 && its.value.nsec == 0) its.value.nsec = 1;
+  host::syscall4(__NR_timer_settime, g.timer_id, 1 /*TIMER_ABSTIME*/, long(&its), 0);
+}
+
+u64 idle_until(u64 deadline_ns) {
+  Timespec ts{i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)};
+  // An interrupted sleep (EINTR: the timer signal) returns early: the caller
+  // checks the clock and decides.
+  host::syscall4(__NR_clock_nanosleep, 1 /*CLOCK_MONOTONIC*/, 1 /*TIMER_ABSTIME*/, long(&ts), 0);
+  return monotonic_ns();
+}
+
+isize console_write(int stream, const void* buf, usize len) {
+  for (;;) {
+    long r = host::write(stream, buf, len);
+    if (r != -EINTR) return r;
+  }
+}
+
+isize console_read(int stream, void* buf, usize len) {
+  for (;;) {
+    long r = host::read(stream, buf, len);
+    if (r != -EINTR) return r;
+  }
+}
+
+void random_seed(u8 out[32]) { memcpy(out, g.boot->random_seed, 32); }
+
+void exit(int status) { host::exit_group(status & 0xff); }
+
+void panic(const char* msg) { process::fatal(msg); }
+
+}  // namespace mote::platform
+
+extern "C" [[noreturn]] void mote_enter_user(mote::u64 rip, mote::u64 rsp, mote::u64 rdx);
+
+namespace mote::platform {
+
+void enter_program(const EntryState& s) {
+  process::enable_syscall_dispatch();
+  process::install_seccomp();
+  mote_enter_user(s.rip, s.rsp, s.rdx);
+}
+
+}  // namespace mote::platform

@@ -1,0 +1,137 @@
+// The process platform's two walls, raised just before the program's first
+// instruction:
+//  1. Syscall User Dispatch: every syscall instruction outside the core's
+//     text raises SIGSYS, which the core serves. This is how the program's
+//     calls are caught; it is not a security boundary by itself.
+//  2. seccomp-bpf: the host accepts only the few calls the core makes, only
+//     from the core's text, with their arguments pinned where it matters, and
+//     kills the whole process on anything else. This is the boundary.
+#include <asm/unistd_64.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "kernel/platform/process/host.h"
+#include "kernel/platform/process/state.h"
+
+namespace mote::process {
+
+namespace {
+
+constexpr long kPrSetNoNewPrivs = 38;
+constexpr long kPrSetSyscallUserDispatch = 59;
+constexpr long kPrSysDispatchOn = 1;
+
+// seccomp_data offsets (linux/seccomp.h).
+constexpr u32 kOffNr = 0, kOffArch = 4, kOffIpLo = 8, kOffIpHi = 12;
+constexpr u32 arg_lo(int i) { return 16 + 8 * u32(i); }
+
+struct Rule {
+  int nr;
+  int arg = -1;          // argument whose low 32 bits must be one of `values`
+  u32 values[4] = {};
+  int nvalues = 0;
+};
+
+class Bpf {
+ public:
+  void stmt(u16 code, u32 k) { add(sock_filter{code, 0, 0, k}); }
+  void jump(u16 code, u32 k, u8 jt, u8 jf) { add(sock_filter{code, jt, jf, k}); }
+  usize size() const { return n_; }
+  sock_filter* data() { return insns_; }
+
+ private:
+  void add(sock_filter f) {
+    if (n_ == kMax) fatal("seccomp filter too long");
+    insns_[n_++] = f;
+  }
+  static constexpr usize kMax = 128;
+  sock_filter insns_[kMax];
+  usize n_ = 0;
+};
+
+constexpr u32 kKill = SECCOMP_RET_KILL_PROCESS;
+constexpr u32 kAllow = SECCOMP_RET_ALLOW;
+
+}  // namespace
+
+void enable_syscall_dispatch() {
+  // Selector NULL: always dispatch; the core's text is the allowed region.
+  // The kernel tests the address after `syscall`, inside [start, end].
+  long r = host::syscall5(__NR_prctl, kPrSetSyscallUserDispatch, kPrSysDispatchOn,
+                          long(g.text_start), long(g.text_end - g.text_start), 0);
+  if (host::failed(r)) fatal("Syscall User Dispatch is unavailable (Linux 5.11 or later needed)");
+}
+
+void install_seccomp() {
+  const u32 prog_fd = u32(g.boot->program_fd);
+  const Rule rules[] = {
+      {__NR_read, 0, {0, 1, 2}, 3},
+      {__NR_write, 0, {0, 1, 2}, 3},
+      {__NR_pread64, 0, {prog_fd}, 1},          // the program image, for fault reports
+      {__NR_mmap},                              // program memory; the image fd only
+      {__NR_munmap},
+      {__NR_mprotect},
+      {__NR_mremap},
+      {__NR_madvise},
+      {__NR_clock_gettime},
+      {__NR_clock_nanosleep},
+      {__NR_timer_settime, 0, {u32(g.timer_id)}, 1},
+      {__NR_arch_prctl, 0, {0x1002 /*ARCH_SET_FS*/}, 1},
+      {__NR_rt_sigreturn},
+      {__NR_exit_group},
+      {__NR_exit},
+  };
+  constexpr int kRules = sizeof rules / sizeof rules[0];
+
+  Bpf f;
+  // Only x86-64 syscalls (no x32, no int 0x80 i386 ABI).
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffArch);
+  f.jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+  f.stmt(BPF_RET | BPF_K, kKill);
+  // Only from the core's text: the program cannot reach the host even by
+  // jumping to a syscall instruction elsewhere.
+  if ((g.text_start >> 32) != ((g.text_end - 1) >> 32)) fatal("core text crosses 4 GiB");
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffIpHi);
+  f.jump(BPF_JMP | BPF_JEQ | BPF_K, u32(g.text_start >> 32), 1, 0);
+  f.stmt(BPF_RET | BPF_K, kKill);
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffIpLo);
+  f.jump(BPF_JMP | BPF_JGE | BPF_K, u32(g.text_start), 1, 0);
+  f.stmt(BPF_RET | BPF_K, kKill);
+  f.jump(BPF_JMP | BPF_JGT | BPF_K, u32(g.text_end), 0, 1);
+  f.stmt(BPF_RET | BPF_K, kKill);
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffNr);
+  // Dispatch: one JEQ per rule to its block; blocks follow the final KILL.
+  usize block_size[kRules];
+  for (int i = 0; i < kRules; ++i)
+    block_size[i] = rules[i].arg < 0 ? 1 : usize(1 + rules[i].nvalues + 2);
+  usize before = 0;
+  for (int i = 0; i < kRules; ++i) {
+    usize target = usize(kRules - i - 1) + 1 + before;  // skip remaining JEQs and the KILL
+    if (target > 255) fatal("seccomp filter jump too far");
+    f.jump(BPF_JMP | BPF_JEQ | BPF_K, u32(rules[i].nr), u8(target), 0);
+    before += block_size[i];
+  }
+  f.stmt(BPF_RET | BPF_K, kKill);
+  for (int i = 0; i < kRules; ++i) {
+    const Rule& r = rules[i];
+    if (r.arg < 0) {
+      f.stmt(BPF_RET | BPF_K, kAllow);
+      continue;
+    }
+    f.stmt(BPF_LD | BPF_W | BPF_ABS, arg_lo(r.arg));
+    for (int v = 0; v < r.nvalues; ++v)
+      f.jump(BPF_JMP | BPF_JEQ | BPF_K, r.values[v], u8(r.nvalues - v - 1 + 1), 0);
+    f.stmt(BPF_RET | BPF_K, kKill);
+    f.stmt(BPF_RET | BPF_K, kAllow);
+  }
+
+  sock_fprog prog{u16(f.size()), f.data()};
+  if (host::failed(host::syscall5(__NR_prctl, kPrSetNoNewPrivs, 1, 0, 0, 0)))
+    fatal("prctl(PR_SET_NO_NEW_PRIVS)");
+  if (host::failed(host::syscall3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, long(&prog))))
+    fatal("seccomp filter refused");
+  (void)kOffNr;
+}
+
+}  // namespace mote::process

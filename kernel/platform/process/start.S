@@ -1,0 +1,63 @@
+// Process-platform entry: the Linux kernel starts the hosted core here, with
+// %rsp at argc (psABI initial stack). The core is a static PIE with no
+// dynamic loader, so process_start relocates it before anything else.
+        .text
+        .globl  _start
+        .type   _start, @function
+_start:
+        xor     %ebp, %ebp
+        mov     %rsp, %rdi                  // argc, argv..., envp..., auxv
+        lea     __ehdr_start(%rip), %rsi    // load base (linked at 0)
+        lea     _DYNAMIC(%rip), %rdx
+        and     $-16, %rsp
+        call    mote_process_start
+        ud2
+        .size   _start, .-_start
+
+// void mote_switch_stack(u64 new_top, void (*fn)(void)): runs fn on a new stack.
+        .globl  mote_switch_stack
+        .type   mote_switch_stack, @function
+mote_switch_stack:
+        mov     %rdi, %rsp
+        xor     %ebp, %ebp
+        call    *%rsi
+        ud2
+        .size   mote_switch_stack, .-mote_switch_stack
+
+// void mote_enter_user(u64 rip, u64 rsp, u64 rdx): the program's first
+// instruction, with every other register zero (psABI: only %rsp and %rdx
+// carry meaning at process entry).
+        .globl  mote_enter_user
+        .type   mote_enter_user, @function
+mote_enter_user:
+        mov     %rsi, %rsp
+        push    %rdi                        // consumed by ret below
+        xor     %eax, %eax
+        xor     %ebx, %ebx
+        xor     %ecx, %ecx
+        xor     %esi, %esi
+        xor     %edi, %edi
+        xor     %ebp, %ebp
+        xor     %r8d, %r8d
+        xor     %r9d, %r9d
+        xor     %r10d, %r10d
+        xor     %r11d, %r11d
+        xor     %r12d, %r12d
+        xor     %r13d, %r13d
+        xor     %r14d, %r14d
+        xor     %r15d, %r15d
+        cld
+        ret
+        .size   mote_enter_user, .-mote_enter_user
+
+// Signal return trampoline (SA_RESTORER): must live in the core's text, the
+// region Syscall User Dispatch allows.
+        .globl  mote_sigreturn
+        .type   mote_sigreturn, @function
+mote_sigreturn:
+        mov     $15, %eax                   // __NR_rt_sigreturn
+        syscall
+        ud2
+        .size   mote_sigreturn, .-mote_sigreturn
+
+        .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,46 @@
+// Process-platform internal state shared by its files.
+#pragma once
+
+#include "abi/boot_info.h"
+#include "kernel/lib/types.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::process {
+
+// Per-thread (per-vCPU) data at %gs:0. The program owns %fs; the core never
+// reads it. Offsets are used from assembly: keep them stable.
+struct Cpu {
+  Cpu* self;              // 0
+  u64 kernel_stack_top;   // 8: the fast syscall path switches here
+  u64 user_rsp;           // 16: the program's %rsp during a fast syscall
+  u64 in_core;            // 24: nonzero while the core runs a syscall
+};
+
+struct State {
+  const abi::BootInfo* boot = nullptr;
+  u64 boot_size = 0;
+  u64 base = 0;                  // where the core image is loaded
+  u64 text_start = 0, text_end = 0;  // the core's executable segment
+  u64 hwcap = 0, hwcap2 = 0, minsigstksz = 0;
+  u64 core_region = 0, core_region_size = 0, core_region_used = 0;
+  platform::Reserved reserved[48] = {};
+  usize nreserved = 0;
+  u64 fs_base = 0;
+  int timer_id = -1;
+  bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
+};
+
+extern State g;
+extern Cpu g_cpu0;
+
+// sandbox.cc
+void enable_syscall_dispatch();
+void install_seccomp();
+// signals.cc
+void install_signal_handlers();
+// rewrite.cc
+void maybe_rewrite(u64 call_end);
+
+[[noreturn]] void fatal(const char* msg);
+
+}  // namespace mote::process

@@ -1,0 +1,60 @@
+// mote: run unmodified Linux programs as unikernels.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "monitor/cli/options.h"
+#include "monitor/image/program.h"
+#include "monitor/process/launch.h"
+
+namespace {
+
+int fail(const std::string& msg, int status = 125) {
+  // One line, like docker's own errors; 125 = mote itself failed (as docker run).
+  std::fprintf(stderr, "mote: %s\n", msg.c_str());
+  return status;
+}
+
+const char* host_env(const char* name) { return getenv(name); }
+
+int cmd_run(const std::vector<std::string>& args) {
+  std::string error;
+  auto opts = mote::cli::parse_run(args, &error, host_env);
+  if (!opts) return fail(error);
+  if (!opts->publish.empty())
+    return fail("-p " + opts->publish[0] + ": port publishing is not supported yet");
+  if (!opts->volumes.empty())
+    return fail("-v " + opts->volumes[0] + ": shared directories are not supported yet");
+  if (opts->platform == mote::cli::Platform::Kvm || opts->platform == mote::cli::Platform::Qemu)
+    return fail("--platform kvm and qemu are not supported yet (use process)");
+
+  mote::image::Program prog;
+  if (!mote::image::open_program(opts->program, &prog, &error)) return fail(error, 127);
+  if (opts->verbose)
+    std::fprintf(stderr, "mote: process platform (KVM cannot run ring-0 guests at speed here)\n");
+  mote::launch::exec_process_platform(*opts, prog, &error);
+  return fail(error);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    return fail("missing command (usage: mote run [OPTIONS] PROGRAM [ARGS...]; mote help)", 2);
+  }
+  const std::string& cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "run") return cmd_run(rest);
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::fputs(mote::cli::usage(), stdout);
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("mote 0.1.0\n");
+    return 0;
+  }
+  return fail("unknown command '" + cmd + "' (try: mote run PROGRAM)", 2);
+}

@@ -1,0 +1,197 @@
+#include "monitor/cli/options.h"
+
+#include <cctype>
+
+namespace mote::cli {
+
+std::optional<uint64_t> parse_size(const std::string& text, std::string* error) {
+  auto bad = [&]() -> std::optional<uint64_t> {
+    *error = "invalid memory size '" + text + "' (use e.g. 64M, 512K, 2G)";
+    return std::nullopt;
+  };
+  size_t i = 0;
+  uint64_t v = 0;
+  if (text.empty() || !isdigit(static_cast<unsigned char>(text[0]))) return bad();
+  for (; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    if (v > (UINT64_MAX - 9) / 10) return bad();
+    v = v * 10 + uint64_t(text[i] - '0');
+  }
+  std::string unit = text.substr(i);
+  for (auto& c : unit) c = char(tolower(static_cast<unsigned char>(c)));
+  int shift = 0;
+  if (unit.empty() || unit == "b") shift = 0;
+  else if (unit == "k" || unit == "kb" || unit == "kib") shift = 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib") shift = 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib") shift = 30;
+  else if (unit == "t" || unit == "tb" || unit == "tib") shift = 40;
+  else return bad();
+  if (shift && v > (UINT64_MAX >> shift)) return bad();
+  return v << shift;
+}
+
+namespace {
+
+bool take_value(const std::vector<std::string>& args, size_t& i, const std::string& flag,
+                std::string* value, std::string* error) {
+  const std::string& a = args[i];
+  if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=") == 0) {
+    *value = a.substr(flag.size() + 1);
+    return true;
+  }
+  if (i + 1 >= args.size()) {
+    *error = "option " + flag + " needs a value";
+    return false;
+  }
+  *value = args[++i];
+  return true;
+}
+
+bool matches(const std::string& a, const char* flag) {
+  std::string f = flag;
+  return a == f || (a.size() > f.size() && a.compare(0, f.size() + 1, f + "=") == 0);
+}
+
+}  // namespace
+
+std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::string* error,
+                                    const char* (*lookup_env)(const char*)) {
+  RunOptions o;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.empty() || a[0] != '-' || a == "-") break;
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    std::string v;
+    if (matches(a, "--mem") || matches(a, "-m")) {
+      if (!take_value(args, i, a.rfind("--mem", 0) == 0 ? "--mem" : "-m", &v, error))
+        return std::nullopt;
+      auto size = parse_size(v, error);
+      if (!size) return std::nullopt;
+      if (*size == 0) {
+        *error = "--mem must be more than 0";
+        return std::nullopt;
+      }
+      if (*size < kMinMem) {
+        *error = "--mem " + v + " is too small (at least 1M)";
+        return std::nullopt;
+      }
+      if (*size > kMaxMem) {
+        *error = "--mem " + v + " is too large (at most 1T)";
+        return std::nullopt;
+      }
+      o.mem_bytes = *size;
+      o.mem_text = v;
+    } else if (matches(a, "--cpus")) {
+      if (!take_value(args, i, "--cpus", &v, error)) return std::nullopt;
+      char* end = nullptr;
+      long n = strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 1 || n > 64) {
+        *error = "--cpus needs a whole number from 1 to 64, not '" + v + "'";
+        return std::nullopt;
+      }
+      o.cpus = uint32_t(n);
+    } else if (matches(a, "-e") || matches(a, "--env")) {
+      if (!take_value(args, i, a.rfind("--env", 0) == 0 ? "--env" : "-e", &v, error))
+        return std::nullopt;
+      if (v.empty() || v[0] == '=') {
+        *error = "-e needs NAME=VALUE or NAME, not '" + v + "'";
+        return std::nullopt;
+      }
+      if (v.find('=') == std::string::npos) {
+        // As docker run: "-e NAME" passes the host's value, if any.
+        const char* host = lookup_env ? lookup_env(v.c_str()) : nullptr;
+        if (!host) continue;
+        v += "=";
+        v += host;
+      }
+      o.env.push_back(v);
+    } else if (matches(a, "-p") || matches(a, "--publish")) {
+      if (!take_value(args, i, a.rfind("--publish", 0) == 0 ? "--publish" : "-p", &v, error))
+        return std::nullopt;
+      o.publish.push_back(v);
+    } else if (matches(a, "-v") || matches(a, "--volume")) {
+      if (!take_value(args, i, a.rfind("--volume", 0) == 0 ? "--volume" : "-v", &v, error))
+        return std::nullopt;
+      o.volumes.push_back(v);
+    } else if (matches(a, "--platform")) {
+      if (!take_value(args, i, "--platform", &v, error)) return std::nullopt;
+      if (v == "process") o.platform = Platform::Process;
+      else if (v == "kvm") o.platform = Platform::Kvm;
+      else if (v == "qemu") o.platform = Platform::Qemu;
+      else if (v == "auto") o.platform = Platform::Auto;
+      else {
+        *error = "unknown platform '" + v + "' (choose process, kvm, qemu or auto)";
+        return std::nullopt;
+      }
+    } else if (matches(a, "--hostname")) {
+      if (!take_value(args, i, "--hostname", &v, error)) return std::nullopt;
+      if (v.empty() || v.size() > 64) {
+        *error = "--hostname needs 1 to 64 characters";
+        return std::nullopt;
+      }
+      o.hostname = v;
+    } else if (a == "--strace") {
+      o.strace = true;
+    } else if (a == "--verbose") {
+      o.verbose = true;
+    } else {
+      *error = "unknown option '" + a + "' (see mote --help)";
+      return std::nullopt;
+    }
+  }
+  if (i >= args.size()) {
+    *error = "run needs a program (mote run [OPTIONS] PROGRAM [ARGS...])";
+    return std::nullopt;
+  }
+  o.program = args[i++];
+  o.args.assign(args.begin() + long(i), args.end());
+  return o;
+}
+
+std::vector<std::string> guest_environment(const RunOptions& o) {
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=/root",
+      "TERM=xterm",
+      "HOSTNAME=" + o.hostname,
+  };
+  for (const auto& kv : o.env) {
+    std::string key = kv.substr(0, kv.find('='));
+    bool replaced = false;
+    for (auto& e : env) {
+      if (e.compare(0, key.size() + 1, key + "=") == 0) {
+        e = kv;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) env.push_back(kv);
+  }
+  return env;
+}
+
+const char* usage() {
+  return "usage: mote run [OPTIONS] PROGRAM [ARGS...]\n"
+         "\n"
+         "Runs an unmodified Linux x86-64 program as a unikernel.\n"
+         "\n"
+         "options:\n"
+         "  --mem SIZE         memory the program may commit (default 1G; e.g. 64M)\n"
+         "  --cpus N           virtual CPUs (default 1)\n"
+         "  -e, --env K=V      set an environment variable (-e K passes the host's value)\n"
+         "  --hostname NAME    the unikernel's host name (default mote)\n"
+         "  --platform P       process, kvm, qemu or auto (default auto)\n"
+         "  --strace           print every system call on stderr\n"
+         "  --verbose          print what mote does on stderr\n"
+         "  -p HOST:GUEST      publish a port (not supported yet)\n"
+         "  -v HOST:GUEST      share a host directory (not supported yet)\n"
+         "\n"
+         "other commands:\n"
+         "  mote version       print the version\n"
+         "  mote help          print this text\n";
+}
+
+}  // namespace mote::cli

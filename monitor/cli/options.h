@@ -1,0 +1,47 @@
+// Command-line options of `mote run`, parsed without side effects so they can
+// be unit-tested. Errors are one-line messages for `mote: <message>`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mote::cli {
+
+enum class Platform { Auto, Process, Kvm, Qemu };
+
+struct RunOptions {
+  Platform platform = Platform::Auto;
+  uint32_t cpus = 1;
+  uint64_t mem_bytes = 1ull << 30;  // 1 GiB unless --mem
+  std::string mem_text = "1G";
+  std::vector<std::string> env;       // -e K=V, in order
+  std::vector<std::string> publish;   // -p HOST:GUEST
+  std::vector<std::string> volumes;   // -v HOST:GUEST
+  std::string hostname = "mote";
+  bool strace = false;
+  bool verbose = false;
+  std::string program;
+  std::vector<std::string> args;      // argv[1..] for the program
+};
+
+inline constexpr uint64_t kMinMem = 1ull << 20;
+inline constexpr uint64_t kMaxMem = 1ull << 40;
+
+// Parses "64M", "1G", "512k", "1048576", "2GiB", "100MB" (binary units).
+// Returns nullopt and sets *error when malformed.
+std::optional<uint64_t> parse_size(const std::string& text, std::string* error);
+
+// Parses the arguments after "run". Returns nullopt and sets *error on a
+// usage error. `lookup_env` resolves `-e NAME` (no '=') from the host.
+std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::string* error,
+                                    const char* (*lookup_env)(const char*));
+
+// The program's environment: PATH, HOME, TERM, HOSTNAME, then each -e
+// (a later K=V replaces an earlier one with the same K).
+std::vector<std::string> guest_environment(const RunOptions& o);
+
+const char* usage();
+
+}  // namespace mote::cli

@@ -1,0 +1,95 @@
+#include "monitor/image/program.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace mote::image {
+
+namespace {
+
+Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len) {
+  int fd = *static_cast<int*>(ctx);
+  usize done = 0;
+  while (done < len) {
+    ssize_t r = pread(fd, static_cast<char*>(buf) + done, len - done, off_t(off + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return err(errno);
+    if (r == 0) break;
+    done += usize(r);
+  }
+  return done;
+}
+
+std::string search_path(const std::string& name) {
+  const char* path = getenv("PATH");
+  std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string dir = p.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string cand = dir + "/" + name;
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+    start = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool open_program(const std::string& name, Program* out, std::string* error) {
+  std::string path = name;
+  if (name.find('/') == std::string::npos) {
+    path = search_path(name);
+    if (path.empty()) {
+      *error = name + ": program not found (not a path, and not in $PATH)";
+      return false;
+    }
+  }
+  int fd = open(path.c_str(), O_RDONLY);  // no O_CLOEXEC: the core inherits it
+  if (fd < 0) {
+    *error = name + ": " + strerror(errno);
+    return false;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *error = name + ": " + strerror(errno);
+    close(fd);
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    *error = name + ": is a directory";
+    close(fd);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *error = name + ": not a regular file";
+    close(fd);
+    return false;
+  }
+  static elf::Image img;
+  elf::Problem p = elf::parse(pread_fn, &fd, u64(st.st_size), &img);
+  if (p != elf::Problem::None) {
+    *error = name + ": " + elf::describe(p, img.machine);
+    if (p == elf::Problem::WrongMachine)
+      *error = name + ": ELF executable for " + elf::machine_name(img.machine) +
+               " (mote runs x86-64 programs)";
+    close(fd);
+    return false;
+  }
+  char real[PATH_MAX];
+  out->path = realpath(path.c_str(), real) ? real : path;
+  out->fd = fd;
+  out->size = u64(st.st_size);
+  out->pie = img.pie;
+  return true;
+}
+
+}  // namespace mote::image

@@ -1,0 +1,33 @@
+// Builds the boot-info blob (abi/boot_info.h) the kernel core starts from.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "abi/boot_info.h"
+
+namespace mote::launch {
+
+struct BootRequest {
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> envp;
+  std::string program_path;
+  std::string hostname;
+  std::string cwd;
+  uint64_t mem_limit = 0;
+  uint32_t cpus = 1;
+  uint32_t flags = 0;
+  int32_t program_fd = -1;
+  uint64_t program_size = 0;
+  uint8_t seed[32] = {};
+  uint64_t wall_clock_ns = 0;
+  abi::ConsoleStream console[3] = {};
+};
+
+// The blob; it passes abi::boot_info_ok.
+std::vector<uint8_t> build_boot_blob(const BootRequest& r);
+
+// Describes what host fds 0-2 are connected to.
+abi::ConsoleStream probe_console(int fd);
+
+}  // namespace mote::launch

@@ -1,0 +1,85 @@
+#include "monitor/process/launch.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "monitor/process/boot_blob.h"
+
+extern "C" const unsigned char mote_core_image[];
+extern "C" const unsigned char mote_core_image_end[];
+
+namespace mote::launch {
+
+namespace {
+
+bool write_all(int fd, const void* data, size_t n) {
+  auto* p = static_cast<const char*>(data);
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+  BootRequest r;
+  r.argv.push_back(o.program);
+  r.argv.insert(r.argv.end(), o.args.begin(), o.args.end());
+  r.envp = cli::guest_environment(o);
+  r.program_path = p.path;
+  r.hostname = o.hostname;
+  r.cwd = "/";
+  r.mem_limit = o.mem_bytes;
+  r.cpus = o.cpus;
+  r.flags = (o.strace ? abi::kBootStrace : 0) | (o.verbose ? abi::kBootVerbose : 0);
+  r.program_fd = p.fd;
+  r.program_size = p.size;
+  if (getrandom(r.seed, sizeof r.seed, 0) != ssize_t(sizeof r.seed)) {
+    *error = std::string("getrandom: ") + strerror(errno);
+    return;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  r.wall_clock_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+  for (int fd = 0; fd < 3; ++fd) r.console[fd] = probe_console(fd);
+  std::vector<uint8_t> blob = build_boot_blob(r);
+
+  // The boot info: a sealed memfd the core maps read-only (inherited).
+  int boot_fd = memfd_create("mote-boot", MFD_ALLOW_SEALING);
+  if (boot_fd < 0 || !write_all(boot_fd, blob.data(), blob.size())) {
+    *error = std::string("boot info: ") + strerror(errno);
+    return;
+  }
+  fcntl(boot_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+
+  // The core image, embedded in this binary.
+  int core_fd = memfd_create("mote-core", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  size_t core_size = size_t(mote_core_image_end - mote_core_image);
+  if (core_fd < 0 || !write_all(core_fd, mote_core_image, core_size)) {
+    *error = std::string("core image: ") + strerror(errno);
+    return;
+  }
+  fcntl(core_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+
+  std::string fd_arg = std::to_string(boot_fd);
+  const char* argv[] = {"mote", fd_arg.c_str(), nullptr};
+  const char* no_rewrite = getenv("MOTE_NO_REWRITE");
+  const char* envp[] = {nullptr, nullptr};
+  if (no_rewrite && strcmp(no_rewrite, "1") == 0) envp[0] = "MOTE_NO_REWRITE=1";
+  syscall(SYS_execveat, core_fd, "", argv, envp, AT_EMPTY_PATH);
+  *error = std::string("cannot start the kernel core: ") + strerror(errno);
+}
+
+}  // namespace mote::launch

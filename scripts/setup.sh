@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mote needs to build, test and benchmark.
+# Idempotent: when everything is present it only runs dpkg-query (fast no-op).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential g++ cmake make python3
+  libgtest-dev libbenchmark-dev
+  musl-tools            # musl-gcc: the third variant of every guest test program
+  busybox-static        # a real static program for integration tests
+  qemu-system-x86       # the VM platform under TCG (issue 3)
+  hyperfine             # benchmarks
+  runsc                 # gVisor: benchmark baseline
+)
+
+# One dpkg-query for all packages; anything not "install ok installed" is missing.
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null \
+  | awk '$4 == "installed" { print $1 }' || true)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
