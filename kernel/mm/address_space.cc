@@ -264,6 +264,21 @@ Result<u64> AddressSpace::map_stack(u64 size) {
   return base + size;
 }
 
+Result<u64> AddressSpace::map_reserved(u64 len, u32 prot, u64 lo, u64 hi) {
+  len = page_up(len);
+  lo = max(lo, min_);
+  hi = min(hi, top_);
+  u64 addr = vmas_.find_gap_topdown(len, lo, hi);
+  if (addr == 0) return err(ENOMEM);
+  TRY(platform::map_anonymous(addr, len, prot));
+  auto r = vmas_.insert(Vma{addr, addr + len, prot, VmaKind::Reserved, 0});
+  if (!r.ok()) {
+    (void)platform::unmap(addr, len);
+    return Error{r.error()};
+  }
+  return addr;
+}
+
 bool AddressSpace::user_ok(u64 addr, u64 len, u32 prot) const {
   if (len == 0) return true;
   if (!in_user_range(addr, len)) return false;

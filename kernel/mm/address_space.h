@@ -43,6 +43,12 @@ class AddressSpace {
   // unmapped guard page under it. Returns the top.
   Result<u64> map_stack(u64 size);
 
+  // Memory the platform keeps for itself inside the program's reach (e.g.
+  // syscall stubs that must sit within +-2 GiB of the code calling them):
+  // `len` bytes mapped with `prot` in the highest free gap inside [lo, hi),
+  // recorded as Reserved so the program can neither get nor unmap it.
+  Result<u64> map_reserved(u64 len, u32 prot, u64 lo, u64 hi);
+
   // True when [addr, addr+len) lies inside program VMAs that allow `prot`.
   bool user_ok(u64 addr, u64 len, u32 prot) const;
 

@@ -1,8 +1,159 @@
-// Call-site rewriting: see maybe_rewrite in state.h.
+// Call-site rewriting: a syscall site the program uses repeatedly is turned
+// into a direct call into the core, so the next call costs a function call
+// instead of a SIGSYS round trip.
+//
+// The site must be the common 7-byte sequence `mov $nr, %eax; syscall`
+// (b8 imm32 0f 05) with imm32 equal to the number just served: the SIGSYS
+// address guarantees `syscall` ends an instruction, and the matching imm32
+// makes it (nearly) certain the five bytes before it are that mov. The mov is
+// replaced by `jmp rel32` to a per-site stub; the `syscall` bytes stay, so a
+// jump straight to them still works (through SIGSYS). The stub:
+//
+//   lea -128(%rsp), %rsp     step over the red zone before `call` pushes
+//   mov $nr, %eax
+//   call *entry(%rip)        mote_fast_syscall (fast_entry.S)
+//   lea 128(%rsp), %rsp
+//   jmp site+7               back after the syscall instruction
+//
+// Stub pages sit within +-2 GiB of the code they serve, are never writable
+// and executable at once (written RW, then made RX), and are Reserved in the
+// address space so the program cannot unmap them. Pages are never made RWX.
+//
+// Limits (docs/compat.md): one thread, so patching needs no cross-thread
+// protocol yet; only that 7-byte pattern is patched.
+#include "kernel/core/process.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
+#include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
+
+extern "C" void mote_fast_syscall();
+
+extern "C" void mote_fast_syscall_c(mote::core::SyscallFrame* f) { mote::core::on_syscall(*f); }
 
 namespace mote::process {
 
-void maybe_rewrite(u64 call_end) { (void)call_end; }
+namespace {
+
+constexpr u64 kTwoGiB = 1ull << 31;
+constexpr usize kSlot = 32;
+constexpr usize kSlotsPerPage = kPageSize / kSlot - 1;  // slot 0 holds the entry pointer
+constexpr int kHotThreshold = 2;  // rewrite a site on its second use
+
+struct StubPage {
+  u64 addr;
+  usize used;
+};
+
+StubPage g_pages[64];
+usize g_npages;
+
+// Hit counts of sites seen through SIGSYS (open addressing; 0 = empty).
+constexpr usize kSites = 4096;
+u64 g_site[kSites];
+u8 g_hits[kSites];
+
+bool never_rewrite(u64 nr) {
+  switch (nr) {
+    case 15:                       // rt_sigreturn: needs the signal frame
+    case 56: case 57: case 58:     // clone fork vfork: a new stack / a shared one
+    case 59: case 322:             // execve execveat
+    case 435:                      // clone3
+    case 60: case 231:             // exit exit_group: run once
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool within(u64 a, u64 b) { return (a > b ? a - b : b - a) < kTwoGiB - kPageSize; }
+
+// A stub slot reachable from `site` with rel32 jumps both ways.
+u64 find_slot(u64 site) {
+  for (usize i = 0; i < g_npages; ++i) {
+    StubPage& p = g_pages[i];
+    if (p.used < kSlotsPerPage && within(p.addr, site)) return p.addr + kSlot * (1 + p.used++);
+  }
+  if (g_npages == sizeof g_pages / sizeof g_pages[0]) return 0;
+  u64 lo = site > kTwoGiB ? site - kTwoGiB + 2 * kPageSize : 0;
+  auto r = core::g_proc.as.map_reserved(kPageSize, platform::kProtRead | platform::kProtWrite, lo,
+                                        page_down(site));
+  if (!r.ok() || !within(r.value(), site)) return 0;
+  u64 page = r.value();
+  *reinterpret_cast<u64*>(page) = reinterpret_cast<u64>(&mote_fast_syscall);
+  if (host::failed(host::mprotect(page, kPageSize, 5 /*PROT_READ|PROT_EXEC*/))) return 0;
+  g_pages[g_npages++] = StubPage{page, 1};
+  return page + kSlot;
+}
+
+bool hot(u64 site) {
+  usize h = usize((site * 0x9e3779b97f4a7c15ull) >> 52) % kSites;
+  for (usize probe = 0; probe < kSites; ++probe, h = (h + 1) % kSites) {
+    if (g_site[h] == site) return ++g_hits[h] >= kHotThreshold;
+    if (g_site[h] == 0) {
+      g_site[h] = site;
+      g_hits[h] = 1;
+      return kHotThreshold <= 1;
+    }
+  }
+  return false;  // table full: leave further sites on the SIGSYS path
+}
+
+void put32(u8* p, u32 v) { memcpy(p, &v, 4); }
+
+bool write_text(u64 addr, const void* bytes, usize n, u32 prot) {
+  u64 first = page_down(addr), last = page_up(addr + n);
+  if (host::failed(host::mprotect(first, last - first, 3 /*PROT_READ|PROT_WRITE*/))) return false;
+  memcpy(reinterpret_cast<void*>(addr), bytes, n);
+  return !host::failed(host::mprotect(first, last - first, int(prot & 7)));
+}
+
+}  // namespace
+
+void maybe_rewrite(u64 call_end, u64 nr) {
+  if (never_rewrite(nr) || nr > 0xffffffffull) return;
+  u64 site = call_end - 7;
+  // The site must be program text: executable, not writable (no JIT pages),
+  // one VMA, and mapped readable so we can inspect it.
+  const mm::Vma* v = core::g_proc.as.vmas().find(site);
+  if (!v || v->kind == mm::VmaKind::Reserved || call_end > v->end) return;
+  if (!(v->prot & platform::kProtExec) || (v->prot & platform::kProtWrite) ||
+      !(v->prot & platform::kProtRead))
+    return;
+  const u8* code = reinterpret_cast<const u8*>(site);
+  u32 imm;
+  memcpy(&imm, code + 1, 4);
+  if (code[0] != 0xb8 || imm != u32(nr) || code[5] != 0x0f || code[6] != 0x05) return;
+  if (!hot(call_end)) return;
+  const u32 site_prot = v->prot;  // v dies when find_slot adds a VMA
+
+  u64 slot = find_slot(site);
+  if (!slot) return;
+  u8 stub[kSlot];
+  memset(stub, 0xcc, sizeof stub);  // int3 padding
+  usize k = 0;
+  const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
+  memcpy(stub + k, lea_down, sizeof lea_down);
+  k += sizeof lea_down;
+  stub[k++] = 0xb8;
+  put32(stub + k, u32(nr));
+  k += 4;
+  stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
+  stub[k++] = 0x15;
+  u64 page = page_down(slot);
+  put32(stub + k, u32(i32(i64(page) - i64(slot + k + 4))));
+  k += 4;
+  const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
+  memcpy(stub + k, lea_up, sizeof lea_up);
+  k += sizeof lea_up;
+  stub[k++] = 0xe9;  // jmp rel32 back after the syscall
+  put32(stub + k, u32(i32(i64(call_end) - i64(slot + k + 4))));
+  k += 4;
+  if (!write_text(slot, stub, sizeof stub, platform::kProtRead | platform::kProtExec)) return;
+
+  u8 jmp[5] = {0xe9};
+  put32(jmp + 1, u32(i32(i64(slot) - i64(site + 5))));
+  write_text(site, jmp, sizeof jmp, site_prot);
+}
 
 }  // namespace mote::process

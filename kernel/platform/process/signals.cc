@@ -63,7 +63,7 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
   // As the syscall instruction would: rcx = return address, r11 = rflags.
   r[RCX] = r[RIP];
   r[R11] = r[EFL];
-  if (g.rewrite) maybe_rewrite(si->addr);
+  if (g.rewrite) maybe_rewrite(si->addr, f.nr);
 }
 
 void on_fault(int sig, SigInfo* si, UContext* uc) {

@@ -39,7 +39,7 @@ void install_seccomp();
 // signals.cc
 void install_signal_handlers();
 // rewrite.cc
-void maybe_rewrite(u64 call_end);
+void maybe_rewrite(u64 call_end, u64 nr);
 
 [[noreturn]] void fatal(const char* msg);
 

@@ -1,0 +1,52 @@
+// The fast system-call path of the process platform. A rewritten call site
+// jumps to its stub (rewrite.cc), which steps over the red zone, loads the
+// syscall number and calls here. Linux preserves every register across a
+// syscall except rax (result), rcx and r11; so does this path, including
+// rflags and the SSE/x87 state (the core never touches vector registers: it
+// is built with -mgeneral-regs-only).
+//
+// Per-CPU data at %gs (state.h, struct Cpu): 8 = kernel stack top,
+// 16 = the program's %rsp while the core runs.
+        .text
+        .globl  mote_fast_syscall
+        .type   mote_fast_syscall, @function
+mote_fast_syscall:
+        mov     %rsp, %gs:16
+        mov     %gs:8, %rsp
+        pushfq
+        push    %rdi
+        push    %rsi
+        push    %rdx
+        push    %r10
+        push    %r8
+        push    %r9
+        // struct SyscallFrame { nr, args[6], ret, pc } = 72 bytes (+8 pad)
+        sub     $80, %rsp
+        mov     %rax, 0(%rsp)
+        mov     %rdi, 8(%rsp)
+        mov     %rsi, 16(%rsp)
+        mov     %rdx, 24(%rsp)
+        mov     %r10, 32(%rsp)
+        mov     %r8, 40(%rsp)
+        mov     %r9, 48(%rsp)
+        movq    $0, 56(%rsp)
+        mov     %gs:16, %rax
+        mov     (%rax), %rax                // return address into the stub
+        mov     %rax, 64(%rsp)
+        mov     %rsp, %rdi
+        cld
+        call    mote_fast_syscall_c
+        mov     56(%rsp), %rax
+        add     $80, %rsp
+        pop     %r9
+        pop     %r8
+        pop     %r10
+        pop     %rdx
+        pop     %rsi
+        pop     %rdi
+        popfq
+        mov     %gs:16, %rsp
+        ret
+        .size   mote_fast_syscall, .-mote_fast_syscall
+
+        .section .note.GNU-stack, "", @progbits
