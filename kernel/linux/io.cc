@@ -184,6 +184,15 @@ i64 sys_readlinkat(const SysArgs& a) {
   return do_readlink(a.u(1), a.u(2), a.u(3));
 }
 
+i64 sys_getcwd(const SysArgs& a) {
+  // The working directory is the one the monitor gave (there is no chdir yet).
+  const abi::BootInfo& b = platform::boot_info();
+  StrView cwd(reinterpret_cast<const char*>(&b) + b.cwd.offset, b.cwd.length);
+  if (a.u(1) < cwd.size + 1) return -ERANGE;
+  if (!copy_to_user(a.u(0), cwd.data, cwd.size + 1).ok()) return -EFAULT;
+  return i64(cwd.size + 1);
+}
+
 i64 sys_close(const SysArgs& a) {
   int fd = a.fd(0);
   if (!console_fd(fd)) return -EBADF;

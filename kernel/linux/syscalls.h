@@ -5,7 +5,8 @@
 // --strace decoding. Every number not listed here returns -ENOSYS (and shows
 // in --strace with its name). Handlers live one file per family:
 //   io.cc (read/write/ioctl/stat on the console), memory.cc, process.cc,
-//   time.cc, random.cc, signal.cc, info.cc (uname, limits, scheduler).
+//   time.cc, random.cc, signal.cc, info.cc (uname, limits, scheduler),
+//   futex.cc.
 #pragma once
 
 #include <asm/unistd_64.h>
@@ -88,7 +89,9 @@ enum class Arg : u8 {
   X(time, Errno, Ptr)                                                           \
   X(nanosleep, Errno, Timespec, Ptr)                                            \
   X(clock_nanosleep, Errno, Clock, Hex, Timespec, Ptr)                          \
-  X(getrandom, Errno, OutBuf, Uint, Hex)
+  X(getrandom, Errno, OutBuf, Uint, Hex)                                        \
+  X(futex, Errno, Ptr, Hex, Int, Ptr, Ptr, Hex)                                 \
+  X(getcwd, Errno, OutBuf, Uint)
 
 // The program's registers at a system call, as the handlers see them.
 struct SysArgs {

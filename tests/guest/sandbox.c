@@ -1,0 +1,31 @@
+// sandbox: raw system calls that reach for the host. Natively they succeed; under mote the core
+// does not serve them and they must fail with ENOSYS without ever reaching the host (the mote
+// process is seccomp-sandboxed, so a call that leaked through would kill it).
+// Not differential: prints what happened and the harness checks the expected lines.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *name, long rc, int err) {
+    if (rc >= 0) {
+        printf("%s: ok fd\n", name);
+        close((int)rc);
+    } else {
+        printf("%s: errno %d\n", name, err);
+    }
+}
+
+int main(void) {
+    errno = 0;
+    long rc = syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+    report("openat", rc, errno);
+    errno = 0;
+    rc = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+    report("socket", rc, errno);
+    return 0;
+}

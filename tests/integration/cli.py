@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The `mote run` options do what they say.
+
+    cli.py --mote build/mote --hello build/tests/guest/hello.glibc-static
+
+  -e K=V            the guest sees K=V (hello prints MOTE_TEST)
+  --mem 64M         a small guest still runs the program
+  --platform process
+  --strace          the trace goes to stderr (write(1, "hello..., exit_group(...) and the
+                    program's stdout is byte-for-byte what it is without --strace
+"""
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+
+TIMEOUT = 30.0
+
+
+class Run:
+    def __init__(self, argv):
+        self.argv = argv
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=TIMEOUT)
+            self.status, self.stdout, self.stderr = proc.returncode, proc.stdout, proc.stderr
+            self.timed_out = False
+        except subprocess.TimeoutExpired as e:
+            self.status, self.stdout, self.stderr = None, e.stdout or b"", e.stderr or b""
+            self.timed_out = True
+
+    def out(self):
+        return self.stdout.decode("utf-8", errors="backslashreplace")
+
+    def err(self):
+        return self.stderr.decode("utf-8", errors="backslashreplace")
+
+    def describe(self):
+        if self.timed_out:
+            status = f"timed out after {TIMEOUT:.0f}s"
+        elif self.status < 0:
+            status = f"killed by {signal.Signals(-self.status).name}"
+        else:
+            status = f"status {self.status}"
+        return (f"$ {' '.join(self.argv)}\n    {status}\n    stdout: {self.out()!r}\n"
+                f"    stderr: {self.err()!r}")
+
+
+def main():
+    p = argparse.ArgumentParser(description="mote command-line tests")
+    p.add_argument("--mote", required=True)
+    p.add_argument("--hello", required=True, help="the hello guest program (static)")
+    opts = p.parse_args()
+    if not os.access(opts.mote, os.X_OK):
+        print(f"FAIL: mote binary {opts.mote} does not exist or is not executable")
+        return 1
+    mote, hello = opts.mote, opts.hello
+    failed = 0
+
+    def case(name, run, checks):
+        nonlocal failed
+        problems = [what for ok, what in checks if not ok]
+        if run.timed_out:
+            problems.insert(0, "timed out")
+        if problems:
+            failed += 1
+            print(f"FAIL {name}: " + "; ".join(problems))
+            print("    " + run.describe())
+        else:
+            print(f"ok   {name}")
+
+    def ran_hello(run):
+        return [(run.status == 0, f"exit status {run.status}, expected 0"),
+                (run.out().startswith("hello"), "stdout does not start with 'hello'")]
+
+    plain = Run([mote, "run", hello, "a", "b"])
+    case("plain run", plain, ran_hello(plain))
+
+    env = Run([mote, "run", "-e", "MOTE_TEST=xyz", hello])
+    case("-e MOTE_TEST=xyz", env, ran_hello(env) + [
+        ("MOTE_TEST=xyz\n" in env.out(), "stdout lacks the line MOTE_TEST=xyz"),
+    ])
+    no_env = Run([mote, "run", hello])
+    case("no -e: MOTE_TEST unset", no_env, ran_hello(no_env) + [
+        ("MOTE_TEST unset\n" in no_env.out(), "stdout lacks the line 'MOTE_TEST unset'"),
+    ])
+
+    mem = Run([mote, "run", "--mem", "64M", hello])
+    case("--mem 64M", mem, ran_hello(mem))
+
+    platform = Run([mote, "run", "--platform", "process", hello])
+    case("--platform process", platform, ran_hello(platform))
+
+    traced = Run([mote, "run", "--strace", hello, "a", "b"])
+    case("--strace", traced, ran_hello(traced) + [
+        (re.search(r'\bwrite\(1, "hello', traced.err()) is not None,
+         "stderr has no line like 'write(1, \"hello...'"),
+        (re.search(r"\bexit_group\(", traced.err()) is not None,
+         "stderr has no line like 'exit_group(...'"),
+        (traced.stdout == plain.stdout, "stdout differs from the run without --strace"),
+    ])
+
+    total = 6
+    print(f"{total - failed} of {total} command-line cases passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
