@@ -36,19 +36,31 @@ int class_for(usize total) {
   return -1;
 }
 
-bool refill(int c) {
-  auto r = platform::map_core(kChunk);
-  if (!r.ok()) return false;
-  g_footprint += kChunk;
-  u8* base = reinterpret_cast<u8*>(r.value());
+// Blocks are carved from the current chunk of their class only when needed,
+// so a fresh chunk costs the host one page at a time (a page fault is
+// expensive; touching all of a chunk up front was most of the core's boot).
+struct Carver {
+  u64 next;
+  u64 end;
+};
+Carver g_carve[kClasses];
+
+bool carve(int c) {
+  Carver& cv = g_carve[c];
   usize sz = kClassSize[c];
-  for (usize off = 0; off + sz <= kChunk; off += sz) {
-    auto* b = reinterpret_cast<FreeBlock*>(base + off);
-    b->h.magic = kMagicFree;
-    b->h.size_class = u32(c);
-    b->next = g_free[c];
-    g_free[c] = b;
+  if (cv.next + sz > cv.end) {
+    auto r = platform::map_core(kChunk);
+    if (!r.ok()) return false;
+    g_footprint += kChunk;
+    cv.next = r.value();
+    cv.end = cv.next + kChunk;
   }
+  auto* b = reinterpret_cast<FreeBlock*>(cv.next);
+  cv.next += sz;
+  b->h.magic = kMagicFree;
+  b->h.size_class = u32(c);
+  b->next = g_free[c];
+  g_free[c] = b;
   return true;
 }
 
@@ -69,7 +81,7 @@ void* kalloc(usize n) {
     h->large_bytes = bytes;
     return h + 1;
   }
-  if (!g_free[c] && !refill(c)) return nullptr;
+  if (!g_free[c] && !carve(c)) return nullptr;
   FreeBlock* b = g_free[c];
   g_free[c] = b->next;
   b->h.magic = kMagicUsed;
