@@ -38,6 +38,9 @@ static_assert(sizeof(ConsoleStream) == 80);
 enum BootFlags : uint32_t {
   kBootStrace = 1u << 0,   // print every syscall on stderr
   kBootVerbose = 1u << 1,  // print boot progress on stderr
+  // Self-test (tests only): once the sandbox is up, the core itself makes a
+  // host call outside its allowlist; the platform must kill the process.
+  kBootSelftestEscape = 1u << 8,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.

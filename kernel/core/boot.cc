@@ -38,10 +38,12 @@ void init_rlimits(u64 stack) {
   g_proc.rlimits[14] = {0, 0};                        // RTPRIO
 }
 
+// Exit statuses as docker run: 125 when mote itself fails, 126 when the
+// program cannot be executed, 127 when it is not found (monitor side).
 [[noreturn]] void fail(const char* what, int e) {
   const char* n = errno_name(e);
   console_printf("mote: %s: %s\n", what, n ? n : "error");
-  platform::exit(e == ENOMEM ? 137 : 126);
+  platform::exit(125);
 }
 
 }  // namespace
@@ -70,7 +72,7 @@ void boot() {
     if (loaded.error() == ENOMEM) {
       console_printf("mote: --mem %lu MiB is too small to load %s\n",
                      (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data);
-      platform::exit(137);
+      platform::exit(125);
     }
     fail("loading the program", loaded.error());
   }
@@ -89,7 +91,7 @@ void boot() {
       console_printf("mote: --mem %lu MiB is too small for %s (image %lu KiB + stack %lu KiB)\n",
                      (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data,
                      (unsigned long)(l.image_bytes >> 10), (unsigned long)(stack >> 10));
-      platform::exit(137);
+      platform::exit(125);
     }
     fail("stack", top.error());
   }
@@ -124,7 +126,7 @@ void boot() {
                                       top.value(), spec);
   if (!sp.ok()) {
     console_printf("mote: arguments and environment are too large (E2BIG)\n");
-    platform::exit(126);
+    platform::exit(125);
   }
   mm::kfree(argv);
 

@@ -31,7 +31,8 @@ int cmd_run(const std::vector<std::string>& args) {
     return fail("--platform kvm and qemu are not supported yet (use process)");
 
   mote::image::Program prog;
-  if (!mote::image::open_program(opts->program, &prog, &error)) return fail(error, 127);
+  int status = 0;
+  if (!mote::image::open_program(opts->program, &prog, &error, &status)) return fail(error, status);
   if (opts->verbose)
     std::fprintf(stderr, "mote: process platform (KVM cannot run ring-0 guests at speed here)\n");
   mote::launch::exec_process_platform(*opts, prog, &error);

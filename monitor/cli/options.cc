@@ -133,6 +133,13 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
         return std::nullopt;
       }
       o.hostname = v;
+    } else if (matches(a, "--selftest")) {
+      if (!take_value(args, i, "--selftest", &v, error)) return std::nullopt;
+      if (v != "sandbox-escape") {
+        *error = "unknown self-test '" + v + "'";
+        return std::nullopt;
+      }
+      o.selftest = v;
     } else if (a == "--strace") {
       o.strace = true;
     } else if (a == "--verbose") {

@@ -22,6 +22,7 @@ struct RunOptions {
   std::string hostname = "mote";
   bool strace = false;
   bool verbose = false;
+  std::string selftest;               // --selftest NAME (tests only, undocumented)
   std::string program;
   std::vector<std::string> args;      // argv[1..] for the program
 };

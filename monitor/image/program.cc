@@ -44,17 +44,20 @@ std::string search_path(const std::string& name) {
 
 }  // namespace
 
-bool open_program(const std::string& name, Program* out, std::string* error) {
+bool open_program(const std::string& name, Program* out, std::string* error, int* status) {
+  *status = 126;
   std::string path = name;
   if (name.find('/') == std::string::npos) {
     path = search_path(name);
     if (path.empty()) {
       *error = name + ": program not found (not a path, and not in $PATH)";
+      *status = 127;
       return false;
     }
   }
   int fd = open(path.c_str(), O_RDONLY);  // no O_CLOEXEC: the core inherits it
   if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) *status = 127;
     *error = name + ": " + strerror(errno);
     return false;
   }

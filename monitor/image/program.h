@@ -16,7 +16,9 @@ struct Program {
 };
 
 // Resolves `name` (a path, or a command searched in $PATH), opens and checks
-// it. On failure returns false with a one-line message in *error.
-bool open_program(const std::string& name, Program* out, std::string* error);
+// it. On failure returns false with a one-line message in *error and the
+// exit status in *status: 127 when there is no such program, 126 when it
+// cannot be executed (a directory, not ELF, wrong architecture, dynamic...).
+bool open_program(const std::string& name, Program* out, std::string* error, int* status);
 
 }  // namespace mote::image

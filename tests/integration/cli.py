@@ -53,6 +53,7 @@ def main():
     p = argparse.ArgumentParser(description="mote command-line tests")
     p.add_argument("--mote", required=True)
     p.add_argument("--hello", required=True, help="the hello guest program (static)")
+    p.add_argument("--mem-limit", required=True, help="the mem_limit guest program")
     opts = p.parse_args()
     if not os.access(opts.mote, os.X_OK):
         print(f"FAIL: mote binary {opts.mote} does not exist or is not executable")
@@ -103,7 +104,39 @@ def main():
         (traced.stdout == plain.stdout, "stdout differs from the run without --strace"),
     ])
 
-    total = 6
+    # --mem bounds what the program can commit: it allocates 1 MiB blocks until
+    # malloc fails, touches them, and prints the MiB it got.
+    for mib in (16, 48):
+        limited = Run([mote, "run", "--mem", f"{mib}M", opts.mem_limit])
+        m = re.search(r"allocated (\d+) MiB", limited.out())
+        got = int(m.group(1)) if m else -1
+        case(f"--mem {mib}M bounds memory", limited, [
+            (limited.status == 0, f"exit status {limited.status}, expected 0"),
+            (m is not None, "no 'allocated N MiB' line"),
+            # Besides the heap: the 4 MiB .bss, the stack (a quarter of --mem), slack.
+            (mib - 4 - mib // 4 - 2 <= got < mib,
+             f"allocated {got} MiB, expected at least {mib - 4 - mib // 4 - 2} and below {mib}"),
+        ])
+
+    # The sandbox: once the program could run, a host call outside the core's
+    # allowlist (made by the core itself, from its own text) kills everything.
+    escape = Run([mote, "run", "--selftest", "sandbox-escape", hello])
+    case("seccomp kills a host call outside the allowlist", escape, [
+        (escape.status == -signal.SIGSYS, f"status {escape.status}, expected death by SIGSYS"),
+        ("sandbox escape" not in escape.err(), "the forbidden call reached the host"),
+        (escape.stdout == b"", "the program ran"),
+    ])
+
+    too_small = Run([mote, "run", "--mem", "1M", opts.mem_limit, "--big-bss"])
+    case("--mem too small for the image", too_small, [
+        (too_small.status not in (0, None) and too_small.status < 128,
+         f"status {too_small.status}, expected a plain failure"),
+        (too_small.err().startswith("mote: ") and too_small.err().count("\n") == 1,
+         "stderr is not one 'mote: ...' line"),
+        ("too small" in too_small.err(), "the message does not say the memory is too small"),
+    ])
+
+    total = 10
     print(f"{total - failed} of {total} command-line cases passed")
     return 1 if failed else 0
 
