@@ -41,6 +41,9 @@ enum BootFlags : uint32_t {
   // Self-test (tests only): once the sandbox is up, the core itself makes a
   // host call outside its allowlist; the platform must kill the process.
   kBootSelftestEscape = 1u << 8,
+  // Self-test (tests only): the core checks its one-shot timer and idle
+  // against the platform's clock before the program starts.
+  kBootSelftestTimer = 1u << 9,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.

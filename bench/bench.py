@@ -228,6 +228,19 @@ class Bench:
             return row("mote run", ms(res["mote"]), ratio, "<= %g ms" % GOAL_STARTUP_MS,
                        verdict(m * 1e3 <= GOAL_STARTUP_MS))
 
+        def monitor_alone():
+            # Decomposition: what the monitor binary costs before the core
+            # starts (exec + static glibc start-up, which on this VM is
+            # dominated by trapped CPUID instructions), without a program.
+            argv = [self.mote, "version"]
+            self.run_checked(argv)
+            res["monitor"] = self.hyperfine("startup-monitor", argv)
+            ratio = "n/a"
+            if "native" in res:
+                ratio = "%s native hello" % times(res["monitor"]["median"] / res["native"]["median"])
+            return row("  of which: mote version (monitor start, no program)",
+                       ms(res["monitor"]), ratio, "", "-")
+
         def gvisor():
             res["gvisor"] = self.hyperfine("startup-gvisor", self.gvisor_cmd(self.hello),
                                            exc=Skip)
@@ -245,6 +258,7 @@ class Bench:
 
         self.guarded(rows, "native exec", native)
         self.guarded(rows, "mote run", mote, kind="mote")
+        self.guarded(rows, "mote version", monitor_alone, kind="mote")
         self.guarded(rows, "gVisor runsc do", gvisor, kind="gvisor")
         self.sections.append((
             "Start-up: whole-process wall time of a static hello",
@@ -362,6 +376,7 @@ class Bench:
 
         self.guarded(rows, "native exec", native)
         self.guarded(rows, "mote run", mote, kind="mote")
+        self.guarded(rows, "mote version", monitor_alone, kind="mote")
         self.guarded(rows, "gVisor runsc do", gvisor, kind="gvisor")
         self.sections.append((
             "Peak RSS of the whole command running hello",

@@ -59,6 +59,8 @@ void boot() {
   g_rng.seed(seed);
   memset(seed, 0, sizeof seed);
 
+  if (b.flags & abi::kBootSelftestTimer) platform::exit(timer_selftest() ? 0 : 1);
+
   auto r = g_proc.as.init(b.mem_limit);
   if (!r.ok()) fail("address space", r.error());
 

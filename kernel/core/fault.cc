@@ -50,6 +50,5 @@ void on_fault(const FaultFrame& f) {
   platform::exit(128 + f.signal);
 }
 
-void on_timer() {}
 
 }  // namespace mote::core

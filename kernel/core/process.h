@@ -54,6 +54,9 @@ extern Process g_proc;
 // Ends the program: flushes nothing (the core buffers no output) and exits.
 [[noreturn]] void terminate(int status);
 
+// Checks the platform's one-shot timer and idle (kBootSelftestTimer).
+bool timer_selftest();
+
 // Writes a message to the program's stderr stream (mote's own diagnostics).
 void console_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

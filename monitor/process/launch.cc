@@ -44,7 +44,8 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
   r.mem_limit = o.mem_bytes;
   r.cpus = o.cpus;
   r.flags = (o.strace ? abi::kBootStrace : 0u) | (o.verbose ? abi::kBootVerbose : 0u) |
-            (o.selftest == "sandbox-escape" ? abi::kBootSelftestEscape : 0u);
+            (o.selftest == "sandbox-escape" ? abi::kBootSelftestEscape : 0u) |
+            (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u);
   r.program_fd = p.fd;
   r.program_size = p.size;
   if (getrandom(r.seed, sizeof r.seed, 0) != ssize_t(sizeof r.seed)) {

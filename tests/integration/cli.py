@@ -127,6 +127,15 @@ def main():
         (escape.stdout == b"", "the program ran"),
     ])
 
+    # The platform's one-shot timer fires once, not early, ends an idle wait,
+    # and stays silent when disarmed (checked by the core before any program).
+    timer = Run([mote, "run", "--selftest", "timer", hello])
+    case("one-shot timer self-test", timer, [
+        (timer.status == 0, f"status {timer.status}, expected 0"),
+        ("selftest timer: ok" in timer.err(), "no 'selftest timer: ok' line"),
+        (timer.stdout == b"", "the program ran"),
+    ])
+
     too_small = Run([mote, "run", "--mem", "1M", opts.mem_limit, "--big-bss"])
     case("--mem too small for the image", too_small, [
         (too_small.status not in (0, None) and too_small.status < 128,
@@ -136,7 +145,7 @@ def main():
         ("too small" in too_small.err(), "the message does not say the memory is too small"),
     ])
 
-    total = 10
+    total = 11
     print(f"{total - failed} of {total} command-line cases passed")
     return 1 if failed else 0
 
