@@ -81,14 +81,19 @@ struct BootInfo {
   ConsoleStream console[3];  // fds 0, 1, 2
 };
 
-// Validates the header fields that the kernel relies on before trusting any
-// offset. Both sides use this; the kernel rejects a blob that fails it.
+// Validates a boot-info blob of `blob_size` bytes before anything trusts an
+// offset in it: header, tables, and every string (argv and envp included).
+// Both sides use this; the kernel rejects a blob that fails it.
 inline bool blob_string_ok(const BootInfo& b, BlobString s) {
   uint64_t end = uint64_t(s.offset) + s.length + 1;  // the NUL
   return s.offset >= sizeof(BootInfo) && end <= b.total_size;
 }
 
-inline bool boot_info_ok(const BootInfo& b, uint64_t blob_size) {
+inline bool boot_info_ok(const void* blob, uint64_t blob_size) {
+  if (blob_size < sizeof(BootInfo)) return false;
+  const uint8_t* base = static_cast<const uint8_t*>(blob);
+  BootInfo b;
+  __builtin_memcpy(&b, base, sizeof b);
   if (b.magic != kBootMagic || b.version != kBootVersion) return false;
   if (b.total_size < sizeof(BootInfo) || b.total_size > blob_size) return false;
   uint64_t argv_end = uint64_t(b.argv_offset) + uint64_t(b.argc) * sizeof(BlobString);
@@ -96,8 +101,18 @@ inline bool boot_info_ok(const BootInfo& b, uint64_t blob_size) {
   if (b.argc == 0 || b.argv_offset < sizeof(BootInfo) || argv_end > b.total_size) return false;
   if (b.envp_offset < sizeof(BootInfo) || envp_end > b.total_size) return false;
   if (b.argv_offset % alignof(BlobString) || b.envp_offset % alignof(BlobString)) return false;
-  return blob_string_ok(b, b.program_path) && blob_string_ok(b, b.hostname) &&
-         blob_string_ok(b, b.cwd);
+  if (!blob_string_ok(b, b.program_path) || !blob_string_ok(b, b.hostname) ||
+      !blob_string_ok(b, b.cwd))
+    return false;
+  // Every argv/envp string too: the kernel turns them into views unchecked.
+  for (uint32_t i = 0; i < b.argc + b.envc; ++i) {
+    uint64_t at = i < b.argc ? b.argv_offset + uint64_t(i) * sizeof(BlobString)
+                             : b.envp_offset + uint64_t(i - b.argc) * sizeof(BlobString);
+    BlobString s;
+    __builtin_memcpy(&s, base + at, sizeof s);
+    if (!blob_string_ok(b, s)) return false;
+  }
+  return true;
 }
 
 }  // namespace mote::abi

@@ -16,7 +16,7 @@ struct Placer {
   bool overflow = false;
 
   u64 push_bytes(const void* data, usize n) {
-    if (cursor - base < n) {
+    if (overflow || cursor < base || cursor - base < n) {
       overflow = true;
       return 0;
     }
@@ -25,7 +25,7 @@ struct Placer {
     return cursor;
   }
   u64 push_string(StrView s) {
-    if (cursor - base < s.size + 1) {
+    if (overflow || cursor < base || cursor - base < s.size + 1) {
       overflow = true;
       return 0;
     }
@@ -52,15 +52,16 @@ Result<u64> build_initial_stack(u8* mem, usize size, u64 top, const StackSpec& s
   for (usize i = spec.argc; i-- > 0;) p.push_string(spec.argv[i]);
   u64 arg_block = p.cursor;
   u64 platform = p.push_string(spec.platform);
-  p.cursor &= ~u64(15);
+  p.cursor &= ~u64(15);  // may drop below base when the window is unaligned
   u64 random = p.push_bytes(spec.random16, 16);
   if (p.overflow) return err(kE2BIG);
 
   // Pointer block: argc, argv..., NULL, envp..., NULL, auxv pairs..., AT_NULL.
   usize naux = spec.auxc + 3 + 1;
   usize words = 1 + spec.argc + 1 + spec.envc + 1 + 2 * naux;
+  if (p.cursor < p.base || p.cursor - p.base < words * 8) return err(kE2BIG);
   u64 sp = (p.cursor - words * 8) & ~u64(15);
-  if (sp < p.base || p.cursor < words * 8) return err(kE2BIG);
+  if (sp < p.base) return err(kE2BIG);
   u64* w = reinterpret_cast<u64*>(mem + (sp - p.base));
   usize k = 0;
   w[k++] = spec.argc;

@@ -7,7 +7,9 @@ struct Out {
   char* buf;
   usize cap;
   usize len;
+  usize total = 0;  // what the output would be without truncation
   void put(char c) {
+    ++total;
     if (cap && len + 1 < cap) buf[len++] = c;
   }
 };
@@ -48,7 +50,7 @@ void put_number(Out& o, u64 v, bool negative, unsigned base, bool upper, int wid
 
 }  // namespace
 
-usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
+usize vformat_full(char* buf, usize cap, const char* fmt, va_list ap, usize* full) {
   Out o{buf, cap, 0};
   for (const char* p = fmt; *p; ++p) {
     if (*p != '%') {
@@ -146,7 +148,12 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
     }
   }
   if (cap) buf[o.len] = 0;
+  if (full) *full = o.total;
   return o.len;
+}
+
+usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
+  return vformat_full(buf, cap, fmt, ap, nullptr);
 }
 
 usize format(char* buf, usize cap, const char* fmt, ...) {
@@ -164,9 +171,10 @@ void TextBuffer::append(const char* fmt, ...) {
   }
   va_list ap;
   va_start(ap, fmt);
-  usize n = vformat(buf_ + len_, cap_ - len_, fmt, ap);
+  usize full = 0;
+  usize n = vformat_full(buf_ + len_, cap_ - len_, fmt, ap, &full);
   va_end(ap);
-  if (len_ + n + 1 >= cap_) truncated_ = true;
+  if (n < full) truncated_ = true;
   len_ += n;
 }
 
@@ -196,6 +204,8 @@ void TextBuffer::append_escaped(const u8* s, usize n, usize limit) {
         if (c >= 0x20 && c < 0x7f) {
           char ch = char(c);
           append_raw(&ch, 1);
+        } else if (i + 1 < shown && s[i + 1] >= '0' && s[i + 1] <= '7') {
+          append("\\%03o", c);  // a digit follows: the short form would swallow it
         } else {
           append("\\%o", c);
         }

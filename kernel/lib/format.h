@@ -13,6 +13,8 @@ namespace mote {
 // number of characters written, excluding the NUL (never more than cap-1).
 usize format(char* buf, usize cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 usize vformat(char* buf, usize cap, const char* fmt, va_list ap);
+// As vformat; *full receives the length the whole output would have had.
+usize vformat_full(char* buf, usize cap, const char* fmt, va_list ap, usize* full);
 
 // An append-only text buffer over fixed storage; silently truncates.
 class TextBuffer {

@@ -90,7 +90,10 @@ void* kalloc(usize n) {
 
 void* kzalloc(usize n) {
   void* p = kalloc(n);
-  if (p) memset(p, 0, n);
+  if (!p) return nullptr;
+  // Large blocks are fresh platform pages, zero already: clearing them would
+  // only fault every page in.
+  if (static_cast<Header*>(p)[-1].size_class != kLarge) memset(p, 0, n);
   return p;
 }
 

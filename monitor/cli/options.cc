@@ -71,7 +71,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       auto size = parse_size(v, error);
       if (!size) return std::nullopt;
       if (*size == 0) {
-        *error = "--mem must be more than 0";
+        *error = "--mem " + v + " must be more than 0";
         return std::nullopt;
       }
       if (*size < kMinMem) {

@@ -23,6 +23,7 @@
 // protocol yet; only that 7-byte pattern is patched.
 #include "kernel/core/process.h"
 #include "kernel/lib/string.h"
+#include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
@@ -48,10 +49,14 @@ struct StubPage {
 StubPage g_pages[64];
 usize g_npages;
 
-// Hit counts of sites seen through SIGSYS (open addressing; 0 = empty).
+// Hit counts of sites seen through SIGSYS (open addressing; addr 0 = empty),
+// allocated on first use so programs that never repeat a call pay nothing.
 constexpr usize kSites = 4096;
-u64 g_site[kSites];
-u8 g_hits[kSites];
+struct Site {
+  u64 addr;
+  u64 hits;
+};
+Site* g_sites;
 
 bool never_rewrite(u64 nr) {
   switch (nr) {
@@ -87,12 +92,17 @@ u64 find_slot(u64 site) {
 }
 
 bool hot(u64 site) {
+  if (!g_sites) {
+    g_sites = static_cast<Site*>(mm::kzalloc(kSites * sizeof(Site)));
+    if (!g_sites) return false;
+  }
   usize h = usize((site * 0x9e3779b97f4a7c15ull) >> 52) % kSites;
   for (usize probe = 0; probe < kSites; ++probe, h = (h + 1) % kSites) {
-    if (g_site[h] == site) return ++g_hits[h] >= kHotThreshold;
-    if (g_site[h] == 0) {
-      g_site[h] = site;
-      g_hits[h] = 1;
+    Site& e = g_sites[h];
+    if (e.addr == site) return ++e.hits >= kHotThreshold;
+    if (e.addr == 0) {
+      e.addr = site;
+      e.hits = 1;
       return kHotThreshold <= 1;
     }
   }
