@@ -376,7 +376,6 @@ class Bench:
 
         self.guarded(rows, "native exec", native)
         self.guarded(rows, "mote run", mote, kind="mote")
-        self.guarded(rows, "mote version", monitor_alone, kind="mote")
         self.guarded(rows, "gVisor runsc do", gvisor, kind="gvisor")
         self.sections.append((
             "Peak RSS of the whole command running hello",
