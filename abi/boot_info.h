@@ -70,6 +70,12 @@ struct BootInfo {
   uint64_t program_gpa;
   uint64_t program_size;
 
+  // VM platforms: guest RAM is [0, ram_bytes); the initramfs (cpio newc), when
+  // present, is at [initramfs_gpa, +initramfs_size). Zero on the process platform.
+  uint64_t ram_bytes;
+  uint64_t initramfs_gpa;
+  uint64_t initramfs_size;
+
   BlobString program_path;   // absolute guest path: AT_EXECFN, /proc/self/exe
   BlobString hostname;
   BlobString cwd;

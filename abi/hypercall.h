@@ -1,0 +1,63 @@
+// The hypercall contract between the mote kernel (a ring-0 x86-64 guest) and
+// mote's KVM monitor. One small header of IN/OUT structs and an enum, as
+// Solo5's hvt does.
+//
+// Calling convention: the guest writes the 32-bit guest-physical address of
+// the call's struct to I/O port kHypercallPortBase + number with `outl`
+// (a KVM_EXIT_IO of size 4 to the monitor: one exit per call, not per byte).
+// The monitor validates every address and length in the struct with its one
+// checked guest-memory accessor, performs the call, writes the OUT fields and
+// resumes the guest. A struct must lie below 4 GiB (its address fits `outl`).
+//
+// Under QEMU or Firecracker these ports do nothing: the kernel detects the
+// mote monitor from the boot path (direct 64-bit entry with a mote boot-info
+// block) and otherwise uses the 16550 UART at 0x3f8 and isa-debug-exit.
+#pragma once
+
+#include <stdint.h>
+
+namespace mote::abi {
+
+inline constexpr uint16_t kHypercallPortBase = 0x500;
+
+enum class Hypercall : uint16_t {
+  ConsoleWrite = 0,  // HcConsoleWrite
+  Exit = 1,          // HcExit: never returns
+  ConsoleRead = 2,   // HcConsoleRead
+  Count,
+};
+
+inline constexpr uint16_t hypercall_port(Hypercall h) {
+  return uint16_t(kHypercallPortBase + uint16_t(h));
+}
+
+struct HcConsoleWrite {
+  uint64_t buf_gpa;  // IN: guest-physical address of the bytes
+  uint64_t len;      // IN: number of bytes
+  uint32_t stream;   // IN: 1 stdout, 2 stderr
+  uint32_t pad;
+  int64_t ret;       // OUT: bytes written or -errno
+};
+
+struct HcConsoleRead {
+  uint64_t buf_gpa;  // IN
+  uint64_t len;      // IN: capacity
+  int64_t ret;       // OUT: bytes read, 0 at end of input, or -errno
+};
+
+struct HcExit {
+  int32_t status;    // IN: the unikernel's exit status (0..255)
+  uint32_t pad;
+};
+
+// QEMU's isa-debug-exit (iobase 0xf4, size 4) turns a written value v into
+// the process exit status ((v << 1) | 1) & 0xff: always odd, and only 7 bits
+// of v survive. The kernel writes v = status; the full status is also sent as
+// the line "mote-exit: N" on the second UART (COM2, 0x2f8), which the mote
+// launcher for `--platform qemu` reads, so statuses 128..255 (signals) are
+// preserved there. Without the launcher, status & 0x7f = (s >> 1).
+inline constexpr uint16_t kIsaDebugExitPort = 0xf4;
+inline constexpr uint16_t kStatusUartPort = 0x2f8;
+inline constexpr int qemu_status_to_program_low7(int qemu_status) { return (qemu_status >> 1) & 0x7f; }
+
+}  // namespace mote::abi
