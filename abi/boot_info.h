@@ -44,6 +44,9 @@ enum BootFlags : uint32_t {
   // Self-test (tests only): the core checks its one-shot timer and idle
   // against the platform's clock before the program starts.
   kBootSelftestTimer = 1u << 9,
+  // Self-test (tests only), VM platforms: the kernel runs its platform
+  // self-tests (traps on IST stacks, LSTAR, LAPIC timer) instead of a program.
+  kBootSelftestKernel = 1u << 10,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.

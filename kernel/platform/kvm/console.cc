@@ -1,0 +1,90 @@
+#include "kernel/platform/kvm/console.h"
+
+#include <stdarg.h>
+
+#include "abi/hypercall.h"
+#include "kernel/lib/format.h"
+#include "kernel/platform/kvm/arch.h"
+
+namespace mote::kvm {
+
+namespace {
+
+Host g_host = Host::Pvh;
+
+// 16550 UART registers (PC16550D datasheet): THR at +0, LSR at +5 (bit 5:
+// transmit holding register empty).
+constexpr u16 kCom1 = 0x3f8;
+
+void uart_init(u16 base) {
+  outb(base + 1, 0x00);  // no interrupts
+  outb(base + 3, 0x80);  // DLAB
+  outb(base + 0, 0x01);  // 115200 baud
+  outb(base + 1, 0x00);
+  outb(base + 3, 0x03);  // 8N1
+  outb(base + 2, 0xc7);  // FIFO on, cleared
+}
+
+void uart_write(u16 base, const char* s, usize n) {
+  for (usize i = 0; i < n; ++i) {
+    if (s[i] == '\n') {
+      while (!(inb(base + 5) & 0x20)) {
+      }
+      outb(base, '\r');
+    }
+    while (!(inb(base + 5) & 0x20)) {
+    }
+    outb(base, u8(s[i]));
+  }
+}
+
+// Hypercall argument blocks live in the kernel image: below 4 GiB
+// physically, as `outl` requires.
+abi::HcConsoleWrite g_hc_write;
+abi::HcExit g_hc_exit;
+
+}  // namespace
+
+void console_init(Host host) {
+  g_host = host;
+  if (host == Host::Pvh) uart_init(kCom1);
+}
+
+Host host_kind() { return g_host; }
+
+isize console_write(int stream, const void* buf, usize len) {
+  if (g_host == Host::MoteMonitor) {
+    g_hc_write = abi::HcConsoleWrite{virt_to_phys(buf), len, u32(stream), 0, 0};
+    outl(abi::hypercall_port(abi::Hypercall::ConsoleWrite), u32(virt_to_phys(&g_hc_write)));
+    return isize(g_hc_write.ret);
+  }
+  uart_write(kCom1, static_cast<const char*>(buf), len);
+  return isize(len);
+}
+
+void kprintf(const char* fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  usize n = vformat(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  console_write(1, buf, n);
+}
+
+void vm_exit(int status) {
+  status &= 0xff;
+  if (g_host == Host::MoteMonitor) {
+    g_hc_exit = abi::HcExit{status, 0};
+    outl(abi::hypercall_port(abi::Hypercall::Exit), u32(virt_to_phys(&g_hc_exit)));
+  } else {
+    // QEMU: isa-debug-exit, with the full status first as a line on COM2
+    // (abi/hypercall.h). Without those devices this falls through.
+    char line[32];
+    usize n = format(line, sizeof line, "mote-exit: %d\n", status);
+    uart_write(abi::kStatusUartPort, line, n);
+    outl(abi::kIsaDebugExitPort, u32(status));
+  }
+  for (;;) asm volatile("cli; hlt");
+}
+
+}  // namespace mote::kvm

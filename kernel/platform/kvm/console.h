@@ -1,0 +1,18 @@
+// Early console and exit for the VM platforms: mote hypercalls when the
+// kernel was entered by mote's monitor, else the 16550 UART (COM1) and QEMU's
+// isa-debug-exit (abi/hypercall.h).
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::kvm {
+
+enum class Host { MoteMonitor, Pvh };
+
+void console_init(Host host);
+Host host_kind();
+isize console_write(int stream, const void* buf, usize len);
+void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void vm_exit(int status);
+
+}  // namespace mote::kvm

@@ -1,0 +1,139 @@
+#include "kernel/platform/kvm/traps.h"
+
+#include "kernel/lib/string.h"
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/console.h"
+
+extern "C" const mote::u64 mote_vector_table[32];
+extern "C" const mote::u64 mote_vector_timer[2];
+
+namespace mote::kvm {
+
+namespace {
+
+// SDM 3A 7.7: 64-bit TSS.
+struct [[gnu::packed]] Tss {
+  u32 reserved0;
+  u64 rsp[3];
+  u64 reserved1;
+  u64 ist[7];
+  u64 reserved2;
+  u16 reserved3;
+  u16 iomap_base;
+};
+static_assert(sizeof(Tss) == 104);
+
+// SDM 3A 6.14.1: 64-bit IDT gate descriptor.
+struct IdtGate {
+  u16 offset_lo;
+  u16 selector;
+  u8 ist;
+  u8 type_attr;  // P | DPL | type (0xE: interrupt gate)
+  u16 offset_mid;
+  u32 offset_hi;
+  u32 reserved;
+};
+static_assert(sizeof(IdtGate) == 16);
+
+struct [[gnu::packed]] DescriptorPointer {
+  u16 limit;
+  u64 base;
+};
+
+constexpr u16 kCodeSelector = 0x08;
+constexpr u16 kTssSelector = 0x18;
+
+alignas(16) u64 g_gdt[5];
+alignas(16) Tss g_tss;
+alignas(16) IdtGate g_idt[256];
+alignas(16) u8 g_trap_stack[16384];
+
+struct Expectation {
+  bool armed;
+  u8 vector;
+  u64 resume;
+} g_expect;
+TrapRecord g_record;
+void (*g_timer_handler)();
+
+void set_gate(int vec, u64 handler) {
+  g_idt[vec] = IdtGate{u16(handler), kCodeSelector, 1 /*IST1*/, 0x8e,
+                       u16(handler >> 16), u32(handler >> 32), 0};
+}
+
+const char* kNames[32] = {
+    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
+    "device not available", "double fault", "coprocessor overrun", "invalid TSS",
+    "segment not present", "stack fault", "general protection", "page fault", "reserved",
+    "x87 error", "alignment check", "machine check", "SIMD error", "virtualization",
+    "control protection", "reserved", "reserved", "reserved", "reserved", "reserved",
+    "reserved", "hypervisor injection", "VMM communication", "security", "reserved"};
+
+}  // namespace
+
+void traps_init() {
+  g_gdt[0] = 0;
+  g_gdt[1] = 0x00af9a000000ffffull;  // 0x08: 64-bit code
+  g_gdt[2] = 0x00cf92000000ffffull;  // 0x10: data
+  u64 tss = reinterpret_cast<u64>(&g_tss);
+  u64 limit = sizeof(Tss) - 1;
+  // SDM 3A 7.2.3: 16-byte TSS descriptor, type 9 (available 64-bit TSS).
+  g_gdt[3] = (limit & 0xffff) | ((tss & 0xffffff) << 16) | (u64(0x89) << 40) |
+             (((limit >> 16) & 0xf) << 48) | (((tss >> 24) & 0xff) << 56);
+  g_gdt[4] = tss >> 32;
+  memset(&g_tss, 0, sizeof g_tss);
+  g_tss.ist[0] = reinterpret_cast<u64>(g_trap_stack + sizeof g_trap_stack);
+  g_tss.iomap_base = sizeof(Tss);
+
+  DescriptorPointer gdtr{sizeof g_gdt - 1, reinterpret_cast<u64>(g_gdt)};
+  asm volatile(
+      "lgdt %0\n"
+      "pushq $0x08\n"
+      "leaq 1f(%%rip), %%rax\n"
+      "pushq %%rax\n"
+      "lretq\n"
+      "1: mov $0x10, %%eax\n"
+      "mov %%eax, %%ds\n"
+      "mov %%eax, %%es\n"
+      "mov %%eax, %%ss\n"
+      "ltr %w1\n"
+      :
+      : "m"(gdtr), "r"(kTssSelector)
+      : "rax", "memory");
+
+  for (int v = 0; v < 32; ++v) set_gate(v, mote_vector_table[v]);
+  set_gate(kTimerVector, mote_vector_timer[0]);
+  set_gate(kSpuriousVector, mote_vector_timer[1]);
+  DescriptorPointer idtr{sizeof g_idt - 1, reinterpret_cast<u64>(g_idt)};
+  asm volatile("lidt %0" : : "m"(idtr));
+}
+
+void expect_trap(u8 vector, u64 resume) { g_expect = Expectation{true, vector, resume}; }
+const TrapRecord& last_expected_trap() { return g_record; }
+void set_timer_handler(void (*fn)()) { g_timer_handler = fn; }
+
+}  // namespace mote::kvm
+
+using namespace mote;
+using namespace mote::kvm;
+
+extern "C" void mote_trap_dispatch(TrapFrame* f) {
+  if (f->vector == kTimerVector) {
+    *reinterpret_cast<volatile u32*>(0xfee000b0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
+    if (g_timer_handler) g_timer_handler();
+    return;
+  }
+  if (f->vector == kSpuriousVector) return;
+  if (g_expect.armed && f->vector == g_expect.vector) {
+    g_expect.armed = false;
+    g_record = TrapRecord{g_record.count + 1, u8(f->vector), f->rip, f->error,
+                          f->vector == 14 ? read_cr2() : 0};
+    f->rip = g_expect.resume;
+    return;
+  }
+  kprintf("mote kernel: %s (vector %lu, error %#lx) at rip %#lx, rsp %#lx, cr2 %#lx\n",
+          f->vector < 32 ? kNames[f->vector] : "interrupt", (unsigned long)f->vector,
+          (unsigned long)f->error, (unsigned long)f->rip, (unsigned long)f->rsp,
+          (unsigned long)read_cr2());
+  vm_exit(70);
+}

@@ -1,0 +1,36 @@
+// Descriptor tables (GDT with TSS, IDT) and trap dispatch for the VM
+// platform. SDM 3A chapter 3 (segments), 6 (interrupts), 7.7 (64-bit TSS).
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::kvm {
+
+inline constexpr u8 kTimerVector = 48;
+inline constexpr u8 kSpuriousVector = 255;
+
+// The frame trap_common builds, lowest address first.
+struct TrapFrame {
+  u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+  u64 vector, error;
+  u64 rip, cs, rflags, rsp, ss;  // pushed by the CPU
+};
+
+// Builds and loads the GDT (with a 64-bit TSS whose IST1 is the trap stack)
+// and the IDT (every gate on IST1).
+void traps_init();
+
+// The next trap with `vector` at `rip` resumes at `resume` instead of being
+// fatal (self-tests that provoke faults). Cleared when it triggers.
+void expect_trap(u8 vector, u64 resume);
+struct TrapRecord {
+  u32 count;
+  u8 vector;
+  u64 rip, error, cr2;
+};
+const TrapRecord& last_expected_trap();
+
+// Called on every timer interrupt (after EOI).
+void set_timer_handler(void (*fn)());
+
+}  // namespace mote::kvm
