@@ -8,11 +8,15 @@ namespace mote::kvm {
 
 inline constexpr u64 kKernelVma = 0xffffffff80000000ull;
 
-// Physical <-> kernel-virtual for the kernel image and low memory (the boot
-// tables alias physical 0-1 GiB at kKernelVma and identity-map 0-4 GiB).
+inline constexpr u64 kDirectMapBase = 0xffff800000000000ull;
+
+// Physical address of kernel memory: the kernel image (at kKernelVma) or the
+// direct map; before the kernel's own tables, low addresses are identity.
 inline u64 virt_to_phys(const void* p) {
   u64 v = reinterpret_cast<u64>(p);
-  return v >= kKernelVma ? v - kKernelVma : v;
+  if (v >= kKernelVma) return v - kKernelVma;
+  if (v >= kDirectMapBase && v < kDirectMapBase + (1ull << 46)) return v - kDirectMapBase;
+  return v;
 }
 
 inline void outb(u16 port, u8 v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }

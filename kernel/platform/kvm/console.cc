@@ -41,6 +41,7 @@ void uart_write(u16 base, const char* s, usize n) {
 // Hypercall argument blocks live in the kernel image: below 4 GiB
 // physically, as `outl` requires.
 abi::HcConsoleWrite g_hc_write;
+abi::HcConsoleRead g_hc_read;
 abi::HcExit g_hc_exit;
 
 }  // namespace
@@ -60,6 +61,26 @@ isize console_write(int stream, const void* buf, usize len) {
   }
   uart_write(kCom1, static_cast<const char*>(buf), len);
   return isize(len);
+}
+
+isize console_read(int stream, void* buf, usize len) {
+  (void)stream;
+  if (g_host == Host::MoteMonitor) {
+    g_hc_read = abi::HcConsoleRead{virt_to_phys(buf), len, 0};
+    outl(abi::hypercall_port(abi::Hypercall::ConsoleRead), u32(virt_to_phys(&g_hc_read)));
+    return isize(g_hc_read.ret);
+  }
+  // UART: wait for the first byte (LSR bit 0: data ready), then take what is there.
+  auto* p = static_cast<u8*>(buf);
+  usize n = 0;
+  while (n < len) {
+    if (!(inb(kCom1 + 5) & 0x01)) {
+      if (n) break;
+      continue;
+    }
+    p[n++] = inb(kCom1);
+  }
+  return isize(n);
 }
 
 void kprintf(const char* fmt, ...) {

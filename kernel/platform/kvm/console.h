@@ -11,7 +11,10 @@ enum class Host { MoteMonitor, Pvh };
 
 void console_init(Host host);
 Host host_kind();
+// buf must be kernel memory (image or direct map): its physical address is
+// what a hypercall passes.
 isize console_write(int stream, const void* buf, usize len);
+isize console_read(int stream, void* buf, usize len);
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void vm_exit(int status);
 

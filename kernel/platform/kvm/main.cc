@@ -1,14 +1,18 @@
-// The VM platform's C++ entry: console, descriptor tables, then either the
-// kernel self-tests or the program. Running programs on this platform (the
-// core on page tables, LSTAR entry, the program from the initramfs) is the
-// next step of issue 3; until then the kernel says so and exits 125.
+// The VM platform's C++ entry: console, descriptor tables, memory, clock,
+// timer, then the kernel self-tests or the core with the program.
 #include "abi/boot_info.h"
+#include "kernel/core/process.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/selftest.h"
 #include "kernel/platform/kvm/traps.h"
+#include "kernel/platform/kvm/vm.h"
+
+extern "C" char __kernel_end[];
 
 using namespace mote;
 using namespace mote::kvm;
@@ -16,6 +20,7 @@ using namespace mote::kvm;
 namespace {
 
 constexpr u32 kMoteMagic = 0x45544f4d;  // "MOTE" in %rsi: direct entry by mote's monitor
+constexpr u64 kLowMemory = 0x100000;    // below 1 MiB: firmware tables, start info
 
 bool has_word(const char* cmdline, const char* word) {
   usize n = strlen(word);
@@ -28,37 +33,78 @@ bool has_word(const char* cmdline, const char* word) {
   return false;
 }
 
+struct Ranges {
+  RamRange r[32];
+  usize n = 0;
+  void add(u64 s, u64 e) {
+    if (e > s && n < 32) r[n++] = RamRange{page_down(s), page_up(e)};
+  }
+};
+
 }  // namespace
 
 extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
+  Ranges ram, used;
+  used.add(kLowMemory, virt_to_phys(__kernel_end));
   bool selftest = false;
-  if (u32(magic) == kMoteMagic) {
-    console_init(Host::MoteMonitor);
-    auto* b = reinterpret_cast<const abi::BootInfo*>(info_phys);  // identity-mapped
-    kprintf("mote kernel: entered by the mote monitor (%lu MiB RAM)\n",
-            (unsigned long)(b->ram_bytes >> 20));
+  u64 ram_bytes = 0, tsc_khz = 0, wall_ns = 0;
+  g_vm.host = u32(magic) == kMoteMagic ? Host::MoteMonitor : Host::Pvh;
+  console_init(g_vm.host);
+  if (g_vm.host == Host::MoteMonitor) {
+    // Low addresses are identity-mapped until memory_init.
+    auto* b = reinterpret_cast<const abi::BootInfo*>(info_phys);
+    if (!abi::boot_info_ok(b, b->total_size) || b->ram_bytes == 0) {
+      kprintf("mote kernel: malformed boot info from the monitor\n");
+      vm_exit(125);
+    }
     selftest = b->flags & abi::kBootSelftestKernel;
+    ram_bytes = b->ram_bytes;
+    tsc_khz = b->tsc_khz;
+    wall_ns = b->wall_clock_ns;
+    ram.add(kLowMemory, ram_bytes);
+    used.add(info_phys, info_phys + b->total_size);
+    used.add(b->program_gpa, b->program_gpa + b->program_size);
+    used.add(b->initramfs_gpa, b->initramfs_gpa + b->initramfs_size);
   } else {
-    console_init(Host::Pvh);
     auto* si = reinterpret_cast<const HvmStartInfo*>(info_phys);
     if (si->magic != kHvmStartMagic) {
       kprintf("mote kernel: no PVH start info (magic %#x)\n", si->magic);
       vm_exit(125);
     }
     const char* cmdline = si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "";
-    u64 ram = 0;
+    selftest = has_word(cmdline, "selftest");
     if (si->version >= 1 && si->memmap_paddr) {
       auto* mm = reinterpret_cast<const HvmMemmapEntry*>(si->memmap_paddr);
-      for (u32 i = 0; i < si->memmap_entries; ++i)
-        if (mm[i].type == 1) ram += mm[i].size;
+      for (u32 i = 0; i < si->memmap_entries; ++i) {
+        if (mm[i].type != 1) continue;
+        u64 s = max<u64>(mm[i].addr, kLowMemory), e = mm[i].addr + mm[i].size;
+        ram.add(s, e);
+        ram_bytes += mm[i].size;
+      }
     }
-    kprintf("mote kernel: PVH boot (%lu MiB RAM, %u modules, cmdline \"%s\")\n",
-            (unsigned long)(ram >> 20), si->nr_modules, cmdline);
-    selftest = has_word(cmdline, "selftest");
+    auto* mods = reinterpret_cast<const HvmModlistEntry*>(si->modlist_paddr);
+    for (u32 i = 0; i < si->nr_modules && si->modlist_paddr; ++i)
+      used.add(mods[i].paddr, mods[i].paddr + mods[i].size);
+    if (selftest)
+      kprintf("mote kernel: PVH boot (%lu MiB RAM, %u modules, cmdline \"%s\")\n",
+              (unsigned long)(ram_bytes >> 20), si->nr_modules, cmdline);
   }
   traps_init();
-  if (selftest) vm_exit(run_selftests() ? 1 : 0);
-  kprintf("mote: running programs on the VM platform is not implemented yet "
-          "(use --platform process)\n");
-  vm_exit(125);
+  if (selftest) {
+    if (g_vm.host == Host::MoteMonitor)
+      kprintf("mote kernel: entered by the mote monitor (%lu MiB RAM)\n",
+              (unsigned long)(ram_bytes >> 20));
+    vm_exit(run_selftests() ? 1 : 0);
+  }
+
+  memory_init(ram.r, ram.n, used.r, used.n);  // from here on, no identity map
+  clock_init(tsc_khz, wall_ns);
+  lapic_init();
+  if (g_vm.host == Host::MoteMonitor) {
+    g_vm.boot = static_cast<const abi::BootInfo*>(phys_to_virt(info_phys));
+  } else {
+    bool st = false;
+    g_vm.boot = boot_info_from_pvh(info_phys, ram_bytes, &st);
+  }
+  core::boot();
 }

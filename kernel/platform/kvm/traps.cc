@@ -3,6 +3,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/platform.h"
 
 extern "C" const mote::u64 mote_vector_table[32];
 extern "C" const mote::u64 mote_vector_timer[2];
@@ -112,6 +113,34 @@ void expect_trap(u8 vector, u64 resume) { g_expect = Expectation{true, vector, r
 const TrapRecord& last_expected_trap() { return g_record; }
 void set_timer_handler(void (*fn)()) { g_timer_handler = fn; }
 
+// A fault in the program (lower-half code): the signal Linux would send
+// (arch/x86/kernel/traps.c conventions) and the core's report.
+[[noreturn]] void program_fault(const TrapFrame* f) {
+  core::FaultFrame ff{};
+  ff.address = 0;
+  switch (f->vector) {
+    case 0: ff.signal = 8; ff.code = 1; ff.address = f->rip; break;   // #DE: SIGFPE, FPE_INTDIV
+    case 1: case 3: ff.signal = 5; ff.code = 1; ff.address = f->rip; break;  // SIGTRAP
+    case 4: ff.signal = 11; ff.code = 0; break;                       // #OF
+    case 5: ff.signal = 11; ff.code = 0; break;                       // #BR
+    case 6: ff.signal = 4; ff.code = 2; ff.address = f->rip; break;   // #UD: SIGILL, ILL_ILLOPN
+    case 7: ff.signal = 8; ff.code = 0; ff.address = f->rip; break;   // #NM
+    case 13: ff.signal = 11; ff.code = 0x80; break;                   // #GP: SIGSEGV, SI_KERNEL
+    case 14:                                                          // #PF
+      ff.signal = 11;
+      ff.code = (f->error & 1) ? 2 : 1;  // SEGV_ACCERR : SEGV_MAPERR
+      ff.address = read_cr2();
+      break;
+    case 16: case 19: ff.signal = 8; ff.code = 0; ff.address = f->rip; break;  // #MF #XM
+    case 17: ff.signal = 7; ff.code = 1; break;                       // #AC: SIGBUS, BUS_ADRALN
+    default: ff.signal = 11; ff.code = 0x80; break;
+  }
+  const u64 regs[18] = {f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, f->r8,
+                        f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15, f->rip, f->rflags};
+  memcpy(ff.regs, regs, sizeof regs);
+  core::on_fault(ff);
+}
+
 }  // namespace mote::kvm
 
 using namespace mote;
@@ -131,6 +160,7 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     f->rip = g_expect.resume;
     return;
   }
+  if (f->vector < 32 && f->rip < 0x800000000000ull) program_fault(f);  // never returns
   kprintf("mote kernel: %s (vector %lu, error %#lx) at rip %#lx, rsp %#lx, cr2 %#lx\n",
           f->vector < 32 ? kNames[f->vector] : "interrupt", (unsigned long)f->vector,
           (unsigned long)f->error, (unsigned long)f->rip, (unsigned long)f->rsp,

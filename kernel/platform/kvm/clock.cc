@@ -1,0 +1,105 @@
+#include "kernel/platform/kvm/clock.h"
+
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/console.h"
+
+namespace mote::kvm {
+
+namespace {
+
+u64 g_tsc0;
+u64 g_khz;
+u64 g_wall0;
+
+// CPUID 0x40000010 (hypervisor timing leaf: eax = TSC kHz), then 0x15/0x16.
+u64 khz_from_cpuid() {
+  Cpuid h = cpuid(0x40000000);
+  if (h.eax >= 0x40000010) {
+    Cpuid t = cpuid(0x40000010);
+    if (t.eax) return t.eax;
+  }
+  u32 max = cpuid(0).eax;
+  if (max >= 0x15) {
+    Cpuid c = cpuid(0x15);  // SDM 3B 18.7.3: TSC = crystal * ebx / eax
+    if (c.eax && c.ebx && c.ecx) return u64(c.ecx) * c.ebx / c.eax / 1000;
+  }
+  if (max >= 0x16) {
+    Cpuid c = cpuid(0x16);  // base frequency, MHz
+    if (c.eax) return u64(c.eax) * 1000;
+  }
+  return 0;
+}
+
+// PIT channel 2 one-shot over 10 ms (8254 datasheet; gate and OUT2 via port
+// 0x61), counting TSC ticks meanwhile.
+u64 khz_from_pit() {
+  constexpr u32 kPitHz = 1193182;
+  constexpr u32 kCount = kPitHz / 100;  // 10 ms
+  outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
+  outb(0x43, 0xb0);                        // channel 2, lo/hi, mode 0
+  outb(0x42, u8(kCount));
+  outb(0x42, u8(kCount >> 8));
+  u64 start = rdtsc();
+  u64 spins = 0;
+  while (!(inb(0x61) & 0x20)) {
+    if (++spins > 100000000) return 0;  // no PIT
+  }
+  return (rdtsc() - start) / 10;
+}
+
+u8 cmos(u8 reg) {
+  outb(0x70, reg);
+  return inb(0x71);
+}
+
+u64 bcd(u8 v, bool binary) { return binary ? v : (v & 0xf) + (v >> 4) * 10; }
+
+// Days from 1970-01-01 to y-m-d (proleptic Gregorian).
+u64 days_from_civil(u64 y, u64 m, u64 d) {
+  y -= m <= 2;
+  u64 era = y / 400;
+  u64 yoe = y - era * 400;
+  u64 doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  u64 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// MC146818 RTC (CMOS registers 0x00-0x09, status B at 0x0b). 0 if absent.
+u64 wall_from_rtc() {
+  for (int tries = 0; tries < 1000 && (cmos(0x0a) & 0x80); ++tries) {
+  }
+  u8 sec = cmos(0x00), min = cmos(0x02), hour = cmos(0x04);
+  u8 day = cmos(0x07), mon = cmos(0x08), year = cmos(0x09), b = cmos(0x0b);
+  if (sec == 0xff && b == 0xff) return 0;
+  bool binary = b & 0x04;
+  u64 y = 2000 + bcd(year, binary);
+  u64 days = days_from_civil(y, bcd(mon, binary), bcd(day, binary));
+  u64 secs = days * 86400 + bcd(hour & 0x7f, binary) * 3600 + bcd(min, binary) * 60 +
+             bcd(sec, binary);
+  return secs * 1000000000ull;
+}
+
+}  // namespace
+
+void clock_init(u64 tsc_khz, u64 wall_ns) {
+  g_tsc0 = rdtsc();
+  g_khz = tsc_khz ? tsc_khz : khz_from_cpuid();
+  if (!g_khz) g_khz = khz_from_pit();
+  if (!g_khz) {
+    kprintf("mote kernel: cannot tell the TSC frequency (no boot info, CPUID leaf or PIT)\n");
+    vm_exit(125);
+  }
+  g_wall0 = wall_ns ? wall_ns : wall_from_rtc();
+}
+
+u64 clock_monotonic_ns() {
+  u64 d = rdtsc() - g_tsc0;
+  // ns = ticks * 1e6 / khz, without overflowing for years of uptime.
+  return (d / g_khz) * 1000000 + (d % g_khz) * 1000000 / g_khz;
+}
+
+u64 clock_wall_ns() { return g_wall0 + clock_monotonic_ns(); }
+u64 clock_tsc_khz() { return g_khz; }
+u64 clock_tsc_at(u64 ns) { return g_tsc0 + (ns / 1000000) * g_khz + (ns % 1000000) * g_khz / 1000000; }
+
+}  // namespace mote::kvm

@@ -1,0 +1,18 @@
+// Time on the VM platform: the TSC (invariant on the hosts mote targets),
+// its frequency from the monitor's boot info, CPUID or a PIT calibration, and
+// the wall clock from the boot info or the CMOS RTC.
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::kvm {
+
+// tsc_khz: from the boot info, 0 when unknown; wall_ns: likewise.
+void clock_init(u64 tsc_khz, u64 wall_ns);
+u64 clock_monotonic_ns();
+u64 clock_wall_ns();
+u64 clock_tsc_khz();
+// TSC value at monotonic time `ns`.
+u64 clock_tsc_at(u64 ns);
+
+}  // namespace mote::kvm

@@ -1,0 +1,90 @@
+// The local APIC timer as the platform's one-shot timer (SDM 3A 10.5.4):
+// TSC-deadline mode when the CPU has it, else one-shot mode with the APIC
+// timer calibrated against the TSC at boot.
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/traps.h"
+#include "kernel/platform/kvm/vm.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::kvm {
+
+namespace {
+
+bool g_deadline_mode;
+u64 g_ticks_per_ms;
+
+volatile u32* reg(u32 off) { return static_cast<volatile u32*>(phys_to_virt(0xfee00000ull + off)); }
+
+enum : u32 { kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
+             kDivide = 0x3e0 };
+
+void on_interrupt() { core::on_timer(); }
+
+}  // namespace
+
+void lapic_init() {
+  wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));
+  *reg(kSvr) = 0x100 | kSpuriousVector;
+  *reg(kDivide) = 0xb;  // divide by 1
+  set_timer_handler(on_interrupt);
+  g_deadline_mode = cpuid(1).ecx & (1u << 24);
+  if (g_deadline_mode) {
+    *reg(kLvtTimer) = (2u << 17) | kTimerVector | (1u << 16);  // TSC-deadline, masked
+    return;
+  }
+  // Calibrate: count APIC ticks over 1 ms of TSC.
+  *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked
+  *reg(kInitialCount) = 0xffffffff;
+  u64 start = rdtsc(), span = clock_tsc_khz();
+  while (rdtsc() - start < span) {
+  }
+  g_ticks_per_ms = 0xffffffffull - *reg(kCurrentCount);
+  *reg(kInitialCount) = 0;
+  if (g_ticks_per_ms == 0) g_ticks_per_ms = 1;
+}
+
+void lapic_arm(u64 deadline_ns) {
+  if (deadline_ns == 0) {
+    if (g_deadline_mode) wrmsr(Msr::TscDeadline, 0);
+    else *reg(kInitialCount) = 0;
+    return;
+  }
+  if (g_deadline_mode) {
+    *reg(kLvtTimer) = (2u << 17) | kTimerVector;
+    wrmsr(Msr::TscDeadline, clock_tsc_at(deadline_ns));
+    return;
+  }
+  u64 now = clock_monotonic_ns();
+  u64 ns = deadline_ns > now ? deadline_ns - now : 1;
+  u64 count = ns / 1000000 * g_ticks_per_ms + (ns % 1000000) * g_ticks_per_ms / 1000000;
+  if (count == 0) count = 1;
+  if (count > 0xffffffffull) count = 0xffffffffull;  // fires early; idle re-arms
+  *reg(kLvtTimer) = kTimerVector;
+  *reg(kInitialCount) = u32(count);
+}
+
+void enable_fpu() {
+  u64 cr0, cr4;
+  asm volatile("mov %%cr0, %0" : "=r"(cr0));
+  cr0 = (cr0 & ~u64(1u << 2)) | (1u << 1);  // EM off, MP on
+  asm volatile("mov %0, %%cr0" : : "r"(cr0));
+  asm volatile("mov %%cr4, %0" : "=r"(cr4));
+  cr4 |= (1u << 9) | (1u << 10);  // OSFXSR, OSXMMEXCPT
+  Cpuid c1 = cpuid(1);
+  bool xsave = c1.ecx & (1u << 26);
+  if (xsave) cr4 |= 1u << 18;  // OSXSAVE
+  asm volatile("mov %0, %%cr4" : : "r"(cr4));
+  if (xsave) {
+    // x87 | SSE, plus AVX when the CPU has it (what CPUID tells glibc must work).
+    u64 xcr0 = 3;
+    if (c1.ecx & (1u << 28)) xcr0 |= 4;
+    asm volatile("xsetbv" : : "c"(0), "a"(u32(xcr0)), "d"(u32(xcr0 >> 32)));
+  }
+  asm volatile("fninit");
+  u32 mxcsr = 0x1f80;
+  asm volatile("ldmxcsr %0" : : "m"(mxcsr));
+}
+
+}  // namespace mote::kvm

@@ -1,0 +1,213 @@
+#include "kernel/platform/kvm/memory.h"
+
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/console.h"
+#include "kernel/platform/platform.h"
+
+extern "C" char __kernel_end[];
+extern "C" mote::u64 boot_pml4[512];
+
+namespace mote::kvm {
+
+namespace {
+
+// Page-table entry bits (SDM 3A table 4-19..4-20).
+enum : u64 {
+  kPresent = 1ull << 0,
+  kWrite = 1ull << 1,
+  kUser = 1ull << 2,
+  kPwt = 1ull << 3,
+  kPcd = 1ull << 4,
+  kHuge = 1ull << 7,
+  kGlobal = 1ull << 8,
+  kNx = 1ull << 63,
+  kAddrMask = 0x000ffffffffff000ull,
+};
+
+constexpr usize kMaxRanges = 32;
+RamRange g_ram[kMaxRanges];
+usize g_nram;
+RamRange g_used[kMaxRanges];
+usize g_nused;
+usize g_cur_range;
+u64 g_bump;           // next never-used frame in g_ram[g_cur_range]
+u64 g_free_list;      // physical address of the first freed frame (0: none)
+u64 g_free_count;
+u64 g_pml4_phys;
+u64 g_core_next = kCoreRegion;
+bool g_nx;
+
+u64* table(u64 phys) { return static_cast<u64*>(phys_to_virt(phys)); }
+
+bool used(u64 phys) {
+  for (usize i = 0; i < g_nused; ++i)
+    if (phys + kPageSize > g_used[i].start && phys < g_used[i].end) return true;
+  return false;
+}
+
+u64 raw_frame() {
+  if (g_free_list) {
+    u64 f = g_free_list;
+    g_free_list = *table(f);
+    --g_free_count;
+    return f;
+  }
+  while (g_cur_range < g_nram) {
+    RamRange& r = g_ram[g_cur_range];
+    if (g_bump < r.start) g_bump = page_up(r.start);
+    while (g_bump + kPageSize <= r.end) {
+      u64 f = g_bump;
+      g_bump += kPageSize;
+      if (!used(f)) return f;
+    }
+    ++g_cur_range;
+  }
+  return 0;
+}
+
+// The entry for `virt` at the page-table level below `pml4`, creating
+// intermediate tables on the way; nullptr when out of frames.
+u64* walk(u64 virt, bool create) {
+  u64 phys = g_pml4_phys;
+  for (int shift = 39; shift > 12; shift -= 9) {
+    u64* t = table(phys);
+    u64& e = t[(virt >> shift) & 511];
+    if (!(e & kPresent)) {
+      if (!create) return nullptr;
+      u64 f = frame_alloc();
+      if (!f) return nullptr;
+      e = f | kPresent | kWrite;
+    }
+    if (e & kHuge) return nullptr;
+    phys = e & kAddrMask;
+  }
+  return &table(phys)[(virt >> 12) & 511];
+}
+
+u64 pte_flags(u32 prot) {
+  u64 f = 0;
+  if (prot & (platform::kProtRead | platform::kProtWrite | platform::kProtExec)) f |= kPresent;
+  if (prot & platform::kProtWrite) f |= kWrite;
+  if (!(prot & platform::kProtExec) && g_nx) f |= kNx;
+  return f;
+}
+
+void invlpg(u64 virt) { asm volatile("invlpg (%0)" : : "r"(virt) : "memory"); }
+
+}  // namespace
+
+u64 frame_alloc() {
+  u64 f = raw_frame();
+  if (f) memset(phys_to_virt(f), 0, kPageSize);
+  return f;
+}
+
+void frame_free(u64 phys) {
+  *table(phys) = g_free_list;
+  g_free_list = phys;
+  ++g_free_count;
+}
+
+u64 frames_free() {
+  u64 n = g_free_count;
+  for (usize i = g_cur_range; i < g_nram; ++i) {
+    u64 from = i == g_cur_range ? max(g_bump, g_ram[i].start) : g_ram[i].start;
+    if (g_ram[i].end > from) n += (g_ram[i].end - from) / kPageSize;
+  }
+  return n;
+}
+
+void memory_init(const RamRange* ram, usize nram, const RamRange* used_ranges, usize nused) {
+  g_nram = min(nram, kMaxRanges);
+  for (usize i = 0; i < g_nram; ++i) g_ram[i] = ram[i];
+  g_nused = min(nused, kMaxRanges);
+  for (usize i = 0; i < g_nused; ++i) g_used[i] = used_ranges[i];
+  g_nx = cpuid(0x80000001).edx & (1u << 20);
+  if (g_nx) wrmsr(Msr::Efer, rdmsr(Msr::Efer) | (1u << 11));  // NXE
+
+  // Until the switch, frames are reached through the boot tables' identity
+  // map (0-4 GiB): the direct map does not exist yet. RAM above 4 GiB is not
+  // used for page tables before the switch.
+  auto early_table = [](u64 phys) { return reinterpret_cast<u64*>(phys); };
+  auto early_frame = [&]() {
+    u64 f = raw_frame();
+    if (!f || f >= (4ull << 30)) vm_exit(125);
+    memset(early_table(f), 0, kPageSize);
+    return f;
+  };
+  u64 pml4 = early_frame();
+  u64* p4 = early_table(pml4);
+  // Direct map: every GiB that holds RAM, plus the 4th GiB (APIC, uncached).
+  u64 dm_pdpt = early_frame();
+  p4[256] = dm_pdpt | kPresent | kWrite;
+  u64 top = 0;
+  for (usize i = 0; i < g_nram; ++i) top = max(top, g_ram[i].end);
+  u64 gigs = max<u64>((top + (1ull << 30) - 1) >> 30, 4);
+  if (gigs > 512) gigs = 512;
+  for (u64 g = 0; g < gigs; ++g) {
+    u64 pd = early_frame();
+    u64* d = early_table(pd);
+    u64 cache = g == 3 ? (kPcd | kPwt) : 0;
+    for (u64 i = 0; i < 512; ++i)
+      d[i] = ((g << 30) + (i << 21)) | kPresent | kWrite | kHuge | cache | (g_nx ? kNx : 0);
+    early_table(dm_pdpt)[g] = pd | kPresent | kWrite;
+  }
+  // The kernel image: keep the boot tables' higher-half entry.
+  p4[511] = boot_pml4[511];
+  g_pml4_phys = pml4;
+  asm volatile("mov %0, %%cr3" : : "r"(pml4) : "memory");
+}
+
+Result<void> map_page(u64 virt, u64 phys, u32 prot) {
+  u64* e = walk(virt, true);
+  if (!e) return err(ENOMEM);
+  // PROT_NONE keeps the frame in a not-present entry, so the contents come
+  // back when the program makes the page accessible again.
+  *e = phys | pte_flags(prot);
+  invlpg(virt);
+  return ok();
+}
+
+u64 lookup_page(u64 virt, bool unmap) {
+  u64* e = walk(virt, false);
+  if (!e || !(*e & kAddrMask)) return 0;
+  u64 phys = *e & kAddrMask;
+  if (unmap) {
+    *e = 0;
+    invlpg(virt);
+  }
+  return phys;
+}
+
+Result<void> protect_page(u64 virt, u32 prot) {
+  u64* e = walk(virt, false);
+  if (!e || !(*e & kAddrMask)) return err(ENOMEM);
+  *e = (*e & kAddrMask) | pte_flags(prot);
+  invlpg(virt);
+  return ok();
+}
+
+Result<u64> core_map(u64 len) {
+  len = page_up(len);
+  u64 base = g_core_next;
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = frame_alloc();
+    if (!f) return err(ENOMEM);
+    u64* e = walk(base + off, true);
+    if (!e) return err(ENOMEM);
+    *e = f | kPresent | kWrite | (g_nx ? kNx : 0);
+  }
+  g_core_next += len + kPageSize;  // an unmapped guard page after each block
+  return base;
+}
+
+void core_unmap(u64 addr, u64 len) {
+  for (u64 off = 0; off < page_up(len); off += kPageSize) {
+    u64 f = lookup_page(addr + off, true);
+    if (f) frame_free(f);
+  }
+}
+
+}  // namespace mote::kvm

@@ -1,0 +1,188 @@
+// The platform interface on the VM platforms (mote's KVM monitor, QEMU,
+// Firecracker): the program in ring 0 on the kernel's page tables.
+#include "kernel/platform/platform.h"
+
+#include "abi/boot_info.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/vm.h"
+
+extern "C" [[noreturn]] void mote_vm_enter(mote::u64 rip, mote::u64 rsp);
+extern "C" void mote_vm_syscall_entry();
+
+namespace mote::kvm {
+
+// Per-CPU data at %gs:0 (the program cannot change %gs: ARCH_SET_GS is EPERM).
+struct Cpu {
+  Cpu* self;              // 0
+  u64 kernel_stack_top;   // 8
+  u64 user_rsp;           // 16
+};
+Cpu g_cpu0;
+VmState g_vm;
+
+}  // namespace mote::kvm
+
+extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f) { mote::core::on_syscall(*f); }
+
+namespace mote::platform {
+
+using namespace mote::kvm;
+
+const abi::BootInfo& boot_info() { return *g_vm.boot; }
+const char* name() { return g_vm.host == Host::MoteMonitor ? "kvm" : "qemu (PVH)"; }
+
+Layout layout() { return Layout{0x10000, 0x7ffffffff000ull, 0x7f0000000000ull}; }
+usize reserved_ranges(Reserved*, usize) { return 0; }  // the lower half is the program's
+
+Result<void> map_anonymous(u64 addr, u64 len, u32 prot) {
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = frame_alloc();
+    if (!f) {
+      (void)unmap(addr, off);
+      return err(ENOMEM);
+    }
+    auto r = map_page(addr + off, f, prot);
+    if (!r.ok()) {
+      frame_free(f);
+      (void)unmap(addr, off);
+      return r;
+    }
+  }
+  return ok();
+}
+
+Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
+  const abi::BootInfo& b = *g_vm.boot;
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = frame_alloc();
+    if (!f) {
+      (void)unmap(addr, off);
+      return err(ENOMEM);
+    }
+    u64 at = offset + off;
+    if (at < b.program_size) {
+      u64 n = min<u64>(kPageSize, b.program_size - at);
+      memcpy(phys_to_virt(f), phys_to_virt(b.program_gpa + at), n);
+    }
+    auto r = map_page(addr + off, f, prot);
+    if (!r.ok()) {
+      frame_free(f);
+      (void)unmap(addr, off);
+      return r;
+    }
+  }
+  return ok();
+}
+
+Result<usize> read_program(u64 offset, void* buf, usize len) {
+  const abi::BootInfo& b = *g_vm.boot;
+  if (offset >= b.program_size) return usize(0);
+  usize n = usize(min<u64>(len, b.program_size - offset));
+  memcpy(buf, phys_to_virt(b.program_gpa + offset), n);
+  return n;
+}
+
+Result<void> unmap(u64 addr, u64 len) {
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = lookup_page(addr + off, true);
+    if (f) frame_free(f);
+  }
+  return ok();
+}
+
+Result<void> protect(u64 addr, u64 len, u32 prot) {
+  for (u64 off = 0; off < len; off += kPageSize) TRY(protect_page(addr + off, prot));
+  return ok();
+}
+
+Result<void> move(u64, u64, u64, u64) { return err(ENOSYS); }  // the core copies
+
+Result<void> discard(u64 addr, u64 len) {
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = lookup_page(addr + off, false);
+    if (f) memset(phys_to_virt(f), 0, kPageSize);
+  }
+  return ok();
+}
+
+Result<u64> map_core(u64 len) { return core_map(len); }
+void unmap_core(u64 addr, u64 len) { core_unmap(addr, len); }
+
+void set_fs_base(u64 base) { wrmsr(Msr::FsBase, base); }
+u64 fs_base() { return rdmsr(Msr::FsBase); }
+
+u64 hwcap() { return cpuid(1).edx; }
+u64 hwcap2() { return 0; }
+u64 min_signal_stack() { return 2048; }
+
+u64 monotonic_ns() { return clock_monotonic_ns(); }
+u64 wall_ns() { return clock_wall_ns(); }
+// One CPU running one program: its CPU time is the time since boot.
+u64 process_cpu_ns() { return clock_monotonic_ns(); }
+u64 thread_cpu_ns() { return clock_monotonic_ns(); }
+u64 clock_resolution_ns() { return 1; }
+
+void timer_arm(u64 deadline_ns) { lapic_arm(deadline_ns); }
+
+u64 idle_until(u64 deadline_ns) {
+  u64 now = clock_monotonic_ns();
+  if (now >= deadline_ns) return now;
+  lapic_arm(deadline_ns);
+  // Interrupts are off in the core; hlt with IF set wakes on the timer.
+  asm volatile("sti; hlt; cli" ::: "memory");
+  return clock_monotonic_ns();
+}
+
+isize console_write(int stream, const void* buf, usize len) {
+  // Through a bounce buffer in the kernel image: the hypercall needs a
+  // physical address below 4 GiB, and the program's buffer may be anywhere.
+  static char bounce[4096];
+  usize done = 0;
+  while (done < len) {
+    usize n = min<usize>(len - done, sizeof bounce);
+    memcpy(bounce, static_cast<const char*>(buf) + done, n);
+    isize r = kvm::console_write(stream, bounce, n);
+    if (r < 0) return done ? isize(done) : r;
+    done += usize(r);
+    if (usize(r) < n) break;
+  }
+  return isize(done);
+}
+
+isize console_read(int stream, void* buf, usize len) {
+  static char bounce[4096];
+  isize r = kvm::console_read(stream, bounce, min<usize>(len, sizeof bounce));
+  if (r > 0) memcpy(buf, bounce, usize(r));
+  return r;
+}
+
+void random_seed(u8 out[32]) { memcpy(out, g_vm.boot->random_seed, 32); }
+
+void exit(int status) { vm_exit(status); }
+
+void panic(const char* msg) {
+  kprintf("mote kernel: panic: %s\n", msg);
+  vm_exit(70);
+}
+
+void enter_program(const EntryState& s) {
+  // Per-CPU block and kernel stack for syscalls; LSTAR on (SDM 3B 5.8.8).
+  auto stack = core_map(64 * 1024);
+  if (!stack.ok()) panic("no memory for the syscall stack");
+  g_cpu0.self = &g_cpu0;
+  g_cpu0.kernel_stack_top = stack.value() + 64 * 1024;
+  wrmsr(Msr::GsBase, reinterpret_cast<u64>(&g_cpu0));
+  wrmsr(Msr::Efer, rdmsr(Msr::Efer) | 1);               // SCE
+  wrmsr(Msr::Star, u64(0x08) << 32);
+  wrmsr(Msr::Lstar, reinterpret_cast<u64>(&mote_vm_syscall_entry));
+  wrmsr(Msr::Fmask, 0x200 | 0x400 | 0x100 | 0x40000);   // IF DF TF AC
+  enable_fpu();
+  mote_vm_enter(s.rip, s.rsp);
+}
+
+}  // namespace mote::platform

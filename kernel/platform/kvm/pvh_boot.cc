@@ -1,0 +1,174 @@
+// The boot info for a PVH boot (QEMU microvm, Firecracker), which has no mote
+// monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
+// arguments follow "--" on the kernel command line; before "--" come kernel
+// options: selftest, strace, verbose, mem=SIZE (K/M/G).
+#include "abi/boot_info.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/pvh.h"
+#include "kernel/platform/kvm/vm.h"
+
+namespace mote::kvm {
+
+namespace {
+
+constexpr usize kMaxArgs = 64;
+
+struct Words {
+  StrView w[kMaxArgs];
+  usize n = 0;
+};
+
+Words split(const char* s) {
+  Words out;
+  while (*s && out.n < kMaxArgs) {
+    while (*s == ' ') ++s;
+    if (!*s) break;
+    const char* start = s;
+    while (*s && *s != ' ') ++s;
+    out.w[out.n++] = StrView(start, usize(s - start));
+  }
+  return out;
+}
+
+u64 parse_size(StrView v) {
+  u64 n = 0;
+  usize i = 0;
+  for (; i < v.size && v.data[i] >= '0' && v.data[i] <= '9'; ++i) n = n * 10 + u64(v.data[i] - '0');
+  if (i < v.size) {
+    char u = v.data[i];
+    if (u == 'K' || u == 'k') n <<= 10;
+    else if (u == 'M' || u == 'm') n <<= 20;
+    else if (u == 'G' || u == 'g') n <<= 30;
+  }
+  return n;
+}
+
+// A seed from RDRAND when the CPU has it; else TSC jitter and the RTC, which
+// is weak (said on the console with `verbose`).
+void seed(u8 out[32], bool* strong) {
+  *strong = cpuid(1).ecx & (1u << 30);
+  for (int i = 0; i < 4; ++i) {
+    u64 v = 0;
+    if (*strong) {
+      unsigned char ok = 0;
+      for (int tries = 0; tries < 10 && !ok; ++tries)
+        asm volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
+      if (!ok) *strong = false;
+    }
+    v ^= rdtsc() * 0x9e3779b97f4a7c15ull ^ clock_wall_ns();
+    memcpy(out + 8 * i, &v, 8);
+  }
+}
+
+class Blob {
+ public:
+  Blob(u8* base, usize cap) : base_(base), cap_(cap), len_(sizeof(abi::BootInfo)) {}
+  abi::BlobString add(StrView a, StrView b = StrView()) {
+    abi::BlobString s{u32(len_), u32(a.size + b.size)};
+    if (len_ + a.size + b.size + 1 > cap_) return abi::BlobString{0, 0};
+    memcpy(base_ + len_, a.data, a.size);
+    memcpy(base_ + len_ + a.size, b.data, b.size);
+    len_ += a.size + b.size;
+    base_[len_++] = 0;
+    return s;
+  }
+  u32 table(usize n) {
+    len_ = (len_ + 7) & ~usize(7);
+    u32 at = u32(len_);
+    len_ += n * sizeof(abi::BlobString);
+    return at;
+  }
+  u8* base() { return base_; }
+  usize size() const { return len_; }
+
+ private:
+  u8* base_;
+  usize cap_;
+  usize len_;
+};
+
+}  // namespace
+
+const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest) {
+  auto* si = static_cast<const HvmStartInfo*>(phys_to_virt(start_info_phys));
+  const char* cmdline = si->cmdline_paddr ? static_cast<const char*>(phys_to_virt(si->cmdline_paddr)) : "";
+  Words words = split(cmdline);
+  u32 flags = 0;
+  u64 mem = 0;
+  usize first_arg = words.n;
+  for (usize i = 0; i < words.n; ++i) {
+    StrView w = words.w[i];
+    if (w == StrView("--")) {
+      first_arg = i + 1;
+      break;
+    }
+    if (w == StrView("selftest")) *selftest = true;
+    else if (w == StrView("strace")) flags |= abi::kBootStrace;
+    else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
+    else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
+    // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
+  }
+  if (*selftest) return nullptr;
+  if (si->nr_modules == 0 || !si->modlist_paddr) {
+    kprintf("mote: no program: pass it as the initrd (qemu -initrd PROGRAM -append \"-- PROGRAM ARGS\")\n");
+    vm_exit(125);
+  }
+  auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
+
+  auto mem_blob = core_map(64 * 1024);
+  if (!mem_blob.ok()) {
+    kprintf("mote kernel: no memory for the boot info\n");
+    vm_exit(125);
+  }
+  Blob blob(reinterpret_cast<u8*>(mem_blob.value()), 64 * 1024);
+  abi::BootInfo h{};
+  h.magic = abi::kBootMagic;
+  h.version = abi::kBootVersion;
+  h.flags = flags;
+  h.cpus = 1;
+  // What the program may commit: --mem if given, else 7/8 of free RAM (the
+  // rest feeds page tables and the core's heap).
+  u64 avail = frames_free() * kPageSize;
+  h.mem_limit = mem && mem < avail ? mem : avail / 8 * 7;
+  h.wall_clock_ns = clock_wall_ns();
+  h.tsc_khz = clock_tsc_khz();
+  bool strong;
+  seed(h.random_seed, &strong);
+  if (!strong && (flags & abi::kBootVerbose))
+    kprintf("mote kernel: no RDRAND: the random seed comes from timing only (weak)\n");
+  h.program_fd = -1;
+  h.program_gpa = mod[0].paddr;
+  h.program_size = mod[0].size;
+  h.ram_bytes = ram_bytes;
+  StrView argv0 = first_arg < words.n ? words.w[first_arg] : StrView("program");
+  h.program_path = argv0.size && argv0.data[0] == '/' ? blob.add(argv0) : blob.add("/", argv0);
+  h.hostname = blob.add("mote");
+  h.cwd = blob.add("/");
+  const char* env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                       "HOME=/root", "TERM=xterm", "HOSTNAME=mote"};
+  abi::BlobString args[kMaxArgs], envs[4];
+  usize argc = 0;
+  if (first_arg >= words.n) args[argc++] = blob.add(argv0);
+  for (usize i = first_arg; i < words.n; ++i) args[argc++] = blob.add(words.w[i]);
+  for (usize i = 0; i < 4; ++i) envs[i] = blob.add(env[i]);
+  h.argc = u32(argc);
+  h.envc = 4;
+  h.argv_offset = blob.table(argc);
+  h.envp_offset = blob.table(4);
+  memcpy(blob.base() + h.argv_offset, args, argc * sizeof(abi::BlobString));
+  memcpy(blob.base() + h.envp_offset, envs, 4 * sizeof(abi::BlobString));
+  for (auto& c : h.console) c.kind = abi::ConsoleKind::Pipe;  // a serial line, not a tty
+  h.total_size = u32(blob.size());
+  memcpy(blob.base(), &h, sizeof h);
+  if (!abi::boot_info_ok(blob.base(), blob.size())) {
+    kprintf("mote kernel: the command line does not fit the boot info\n");
+    vm_exit(125);
+  }
+  return reinterpret_cast<const abi::BootInfo*>(blob.base());
+}
+
+}  // namespace mote::kvm

@@ -1,0 +1,28 @@
+// VM-platform state shared by its files.
+#pragma once
+
+#include "abi/boot_info.h"
+#include "kernel/platform/kvm/console.h"
+
+namespace mote::kvm {
+
+struct VmState {
+  Host host;
+  const abi::BootInfo* boot;  // through the direct map
+};
+extern VmState g_vm;
+
+// Builds the boot info from the PVH start info (argv from the command line
+// after "--", the program from module 0).
+const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest);
+
+// LAPIC one-shot timer at a monotonic deadline (0 disarms); interrupts call
+// core::on_timer.
+void lapic_init();
+void lapic_arm(u64 deadline_ns);
+
+// SSE for the program (CR0.MP, CR4.OSFXSR|OSXMMEXCPT; XSAVE/AVX state when
+// the CPU has it). The kernel itself never touches vector registers.
+void enable_fpu();
+
+}  // namespace mote::kvm
