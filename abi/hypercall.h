@@ -53,11 +53,13 @@ struct HcExit {
 // QEMU's isa-debug-exit (iobase 0xf4, size 4) turns a written value v into
 // the process exit status ((v << 1) | 1) & 0xff: always odd, and only 7 bits
 // of v survive. The kernel writes v = status; the full status is also sent as
-// the line "mote-exit: N" on the second UART (COM2, 0x2f8), which the mote
-// launcher for `--platform qemu` reads, so statuses 128..255 (signals) are
-// preserved there. Without the launcher, status & 0x7f = (s >> 1).
+// the line "mote-exit: N" on the third UART (COM3, 0x3e8) when present, which
+// the mote launcher for `--platform qemu` reads, so statuses 128..255
+// (signals) are preserved there. Without it, status & 0x7f = (s >> 1).
+// UARTs under PVH: COM1 (0x3f8) stdout, COM2 (0x2f8) stderr, COM3 status.
 inline constexpr uint16_t kIsaDebugExitPort = 0xf4;
-inline constexpr uint16_t kStatusUartPort = 0x2f8;
+inline constexpr uint16_t kStderrUartPort = 0x2f8;
+inline constexpr uint16_t kStatusUartPort = 0x3e8;
 inline constexpr int qemu_status_to_program_low7(int qemu_status) { return (qemu_status >> 1) & 0x7f; }
 
 }  // namespace mote::abi

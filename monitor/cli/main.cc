@@ -8,6 +8,7 @@
 #include "monitor/cli/options.h"
 #include "monitor/image/program.h"
 #include "monitor/process/launch.h"
+#include "monitor/qemu/launch.h"
 
 namespace {
 
@@ -27,12 +28,19 @@ int cmd_run(const std::vector<std::string>& args) {
     return fail("-p " + opts->publish[0] + ": port publishing is not supported yet");
   if (!opts->volumes.empty())
     return fail("-v " + opts->volumes[0] + ": shared directories are not supported yet");
-  if (opts->platform == mote::cli::Platform::Kvm || opts->platform == mote::cli::Platform::Qemu)
-    return fail("--platform kvm and qemu are not supported yet (use process)");
+  if (opts->platform == mote::cli::Platform::Kvm)
+    return fail("--platform kvm is not supported yet (use process or qemu)");
+  if (!opts->selftest.empty() && opts->platform == mote::cli::Platform::Qemu)
+    return fail("--selftest runs on the process platform");
 
   mote::image::Program prog;
   int status = 0;
   if (!mote::image::open_program(opts->program, &prog, &error, &status)) return fail(error, status);
+  if (opts->platform == mote::cli::Platform::Qemu) {
+    if (opts->verbose) std::fprintf(stderr, "mote: qemu platform (microvm, PVH, TCG)\n");
+    int rc = mote::qemu::run(*opts, prog, &error);
+    return rc < 0 ? fail(error) : rc;
+  }
   if (opts->verbose)
     std::fprintf(stderr, "mote: process platform (KVM cannot run ring-0 guests at speed here)\n");
   mote::launch::exec_process_platform(*opts, prog, &error);

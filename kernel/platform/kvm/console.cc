@@ -13,8 +13,19 @@ namespace {
 Host g_host = Host::Pvh;
 
 // 16550 UART registers (PC16550D datasheet): THR at +0, LSR at +5 (bit 5:
-// transmit holding register empty).
-constexpr u16 kCom1 = 0x3f8;
+// transmit holding register empty), scratch at +7.
+// Under PVH: COM1 carries stdout (and stderr when there is no COM2), COM2
+// stderr, COM3 the exit status line for the `--platform qemu` launcher.
+constexpr u16 kCom1 = 0x3f8, kCom2 = 0x2f8, kCom3 = 0x3e8;
+bool g_com2, g_com3;
+
+// A UART answers its scratch register; an absent port reads 0xff.
+bool uart_present(u16 base) {
+  outb(base + 7, 0x5a);
+  if (inb(base + 7) != 0x5a) return false;
+  outb(base + 7, 0xa5);
+  return inb(base + 7) == 0xa5;
+}
 
 void uart_init(u16 base) {
   outb(base + 1, 0x00);  // no interrupts
@@ -25,13 +36,10 @@ void uart_init(u16 base) {
   outb(base + 2, 0xc7);  // FIFO on, cleared
 }
 
+// Bytes go out unchanged (no \n -> \r\n): the program's output must reach
+// the host as it wrote it.
 void uart_write(u16 base, const char* s, usize n) {
   for (usize i = 0; i < n; ++i) {
-    if (s[i] == '\n') {
-      while (!(inb(base + 5) & 0x20)) {
-      }
-      outb(base, '\r');
-    }
     while (!(inb(base + 5) & 0x20)) {
     }
     outb(base, u8(s[i]));
@@ -48,7 +56,12 @@ abi::HcExit g_hc_exit;
 
 void console_init(Host host) {
   g_host = host;
-  if (host == Host::Pvh) uart_init(kCom1);
+  if (host != Host::Pvh) return;
+  uart_init(kCom1);
+  g_com2 = uart_present(kCom2);
+  if (g_com2) uart_init(kCom2);
+  g_com3 = uart_present(kCom3);
+  if (g_com3) uart_init(kCom3);
 }
 
 Host host_kind() { return g_host; }
@@ -59,7 +72,7 @@ isize console_write(int stream, const void* buf, usize len) {
     outl(abi::hypercall_port(abi::Hypercall::ConsoleWrite), u32(virt_to_phys(&g_hc_write)));
     return isize(g_hc_write.ret);
   }
-  uart_write(kCom1, static_cast<const char*>(buf), len);
+  uart_write(stream == 2 && g_com2 ? kCom2 : kCom1, static_cast<const char*>(buf), len);
   return isize(len);
 }
 
@@ -98,11 +111,13 @@ void vm_exit(int status) {
     g_hc_exit = abi::HcExit{status, 0};
     outl(abi::hypercall_port(abi::Hypercall::Exit), u32(virt_to_phys(&g_hc_exit)));
   } else {
-    // QEMU: isa-debug-exit, with the full status first as a line on COM2
+    // QEMU: isa-debug-exit, with the full status first as a line on COM3
     // (abi/hypercall.h). Without those devices this falls through.
-    char line[32];
-    usize n = format(line, sizeof line, "mote-exit: %d\n", status);
-    uart_write(abi::kStatusUartPort, line, n);
+    if (g_com3) {
+      char line[32];
+      usize n = format(line, sizeof line, "mote-exit: %d\n", status);
+      uart_write(kCom3, line, n);
+    }
     outl(abi::kIsaDebugExitPort, u32(status));
   }
   for (;;) asm volatile("cli; hlt");

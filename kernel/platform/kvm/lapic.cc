@@ -15,7 +15,7 @@ namespace {
 bool g_deadline_mode;
 u64 g_ticks_per_ms;
 
-volatile u32* reg(u32 off) { return static_cast<volatile u32*>(phys_to_virt(0xfee00000ull + off)); }
+volatile u32* reg(u32 off) { return reinterpret_cast<volatile u32*>(g_lapic_virt + off); }
 
 enum : u32 { kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
              kDivide = 0x3e0 };
@@ -25,6 +25,7 @@ void on_interrupt() { core::on_timer(); }
 }  // namespace
 
 void lapic_init() {
+  g_lapic_virt = reinterpret_cast<u64>(phys_to_virt(0xfee00000ull));
   wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));
   *reg(kSvr) = 0x100 | kSpuriousVector;
   *reg(kDivide) = 0xb;  // divide by 1

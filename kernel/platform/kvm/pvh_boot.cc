@@ -1,7 +1,9 @@
 // The boot info for a PVH boot (QEMU microvm, Firecracker), which has no mote
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
-// options: selftest, strace, verbose, mem=SIZE (K/M/G).
+// options: selftest, strace, verbose, mem=SIZE (K/M/G), env=K=V (repeatable),
+// hostname=NAME, exe=PATH. Words are separated by spaces; a word may carry any byte as
+// %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
@@ -22,14 +24,31 @@ struct Words {
   usize n = 0;
 };
 
-Words split(const char* s) {
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Splits at spaces and decodes %XX in place (the command line is ours to
+// change: it is RAM the kernel owns now).
+Words split(char* s) {
   Words out;
   while (*s && out.n < kMaxArgs) {
     while (*s == ' ') ++s;
     if (!*s) break;
-    const char* start = s;
-    while (*s && *s != ' ') ++s;
-    out.w[out.n++] = StrView(start, usize(s - start));
+    char* start = s;
+    char* w = s;
+    while (*s && *s != ' ') {
+      if (*s == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
+        *w++ = char(hex(s[1]) * 16 + hex(s[2]));
+        s += 3;
+      } else {
+        *w++ = *s++;
+      }
+    }
+    out.w[out.n++] = StrView(start, usize(w - start));
   }
   return out;
 }
@@ -95,8 +114,13 @@ class Blob {
 
 const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest) {
   auto* si = static_cast<const HvmStartInfo*>(phys_to_virt(start_info_phys));
-  const char* cmdline = si->cmdline_paddr ? static_cast<const char*>(phys_to_virt(si->cmdline_paddr)) : "";
+  static char empty[1];
+  char* cmdline = si->cmdline_paddr ? static_cast<char*>(phys_to_virt(si->cmdline_paddr)) : empty;
   Words words = split(cmdline);
+  StrView extra_env[kMaxArgs];
+  usize nenv = 0;
+  StrView hostname("mote");
+  StrView exe;  // the program's path (AT_EXECFN, /proc/self/exe); default "/" + argv[0]
   u32 flags = 0;
   u64 mem = 0;
   usize first_arg = words.n;
@@ -110,6 +134,9 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
     else if (w == StrView("strace")) flags |= abi::kBootStrace;
     else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
+    else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
+    else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
+    else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
     // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
   }
   if (*selftest) return nullptr;
@@ -145,22 +172,40 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   h.program_size = mod[0].size;
   h.ram_bytes = ram_bytes;
   StrView argv0 = first_arg < words.n ? words.w[first_arg] : StrView("program");
-  h.program_path = argv0.size && argv0.data[0] == '/' ? blob.add(argv0) : blob.add("/", argv0);
-  h.hostname = blob.add("mote");
+  if (exe.size) h.program_path = blob.add(exe);
+  else h.program_path = argv0.size && argv0.data[0] == '/' ? blob.add(argv0) : blob.add("/", argv0);
+  h.hostname = blob.add(hostname);
   h.cwd = blob.add("/");
-  const char* env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                       "HOME=/root", "TERM=xterm", "HOSTNAME=mote"};
-  abi::BlobString args[kMaxArgs], envs[4];
-  usize argc = 0;
+  // The environment as `mote run` gives it: PATH, HOME, TERM, HOSTNAME, then
+  // each env= (a later one replaces an earlier one of the same name).
+  abi::BlobString args[kMaxArgs], envs[kMaxArgs + 4];
+  usize argc = 0, envc = 0;
   if (first_arg >= words.n) args[argc++] = blob.add(argv0);
   for (usize i = first_arg; i < words.n; ++i) args[argc++] = blob.add(words.w[i]);
-  for (usize i = 0; i < 4; ++i) envs[i] = blob.add(env[i]);
+  char hostname_kv[80] = "HOSTNAME=";
+  usize hn = min<usize>(hostname.size, sizeof hostname_kv - 10);
+  memcpy(hostname_kv + 9, hostname.data, hn);
+  StrView env[kMaxArgs + 4] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                               "HOME=/root", "TERM=xterm", StrView(hostname_kv, 9 + hn)};
+  usize n = 4;
+  for (usize i = 0; i < nenv; ++i) {
+    StrView kv = extra_env[i];
+    usize eq = 0;
+    while (eq < kv.size && kv.data[eq] != '=') ++eq;
+    usize slot = n;
+    for (usize j = 0; j < n; ++j)
+      if (env[j].size > eq && env[j].data[eq] == '=' && StrView(env[j].data, eq) == StrView(kv.data, eq))
+        slot = j;
+    env[slot] = kv;
+    if (slot == n) ++n;
+  }
+  for (usize i = 0; i < n; ++i) envs[envc++] = blob.add(env[i]);
   h.argc = u32(argc);
-  h.envc = 4;
+  h.envc = u32(envc);
   h.argv_offset = blob.table(argc);
-  h.envp_offset = blob.table(4);
+  h.envp_offset = blob.table(envc);
   memcpy(blob.base() + h.argv_offset, args, argc * sizeof(abi::BlobString));
-  memcpy(blob.base() + h.envp_offset, envs, 4 * sizeof(abi::BlobString));
+  memcpy(blob.base() + h.envp_offset, envs, envc * sizeof(abi::BlobString));
   for (auto& c : h.console) c.kind = abi::ConsoleKind::Pipe;  // a serial line, not a tty
   h.total_size = u32(blob.size());
   memcpy(blob.base(), &h, sizeof h);

@@ -113,6 +113,8 @@ void expect_trap(u8 vector, u64 resume) { g_expect = Expectation{true, vector, r
 const TrapRecord& last_expected_trap() { return g_record; }
 void set_timer_handler(void (*fn)()) { g_timer_handler = fn; }
 
+u64 g_lapic_virt = 0xfee00000;
+
 // A fault in the program (lower-half code): the signal Linux would send
 // (arch/x86/kernel/traps.c conventions) and the core's report.
 [[noreturn]] void program_fault(const TrapFrame* f) {
@@ -148,7 +150,7 @@ using namespace mote::kvm;
 
 extern "C" void mote_trap_dispatch(TrapFrame* f) {
   if (f->vector == kTimerVector) {
-    *reinterpret_cast<volatile u32*>(0xfee000b0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
+    *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
     if (g_timer_handler) g_timer_handler();
     return;
   }

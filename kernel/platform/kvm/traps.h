@@ -30,6 +30,10 @@ struct TrapRecord {
 };
 const TrapRecord& last_expected_trap();
 
+// Where the xAPIC registers are mapped: identity at boot, the direct map once
+// the kernel has its own page tables (lapic_init sets it).
+extern u64 g_lapic_virt;
+
 // Called on every timer interrupt (after EOI).
 void set_timer_handler(void (*fn)());
 

@@ -1,0 +1,181 @@
+#include "monitor/qemu/launch.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+extern "C" const unsigned char mote_kernel_image[];
+extern "C" const unsigned char mote_kernel_image_end[];
+
+namespace mote::qemu {
+
+namespace {
+
+// Guest RAM beyond what the program may commit: the kernel, page tables,
+// the core's heap, the program image (the initrd).
+constexpr uint64_t kOverhead = 48ull << 20;
+
+std::string find_qemu() {
+  const char* path = getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string cand = p.substr(start, end - start) + "/qemu-system-x86_64";
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+    start = end + 1;
+  }
+  return "";
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string encode_word(const std::string& w) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : w) {
+    if (c <= ' ' || c == '%' || c >= 0x7f) {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  if (out.empty()) out = "%00";  // never an empty word (it would vanish)
+  return out;
+}
+
+std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
+                                      const std::string& kernel, const int fds[3]) {
+  std::string append;
+  if (o.strace) append += "strace ";
+  if (o.verbose) append += "verbose ";
+  append += "mem=" + std::to_string(o.mem_bytes >> 10) + "K ";
+  append += "hostname=" + encode_word(o.hostname) + " ";
+  append += "exe=" + encode_word(program_path) + " ";
+  for (const auto& kv : o.env) append += "env=" + encode_word(kv) + " ";
+  append += "--";
+  append += " " + encode_word(o.program);
+  for (const auto& a : o.args) append += " " + encode_word(a);
+  uint64_t ram_mib = (o.mem_bytes + kOverhead + (1 << 20) - 1) >> 20;
+  std::vector<std::string> cmd = {
+      "qemu-system-x86_64",
+      "-M", "microvm,isa-serial=on,rtc=on,pit=on",
+      "-accel", "tcg",
+      "-m", std::to_string(ram_mib) + "M",
+      "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+      "-chardev", "file,id=out,path=/proc/self/fd/" + std::to_string(fds[0]),
+      "-chardev", "file,id=err,path=/proc/self/fd/" + std::to_string(fds[1]),
+      "-chardev", "file,id=status,path=/proc/self/fd/" + std::to_string(fds[2]),
+      "-serial", "chardev:out",
+      "-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3",
+      "-device", "isa-serial,chardev=status,iobase=0x3e8,irq=4",
+      "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+      "-kernel", kernel,
+      "-initrd", program_path,
+      "-append", append,
+  };
+  return cmd;
+}
+
+int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+  std::string qemu = find_qemu();
+  if (qemu.empty()) {
+    *error = "--platform qemu needs qemu-system-x86_64 (Debian package qemu-system-x86)";
+    return -1;
+  }
+  // The kernel image embedded in mote, handed to QEMU as an inherited fd.
+  int kfd = memfd_create("mote-kernel", 0);
+  size_t ksize = size_t(mote_kernel_image_end - mote_kernel_image);
+  if (kfd < 0 || !write_all(kfd, reinterpret_cast<const char*>(mote_kernel_image), ksize)) {
+    *error = std::string("kernel image: ") + strerror(errno);
+    return -1;
+  }
+  // Pipes for the guest's stdout, stderr and status line, relayed here.
+  int pipes[3][2];
+  for (auto& pp : pipes) {
+    if (pipe2(pp, O_CLOEXEC) != 0) {
+      *error = std::string("pipe: ") + strerror(errno);
+      return -1;
+    }
+  }
+  int child_fds[3] = {pipes[0][1], pipes[1][1], pipes[2][1]};
+  std::vector<std::string> cmd =
+      command_line(o, p.path, "/proc/self/fd/" + std::to_string(kfd), child_fds);
+  cmd[0] = qemu;
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("fork: ") + strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    for (int fd : child_fds) fcntl(fd, F_SETFD, 0);  // QEMU inherits the write ends
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    std::vector<char*> argv;
+    for (auto& s : cmd) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(qemu.c_str(), argv.data());
+    _exit(127);
+  }
+  for (int fd : child_fds) close(fd);
+  close(kfd);
+
+  std::string status_text;
+  struct pollfd pfd[3];
+  int open_count = 3;
+  for (int i = 0; i < 3; ++i) pfd[i] = {pipes[i][0], POLLIN, 0};
+  char buf[65536];
+  while (open_count > 0) {
+    if (poll(pfd, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(pfd[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(pfd[i].fd);
+        pfd[i].fd = -1;
+        --open_count;
+        continue;
+      }
+      if (i < 2) write_all(i + 1, buf, size_t(n));
+      else status_text.append(buf, size_t(n));
+    }
+  }
+  int ws = 0;
+  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  size_t at = status_text.rfind("mote-exit: ");
+  if (at != std::string::npos) return atoi(status_text.c_str() + at + 11) & 0xff;
+  // No status line: the VM did not end through the kernel's exit (QEMU's own
+  // errors exit 1, which isa-debug-exit cannot be told apart from).
+  *error = WIFSIGNALED(ws) ? "qemu was killed by signal " + std::to_string(WTERMSIG(ws))
+                           : "the VM stopped without an exit status (qemu status " +
+                                 std::to_string(WEXITSTATUS(ws)) + ")";
+  return -1;
+}
+
+}  // namespace mote::qemu
