@@ -53,7 +53,6 @@ void boot() {
   g_proc.strace = b.flags & abi::kBootStrace;
   g_proc.exe_path = blob_string(b, b.program_path);
   g_proc.hostname = blob_string(b, b.hostname);
-  g_proc.start_ns = platform::monotonic_ns();
   u8 seed[32];
   platform::random_seed(seed);
   g_rng.seed(seed);

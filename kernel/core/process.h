@@ -38,7 +38,6 @@ struct Process {
   StrView exe_path;        // absolute guest path of the program
   StrView hostname;
   u64 stack_size = 0;      // main-thread stack (RLIMIT_STACK)
-  u64 start_ns = 0;        // monotonic time at boot (sysinfo uptime)
   u64 image_path_unused = 0;
   // The loaded image, for fault reports.
   u64 load_bias = 0;

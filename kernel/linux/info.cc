@@ -69,7 +69,7 @@ i64 sys_uname(const SysArgs& a) {
 
 i64 sys_sysinfo(const SysArgs& a) {
   Sysinfo s{};
-  s.uptime = i64((platform::monotonic_ns() - core::g_proc.start_ns) / 1000000000ull);
+  s.uptime = i64(platform::monotonic_ns() / 1000000000ull);  // the clock starts at boot
   s.totalram = core::g_proc.as.limit();
   s.freeram = core::g_proc.as.limit() - core::g_proc.as.charged();
   s.procs = 1;

@@ -40,3 +40,14 @@ Result<usize> string_from_user(char* dst, u64 src, usize cap) {
 }
 
 }  // namespace mote::linux
+
+namespace mote::core {
+
+bool program_page_prot(u64 addr, u32* prot) {
+  const mm::Vma* v = g_proc.as.vmas().find(addr);
+  if (!v || v->kind == mm::VmaKind::Reserved) return false;
+  *prot = v->prot;
+  return true;
+}
+
+}  // namespace mote::core

@@ -52,7 +52,8 @@ Layout layout();
 usize reserved_ranges(Reserved* out, usize cap);
 
 // Maps zeroed memory at exactly [addr, addr+len); the range is free according
-// to the core's bookkeeping. Page-aligned arguments.
+// to the core's bookkeeping. Page-aligned arguments. A platform may back the
+// pages lazily (core::program_page_prot says what a touched page allows).
 Result<void> map_anonymous(u64 addr, u64 len, u32 prot);
 // Maps the program image (boot_info().program_*) copy-on-write at exactly
 // [addr, addr+len) from byte `offset` of the image. Pages past the image's
@@ -97,6 +98,9 @@ u64 min_signal_stack();
 
 // ---- Time ------------------------------------------------------------------
 
+// Nanoseconds since the unikernel booted (CLOCK_MONOTONIC starts near 0, as
+// in a fresh VM). Reading it must not be needed to boot: on the VM platform
+// the first read may calibrate the TSC.
 u64 monotonic_ns();
 u64 wall_ns();            // nanoseconds since the Unix epoch
 u64 process_cpu_ns();
@@ -152,5 +156,10 @@ struct FaultFrame {
 [[noreturn]] void on_fault(const FaultFrame& f);
 
 void on_timer();
+
+// Demand paging (VM platforms): the protection the program's mappings give
+// `addr`, or false when no program mapping covers it. map_anonymous may leave
+// pages unbacked; the platform backs them on first touch with this answer.
+bool program_page_prot(u64 addr, u32* prot);
 
 }  // namespace mote::core

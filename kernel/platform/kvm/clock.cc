@@ -30,21 +30,38 @@ u64 khz_from_cpuid() {
   return 0;
 }
 
-// PIT channel 2 one-shot over 10 ms (8254 datasheet; gate and OUT2 via port
-// 0x61), counting TSC ticks meanwhile.
+// The PIT (8254) counts at 1.193182 MHz: program channel 0 as a free-running
+// rate generator and count TSC ticks while it advances 10 ms, reading the
+// counter with latch commands (port 0x61 / channel 2 is absent on microvm).
+u16 pit_read() {
+  outb(0x43, 0x00);  // latch channel 0
+  u8 lo = inb(0x40);
+  u8 hi = inb(0x40);
+  return u16(lo | (hi << 8));
+}
+
 u64 khz_from_pit() {
   constexpr u32 kPitHz = 1193182;
-  constexpr u32 kCount = kPitHz / 100;  // 10 ms
-  outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
-  outb(0x43, 0xb0);                        // channel 2, lo/hi, mode 0
-  outb(0x42, u8(kCount));
-  outb(0x42, u8(kCount >> 8));
-  u64 start = rdtsc();
-  u64 spins = 0;
-  while (!(inb(0x61) & 0x20)) {
-    if (++spins > 100000000) return 0;  // no PIT
+  constexpr u32 kTicks = kPitHz / 100;  // 10 ms
+  outb(0x43, 0x34);                     // channel 0, lo/hi, mode 2
+  outb(0x40, 0);
+  outb(0x40, 0);                        // count 65536
+  u16 prev = pit_read();
+  u64 start = 0;
+  u32 elapsed = 0;
+  for (u64 reads = 0; reads < 10000000; ++reads) {
+    u16 now = pit_read();
+    if (now == prev) continue;
+    if (!start) {
+      start = rdtsc();  // align to a counter edge
+      prev = now;
+      continue;
+    }
+    elapsed += u16(prev - now);  // counts down, wraps at 65536
+    prev = now;
+    if (elapsed >= kTicks) return (rdtsc() - start) * kPitHz / elapsed / 1000;
   }
-  return (rdtsc() - start) / 10;
+  return 0;  // the counter never moved: no PIT
 }
 
 u8 cmos(u8 reg) {
@@ -81,25 +98,39 @@ u64 wall_from_rtc() {
 
 }  // namespace
 
-void clock_init(u64 tsc_khz, u64 wall_ns) {
-  g_tsc0 = rdtsc();
-  g_khz = tsc_khz ? tsc_khz : khz_from_cpuid();
-  if (!g_khz) g_khz = khz_from_pit();
+// Measuring the TSC against the PIT takes 10 ms: done on first use only, so a
+// program that never reads the clock or sleeps does not pay for it at boot.
+void calibrate() {
+  g_khz = khz_from_pit();
   if (!g_khz) {
     kprintf("mote kernel: cannot tell the TSC frequency (no boot info, CPUID leaf or PIT)\n");
     vm_exit(125);
   }
+}
+
+void clock_init(u64 tsc_khz, u64 wall_ns) {
+  g_tsc0 = rdtsc();
+  g_khz = tsc_khz ? tsc_khz : khz_from_cpuid();
   g_wall0 = wall_ns ? wall_ns : wall_from_rtc();
 }
 
 u64 clock_monotonic_ns() {
+  if (!g_khz) calibrate();
   u64 d = rdtsc() - g_tsc0;
   // ns = ticks * 1e6 / khz, without overflowing for years of uptime.
   return (d / g_khz) * 1000000 + (d % g_khz) * 1000000 / g_khz;
 }
 
 u64 clock_wall_ns() { return g_wall0 + clock_monotonic_ns(); }
-u64 clock_tsc_khz() { return g_khz; }
-u64 clock_tsc_at(u64 ns) { return g_tsc0 + (ns / 1000000) * g_khz + (ns % 1000000) * g_khz / 1000000; }
+u64 clock_boot_wall_ns() { return g_wall0; }
+u64 clock_tsc_khz_if_known() { return g_khz; }
+u64 clock_tsc_khz() {
+  if (!g_khz) calibrate();
+  return g_khz;
+}
+u64 clock_tsc_at(u64 ns) {
+  if (!g_khz) calibrate();
+  return g_tsc0 + (ns / 1000000) * g_khz + (ns % 1000000) * g_khz / 1000000;
+}
 
 }  // namespace mote::kvm

@@ -11,7 +11,9 @@ namespace mote::kvm {
 void clock_init(u64 tsc_khz, u64 wall_ns);
 u64 clock_monotonic_ns();
 u64 clock_wall_ns();
-u64 clock_tsc_khz();
+u64 clock_tsc_khz();            // calibrates on first use
+u64 clock_tsc_khz_if_known();   // 0 until known (never calibrates)
+u64 clock_boot_wall_ns();       // the wall clock at boot
 // TSC value at monotonic time `ns`.
 u64 clock_tsc_at(u64 ns);
 

@@ -19,6 +19,9 @@
 pvh_start32:
         cli
         cld
+        rdtsc                                   // boot statistics (bootstats)
+        mov     %eax, boot_tsc
+        mov     %edx, boot_tsc + 4
         mov     %ebx, boot_info_phys            // struct hvm_start_info *
         movl    $0x48565000, boot_magic         // "\0PVH"
         // CR4.PAE, EFER.LME, CR3, then CR0.PG (SDM 9.8.5).
@@ -53,6 +56,8 @@ pvh_start32:
         .balign 8
 boot_info_phys: .long 0
 boot_magic:     .long 0
+        .globl  boot_tsc
+boot_tsc:       .quad 0
         .balign 16
 boot_gdt:
         .quad   0
@@ -103,6 +108,9 @@ boot_pd3: pd 0xc0000000, 0x9b            // PS | PCD | PWT | RW | P
 mote_start64:
         cli
         cld
+        rdtsc
+        mov     %eax, boot_tsc
+        mov     %edx, boot_tsc + 4
         mov     $boot_pml4, %rax               // linked at its physical address
         mov     %rax, %cr3
         lgdt    boot_gdt_desc

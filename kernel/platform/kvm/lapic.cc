@@ -35,8 +35,13 @@ void lapic_init() {
     *reg(kLvtTimer) = (2u << 17) | kTimerVector | (1u << 16);  // TSC-deadline, masked
     return;
   }
-  // Calibrate: count APIC ticks over 1 ms of TSC.
-  *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked
+  *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked; calibrated on first use
+}
+
+namespace {
+// Counts APIC timer ticks over 1 ms of TSC (the first time a timer is armed).
+void calibrate() {
+  *reg(kLvtTimer) = kTimerVector | (1u << 16);
   *reg(kInitialCount) = 0xffffffff;
   u64 start = rdtsc(), span = clock_tsc_khz();
   while (rdtsc() - start < span) {
@@ -45,6 +50,7 @@ void lapic_init() {
   *reg(kInitialCount) = 0;
   if (g_ticks_per_ms == 0) g_ticks_per_ms = 1;
 }
+}  // namespace
 
 void lapic_arm(u64 deadline_ns) {
   if (deadline_ns == 0) {
@@ -57,6 +63,7 @@ void lapic_arm(u64 deadline_ns) {
     wrmsr(Msr::TscDeadline, clock_tsc_at(deadline_ns));
     return;
   }
+  if (!g_ticks_per_ms) calibrate();
   u64 now = clock_monotonic_ns();
   u64 ns = deadline_ns > now ? deadline_ns - now : 1;
   u64 count = ns / 1000000 * g_ticks_per_ms + (ns % 1000000) * g_ticks_per_ms / 1000000;

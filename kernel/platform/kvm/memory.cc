@@ -24,6 +24,9 @@ enum : u64 {
   kGlobal = 1ull << 8,
   kNx = 1ull << 63,
   kAddrMask = 0x000ffffffffff000ull,
+  // Software bit (SDM 3A 4.5: ignored by the CPU): the frame belongs to the
+  // program image (the initrd), mapped in place; never freed.
+  kImage = 1ull << 9,
 };
 
 constexpr usize kMaxRanges = 32;
@@ -98,9 +101,26 @@ void invlpg(u64 virt) { asm volatile("invlpg (%0)" : : "r"(virt) : "memory"); }
 
 }  // namespace
 
+// Whole pages move in 8-byte steps (rep stosq/movsq: a page is 512 steps).
+void zero_page(void* p) {
+  u64 n = kPageSize / 8;
+  asm volatile("rep stosq" : "+D"(p), "+c"(n) : "a"(0) : "memory");
+}
+
+void copy_page(void* dst, const void* src) {
+  u64 n = kPageSize / 8;
+  asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+namespace {
+
+}  // namespace
+
+u64 g_frames_allocated;
 u64 frame_alloc() {
+  ++g_frames_allocated;
   u64 f = raw_frame();
-  if (f) memset(phys_to_virt(f), 0, kPageSize);
+  if (f) zero_page(phys_to_virt(f));
   return f;
 }
 
@@ -134,7 +154,7 @@ void memory_init(const RamRange* ram, usize nram, const RamRange* used_ranges, u
   auto early_frame = [&]() {
     u64 f = raw_frame();
     if (!f || f >= (4ull << 30)) vm_exit(125);
-    memset(early_table(f), 0, kPageSize);
+    zero_page(early_table(f));
     return f;
   };
   u64 pml4 = early_frame();
@@ -160,6 +180,14 @@ void memory_init(const RamRange* ram, usize nram, const RamRange* used_ranges, u
   asm volatile("mov %0, %%cr3" : : "r"(pml4) : "memory");
 }
 
+Result<void> map_image_page(u64 virt, u64 phys, u32 prot) {
+  u64* e = walk(virt, true);
+  if (!e) return err(ENOMEM);
+  *e = phys | kImage | pte_flags(prot);
+  invlpg(virt);
+  return ok();
+}
+
 Result<void> map_page(u64 virt, u64 phys, u32 prot) {
   u64* e = walk(virt, true);
   if (!e) return err(ENOMEM);
@@ -170,10 +198,28 @@ Result<void> map_page(u64 virt, u64 phys, u32 prot) {
   return ok();
 }
 
-u64 lookup_page(u64 virt, bool unmap) {
+bool fault_in(u64 virt, bool write) {
+  if (!g_pml4_phys) return false;  // before memory_init: nothing is demand-paged
+  u64 page = page_down(virt);
+  u32 prot;
+  if (!core::program_page_prot(page, &prot)) return false;
+  if (!(prot & (platform::kProtRead | platform::kProtWrite | platform::kProtExec))) return false;
+  if (write && !(prot & platform::kProtWrite)) return false;
+  u64* e = walk(page, true);
+  if (!e || (*e & kPresent)) return false;  // present: a real protection fault
+  if (*e & kAddrMask) return false;          // PROT_NONE over a frame: real fault
+  u64 f = frame_alloc();
+  if (!f) return false;
+  *e = f | pte_flags(prot);
+  invlpg(page);
+  return true;
+}
+
+u64 lookup_page(u64 virt, bool unmap, bool* image) {
   u64* e = walk(virt, false);
   if (!e || !(*e & kAddrMask)) return 0;
   u64 phys = *e & kAddrMask;
+  if (image) *image = *e & kImage;
   if (unmap) {
     *e = 0;
     invlpg(virt);
@@ -183,9 +229,28 @@ u64 lookup_page(u64 virt, bool unmap) {
 
 Result<void> protect_page(u64 virt, u32 prot) {
   u64* e = walk(virt, false);
-  if (!e || !(*e & kAddrMask)) return err(ENOMEM);
-  *e = (*e & kAddrMask) | pte_flags(prot);
+  if (!e || !(*e & kAddrMask)) return ok();  // not touched yet: the next fault uses prot
+  if ((*e & kImage) && (prot & platform::kProtWrite)) {
+    // An image page becoming writable gets its private copy first.
+    u64 f = raw_frame();
+    if (!f) return err(ENOMEM);
+    copy_page(phys_to_virt(f), phys_to_virt(*e & kAddrMask));
+    *e = f;
+  }
+  *e = (*e & (kAddrMask | kImage)) | pte_flags(prot);
   invlpg(virt);
+  return ok();
+}
+
+Result<void> move_page(u64 from, u64 to) {
+  u64* src = walk(from, false);
+  if (!src || !*src) return ok();  // never touched: nothing to carry over
+  u64* dst = walk(to, true);
+  if (!dst) return err(ENOMEM);
+  *dst = *src;
+  *src = 0;
+  invlpg(from);
+  invlpg(to);
   return ok();
 }
 

@@ -29,6 +29,8 @@ struct RamRange {
 // map: the lower half belongs to the program) and switches to them.
 void memory_init(const RamRange* ram, usize nram, const RamRange* used, usize nused);
 
+extern u64 g_frames_allocated;  // statistics (bootstats)
+
 // One zeroed 4 KiB frame, or 0 when RAM is exhausted.
 u64 frame_alloc();
 void frame_free(u64 phys);
@@ -36,8 +38,20 @@ u64 frames_free();
 
 // Program mappings (lower half), 4 KiB granularity; prot is platform::Prot.
 Result<void> map_page(u64 virt, u64 phys, u32 prot);
-// The frame mapped at virt (0 if none); clears the entry when `unmap`.
-u64 lookup_page(u64 virt, bool unmap);
+// Demand paging: program memory gets a zeroed frame on first touch, with the
+// protection the core's VMAs give (core::program_page_prot); untouched memory
+// costs the unikernel nothing. False when the fault is a real one.
+bool fault_in(u64 virt, bool write);
+// Maps a frame of the program image in place (zero-copy); it is never freed
+// and gets a private copy before it becomes writable.
+Result<void> map_image_page(u64 virt, u64 phys, u32 prot);
+// The frame mapped at virt (0 if none); clears the entry when `unmap`;
+// *image tells whether it is an image frame (not to be freed).
+u64 lookup_page(u64 virt, bool unmap, bool* image = nullptr);
+// Moves the page-table entry (frame and protection) of `from` to `to`.
+Result<void> move_page(u64 from, u64 to);
+void zero_page(void* p);
+void copy_page(void* dst, const void* src);
 Result<void> protect_page(u64 virt, u32 prot);
 
 // Core memory: `len` bytes of fresh zeroed pages in the core region.

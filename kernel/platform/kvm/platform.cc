@@ -13,6 +13,7 @@
 
 extern "C" [[noreturn]] void mote_vm_enter(mote::u64 rip, mote::u64 rsp);
 extern "C" void mote_vm_syscall_entry();
+extern "C" mote::u64 boot_tsc;
 
 namespace mote::kvm {
 
@@ -39,32 +40,27 @@ const char* name() { return g_vm.host == Host::MoteMonitor ? "kvm" : "qemu (PVH)
 Layout layout() { return Layout{0x10000, 0x7ffffffff000ull, 0x7f0000000000ull}; }
 usize reserved_ranges(Reserved*, usize) { return 0; }  // the lower half is the program's
 
-Result<void> map_anonymous(u64 addr, u64 len, u32 prot) {
-  for (u64 off = 0; off < len; off += kPageSize) {
-    u64 f = frame_alloc();
-    if (!f) {
-      (void)unmap(addr, off);
-      return err(ENOMEM);
-    }
-    auto r = map_page(addr + off, f, prot);
-    if (!r.ok()) {
-      frame_free(f);
-      (void)unmap(addr, off);
-      return r;
-    }
-  }
-  return ok();
-}
+// Demand paging: nothing to do now; frames come on first touch (memory.cc
+// fault_in, with the core's VMA protection). The core's commit accounting
+// (--mem) keeps the total within what RAM can back.
+Result<void> map_anonymous(u64, u64, u32) { return ok(); }
 
 Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
   const abi::BootInfo& b = *g_vm.boot;
+  // Zero-copy: read-only pages wholly inside a page-aligned image are the
+  // image's own frames (the initrd in guest RAM); the rest is copied.
+  bool aligned = page_aligned(b.program_gpa);
   for (u64 off = 0; off < len; off += kPageSize) {
+    u64 at = offset + off;
+    if (aligned && !(prot & kProtWrite) && at + kPageSize <= b.program_size) {
+      TRY(map_image_page(addr + off, b.program_gpa + at, prot));
+      continue;
+    }
     u64 f = frame_alloc();
     if (!f) {
       (void)unmap(addr, off);
       return err(ENOMEM);
     }
-    u64 at = offset + off;
     if (at < b.program_size) {
       u64 n = min<u64>(kPageSize, b.program_size - at);
       memcpy(phys_to_virt(f), phys_to_virt(b.program_gpa + at), n);
@@ -89,8 +85,9 @@ Result<usize> read_program(u64 offset, void* buf, usize len) {
 
 Result<void> unmap(u64 addr, u64 len) {
   for (u64 off = 0; off < len; off += kPageSize) {
-    u64 f = lookup_page(addr + off, true);
-    if (f) frame_free(f);
+    bool image = false;
+    u64 f = lookup_page(addr + off, true, &image);
+    if (f && !image) frame_free(f);
   }
   return ok();
 }
@@ -100,12 +97,24 @@ Result<void> protect(u64 addr, u64 len, u32 prot) {
   return ok();
 }
 
-Result<void> move(u64, u64, u64, u64) { return err(ENOSYS); }  // the core copies
+// mremap: the frames move with their page-table entries; the grown tail is
+// unbacked until touched.
+Result<void> move(u64 old_addr, u64 old_len, u64 new_addr, u64 new_len) {
+  (void)new_len;
+  for (u64 off = 0; off < old_len; off += kPageSize) TRY(move_page(old_addr + off, new_addr + off));
+  return ok();
+}
 
 Result<void> discard(u64 addr, u64 len) {
+  // MADV_DONTNEED: anonymous pages read as zero again (the frame goes back;
+  // the next touch faults a fresh one in). Image pages keep their contents,
+  // as Linux rereads a private file mapping.
   for (u64 off = 0; off < len; off += kPageSize) {
-    u64 f = lookup_page(addr + off, false);
-    if (f) memset(phys_to_virt(f), 0, kPageSize);
+    bool image = false;
+    u64 f = lookup_page(addr + off, false, &image);
+    if (!f || image) continue;
+    lookup_page(addr + off, true);
+    frame_free(f);
   }
   return ok();
 }
@@ -182,6 +191,14 @@ void enter_program(const EntryState& s) {
   wrmsr(Msr::Lstar, reinterpret_cast<u64>(&mote_vm_syscall_entry));
   wrmsr(Msr::Fmask, 0x200 | 0x400 | 0x100 | 0x40000);   // IF DF TF AC
   enable_fpu();
+  if (g_vm.bootstats) {
+    // Under QEMU -icount shift=0 the TSC counts guest instructions.
+    // boot_tsc lives in .boot (linked at its physical address): read it
+    // through the kernel image's higher-half alias.
+    u64 entry_tsc = *reinterpret_cast<const u64*>(reinterpret_cast<u64>(&boot_tsc) + kKernelVma);
+    kprintf("mote-bootstats: tsc at kernel entry %lu, at program entry %lu, %lu frames\n",
+            (unsigned long)entry_tsc, (unsigned long)rdtsc(), (unsigned long)kvm::g_frames_allocated);
+  }
   mote_vm_enter(s.rip, s.rsp);
 }
 

@@ -1,7 +1,7 @@
 // The boot info for a PVH boot (QEMU microvm, Firecracker), which has no mote
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
-// options: selftest, strace, verbose, mem=SIZE (K/M/G), env=K=V (repeatable),
+// options: selftest, strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
 // hostname=NAME, exe=PATH. Words are separated by spaces; a word may carry any byte as
 // %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
@@ -78,7 +78,7 @@ void seed(u8 out[32], bool* strong) {
         asm volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
       if (!ok) *strong = false;
     }
-    v ^= rdtsc() * 0x9e3779b97f4a7c15ull ^ clock_wall_ns();
+    v ^= rdtsc() * 0x9e3779b97f4a7c15ull ^ clock_boot_wall_ns();
     memcpy(out + 8 * i, &v, 8);
   }
 }
@@ -133,6 +133,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
     if (w == StrView("selftest")) *selftest = true;
     else if (w == StrView("strace")) flags |= abi::kBootStrace;
     else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
+    else if (w == StrView("bootstats")) g_vm.bootstats = true;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
@@ -161,8 +162,8 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   // rest feeds page tables and the core's heap).
   u64 avail = frames_free() * kPageSize;
   h.mem_limit = mem && mem < avail ? mem : avail / 8 * 7;
-  h.wall_clock_ns = clock_wall_ns();
-  h.tsc_khz = clock_tsc_khz();
+  h.wall_clock_ns = clock_boot_wall_ns();
+  h.tsc_khz = clock_tsc_khz_if_known();
   bool strong;
   seed(h.random_seed, &strong);
   if (!strong && (flags & abi::kBootVerbose))

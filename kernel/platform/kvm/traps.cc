@@ -3,6 +3,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/platform.h"
 
 extern "C" const mote::u64 mote_vector_table[32];
@@ -155,6 +156,11 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     return;
   }
   if (f->vector == kSpuriousVector) return;
+  // Demand paging: a first touch of program memory, by the program or by the
+  // core copying to/from it (error code bit 1: write).
+  if (f->vector == 14 && read_cr2() < 0x800000000000ull && !(f->error & 1) &&
+      fault_in(read_cr2(), f->error & 2))
+    return;
   if (g_expect.armed && f->vector == g_expect.vector) {
     g_expect.armed = false;
     g_record = TrapRecord{g_record.count + 1, u8(f->vector), f->rip, f->error,

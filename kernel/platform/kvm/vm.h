@@ -9,6 +9,7 @@ namespace mote::kvm {
 struct VmState {
   Host host;
   const abi::BootInfo* boot;  // through the direct map
+  bool bootstats;             // print boot TSC figures before the program starts
 };
 extern VmState g_vm;
 

@@ -154,6 +154,13 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
   }
   relocate(base, dynamic);
   g.base = base;
+  {
+    struct {
+      i64 s, ns;
+    } t;
+    host::syscall2(__NR_clock_gettime, 1 /*CLOCK_MONOTONIC*/, long(&t));
+    g.mono0 = u64(t.s) * 1000000000ull + u64(t.ns) - 1;  // never 0 afterwards
+  }
   g_initial_sp = sp;
 
   // argv/envp/auxv of the core process itself.

@@ -134,7 +134,7 @@ u64 hwcap() { return g.hwcap; }
 u64 hwcap2() { return g.hwcap2; }
 u64 min_signal_stack() { return g.minsigstksz; }
 
-u64 monotonic_ns() { return read_clock(1); }
+u64 monotonic_ns() { return read_clock(1) - g.mono0; }
 u64 wall_ns() { return read_clock(0); }
 u64 process_cpu_ns() { return read_clock(2); }
 u64 thread_cpu_ns() { return read_clock(3); }
@@ -142,6 +142,7 @@ u64 clock_resolution_ns() { return 1; }
 
 void timer_arm(u64 deadline_ns) {
   if (g.timer_id < 0) return;
+  if (deadline_ns) deadline_ns += g.mono0;  // back to the host's clock
   struct {
     Timespec interval, value;
   } its{{0, 0}, {i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)}};
@@ -151,6 +152,7 @@ void timer_arm(u64 deadline_ns) {
 }
 
 u64 idle_until(u64 deadline_ns) {
+  deadline_ns = deadline_ns > ~u64(0) - g.mono0 ? ~u64(0) : deadline_ns + g.mono0;
   Timespec ts{i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)};
   // An interrupted sleep (EINTR: the timer signal) returns early: the caller
   // checks the clock and decides.

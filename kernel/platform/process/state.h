@@ -26,6 +26,7 @@ struct State {
   platform::Reserved reserved[48] = {};
   usize nreserved = 0;
   u64 fs_base = 0;
+  u64 mono0 = 0;                 // host CLOCK_MONOTONIC at start: the unikernel's 0
   int timer_id = -1;
   bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
 };
