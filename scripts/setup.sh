@@ -9,6 +9,7 @@ PACKAGES=(
   musl-tools            # musl-gcc: the third variant of every guest test program
   busybox-static        # a real static program for integration tests
   qemu-system-x86       # the VM platform under TCG (issue 3)
+  libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
   hyperfine             # benchmarks
   runsc                 # gVisor: benchmark baseline
 )

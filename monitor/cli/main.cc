@@ -8,6 +8,7 @@
 #include "monitor/cli/options.h"
 #include "monitor/image/program.h"
 #include "monitor/process/launch.h"
+#include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
 
 namespace {
@@ -28,14 +29,23 @@ int cmd_run(const std::vector<std::string>& args) {
     return fail("-p " + opts->publish[0] + ": port publishing is not supported yet");
   if (!opts->volumes.empty())
     return fail("-v " + opts->volumes[0] + ": shared directories are not supported yet");
-  if (opts->platform == mote::cli::Platform::Kvm)
-    return fail("--platform kvm is not supported yet (use process or qemu)");
   if (!opts->selftest.empty() && opts->platform == mote::cli::Platform::Qemu)
-    return fail("--selftest runs on the process platform");
+    return fail("--selftest runs on the process and kvm platforms");
+  if (opts->platform == mote::cli::Platform::Kvm && !opts->selftest.empty() &&
+      opts->selftest != "kernel")
+    return fail("--platform kvm runs --selftest kernel only");
+  if (opts->platform != mote::cli::Platform::Kvm && opts->selftest == "kernel")
+    return fail("--selftest kernel needs --platform kvm");
 
   mote::image::Program prog;
   int status = 0;
   if (!mote::image::open_program(opts->program, &prog, &error, &status)) return fail(error, status);
+  if (opts->platform == mote::cli::Platform::Kvm) {
+    if (opts->verbose) std::fprintf(stderr, "mote: kvm platform (mote's KVM monitor)\n");
+    bool unavailable = false;
+    int rc = mote::kvmrun::run(*opts, prog, &error, &unavailable);
+    return rc < 0 ? fail(error) : rc;
+  }
   if (opts->platform == mote::cli::Platform::Qemu) {
     if (opts->verbose) std::fprintf(stderr, "mote: qemu platform (microvm, PVH, TCG)\n");
     int rc = mote::qemu::run(*opts, prog, &error);

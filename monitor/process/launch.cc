@@ -33,7 +33,8 @@ bool write_all(int fd, const void* data, size_t n) {
 
 }  // namespace
 
-void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
+                                    std::string* error) {
   BootRequest r;
   r.argv.push_back(o.program);
   r.argv.insert(r.argv.end(), o.args.begin(), o.args.end());
@@ -50,13 +51,18 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
   r.program_size = p.size;
   if (getrandom(r.seed, sizeof r.seed, 0) != ssize_t(sizeof r.seed)) {
     *error = std::string("getrandom: ") + strerror(errno);
-    return;
+    return {};
   }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   r.wall_clock_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
   for (int fd = 0; fd < 3; ++fd) r.console[fd] = probe_console(fd);
-  std::vector<uint8_t> blob = build_boot_blob(r);
+  return build_boot_blob(r);
+}
+
+void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+  std::vector<uint8_t> blob = make_boot_blob(o, p, error);
+  if (blob.empty()) return;
 
   // The boot info: a sealed memfd the core maps read-only (inherited).
   int boot_fd = memfd_create("mote-boot", MFD_ALLOW_SEALING);

@@ -3,7 +3,9 @@
 // signals pass straight through and nothing of the monitor stays mapped.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "monitor/cli/options.h"
 #include "monitor/image/program.h"
@@ -12,5 +14,10 @@ namespace mote::launch {
 
 // Only returns on failure, with a one-line message in *error.
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error);
+
+// The boot-info blob for a run (argv, guest environment, console, seed...):
+// the same on every platform. Empty with *error set on failure.
+std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
+                                    std::string* error);
 
 }  // namespace mote::launch

@@ -108,6 +108,7 @@ boot_pd3: pd 0xc0000000, 0x9b            // PS | PCD | PWT | RW | P
 mote_start64:
         cli
         cld
+        movabs  $boot_stack_top, %rsp           // ours before anything is pushed
         rdtsc
         mov     %eax, boot_tsc
         mov     %edx, boot_tsc + 4

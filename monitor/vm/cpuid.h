@@ -1,0 +1,47 @@
+// The CPUID the guest sees, set deliberately (pure logic, unit-tested).
+//
+// Start from KVM_GET_SUPPORTED_CPUID, hide what the guest must not use, add
+// mote's hypervisor leaves, then (kvm.cc) KVM_SET_CPUID2 and read back with
+// KVM_GET_CPUID2: some KVMs (kvm_pvm, machine-notes.md) rewrite leaves 1, 7
+// and 0xD with host values, so only the read-back table is the truth.
+// References: KVM API doc (Documentation/virt/kvm/api.rst) "KVM_GET_SUPPORTED_CPUID",
+// "KVM_SET_CPUID2", "KVM_GET_CPUID2" and 9.1 "KVM_GET_SUPPORTED_CPUID issues";
+// Intel SDM Vol. 2A "CPUID".
+#pragma once
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+#include <vector>
+
+#include "monitor/boot/entry.h"
+
+namespace mote::vm {
+
+using CpuidTable = std::vector<kvm_cpuid_entry2>;
+
+// mote's hypervisor leaves. 0x40000000: max leaf in EAX, "MoteMoteMote" in
+// EBX:ECX:EDX. 0x40000010 (the timing-leaf convention VMware introduced and
+// other hypervisors follow): EAX = TSC kHz, EBX = local APIC timer kHz.
+inline constexpr uint32_t kLeafHypervisor = 0x40000000;
+inline constexpr uint32_t kLeafTiming = 0x40000010;
+inline constexpr char kHypervisorSignature[13] = "MoteMoteMote";
+// KVM's in-kernel LAPIC timer counts at 1 GHz (one bus cycle per ns).
+inline constexpr uint32_t kLapicTimerKhz = 1000000;
+
+struct CpuidPolicy {
+  uint32_t tsc_khz = 0;        // KVM_GET_TSC_KHZ; 0 when unknown
+  bool tsc_deadline = false;   // KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC's TSC-deadline mode works
+  uint32_t apic_id = 0;        // this vCPU's (x2)APIC ID
+};
+
+// The table to hand to KVM_SET_CPUID2 for one vCPU.
+CpuidTable shape_cpuid(const CpuidTable& supported, const CpuidPolicy& policy);
+
+// The entry for (function, index), or nullptr.
+const kvm_cpuid_entry2* find_leaf(const CpuidTable& table, uint32_t function, uint32_t index = 0);
+
+// What the boot code needs to know, from the table the guest really sees.
+boot::CpuFeatures features_of(const CpuidTable& table);
+
+}  // namespace mote::vm

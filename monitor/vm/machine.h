@@ -1,0 +1,55 @@
+// One call to boot a kernel in a KVM VM and run it to the end: what
+// `mote run --platform kvm` and the test driver (tests/vm) use.
+//
+// Order of the setup (each step's reason is at its call):
+//   open /dev/kvm -> map guest RAM -> KVM_CREATE_VM, TSS, memory slot, irqchip
+//   -> vCPU 0 -> TSC kHz -> CPUID (shape, set, read back) -> fill guest RAM
+//   (GDT, page tables, kernel, boot info) -> entry registers -> run loop.
+#pragma once
+
+#include <stdint.h>
+
+#include <span>
+#include <string>
+
+#include "monitor/vm/cpuid.h"
+#include "monitor/vm/expected.h"
+#include "monitor/vm/host_console.h"
+#include "monitor/vm/run.h"
+
+namespace mote::vm {
+
+struct MachineConfig {
+  std::span<const uint8_t> kernel_elf;
+  std::span<const uint8_t> boot_blob;  // abi::BootInfo blob; ram_bytes and tsc_khz are filled in
+  std::span<const uint8_t> program;    // the program's ELF, placed in guest RAM (may be empty)
+  uint64_t ram_bytes = 64ull << 20;
+  HostConsole console;
+};
+
+// CLOCK_MONOTONIC when each setup step ended (for --timing and the bench).
+struct SetupTimes {
+  int64_t start = 0;         // run_machine() called
+  int64_t kvm_opened = 0;    // /dev/kvm open, API version checked
+  int64_t vm_created = 0;    // guest RAM mapped; VM, TSS, memory slot, irqchip
+  int64_t vcpu_created = 0;  // vCPU 0 and its kvm_run mapping
+  int64_t cpuid_set = 0;     // TSC kHz, CPUID shaped, set and read back
+  int64_t guest_loaded = 0;  // GDT, page tables, kernel, boot info in guest RAM
+  int64_t registers_set = 0; // entry state in the vCPU
+};
+
+struct MachineReport {
+  RunResult result;
+  RunTimes times;
+  SetupTimes setup;
+  uint32_t tsc_khz = 0;
+  CpuidTable guest_cpuid;  // what the guest really sees (KVM_GET_CPUID2)
+};
+
+// Setup failures come back as a Failure (KvmUnavailable when there is no
+// usable KVM); once the guest runs, every outcome is a MachineReport.
+// The monitor ignores SIGPIPE from here on: a closed host stream is the
+// guest's -EPIPE, not the monitor's death.
+Expected<MachineReport> run_machine(const MachineConfig& config);
+
+}  // namespace mote::vm

@@ -1,0 +1,178 @@
+#include "monitor/vm/vcpu.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace mote::vm {
+
+namespace {
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + strerror(errno); }
+
+kvm_segment to_kvm(const boot::SegmentState& s) {
+  kvm_segment k{};
+  k.base = s.descriptor.base;
+  k.limit = s.descriptor.byte_limit();
+  k.selector = s.selector;
+  k.type = s.descriptor.type;
+  k.present = s.descriptor.present;
+  k.dpl = s.descriptor.dpl;
+  k.db = s.descriptor.db;
+  k.s = s.descriptor.s;
+  k.l = s.descriptor.l;
+  k.g = s.descriptor.g;
+  k.avl = s.descriptor.avl;
+  k.unusable = 0;
+  return k;
+}
+
+// A kvm_cpuid2 header followed by `n` entries.
+struct CpuidBuffer {
+  explicit CpuidBuffer(size_t n)
+      : bytes(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2)), data(std::make_unique<uint8_t[]>(bytes)) {
+    std::memset(data.get(), 0, bytes);
+    get()->nent = uint32_t(n);
+  }
+  kvm_cpuid2* get() { return reinterpret_cast<kvm_cpuid2*>(data.get()); }
+  size_t bytes;
+  std::unique_ptr<uint8_t[]> data;
+};
+
+}  // namespace
+
+Vcpu::Vcpu(Vcpu&& o) noexcept
+    : fd_(std::move(o.fd_)), id_(o.id_), run_(std::exchange(o.run_, nullptr)), run_size_(o.run_size_) {}
+
+Vcpu::~Vcpu() {
+  if (run_) munmap(run_, run_size_);
+}
+
+Expected<void> Vcpu::set_cpuid(const CpuidTable& table) {
+  CpuidBuffer buf(table.size());
+  std::memcpy(buf.get()->entries, table.data(), table.size() * sizeof(kvm_cpuid_entry2));
+  // KVM API doc "KVM_SET_CPUID2".
+  if (ioctl(fd_.get(), KVM_SET_CPUID2, buf.get()) < 0) return fail(errno_text("KVM_SET_CPUID2"));
+  return {};
+}
+
+Expected<CpuidTable> Vcpu::cpuid() const {
+  // KVM API doc "KVM_GET_CPUID2": E2BIG when nent is smaller than the table.
+  for (size_t n = 128; n <= 4096; n *= 2) {
+    CpuidBuffer buf(n);
+    if (ioctl(fd_.get(), KVM_GET_CPUID2, buf.get()) == 0) {
+      const kvm_cpuid2* c = buf.get();
+      return CpuidTable(c->entries, c->entries + c->nent);
+    }
+    if (errno != E2BIG) return fail(errno_text("KVM_GET_CPUID2"));
+  }
+  return fail("KVM_GET_CPUID2: more than 4096 entries");
+}
+
+Expected<uint32_t> Vcpu::tsc_khz() const {
+  // KVM API doc "KVM_GET_TSC_KHZ" (KVM_CAP_GET_TSC_KHZ): returns the frequency.
+  int khz = ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  if (khz <= 0) return fail(errno_text("KVM_GET_TSC_KHZ"));
+  return uint32_t(khz);
+}
+
+Expected<void> Vcpu::set_entry_state(const boot::EntryState& st) {
+  // KVM API doc "KVM_GET_SREGS"/"KVM_SET_SREGS": start from the reset state so
+  // apic_base, TR and LDT keep KVM's values (TR: a busy TSS, as VM entry needs).
+  kvm_sregs sregs{};
+  if (ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0) return fail(errno_text("KVM_GET_SREGS"));
+  sregs.cs = to_kvm(st.code);
+  sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = to_kvm(st.data);
+  sregs.gdt.base = st.gdt_base;
+  sregs.gdt.limit = st.gdt_limit;
+  sregs.idt.base = 0;
+  sregs.idt.limit = 0;  // no IDT: any exception before the kernel's own ends in a triple fault
+  sregs.cr0 = st.cr0.bits();
+  sregs.cr3 = st.cr3;
+  sregs.cr4 = st.cr4.bits();
+  sregs.efer = st.efer.bits();
+  if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) < 0) return fail(errno_text("KVM_SET_SREGS"));
+
+  // KVM API doc "KVM_SET_REGS".
+  kvm_regs regs{};
+  regs.rip = st.rip;
+  regs.rsp = st.rsp;
+  regs.rflags = st.rflags;
+  regs.rdi = st.rdi;
+  regs.rsi = st.rsi;
+  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return fail(errno_text("KVM_SET_REGS"));
+  return {};
+}
+
+Expected<void> Vcpu::make_runnable() {
+  kvm_mp_state state{KVM_MP_STATE_RUNNABLE};
+  if (ioctl(fd_.get(), KVM_SET_MP_STATE, &state) < 0) return fail(errno_text("KVM_SET_MP_STATE"));
+  return {};
+}
+
+Expected<kvm_regs> Vcpu::regs() const {
+  kvm_regs regs{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return fail(errno_text("KVM_GET_REGS"));
+  return regs;
+}
+
+Expected<VmExit> Vcpu::run() {
+  for (;;) {
+    // KVM API doc "KVM_RUN": EINTR when a signal is pending; just go back in.
+    if (ioctl(fd_.get(), KVM_RUN, 0) < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return fail(errno_text("KVM_RUN"));
+    }
+    if (run_->exit_reason == KVM_EXIT_INTR) continue;
+    return translate_exit();
+  }
+}
+
+VmExit Vcpu::translate_exit() const {
+  // KVM API doc 5. "The kvm_run structure", one case per exit_reason.
+  VmExit e;
+  switch (run_->exit_reason) {
+    case KVM_EXIT_IO: {
+      e.kind = ExitKind::Io;
+      e.io.out = run_->io.direction == KVM_EXIT_IO_OUT;
+      e.io.port = run_->io.port;
+      e.io.size = run_->io.size;
+      e.io.count = run_->io.count;
+      // The data lives in the kvm_run mapping at data_offset; trust KVM, but
+      // not blindly: a bad offset becomes an empty span the dispatcher rejects.
+      uint64_t len = uint64_t(run_->io.size) * run_->io.count;
+      uint64_t off = run_->io.data_offset;
+      if (off <= run_size_ && len <= run_size_ - off)
+        e.io.data = std::span<uint8_t>(reinterpret_cast<uint8_t*>(run_) + off, len);
+      break;
+    }
+    case KVM_EXIT_MMIO:
+      e.kind = ExitKind::Mmio;
+      e.mmio.gpa = run_->mmio.phys_addr;
+      e.mmio.write = run_->mmio.is_write;
+      e.mmio.len = run_->mmio.len;
+      break;
+    case KVM_EXIT_HLT: e.kind = ExitKind::Hlt; break;
+    case KVM_EXIT_SHUTDOWN: e.kind = ExitKind::Shutdown; break;
+    case KVM_EXIT_INTERNAL_ERROR:
+      e.kind = ExitKind::InternalError;
+      e.code = run_->internal.suberror;
+      break;
+    case KVM_EXIT_FAIL_ENTRY:
+      e.kind = ExitKind::FailEntry;
+      e.code = run_->fail_entry.hardware_entry_failure_reason;
+      break;
+    default:
+      e.kind = ExitKind::Other;
+      e.code = run_->exit_reason;
+      break;
+  }
+  return e;
+}
+
+}  // namespace mote::vm

@@ -1,0 +1,62 @@
+// One vCPU: its fd, its kvm_run mapping, and the vCPU ioctls of the KVM API
+// (Documentation/virt/kvm/api.rst; section names cited at each call).
+#pragma once
+
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "monitor/boot/entry.h"
+#include "monitor/vm/cpuid.h"
+#include "monitor/vm/exit.h"
+#include "monitor/vm/expected.h"
+#include "monitor/vm/fd.h"
+
+namespace mote::vm {
+
+class Vcpu {
+ public:
+  Vcpu(UniqueFd fd, uint32_t id, kvm_run* run, size_t run_size)
+      : fd_(std::move(fd)), id_(id), run_(run), run_size_(run_size) {}
+  Vcpu(Vcpu&& o) noexcept;
+  Vcpu& operator=(Vcpu&&) = delete;
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+  ~Vcpu();
+
+  uint32_t id() const { return id_; }
+
+  // KVM_SET_CPUID2 (before the first KVM_RUN) and KVM_GET_CPUID2 (what the
+  // guest really sees, which may differ: see cpuid.h).
+  Expected<void> set_cpuid(const CpuidTable& table);
+  Expected<CpuidTable> cpuid() const;
+
+  // KVM_GET_TSC_KHZ: the guest TSC frequency.
+  Expected<uint32_t> tsc_khz() const;
+
+  // KVM_GET_SREGS + KVM_SET_SREGS + KVM_SET_REGS: the direct 64-bit entry.
+  // Call after set_cpuid: KVM checks CR4 and EFER against the guest's CPUID.
+  Expected<void> set_entry_state(const boot::EntryState& state);
+
+  // KVM_SET_MP_STATE(KVM_MP_STATE_RUNNABLE): an application processor would
+  // otherwise wait for INIT/SIPI (machine-notes.md: it blocks forever).
+  Expected<void> make_runnable();
+
+  // KVM_RUN until the next exit the monitor must handle. For an I/O exit,
+  // exit.io.data points into kvm_run: an IN's result goes there before the
+  // next run(). EINTR and KVM_EXIT_INTR resume transparently.
+  Expected<VmExit> run();
+
+  // KVM_GET_REGS.
+  Expected<kvm_regs> regs() const;
+
+ private:
+  VmExit translate_exit() const;
+
+  UniqueFd fd_;
+  uint32_t id_;
+  kvm_run* run_;
+  size_t run_size_;
+};
+
+}  // namespace mote::vm

@@ -1,0 +1,56 @@
+// mote-vm-emu: boots a test kernel with mote's monitor code on an emulated
+// CPU (tests/vm/emulator.h), for hosts where KVM cannot run the test.
+#include <csignal>
+#include <cstdio>
+#include <vector>
+
+#include "monitor/boot/entry.h"
+#include "monitor/vm/exit_dispatch.h"
+#include "monitor/vm/memory.h"
+#include "monitor/vm/run.h"
+#include "tests/vm/driver.h"
+#include "tests/vm/emulator.h"
+
+int main(int argc, char** argv) {
+  using namespace mote;
+  vmtest::DriverOptions opts;
+  if (!vmtest::parse_options(argc, argv, &opts)) return 2;
+  vmtest::mark_process_start(opts);
+  std::vector<uint8_t> kernel;
+  if (!vmtest::read_kernel(opts.kernel_path, &kernel)) return vm::kStopStatus;
+  std::vector<uint8_t> blob = vmtest::test_boot_blob();
+
+  auto mem = vm::GuestMemory::create(opts.ram_bytes);
+  if (!mem.ok()) {
+    std::fprintf(stderr, "mote: %s\n", mem.failure().message.c_str());
+    return vm::kStopStatus;
+  }
+  boot::DirectBoot b;
+  b.kernel_elf = kernel;
+  b.boot_blob = blob;
+  b.cpu = boot::CpuFeatures{.nx = true, .syscall = true, .page_1g = opts.page_1g, .fxsr = true, .sse = true};
+  int64_t fill_start = vm::monotonic_ns();
+  auto entry = boot::prepare_direct_boot(*mem, b);
+  int64_t fill_end = vm::monotonic_ns();
+  if (!entry.ok()) {
+    std::fprintf(stderr, "mote: %s\n", entry.failure().message.c_str());
+    return vm::kStopStatus;
+  }
+  signal(SIGPIPE, SIG_IGN);  // as run_machine does
+  vm::ExitDispatcher dispatcher(*mem, vm::HostConsole{});
+  vm::RunTimes times;
+  auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times);
+  if (!result.ok()) {
+    std::fprintf(stderr, "mote: %s\n", result.failure().message.c_str());
+    return vm::kStopStatus;
+  }
+  if (!vmtest::paging_was_walked(*mem, entry->cr3, entry->rip)) {
+    std::fprintf(stderr, "mote-vm-emu: the CPU never walked the boot page tables for rip %#llx\n",
+                 static_cast<unsigned long long>(entry->rip));
+    return vm::kStopStatus;
+  }
+  if (opts.timing)
+    std::fprintf(stderr, "timing: guest RAM filled (GDT, page tables, kernel, boot info) in %.0f us\n",
+                 double(fill_end - fill_start) / 1000.0);
+  return vmtest::finish(opts, *result, times, "emulator");
+}

@@ -1,0 +1,157 @@
+#include "tests/vm/emulator.h"
+
+#include "monitor/boot/layout.h"
+#include "monitor/boot/x86.h"
+
+#include <unicorn/unicorn.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string>
+
+namespace mote::vmtest {
+
+namespace {
+
+constexpr uint32_t kMsrEfer = 0xc0000080;
+
+struct Session {
+  vm::ExitDispatcher* dispatcher;
+  vm::RunTimes* times;
+  std::optional<vm::RunResult> result;
+};
+
+uint64_t rip_of(uc_engine* uc) {
+  uint64_t rip = 0;
+  uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+  return rip;
+}
+
+// Hands one exit to the monitor's dispatcher, as the KVM run loop does.
+void deliver(uc_engine* uc, Session* s, const vm::VmExit& exit) {
+  if (s->result) return;  // already stopping
+  if (s->times->exits++ == 0) s->times->first_exit_ns = vm::monotonic_ns();
+  vm::Action a = s->dispatcher->handle(exit);
+  if (a.kind == vm::Action::Kind::Resume) return;
+  if (a.kind == vm::Action::Kind::Exit) s->result = vm::RunResult{a.status, {}};
+  else s->result = vm::RunResult{vm::kStopStatus, vm::stop_message(a.reason, rip_of(uc))};
+  uc_emu_stop(uc);
+}
+
+void on_out(uc_engine* uc, uint32_t port, int size, uint32_t value, void* user) {
+  uint8_t bytes[4];
+  std::memcpy(bytes, &value, sizeof bytes);
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Io;
+  e.io = vm::IoAccess{true, uint16_t(port), uint8_t(size), 1, std::span<uint8_t>(bytes, size_t(size))};
+  deliver(uc, static_cast<Session*>(user), e);
+}
+
+uint32_t on_in(uc_engine* uc, uint32_t port, int size, void* user) {
+  uint8_t bytes[4] = {};
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Io;
+  e.io = vm::IoAccess{false, uint16_t(port), uint8_t(size), 1, std::span<uint8_t>(bytes, size_t(size))};
+  deliver(uc, static_cast<Session*>(user), e);
+  uint32_t value = 0;
+  std::memcpy(&value, bytes, sizeof value);
+  return value;
+}
+
+// Exceptions: with no IDT, KVM would report a triple fault.
+void on_interrupt(uc_engine* uc, uint32_t intno, void* user) {
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Emulator;
+  e.detail = "exception " + std::to_string(intno) + " with no IDT (a triple fault on KVM)";
+  deliver(uc, static_cast<Session*>(user), e);
+}
+
+bool on_invalid(uc_engine* uc, void* user) {
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Emulator;
+  e.detail = "invalid opcode with no IDT (a triple fault on KVM)";
+  deliver(uc, static_cast<Session*>(user), e);
+  return false;
+}
+
+vm::Failure uc_failure(const char* what, uc_err err) {
+  return vm::fail(std::string("emulator: ") + what + ": " + uc_strerror(err));
+}
+
+// The same state Vcpu::set_entry_state gives KVM, through the emulator's API.
+uc_err load_entry_state(uc_engine* uc, const boot::EntryState& st) {
+  uc_x86_mmr gdtr{};
+  gdtr.base = st.gdt_base;
+  gdtr.limit = st.gdt_limit;
+  uc_x86_mmr idtr{};
+  uc_x86_msr efer{kMsrEfer, st.efer.bits()};
+  uint64_t cr0 = st.cr0.bits(), cr3 = st.cr3, cr4 = st.cr4.bits();
+  uc_err err;
+  if ((err = uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr)) || (err = uc_reg_write(uc, UC_X86_REG_IDTR, &idtr)) ||
+      (err = uc_reg_write(uc, UC_X86_REG_CR3, &cr3)) || (err = uc_reg_write(uc, UC_X86_REG_CR4, &cr4)) ||
+      (err = uc_reg_write(uc, UC_X86_REG_MSR, &efer)) || (err = uc_reg_write(uc, UC_X86_REG_CR0, &cr0)))
+    return err;
+  // Selectors load their descriptors from the GDT in guest memory: this
+  // checks the GDT the monitor wrote, not just the values it meant.
+  uint64_t cs = st.code.selector, ds = st.data.selector;
+  if ((err = uc_reg_write(uc, UC_X86_REG_CS, &cs))) return err;
+  for (int r : {UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS})
+    if ((err = uc_reg_write(uc, r, &ds))) return err;
+  const std::pair<int, uint64_t> regs[] = {{UC_X86_REG_RIP, st.rip},     {UC_X86_REG_RSP, st.rsp},
+                                           {UC_X86_REG_RFLAGS, st.rflags}, {UC_X86_REG_RDI, st.rdi},
+                                           {UC_X86_REG_RSI, st.rsi}};
+  for (const auto& [id, value] : regs)
+    if ((err = uc_reg_write(uc, id, &value))) return err;
+  return UC_ERR_OK;
+}
+
+}  // namespace
+
+bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va) {
+  constexpr uint64_t kAccessed = 1ull << 5;  // SDM 4.5, Table 4-15: A bit of a PML4E
+  auto pml4e = mem.read<uint64_t>((cr3 & boot::PageEntry::kAddressMask) + ((va >> 39) & 511) * 8);
+  return pml4e && (*pml4e & kAccessed);
+}
+
+vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
+                                         vm::ExitDispatcher& dispatcher, vm::RunTimes* times) {
+  uc_engine* uc = nullptr;
+  uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
+  if (err) return uc_failure("uc_open", err);
+  struct Closer {
+    uc_engine* uc;
+    ~Closer() { uc_close(uc); }
+  } closer{uc};
+  // A CPU model with 1 GiB pages, NX and syscall, like any KVM host's.
+  if ((err = uc_ctl_set_cpu_model(uc, UC_CPU_X86_EPYC))) return uc_failure("cpu model", err);
+  if ((err = uc_mem_map_ptr(uc, 0, mem.size(), UC_PROT_ALL, mem.host_mapping())))
+    return uc_failure("mapping guest RAM", err);
+  // Unicorn 2.0 (Debian 12) walks the guest's page tables (it sets their
+  // Accessed bits and faults on a missing entry) but then accesses the
+  // virtual address as if it were physical. So the higher-half alias is also
+  // mapped at its virtual address; the translation itself is unit-tested
+  // (boot::translate), and paging_was_walked() checks the walk happened.
+  uint64_t alias = std::min(mem.size(), boot::kHigherHalfBytes);
+  if ((err = uc_mem_map_ptr(uc, boot::kHigherHalfBase, alias, UC_PROT_ALL, mem.host_mapping())))
+    return uc_failure("mapping the higher-half alias", err);
+  if ((err = load_entry_state(uc, entry))) return uc_failure("loading the entry state", err);
+
+  Session s{&dispatcher, times, std::nullopt};
+  uc_hook h;
+  if ((err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_out), &s, 1, 0, UC_X86_INS_OUT)) ||
+      (err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_in), &s, 1, 0, UC_X86_INS_IN)) ||
+      (err = uc_hook_add(uc, &h, UC_HOOK_INTR, reinterpret_cast<void*>(on_interrupt), &s, 1, 0)) ||
+      (err = uc_hook_add(uc, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(on_invalid), &s, 1, 0)))
+    return uc_failure("hooks", err);
+
+  times->first_entry_ns = vm::monotonic_ns();
+  err = uc_emu_start(uc, entry.rip, 0, 0, 0);
+  if (s.result) return *s.result;
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Emulator;
+  e.detail = err ? uc_strerror(err) : "the CPU stopped (hlt)";
+  return vm::RunResult{vm::kStopStatus, vm::stop_message(vm::describe(e), rip_of(uc))};
+}
+
+}  // namespace mote::vmtest
