@@ -68,19 +68,34 @@ i64 load_iov(u64 addr, i64 count, Iovec* out) {
   return count;
 }
 
+// The iovec array is read in batches (the syscall stack is small): the same
+// checks as Linux (count, lengths, total) before any transfer.
 template <typename Op>
 i64 vector_io(int fd, u64 iov_addr, i64 count, Op op) {
   if (!console_fd(fd)) return -EBADF;
-  Iovec iov[kIovMax];
-  i64 n = load_iov(iov_addr, count, iov);
-  if (n < 0) return n;
+  if (count < 0 || count > kIovMax) return -EINVAL;
+  constexpr i64 kBatch = 64;
+  Iovec iov[kBatch];
+  u64 total = 0;
+  for (i64 at = 0; at < count; at += kBatch) {
+    i64 n = load_iov(iov_addr + u64(at) * sizeof(Iovec), min(kBatch, count - at), iov);
+    if (n < 0) return n;
+    for (i64 i = 0; i < n; ++i) {
+      total += iov[i].len;
+      if (i64(total) < 0) return -EINVAL;
+    }
+  }
   i64 done = 0;
-  for (i64 i = 0; i < n; ++i) {
-    if (iov[i].len == 0) continue;
-    i64 r = op(fd, iov[i].base, iov[i].len);
-    if (r < 0) return done ? done : r;
-    done += r;
-    if (u64(r) < iov[i].len) break;  // short transfer: stop, as Linux does
+  for (i64 at = 0; at < count; at += kBatch) {
+    i64 n = load_iov(iov_addr + u64(at) * sizeof(Iovec), min(kBatch, count - at), iov);
+    if (n < 0) return done ? done : n;
+    for (i64 i = 0; i < n; ++i) {
+      if (iov[i].len == 0) continue;
+      i64 r = op(fd, iov[i].base, iov[i].len);
+      if (r < 0) return done ? done : r;
+      done += r;
+      if (u64(r) < iov[i].len) return done;  // short transfer: stop, as Linux does
+    }
   }
   return done;
 }

@@ -20,7 +20,7 @@ using namespace mote::kvm;
 namespace {
 
 constexpr u32 kMoteMagic = 0x45544f4d;  // "MOTE" in %rsi: direct entry by mote's monitor
-constexpr u64 kLowMemory = 0x100000;    // below 1 MiB: firmware tables, start info
+constexpr u64 kLowMemory = 0x100000;    // 1 MiB: the kernel image starts here
 
 bool has_word(const char* cmdline, const char* word) {
   usize n = strlen(word);
@@ -77,11 +77,18 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
       auto* mm = reinterpret_cast<const HvmMemmapEntry*>(si->memmap_paddr);
       for (u32 i = 0; i < si->memmap_entries; ++i) {
         if (mm[i].type != 1) continue;
-        u64 s = max<u64>(mm[i].addr, kLowMemory), e = mm[i].addr + mm[i].size;
+        // RAM below 1 MiB is used too (every page counts in a 2 MiB VM),
+        // except page 0 and what the start info points at (marked used).
+        u64 s = max<u64>(mm[i].addr, kPageSize), e = mm[i].addr + mm[i].size;
         ram.add(s, e);
         ram_bytes += mm[i].size;
       }
+      used.add(si->memmap_paddr, si->memmap_paddr + si->memmap_entries * sizeof(HvmMemmapEntry));
     }
+    used.add(info_phys, info_phys + sizeof(HvmStartInfo));
+    if (si->cmdline_paddr) used.add(si->cmdline_paddr, si->cmdline_paddr + strlen(cmdline) + 1);
+    if (si->modlist_paddr)
+      used.add(si->modlist_paddr, si->modlist_paddr + si->nr_modules * sizeof(HvmModlistEntry));
     auto* mods = reinterpret_cast<const HvmModlistEntry*>(si->modlist_paddr);
     for (u32 i = 0; i < si->nr_modules && si->modlist_paddr; ++i)
       used.add(mods[i].paddr, mods[i].paddr + mods[i].size);

@@ -181,10 +181,11 @@ void panic(const char* msg) {
 
 void enter_program(const EntryState& s) {
   // Per-CPU block and kernel stack for syscalls; LSTAR on (SDM 3B 5.8.8).
-  auto stack = core_map(64 * 1024);
+  constexpr u64 kSyscallStack = 32 * 1024;
+  auto stack = core_map(kSyscallStack);
   if (!stack.ok()) panic("no memory for the syscall stack");
   g_cpu0.self = &g_cpu0;
-  g_cpu0.kernel_stack_top = stack.value() + 64 * 1024;
+  g_cpu0.kernel_stack_top = stack.value() + kSyscallStack;
   wrmsr(Msr::GsBase, reinterpret_cast<u64>(&g_cpu0));
   wrmsr(Msr::Efer, rdmsr(Msr::Efer) | 1);               // SCE
   wrmsr(Msr::Star, u64(0x08) << 32);

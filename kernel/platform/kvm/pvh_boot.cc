@@ -147,12 +147,13 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   }
   auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
 
-  auto mem_blob = core_map(64 * 1024);
+  constexpr usize kBlobBytes = 16 * 1024;
+  auto mem_blob = core_map(kBlobBytes);
   if (!mem_blob.ok()) {
     kprintf("mote kernel: no memory for the boot info\n");
     vm_exit(125);
   }
-  Blob blob(reinterpret_cast<u8*>(mem_blob.value()), 64 * 1024);
+  Blob blob(reinterpret_cast<u8*>(mem_blob.value()), kBlobBytes);
   abi::BootInfo h{};
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
