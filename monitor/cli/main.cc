@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "monitor/cli/options.h"
+#include "monitor/cli/platform_choice.h"
 #include "monitor/image/program.h"
 #include "monitor/process/launch.h"
 #include "monitor/kvm/launch.h"
@@ -37,6 +38,16 @@ int cmd_run(const std::vector<std::string>& args) {
   if (opts->platform != mote::cli::Platform::Kvm && opts->selftest == "kernel")
     return fail("--selftest kernel needs --platform kvm");
 
+  if (opts->platform == mote::cli::Platform::Auto) {
+    auto choice = mote::cli::choose_platform();
+    if (!opts->selftest.empty() && opts->selftest != "kernel") choice.platform = mote::cli::Platform::Process;
+    opts->platform = choice.platform;
+    if (opts->verbose)
+      std::fprintf(stderr, "mote: platform %s (%s)\n",
+                   choice.platform == mote::cli::Platform::Kvm ? "kvm" : "process",
+                   choice.reason.c_str());
+  }
+
   mote::image::Program prog;
   int status = 0;
   if (!mote::image::open_program(opts->program, &prog, &error, &status)) return fail(error, status);
@@ -51,8 +62,6 @@ int cmd_run(const std::vector<std::string>& args) {
     int rc = mote::qemu::run(*opts, prog, &error);
     return rc < 0 ? fail(error) : rc;
   }
-  if (opts->verbose)
-    std::fprintf(stderr, "mote: process platform (KVM cannot run ring-0 guests at speed here)\n");
   mote::launch::exec_process_platform(*opts, prog, &error);
   return fail(error);
 }

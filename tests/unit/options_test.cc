@@ -235,3 +235,64 @@ TEST(Options, UsageMentionsTheOptions) {
 
 }  // namespace
 }  // namespace mote::cli
+
+// ---- platform choice (monitor/cli/platform_choice.h) -------------------------
+
+#include <filesystem>
+#include <fstream>
+
+#include "monitor/cli/platform_choice.h"
+
+namespace {
+
+struct FakeHost {
+  std::filesystem::path root;
+  FakeHost() {
+    root = std::filesystem::temp_directory_path() / ("mote-choice-" + std::to_string(getpid()) + "-" +
+                                                      std::to_string(counter++));
+    std::filesystem::create_directories(root / "sys/module");
+    std::filesystem::create_directories(root / "dev");
+  }
+  ~FakeHost() { std::filesystem::remove_all(root); }
+  void kvm_device() { std::ofstream(root / "dev/kvm").put('\0'); }
+  void module(const char* m) { std::filesystem::create_directories(root / "sys/module" / m); }
+  mote::cli::PlatformChoice choose() {
+    return mote::cli::choose_platform((root / "sys").string(), (root / "dev").string());
+  }
+  static inline int counter = 0;
+};
+
+}  // namespace
+
+TEST(PlatformChoice, NoKvmDeviceMeansProcess) {
+  FakeHost h;
+  h.module("kvm_intel");
+  auto c = h.choose();
+  EXPECT_EQ(c.platform, mote::cli::Platform::Process);
+  EXPECT_NE(c.reason.find("kvm"), std::string::npos);
+}
+
+TEST(PlatformChoice, KvmPvmMeansProcess) {
+  FakeHost h;
+  h.kvm_device();
+  h.module("kvm_pvm");
+  h.module("kvm_amd");
+  EXPECT_EQ(h.choose().platform, mote::cli::Platform::Process);
+}
+
+TEST(PlatformChoice, HardwareKvmMeansKvm) {
+  FakeHost h;
+  h.kvm_device();
+  h.module("kvm_intel");
+  EXPECT_EQ(h.choose().platform, mote::cli::Platform::Kvm);
+  FakeHost a;
+  a.kvm_device();
+  a.module("kvm_amd");
+  EXPECT_EQ(a.choose().platform, mote::cli::Platform::Kvm);
+}
+
+TEST(PlatformChoice, UnknownKvmMeansProcess) {
+  FakeHost h;
+  h.kvm_device();
+  EXPECT_EQ(h.choose().platform, mote::cli::Platform::Process);
+}
