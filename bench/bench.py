@@ -42,6 +42,11 @@ CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
 GOAL_STARTUP_MS = 3.0
 GOAL_GVISOR_SPEEDUP = 30.0
 GOAL_SYSCALL_RATIO = 0.1
+# The VM platform (issue 3), counted in guest instructions under QEMU/TCG.
+GOAL_BOOT_INSNS = 200000
+GOAL_SYSCALL_INSNS = 150
+GOAL_KERNEL_KIB = 512
+GOAL_MIN_RAM_MIB = 2
 
 
 class Failure(Exception):
@@ -456,6 +461,128 @@ class Bench:
             "\"loaded\" is the sum of the PT_LOAD segments' MemSiz (readelf -lW), \"file\" "
             "the file size; text/data/bss from size(1)", rows))
 
+    # ------------------------------------------------------------ VM platform
+
+    def qemu_kernel_cmd(self, ram, program, append, icount=True):
+        """A plain QEMU microvm boot of the kernel image (docs/kernel-vm.md)."""
+        cmd = ["qemu-system-x86_64", "-M", "microvm,pit=on,rtc=on", "-accel", "tcg"]
+        if icount:
+            # The guest's clock (and TSC) then counts executed instructions.
+            cmd += ["-icount", "shift=0,sleep=off"]
+        cmd += ["-m", ram, "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+                "-kernel", os.path.join(self.build, "mote-kernel"), "-initrd", program,
+                "-append", append]
+        return cmd
+
+    def qemu_status(self, argv):
+        """Runs QEMU; the program's status from isa-debug-exit, and stdout."""
+        rc, out, err = self.run(argv)
+        if rc % 2 == 0:
+            raise Failure("%s: QEMU status %d (no isa-debug-exit)\n%s" % (show(argv), rc, tail(err)))
+        return (rc >> 1) & 0x7f, out
+
+    def vm(self):
+        rows = []
+        res = self.results.setdefault("vm", {})
+        if not shutil.which("qemu-system-x86_64"):
+            self.skip("VM platform", "qemu-system-x86_64 not installed")
+            self.sections.append(("VM platform (kernel under QEMU/TCG)", "SKIP", [
+                row("all figures", "SKIP", "", "", "SKIP (no qemu-system-x86_64)")]))
+            return
+
+        def boot_insns():
+            argv = self.qemu_kernel_cmd("64M", self.hello, "bootstats -- hello")
+            status, out = self.qemu_status(argv)
+            m = re.search(r"mote-bootstats: tsc at kernel entry (\d+), at program entry (\d+)", out)
+            if status != 0 or not m or HELLO_OUT not in out:
+                raise Failure("%s: status %d, output %r" % (show(argv), status, out[:300]))
+            first, entry = int(m.group(1)), int(m.group(2))
+            res["boot_insns"] = entry - first
+            res["firmware_insns"] = first
+            self.commands.append(("vm-boot-insns", show(argv)))
+            return row("kernel entry -> program entry (static hello)",
+                       "%d instructions" % (entry - first),
+                       "firmware before the kernel: %d" % first,
+                       "<= %d" % GOAL_BOOT_INSNS, verdict(entry - first <= GOAL_BOOT_INSNS))
+
+        def syscall_insns():
+            n = 20000
+            argv = self.qemu_kernel_cmd("64M", self.loop, "-- getppid_loop %d wrapper" % n)
+            status, out = self.qemu_status(argv)
+            m = re.search(r"ns_per_call=([0-9.]+)", out)
+            if status != 0 or not m:
+                raise Failure("%s: status %d, output %r" % (show(argv), status, out[:300]))
+            v = float(m.group(1))
+            res["syscall_insns"] = v
+            self.commands.append(("vm-syscall-insns", show(argv)))
+            return row("getppid() round trip (loop included)", "%.0f instructions" % v,
+                       "", "<= %d" % GOAL_SYSCALL_INSNS, verdict(v <= GOAL_SYSCALL_INSNS))
+
+        def min_ram():
+            found = None
+            for mib in (1, 2, 3, 4, 8):
+                argv = self.qemu_kernel_cmd("%dM" % mib, self.hello, "-- hello", icount=False)
+                rc, out, _ = self.run(argv)
+                if rc % 2 == 1 and (rc >> 1) & 0x7f == 0 and out == HELLO_OUT:
+                    found = mib
+                    self.commands.append(("vm-min-ram", show(argv)))
+                    break
+            if found is None:
+                raise Failure("static hello did not run under QEMU with up to 8 MiB")
+            res["min_ram_mib"] = found
+            return row("minimum guest RAM for static hello (qemu -m)", "%d MiB" % found,
+                       "the program image (%s) is in it" % size(os.path.getsize(self.hello)),
+                       "<= %d MiB" % GOAL_MIN_RAM_MIB, verdict(found <= GOAL_MIN_RAM_MIB))
+
+        def kernel_size():
+            path = os.path.join(self.build, "mote-kernel")
+            s = self.elf_sizes(path)
+            res["kernel"] = s
+            kib = s["load_memsz"] / 1024
+            return row("kernel image (mote-kernel)", "%s loaded; file %s" % (
+                size(s["load_memsz"]), size(s["file"])), "", "<= %d KiB" % GOAL_KERNEL_KIB,
+                verdict(kib <= GOAL_KERNEL_KIB))
+
+        def cold_start():
+            argv = self.mote_cmd(self.hello)
+            qargv = [self.mote, "run", "--platform", "qemu", self.hello]
+            self.run_checked(qargv, stdout=HELLO_OUT)
+            q = self.hyperfine("startup-qemu", qargv)
+            res["qemu_start"] = q
+            ratio = "n/a"
+            if "startup" in self.results and "mote" in self.results["startup"]:
+                ratio = "%s the process platform" % times(q["median"] / self.results["startup"]["mote"]["median"])
+            return row("mote run --platform qemu (TCG), whole process", ms(q), ratio, "", "-")
+
+        def kvm_monitor():
+            if not os.path.exists("/dev/kvm"):
+                self.skip("KVM monitor timings", "no /dev/kvm on this host")
+                return row("mote's KVM monitor: start -> first guest instruction, RSS", "SKIP",
+                           "no /dev/kvm here", "<= 2 ms, <= 5 MiB", "SKIP (no KVM)")
+            drv = os.path.join(self.build, "mote-vm-test")
+            guest = os.path.join(self.build, "tests", "vm", "guest", "hello.elf")
+            rc, out, err = self.run([drv, "--timing", guest])
+            if rc == 77:
+                self.skip("KVM monitor timings", "KVM unusable: " + err.strip()[:200])
+                return row("mote's KVM monitor: start -> first guest instruction, RSS", "SKIP",
+                           "", "<= 2 ms, <= 5 MiB", "SKIP (KVM unusable)")
+            return row("mote's KVM monitor (mote-vm-test --timing)", (out + err).strip()[:120],
+                       "", "<= 2 ms, <= 5 MiB", "see value")
+
+        self.guarded(rows, "boot instructions", boot_insns, kind="mote")
+        self.guarded(rows, "syscall instructions", syscall_insns, kind="mote")
+        self.guarded(rows, "minimum RAM", min_ram, kind="mote")
+        self.guarded(rows, "kernel size", kernel_size, kind="mote")
+        self.guarded(rows, "qemu cold start", cold_start, kind="mote")
+        self.guarded(rows, "KVM monitor", kvm_monitor, kind="mote")
+        self.sections.append((
+            "VM platform: the kernel under QEMU microvm (TCG)",
+            "instruction counts with QEMU -icount shift=0,sleep=off, where the guest's TSC and "
+            "clock count executed instructions (deterministic); the PVH kernel prints its TSC at "
+            "entry and at the program's first instruction (`bootstats`); getppid_loop's ns per "
+            "call are then instructions per call", rows))
+
     # ----------------------------------------------------------------- report
 
     def machine(self):
@@ -607,6 +734,7 @@ class Bench:
         self.syscalls()
         self.memory()
         self.core_size()
+        self.vm()
         mach = self.machine()
         self.results["machine"] = mach
         self.results["skips"] = self.skips
