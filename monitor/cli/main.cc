@@ -1,4 +1,7 @@
 // mote: run unmodified Linux programs as unikernels.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -7,10 +10,14 @@
 
 #include "monitor/cli/options.h"
 #include "monitor/cli/platform_choice.h"
+#include "monitor/image/pack.h"
 #include "monitor/image/program.h"
 #include "monitor/process/launch.h"
 #include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
+
+extern "C" const unsigned char mote_kernel_image[];
+extern "C" const unsigned char mote_kernel_image_end[];
 
 namespace {
 
@@ -66,6 +73,39 @@ int cmd_run(const std::vector<std::string>& args) {
   return fail(error);
 }
 
+// mote pack PROGRAM [ARGS...] -o FILE
+int cmd_pack(const std::vector<std::string>& args) {
+  std::string out, error;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) out = args[++i];
+    else if (args[i].rfind("-o", 0) == 0 && args[i].size() > 2 && rest.empty()) out = args[i].substr(2);
+    else rest.push_back(args[i]);
+  }
+  if (rest.empty() || out.empty())
+    return fail("usage: mote pack PROGRAM [ARGS...] -o FILE");
+  if (rest[0].size() > 1 && rest[0][0] == '-') return fail("unknown option '" + rest[0] + "'");
+  mote::image::Program prog;
+  int status = 0;
+  if (!mote::image::open_program(rest[0], &prog, &error, &status)) return fail(error, status);
+  std::vector<uint8_t> bytes(prog.size);
+  if (pread(prog.fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size()))
+    return fail(rest[0] + ": cannot read it");
+  // Default command line: the program's path and the given arguments.
+  std::string cmdline = "exe=" + mote::qemu::encode_word(prog.path) + " --";
+  for (const auto& a : rest) cmdline += " " + mote::qemu::encode_word(a);
+  auto image = mote::image::build_packed_image(
+      std::span<const uint8_t>(mote_kernel_image, size_t(mote_kernel_image_end - mote_kernel_image)),
+      bytes, cmdline, &error);
+  if (image.empty()) return fail(error);
+  FILE* f = std::fopen(out.c_str(), "wb");
+  if (!f) return fail(out + ": " + std::strerror(errno));
+  bool ok = std::fwrite(image.data(), 1, image.size(), f) == image.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) return fail(out + ": write failed");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -76,6 +116,7 @@ int main(int argc, char** argv) {
   const std::string& cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "run") return cmd_run(rest);
+  if (cmd == "pack") return cmd_pack(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(mote::cli::usage(), stdout);
     return 0;

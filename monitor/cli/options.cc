@@ -197,6 +197,8 @@ const char* usage() {
          "  -v HOST:GUEST      share a host directory (not supported yet)\n"
          "\n"
          "other commands:\n"
+         "  mote pack PROGRAM [ARGS...] -o FILE\n"
+         "                     one bootable image: qemu-system-x86_64 -M microvm -kernel FILE\n"
          "  mote version       print the version\n"
          "  mote help          print this text\n";
 }

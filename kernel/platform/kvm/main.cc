@@ -1,6 +1,7 @@
 // The VM platform's C++ entry: console, descriptor tables, memory, clock,
 // timer, then the kernel self-tests or the core with the program.
 #include "abi/boot_info.h"
+#include "abi/pack.h"
 #include "kernel/core/process.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
@@ -13,6 +14,9 @@
 #include "kernel/platform/kvm/vm.h"
 
 extern "C" char __kernel_end[];
+
+// Filled in by `mote pack` (abi/pack.h): the program built into the image.
+extern "C" [[gnu::section(".mote_pack"), gnu::used]] mote::abi::PackDescriptor mote_pack = {};
 
 using namespace mote;
 using namespace mote::kvm;
@@ -89,6 +93,8 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     if (si->cmdline_paddr) used.add(si->cmdline_paddr, si->cmdline_paddr + strlen(cmdline) + 1);
     if (si->modlist_paddr)
       used.add(si->modlist_paddr, si->modlist_paddr + si->nr_modules * sizeof(HvmModlistEntry));
+    if (mote_pack.magic == abi::kPackMagic)
+      used.add(mote_pack.program_phys, mote_pack.program_phys + mote_pack.program_size);
     auto* mods = reinterpret_cast<const HvmModlistEntry*>(si->modlist_paddr);
     for (u32 i = 0; i < si->nr_modules && si->modlist_paddr; ++i)
       used.add(mods[i].paddr, mods[i].paddr + mods[i].size);

@@ -5,6 +5,7 @@
 // hostname=NAME, exe=PATH. Words are separated by spaces; a word may carry any byte as
 // %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
+#include "abi/pack.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
@@ -12,6 +13,8 @@
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/vm.h"
+
+extern "C" mote::abi::PackDescriptor mote_pack;
 
 namespace mote::kvm {
 
@@ -110,12 +113,26 @@ class Blob {
   usize len_;
 };
 
+bool has_separator(const char* s) {
+  for (const char* p = s; *p; ++p)
+    if (p[0] == '-' && p[1] == '-' && (p == s || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0))
+      return true;
+  return false;
+}
+
 }  // namespace
 
 const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest) {
   auto* si = static_cast<const HvmStartInfo*>(phys_to_virt(start_info_phys));
   static char empty[1];
   char* cmdline = si->cmdline_paddr ? static_cast<char*>(phys_to_virt(si->cmdline_paddr)) : empty;
+  const bool packed = mote_pack.magic == abi::kPackMagic;
+  // A packed image's own command line applies when the boot gives no "--".
+  if (packed && !has_separator(cmdline)) {
+    static char pack_cmdline[sizeof mote_pack.cmdline + 1];
+    memcpy(pack_cmdline, mote_pack.cmdline, sizeof mote_pack.cmdline);
+    cmdline = pack_cmdline;
+  }
   Words words = split(cmdline);
   StrView extra_env[kMaxArgs];
   usize nenv = 0;
@@ -141,11 +158,18 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
     // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
   }
   if (*selftest) return nullptr;
-  if (si->nr_modules == 0 || !si->modlist_paddr) {
+  u64 program_phys = 0, program_size = 0;
+  if (si->nr_modules && si->modlist_paddr) {  // an initrd wins over a packed program
+    auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
+    program_phys = mod[0].paddr;
+    program_size = mod[0].size;
+  } else if (packed) {
+    program_phys = mote_pack.program_phys;
+    program_size = mote_pack.program_size;
+  } else {
     kprintf("mote: no program: pass it as the initrd (qemu -initrd PROGRAM -append \"-- PROGRAM ARGS\")\n");
     vm_exit(125);
   }
-  auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
 
   constexpr usize kBlobBytes = 16 * 1024;
   auto mem_blob = core_map(kBlobBytes);
@@ -170,8 +194,8 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   if (!strong && (flags & abi::kBootVerbose))
     kprintf("mote kernel: no RDRAND: the random seed comes from timing only (weak)\n");
   h.program_fd = -1;
-  h.program_gpa = mod[0].paddr;
-  h.program_size = mod[0].size;
+  h.program_gpa = program_phys;
+  h.program_size = program_size;
   h.ram_bytes = ram_bytes;
   StrView argv0 = first_arg < words.n ? words.w[first_arg] : StrView("program");
   if (exe.size) h.program_path = blob.add(exe);
