@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "monitor/util/io.h"
 #include <cstring>
 
 #include "monitor/process/boot_blob.h"
@@ -19,17 +21,7 @@ namespace mote::launch {
 
 namespace {
 
-bool write_all(int fd, const void* data, size_t n) {
-  auto* p = static_cast<const char*>(data);
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= size_t(w);
-  }
-  return true;
-}
+using util::write_all;
 
 }  // namespace
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "monitor/util/io.h"
 #include <cstdlib>
 #include <cstring>
 
@@ -36,16 +38,7 @@ std::string find_qemu() {
   return "";
 }
 
-bool write_all(int fd, const char* p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= size_t(w);
-  }
-  return true;
-}
+using util::write_all;
 
 }  // namespace
 

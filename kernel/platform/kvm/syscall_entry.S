@@ -6,6 +6,8 @@
 // Linux preserves, call the core, restore, and return with popfq + jmp *%rcx
 // (sysret would drop to ring 3). SDM 3B 5.8.8 "Fast System Calls in 64-Bit
 // Mode".
+#include "kernel/platform/syscall_frame.inc"
+
         .text
         .globl  mote_vm_syscall_entry
 mote_vm_syscall_entry:
@@ -20,21 +22,10 @@ mote_vm_syscall_entry:
         push    %r10
         push    %r8
         push    %r9
-        // struct SyscallFrame { nr, args[6], ret, pc } (+8 to keep 16-byte alignment)
-        sub     $80, %rsp
-        mov     %rax, 0(%rsp)
-        mov     %rdi, 8(%rsp)
-        mov     %rsi, 16(%rsp)
-        mov     %rdx, 24(%rsp)
-        mov     %r10, 32(%rsp)
-        mov     %r8, 40(%rsp)
-        mov     %r9, 48(%rsp)
-        movq    $0, 56(%rsp)
-        mov     %rcx, 64(%rsp)
+        SYSCALL_FRAME_PUSH %rcx
         mov     %rsp, %rdi
         call    mote_vm_syscall
-        mov     56(%rsp), %rax
-        add     $80, %rsp
+        SYSCALL_FRAME_POP
         pop     %r9
         pop     %r8
         pop     %r10

@@ -7,6 +7,8 @@
 //
 // Per-CPU data at %gs (state.h, struct Cpu): 8 = kernel stack top,
 // 16 = the program's %rsp while the core runs.
+#include "kernel/platform/syscall_frame.inc"
+
         .text
         .globl  mote_fast_syscall
         .type   mote_fast_syscall, @function
@@ -20,24 +22,13 @@ mote_fast_syscall:
         push    %r10
         push    %r8
         push    %r9
-        // struct SyscallFrame { nr, args[6], ret, pc } = 72 bytes (+8 pad)
-        sub     $80, %rsp
-        mov     %rax, 0(%rsp)
-        mov     %rdi, 8(%rsp)
-        mov     %rsi, 16(%rsp)
-        mov     %rdx, 24(%rsp)
-        mov     %r10, 32(%rsp)
-        mov     %r8, 40(%rsp)
-        mov     %r9, 48(%rsp)
-        movq    $0, 56(%rsp)
-        mov     %gs:16, %rax
-        mov     (%rax), %rax                // return address into the stub
-        mov     %rax, 64(%rsp)
+        mov     %gs:16, %rcx                // rcx is free (syscall clobbers it)
+        mov     (%rcx), %rcx                // return address into the stub
+        SYSCALL_FRAME_PUSH %rcx
         mov     %rsp, %rdi
         cld
         call    mote_fast_syscall_c
-        mov     56(%rsp), %rax
-        add     $80, %rsp
+        SYSCALL_FRAME_POP
         pop     %r9
         pop     %r8
         pop     %r10
