@@ -58,7 +58,16 @@ def main():
     # Status 125 -> (125 << 1 | 1) & 0xff = 251; the launcher's low-7-bit mapping gives 125.
     check("status 125 through isa-debug-exit", r.returncode == 251 and (r.returncode >> 1) & 0x7f == 125,
           f"qemu status {r.returncode}")
-    print(f"{10 - failed} passed, {failed} failed")
+    # A kernel fault on purpose: the report names the functions of each frame
+    # (the generated symbol table matches the final link).
+    r = subprocess.run(qemu_cmd(opts.kernel, "crashtest"), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=120)
+    out = r.stdout.decode(errors="replace")
+    check("kernel fault report", "mote kernel: page fault" in out and "cr2 0xffff900000000000" in out, out)
+    check("frame #0 symbolized", "#0 " in out and "crash_inner" in out, out)
+    check("caller frame symbolized", "<mote_kernel_main+" in out, out)
+    check("status 70 through isa-debug-exit", (r.returncode >> 1) & 0x7f == 70, f"qemu status {r.returncode}")
+    print(f"{14 - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

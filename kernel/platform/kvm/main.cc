@@ -37,6 +37,14 @@ bool has_word(const char* cmdline, const char* word) {
   return false;
 }
 
+// `crashtest` on the command line: a kernel fault on purpose, two calls deep,
+// to check the exception report and its symbolized backtrace.
+[[gnu::noinline]] void crash_inner(volatile u64* p) { *p = 1; }
+[[gnu::noinline]] void crash_outer() {
+  crash_inner(reinterpret_cast<volatile u64*>(0xffff900000000000ull));
+  asm volatile("" ::: "memory");  // keep the frame
+}
+
 struct Ranges {
   RamRange r[32];
   usize n = 0;
@@ -77,6 +85,10 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     }
     const char* cmdline = si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "";
     selftest = has_word(cmdline, "selftest");
+    if (has_word(cmdline, "crashtest")) {
+      traps_init();
+      crash_outer();
+    }
     if (si->version >= 1 && si->memmap_paddr) {
       auto* mm = reinterpret_cast<const HvmMemmapEntry*>(si->memmap_paddr);
       for (u32 i = 0; i < si->memmap_entries; ++i) {

@@ -3,6 +3,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/ksyms.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/platform.h"
 
@@ -173,5 +174,6 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
           f->vector < 32 ? kNames[f->vector] : "interrupt", (unsigned long)f->vector,
           (unsigned long)f->error, (unsigned long)f->rip, (unsigned long)f->rsp,
           (unsigned long)read_cr2());
+  print_backtrace(f->rip, f->rbp);
   vm_exit(70);
 }
