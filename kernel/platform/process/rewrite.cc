@@ -2,16 +2,20 @@
 // into a direct call into the core, so the next call costs a function call
 // instead of a SIGSYS round trip.
 //
-// The site must be the common 7-byte sequence `mov $nr, %eax; syscall`
-// (b8 imm32 0f 05) with imm32 equal to the number just served: the SIGSYS
-// address guarantees `syscall` ends an instruction, and the matching imm32
-// makes it (nearly) certain the five bytes before it are that mov. The mov is
-// replaced by `jmp rel32` to a per-site stub; the `syscall` bytes stay, so a
-// jump straight to them still works (through SIGSYS). The stub:
+// The five bytes before the `syscall` must be one of two position-independent
+// instructions whose effect is visible in the registers the SIGSYS reported:
+//
+//   b8 imm32          mov $imm32, %eax        (glibc's wrappers)  eax == imm32
+//   4c 8b 4c 24 d8    mov d8(%rsp), %r9       (glibc's syscall()) r9 == [rsp+d8]
+//
+// The SIGSYS address guarantees `syscall` ends an instruction, and the
+// register check makes it (nearly) certain the five bytes are that
+// instruction. It is replaced by `jmp rel32` to a per-site stub; the `syscall`
+// bytes stay, so a jump straight to them still works (through SIGSYS). The
+// stub replays the displaced instruction, then:
 //
 //   lea -128(%rsp), %rsp     step over the red zone before `call` pushes
-//   mov $nr, %eax
-//   call *entry(%rip)        mote_fast_syscall (fast_entry.S)
+//   call *entry(%rip)        mote_fast_syscall (fast_entry.S); %rax = number
 //   lea 128(%rsp), %rsp
 //   jmp site+7               back after the syscall instruction
 //
@@ -30,6 +34,10 @@
 
 extern "C" void mote_fast_syscall();
 
+// A rewritten glibc syscall() site serves whatever number its caller passes.
+// Every number the core implements is served the same way on both paths
+// today; calls that will need the signal frame or a new stack (rt_sigreturn,
+// clone, vfork; never_rewrite below) must be diverted here when they exist.
 extern "C" void mote_fast_syscall_c(mote::core::SyscallFrame* f) { mote::core::on_syscall(*f); }
 
 namespace mote::process {
@@ -120,7 +128,25 @@ bool write_text(u64 addr, const void* bytes, usize n, u32 prot) {
 
 }  // namespace
 
-void maybe_rewrite(u64 call_end, u64 nr) {
+// The displaced instruction, if it is one we can replay (see the top).
+bool displaceable(const u8* code, const SiteRegs& r) {
+  if (code[0] == 0xb8) {
+    u32 imm;
+    memcpy(&imm, code + 1, 4);
+    return imm == u32(r.rax);
+  }
+  if (code[0] == 0x4c && code[1] == 0x8b && code[2] == 0x4c && code[3] == 0x24) {
+    u64 slot = r.rsp + code[4];
+    if (!core::g_proc.as.user_ok(slot, 8, platform::kProtRead)) return false;
+    u64 v;
+    memcpy(&v, reinterpret_cast<const void*>(slot), 8);
+    return v == r.r9;
+  }
+  return false;
+}
+
+void maybe_rewrite(u64 call_end, const SiteRegs& regs) {
+  u64 nr = regs.rax;
   if (never_rewrite(nr) || nr > 0xffffffffull) return;
   u64 site = call_end - 7;
   // The site must be program text: executable, not writable (no JIT pages),
@@ -131,9 +157,7 @@ void maybe_rewrite(u64 call_end, u64 nr) {
       !(v->prot & platform::kProtRead))
     return;
   const u8* code = reinterpret_cast<const u8*>(site);
-  u32 imm;
-  memcpy(&imm, code + 1, 4);
-  if (code[0] != 0xb8 || imm != u32(nr) || code[5] != 0x0f || code[6] != 0x05) return;
+  if (code[5] != 0x0f || code[6] != 0x05 || !displaceable(code, regs)) return;
   if (!hot(call_end)) return;
   const u32 site_prot = v->prot;  // v dies when find_slot adds a VMA
 
@@ -142,12 +166,11 @@ void maybe_rewrite(u64 call_end, u64 nr) {
   u8 stub[kSlot];
   memset(stub, 0xcc, sizeof stub);  // int3 padding
   usize k = 0;
+  memcpy(stub + k, code, 5);  // the displaced instruction, at the same %rsp
+  k += 5;
   const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
   memcpy(stub + k, lea_down, sizeof lea_down);
   k += sizeof lea_down;
-  stub[k++] = 0xb8;
-  put32(stub + k, u32(nr));
-  k += 4;
   stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
   stub[k++] = 0x15;
   u64 page = page_down(slot);

@@ -58,12 +58,13 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
   u64* r = uc->gregs;
   if (si->code != kSysUserDispatch) fatal("unexpected SIGSYS");
   core::SyscallFrame f{r[RAX], {r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9]}, 0, r[RIP]};
+  const SiteRegs site{r[RAX], r[RSP], r[R9]};
   core::on_syscall(f);
   r[RAX] = f.ret;
   // As the syscall instruction would: rcx = return address, r11 = rflags.
   r[RCX] = r[RIP];
   r[R11] = r[EFL];
-  if (g.rewrite) maybe_rewrite(si->addr, f.nr);
+  if (g.rewrite) maybe_rewrite(si->addr, site);
 }
 
 void on_fault(int sig, SigInfo* si, UContext* uc) {

@@ -39,8 +39,13 @@ void enable_syscall_dispatch();
 void install_seccomp();
 // signals.cc
 void install_signal_handlers();
-// rewrite.cc
-void maybe_rewrite(u64 call_end, u64 nr);
+// rewrite.cc: the registers of a served SIGSYS that decide a rewrite.
+struct SiteRegs {
+  u64 rax;  // the syscall number
+  u64 rsp;
+  u64 r9;
+};
+void maybe_rewrite(u64 call_end, const SiteRegs& regs);
 
 [[noreturn]] void fatal(const char* msg);
 
