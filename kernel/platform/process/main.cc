@@ -6,6 +6,7 @@
 #include "kernel/exec/elf.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/process/host.h"
+#include "kernel/platform/process/launcher.h"
 #include "kernel/platform/process/state.h"
 
 extern "C" [[noreturn]] void mote_switch_stack(mote::u64 top, void (*fn)());
@@ -105,6 +106,7 @@ void read_host_maps() {
 }
 
 void continue_on_core_stack();
+[[noreturn]] void start_core();
 
 }  // namespace
 
@@ -191,7 +193,17 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
   if (!g.text_start) fatal("core has no text segment");
 
   int boot_fd = argc >= 2 ? parse_int(argv[1]) : -1;
-  if (boot_fd < 0) fatal("usage: mote-core BOOT_FD (started by mote run)");
+  if (boot_fd < 0) {
+    // Started by a user: `mote run ...` handled here when it is the common
+    // case, else by the C++ monitor (launcher.h).
+    u64 size = 0;
+    u64 blob = launch_from_cli(int(argc), argv, envp, &size);
+    if (!blob) exec_monitor(argv, envp);
+    g.boot = reinterpret_cast<const abi::BootInfo*>(blob);
+    g.boot_size = size;
+    if (!abi::boot_info_ok(g.boot, g.boot_size)) fatal("malformed boot info");
+    start_core();
+  }
   struct {
     u64 dev, ino, nlink;
     u32 mode, uid, gid, pad;
@@ -208,7 +220,13 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
   g.boot = reinterpret_cast<const abi::BootInfo*>(bi);
   g.boot_size = u64(st.size);
   if (!abi::boot_info_ok(g.boot, g.boot_size)) fatal("malformed boot info");
+  start_core();
+}
 
+namespace mote::process {
+namespace {
+
+void start_core() {
   long region = host::mmap(0, kCoreRegion, 0 /*PROT_NONE*/,
                            host::kMapPrivate | host::kMapAnonymous | host::kMapNoreserve, -1, 0);
   if (host::failed(region)) fatal("cannot reserve the core region");
@@ -219,6 +237,9 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
   if (!stack.ok()) fatal("no memory for the core stack");
   mote_switch_stack(stack.value() + kCoreStack, continue_on_core_stack);
 }
+
+}  // namespace
+}  // namespace mote::process
 
 namespace mote::process {
 u64 signal_stack_size() { return kSignalStack; }
