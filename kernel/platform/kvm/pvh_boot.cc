@@ -6,6 +6,7 @@
 // %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
 #include "abi/pack.h"
+#include "kernel/lib/boot_blob.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
@@ -86,33 +87,6 @@ void seed(u8 out[32], bool* strong) {
   }
 }
 
-class Blob {
- public:
-  Blob(u8* base, usize cap) : base_(base), cap_(cap), len_(sizeof(abi::BootInfo)) {}
-  abi::BlobString add(StrView a, StrView b = StrView()) {
-    abi::BlobString s{u32(len_), u32(a.size + b.size)};
-    if (len_ + a.size + b.size + 1 > cap_) return abi::BlobString{0, 0};
-    memcpy(base_ + len_, a.data, a.size);
-    memcpy(base_ + len_ + a.size, b.data, b.size);
-    len_ += a.size + b.size;
-    base_[len_++] = 0;
-    return s;
-  }
-  u32 table(usize n) {
-    len_ = (len_ + 7) & ~usize(7);
-    u32 at = u32(len_);
-    len_ += n * sizeof(abi::BlobString);
-    return at;
-  }
-  u8* base() { return base_; }
-  usize size() const { return len_; }
-
- private:
-  u8* base_;
-  usize cap_;
-  usize len_;
-};
-
 bool has_separator(const char* s) {
   for (const char* p = s; *p; ++p)
     if (p[0] == '-' && p[1] == '-' && (p == s || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0))
@@ -177,7 +151,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
     kprintf("mote kernel: no memory for the boot info\n");
     vm_exit(125);
   }
-  Blob blob(reinterpret_cast<u8*>(mem_blob.value()), kBlobBytes);
+  BootBlobWriter blob(reinterpret_cast<u8*>(mem_blob.value()), kBlobBytes);
   abi::BootInfo h{};
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
@@ -202,44 +176,26 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   else h.program_path = argv0.size && argv0.data[0] == '/' ? blob.add(argv0) : blob.add("/", argv0);
   h.hostname = blob.add(hostname);
   h.cwd = blob.add("/");
-  // The environment as `mote run` gives it: PATH, HOME, TERM, HOSTNAME, then
-  // each env= (a later one replaces an earlier one of the same name).
+  // The environment as `mote run` gives it (kernel/lib/boot_blob.h).
   abi::BlobString args[kMaxArgs], envs[kMaxArgs + 4];
-  usize argc = 0, envc = 0;
+  usize argc = 0;
   if (first_arg >= words.n) args[argc++] = blob.add(argv0);
   for (usize i = first_arg; i < words.n; ++i) args[argc++] = blob.add(words.w[i]);
-  char hostname_kv[80] = "HOSTNAME=";
-  usize hn = min<usize>(hostname.size, sizeof hostname_kv - 10);
-  memcpy(hostname_kv + 9, hostname.data, hn);
-  StrView env[kMaxArgs + 4] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                               "HOME=/root", "TERM=xterm", StrView(hostname_kv, 9 + hn)};
-  usize n = 4;
-  for (usize i = 0; i < nenv; ++i) {
-    StrView kv = extra_env[i];
-    usize eq = 0;
-    while (eq < kv.size && kv.data[eq] != '=') ++eq;
-    usize slot = n;
-    for (usize j = 0; j < n; ++j)
-      if (env[j].size > eq && env[j].data[eq] == '=' && StrView(env[j].data, eq) == StrView(kv.data, eq))
-        slot = j;
-    env[slot] = kv;
-    if (slot == n) ++n;
-  }
-  for (usize i = 0; i < n; ++i) envs[envc++] = blob.add(env[i]);
+  char hostname_kv[80];
+  if (hostname.size > 64) hostname.size = 64;
+  StrView env[kMaxArgs + 4];
+  usize envc = guest_environment(hostname, extra_env, nenv, hostname_kv, env, kMaxArgs + 4);
+  for (usize i = 0; i < envc; ++i) envs[i] = blob.add(env[i]);
   h.argc = u32(argc);
   h.envc = u32(envc);
-  h.argv_offset = blob.table(argc);
-  h.envp_offset = blob.table(envc);
-  memcpy(blob.base() + h.argv_offset, args, argc * sizeof(abi::BlobString));
-  memcpy(blob.base() + h.envp_offset, envs, envc * sizeof(abi::BlobString));
+  h.argv_offset = blob.table(args, argc);
+  h.envp_offset = blob.table(envs, envc);
   for (auto& c : h.console) c.kind = abi::ConsoleKind::Pipe;  // a serial line, not a tty
-  h.total_size = u32(blob.size());
-  memcpy(blob.base(), &h, sizeof h);
-  if (!abi::boot_info_ok(blob.base(), blob.size())) {
+  if (!blob.finish(h)) {
     kprintf("mote kernel: the command line does not fit the boot info\n");
     vm_exit(125);
   }
-  return reinterpret_cast<const abi::BootInfo*>(blob.base());
+  return reinterpret_cast<const abi::BootInfo*>(mem_blob.value());
 }
 
 }  // namespace mote::kvm

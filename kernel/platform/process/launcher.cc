@@ -4,6 +4,7 @@
 
 #include "abi/boot_info.h"
 #include "kernel/exec/elf.h"
+#include "kernel/lib/boot_blob.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
@@ -204,42 +205,6 @@ abi::ConsoleStream probe_console(int fd) {
   return s;
 }
 
-class Blob {
- public:
-  Blob(u8* base, u64 cap) : base_(base), cap_(cap), len_(sizeof(abi::BootInfo)) {}
-  abi::BlobString add(StrView a, StrView b = StrView()) {
-    abi::BlobString s{u32(len_), u32(a.size + b.size)};
-    if (len_ + a.size + b.size + 1 > cap_) {
-      full_ = true;
-      return abi::BlobString{0, 0};
-    }
-    memcpy(base_ + len_, a.data, a.size);
-    memcpy(base_ + len_ + a.size, b.data, b.size);
-    len_ += a.size + b.size;
-    base_[len_++] = 0;
-    return s;
-  }
-  u32 table(usize n) {
-    len_ = (len_ + 7) & ~u64(7);
-    u32 at = u32(len_);
-    if (len_ + n * sizeof(abi::BlobString) > cap_) {
-      full_ = true;
-      return 0;
-    }
-    len_ += n * sizeof(abi::BlobString);
-    return at;
-  }
-  u8* base() { return base_; }
-  u64 size() const { return len_; }
-  bool full() const { return full_; }
-
- private:
-  u8* base_;
-  u64 cap_;
-  u64 len_;
-  bool full_ = false;
-};
-
 }  // namespace
 
 u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
@@ -288,7 +253,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
     host::syscall1(__NR_close, fd);
     return 0;
   }
-  Blob blob(reinterpret_cast<u8*>(m), kBlobCap);
+  BootBlobWriter blob(reinterpret_cast<u8*>(m), kBlobCap);
   abi::BootInfo h{};
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
@@ -311,21 +276,15 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   h.hostname = blob.add(hostname);
   h.cwd = blob.add("/");
 
-  // The guest environment as the monitor builds it (cli::guest_environment):
-  // PATH, HOME, TERM, HOSTNAME, then each -e, a later K=V replacing the
-  // earlier entry with the same K in place; `-e K` takes the host's value.
-  static char hostname_kv[80];
-  memcpy(hostname_kv, "HOSTNAME=", 9);
-  memcpy(hostname_kv + 9, hostname.data, hostname.size);
-  StrView env[kMaxEnv + 4] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                              "HOME=/root", "TERM=xterm", StrView(hostname_kv, 9 + hostname.size)};
-  usize n = 4;
+  // -e K=V as given; `-e K` takes the host's value, or is dropped when unset.
   static char joined[kMaxEnv][512];
+  StrView overrides[kMaxEnv];
+  usize nover = 0;
   for (usize k = 0; k < nenv; ++k) {
     StrView kv(env_opts[k]);
     usize eqpos = 0;
     while (eqpos < kv.size && kv.data[eqpos] != '=') ++eqpos;
-    if (eqpos == kv.size) {  // -e NAME: the host's value, if any
+    if (eqpos == kv.size) {
       const char* hv = getenv_in(envp, kv);
       if (!hv) continue;
       usize hl = strlen(hv);
@@ -335,14 +294,11 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
       memcpy(joined[k] + kv.size + 1, hv, hl);
       kv = StrView(joined[k], kv.size + 1 + hl);
     }
-    usize slot = n;
-    for (usize j = 0; j < n; ++j)
-      if (env[j].size > eqpos && env[j].data[eqpos] == '=' &&
-          StrView(env[j].data, eqpos) == StrView(kv.data, eqpos))
-        slot = j;
-    env[slot] = kv;
-    if (slot == n) ++n;
+    overrides[nover++] = kv;
   }
+  static char hostname_kv[80];
+  StrView env[kMaxEnv + 4];
+  usize n = guest_environment(hostname, overrides, nover, hostname_kv, env, kMaxEnv + 4);
   u32 argc_guest = u32(argc - i);
   static abi::BlobString args[4096], envs[kMaxEnv + 4];
   if (argc_guest > 4096) return 0;
@@ -350,17 +306,13 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   for (usize k = 0; k < n; ++k) envs[k] = blob.add(env[k]);
   h.argc = argc_guest;
   h.envc = u32(n);
-  h.argv_offset = blob.table(argc_guest);
-  h.envp_offset = blob.table(n);
+  h.argv_offset = blob.table(args, argc_guest);
+  h.envp_offset = blob.table(envs, n);
   for (int k = 0; k < 3; ++k) h.console[k] = probe_console(k);
-  if (blob.full()) {
+  if (!blob.finish(h)) {
     host::syscall1(__NR_close, fd);
     return 0;
   }
-  memcpy(blob.base() + h.argv_offset, args, argc_guest * sizeof(abi::BlobString));
-  memcpy(blob.base() + h.envp_offset, envs, n * sizeof(abi::BlobString));
-  h.total_size = u32(blob.size());
-  memcpy(blob.base(), &h, sizeof h);
   *blob_size = blob.size();
   return u64(m);
 }
