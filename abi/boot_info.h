@@ -29,7 +29,7 @@ struct ConsoleStream {
   ConsoleKind kind;
   uint32_t tty_rdev;       // st_rdev of the tty (major<<8|minor encoding of Linux new_encode_dev)
   uint16_t ws_row, ws_col; // terminal size when kind == Tty
-  uint32_t reserved;
+  uint32_t open_flags;     // the host fd's F_GETFL (access mode, O_APPEND, O_NONBLOCK...)
   uint8_t termios[60];     // struct termios2-compatible bytes from TCGETS (36 used), Tty only
   uint32_t pad;
 };

@@ -208,6 +208,33 @@ i64 sys_getcwd(const SysArgs& a) {
   return i64(cwd.size + 1);
 }
 
+// fcntl on the console streams: status flags and FD_CLOEXEC. The flags come
+// from the host fd at start; F_SETFL records O_APPEND/O_NONBLOCK/O_ASYNC/
+// O_DIRECT/O_NOATIME (it does not change the host fd: a non-blocking console
+// is not supported yet). Duplicating fds and locks need the fd table of the
+// filesystem issue: EINVAL until then.
+i64 sys_fcntl(const SysArgs& a) {
+  int fd = a.fd(0);
+  if (!console_fd(fd)) return -EBADF;
+  constexpr u32 kSettable = 02000 | 04000 | 020000 | 040000 | 01000000;  // APPEND NONBLOCK ASYNC DIRECT NOATIME
+  switch (a.u(1)) {
+    case 1:  // F_GETFD
+      return core::g_proc.console_cloexec[fd] ? 1 : 0;
+    case 2:  // F_SETFD
+      core::g_proc.console_cloexec[fd] = a.u(2) & 1;
+      return 0;
+    case 3:  // F_GETFL
+      return i64(core::g_proc.console_flags[fd]);
+    case 4: {  // F_SETFL
+      u32& f = core::g_proc.console_flags[fd];
+      f = (f & ~kSettable) | (u32(a.u(2)) & kSettable);
+      return 0;
+    }
+    default:
+      return -EINVAL;
+  }
+}
+
 i64 sys_close(const SysArgs& a) {
   int fd = a.fd(0);
   if (!console_fd(fd)) return -EBADF;

@@ -48,6 +48,7 @@ enum class Arg : u8 {
   X(readlink, Errno, Str, OutBuf, Uint)                                         \
   X(readlinkat, Errno, Fd, Str, OutBuf, Uint)                                   \
   X(close, Errno, Fd)                                                           \
+  X(fcntl, Errno, Fd, Int, Hex)                                                 \
   X(brk, Hex, Ptr)                                                              \
   X(mmap, Hex, Ptr, Uint, Hex, Hex, Fd, Hex)                                    \
   X(munmap, Errno, Ptr, Uint)                                                   \

@@ -1,5 +1,6 @@
 #include "monitor/process/boot_blob.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -76,6 +77,8 @@ abi::ConsoleStream probe_console(int fd) {
     s.kind = abi::ConsoleKind::Closed;
     return s;
   }
+  int fl = fcntl(fd, F_GETFL);
+  s.open_flags = fl < 0 ? 0 : uint32_t(fl);
   if (S_ISCHR(st.st_mode)) {
     struct termios t;
     if (ioctl(fd, TCGETS, &t) == 0) {

@@ -3,6 +3,7 @@
 // The harness runs the program with stdout on a pipe: isatty(1) is 0 and fstat(1) is a FIFO.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -72,6 +73,14 @@ int main(int argc, char **argv) {
     check("fstat(-1) -> EBADF", fstat(-1, &st) == -1 && errno == EBADF);
     errno = 0;
     check("close(1000) -> EBADF", close(1000) == -1 && errno == EBADF);
+    // stdout is the write end of the harness's pipe.
+    int fl = fcntl(1, F_GETFL);
+    check("fcntl(1, F_GETFL) is O_WRONLY", fl >= 0 && (fl & O_ACCMODE) == O_WRONLY);
+    check("fcntl F_SETFD/F_GETFD round trip",
+          fcntl(2, F_SETFD, FD_CLOEXEC) == 0 && fcntl(2, F_GETFD) == FD_CLOEXEC &&
+              fcntl(2, F_SETFD, 0) == 0 && fcntl(2, F_GETFD) == 0);
+    errno = 0;
+    check("fcntl(-1, F_GETFL) -> EBADF", fcntl(-1, F_GETFL) == -1 && errno == EBADF);
 
     char cwd[PATH_MAX];
     check("getcwd() is absolute", getcwd(cwd, sizeof cwd) != NULL && cwd[0] == '/');

@@ -190,7 +190,10 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   h.envc = u32(envc);
   h.argv_offset = blob.table(args, argc);
   h.envp_offset = blob.table(envs, envc);
-  for (auto& c : h.console) c.kind = abi::ConsoleKind::Pipe;  // a serial line, not a tty
+  for (int k = 0; k < 3; ++k) {  // a serial line, not a tty
+    h.console[k].kind = abi::ConsoleKind::Pipe;
+    h.console[k].open_flags = k == 0 ? 0 /*O_RDONLY*/ : 1 /*O_WRONLY*/;
+  }
   if (!blob.finish(h)) {
     kprintf("mote kernel: the command line does not fit the boot info\n");
     vm_exit(125);

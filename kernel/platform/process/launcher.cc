@@ -180,6 +180,8 @@ abi::ConsoleStream probe_console(int fd) {
     s.kind = abi::ConsoleKind::Closed;
     return s;
   }
+  long fl = host::syscall2(__NR_fcntl, fd, 3 /*F_GETFL*/);
+  s.open_flags = host::failed(fl) ? 0 : u32(fl);
   u32 type = st.mode & 0170000;
   if (type == 0020000) {  // S_IFCHR
     u8 termios[60];

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Real programs (layer 3 of design.md's tests): Debian's busybox-static, an
+unmodified static binary built by others, runs applets under `mote run` that
+need no filesystem yet, with the same stdout, stderr and exit status as
+natively, stdin included.
+
+    busybox.py --mote build/mote [--busybox /bin/busybox]
+
+Exit 77 (SKIP) when busybox-static is not installed.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+       "TERM": "xterm", "HOSTNAME": "mote"}
+INPUT = b"hello\nworld\nhello\nzebra 3\napple 10\n"
+
+CASES = [
+    ["echo", "hello", "world"],
+    ["printf", "%s-%d %x\\n", "abc", "42", "255"],
+    ["expr", "6", "*", "7"],
+    ["seq", "2", "3", "11"],
+    ["sha256sum"],
+    ["md5sum"],
+    ["base64"],
+    ["wc"],
+    ["tr", "a-z", "A-Z"],
+    ["sort"],
+    ["sort", "-k2", "-n"],
+    ["uniq", "-c"],
+    ["cat"],
+    ["head", "-n", "2"],
+    ["tail", "-n", "2"],
+    ["od", "-c"],
+    ["rev"],
+    ["cut", "-c", "2-4"],
+    ["basename", "/a/b/c.txt", ".txt"],
+    ["dirname", "/a/b/c.txt"],
+    ["true"],
+    ["false"],
+    ["test", "3", "-gt", "4"],
+    ["uname", "-s", "-m"],
+    ["nosuchapplet"],
+]
+
+
+def run(argv):
+    p = subprocess.run(argv, input=INPUT, capture_output=True, env=ENV, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mote", required=True)
+    ap.add_argument("--busybox", default="/bin/busybox")
+    opts = ap.parse_args()
+    if not os.path.exists(opts.busybox):
+        print("SKIP: %s not installed (Debian package busybox-static)" % opts.busybox)
+        return 77
+    failed = 0
+    for case in CASES:
+        native = run([opts.busybox, *case])
+        mote = run([opts.mote, "run", opts.busybox, *case])
+        same = native == mote
+        print(("ok   " if same else "FAIL ") + "busybox " + " ".join(case))
+        if not same:
+            failed += 1
+            print("    native: %r\n    mote:   %r" % (native, mote))
+    print("%d passed, %d failed" % (len(CASES) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
