@@ -56,10 +56,15 @@ struct HcExit {
 // the line "mote-exit: N" on the third UART (COM3, 0x3e8) when present, which
 // the mote launcher for `--platform qemu` reads, so statuses 128..255
 // (signals) are preserved there. Without it, status & 0x7f = (s >> 1).
-// UARTs under PVH: COM1 (0x3f8) stdout, COM2 (0x2f8) stderr, COM3 status.
+// UARTs under PVH: COM1 (0x3f8) stdout, COM2 (0x2f8) stderr, COM3 status,
+// COM4 (0x2e8) stdin from the launcher, encoded so that the end of input can
+// be told: 0xfe escapes the next byte, 0xff alone is end of input.
 inline constexpr uint16_t kIsaDebugExitPort = 0xf4;
 inline constexpr uint16_t kStderrUartPort = 0x2f8;
 inline constexpr uint16_t kStatusUartPort = 0x3e8;
+inline constexpr uint16_t kStdinUartPort = 0x2e8;
+inline constexpr uint8_t kStdinEscape = 0xfe;
+inline constexpr uint8_t kStdinEnd = 0xff;
 inline constexpr int qemu_status_to_program_low7(int qemu_status) { return (qemu_status >> 1) & 0x7f; }
 
 }  // namespace mote::abi

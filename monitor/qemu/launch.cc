@@ -59,7 +59,7 @@ std::string encode_word(const std::string& w) {
 }
 
 std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
-                                      const std::string& kernel, const int fds[3]) {
+                                      const std::string& kernel, const int fds[4]) {
   std::string append;
   if (o.strace) append += "strace ";
   if (o.verbose) append += "verbose ";
@@ -83,6 +83,9 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
       "-serial", "chardev:out",
       "-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3",
       "-device", "isa-serial,chardev=status,iobase=0x3e8,irq=4",
+      // COM4: the guest's stdin, encoded (abi/hypercall.h: kStdinUartPort).
+      "-chardev", "pipe,id=in,path=/proc/self/fd/" + std::to_string(fds[3]),
+      "-device", "isa-serial,chardev=in,iobase=0x2e8,irq=5",
       "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
       "-kernel", kernel,
       "-initrd", program_path,
@@ -104,15 +107,18 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     *error = std::string("kernel image: ") + strerror(errno);
     return -1;
   }
-  // Pipes for the guest's stdout, stderr and status line, relayed here.
-  int pipes[3][2];
+  // Pipes for the guest's stdout, stderr and status line, relayed here, and
+  // one for its stdin (encoded: 0xfe escapes, 0xff is end of input).
+  int pipes[4][2];
   for (auto& pp : pipes) {
     if (pipe2(pp, O_CLOEXEC) != 0) {
       *error = std::string("pipe: ") + strerror(errno);
       return -1;
     }
   }
-  int child_fds[3] = {pipes[0][1], pipes[1][1], pipes[2][1]};
+  int child_fds[4] = {pipes[0][1], pipes[1][1], pipes[2][1], pipes[3][0]};
+  int stdin_w = pipes[3][1];
+  fcntl(stdin_w, F_SETFL, O_NONBLOCK);
   std::vector<std::string> cmd =
       command_line(o, p.path, "/proc/self/fd/" + std::to_string(kfd), child_fds);
   cmd[0] = qemu;
@@ -123,7 +129,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     return -1;
   }
   if (pid == 0) {
-    for (int fd : child_fds) fcntl(fd, F_SETFD, 0);  // QEMU inherits the write ends
+    for (int fd : child_fds) fcntl(fd, F_SETFD, 0);  // QEMU inherits these
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     std::vector<char*> argv;
@@ -135,13 +141,18 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   for (int fd : child_fds) close(fd);
   close(kfd);
 
-  std::string status_text;
-  struct pollfd pfd[3];
-  int open_count = 3;
+  // Relay: guest output to ours until QEMU closes it; our stdin to the guest,
+  // encoded, without ever blocking on either side.
+  std::string status_text, pending;
+  bool stdin_open = true;
+  struct pollfd pfd[5];
+  int outputs = 3;
   for (int i = 0; i < 3; ++i) pfd[i] = {pipes[i][0], POLLIN, 0};
   char buf[65536];
-  while (open_count > 0) {
-    if (poll(pfd, 3, -1) < 0) {
+  while (outputs > 0) {
+    pfd[3] = {stdin_open && pending.empty() ? 0 : -1, POLLIN, 0};
+    pfd[4] = {!pending.empty() && stdin_w >= 0 ? stdin_w : -1, POLLOUT, 0};
+    if (poll(pfd, 5, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -151,13 +162,32 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
       if (n <= 0) {
         close(pfd[i].fd);
         pfd[i].fd = -1;
-        --open_count;
+        --outputs;
         continue;
       }
       if (i < 2) write_all(i + 1, buf, size_t(n));
       else status_text.append(buf, size_t(n));
     }
+    if (pfd[3].fd >= 0 && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n <= 0) {
+        stdin_open = false;
+        pending.push_back(char(0xff));
+      } else {
+        for (ssize_t k = 0; k < n; ++k) {
+          unsigned char c = static_cast<unsigned char>(buf[k]);
+          if (c >= 0xfe) pending.push_back(char(0xfe));
+          pending.push_back(char(c));
+        }
+      }
+    }
+    if (pfd[4].fd >= 0 && (pfd[4].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = write(stdin_w, pending.data(), pending.size());
+      if (w > 0) pending.erase(0, size_t(w));
+      else if (w < 0 && errno != EAGAIN && errno != EINTR) pending.clear();
+    }
   }
+  if (stdin_w >= 0) close(stdin_w);
   int ws = 0;
   while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
   }

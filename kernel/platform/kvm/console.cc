@@ -16,8 +16,10 @@ Host g_host = Host::Pvh;
 // transmit holding register empty), scratch at +7.
 // Under PVH: COM1 carries stdout (and stderr when there is no COM2), COM2
 // stderr, COM3 the exit status line for the `--platform qemu` launcher.
-constexpr u16 kCom1 = 0x3f8, kCom2 = 0x2f8, kCom3 = 0x3e8;
-bool g_com2, g_com3;
+constexpr u16 kCom1 = 0x3f8, kCom2 = 0x2f8, kCom3 = 0x3e8, kCom4 = abi::kStdinUartPort;
+bool g_com2, g_com3, g_com4;
+bool g_stdin_end;      // the launcher said end of input
+bool g_stdin_escaped;  // the last byte was kStdinEscape
 
 // A UART answers its scratch register; an absent port reads 0xff.
 bool uart_present(u16 base) {
@@ -62,6 +64,9 @@ void console_init(Host host) {
   if (g_com2) uart_init(kCom2);
   g_com3 = uart_present(kCom3);
   if (g_com3) uart_init(kCom3);
+  // COM4 is left as it is: programming its FIFO control register would drop
+  // input that arrived before boot got here (the launcher sends at once).
+  g_com4 = uart_present(kCom4);
 }
 
 Host host_kind() { return g_host; }
@@ -83,15 +88,31 @@ isize console_read(int stream, void* buf, usize len) {
     outl(abi::hypercall_port(abi::Hypercall::ConsoleRead), u32(virt_to_phys(&g_hc_read)));
     return isize(g_hc_read.ret);
   }
-  // UART: wait for the first byte (LSR bit 0: data ready), then take what is there.
+  // UART: wait for the first byte (LSR bit 0: data ready), then take what is
+  // there. COM4, when present, carries the launcher's encoded stdin, whose
+  // end of input becomes read() == 0; bare COM1 input never ends.
   auto* p = static_cast<u8*>(buf);
   usize n = 0;
-  while (n < len) {
-    if (!(inb(kCom1 + 5) & 0x01)) {
+  u16 port = g_com4 ? kCom4 : kCom1;
+  while (n < len && !g_stdin_end) {
+    if (!(inb(port + 5) & 0x01)) {
       if (n) break;
+      asm volatile("pause");
       continue;
     }
-    p[n++] = inb(kCom1);
+    u8 c = inb(port);
+    if (g_com4 && !g_stdin_escaped) {
+      if (c == abi::kStdinEscape) {
+        g_stdin_escaped = true;
+        continue;
+      }
+      if (c == abi::kStdinEnd) {
+        g_stdin_end = true;
+        break;
+      }
+    }
+    g_stdin_escaped = false;
+    p[n++] = c;
   }
   return isize(n);
 }
