@@ -10,6 +10,7 @@ PACKAGES=(
   busybox-static        # a real static program for integration tests
   qemu-system-x86       # the VM platform under TCG (issue 3)
   libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
+  clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
   hyperfine             # benchmarks
   runsc                 # gVisor: benchmark baseline
 )
