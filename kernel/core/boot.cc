@@ -53,7 +53,10 @@ void boot() {
   g_proc.strace = b.flags & abi::kBootStrace;
   g_proc.exe_path = blob_string(b, b.program_path);
   g_proc.hostname = blob_string(b, b.hostname);
-  for (int k = 0; k < 3; ++k) g_proc.console_flags[k] = b.console[k].open_flags;
+  for (int k = 0; k < 3; ++k) {
+    g_proc.console_flags[k] = b.console[k].open_flags;
+    g_proc.console_open[k] = b.console[k].kind != abi::ConsoleKind::Closed;
+  }
   u8 seed[32];
   platform::random_seed(seed);
   g_rng.seed(seed);

@@ -109,6 +109,7 @@ int cmd_pack(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mote::launch::reserve_std_fds();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     return fail("missing command (usage: mote run [OPTIONS] PROGRAM [ARGS...]; mote help)", 2);

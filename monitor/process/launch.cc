@@ -25,6 +25,24 @@ using util::write_all;
 
 }  // namespace
 
+namespace {
+bool g_std_closed[3];
+}  // namespace
+
+void reserve_std_fds() {
+  for (int fd = 0; fd < 3; ++fd) {
+    if (fcntl(fd, F_GETFD) >= 0) continue;
+    g_std_closed[fd] = true;
+    int n = open("/dev/null", O_RDWR);
+    if (n >= 0 && n != fd) {
+      dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
+bool std_fd_closed(int fd) { return fd >= 0 && fd < 3 && g_std_closed[fd]; }
+
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
                                     std::string* error) {
   BootRequest r;
@@ -48,7 +66,10 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   r.wall_clock_ns = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
-  for (int fd = 0; fd < 3; ++fd) r.console[fd] = probe_console(fd);
+  for (int fd = 0; fd < 3; ++fd) {
+    r.console[fd] = probe_console(fd);
+    if (g_std_closed[fd]) r.console[fd] = abi::ConsoleStream{};  // ConsoleKind::Closed
+  }
   return build_boot_blob(r);
 }
 

@@ -15,6 +15,13 @@ namespace mote::launch {
 // Only returns on failure, with a one-line message in *error.
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error);
 
+// Call first thing: notes which of fds 0-2 are closed (the program will see
+// them closed) and puts /dev/null on them, so that no file the monitor opens
+// afterwards (program, memfds, pipes) can take their numbers.
+void reserve_std_fds();
+// Whether fd (0-2) was closed when reserve_std_fds ran.
+bool std_fd_closed(int fd);
+
 // The boot-info blob for a run (argv, guest environment, console, seed...):
 // the same on every platform. Empty with *error set on failure.
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "monitor/process/launch.h"
 #include "monitor/util/io.h"
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +67,8 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   append += "mem=" + std::to_string(o.mem_bytes >> 10) + "K ";
   append += "hostname=" + encode_word(o.hostname) + " ";
   append += "exe=" + encode_word(program_path) + " ";
+  for (int fd = 0; fd < 3; ++fd)
+    if (launch::std_fd_closed(fd)) append += "closed=" + std::to_string(fd) + " ";
   for (const auto& kv : o.env) append += "env=" + encode_word(kv) + " ";
   append += "--";
   append += " " + encode_word(o.program);
@@ -168,8 +171,8 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
       if (i < 2) write_all(i + 1, buf, size_t(n));
       else status_text.append(buf, size_t(n));
     }
-    if (pfd[3].fd >= 0 && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t n = read(0, buf, sizeof buf);
+    if (pfd[3].fd >= 0 && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
+      ssize_t n = (pfd[3].revents & POLLNVAL) ? 0 : read(0, buf, sizeof buf);
       if (n <= 0) {
         stdin_open = false;
         pending.push_back(char(0xff));
@@ -181,7 +184,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
         }
       }
     }
-    if (pfd[4].fd >= 0 && (pfd[4].revents & (POLLOUT | POLLERR | POLLHUP))) {
+    if (pfd[4].fd >= 0 && (pfd[4].revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
       ssize_t w = write(stdin_w, pending.data(), pending.size());
       if (w > 0) pending.erase(0, size_t(w));
       else if (w < 0 && errno != EAGAIN && errno != EINTR) pending.clear();

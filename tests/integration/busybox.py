@@ -47,8 +47,12 @@ CASES = [
 ]
 
 
-def run(argv):
-    p = subprocess.run(argv, input=INPUT, capture_output=True, env=ENV, timeout=60)
+def run(argv, closed_stdin=False):
+    if closed_stdin:  # fd 0 closed in the child: the program must see EBADF, not a file of mote's
+        p = subprocess.run(argv, capture_output=True, env=ENV, timeout=60,
+                           preexec_fn=lambda: os.close(0))
+    else:
+        p = subprocess.run(argv, input=INPUT, capture_output=True, env=ENV, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -73,6 +77,16 @@ def main():
             mote = run([opts.mote, "run", *plat, opts.busybox, *case])
             same = native == mote
             print(("ok   " if same else "FAIL ") + "%s: busybox %s" % (plat[1], " ".join(case)))
+            if not same:
+                failed += 1
+                print("    native: %r\n    mote:   %r" % (native, mote))
+    for case in (["wc"], ["cat"]):
+        native = run([opts.busybox, *case], closed_stdin=True)
+        for plat in platforms:
+            total += 1
+            mote = run([opts.mote, "run", *plat, opts.busybox, *case], closed_stdin=True)
+            same = native == mote
+            print(("ok   " if same else "FAIL ") + "%s: busybox %s <&-" % (plat[1], " ".join(case)))
             if not same:
                 failed += 1
                 print("    native: %r\n    mote:   %r" % (native, mote))

@@ -2,7 +2,7 @@
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
 // options: selftest, strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
-// hostname=NAME, exe=PATH. Words are separated by spaces; a word may carry any byte as
+// hostname=NAME, exe=PATH, closed=FD. Words are separated by spaces; a word may carry any byte as
 // %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
 #include "abi/pack.h"
@@ -112,6 +112,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   usize nenv = 0;
   StrView hostname("mote");
   StrView exe;  // the program's path (AT_EXECFN, /proc/self/exe); default "/" + argv[0]
+  u32 closed = 0;  // closed=N: the launcher's fd N was closed; the program's is too
   u32 flags = 0;
   u64 mem = 0;
   usize first_arg = words.n;
@@ -129,6 +130,8 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
+    else if (w.size == 8 && w.starts_with("closed=") && w.data[7] >= '0' && w.data[7] <= '2')
+      closed |= 1u << (w.data[7] - '0');
     // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
   }
   if (*selftest) return nullptr;
@@ -191,7 +194,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
   h.argv_offset = blob.table(args, argc);
   h.envp_offset = blob.table(envs, envc);
   for (int k = 0; k < 3; ++k) {  // a serial line, not a tty
-    h.console[k].kind = abi::ConsoleKind::Pipe;
+    h.console[k].kind = (closed >> k) & 1 ? abi::ConsoleKind::Closed : abi::ConsoleKind::Pipe;
     h.console[k].open_flags = k == 0 ? 0 /*O_RDONLY*/ : 1 /*O_WRONLY*/;
   }
   if (!blob.finish(h)) {

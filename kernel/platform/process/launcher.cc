@@ -211,6 +211,10 @@ abi::ConsoleStream probe_console(int fd) {
 
 u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   if (argc < 3 || !eq(argv[1], "run")) return 0;
+  // A closed fd 0-2 could be taken by the program's own fd: the monitor
+  // handles that case (it parks /dev/null there first).
+  for (int k = 0; k < 3; ++k)
+    if (host::failed(host::syscall2(__NR_fcntl, k, 1 /*F_GETFD*/))) return 0;
   u64 mem = u64(1) << 30;
   u32 cpus = 1;
   bool strace = false;
@@ -245,6 +249,34 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   // The platform when none is given: only the process platform is handled here.
   if (!forced_process && !auto_is_process()) return 0;
 
+  // -e K=V as given; `-e K` takes the host's value, or is dropped when unset.
+  static char joined[kMaxEnv][512];
+  StrView overrides[kMaxEnv];
+  usize nover = 0;
+  for (usize k = 0; k < nenv; ++k) {
+    StrView kv(env_opts[k]);
+    usize eqpos = 0;
+    while (eqpos < kv.size && kv.data[eqpos] != '=') ++eqpos;
+    if (eqpos == kv.size) {
+      const char* hv = getenv_in(envp, kv);
+      if (!hv) continue;
+      usize hl = strlen(hv);
+      if (kv.size + 1 + hl >= sizeof joined[k]) return 0;
+      memcpy(joined[k], kv.data, kv.size);
+      joined[k][kv.size] = '=';
+      memcpy(joined[k] + kv.size + 1, hv, hl);
+      kv = StrView(joined[k], kv.size + 1 + hl);
+    }
+    overrides[nover++] = kv;
+  }
+  static char hostname_kv[80];
+  StrView env[kMaxEnv + 4];
+  usize n = guest_environment(hostname, overrides, nover, hostname_kv, env, kMaxEnv + 4);
+  u32 argc_guest = u32(argc - i);
+  static abi::BlobString args[4096], envs[kMaxEnv + 4];
+  if (argc_guest > 4096) return 0;
+
+  // Last, the program: nothing after this returns without closing it.
   static char path[4096];
   u64 program_size = 0;
   int fd = open_program(argv[i], envp, path, sizeof path, &program_size);
@@ -278,32 +310,6 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   h.hostname = blob.add(hostname);
   h.cwd = blob.add("/");
 
-  // -e K=V as given; `-e K` takes the host's value, or is dropped when unset.
-  static char joined[kMaxEnv][512];
-  StrView overrides[kMaxEnv];
-  usize nover = 0;
-  for (usize k = 0; k < nenv; ++k) {
-    StrView kv(env_opts[k]);
-    usize eqpos = 0;
-    while (eqpos < kv.size && kv.data[eqpos] != '=') ++eqpos;
-    if (eqpos == kv.size) {
-      const char* hv = getenv_in(envp, kv);
-      if (!hv) continue;
-      usize hl = strlen(hv);
-      if (kv.size + 1 + hl >= sizeof joined[k]) return 0;
-      memcpy(joined[k], kv.data, kv.size);
-      joined[k][kv.size] = '=';
-      memcpy(joined[k] + kv.size + 1, hv, hl);
-      kv = StrView(joined[k], kv.size + 1 + hl);
-    }
-    overrides[nover++] = kv;
-  }
-  static char hostname_kv[80];
-  StrView env[kMaxEnv + 4];
-  usize n = guest_environment(hostname, overrides, nover, hostname_kv, env, kMaxEnv + 4);
-  u32 argc_guest = u32(argc - i);
-  static abi::BlobString args[4096], envs[kMaxEnv + 4];
-  if (argc_guest > 4096) return 0;
   for (u32 k = 0; k < argc_guest; ++k) args[k] = blob.add(argv[i + int(k)]);
   for (usize k = 0; k < n; ++k) envs[k] = blob.add(env[k]);
   h.argc = argc_guest;
