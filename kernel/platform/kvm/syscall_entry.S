@@ -6,7 +6,7 @@
 // Linux preserves, call the core, restore, and return with popfq + jmp *%rcx
 // (sysret would drop to ring 3). SDM 3B 5.8.8 "Fast System Calls in 64-Bit
 // Mode".
-#include "kernel/platform/syscall_frame.inc"
+#include "kernel/platform/entry_macros.inc"
 
         .text
         .globl  mote_vm_syscall_entry
@@ -16,22 +16,12 @@ mote_vm_syscall_entry:
         push    %gs:16
         push    %r11                        // program rflags
         push    %rcx                        // return address
-        push    %rdi
-        push    %rsi
-        push    %rdx
-        push    %r10
-        push    %r8
-        push    %r9
+        SYSCALL_ARGS_SAVE
         SYSCALL_FRAME_PUSH %rcx
         mov     %rsp, %rdi
         call    mote_vm_syscall
         SYSCALL_FRAME_POP
-        pop     %r9
-        pop     %r8
-        pop     %r10
-        pop     %rdx
-        pop     %rsi
-        pop     %rdi
+        SYSCALL_ARGS_RESTORE
         pop     %rcx
         pop     %r11
         // Flags first, still on the kernel stack; then back to the program's
@@ -47,20 +37,7 @@ mote_vm_syscall_entry:
 mote_vm_enter:
         mov     %rdi, %rcx
         mov     %rsi, %rsp
-        xor     %eax, %eax
-        xor     %ebx, %ebx
-        xor     %edx, %edx
-        xor     %esi, %esi
-        xor     %edi, %edi
-        xor     %ebp, %ebp
-        xor     %r8d, %r8d
-        xor     %r9d, %r9d
-        xor     %r10d, %r10d
-        xor     %r11d, %r11d
-        xor     %r12d, %r12d
-        xor     %r13d, %r13d
-        xor     %r14d, %r14d
-        xor     %r15d, %r15d
+        ZERO_GPRS rcx
         pushq   $0x202                      // IF, reserved bit 1
         popfq
         jmp     *%rcx

@@ -7,7 +7,7 @@
 //
 // Per-CPU data at %gs (state.h, struct Cpu): 8 = kernel stack top,
 // 16 = the program's %rsp while the core runs.
-#include "kernel/platform/syscall_frame.inc"
+#include "kernel/platform/entry_macros.inc"
 
         .text
         .globl  mote_fast_syscall
@@ -16,12 +16,7 @@ mote_fast_syscall:
         mov     %rsp, %gs:16
         mov     %gs:8, %rsp
         pushfq
-        push    %rdi
-        push    %rsi
-        push    %rdx
-        push    %r10
-        push    %r8
-        push    %r9
+        SYSCALL_ARGS_SAVE
         mov     %gs:16, %rcx                // rcx is free (syscall clobbers it)
         mov     (%rcx), %rcx                // return address into the stub
         SYSCALL_FRAME_PUSH %rcx
@@ -29,12 +24,7 @@ mote_fast_syscall:
         cld
         call    mote_fast_syscall_c
         SYSCALL_FRAME_POP
-        pop     %r9
-        pop     %r8
-        pop     %r10
-        pop     %rdx
-        pop     %rsi
-        pop     %rdi
+        SYSCALL_ARGS_RESTORE
         popfq
         mov     %gs:16, %rsp
         ret

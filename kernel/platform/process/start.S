@@ -1,6 +1,8 @@
 // Process-platform entry: the Linux kernel starts the hosted core here, with
 // %rsp at argc (psABI initial stack). The core is a static PIE with no
 // dynamic loader, so process_start relocates it before anything else.
+#include "kernel/platform/entry_macros.inc"
+
         .text
         .globl  _start
         .type   _start, @function
@@ -32,20 +34,7 @@ mote_switch_stack:
 mote_enter_user:
         mov     %rsi, %rsp
         push    %rdi                        // consumed by ret below
-        xor     %eax, %eax
-        xor     %ebx, %ebx
-        xor     %ecx, %ecx
-        xor     %esi, %esi
-        xor     %edi, %edi
-        xor     %ebp, %ebp
-        xor     %r8d, %r8d
-        xor     %r9d, %r9d
-        xor     %r10d, %r10d
-        xor     %r11d, %r11d
-        xor     %r12d, %r12d
-        xor     %r13d, %r13d
-        xor     %r14d, %r14d
-        xor     %r15d, %r15d
+        ZERO_GPRS rdx                       // %rdx: the atexit function (0)
         cld
         ret
         .size   mote_enter_user, .-mote_enter_user
