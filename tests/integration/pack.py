@@ -17,17 +17,15 @@ import subprocess
 import sys
 import tempfile
 
+from checks import Checks, microvm
+
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
        "TERM": "xterm", "HOSTNAME": "mote"}
 
 
 def qemu(image, append=None):
-    cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "64M", "-nodefaults",
-           "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
-           "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", image]
-    if append is not None:
-        cmd += ["-append", append]
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    r = subprocess.run(microvm(image, append), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=120)
     return r.returncode, r.stdout
 
 
@@ -40,14 +38,7 @@ def main():
     if not shutil.which("qemu-system-x86_64"):
         print("SKIP: qemu-system-x86_64 is not installed")
         return 77
-    failed = 0
-    total = 0
-
-    def check(name, ok, detail=""):
-        nonlocal failed, total
-        total += 1
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-        failed += 0 if ok else 1
+    check = Checks()
 
     with tempfile.TemporaryDirectory() as d:
         img = os.path.join(d, "hello.img")
@@ -80,8 +71,7 @@ def main():
         nout = subprocess.run([opts.mote, "pack", opts.hello], capture_output=True)
         check("no -o: usage error", nout.returncode != 0 and nout.stderr.decode().startswith("mote: "),
               nout.stderr.decode())
-    print(f"{total - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.finish()
 
 
 if __name__ == "__main__":

@@ -15,16 +15,14 @@ import shutil
 import subprocess
 import sys
 
+from checks import Checks, microvm
+
 SELFTESTS = ["invalid-opcode", "ist-red-zone", "page-fault", "divide-error", "lstar-syscall",
              "tsc", "lapic-timer"]
 
 
 def qemu_cmd(kernel, append):
-    # The same command line as docs/vm.md.
-    return ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", "64M",
-            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-            "-kernel", kernel, "-append", append]
+    return microvm(kernel, append)  # the same command line as docs/kernel-vm.md
 
 
 def main():
@@ -34,14 +32,7 @@ def main():
     if not shutil.which("qemu-system-x86_64"):
         print("SKIP: qemu-system-x86_64 is not installed (Debian package qemu-system-x86)")
         return 77
-    failed = 0
-    total = 0
-
-    def check(name, ok, detail=""):
-        nonlocal failed, total
-        total += 1
-        print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-        failed += 0 if ok else 1
+    check = Checks()
 
     r = subprocess.run(qemu_cmd(opts.kernel, "selftest"), stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=120)
@@ -69,8 +60,7 @@ def main():
     check("frame #0 symbolized", "#0 " in out and "crash_inner" in out, out)
     check("caller frame symbolized", "<mote_kernel_main+" in out, out)
     check("status 70 through isa-debug-exit", (r.returncode >> 1) & 0x7f == 70, f"qemu status {r.returncode}")
-    print(f"{total - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.finish()
 
 
 if __name__ == "__main__":

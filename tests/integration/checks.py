@@ -1,0 +1,32 @@
+"""Shared pieces of the integration tests: the ok/FAIL bookkeeping and the
+plain QEMU microvm command line of docs/kernel-vm.md."""
+
+
+class Checks:
+    """Prints one ok/FAIL line per check and the closing 'N passed, N failed'."""
+
+    def __init__(self):
+        self.total = 0
+        self.failed = 0
+
+    def __call__(self, name, ok, detail=""):
+        self.total += 1
+        print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
+        self.failed += 0 if ok else 1
+
+    def finish(self):
+        print(f"{self.total - self.failed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def microvm(kernel, append=None, ram="64M"):
+    """qemu-system-x86_64 -M microvm under TCG, console on stdio, status via
+    isa-debug-exit: the documented way to boot mote-kernel or a `mote pack`
+    image by hand."""
+    cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", ram,
+           "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+           "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+           "-kernel", kernel]
+    if append is not None:
+        cmd += ["-append", append]
+    return cmd
