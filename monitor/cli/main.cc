@@ -1,4 +1,6 @@
 // mote: run unmodified Linux programs as unikernels.
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,6 +31,35 @@ int fail(const std::string& msg, int status = 125) {
 
 const char* host_env(const char* name) { return getenv(name); }
 
+// The program to run: a `mote pack` image (its program and, unless arguments
+// are given, its arguments -- as docker run replaces an image's command), or
+// a program file.
+bool open_run_target(mote::cli::RunOptions& o, mote::image::Program* prog, std::string* error,
+                     int* status) {
+  int fd = open(o.program.c_str(), O_RDONLY | O_CLOEXEC);
+  mote::image::PackedImage packed;
+  if (fd >= 0 && mote::image::read_packed_image(fd, &packed)) {
+    int mfd = memfd_create("mote-packed-program", 0);  // inherited by the core / QEMU
+    std::vector<char> bytes(packed.program_size);
+    bool ok = mfd >= 0 && pread(fd, bytes.data(), bytes.size(), off_t(packed.program_offset)) ==
+                              ssize_t(bytes.size()) &&
+              write(mfd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+    close(fd);
+    if (!ok) {
+      *error = o.program + ": cannot read the packed program";
+      *status = 126;
+      return false;
+    }
+    std::string image = o.program;
+    o.program = packed.argv[0];
+    if (o.args.empty()) o.args.assign(packed.argv.begin() + 1, packed.argv.end());
+    std::string guest_path = packed.exe.empty() ? "/" + packed.argv[0] : packed.exe;
+    return mote::image::adopt_program(mfd, image, guest_path, prog, error, status);
+  }
+  if (fd >= 0) close(fd);
+  return mote::image::open_program(o.program, prog, error, status);
+}
+
 int cmd_run(const std::vector<std::string>& args) {
   std::string error;
   auto opts = mote::cli::parse_run(args, &error, host_env);
@@ -57,7 +88,7 @@ int cmd_run(const std::vector<std::string>& args) {
 
   mote::image::Program prog;
   int status = 0;
-  if (!mote::image::open_program(opts->program, &prog, &error, &status)) return fail(error, status);
+  if (!open_run_target(*opts, &prog, &error, &status)) return fail(error, status);
   if (opts->platform == mote::cli::Platform::Kvm) {
     if (opts->verbose) std::fprintf(stderr, "mote: kvm platform (mote's KVM monitor)\n");
     bool unavailable = false;

@@ -1,5 +1,7 @@
 #include "monitor/image/pack.h"
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "abi/pack.h"
@@ -90,6 +92,75 @@ std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
   memcpy(out.data(), &eh, sizeof eh);
   memcpy(out.data() + desc_off, &desc, sizeof desc);
   return out;
+}
+
+std::string decode_word(const std::string& w) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] == '%' && i + 2 < w.size() && hex(w[i + 1]) >= 0 &&
+        hex(w[i + 2]) >= 0) {
+      out += char(hex(w[i + 1]) * 16 + hex(w[i + 2]));
+      i += 2;
+    } else {
+      out += w[i];
+    }
+  }
+  return out;
+}
+
+bool read_packed_image(int fd, PackedImage* out) {
+  auto pread_all = [&](uint64_t off, void* buf, size_t n) {
+    return pread(fd, buf, n, off_t(off)) == ssize_t(n);
+  };
+  elf::Ehdr eh;
+  if (!pread_all(0, &eh, sizeof eh) || memcmp(eh.ident, "\x7f" "ELF", 4) != 0 ||
+      eh.ident[4] != 2 || eh.shentsize != sizeof(elf::Shdr) || eh.phentsize != sizeof(elf::Phdr))
+    return false;
+  elf::Shdr names;
+  if (!pread_all(eh.shoff + uint64_t(eh.shstrndx) * sizeof names, &names, sizeof names)) return false;
+  abi::PackDescriptor desc{};
+  bool found = false;
+  for (int i = 0; i < eh.shnum && !found; ++i) {
+    elf::Shdr sh;
+    char name[16] = {};
+    if (!pread_all(eh.shoff + uint64_t(i) * sizeof sh, &sh, sizeof sh)) return false;
+    if (sh.size != sizeof desc || !pread_all(names.offset + sh.name, name, sizeof name - 1)) continue;
+    if (strcmp(name, abi::kPackSection) != 0) continue;
+    if (!pread_all(sh.offset, &desc, sizeof desc)) return false;
+    found = desc.magic == abi::kPackMagic;
+  }
+  if (!found) return false;
+  for (int i = 0; i < eh.phnum; ++i) {
+    elf::Phdr ph;
+    if (!pread_all(eh.phoff + uint64_t(i) * sizeof ph, &ph, sizeof ph)) return false;
+    if (ph.type == elf::kPtLoad && ph.paddr == desc.program_phys && ph.filesz == desc.program_size) {
+      out->program_offset = ph.offset;
+      out->program_size = ph.filesz;
+    }
+  }
+  if (!out->program_size) return false;
+  desc.cmdline[sizeof desc.cmdline - 1] = 0;
+  std::string line = desc.cmdline, word;
+  bool after = false;
+  auto flush = [&]() {
+    if (word.empty()) return;
+    if (after) out->argv.push_back(decode_word(word));
+    else if (word == "--") after = true;
+    else if (word.rfind("exe=", 0) == 0) out->exe = decode_word(word.substr(4));
+    word.clear();
+  };
+  for (char c : line) {
+    if (c == ' ') flush();
+    else word += c;
+  }
+  flush();
+  return !out->argv.empty();
 }
 
 }  // namespace mote::image

@@ -17,4 +17,20 @@ std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel_elf,
                                         std::span<const uint8_t> program,
                                         const std::string& cmdline, std::string* error);
 
+// A packed image read back: where the program's bytes are in the file, and the
+// command line stored with it, split into kernel options (before "--") and
+// the program's argv (after), %XX-decoded.
+struct PackedImage {
+  uint64_t program_offset = 0;
+  uint64_t program_size = 0;
+  std::string exe;                // exe= option: the program's original path
+  std::vector<std::string> argv;  // the packed arguments, argv[0] included
+};
+
+// True when `fd` is a `mote pack` image (else false, and nothing is set).
+bool read_packed_image(int fd, PackedImage* out);
+
+// The inverse of qemu::encode_word.
+std::string decode_word(const std::string& w);
+
 }  // namespace mote::image

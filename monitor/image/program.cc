@@ -89,7 +89,32 @@ bool open_program(const std::string& name, Program* out, std::string* error, int
   }
   char real[PATH_MAX];
   out->path = realpath(path.c_str(), real) ? real : path;
+  out->load_path = out->path;
   out->fd = fd;
+  out->size = u64(st.st_size);
+  out->pie = img.pie;
+  return true;
+}
+
+bool adopt_program(int fd, const std::string& name, const std::string& guest_path, Program* out,
+                   std::string* error, int* status) {
+  *status = 126;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *error = name + ": " + strerror(errno);
+    close(fd);
+    return false;
+  }
+  static elf::Image img;
+  elf::Problem p = elf::parse(pread_fn, &fd, u64(st.st_size), &img);
+  if (p != elf::Problem::None) {
+    *error = name + ": " + elf::describe(p, img.machine);
+    close(fd);
+    return false;
+  }
+  out->fd = fd;
+  out->path = guest_path;
+  out->load_path = "/proc/self/fd/" + std::to_string(fd);
   out->size = u64(st.st_size);
   out->pie = img.pie;
   return true;

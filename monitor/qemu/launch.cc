@@ -60,7 +60,8 @@ std::string encode_word(const std::string& w) {
 }
 
 std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
-                                      const std::string& kernel, const int fds[4]) {
+                                      const std::string& load_path, const std::string& kernel,
+                                      const int fds[4]) {
   std::string append;
   if (o.strace) append += "strace ";
   if (o.verbose) append += "verbose ";
@@ -91,7 +92,7 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
       "-device", "isa-serial,chardev=in,iobase=0x2e8,irq=5",
       "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
       "-kernel", kernel,
-      "-initrd", program_path,
+      "-initrd", load_path,
       "-append", append,
   };
   return cmd;
@@ -123,7 +124,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   int stdin_w = pipes[3][1];
   fcntl(stdin_w, F_SETFL, O_NONBLOCK);
   std::vector<std::string> cmd =
-      command_line(o, p.path, "/proc/self/fd/" + std::to_string(kfd), child_fds);
+      command_line(o, p.path, p.load_path, "/proc/self/fd/" + std::to_string(kfd), child_fds);
   cmd[0] = qemu;
 
   pid_t pid = fork();

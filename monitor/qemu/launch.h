@@ -13,12 +13,14 @@
 
 namespace mote::qemu {
 
-// The QEMU command line for a run (argv[0] = the qemu binary). `kernel` is a
+// The QEMU command line for a run (argv[0] = the qemu binary): the guest sees
+// the program as `program_path`, QEMU loads it from `load_path`. `kernel` is a
 // path QEMU can open, `fds` the host fds for COM1/COM2/COM3 (write ends)
 // and COM4 (stdin, read end), opened again by QEMU through /proc/self/fd, so
 // they must be inherited.
 std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
-                                      const std::string& kernel, const int fds[4]);
+                                      const std::string& load_path, const std::string& kernel,
+                                      const int fds[4]);
 
 // Encodes a word for the kernel command line: spaces, '%', and bytes outside
 // printable ASCII become %XX (kernel/platform/kvm/pvh_boot.cc decodes).

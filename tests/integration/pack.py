@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`mote pack PROGRAM [ARGS] -o FILE` writes one image that a plain QEMU
-command line boots unchanged (docs/kernel-vm.md):
+command line boots unchanged (docs/kernel-vm.md), and that `mote run FILE`
+runs on any platform:
 
     qemu-system-x86_64 -M microvm -accel tcg -m 64M -nodefaults -no-user-config \\
       -nographic -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \\
@@ -58,10 +59,24 @@ def main():
         check("boot arguments override: output as native", out == native2.stdout,
               f"{out[:300]!r} vs {native2.stdout[:300]!r}")
 
+        # mote run IMAGE: the packed program with its packed arguments, or with
+        # the ones given (they replace the packed ones, as docker run does).
+        for plat in ("process", "qemu"):
+            r = subprocess.run([opts.mote, "run", "--platform", plat, img], capture_output=True,
+                               stdin=subprocess.DEVNULL)
+            check(f"mote run IMAGE ({plat}): packed arguments", r.stdout == native.stdout and
+                  r.returncode == 0, f"{r.returncode} {r.stdout[:200]!r} {r.stderr[:200]!r}")
+            r = subprocess.run([opts.mote, "run", "--platform", plat, "-e", "MOTE_TEST=q r", img, "x"],
+                               capture_output=True, stdin=subprocess.DEVNULL)
+            check(f"mote run IMAGE ARGS ({plat}): arguments replaced", r.stdout == native2.stdout,
+                  f"{r.stdout[:200]!r} vs {native2.stdout[:200]!r}; {r.stderr[:200]!r}")
+
         img2 = os.path.join(d, "exit.img")
         subprocess.run([opts.mote, "pack", opts.exit_code, "42", "-o", img2], check=True)
         rc, _ = qemu(img2)
         check("status 42 through isa-debug-exit", (rc >> 1) & 0x7f == 42 and rc & 1, f"qemu status {rc}")
+        r = subprocess.run([opts.mote, "run", img2], stdin=subprocess.DEVNULL)
+        check("mote run IMAGE: status 42", r.returncode == 42, f"status {r.returncode}")
 
         bad = subprocess.run([opts.mote, "pack", os.path.join(d, "missing"), "-o", img2],
                              capture_output=True)
