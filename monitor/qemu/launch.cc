@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "monitor/cli/platform_choice.h"
 #include "monitor/process/launch.h"
 #include "monitor/util/io.h"
 #include <cstdlib>
@@ -75,10 +76,14 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   append += " " + encode_word(o.program);
   for (const auto& a : o.args) append += " " + encode_word(a);
   uint64_t ram_mib = (o.mem_bytes + kOverhead + (1 << 20) - 1) >> 20;
+  const bool hardware_kvm = cli::choose_platform().platform == cli::Platform::Kvm;
   std::vector<std::string> cmd = {
       "qemu-system-x86_64",
       "-M", "microvm,isa-serial=on,rtc=on,pit=on",
-      "-accel", "tcg",
+      // KVM when this host runs ring-0 guests natively (the same probe as
+      // mote run's platform choice), else TCG.
+      "-accel", hardware_kvm ? "kvm" : "tcg",
+      "-cpu", hardware_kvm ? "host" : "max",
       "-m", std::to_string(ram_mib) + "M",
       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
       "-chardev", "file,id=out,path=/proc/self/fd/" + std::to_string(fds[0]),
