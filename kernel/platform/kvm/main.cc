@@ -128,8 +128,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   if (g_vm.host == Host::MoteMonitor) {
     g_vm.boot = static_cast<const abi::BootInfo*>(phys_to_virt(info_phys));
   } else {
-    bool st = false;
-    g_vm.boot = boot_info_from_pvh(info_phys, ram_bytes, &st);
+    g_vm.boot = boot_info_from_pvh(info_phys, ram_bytes);
   }
   core::boot();
 }

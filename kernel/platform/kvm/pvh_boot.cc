@@ -1,7 +1,7 @@
 // The boot info for a PVH boot (QEMU microvm, Firecracker), which has no mote
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
-// options: selftest, strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
+// options (selftest and crashtest are main.cc's): strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
 // hostname=NAME, exe=PATH, closed=FD. Words are separated by spaces; a word may carry any byte as
 // %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
 #include "abi/boot_info.h"
@@ -96,7 +96,7 @@ bool has_separator(const char* s) {
 
 }  // namespace
 
-const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest) {
+const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   auto* si = static_cast<const HvmStartInfo*>(phys_to_virt(start_info_phys));
   static char empty[1];
   char* cmdline = si->cmdline_paddr ? static_cast<char*>(phys_to_virt(si->cmdline_paddr)) : empty;
@@ -122,8 +122,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
       first_arg = i + 1;
       break;
     }
-    if (w == StrView("selftest")) *selftest = true;
-    else if (w == StrView("strace")) flags |= abi::kBootStrace;
+    if (w == StrView("strace")) flags |= abi::kBootStrace;
     else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
     else if (w == StrView("bootstats")) g_vm.bootstats = true;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
@@ -134,7 +133,6 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool
       closed |= 1u << (w.data[7] - '0');
     // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
   }
-  if (*selftest) return nullptr;
   u64 program_phys = 0, program_size = 0;
   if (si->nr_modules && si->modlist_paddr) {  // an initrd wins over a packed program
     auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));

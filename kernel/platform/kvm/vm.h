@@ -15,7 +15,7 @@ extern VmState g_vm;
 
 // Builds the boot info from the PVH start info (argv from the command line
 // after "--", the program from module 0).
-const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes, bool* selftest);
+const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes);
 
 // LAPIC one-shot timer at a monotonic deadline (0 disarms); interrupts call
 // core::on_timer.
