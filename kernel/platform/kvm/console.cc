@@ -4,6 +4,7 @@
 
 #include "abi/hypercall.h"
 #include "kernel/lib/format.h"
+#include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 
 namespace mote::kvm {
@@ -53,6 +54,10 @@ void uart_write(u16 base, const char* s, usize n) {
 abi::HcConsoleWrite g_hc_write;
 abi::HcConsoleRead g_hc_read;
 abi::HcExit g_hc_exit;
+// Hypercall buffers go through here: their physical address must be below
+// 4 GiB and known, and the caller's buffer may be anywhere (the program's
+// memory, a kernel stack in the core region).
+char g_bounce[4096];
 
 }  // namespace
 
@@ -73,9 +78,19 @@ Host host_kind() { return g_host; }
 
 isize console_write(int stream, const void* buf, usize len) {
   if (g_host == Host::MoteMonitor) {
-    g_hc_write = abi::HcConsoleWrite{virt_to_phys(buf), len, u32(stream), 0, 0};
-    outl(abi::hypercall_port(abi::Hypercall::ConsoleWrite), u32(virt_to_phys(&g_hc_write)));
-    return isize(g_hc_write.ret);
+    // One exit per bounce-buffer load.
+    usize done = 0;
+    while (done < len) {
+      usize n = min<usize>(len - done, sizeof g_bounce);
+      memcpy(g_bounce, static_cast<const char*>(buf) + done, n);
+      g_hc_write = abi::HcConsoleWrite{virt_to_phys(g_bounce), n, u32(stream), 0, 0};
+      outl(abi::hypercall_port(abi::Hypercall::ConsoleWrite), u32(virt_to_phys(&g_hc_write)));
+      isize r = isize(g_hc_write.ret);
+      if (r < 0) return done ? isize(done) : r;
+      done += usize(r);
+      if (usize(r) < n) break;
+    }
+    return isize(done);
   }
   uart_write(stream == 2 && g_com2 ? kCom2 : kCom1, static_cast<const char*>(buf), len);
   return isize(len);
@@ -84,9 +99,11 @@ isize console_write(int stream, const void* buf, usize len) {
 isize console_read(int stream, void* buf, usize len) {
   (void)stream;
   if (g_host == Host::MoteMonitor) {
-    g_hc_read = abi::HcConsoleRead{virt_to_phys(buf), len, 0};
+    g_hc_read = abi::HcConsoleRead{virt_to_phys(g_bounce), min<usize>(len, sizeof g_bounce), 0};
     outl(abi::hypercall_port(abi::Hypercall::ConsoleRead), u32(virt_to_phys(&g_hc_read)));
-    return isize(g_hc_read.ret);
+    isize r = isize(g_hc_read.ret);
+    if (r > 0) memcpy(buf, g_bounce, usize(r));
+    return r;
   }
   // UART: wait for the first byte (LSR bit 0: data ready), then take what is
   // there. COM4, when present, carries the launcher's encoded stdin, whose

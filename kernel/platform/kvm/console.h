@@ -11,8 +11,7 @@ enum class Host { MoteMonitor, Pvh };
 
 void console_init(Host host);
 Host host_kind();
-// buf must be kernel memory (image or direct map): its physical address is
-// what a hypercall passes.
+// buf may be anywhere mapped: hypercalls copy through a buffer in the image.
 isize console_write(int stream, const void* buf, usize len);
 isize console_read(int stream, void* buf, usize len);
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -148,27 +148,10 @@ u64 idle_until(u64 deadline_ns) {
 }
 
 isize console_write(int stream, const void* buf, usize len) {
-  // Through a bounce buffer in the kernel image: the hypercall needs a
-  // physical address below 4 GiB, and the program's buffer may be anywhere.
-  static char bounce[4096];
-  usize done = 0;
-  while (done < len) {
-    usize n = min<usize>(len - done, sizeof bounce);
-    memcpy(bounce, static_cast<const char*>(buf) + done, n);
-    isize r = kvm::console_write(stream, bounce, n);
-    if (r < 0) return done ? isize(done) : r;
-    done += usize(r);
-    if (usize(r) < n) break;
-  }
-  return isize(done);
+  return kvm::console_write(stream, buf, len);
 }
 
-isize console_read(int stream, void* buf, usize len) {
-  static char bounce[4096];
-  isize r = kvm::console_read(stream, bounce, min<usize>(len, sizeof bounce));
-  if (r > 0) memcpy(buf, bounce, usize(r));
-  return r;
-}
+isize console_read(int stream, void* buf, usize len) { return kvm::console_read(stream, buf, len); }
 
 void random_seed(u8 out[32]) { memcpy(out, g_vm.boot->random_seed, 32); }
 
