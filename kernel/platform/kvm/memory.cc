@@ -171,7 +171,7 @@ void memory_init(const RamRange* ram, usize nram, const RamRange* used_ranges, u
     u64* d = early_table(pd);
     u64 cache = g == 3 ? (kPcd | kPwt) : 0;
     for (u64 i = 0; i < 512; ++i)
-      d[i] = ((g << 30) + (i << 21)) | kPresent | kWrite | kHuge | cache | (g_nx ? kNx : 0);
+      d[i] = ((g << 30) + (i << 21)) | kPresent | kWrite | kHuge | cache | (g_nx ? u64(kNx) : 0);
     early_table(dm_pdpt)[g] = pd | kPresent | kWrite;
   }
   // The kernel image: keep the boot tables' higher-half entry.
@@ -262,7 +262,7 @@ Result<u64> core_map(u64 len) {
     if (!f) return err(ENOMEM);
     u64* e = walk(base + off, true);
     if (!e) return err(ENOMEM);
-    *e = f | kPresent | kWrite | (g_nx ? kNx : 0);
+    *e = f | kPresent | kWrite | (g_nx ? u64(kNx) : 0);
   }
   g_core_next += len + kPageSize;  // an unmapped guard page after each block
   return base;

@@ -291,7 +291,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   abi::BootInfo h{};
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
-  h.flags = strace ? abi::kBootStrace : 0;
+  h.flags = strace ? u32(abi::kBootStrace) : 0u;
   h.cpus = cpus;
   h.mem_limit = mem;
   struct {
