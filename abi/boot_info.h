@@ -12,7 +12,7 @@
 namespace mote::abi {
 
 inline constexpr uint64_t kBootMagic = 0x31544f4f42544f4dull;  // "MOTBOOT1"
-inline constexpr uint32_t kBootVersion = 1;
+inline constexpr uint32_t kBootVersion = 2;
 
 // What the program's standard streams are connected to on the host. The core
 // synthesizes fstat() results and tty ioctls from this, on every platform.
@@ -66,15 +66,20 @@ struct BootInfo {
   uint64_t tsc_khz;          // VM platforms: TSC frequency; 0 when unknown
   uint8_t random_seed[32];   // from the host's getrandom()
 
-  // Program image. Process platform: an open host fd. VM platforms: location
-  // in guest-physical memory.
+  // Program image, when there is no root filesystem image: the program file
+  // itself. Process platform: an open host fd (-1 when absent). VM platforms:
+  // location in guest-physical memory (size 0 when absent).
   int32_t program_fd;
-  uint32_t reserved0;
+  // Root filesystem image (cpio newc, file data page-aligned in it), holding
+  // the program at program_path, its interpreter and libraries. Process
+  // platform: an open host fd (-1 when absent) and the image starts at byte
+  // initramfs_gpa of it (a page multiple: a packed image carries it inside).
+  int32_t initramfs_fd;
   uint64_t program_gpa;
   uint64_t program_size;
 
-  // VM platforms: guest RAM is [0, ram_bytes); the initramfs (cpio newc), when
-  // present, is at [initramfs_gpa, +initramfs_size). Zero on the process platform.
+  // VM platforms: guest RAM is [0, ram_bytes); the initramfs, when present,
+  // is at guest-physical [initramfs_gpa, +initramfs_size).
   uint64_t ram_bytes;
   uint64_t initramfs_gpa;
   uint64_t initramfs_size;

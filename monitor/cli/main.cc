@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -12,8 +13,10 @@
 
 #include "monitor/cli/options.h"
 #include "monitor/cli/platform_choice.h"
+#include "monitor/image/cpio.h"
 #include "monitor/image/pack.h"
 #include "monitor/image/program.h"
+#include "monitor/image/rootfs.h"
 #include "monitor/process/launch.h"
 #include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
@@ -31,6 +34,33 @@ int fail(const std::string& msg, int status = 125) {
 
 const char* host_env(const char* name) { return getenv(name); }
 
+// A copy of [offset, +size) of `fd` in a memfd (inherited), for the VM
+// platforms that take a file of their own (QEMU's -initrd); -1 on failure.
+int copy_to_memfd(int fd, uint64_t offset, uint64_t size, const char* name) {
+  int mfd = memfd_create(name, 0);
+  if (mfd < 0) return -1;
+  loff_t in = loff_t(offset), out = 0;
+  uint64_t left = size;
+  while (left) {
+    ssize_t n = copy_file_range(fd, &in, mfd, &out, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    left -= uint64_t(n);
+  }
+  std::vector<char> buf(1 << 16);
+  while (left) {
+    ssize_t r = pread(fd, buf.data(), std::min<uint64_t>(left, buf.size()), in);
+    if (r <= 0 || pwrite(mfd, buf.data(), size_t(r), out) != r) {
+      close(mfd);
+      return -1;
+    }
+    in += r;
+    out += r;
+    left -= uint64_t(r);
+  }
+  return mfd;
+}
+
 // The program to run: a `mote pack` image (its program and, unless arguments
 // are given, its arguments -- as docker run replaces an image's command), or
 // a program file.
@@ -39,25 +69,65 @@ bool open_run_target(mote::cli::RunOptions& o, mote::image::Program* prog, std::
   int fd = open(o.program.c_str(), O_RDONLY | O_CLOEXEC);
   mote::image::PackedImage packed;
   if (fd >= 0 && mote::image::read_packed_image(fd, &packed)) {
-    int mfd = memfd_create("mote-packed-program", 0);  // inherited by the core / QEMU
-    std::vector<char> bytes(packed.program_size);
-    bool ok = mfd >= 0 && pread(fd, bytes.data(), bytes.size(), off_t(packed.program_offset)) ==
-                              ssize_t(bytes.size()) &&
-              write(mfd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
-    close(fd);
-    if (!ok) {
-      *error = o.program + ": cannot read the packed program";
-      *status = 126;
-      return false;
-    }
     std::string image = o.program;
     o.program = packed.argv[0];
     if (o.args.empty()) o.args.assign(packed.argv.begin() + 1, packed.argv.end());
     std::string guest_path = packed.exe.empty() ? "/" + packed.argv[0] : packed.exe;
+    if (!o.adds.empty()) {
+      close(fd);
+      *error = "--add " + o.adds[0] + ": a packed image cannot take more files (pack them with --add)";
+      *status = 125;
+      return false;
+    }
+    if (packed.initramfs_size) {
+      // A packed dynamic program: the root filesystem image inside the file.
+      // The process platform and the KVM monitor map it in place; QEMU takes
+      // a file of its own.
+      int rfd = fd;
+      uint64_t offset = packed.initramfs_offset;
+      std::string load_path = image;
+      if (o.platform == mote::cli::Platform::Qemu) {
+        rfd = copy_to_memfd(fd, offset, packed.initramfs_size, "mote-packed-rootfs");
+        close(fd);
+        offset = 0;
+        load_path = "/proc/self/fd/" + std::to_string(rfd);
+      } else {
+        fcntl(fd, F_SETFD, 0);  // inherited by the core
+      }
+      if (rfd < 0) {
+        *error = image + ": cannot read the packed root filesystem";
+        *status = 126;
+        return false;
+      }
+      mote::image::use_rootfs(prog, rfd, offset, packed.initramfs_size, guest_path, load_path);
+      return true;
+    }
+    int mfd = copy_to_memfd(fd, packed.program_offset, packed.program_size, "mote-packed-program");
+    close(fd);
+    if (mfd < 0) {
+      *error = image + ": cannot read the packed program";
+      *status = 126;
+      return false;
+    }
     return mote::image::adopt_program(mfd, image, guest_path, prog, error, status);
   }
   if (fd >= 0) close(fd);
-  return mote::image::open_program(o.program, prog, error, status);
+  if (!mote::image::open_program(o.program, prog, error, status)) return false;
+  // Dynamic programs and --add: the program runs from a root filesystem image.
+  if (prog->interp.empty() && o.adds.empty()) return true;
+  mote::image::RootfsRequest req;
+  req.program = prog->named_path;
+  req.adds = o.adds;
+  req.guest_env = mote::cli::guest_environment(o);
+  mote::image::Rootfs fs;
+  if (!mote::image::build_rootfs(req, &fs, error, status)) return false;
+  if (o.verbose)
+    std::fprintf(stderr, "mote: root filesystem %s (%.1f MiB, %s, %.3f ms)\n", fs.path.c_str(),
+                 double(fs.size) / (1 << 20),
+                 fs.index_hit ? "cache hit" : fs.image_hit ? "cache hit after resolving" : "built",
+                 double(fs.build_ns) / 1e6);
+  mote::image::use_rootfs(prog, fs.fd, 0, fs.size, prog->named_path, fs.path);
+  return true;
 }
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -104,36 +174,68 @@ int cmd_run(const std::vector<std::string>& args) {
   return fail(error);
 }
 
-// mote pack PROGRAM [ARGS...] -o FILE
+// mote pack [--add HOST[:GUEST]]... PROGRAM [ARGS...] -o FILE
 int cmd_pack(const std::vector<std::string>& args) {
   std::string out, error;
-  std::vector<std::string> rest;
+  std::vector<std::string> rest, adds;
   for (size_t i = 0; i < args.size(); ++i) {
-    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) out = args[++i];
-    else if (args[i].rfind("-o", 0) == 0 && args[i].size() > 2 && rest.empty()) out = args[i].substr(2);
-    else rest.push_back(args[i]);
+    const std::string& a = args[i];
+    if ((a == "-o" || a == "--output") && i + 1 < args.size()) out = args[++i];
+    else if (a.rfind("-o", 0) == 0 && a.size() > 2 && rest.empty()) out = a.substr(2);
+    else if (a == "--add" && rest.empty() && i + 1 < args.size()) adds.push_back(args[++i]);
+    else if (a.rfind("--add=", 0) == 0 && rest.empty()) adds.push_back(a.substr(6));
+    else rest.push_back(a);
   }
   if (rest.empty() || out.empty())
-    return fail("usage: mote pack PROGRAM [ARGS...] -o FILE");
+    return fail("usage: mote pack [--add HOST[:GUEST]]... PROGRAM [ARGS...] -o FILE");
   if (rest[0].size() > 1 && rest[0][0] == '-') return fail("unknown option '" + rest[0] + "'");
+  for (const auto& a : adds) {
+    std::string host, guest;
+    if (!mote::image::parse_add(a, &host, &guest, &error)) return fail(error);
+  }
   mote::image::Program prog;
   int status = 0;
   if (!mote::image::open_program(rest[0], &prog, &error, &status)) return fail(error, status);
-  std::vector<uint8_t> bytes(prog.size);
-  if (pread(prog.fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size()))
-    return fail(rest[0] + ": cannot read it");
+  bool rootfs = !prog.interp.empty() || !adds.empty();
+  mote::image::Rootfs fs;
+  std::string exe = prog.path;
+  if (rootfs) {
+    mote::image::RootfsRequest req;
+    req.program = prog.named_path;
+    req.adds = adds;
+    if (!mote::image::build_rootfs(req, &fs, &error, &status)) return fail(error, status);
+    exe = prog.named_path;
+  }
   // Default command line: the program's path and the given arguments.
-  std::string cmdline = "exe=" + mote::qemu::encode_word(prog.path) + " --";
+  std::string cmdline = "exe=" + mote::qemu::encode_word(exe) + " --";
   for (const auto& a : rest) cmdline += " " + mote::qemu::encode_word(a);
-  auto image = mote::image::build_packed_image(
-      std::span<const uint8_t>(mote_kernel_image, size_t(mote_kernel_image_end - mote_kernel_image)),
-      bytes, cmdline, &error);
-  if (image.empty()) return fail(error);
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) return fail(out + ": " + std::strerror(errno));
-  bool ok = std::fwrite(image.data(), 1, image.size(), f) == image.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) return fail(out + ": write failed");
+  int ofd = open(out.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (ofd < 0) return fail(out + ": " + std::strerror(errno));
+  std::span<const uint8_t> kernel(mote_kernel_image, size_t(mote_kernel_image_end - mote_kernel_image));
+  bool ok = rootfs ? mote::image::write_packed_image(ofd, kernel, fs.fd, fs.size, true, cmdline, &error)
+                   : mote::image::write_packed_image(ofd, kernel, prog.fd, prog.size, false, cmdline,
+                                                     &error);
+  if (ok && rootfs) {
+    // Read the image back: the root filesystem in it is well-formed and
+    // holds the program where exe= says.
+    mote::image::PackedImage packed;
+    std::vector<mote::image::CpioItem> items;
+    ok = mote::image::read_packed_image(ofd, &packed) && packed.initramfs_size == fs.size &&
+         mote::image::read_cpio(ofd, packed.initramfs_offset, packed.initramfs_size, &items, &error);
+    bool found = false;
+    for (const auto& it : items) found = found || "/" + it.path == exe;
+    if (ok && !found) error = "the packed root filesystem has no " + exe;
+    ok = ok && found;
+    if (!ok && error.empty()) error = "the packed image does not read back";
+  }
+  if (close(ofd) != 0 && ok) {
+    error = std::strerror(errno);
+    ok = false;
+  }
+  if (!ok) {
+    unlink(out.c_str());
+    return fail(out + ": " + error);
+  }
   return 0;
 }
 

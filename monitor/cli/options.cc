@@ -116,6 +116,18 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       if (!take_value(args, i, a.rfind("--volume", 0) == 0 ? "--volume" : "-v", &v, error))
         return std::nullopt;
       o.volumes.push_back(v);
+    } else if (matches(a, "--add")) {
+      if (!take_value(args, i, "--add", &v, error)) return std::nullopt;
+      if (v.empty() || v[0] == ':') {
+        *error = "--add needs HOST[:GUEST], not '" + v + "'";
+        return std::nullopt;
+      }
+      size_t colon = v.find(':');
+      if (colon != std::string::npos && (colon + 1 == v.size() || v[colon + 1] != '/')) {
+        *error = "--add " + v + ": the guest path must be absolute";
+        return std::nullopt;
+      }
+      o.adds.push_back(v);
     } else if (matches(a, "--platform")) {
       if (!take_value(args, i, "--platform", &v, error)) return std::nullopt;
       if (v == "process") o.platform = Platform::Process;
@@ -190,6 +202,8 @@ const char* usage() {
          "  --cpus N           virtual CPUs (default 1)\n"
          "  -e, --env K=V      set an environment variable (-e K passes the host's value)\n"
          "  --hostname NAME    the unikernel's host name (default mote)\n"
+         "  --add HOST[:GUEST] copy a host file or directory into the image (at GUEST,\n"
+         "                     default its own absolute path)\n"
          "  --platform P       process, kvm, qemu or auto (default auto)\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
@@ -197,8 +211,11 @@ const char* usage() {
          "  -v HOST:GUEST      share a host directory (not supported yet)\n"
          "\n"
          "other commands:\n"
-         "  mote pack PROGRAM [ARGS...] -o FILE\n"
+         "  mote pack [--add HOST[:GUEST]]... PROGRAM [ARGS...] -o FILE\n"
          "                     one bootable image: qemu-system-x86_64 -M microvm -kernel FILE\n"
+         "\n"
+         "Dynamic programs run from an image of their libraries (and what --add adds),\n"
+         "cached in $MOTE_CACHE_DIR, else $XDG_CACHE_HOME/mote, else ~/.cache/mote.\n"
          "  mote version       print the version\n"
          "  mote help          print this text\n";
 }

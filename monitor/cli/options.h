@@ -19,6 +19,7 @@ struct RunOptions {
   std::vector<std::string> env;       // -e K=V, in order
   std::vector<std::string> publish;   // -p HOST:GUEST
   std::vector<std::string> volumes;   // -v HOST:GUEST
+  std::vector<std::string> adds;      // --add HOST[:GUEST]: files copied into the image
   std::string hostname = "mote";
   bool strace = false;
   bool verbose = false;

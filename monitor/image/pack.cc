@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "abi/pack.h"
 #include "kernel/exec/elf.h"
+#include "monitor/util/io.h"
 
 namespace mote::image {
 
@@ -23,14 +26,17 @@ bool read_at(std::span<const uint8_t> b, uint64_t off, T* out) {
 
 }  // namespace
 
-std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
-                                        std::span<const uint8_t> program,
-                                        const std::string& cmdline, std::string* error) {
+namespace {
+
+// The kernel with room made for the extra segment: its bytes up to the
+// payload (page-aligned), with the program header and descriptor written.
+bool packed_head(std::span<const uint8_t> kernel, uint64_t payload_size, bool initramfs,
+                 const std::string& cmdline, std::vector<uint8_t>* out, std::string* error) {
   elf::Ehdr eh;
   if (!read_at(kernel, 0, &eh) || memcmp(eh.ident, "\x7f" "ELF", 4) != 0 || eh.ident[4] != 2 ||
       eh.phentsize != sizeof(elf::Phdr) || eh.shentsize != sizeof(elf::Shdr)) {
     *error = "the built-in kernel image is not a valid ELF64 file";
-    return {};
+    return false;
   }
   // Room for one more program header before the first segment's bytes.
   uint64_t lowest_offset = ~uint64_t(0), end_phys = 0;
@@ -38,7 +44,7 @@ std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
     elf::Phdr ph;
     if (!read_at(kernel, eh.phoff + uint64_t(i) * sizeof ph, &ph)) {
       *error = "the built-in kernel image has truncated program headers";
-      return {};
+      return false;
     }
     if (ph.type != elf::kPtLoad) continue;
     if (ph.offset < lowest_offset) lowest_offset = ph.offset;
@@ -47,13 +53,13 @@ std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
   uint64_t new_ph = eh.phoff + uint64_t(eh.phnum) * sizeof(elf::Phdr);
   if (new_ph + sizeof(elf::Phdr) > lowest_offset) {
     *error = "the built-in kernel image has no room for another program header";
-    return {};
+    return false;
   }
   // The descriptor section, by name.
   elf::Shdr names;
   if (!read_at(kernel, eh.shoff + uint64_t(eh.shstrndx) * sizeof names, &names)) {
     *error = "the built-in kernel image has no section names";
-    return {};
+    return false;
   }
   uint64_t desc_off = 0;
   for (int i = 0; i < eh.shnum && !desc_off; ++i) {
@@ -68,30 +74,80 @@ std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
   }
   if (!desc_off) {
     *error = "the built-in kernel image has no .mote_pack descriptor";
-    return {};
+    return false;
   }
   abi::PackDescriptor desc{};
   if (cmdline.size() >= sizeof desc.cmdline) {
     *error = "the program's arguments are too long to pack (at most " +
              std::to_string(sizeof desc.cmdline - 1) + " bytes encoded)";
-    return {};
+    return false;
   }
   desc.magic = abi::kPackMagic;
-  desc.program_phys = page_up(end_phys);
-  desc.program_size = program.size();
+  uint64_t phys = page_up(end_phys);
+  if (initramfs) {
+    desc.initramfs_phys = phys;
+    desc.initramfs_size = payload_size;
+  } else {
+    desc.program_phys = phys;
+    desc.program_size = payload_size;
+  }
   memcpy(desc.cmdline, cmdline.data(), cmdline.size());
 
-  std::vector<uint8_t> out(kernel.begin(), kernel.end());
-  uint64_t program_off = page_up(out.size());
-  out.resize(program_off, 0);
-  out.insert(out.end(), program.begin(), program.end());
-  elf::Phdr ph{elf::kPtLoad, elf::kPfR, program_off, desc.program_phys, desc.program_phys,
-               program.size(), program.size(), kPage};
-  memcpy(out.data() + new_ph, &ph, sizeof ph);
+  out->assign(kernel.begin(), kernel.end());
+  uint64_t payload_off = page_up(out->size());
+  out->resize(payload_off, 0);
+  elf::Phdr ph{elf::kPtLoad, elf::kPfR, payload_off, phys, phys, payload_size, payload_size, kPage};
+  memcpy(out->data() + new_ph, &ph, sizeof ph);
   ++eh.phnum;
-  memcpy(out.data(), &eh, sizeof eh);
-  memcpy(out.data() + desc_off, &desc, sizeof desc);
+  memcpy(out->data(), &eh, sizeof eh);
+  memcpy(out->data() + desc_off, &desc, sizeof desc);
+  return true;
+}
+
+}  // namespace
+
+std::vector<uint8_t> build_packed_image(std::span<const uint8_t> kernel,
+                                        std::span<const uint8_t> program,
+                                        const std::string& cmdline, std::string* error) {
+  std::vector<uint8_t> out;
+  if (!packed_head(kernel, program.size(), false, cmdline, &out, error)) return {};
+  out.insert(out.end(), program.begin(), program.end());
   return out;
+}
+
+bool write_packed_image(int out_fd, std::span<const uint8_t> kernel_elf, int payload_fd,
+                        uint64_t payload_size, bool initramfs, const std::string& cmdline,
+                        std::string* error) {
+  std::vector<uint8_t> head;
+  if (!packed_head(kernel_elf, payload_size, initramfs, cmdline, &head, error)) return false;
+  if (!util::write_all(out_fd, head.data(), head.size())) {
+    *error = strerror(errno);
+    return false;
+  }
+  loff_t in = 0, out = loff_t(head.size());
+  uint64_t left = payload_size;
+  while (left) {
+    ssize_t n = copy_file_range(payload_fd, &in, out_fd, &out, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    left -= uint64_t(n);
+  }
+  if (lseek(out_fd, out, SEEK_SET) < 0) {
+    *error = strerror(errno);
+    return false;
+  }
+  char buf[1 << 16];
+  while (left) {  // where copy_file_range cannot (another filesystem, a pipe...)
+    ssize_t r = pread(payload_fd, buf, std::min<uint64_t>(left, sizeof buf), in);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || !util::write_all(out_fd, buf, size_t(r))) {
+      *error = r == 0 ? "the payload shrank while packing" : strerror(errno);
+      return false;
+    }
+    in += r;
+    left -= uint64_t(r);
+  }
+  return true;
 }
 
 std::string decode_word(const std::string& w) {
@@ -139,12 +195,18 @@ bool read_packed_image(int fd, PackedImage* out) {
   for (int i = 0; i < eh.phnum; ++i) {
     elf::Phdr ph;
     if (!pread_all(eh.phoff + uint64_t(i) * sizeof ph, &ph, sizeof ph)) return false;
-    if (ph.type == elf::kPtLoad && ph.paddr == desc.program_phys && ph.filesz == desc.program_size) {
+    if (ph.type != elf::kPtLoad) continue;
+    if (desc.program_size && ph.paddr == desc.program_phys && ph.filesz == desc.program_size) {
       out->program_offset = ph.offset;
       out->program_size = ph.filesz;
     }
+    if (desc.initramfs_size && ph.paddr == desc.initramfs_phys && ph.filesz == desc.initramfs_size &&
+        ph.offset % kPage == 0) {
+      out->initramfs_offset = ph.offset;
+      out->initramfs_size = ph.filesz;
+    }
   }
-  if (!out->program_size) return false;
+  if (!out->program_size && !out->initramfs_size) return false;
   desc.cmdline[sizeof desc.cmdline - 1] = 0;
   std::string line = desc.cmdline, word;
   bool after = false;

@@ -9,6 +9,8 @@
 
 #include <cerrno>
 
+#include "monitor/image/rootfs.h"
+
 namespace mote::image {
 
 namespace {
@@ -24,6 +26,17 @@ Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len) {
     done += usize(r);
   }
   return done;
+}
+
+bool read_interp(int fd, const elf::Image& img, std::string* out) {
+  if (img.interp_size == 0 || img.interp_size > PATH_MAX) return false;
+  std::string s(img.interp_size, '\0');
+  auto r = pread_fn(&fd, img.interp_offset, s.data(), s.size());
+  if (!r.ok() || r.value() != s.size()) return false;
+  s.resize(strnlen(s.c_str(), s.size()));
+  if (s.empty() || s[0] != '/') return false;
+  *out = s;
+  return true;
 }
 
 std::string search_path(const std::string& name) {
@@ -79,6 +92,16 @@ bool open_program(const std::string& name, Program* out, std::string* error, int
   }
   static elf::Image img;
   elf::Problem p = elf::parse(pread_fn, &fd, u64(st.st_size), &img);
+  std::string interp;
+  if ((p == elf::Problem::Dynamic || p == elf::Problem::None) && img.interp_size) {
+    // A dynamic program: its loader runs it from a root filesystem image.
+    if (!read_interp(fd, img, &interp)) {
+      *error = name + ": " + elf::describe(elf::Problem::BadSegment, img.machine);
+      close(fd);
+      return false;
+    }
+    p = elf::Problem::None;
+  }
   if (p != elf::Problem::None) {
     *error = name + ": " + elf::describe(p, img.machine);
     if (p == elf::Problem::WrongMachine)
@@ -93,7 +116,21 @@ bool open_program(const std::string& name, Program* out, std::string* error, int
   out->fd = fd;
   out->size = u64(st.st_size);
   out->pie = img.pie;
+  out->interp = interp;
+  out->named_path = absolute_path(path);
   return true;
+}
+
+void use_rootfs(Program* p, int fd, uint64_t offset, uint64_t size, const std::string& guest_path,
+                const std::string& load_path) {
+  if (p->fd >= 0) close(p->fd);
+  p->fd = -1;
+  p->size = 0;
+  p->path = guest_path;
+  p->load_path = load_path;
+  p->initramfs_fd = fd;
+  p->initramfs_offset = offset;
+  p->initramfs_size = size;
 }
 
 bool adopt_program(int fd, const std::string& name, const std::string& guest_path, Program* out,

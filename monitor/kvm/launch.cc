@@ -28,8 +28,13 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error, b
     memcpy(blob.data(), &h, sizeof h);
   }
   // The program image, mapped from its file (the monitor copies it into
-  // guest RAM once; the kernel then maps its read-only pages in place).
-  void* image = mmap(nullptr, p.size, PROT_READ, MAP_PRIVATE, p.fd, 0);
+  // guest RAM once; the kernel then maps its read-only pages in place). A
+  // root filesystem image (cpio newc) takes the program's place when there is
+  // one: the kernel tells them apart by its "070701" magic.
+  bool rootfs = p.initramfs_fd >= 0;
+  uint64_t size = rootfs ? p.initramfs_size : p.size;
+  void* image = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, rootfs ? p.initramfs_fd : p.fd,
+                     off_t(rootfs ? p.initramfs_offset : 0));
   if (image == MAP_FAILED) {
     *error = p.path + ": " + strerror(errno);
     return -1;
@@ -38,10 +43,10 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error, b
   cfg.kernel_elf = std::span<const uint8_t>(mote_kernel_image,
                                             size_t(mote_kernel_image_end - mote_kernel_image));
   cfg.boot_blob = blob;
-  cfg.program = std::span<const uint8_t>(static_cast<const uint8_t*>(image), p.size);
-  cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((p.size + 0xfff) & ~uint64_t(0xfff));
+  cfg.program = std::span<const uint8_t>(static_cast<const uint8_t*>(image), size);
+  cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
   auto report = vm::run_machine(cfg);
-  munmap(image, p.size);
+  munmap(image, size);
   if (!report.ok()) {
     *unavailable = report.failure().kind == vm::FailureKind::KvmUnavailable;
     *error = report.failure().message;

@@ -50,6 +50,9 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   h.wall_clock_ns = r.wall_clock_ns;
   memcpy(h.random_seed, r.seed, sizeof h.random_seed);
   h.program_fd = r.program_fd;
+  h.initramfs_fd = r.initramfs_fd;
+  h.initramfs_gpa = r.initramfs_offset;
+  h.initramfs_size = r.initramfs_size;
   h.program_size = r.program_size;
   h.program_path = b.add(r.program_path);
   h.hostname = b.add(r.hostname);

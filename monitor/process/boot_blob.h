@@ -18,6 +18,9 @@ struct BootRequest {
   uint32_t cpus = 1;
   uint32_t flags = 0;
   int32_t program_fd = -1;
+  int32_t initramfs_fd = -1;      // root filesystem image (cpio newc), -1 when none
+  uint64_t initramfs_offset = 0;  // where it starts in that file (page multiple)
+  uint64_t initramfs_size = 0;
   uint64_t program_size = 0;
   uint8_t seed[32] = {};
   uint64_t wall_clock_ns = 0;

@@ -59,6 +59,11 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
             (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u);
   r.program_fd = p.fd;
   r.program_size = p.size;
+  // A root filesystem image (dynamic programs, --add): the core maps it from
+  // this fd and finds the program at program_path in it.
+  r.initramfs_fd = p.initramfs_fd;
+  r.initramfs_offset = p.initramfs_offset;
+  r.initramfs_size = p.initramfs_size;
   if (getrandom(r.seed, sizeof r.seed, 0) != ssize_t(sizeof r.seed)) {
     *error = std::string("getrandom: ") + strerror(errno);
     return {};

@@ -166,6 +166,21 @@ TEST(Options, OtherOptions) {
   run_error({"--hostname", std::string(65, 'h'), "prog"});
 }
 
+TEST(Options, AddFilesInOrder) {
+  auto o = run({"--add", "/etc/hosts", "--add=data:/srv/data", "prog"});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->adds, (std::vector<std::string>{"/etc/hosts", "data:/srv/data"}));
+  EXPECT_EQ(o->program, "prog");
+}
+
+TEST(Options, AddErrors) {
+  EXPECT_NE(run_error({"--add", "data:srv", "prog"}).find("absolute"), std::string::npos);
+  EXPECT_NE(run_error({"--add", "data:", "prog"}).find("absolute"), std::string::npos);
+  EXPECT_NE(run_error({"--add", ":/x", "prog"}).find("HOST[:GUEST]"), std::string::npos);
+  EXPECT_NE(run_error({"--add="}).find("HOST[:GUEST]"), std::string::npos);
+  EXPECT_NE(run_error({"--add"}).find("needs a value"), std::string::npos);
+}
+
 TEST(Options, UnknownOption) {
   std::string e = run_error({"--frobnicate", "prog"});
   EXPECT_NE(e.find("'--frobnicate'"), std::string::npos) << e;
@@ -229,7 +244,8 @@ TEST(Options, GuestEnvironmentOverrides) {
 
 TEST(Options, UsageMentionsTheOptions) {
   std::string u = usage();
-  for (const char* opt : {"--mem", "--env", "--platform", "--strace", "--cpus", "--hostname"})
+  for (const char* opt : {"--mem", "--env", "--platform", "--strace", "--cpus", "--hostname",
+                          "--add HOST[:GUEST]"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

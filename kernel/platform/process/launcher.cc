@@ -151,7 +151,9 @@ int open_program(const char* name, char** envp, char* path_out, usize cap, u64* 
   }
   static elf::Image img;
   int ifd = int(fd);
-  if (elf::parse(pread_fn, &ifd, u64(st.size), &img) != elf::Problem::None) {
+  // A dynamic program (PT_INTERP) runs from a root filesystem image of its
+  // libraries, which the monitor builds (monitor/image/rootfs.h).
+  if (elf::parse(pread_fn, &ifd, u64(st.size), &img) != elf::Problem::None || img.interp_size) {
     host::syscall1(__NR_close, fd);
     return -1;
   }
@@ -242,7 +244,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
     } else if (eq(argv[i], "--strace")) {
       strace = true;
     } else {
-      return 0;  // anything else (--verbose, --selftest, -p, -v, --, unknown): the monitor
+      return 0;  // anything else (--verbose, --selftest, --add, -p, -v, --, unknown): the monitor
     }
   }
   if (i >= argc) return 0;
@@ -305,6 +307,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
     return 0;
   }
   h.program_fd = fd;
+  h.initramfs_fd = -1;
   h.program_size = program_size;
   h.program_path = blob.add(path);
   h.hostname = blob.add(hostname);
