@@ -3,6 +3,11 @@
 #include "kernel/core/process.h"
 #include "kernel/exec/loader.h"
 #include "kernel/exec/stack.h"
+#include "kernel/fs/console.h"
+#include "kernel/fs/fdtable.h"
+#include "kernel/fs/initramfs.h"
+#include "kernel/fs/mounts.h"
+#include "kernel/fs/tmpfs.h"
 #include "kernel/lib/chacha20.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
@@ -46,6 +51,42 @@ void init_rlimits(u64 stack) {
   platform::exit(125);
 }
 
+Result<void> charge_tmpfs(u64 bytes) { return g_proc.as.charge(bytes); }
+void uncharge_tmpfs(u64 bytes) { g_proc.as.uncharge(bytes); }
+
+// The root filesystem: the initramfs when the monitor packed one, else just
+// the program file at its path; then /dev, /proc, /tmp and /etc basics.
+void init_filesystem(const abi::BootInfo& b) {
+  fs::tmpfs_set_charge(fs::MemoryCharge{charge_tmpfs, uncharge_tmpfs});
+  auto r = fs::init_namespace();
+  if (r.ok()) r = fs::init_fdtable();
+  if (r.ok()) r = fs::install_console_fds();
+  if (!r.ok()) fail("filesystem", r.error());
+  if (platform::image(platform::Image::Initramfs).data) {
+    u64 bad = 0;
+    auto st = fs::unpack_initramfs(*fs::ns().root, platform::Image::Initramfs, &bad);
+    if (!st.ok()) {
+      console_printf("mote: the root filesystem image is malformed at byte %lu (%s)\n",
+                     (unsigned long)bad, errno_name(st.error()) ? errno_name(st.error()) : "?");
+      platform::exit(125);
+    }
+  } else if (platform::image(platform::Image::Program).data) {
+    StrView path = g_proc.exe_path;
+    usize cut = path.size;
+    while (cut > 0 && path.data[cut - 1] != '/') --cut;
+    auto dir = fs::mkdir_p(StrView(path.data, cut));
+    if (!dir.ok()) fail("filesystem", dir.error());
+    auto f = fs::tmpfs_image_file(*dir.value(), StrView(path.data + cut, path.size - cut), 0755,
+                                  platform::Image::Program, 0, b.program_size);
+    if (!f.ok()) fail("filesystem", f.error());
+  }
+  r = fs::mount_standard();
+  if (!r.ok()) fail("filesystem", r.error());
+  StrView cwd = blob_string(b, b.cwd);
+  auto dir = fs::resolve(nullptr, cwd.size ? cwd : StrView("/"), fs::kFollow | fs::kDirectory);
+  if (dir.ok()) fs::ns().cwd = dir.value();
+}
+
 }  // namespace
 
 void boot() {
@@ -53,10 +94,6 @@ void boot() {
   g_proc.strace = b.flags & abi::kBootStrace;
   g_proc.exe_path = blob_string(b, b.program_path);
   g_proc.hostname = blob_string(b, b.hostname);
-  for (int k = 0; k < 3; ++k) {
-    g_proc.console_flags[k] = b.console[k].open_flags;
-    g_proc.console_open[k] = b.console[k].kind != abi::ConsoleKind::Closed;
-  }
   u8 seed[32];
   platform::random_seed(seed);
   g_rng.seed(seed);
@@ -67,10 +104,29 @@ void boot() {
   auto r = g_proc.as.init(b.mem_limit);
   if (!r.ok()) fail("address space", r.error());
 
-  elf::Problem problem;
-  auto loaded = exec::load_program(g_proc.as, &problem);
-  if (problem != elf::Problem::None) {
-    console_printf("mote: %s: %s\n", g_proc.exe_path.data, elf::describe(problem, 0));
+  init_filesystem(b);
+  auto exe = fs::resolve(nullptr, g_proc.exe_path, fs::kFollow);
+  if (!exe.ok()) {
+    console_printf("mote: %s: %s in the image\n", g_proc.exe_path.data,
+                   exe.error() == ENOENT ? "not found" : errno_name(exe.error()));
+    platform::exit(127);
+  }
+  exe.value()->ref_get();  // held for the whole run (faults, /proc/self/exe)
+  g_proc.exe = exe.value().get();
+
+  exec::LoadProblem problem;
+  auto loaded = exec::load_program(g_proc.as, *g_proc.exe, &problem);
+  if (problem.interp_missing) {
+    console_printf("mote: %s: interpreter %s not found in the image\n", g_proc.exe_path.data,
+                   problem.interp);
+    platform::exit(127);
+  }
+  if (problem.problem != elf::Problem::None) {
+    if (problem.in_interp)
+      console_printf("mote: %s: interpreter %s: %s\n", g_proc.exe_path.data, problem.interp,
+                     elf::describe(problem.problem, 0));
+    else
+      console_printf("mote: %s: %s\n", g_proc.exe_path.data, elf::describe(problem.problem, 0));
     platform::exit(126);
   }
   if (!loaded.ok()) {
@@ -117,8 +173,8 @@ void boot() {
   exec::AuxEntry aux[] = {
       {exec::AT_PHDR, l.phdr},          {exec::AT_PHENT, sizeof(elf::Phdr)},
       {exec::AT_PHNUM, l.phnum},        {exec::AT_PAGESZ, kPageSize},
-      {exec::AT_BASE, 0},               {exec::AT_FLAGS, 0},
-      {exec::AT_ENTRY, l.entry},        {exec::AT_UID, 0},
+      {exec::AT_BASE, l.interp_base},   {exec::AT_FLAGS, 0},
+      {exec::AT_ENTRY, l.prog_entry},        {exec::AT_UID, 0},
       {exec::AT_EUID, 0},               {exec::AT_GID, 0},
       {exec::AT_EGID, 0},               {exec::AT_SECURE, 0},
       {exec::AT_HWCAP, platform::hwcap()}, {exec::AT_HWCAP2, platform::hwcap2()},

@@ -35,7 +35,8 @@ void on_fault(const FaultFrame& f) {
   char sym[128];
   u64 off = 0;
   u64 pc = r[16];
-  const char* fn = exec::symbolize(pc, g_proc.load_bias, sym, sizeof sym, &off);
+  const char* fn =
+      g_proc.exe ? exec::symbolize(*g_proc.exe, pc, g_proc.load_bias, sym, sizeof sym, &off) : nullptr;
   console_printf("mote: program killed by %s (%s) at address 0x%lx\n", name ? name : "a signal",
                  describe(f.signal, f.code), (unsigned long)f.address);
   if (fn) console_printf("mote:   pc %#lx <%s+%#lx> in %s\n", (unsigned long)pc, fn,

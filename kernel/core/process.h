@@ -5,6 +5,10 @@
 #include "kernel/lib/types.h"
 #include "kernel/mm/address_space.h"
 
+namespace mote::fs {
+class Inode;
+}
+
 namespace mote::core {
 
 inline constexpr int kNumSignals = 64;
@@ -34,10 +38,8 @@ struct Process {
   SigAction actions[kNumSignals + 1] = {};
   u64 altstack[3] = {};    // stack_t: ss_sp, ss_flags|pad, ss_size
   Rlimit rlimits[kNumRlimits] = {};
-  bool console_open[3] = {true, true, true};
-  u32 console_flags[3] = {};      // F_GETFL of fds 0-2 (from the boot info; F_SETFL records)
-  bool console_cloexec[3] = {};   // FD_CLOEXEC (recorded: there is no exec yet)
   StrView exe_path;        // absolute guest path of the program
+  fs::Inode* exe = nullptr;  // its file (a reference held for the whole run)
   StrView hostname;
   u64 stack_size = 0;      // main-thread stack (RLIMIT_STACK)
   u64 image_path_unused = 0;

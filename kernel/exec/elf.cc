@@ -87,7 +87,8 @@ Problem parse(ReadFn read, void* ctx, u64 file_size, Image* out) {
   out->exec_stack = true;  // Linux default without PT_GNU_STACK on x86-64
   out->interp_offset = out->interp_size = 0;
 
-  bool dynamic = false;
+  bool& dynamic = out->dynamic;
+  dynamic = false;
   u64 prev_end = 0;
   int loads = 0;
   for (int i = 0; i < eh.phnum; ++i) {
@@ -120,7 +121,11 @@ Problem parse(ReadFn read, void* ctx, u64 file_size, Image* out) {
     if (out->phdr_vaddr == 0 && eh.phoff >= ph.offset && ph_end <= file_end)
       out->phdr_vaddr = ph.vaddr + (eh.phoff - ph.offset);
   }
-  if (dynamic) return Problem::Dynamic;
+  u64 interp_end;
+  if (dynamic && (out->interp_size < 2 || out->interp_size > 4096 ||
+                  !add_ok(out->interp_offset, out->interp_size, &interp_end) ||
+                  interp_end > file_size))
+    return Problem::BadHeaders;
   if (loads == 0) return Problem::NoSegments;
   if (!out->pie && out->lo < kPageSize) return Problem::BadSegment;
   if (out->pie && out->entry == 0) return Problem::NotExecutable;  // a shared library

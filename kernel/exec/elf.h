@@ -63,7 +63,7 @@ enum class Problem {
   NotExecutable,   // ET_REL, ET_CORE, shared library without entry
   BadHeaders,      // phentsize/phnum/offsets inconsistent
   Truncated,       // headers or segments point past the end of the file
-  Dynamic,         // has PT_INTERP: needs a dynamic loader
+  Dynamic,         // unused: dynamic programs are loaded with their interpreter
   NoSegments,
   BadSegment,      // filesz > memsz, misaligned, overlapping or out of range
   TooManySegments,
@@ -85,7 +85,8 @@ struct Image {
   u64 hi;              // highest PT_LOAD end, page-aligned up (unbiased)
   u64 phdr_vaddr;      // where the phdrs are in memory (unbiased), 0 if not mapped
   bool exec_stack;     // PT_GNU_STACK has PF_X (or absent)
-  u64 interp_offset, interp_size;  // PT_INTERP location when Dynamic
+  bool dynamic;        // has PT_INTERP: the interpreter named there loads it
+  u64 interp_offset, interp_size;  // PT_INTERP location (the path, NUL included)
   Phdr phdrs[kMaxPhdrs];
 };
 

@@ -8,11 +8,11 @@ namespace mote::exec {
 
 namespace {
 
-// Where static-PIE programs go when free: Linux's ELF_ET_DYN_BASE on x86-64.
+// Where PIE programs go when free: Linux's ELF_ET_DYN_BASE on x86-64.
 constexpr u64 kPieBase = 0x555555554000ull;
 
-Result<usize> read_image(void*, u64 off, void* buf, usize len) {
-  return platform::read_program(off, buf, len);
+Result<usize> read_file(void* ctx, u64 off, void* buf, usize len) {
+  return static_cast<fs::Inode*>(ctx)->read(off, buf, len);
 }
 
 u32 prot_of(u32 pflags) {
@@ -23,7 +23,7 @@ u32 prot_of(u32 pflags) {
   return p;
 }
 
-Result<void> load_segment(mm::AddressSpace& as, const elf::Phdr& ph, u64 bias) {
+Result<void> load_segment(mm::AddressSpace& as, fs::Inode& file, const elf::Phdr& ph, u64 bias) {
   u32 prot = prot_of(ph.flags);
   u64 start = page_down(bias + ph.vaddr);
   u64 file_end = bias + ph.vaddr + ph.filesz;
@@ -33,7 +33,8 @@ Result<void> load_segment(mm::AddressSpace& as, const elf::Phdr& ph, u64 bias) {
     u64 map_end = page_up(file_end);
     bool zero_tail = ph.memsz > ph.filesz && !page_aligned(file_end);
     u32 map_prot = zero_tail ? (prot | platform::kProtWrite) : prot;
-    TRY(as.map_image(start, map_end - start, map_prot, page_down(ph.offset)));
+    TRY(as.map_file(start, map_end - start, map_prot, mm::Placement::Fixed, mm::VmaKind::Image,
+                    file, page_down(ph.offset)));
     if (zero_tail) {
       // The bytes after the file data on its last page belong to .bss.
       memset(reinterpret_cast<void*>(file_end), 0, map_end - file_end);
@@ -48,19 +49,20 @@ Result<void> load_segment(mm::AddressSpace& as, const elf::Phdr& ph, u64 bias) {
   return ok();
 }
 
-}  // namespace
+struct Placed {
+  u64 bias;
+  u64 bytes;
+};
 
-Result<Loaded> load_program(mm::AddressSpace& as, elf::Problem* problem) {
-  static elf::Image img;  // ~3.6 KiB: kept off the boot stack
-  const abi::BootInfo& b = platform::boot_info();
-  *problem = elf::parse(read_image, nullptr, b.program_size, &img);
-  if (*problem != elf::Problem::None) return err(ENOEXEC);
-
+// Maps every PT_LOAD of a parsed image. `prefer` is where a position-
+// independent image goes when that range is free (0: anywhere, top-down).
+Result<Placed> map_image(mm::AddressSpace& as, fs::Inode& file, const elf::Image& img,
+                         u64 prefer) {
   u64 span = img.hi - img.lo;
   u64 bias = 0;
   if (img.pie) {
-    if (as.vmas().is_free(kPieBase, kPieBase + span)) {
-      bias = kPieBase - img.lo;
+    if (prefer && as.vmas().is_free(prefer, prefer + span)) {
+      bias = prefer - img.lo;
     } else {
       u64 at = as.vmas().find_gap_topdown(span, platform::layout().user_min, as.mmap_top());
       if (!at) return err(ENOMEM);
@@ -69,39 +71,80 @@ Result<Loaded> load_program(mm::AddressSpace& as, elf::Problem* problem) {
   } else if (!as.vmas().is_free(img.lo, img.hi)) {
     return err(ENOMEM);  // collides with memory the platform uses
   }
-
-  u64 image_bytes = 0;
+  u64 bytes = 0;
   for (int i = 0; i < img.phnum; ++i) {
     const elf::Phdr& ph = img.phdrs[i];
     if (ph.type != elf::kPtLoad || ph.memsz == 0) continue;
-    TRY(load_segment(as, ph, bias));
-    image_bytes += ph.memsz;
+    TRY(load_segment(as, file, ph, bias));
+    bytes += ph.memsz;
   }
-  Loaded l;
-  l.bias = bias;
-  l.entry = img.entry + bias;
-  l.phdr = img.phdr_vaddr ? img.phdr_vaddr + bias : 0;
+  return Placed{bias, bytes};
+}
+
+}  // namespace
+
+Result<Loaded> load_program(mm::AddressSpace& as, fs::Inode& file, LoadProblem* why) {
+  static elf::Image img;  // ~3.6 KiB each: kept off the boot stack
+  static elf::Image interp;
+  if (!file.is_reg()) return err(EACCES);
+  why->problem = elf::parse(read_file, &file, file.size, &img);
+  if (why->problem != elf::Problem::None) return err(ENOEXEC);
+
+  Ref<fs::Inode> interp_file;
+  if (img.dynamic) {
+    usize n = usize(min<u64>(img.interp_size, sizeof why->interp - 1));
+    usize got = TRY(file.read(img.interp_offset, why->interp, n));
+    why->interp[got] = 0;
+    auto r = fs::resolve(nullptr, StrView(why->interp), fs::kFollow);
+    if (!r.ok()) {
+      why->interp_missing = true;
+      return Error{r.error()};
+    }
+    interp_file = r.value();
+    if (!interp_file->is_reg()) {
+      why->interp_missing = true;
+      return err(EACCES);
+    }
+    why->in_interp = true;
+    why->problem = elf::parse(read_file, interp_file.get(), interp_file->size, &interp);
+    if (why->problem == elf::Problem::None && interp.dynamic) why->problem = elf::Problem::BadHeaders;
+    if (why->problem != elf::Problem::None) return err(ENOEXEC);
+    why->in_interp = false;
+  }
+
+  Placed prog = TRY(map_image(as, file, img, kPieBase));
+  Loaded l{};
+  l.bias = prog.bias;
+  l.prog_entry = img.entry + prog.bias;
+  l.entry = l.prog_entry;
+  l.phdr = img.phdr_vaddr ? img.phdr_vaddr + prog.bias : 0;
   l.phnum = img.phnum;
-  l.end = img.hi + bias;
-  l.image_bytes = image_bytes;
+  l.end = img.hi + prog.bias;
+  l.image_bytes = prog.bytes;
+  if (interp_file) {
+    Placed ip = TRY(map_image(as, *interp_file, interp, 0));
+    l.interp_base = interp.lo + ip.bias;
+    l.entry = interp.entry + ip.bias;
+    l.image_bytes += ip.bytes;
+  }
   return l;
 }
 
-const char* symbolize(u64 pc, u64 bias, char* name, usize cap, u64* offset) {
+const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, u64* offset) {
   // Section headers -> SHT_SYMTAB and its string table. Read in small pieces:
   // this runs from the fault path, on a small stack, without the heap.
   elf::Ehdr eh;
-  auto r = platform::read_program(0, &eh, sizeof eh);
+  auto r = file.read(0, &eh, sizeof eh);
   if (!r.ok() || r.value() != sizeof eh || eh.shentsize != sizeof(elf::Shdr) || cap == 0)
     return nullptr;
   u64 target = pc - bias;
   for (u16 i = 0; i < eh.shnum; ++i) {
     elf::Shdr sh;
-    r = platform::read_program(eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
+    r = file.read(eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
     if (!r.ok() || r.value() != sizeof sh) return nullptr;
     if (sh.type != 2 /*SHT_SYMTAB*/ || sh.entsize != sizeof(elf::Sym)) continue;
     elf::Shdr str;
-    r = platform::read_program(eh.shoff + u64(sh.link) * sizeof str, &str, sizeof str);
+    r = file.read(eh.shoff + u64(sh.link) * sizeof str, &str, sizeof str);
     if (!r.ok() || r.value() != sizeof str) return nullptr;
     u64 best = 0, best_name = 0;
     bool found = false;
@@ -109,7 +152,7 @@ const char* symbolize(u64 pc, u64 bias, char* name, usize cap, u64* offset) {
     u64 count = sh.size / sizeof(elf::Sym);
     for (u64 k = 0; k < count; k += 32) {
       usize n = usize(min<u64>(32, count - k));
-      r = platform::read_program(sh.offset + k * sizeof(elf::Sym), syms, n * sizeof(elf::Sym));
+      r = file.read(sh.offset + k * sizeof(elf::Sym), syms, n * sizeof(elf::Sym));
       if (!r.ok()) return nullptr;
       for (usize j = 0; j < n; ++j) {
         const elf::Sym& s = syms[j];
@@ -125,7 +168,7 @@ const char* symbolize(u64 pc, u64 bias, char* name, usize cap, u64* offset) {
       }
     }
     if (!found) return nullptr;
-    r = platform::read_program(str.offset + best_name, name, cap - 1);
+    r = file.read(str.offset + best_name, name, cap - 1);
     if (!r.ok()) return nullptr;
     name[min<usize>(r.value(), cap - 1)] = 0;
     *offset = target - best;

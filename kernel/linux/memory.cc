@@ -2,6 +2,7 @@
 // mappings need the filesystem (a later issue): mmap of an fd fails as Linux
 // would for a file that cannot be mapped.
 #include "kernel/core/process.h"
+#include "kernel/fs/fdtable.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/platform/platform.h"
@@ -37,15 +38,28 @@ i64 sys_mmap(const SysArgs& a) {
   if (type == kMapSharedValidate && (flags & ~kMapKnown)) return -EOPNOTSUPP;
   if (len == 0 || (prot & ~kProtMask)) return -EINVAL;
   if (!page_aligned(off)) return -EINVAL;
-  if (!(flags & kMapAnonymous)) {
-    if (fd < 0 || fd > 2 || !core::g_proc.console_open[fd]) return -EBADF;
-    return -ENODEV;  // the console streams cannot be mapped
-  }
-  (void)kMapShared;
-  (void)kMapPrivate;
   mm::Placement how = mm::Placement::Hint;
   if (flags & kMapFixedNoreplace) how = mm::Placement::FixedNoReplace;
   else if (flags & kMapFixed) how = mm::Placement::Fixed;
+  if (!(flags & kMapAnonymous)) {
+    Ref<fs::File> f = fs::fds().get(fd);
+    if (!f) return -EBADF;
+    if (f->flags & fs::kOPath) return -EBADF;
+    if (!f->readable()) return -EACCES;
+    fs::Inode& node = *f->inode;
+    if (!node.is_reg()) return node.is_dir() ? -ENODEV : -ENODEV;
+    if (type != kMapPrivate) {
+      if ((prot & 2) && !f->writable()) return -EACCES;
+      // A shared writable mapping would need its pages to be the file's
+      // pages; tmpfs files are not backed that way yet (docs/compat.md).
+      // Read-only shared mappings behave as private ones until the file
+      // changes under them.
+      if (prot & 2) return -ENODEV;
+    }
+    if (off + len < off) return -EOVERFLOW;
+    return ret(core::g_proc.as.map_file(addr, len, u32(prot), how, mm::VmaKind::Anon, node, off));
+  }
+  (void)kMapShared;
   return ret(core::g_proc.as.map_anon(addr, len, u32(prot), how, mm::VmaKind::Anon));
 }
 

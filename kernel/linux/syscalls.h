@@ -4,7 +4,8 @@
 // UAPI header (__NR_<name>), the handler is sys_<name>, and the kinds drive
 // --strace decoding. Every number not listed here returns -ENOSYS (and shows
 // in --strace with its name). Handlers live one file per family:
-//   io.cc (read/write/ioctl/stat on the console), memory.cc, process.cc,
+//   io.cc (fd I/O, dup, fcntl, pipes), fs.cc (paths, stat, directories),
+//   poll.cc, memory.cc, process.cc,
 //   time.cc, random.cc, signal.cc, info.cc (uname, limits, scheduler),
 //   futex.cc.
 #pragma once
@@ -42,13 +43,75 @@ enum class Arg : u8 {
   X(write, Errno, Fd, InBuf, Uint)                                              \
   X(readv, Errno, Fd, OutIov, Int)                                              \
   X(writev, Errno, Fd, Iov, Int)                                                \
+  X(pread64, Errno, Fd, OutBuf, Uint, Int)                                      \
+  X(pwrite64, Errno, Fd, InBuf, Uint, Int)                                      \
+  X(preadv, Errno, Fd, OutIov, Int, Int)                                        \
+  X(pwritev, Errno, Fd, Iov, Int, Int)                                          \
+  X(lseek, Errno, Fd, Int, Int)                                                 \
   X(ioctl, Errno, Fd, Hex, Ptr)                                                 \
+  X(close, Errno, Fd)                                                           \
+  X(close_range, Errno, Uint, Uint, Hex)                                        \
+  X(dup, Errno, Fd)                                                             \
+  X(dup2, Errno, Fd, Fd)                                                        \
+  X(dup3, Errno, Fd, Fd, Hex)                                                   \
+  X(fcntl, Errno, Fd, Int, Hex)                                                 \
+  X(flock, Errno, Fd, Int)                                                      \
+  X(pipe, Errno, Ptr)                                                           \
+  X(pipe2, Errno, Ptr, Hex)                                                     \
+  X(fsync, Errno, Fd)                                                           \
+  X(fdatasync, Errno, Fd)                                                       \
+  X(sync, Errno)                                                                \
+  X(syncfs, Errno, Fd)                                                          \
+  X(ftruncate, Errno, Fd, Int)                                                  \
+  X(fallocate, Errno, Fd, Hex, Int, Int)                                        \
+  X(sendfile, Errno, Fd, Fd, Ptr, Uint)                                         \
+  X(copy_file_range, Errno, Fd, Ptr, Fd, Ptr, Uint, Hex)                        \
+  X(getdents64, Errno, Fd, Ptr, Uint)                                           \
+  X(poll, Errno, Ptr, Uint, Int)                                                \
+  X(ppoll, Errno, Ptr, Uint, Timespec, Ptr, Uint)                               \
+  X(select, Errno, Int, Ptr, Ptr, Ptr, Ptr)                                     \
+  X(pselect6, Errno, Int, Ptr, Ptr, Ptr, Timespec, Ptr)                         \
+  X(open, Errno, Str, Hex, Oct)                                                 \
+  X(openat, Errno, Fd, Str, Hex, Oct)                                           \
+  X(creat, Errno, Str, Oct)                                                     \
+  X(stat, Errno, Str, Ptr)                                                      \
+  X(lstat, Errno, Str, Ptr)                                                     \
   X(fstat, Errno, Fd, Ptr)                                                      \
   X(newfstatat, Errno, Fd, Str, Ptr, Hex)                                       \
+  X(statx, Errno, Fd, Str, Hex, Hex, Ptr)                                       \
+  X(statfs, Errno, Str, Ptr)                                                    \
+  X(fstatfs, Errno, Fd, Ptr)                                                    \
+  X(access, Errno, Str, Oct)                                                    \
+  X(faccessat, Errno, Fd, Str, Oct)                                             \
+  X(faccessat2, Errno, Fd, Str, Oct, Hex)                                       \
   X(readlink, Errno, Str, OutBuf, Uint)                                         \
   X(readlinkat, Errno, Fd, Str, OutBuf, Uint)                                   \
-  X(close, Errno, Fd)                                                           \
-  X(fcntl, Errno, Fd, Int, Hex)                                                 \
+  X(chdir, Errno, Str)                                                          \
+  X(fchdir, Errno, Fd)                                                          \
+  X(mkdir, Errno, Str, Oct)                                                     \
+  X(mkdirat, Errno, Fd, Str, Oct)                                               \
+  X(mknod, Errno, Str, Oct, Hex)                                                \
+  X(mknodat, Errno, Fd, Str, Oct, Hex)                                          \
+  X(rmdir, Errno, Str)                                                          \
+  X(unlink, Errno, Str)                                                         \
+  X(unlinkat, Errno, Fd, Str, Hex)                                              \
+  X(rename, Errno, Str, Str)                                                    \
+  X(renameat, Errno, Fd, Str, Fd, Str)                                          \
+  X(renameat2, Errno, Fd, Str, Fd, Str, Hex)                                    \
+  X(link, Errno, Str, Str)                                                      \
+  X(linkat, Errno, Fd, Str, Fd, Str, Hex)                                       \
+  X(symlink, Errno, Str, Str)                                                   \
+  X(symlinkat, Errno, Str, Fd, Str)                                             \
+  X(truncate, Errno, Str, Int)                                                  \
+  X(chmod, Errno, Str, Oct)                                                     \
+  X(fchmod, Errno, Fd, Oct)                                                     \
+  X(fchmodat, Errno, Fd, Str, Oct)                                              \
+  X(chown, Errno, Str, Int, Int)                                                \
+  X(lchown, Errno, Str, Int, Int)                                               \
+  X(fchown, Errno, Fd, Int, Int)                                                \
+  X(fchownat, Errno, Fd, Str, Int, Int, Hex)                                    \
+  X(utimensat, Errno, Fd, Str, Ptr, Hex)                                        \
+  X(umask, Oct, Oct)                                                            \
   X(brk, Hex, Ptr)                                                              \
   X(mmap, Hex, Ptr, Uint, Hex, Hex, Fd, Hex)                                    \
   X(munmap, Errno, Ptr, Uint)                                                   \

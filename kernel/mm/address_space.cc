@@ -2,6 +2,8 @@
 
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/fs/vfs.h"
+#include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
 
 namespace mote::mm {
@@ -63,10 +65,7 @@ Result<void> AddressSpace::unmap_pieces(u64 start, u64 end) {
   return vmas_.remove(start, end);
 }
 
-Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind) {
-  if (len == 0) return err(EINVAL);
-  if (!page_up_ok(len)) return err(ENOMEM);
-  len = page_up(len);
+Result<u64> AddressSpace::place(u64 addr, u64 len, Placement how) {
   if (how != Placement::Hint) {
     if (!page_aligned(addr)) return err(EINVAL);
     if (!in_user_range(addr, len)) return err(ENOMEM);
@@ -82,6 +81,14 @@ Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, V
       if (addr == 0) return err(ENOMEM);
     }
   }
+  return addr;
+}
+
+Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind) {
+  if (len == 0) return err(EINVAL);
+  if (!page_up_ok(len)) return err(ENOMEM);
+  len = page_up(len);
+  addr = TRY(place(addr, len, how));
   u16 charged = writable(prot) ? 1 : 0;
   if (charged) TRY(charge(len));
   auto r = platform::map_anonymous(addr, len, prot);
@@ -94,21 +101,67 @@ Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, V
   return addr;
 }
 
-Result<void> AddressSpace::map_image(u64 addr, u64 len, u32 prot, u64 file_offset) {
-  if (!page_aligned(addr) || !page_aligned(file_offset) || len == 0) return err(EINVAL);
+Result<void> AddressSpace::fill_from(u64 addr, u64 len, u32 prot, fs::Inode& file, u64 off) {
+  // Runs of pages the file keeps page-aligned in a boot image are mapped
+  // from it (zero-copy); the rest is read into a bounce buffer and copied.
+  constexpr u64 kBounce = 16 * kPageSize;
+  u8* bounce = nullptr;
+  u64 done = 0;
+  Result<void> r = ok();
+  while (done < len && r.ok()) {
+    platform::Image which;
+    u64 image_off, run;
+    if (file.image_run(off + done, &which, &image_off, &run)) {
+      run = min(run, len - done);
+      r = platform::map_image(which, addr + done, run, prot, image_off);
+      done += run;
+      continue;
+    }
+    if (!bounce && !(bounce = static_cast<u8*>(kalloc(kBounce)))) {
+      r = err(ENOMEM);
+      break;
+    }
+    // Up to the next zero-copy page, at most a bounce buffer.
+    u64 n = kPageSize;
+    while (n < kBounce && done + n < len && !file.image_run(off + done + n, &which, &image_off, &run))
+      n += kPageSize;
+    n = min(n, len - done);
+    usize got = 0;
+    if (off + done < file.size) {
+      auto rd = file.read(off + done, bounce, usize(min<u64>(n, file.size - (off + done))));
+      if (!rd.ok()) {
+        r = Error{rd.error()};
+        break;
+      }
+      got = rd.value();
+    }
+    r = platform::map_copy(addr + done, n, prot, bounce, got);
+    done += n;
+  }
+  kfree(bounce);
+  if (!r.ok() && done) (void)platform::unmap(addr, done);
+  return r;
+}
+
+Result<u64> AddressSpace::map_file(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind,
+                                   fs::Inode& file, u64 off) {
+  if (len == 0 || !page_aligned(off)) return err(EINVAL);
+  if (!page_up_ok(len)) return err(ENOMEM);
   len = page_up(len);
-  if (!in_user_range(addr, len)) return err(ENOMEM);
-  if (vmas_.touches_reserved(addr, addr + len)) return err(ENOMEM);
-  if (!vmas_.is_free(addr, addr + len)) TRY(unmap_pieces(addr, addr + len));
+  addr = TRY(place(addr, len, how));
+  // Private mappings: a writable one is charged in full (it may be written
+  // everywhere); read-only pages that are copies still use memory, but Linux
+  // does not count them either (they are file pages to it).
   u16 charged = writable(prot) ? 1 : 0;
   if (charged) TRY(charge(len));
-  auto r = platform::map_program(addr, len, prot, file_offset);
-  if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, VmaKind::Image, charged});
+  auto r = fill_from(addr, len, prot, file, off);
+  if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, kind, charged});
   if (!r.ok()) {
     if (charged) uncharge(len);
     return Error{r.error()};
   }
-  return ok();
+  vmas_.coalesce();
+  return addr;
 }
 
 Result<void> AddressSpace::unmap(u64 addr, u64 len) {

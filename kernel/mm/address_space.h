@@ -11,6 +11,10 @@
 #include "kernel/lib/result.h"
 #include "kernel/mm/vma.h"
 
+namespace mote::fs {
+class Inode;
+}
+
 namespace mote::mm {
 
 enum class Placement {
@@ -25,8 +29,12 @@ class AddressSpace {
   Result<void> init(u64 limit_bytes);
 
   Result<u64> map_anon(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind);
-  // One ELF segment part backed by the program image (copy-on-write).
-  Result<void> map_image(u64 addr, u64 len, u32 prot, u64 file_offset);
+  // A private mapping of `file` from page-aligned offset `off` (mmap of a
+  // file, ELF segments): copy-on-write from a boot image where the file's
+  // bytes are page-aligned there, a private copy elsewhere. Bytes past the
+  // file's end read as zero.
+  Result<u64> map_file(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind,
+                       fs::Inode& file, u64 off);
   Result<void> unmap(u64 addr, u64 len);
   Result<void> protect(u64 addr, u64 len, u32 prot);
   // mremap(): flags are MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).
@@ -57,9 +65,13 @@ class AddressSpace {
   const VmaSet& vmas() const { return vmas_; }
   u64 mmap_top() const { return top_; }
 
- private:
+  // Memory used outside mappings (tmpfs pages) counts against the limit too.
   Result<void> charge(u64 bytes);
   void uncharge(u64 bytes) { charged_ -= bytes; }
+
+ private:
+  Result<u64> place(u64 addr, u64 len, Placement how);
+  Result<void> fill_from(u64 addr, u64 len, u32 prot, fs::Inode& file, u64 off);
   bool in_user_range(u64 addr, u64 len) const;
   Result<void> unmap_pieces(u64 start, u64 end);
 

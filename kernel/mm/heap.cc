@@ -114,6 +114,49 @@ void kfree(void* p) {
   g_free[h->size_class] = b;
 }
 
+namespace {
+constexpr u64 kPageChunk = 64 * 1024;
+struct FreePage {
+  FreePage* next;
+};
+FreePage* g_free_pages;
+Carver g_page_carve;
+}  // namespace
+
+void* page_alloc() {
+  if (FreePage* p = g_free_pages) {
+    g_free_pages = p->next;
+    return p;
+  }
+  Carver& cv = g_page_carve;
+  if (cv.next + kPageSize > cv.end) {
+    auto r = platform::map_core(kPageChunk);
+    if (!r.ok()) return nullptr;
+    g_footprint += kPageChunk;
+    cv.next = r.value();
+    cv.end = cv.next + kPageChunk;
+  }
+  void* p = reinterpret_cast<void*>(cv.next);
+  cv.next += kPageSize;
+  return p;
+}
+
+void page_free(void* p) {
+  if (!p) return;
+  auto* f = static_cast<FreePage*>(p);
+  f->next = g_free_pages;
+  g_free_pages = f;
+}
+
 u64 heap_footprint() { return g_footprint; }
+
+// The C++ runtime's delete, for the deleting destructors of classes with
+// virtual destructors (objects are released through Ref<>, lib/ref.h).
+}  // namespace mote::mm
+
+void operator delete(void* p) noexcept { mote::mm::kfree(p); }
+void operator delete(void* p, mote::usize) noexcept { mote::mm::kfree(p); }
+
+namespace mote::mm {
 
 }  // namespace mote::mm

@@ -11,6 +11,10 @@ namespace mote::mm {
 void* kalloc(usize n);        // 16-byte aligned
 void* kzalloc(usize n);       // zeroed
 void kfree(void* p);
+// Whole, page-aligned pages (file data): carved from 64 KiB chunks and kept
+// on a free list, so a page costs no platform call in the common case.
+void* page_alloc();           // not zeroed
+void page_free(void* p);
 // Bytes the heap holds from the platform (for diagnostics and benchmarks).
 u64 heap_footprint();
 

@@ -55,12 +55,23 @@ usize reserved_ranges(Reserved* out, usize cap);
 // to the core's bookkeeping. Page-aligned arguments. A platform may back the
 // pages lazily (core::program_page_prot says what a touched page allows).
 Result<void> map_anonymous(u64 addr, u64 len, u32 prot);
-// Maps the program image (boot_info().program_*) copy-on-write at exactly
-// [addr, addr+len) from byte `offset` of the image. Pages past the image's
-// end read as zero. offset is page-aligned.
-Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset);
-// Reads from the program image (for headers, symbols). Returns bytes read.
-Result<usize> read_program(u64 offset, void* buf, usize len);
+// The boot images the monitor hands over: the program file (a static program
+// run without a root filesystem image) and the root filesystem image (cpio
+// newc with page-aligned file data: program, interpreter, libraries...).
+enum class Image : u8 { Program = 0, Initramfs = 1 };
+struct ImageBytes {
+  const u8* data;  // readable by the core for the whole run; nullptr if absent
+  u64 size;
+};
+ImageBytes image(Image which);
+// Maps bytes [offset, offset+len) of an image copy-on-write at exactly
+// [addr, addr+len), without copying where the platform can (zero-copy: the
+// host's page cache, the initrd's own frames). Pages past the image's end
+// read as zero. addr, len and offset are page-aligned.
+Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset);
+// Maps [addr, addr+len) with `prot`: its first n bytes copied from `src`
+// (core memory), the rest zero. Like map_anonymous, the range is free.
+Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n);
 Result<void> unmap(u64 addr, u64 len);
 Result<void> protect(u64 addr, u64 len, u32 prot);
 // Moves the pages of [old, old+old_len) to [new_addr, new_addr+new_len)

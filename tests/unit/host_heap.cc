@@ -35,6 +35,9 @@ void kfree(void* p) {
 
 u64 heap_footprint() { return 0; }
 
+void* page_alloc() { return aligned_alloc(4096, 4096); }
+void page_free(void* p) { free(p); }
+
 }  // namespace mote::mm
 
 namespace mote::test {

@@ -45,26 +45,33 @@ usize reserved_ranges(Reserved*, usize) { return 0; }  // the lower half is the 
 // (--mem) keeps the total within what RAM can back.
 Result<void> map_anonymous(u64, u64, u32) { return ok(); }
 
-Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
+namespace {
+
+void image_location(Image which, u64* gpa, u64* size) {
   const abi::BootInfo& b = *g_vm.boot;
-  // Zero-copy: read-only pages wholly inside a page-aligned image are the
-  // image's own frames (the initrd in guest RAM); the rest is copied.
-  bool aligned = page_aligned(b.program_gpa);
+  if (which == Image::Program) {
+    *gpa = b.program_gpa;
+    *size = b.program_size;
+  } else {
+    *gpa = b.initramfs_gpa;
+    *size = b.initramfs_size;
+  }
+}
+
+}  // namespace
+
+Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
+  const u8* from = static_cast<const u8*>(src);
   for (u64 off = 0; off < len; off += kPageSize) {
-    u64 at = offset + off;
-    if (aligned && !(prot & kProtWrite) && at + kPageSize <= b.program_size) {
-      TRY(map_image_page(addr + off, b.program_gpa + at, prot));
-      continue;
-    }
     u64 f = frame_alloc();
     if (!f) {
       (void)unmap(addr, off);
       return err(ENOMEM);
     }
-    if (at < b.program_size) {
-      u64 n = min<u64>(kPageSize, b.program_size - at);
-      memcpy(phys_to_virt(f), phys_to_virt(b.program_gpa + at), n);
-    }
+    u8* page = static_cast<u8*>(phys_to_virt(f));
+    usize k = off < n ? usize(min<u64>(kPageSize, n - off)) : 0;
+    if (k) memcpy(page, from + off, k);
+    if (k < kPageSize) memset(page + k, 0, kPageSize - k);
     auto r = map_page(addr + off, f, prot);
     if (!r.ok()) {
       frame_free(f);
@@ -75,12 +82,42 @@ Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
   return ok();
 }
 
-Result<usize> read_program(u64 offset, void* buf, usize len) {
-  const abi::BootInfo& b = *g_vm.boot;
-  if (offset >= b.program_size) return usize(0);
-  usize n = usize(min<u64>(len, b.program_size - offset));
-  memcpy(buf, phys_to_virt(b.program_gpa + offset), n);
-  return n;
+ImageBytes image(Image which) {
+  u64 gpa, size;
+  image_location(which, &gpa, &size);
+  if (!size) return ImageBytes{nullptr, 0};
+  return ImageBytes{static_cast<const u8*>(phys_to_virt(gpa)), size};
+}
+
+Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
+  u64 gpa, size;
+  image_location(which, &gpa, &size);
+  // Zero-copy: read-only pages wholly inside a page-aligned image are the
+  // image's own frames (the initrd in guest RAM); the rest is copied.
+  bool aligned = page_aligned(gpa);
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 at = offset + off;
+    if (aligned && !(prot & kProtWrite) && at + kPageSize <= size) {
+      TRY(map_image_page(addr + off, gpa + at, prot));
+      continue;
+    }
+    u64 f = frame_alloc();
+    if (!f) {
+      (void)unmap(addr, off);
+      return err(ENOMEM);
+    }
+    if (at < size) {
+      u64 n = min<u64>(kPageSize, size - at);
+      memcpy(phys_to_virt(f), phys_to_virt(gpa + at), n);
+    }
+    auto r = map_page(addr + off, f, prot);
+    if (!r.ok()) {
+      frame_free(f);
+      (void)unmap(addr, off);
+      return r;
+    }
+  }
+  return ok();
 }
 
 Result<void> unmap(u64 addr, u64 len) {

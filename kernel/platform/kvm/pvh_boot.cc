@@ -169,6 +169,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   if (!strong && (flags & abi::kBootVerbose))
     kprintf("mote kernel: no RDRAND: the random seed comes from timing only (weak)\n");
   h.program_fd = -1;
+  h.initramfs_fd = -1;
   h.program_gpa = program_phys;
   h.program_size = program_size;
   h.ram_bytes = ram_bytes;

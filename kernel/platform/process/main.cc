@@ -226,12 +226,38 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
 namespace mote::process {
 namespace {
 
+// The program file and the root filesystem image, read-only in the core
+// region: the core reads headers and file data straight from the host's page
+// cache; map_image maps them into the program copy-on-write.
+void map_boot_images() {
+  const abi::BootInfo& b = *g.boot;
+  const int fds[2] = {b.program_fd, b.initramfs_fd};
+  const u64 offsets[2] = {0, b.initramfs_gpa};
+  const u64 sizes[2] = {b.program_size, b.initramfs_size};
+  for (int k = 0; k < 2; ++k) {
+    if (fds[k] < 0 || sizes[k] == 0) continue;
+    if (!page_aligned(offsets[k])) fatal("boot image offset is not page-aligned");
+    u64 len = page_up(sizes[k]);
+    if (len > g.core_region_size - g.core_region_used) fatal("boot image too large");
+    u64 at = g.core_region + g.core_region_used;
+    long r = host::mmap(at, len, 1 /*PROT_READ*/, host::kMapPrivate | host::kMapFixed, fds[k],
+                        offsets[k]);
+    if (host::failed(r)) fatal("cannot map a boot image");
+    g.core_region_used += len;
+    g.image_base[k] = at;
+    g.image_size[k] = sizes[k];
+    g.image_fd[k] = fds[k];
+    g.image_file_offset[k] = offsets[k];
+  }
+}
+
 void start_core() {
   long region = host::mmap(0, kCoreRegion, 0 /*PROT_NONE*/,
                            host::kMapPrivate | host::kMapAnonymous | host::kMapNoreserve, -1, 0);
   if (host::failed(region)) fatal("cannot reserve the core region");
   g.core_region = u64(region);
   g.core_region_size = kCoreRegion;
+  map_boot_images();
 
   auto stack = platform::map_core(kCoreStack);
   if (!stack.ok()) fatal("no memory for the core stack");

@@ -65,28 +65,49 @@ Result<void> map_anonymous(u64 addr, u64 len, u32 prot) {
   return ok();
 }
 
-Result<void> map_program(u64 addr, u64 len, u32 prot, u64 offset) {
-  long r = host::mmap(addr, len, host_prot(prot), host::kMapPrivate | host::kMapFixedNoreplace,
-                      g.boot->program_fd, offset);
-  if (host::failed(r)) return err(int(-r));
-  if (u64(r) != addr) {
-    host::munmap(u64(r), len);
-    return err(EEXIST);
+Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
+  TRY(map_anonymous(addr, len, kProtRead | kProtWrite));
+  memcpy(reinterpret_cast<void*>(addr), src, min<u64>(n, len));
+  if (prot != (kProtRead | kProtWrite)) {
+    auto r = protect(addr, len, prot);
+    if (!r.ok()) {
+      host::munmap(addr, len);
+      return r;
+    }
   }
   return ok();
 }
 
-Result<usize> read_program(u64 offset, void* buf, usize len) {
-  usize done = 0;
-  while (done < len) {
-    long r = host::syscall4(__NR_pread64, g.boot->program_fd, long(static_cast<u8*>(buf) + done),
-                            long(len - done), long(offset + done));
-    if (r == -EINTR) continue;
+ImageBytes image(Image which) {
+  int k = int(which);
+  if (!g.image_size[k]) return ImageBytes{nullptr, 0};
+  return ImageBytes{reinterpret_cast<const u8*>(g.image_base[k]), g.image_size[k]};
+}
+
+Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
+  int k = int(which);
+  if (g.image_fd[k] < 0) return err(ENODEV);
+  // Past the file's last page the host would raise SIGBUS: map only what the
+  // image covers and leave the rest zero-filled anonymous memory.
+  u64 covered = offset < g.image_size[k] ? min(len, page_up(g.image_size[k] - offset)) : 0;
+  if (covered) {
+    long r = host::mmap(addr, covered, host_prot(prot),
+                        host::kMapPrivate | host::kMapFixedNoreplace, g.image_fd[k],
+                        g.image_file_offset[k] + offset);
     if (host::failed(r)) return err(int(-r));
-    if (r == 0) break;
-    done += usize(r);
+    if (u64(r) != addr) {
+      host::munmap(u64(r), covered);
+      return err(EEXIST);
+    }
   }
-  return done;
+  if (covered < len) {
+    auto r = map_anonymous(addr + covered, len - covered, prot);
+    if (!r.ok()) {
+      if (covered) host::munmap(addr, covered);
+      return r;
+    }
+  }
+  return ok();
 }
 
 Result<void> unmap(u64 addr, u64 len) { return check(host::munmap(addr, len)); }

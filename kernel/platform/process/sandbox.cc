@@ -64,12 +64,10 @@ void enable_syscall_dispatch() {
 }
 
 void install_seccomp() {
-  const u32 prog_fd = u32(g.boot->program_fd);
   const Rule rules[] = {
       {__NR_read, 0, {0, 1, 2}, 3},
       {__NR_write, 0, {0, 1, 2}, 3},
-      {__NR_pread64, 0, {prog_fd}, 1},          // the program image, for fault reports
-      {__NR_mmap},                              // program memory; the image fd only
+      {__NR_mmap},                              // program memory; the boot images
       {__NR_munmap},
       {__NR_mprotect},
       {__NR_mremap},

@@ -28,6 +28,11 @@ struct State {
   u64 fs_base = 0;
   u64 mono0 = 0;                 // host CLOCK_MONOTONIC at start: the unikernel's 0
   int timer_id = -1;
+  // The boot images (platform::Image), mapped read-only in the core region.
+  u64 image_base[2] = {};
+  u64 image_size[2] = {};
+  int image_fd[2] = {-1, -1};
+  u64 image_file_offset[2] = {};
   bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
 };
 

@@ -1,0 +1,32 @@
+// tmpfs: directories, files, symlinks and special nodes in kernel memory.
+// The root filesystem is one, filled from the initramfs at boot: a file that
+// came from the image reads its bytes straight from the image (and maps them
+// without copying) until it is written; written pages live on the kernel
+// heap and count against the program's memory limit (--mem), as a VM's tmpfs
+// counts against its RAM.
+#pragma once
+
+#include "kernel/fs/vfs.h"
+
+namespace mote::fs {
+
+// A new, empty tmpfs; returns its root directory.
+Result<Ref<Inode>> tmpfs_create(u32 perm);
+
+// A regular file in directory `dir` whose contents are bytes
+// [offset, offset+size) of a boot image (initramfs unpacking, the program).
+Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform::Image which,
+                                    u64 offset, u64 size);
+
+// Bytes of file data tmpfs holds on the heap (for tests and /proc/meminfo).
+u64 tmpfs_bytes();
+
+// Memory accounting hooks: tmpfs charges its pages to the program's limit.
+// Installed by the core at boot; without them tmpfs only needs the heap.
+struct MemoryCharge {
+  Result<void> (*charge)(u64 bytes);
+  void (*uncharge)(u64 bytes);
+};
+void tmpfs_set_charge(MemoryCharge c);
+
+}  // namespace mote::fs
