@@ -53,13 +53,14 @@ Result<InitramfsStats> unpack_initramfs(Inode& root, platform::Image which, u64*
       if (!hex8(h + 6 + 8 * i, &f[i])) return err(EINVAL);
     u32 mode = f[1], uid = f[2], gid = f[3], mtime = f[5], filesize = f[6];
     u32 rmaj = f[9], rmin = f[10], namesize = f[11];
-    if (namesize == 0 || namesize > kPathMax) return err(EINVAL);
+    // namesize counts the NULs that page-align the data after the name.
+    if (namesize == 0 || namesize > kPathMax + kPageSize) return err(EINVAL);
     u64 name_at = at + kHeader;
     if (name_at + namesize > img.size) return err(EINVAL);
     // The name runs to its first NUL; padding NULs after it (which align
     // file data to pages) are part of namesize.
     usize len = strnlen(reinterpret_cast<const char*>(img.data + name_at), namesize);
-    if (len == namesize) return err(EINVAL);  // not NUL-terminated
+    if (len == namesize || len >= kPathMax) return err(EINVAL);  // no NUL, or too long
     memcpy(name, img.data + name_at, len);
     name[len] = 0;
     u64 data_at = align4(name_at + namesize);

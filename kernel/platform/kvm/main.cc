@@ -105,8 +105,10 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     if (si->cmdline_paddr) used.add(si->cmdline_paddr, si->cmdline_paddr + strlen(cmdline) + 1);
     if (si->modlist_paddr)
       used.add(si->modlist_paddr, si->modlist_paddr + si->nr_modules * sizeof(HvmModlistEntry));
-    if (mote_pack.magic == abi::kPackMagic)
+    if (mote_pack.magic == abi::kPackMagic) {
       used.add(mote_pack.program_phys, mote_pack.program_phys + mote_pack.program_size);
+      used.add(mote_pack.initramfs_phys, mote_pack.initramfs_phys + mote_pack.initramfs_size);
+    }
     auto* mods = reinterpret_cast<const HvmModlistEntry*>(si->modlist_paddr);
     for (u32 i = 0; i < si->nr_modules && si->modlist_paddr; ++i)
       used.add(mods[i].paddr, mods[i].paddr + mods[i].size);

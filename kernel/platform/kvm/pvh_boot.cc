@@ -133,15 +133,30 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
       closed |= 1u << (w.data[7] - '0');
     // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
   }
-  u64 program_phys = 0, program_size = 0;
-  if (si->nr_modules && si->modlist_paddr) {  // an initrd wins over a packed program
+  // The initrd (module 0) wins over a packed image. It is either the
+  // program itself or a root filesystem image (cpio newc, magic "070701")
+  // holding the program at exe=PATH.
+  u64 program_phys = 0, program_size = 0, rootfs_phys = 0, rootfs_size = 0;
+  if (si->nr_modules && si->modlist_paddr) {
     auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
     program_phys = mod[0].paddr;
     program_size = mod[0].size;
+    if (program_size >= 6 && memcmp(phys_to_virt(program_phys), "070701", 6) == 0) {
+      rootfs_phys = program_phys;
+      rootfs_size = program_size;
+      program_phys = program_size = 0;
+    }
   } else if (packed) {
     program_phys = mote_pack.program_phys;
     program_size = mote_pack.program_size;
-  } else {
+    rootfs_phys = mote_pack.initramfs_phys;
+    rootfs_size = mote_pack.initramfs_size;
+  }
+  if (rootfs_size && !exe.size) {
+    kprintf("mote: a root filesystem image needs exe=PATH on the command line\n");
+    vm_exit(125);
+  }
+  if (!program_size && !rootfs_size) {
     kprintf("mote: no program: pass it as the initrd (qemu -initrd PROGRAM -append \"-- PROGRAM ARGS\")\n");
     vm_exit(125);
   }
@@ -172,6 +187,8 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   h.initramfs_fd = -1;
   h.program_gpa = program_phys;
   h.program_size = program_size;
+  h.initramfs_gpa = rootfs_phys;
+  h.initramfs_size = rootfs_size;
   h.ram_bytes = ram_bytes;
   StrView argv0 = first_arg < words.n ? words.w[first_arg] : StrView("program");
   if (exe.size) h.program_path = blob.add(exe);
