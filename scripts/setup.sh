@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   musl-tools            # musl-gcc: the third variant of every guest test program
   busybox-static        # a real static program for integration tests
+  sqlite3 lua5.4        # real dynamic programs for integration tests (python3 above)
   qemu-system-x86       # the VM platform under TCG (issue 3)
   libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz

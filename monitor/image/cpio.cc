@@ -176,8 +176,20 @@ uint64_t write_cpio(int fd, std::vector<CpioEntry> entries, std::string* error) 
         return 0;
       }
       uint64_t start = w.offset();
-      if (e.size >= kCpioAlignedFileMin)  // name padding up to the next page
+      if (e.size >= kCpioAlignedFileMin) {  // name padding up to the next page
         namesize = page_up(start + kHeader + namesize) - (start + kHeader);
+        if (namesize > kCpioMaxNameSize) {
+          // Too much padding for one name: a "." entry (the root directory
+          // again, harmless to every reader) takes up the room first.
+          uint64_t data = page_up(start + kHeader + 2 + kHeader + e.path.size() + 1);
+          uint64_t at = (data - kHeader - e.path.size() - 1) & ~uint64_t(3);
+          uint64_t filler = at - start - kHeader;
+          header(w, 0, S_IFDIR | 0755, 2, 0, 0, filler);
+          w.append(".", 1);
+          w.zeros(filler - 1);
+          namesize = data - kHeader - at;
+        }
+      }
       header(w, ++ino, e.mode, 1, e.mtime, e.size, namesize);
       w.append(e.path.c_str(), e.path.size());
       w.zeros(namesize - e.path.size());
@@ -230,7 +242,7 @@ bool read_cpio(int fd, uint64_t offset, uint64_t size, std::vector<CpioItem>* ou
     it.ino = f[0], it.mode = f[1], it.uid = f[2], it.gid = f[3], it.nlink = f[4], it.mtime = f[5];
     it.size = f[6];
     uint32_t namesize = f[11];
-    if (namesize == 0 || namesize > size - pos - kHeader) {
+    if (namesize == 0 || namesize > kCpioMaxNameSize || namesize > size - pos - kHeader) {
       *error = "bad cpio name size at offset " + std::to_string(pos);
       return false;
     }

@@ -7,7 +7,10 @@
 // from the start of the archive, so the kernel can map file pages straight
 // from the image. The room is taken by extending the NUL padding after the
 // name and counting it in c_namesize (readers take the name up to its first
-// NUL). Smaller files keep the usual 4-byte alignment.
+// NUL). Smaller files keep the usual 4-byte alignment. c_namesize stays
+// within Linux's limit (PATH_MAX, 4096): where a page of padding would not
+// fit in one name, a "." entry (the root directory again: every reader
+// accepts it, Linux's initramfs included) is written first to take the room.
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +23,7 @@ namespace mote::image {
 
 inline constexpr uint64_t kCpioAlignedFileMin = 4096;  // files this large are page-aligned
 inline constexpr uint64_t kCpioPage = 4096;
+inline constexpr uint64_t kCpioMaxNameSize = 4096;  // c_namesize, NULs included
 
 struct CpioEntry {
   std::string path;         // without a leading '/', e.g. "usr/lib/x.so"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "abi/pack.h"
 #include "kernel/exec/elf.h"
@@ -178,14 +179,16 @@ bool read_packed_image(int fd, PackedImage* out) {
   if (!pread_all(0, &eh, sizeof eh) || memcmp(eh.ident, "\x7f" "ELF", 4) != 0 ||
       eh.ident[4] != 2 || eh.shentsize != sizeof(elf::Shdr) || eh.phentsize != sizeof(elf::Phdr))
     return false;
-  elf::Shdr names;
-  if (!pread_all(eh.shoff + uint64_t(eh.shstrndx) * sizeof names, &names, sizeof names)) return false;
+  // Every run of a program file asks this: one read of the section headers.
+  if (eh.shnum == 0 || eh.shstrndx >= eh.shnum || eh.shnum > 1024) return false;
+  std::vector<elf::Shdr> shdrs(eh.shnum);
+  if (!pread_all(eh.shoff, shdrs.data(), shdrs.size() * sizeof(elf::Shdr))) return false;
+  const elf::Shdr& names = shdrs[eh.shstrndx];
   abi::PackDescriptor desc{};
   bool found = false;
   for (int i = 0; i < eh.shnum && !found; ++i) {
-    elf::Shdr sh;
+    const elf::Shdr& sh = shdrs[size_t(i)];
     char name[16] = {};
-    if (!pread_all(eh.shoff + uint64_t(i) * sizeof sh, &sh, sizeof sh)) return false;
     if (sh.size != sizeof desc || !pread_all(names.offset + sh.name, name, sizeof name - 1)) continue;
     if (strcmp(name, abi::kPackSection) != 0) continue;
     if (!pread_all(sh.offset, &desc, sizeof desc)) return false;

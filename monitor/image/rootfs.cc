@@ -24,7 +24,7 @@ namespace mote::image {
 namespace {
 
 // Bump when the image layout or the manifest changes meaning.
-constexpr const char* kFormat = "mote-rootfs 1";
+constexpr const char* kFormat = "mote-rootfs 2";
 constexpr int kMaxSymlinkHops = 40;  // Linux's MAXSYMLINKS
 
 uint64_t now_ns() {
@@ -84,7 +84,7 @@ class Collector {
   // way, the directories it passes through and, with `tree`, everything
   // under it when it is a directory. *real: the path reached.
   bool add_path(const std::string& path, bool tree, const SkipDir& skip, std::string* real,
-                std::string* error, int* err_no) {
+                std::string* error, int* err_no, bool note_tree_files = true) {
     std::vector<std::string> todo = components(path);
     std::reverse(todo.begin(), todo.end());  // a stack: next component at the back
     std::string cur;                          // "" is the root
@@ -146,13 +146,15 @@ class Collector {
       is_dir = false;
     }
     *real = cur.empty() ? "/" : cur;
-    if (tree && is_dir) add_tree(cur, cur, true, skip);
+    if (tree && is_dir) add_tree(cur, cur, true, skip, note_tree_files);
     return true;
   }
 
   // Everything under host directory `host`, at `guest`. With `same` (guest
-  // paths = host paths), a symlink's target file is added too.
-  void add_tree(const std::string& host, const std::string& guest, bool same, const SkipDir& skip) {
+  // paths = host paths), a symlink's target file is added too. Without
+  // `note_files`, the cache checks the tree by its directories only.
+  void add_tree(const std::string& host, const std::string& guest, bool same, const SkipDir& skip,
+                bool note_files = true) {
     inputs.note(InputKind::Listing, host.empty() ? "/" : host);
     DIR* d = opendir(host.empty() ? "/" : host.c_str());
     if (!d) return;
@@ -168,16 +170,16 @@ class Collector {
       if (S_ISDIR(st.st_mode)) {
         if (skip && skip(name)) continue;
         add_dir(gp, hp, st);
-        add_tree(hp, gp, same, skip);
+        add_tree(hp, gp, same, skip, note_files);
       } else if (S_ISREG(st.st_mode)) {
-        add_file(gp, hp, st);
+        add_file(gp, hp, st, note_files);
         if (is_shared_object_name(name)) modules.push_back(hp);
       } else if (S_ISLNK(st.st_mode)) {
         char buf[PATH_MAX];
         ssize_t n = readlink(hp.c_str(), buf, sizeof buf);
         if (n <= 0 || size_t(n) >= sizeof buf) continue;
         std::string target(buf, size_t(n));
-        add_link(gp, hp, st, target);
+        add_link(gp, hp, st, target, note_files);
         // Where the link leads, when that is a file (not a whole other tree).
         struct stat ts;
         if (same && stat(hp.c_str(), &ts) == 0 && S_ISREG(ts.st_mode)) {
@@ -228,17 +230,18 @@ class Collector {
     auto it = nodes.find(guest);
     if (it == nodes.end() || it->second.type == 'd') nodes[guest] = n;
   }
-  void add_file(const std::string& guest, const std::string& host, const struct stat& st) {
+  void add_file(const std::string& guest, const std::string& host, const struct stat& st,
+                bool note = true) {
     Node n;
     n.type = 'f';
     n.mode = st.st_mode;
     n.host = host;
     fill(&n, st);
     nodes[guest] = n;
-    inputs.note(InputKind::File, host);
+    if (note) inputs.note(InputKind::File, host);
   }
   void add_link(const std::string& guest, const std::string& host, const struct stat& st,
-                const std::string& target) {
+                const std::string& target, bool note = true) {
     Node n;
     n.type = 'l';
     n.mode = S_IFLNK | 0777;
@@ -246,7 +249,7 @@ class Collector {
     n.target = target;
     fill(&n, st);
     nodes[guest] = n;
-    inputs.note(InputKind::File, host);
+    if (note) inputs.note(InputKind::File, host);
   }
   static void fill(Node* n, const struct stat& st) {
     n->size = uint64_t(st.st_size);
@@ -363,8 +366,11 @@ bool collect(const RootfsRequest& req, Collector* c, std::string* interp, std::s
     else c->inputs.note(InputKind::Absent, conf);
   }
   c->modules.clear();
+  // The standard library is checked by its directories on a cache hit (one
+  // stat per directory, not per file): packages replace files by rename,
+  // which changes the directory. --add trees are checked file by file.
   std::string stdlib = python_stdlib(program_real);
-  if (!stdlib.empty() && !c->add_path(stdlib, true, python_skip, &real, error, &e)) {
+  if (!stdlib.empty() && !c->add_path(stdlib, true, python_skip, &real, error, &e, false)) {
     *status = 125;
     return false;
   }

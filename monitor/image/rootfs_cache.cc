@@ -201,6 +201,8 @@ bool write_atomically(const std::string& final_path, const std::function<bool(in
 }
 
 bool make_dirs(const std::string& dir, std::string* error) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
   for (size_t i = 1; i <= dir.size(); ++i) {
     if (i < dir.size() && dir[i] != '/') continue;
     std::string part = dir.substr(0, i);
@@ -209,7 +211,6 @@ bool make_dirs(const std::string& dir, std::string* error) {
       return false;
     }
   }
-  struct stat st;
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     *error = "cache directory " + dir + ": not a directory";
     return false;

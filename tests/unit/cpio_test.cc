@@ -152,6 +152,40 @@ TEST_F(Cpio, LargeFilesStartOnAPage) {
   close(fd);
 }
 
+TEST_F(Cpio, LongNamesStayWithinPathMaxAndStillAlign) {
+  // Names of ~1000 bytes: often a page of padding will not fit in one name
+  // (c_namesize <= 4096, Linux's PATH_MAX), and a "." filler takes the room.
+  entries.clear();
+  contents.clear();
+  entries.push_back(dir("d"));
+  for (int i = 0; i < 24; ++i) {
+    std::string name = "d/" + std::string(900 + size_t(i) * 37, char('a' + i));
+    contents[name] = pattern(4096 + size_t(i) * 1001, i);
+    entries.push_back(file(name, t.write("f" + std::to_string(i), contents[name]), contents[name].size()));
+  }
+  std::string error;
+  uint64_t size = 0;
+  int fd = write_archive(&error, &size);
+  ASSERT_GT(size, 0u) << error;
+  std::vector<CpioItem> items;
+  ASSERT_TRUE(read_cpio(fd, 0, size, &items, &error)) << error;  // the reader checks c_namesize
+  int fillers = 0, files = 0;
+  for (const auto& it : items) {
+    if (it.path == ".") {
+      ++fillers;
+      EXPECT_EQ(it.mode, uint32_t(S_IFDIR | 0755));
+      continue;
+    }
+    if (!S_ISREG(it.mode)) continue;
+    ++files;
+    EXPECT_EQ(it.data_offset % 4096, 0u) << it.path.size();
+    EXPECT_EQ(read_at(fd, it.data_offset, it.size), contents[it.path]);
+  }
+  EXPECT_EQ(files, 24);
+  EXPECT_GT(fillers, 0);
+  close(fd);
+}
+
 TEST_F(Cpio, OutputIsDeterministic) {
   std::string error;
   uint64_t size1 = 0, size2 = 0;
