@@ -38,6 +38,9 @@ static_assert(sizeof(ConsoleStream) == 80);
 enum BootFlags : uint32_t {
   kBootStrace = 1u << 0,   // print every syscall on stderr
   kBootVerbose = 1u << 1,  // print boot progress on stderr
+  // -t: the program's terminal mode changes (TCSETS*) reach the host
+  // terminal, and the original modes come back when the run ends.
+  kBootTty = 1u << 2,
   // Self-test (tests only): once the sandbox is up, the core itself makes a
   // host call outside its allowlist; the platform must kill the process.
   kBootSelftestEscape = 1u << 8,
@@ -93,7 +96,28 @@ struct BootInfo {
   uint32_t envp_offset;
 
   ConsoleStream console[3];  // fds 0, 1, 2
+
+  // Host directory shares (-v HOST:GUEST[:ro|rw]), served over 9P2000.L
+  // (abi/p9.h). ShareMount[share_count] at shares_offset; share k is
+  // attached with aname "k". Process platform: share_fd is the core's end of
+  // a SOCK_SEQPACKET socket to the monitor (one message per packet);
+  // meaningful only when share_count > 0.
+  int32_t share_fd;
+  uint32_t share_count;
+  uint32_t shares_offset;
+  uint32_t pad_shares;
 };
+
+enum ShareFlags : uint32_t {
+  kShareReadOnly = 1u << 0,
+};
+
+struct ShareMount {
+  BlobString guest_path;  // absolute
+  uint32_t flags;         // ShareFlags
+  uint32_t pad;
+};
+static_assert(sizeof(ShareMount) == 16);
 
 // Validates a boot-info blob of `blob_size` bytes before anything trusts an
 // offset in it: header, tables, and every string (argv and envp included).
@@ -125,6 +149,17 @@ inline bool boot_info_ok(const void* blob, uint64_t blob_size) {
     BlobString s;
     __builtin_memcpy(&s, base + at, sizeof s);
     if (!blob_string_ok(b, s)) return false;
+  }
+  if (b.share_count) {
+    uint64_t shares_end = uint64_t(b.shares_offset) + uint64_t(b.share_count) * sizeof(ShareMount);
+    if (b.share_count > 64 || b.shares_offset < sizeof(BootInfo) || shares_end > b.total_size ||
+        b.shares_offset % alignof(ShareMount))
+      return false;
+    for (uint32_t i = 0; i < b.share_count; ++i) {
+      ShareMount m;
+      __builtin_memcpy(&m, base + b.shares_offset + uint64_t(i) * sizeof m, sizeof m);
+      if (!blob_string_ok(b, m.guest_path) || m.guest_path.length == 0) return false;
+    }
   }
   return true;
 }

@@ -84,10 +84,16 @@ class ConsoleFile final : public File {
     if (c.kind_ != abi::ConsoleKind::Tty) return err(ENOTTY);
     switch (cmd) {
       case kTcgets: TRY(linux::copy_to_user(arg, c.termios_, kTermiosBytes)); return i64(0);
-      case kTcsets: case kTcsetsw: case kTcsetsf:
-        // Recorded: the host terminal keeps its modes (docs/compat.md).
-        TRY(linux::copy_from_user(c.termios_, arg, kTermiosBytes));
+      case kTcsets: case kTcsetsw: case kTcsetsf: {
+        // With -t the host terminal takes the modes; without, they are
+        // recorded only and the host terminal keeps its own (docs/compat.md).
+        u8 t[kTermiosBytes];
+        TRY(linux::copy_from_user(t, arg, kTermiosBytes));
+        auto r = platform::console_set_termios(con().stream_, cmd, t);
+        if (!r.ok() && r.error() != ENOTTY) return Error{r.error()};
+        memcpy(c.termios_, t, kTermiosBytes);
         return i64(0);
+      }
       case kTiocgwinsz: {
         u16 ws[4] = {c.rows_, c.cols_, 0, 0};
         TRY(linux::copy_to_user(arg, ws, sizeof ws));

@@ -130,6 +130,10 @@ u64 idle_until(u64 deadline_ns);
 // stream: 0 stdin, 1 stdout, 2 stderr. Returns bytes or -errno.
 isize console_write(int stream, const void* buf, usize len);
 isize console_read(int stream, void* buf, usize len);
+// -t (kBootTty): applies terminal modes (struct termios, 36 bytes; cmd is
+// TCSETS, TCSETSW or TCSETSF) to the host terminal behind a tty stream; the
+// platform restores the original modes when the run ends. ENOTTY elsewhere.
+Result<void> console_set_termios(int stream, u32 cmd, const u8* termios);
 
 // ---- Entropy, exit ---------------------------------------------------------
 

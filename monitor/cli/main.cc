@@ -156,6 +156,12 @@ int cmd_run(const std::vector<std::string>& args) {
                    choice.reason.c_str());
   }
 
+  if (opts->tty) {
+    if (!isatty(0)) return fail("-t: standard input is not a terminal");
+    if (opts->platform != mote::cli::Platform::Process)
+      return fail("-t is supported on the process platform only so far");
+  }
+
   mote::image::Program prog;
   int status = 0;
   if (!open_run_target(*opts, &prog, &error, &status)) return fail(error, status);

@@ -152,6 +152,12 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
         return std::nullopt;
       }
       o.selftest = v;
+    } else if (a == "-i" || a == "--interactive") {
+      o.interactive = true;
+    } else if (a == "-t" || a == "--tty") {
+      o.tty = true;
+    } else if (a == "-it" || a == "-ti") {
+      o.interactive = o.tty = true;
     } else if (a == "--strace") {
       o.strace = true;
     } else if (a == "--verbose") {
@@ -205,6 +211,8 @@ const char* usage() {
          "  --add HOST[:GUEST] copy a host file or directory into the image (at GUEST,\n"
          "                     default its own absolute path)\n"
          "  --platform P       process, kvm, qemu or auto (default auto)\n"
+         "  -i, -t, -it        keep stdin open (always); -t: the program drives the host\n"
+         "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
          "  -p HOST:GUEST      publish a port (not supported yet)\n"

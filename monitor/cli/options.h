@@ -21,6 +21,8 @@ struct RunOptions {
   std::vector<std::string> volumes;   // -v HOST:GUEST
   std::vector<std::string> adds;      // --add HOST[:GUEST]: files copied into the image
   std::string hostname = "mote";
+  bool interactive = false;           // -i: stdin stays connected (it always is; docker's flag)
+  bool tty = false;                   // -t: the program drives the host terminal (modes, size)
   bool strace = false;
   bool verbose = false;
   std::string selftest;               // --selftest NAME (tests only, undocumented)

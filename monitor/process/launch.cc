@@ -55,6 +55,7 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
   r.mem_limit = o.mem_bytes;
   r.cpus = o.cpus;
   r.flags = (o.strace ? abi::kBootStrace : 0u) | (o.verbose ? abi::kBootVerbose : 0u) |
+            (o.tty ? abi::kBootTty : 0u) |
             (o.selftest == "sandbox-escape" ? abi::kBootSelftestEscape : 0u) |
             (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u);
   r.program_fd = p.fd;

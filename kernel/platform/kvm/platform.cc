@@ -82,6 +82,8 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
   return ok();
 }
 
+Result<void> console_set_termios(int, u32, const u8*) { return err(ENOTTY); }
+
 ImageBytes image(Image which) {
   u64 gpa, size;
   image_location(which, &gpa, &size);

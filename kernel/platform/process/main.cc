@@ -114,6 +114,7 @@ void continue_on_core_stack();
   host::write(2, "mote: internal error: ", 22);
   host::write(2, msg, strlen(msg));
   host::write(2, "\n", 1);
+  platform::restore_terminal();
   host::exit_group(70);
 }
 

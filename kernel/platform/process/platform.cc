@@ -195,9 +195,34 @@ isize console_read(int stream, void* buf, usize len) {
   }
 }
 
+Result<void> console_set_termios(int stream, u32 cmd, const u8* termios) {
+  if (!(g.boot->flags & abi::kBootTty) || stream < 0 || stream > 2) return err(ENOTTY);
+  if (g.boot->console[stream].kind != abi::ConsoleKind::Tty) return err(ENOTTY);
+  // The kernel's struct termios: 36 bytes, then padding the ioctl ignores.
+  u8 t[60] = {};
+  memcpy(t, termios, 36);
+  long r = host::syscall3(__NR_ioctl, stream, long(cmd), long(t));
+  if (host::failed(r)) return err(int(-r));
+  g.termios_changed |= 1u << stream;
+  return ok();
+}
+
+void restore_terminal() {
+  for (int k = 0; k < 3; ++k) {
+    if (!(g.termios_changed & (1u << k))) continue;
+    u8 t[60] = {};
+    memcpy(t, g.boot->console[k].termios, 36);
+    host::syscall3(__NR_ioctl, k, 0x5402 /*TCSETS*/, long(t));
+  }
+  g.termios_changed = 0;
+}
+
 void random_seed(u8 out[32]) { memcpy(out, g.boot->random_seed, 32); }
 
-void exit(int status) { host::exit_group(status & 0xff); }
+void exit(int status) {
+  restore_terminal();
+  host::exit_group(status & 0xff);
+}
 
 void panic(const char* msg) { process::fatal(msg); }
 

@@ -72,6 +72,7 @@ void install_seccomp() {
       {__NR_mprotect},
       {__NR_mremap},
       {__NR_madvise},
+      {__NR_ioctl, 1, {0x5402, 0x5403, 0x5404}, 3},  // TCSETS(W/F) for -t; fds 0-2 only by use
       {__NR_clock_gettime},
       {__NR_clock_nanosleep},
       {__NR_timer_settime, 0, {u32(g.timer_id)}, 1},

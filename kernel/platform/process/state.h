@@ -5,6 +5,11 @@
 #include "kernel/lib/types.h"
 #include "kernel/platform/platform.h"
 
+namespace mote::platform {
+// Puts back the host terminal modes -t changed (exit and fatal paths).
+void restore_terminal();
+}
+
 namespace mote::process {
 
 // Per-thread (per-vCPU) data at %gs:0. The program owns %fs; the core never
@@ -28,6 +33,7 @@ struct State {
   u64 fs_base = 0;
   u64 mono0 = 0;                 // host CLOCK_MONOTONIC at start: the unikernel's 0
   int timer_id = -1;
+  u32 termios_changed = 0;       // streams whose host terminal modes -t changed
   // The boot images (platform::Image), mapped read-only in the core region.
   u64 image_base[2] = {};
   u64 image_size[2] = {};

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Debian's python3, unmodified, under mote: the issue-4 acceptance script
+(tests/programs/py_acceptance.py: json, hashlib, re, decimal, sqlite3, zlib,
+datetime, pathlib, tempfile files written and read back) natively and under
+mote on the given platform, compared byte for byte with the exit status."""
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
+
+
+def run(cmd, timeout):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mote", required=True)
+    ap.add_argument("--platform", default="process")
+    args = ap.parse_args()
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        print("SKIP: /usr/bin/python3 is missing")
+        return 77
+    script = os.path.realpath(SCRIPT)
+    native = run([python, script], 120)
+    timeout = 600 if args.platform == "qemu" else 120
+    cases = [
+        ("script", [args.mote, "run", "--platform", args.platform, "--add",
+                    f"{script}:/acceptance.py", python, "/acceptance.py"], native),
+        ("-c", [args.mote, "run", "--platform", args.platform, python, "-c",
+                "import sys, os; print(sys.version_info[:2], os.getcwd(), sys.argv); sys.exit(7)"],
+         run([python, "-c",
+              "import sys, os; print(sys.version_info[:2], os.getcwd(), sys.argv); sys.exit(7)"],
+             60)),
+    ]
+    failures = 0
+    for name, cmd, (want_rc, want_out, want_err) in cases:
+        rc, out, err = run(cmd, timeout)
+        if name == "-c":
+            # The working directory differs by design (the guest starts in /).
+            want_out = want_out.replace(os.getcwd().encode(), b"/")
+        if (rc, out) != (want_rc, want_out) or err != want_err:
+            print(f"FAIL {name} ({args.platform}): status {rc} (native {want_rc})")
+            print("--- native stdout\n" + want_out.decode(errors="replace"))
+            print("--- mote stdout\n" + out.decode(errors="replace"))
+            print("--- mote stderr\n" + err.decode(errors="replace"))
+            failures += 1
+        else:
+            print(f"ok   {name} ({args.platform}): {len(out)} bytes, status {rc}, same as native")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
