@@ -62,11 +62,16 @@ struct Node {
   std::string target;  // symlinks
 };
 
-using SkipDir = std::function<bool(const std::string& name)>;
+// Which entries of a tree to leave out, by name and type.
+using Skip = std::function<bool(const std::string& name, const struct stat& st)>;
 
-// Python's own test suites: never imported at startup.
-bool python_skip(const std::string& name) {
-  return name == "test" || name == "tests" || name == "idle_test";
+// Python's own test suites (never imported at startup), and what only
+// building C extensions needs: the static libpython archives (25 MB) and
+// the libpython*.so link of config-X.Y-*/.
+bool python_skip(const std::string& name, const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) return name == "test" || name == "tests" || name == "idle_test";
+  if (name.size() > 2 && name.compare(name.size() - 2, 2, ".a") == 0) return true;
+  return S_ISLNK(st.st_mode) && name.rfind("libpython", 0) == 0;
 }
 
 bool is_shared_object_name(const std::string& name) {
@@ -83,7 +88,7 @@ class Collector {
   // Adds `path` (absolute; guest path = host path) with every symlink on the
   // way, the directories it passes through and, with `tree`, everything
   // under it when it is a directory. *real: the path reached.
-  bool add_path(const std::string& path, bool tree, const SkipDir& skip, std::string* real,
+  bool add_path(const std::string& path, bool tree, const Skip& skip, std::string* real,
                 std::string* error, int* err_no, bool note_tree_files = true) {
     std::vector<std::string> todo = components(path);
     std::reverse(todo.begin(), todo.end());  // a stack: next component at the back
@@ -153,7 +158,7 @@ class Collector {
   // Everything under host directory `host`, at `guest`. With `same` (guest
   // paths = host paths), a symlink's target file is added too. Without
   // `note_files`, the cache checks the tree by its directories only.
-  void add_tree(const std::string& host, const std::string& guest, bool same, const SkipDir& skip,
+  void add_tree(const std::string& host, const std::string& guest, bool same, const Skip& skip,
                 bool note_files = true) {
     inputs.note(InputKind::Listing, host.empty() ? "/" : host);
     DIR* d = opendir(host.empty() ? "/" : host.c_str());
@@ -167,8 +172,8 @@ class Collector {
       std::string hp = host + "/" + name, gp = guest + "/" + name;
       struct stat st;
       if (lstat(hp.c_str(), &st) != 0) continue;
+      if (skip && skip(name, st)) continue;
       if (S_ISDIR(st.st_mode)) {
-        if (skip && skip(name)) continue;
         add_dir(gp, hp, st);
         add_tree(hp, gp, same, skip, note_files);
       } else if (S_ISREG(st.st_mode)) {
