@@ -1,6 +1,7 @@
 #include "kernel/fs/mounts.h"
 
 #include "kernel/core/process.h"
+#include "kernel/fs/pseudo.h"
 #include "kernel/fs/tmpfs.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
@@ -55,6 +56,9 @@ Result<void> mount_standard() {
   Ref<Inode> proc = TRY(mkdir_p("/proc"));
   TRY(mount(*proc, TRY(procfs_create())));
   record("proc", "/proc", "proc", "rw,nosuid,nodev,noexec");
+  Ref<Inode> sys = TRY(mkdir_p("/sys"));
+  TRY(mount(*sys, TRY(sysfs_create())));
+  record("sysfs", "/sys", "sysfs", "ro,nosuid,nodev,noexec");
   // /tmp: in the root tmpfs when the image has it, else its own.
   auto tmp = resolve(nullptr, "/tmp", kFollow);
   if (!tmp.ok()) TRY(mount_tmpfs("/tmp", 01777, "/tmp"));

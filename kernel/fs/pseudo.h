@@ -90,6 +90,13 @@ usize copy_out(char* buf, usize cap, StrView s);
 inline u32 dev_major(u64 dev) { return u32((dev & 0xfff00) >> 8); }
 inline u32 dev_minor(u64 dev) { return u32((dev & 0xff) | ((dev >> 12) & 0xfff00)); }
 
+// The name of a terminal's device number relative to /dev ("pts/0",
+// "tty1", "ttyS0"); false for a device that is not a terminal (devfs.cc).
+bool tty_dev_name(u64 rdev, char* buf, usize cap);
+
+// Fills /proc/<pid> (procfs_pid.cc).
+Result<void> procfs_fill_pid(PseudoDir& dir);
+
 // The path /proc/self/fd/N shows for an open file: its absolute path when
 // the file can be found in the tree, "pipe:[ino]", "socket:[ino]",
 // the terminal's /dev path, or "anon_inode:[ino]" (procfs_pid.cc).

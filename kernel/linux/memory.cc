@@ -3,6 +3,7 @@
 // would for a file that cannot be mapped.
 #include "kernel/core/process.h"
 #include "kernel/fs/fdtable.h"
+#include "kernel/fs/special.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/platform/platform.h"
@@ -47,6 +48,10 @@ i64 sys_mmap(const SysArgs& a) {
     if (f->flags & fs::kOPath) return -EBADF;
     if (!f->readable()) return -EACCES;
     fs::Inode& node = *f->inode;
+    // /dev/zero (mknod'd anywhere): anonymous memory, private or shared
+    // alike while there is one process.
+    if ((node.mode & fs::kIfmt) == fs::kIfchr && node.rdev == fs::dev_number(1, 5))
+      return ret(core::g_proc.as.map_anon(addr, len, u32(prot), how, mm::VmaKind::Anon));
     if (!node.is_reg()) return node.is_dir() ? -ENODEV : -ENODEV;
     if (type != kMapPrivate) {
       if ((prot & 2) && !f->writable()) return -EACCES;

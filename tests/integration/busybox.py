@@ -44,6 +44,21 @@ CASES = [
     ["test", "3", "-gt", "4"],
     ["uname", "-s", "-m"],
     ["nosuchapplet"],
+    # /dev and /proc (kernel/fs/devfs.cc, procfs.cc): deterministic views only.
+    ["ls", "/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/proc/self/fd/0"],
+    ["od", "-An", "-tx1", "-N16", "/dev/zero"],
+    ["test", "-c", "/dev/null"],
+    ["test", "-c", "/dev/urandom"],
+    ["test", "-L", "/proc/self/exe"],
+    ["test", "-d", "/proc/self/fd"],
+    ["wc", "-c", "/dev/null"],
+    ["head", "-c", "0", "/dev/urandom"],
+    ["cat", "/dev/stdin"],
+    ["cat", "/proc/self/fd/0"],
+    ["cat", "/proc/sys/kernel/ostype"],
+    ["tee", "/dev/null"],
+    ["stat", "-c", "%F %t:%T %a", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+     "/dev/urandom"],
 ]
 
 
