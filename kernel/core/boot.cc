@@ -7,6 +7,7 @@
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/initramfs.h"
 #include "kernel/fs/mounts.h"
+#include "kernel/fs/share9p.h"
 #include "kernel/fs/tmpfs.h"
 #include "kernel/lib/chacha20.h"
 #include "kernel/lib/errno.h"
@@ -82,6 +83,7 @@ void init_filesystem(const abi::BootInfo& b) {
   }
   r = fs::mount_standard();
   if (!r.ok()) fail("filesystem", r.error());
+  fs::mount_shares(b);  // -v HOST:GUEST: after the standard layout, so they may cover it
   StrView cwd = blob_string(b, b.cwd);
   auto dir = fs::resolve(nullptr, cwd.size ? cwd : StrView("/"), fs::kFollow | fs::kDirectory);
   if (dir.ok()) fs::ns().cwd = dir.value();

@@ -135,6 +135,14 @@ isize console_read(int stream, void* buf, usize len);
 // platform restores the original modes when the run ends. ENOTTY elsewhere.
 Result<void> console_set_termios(int stream, u32 cmd, const u8* termios);
 
+// ---- Host directory shares ---------------------------------------------------
+
+// Sends one 9P2000.L message (abi/p9.h) to the share server and receives its
+// reply into resp (cap bytes); returns the reply's length. ENODEV on a
+// platform without a share channel (the VM platforms until virtio-9p: the
+// core links a weak default that says so).
+Result<usize> share_rpc(const void* req, usize len, void* resp, usize cap);
+
 // ---- Entropy, exit ---------------------------------------------------------
 
 // 32 bytes of seed for the core's CSPRNG.

@@ -20,6 +20,7 @@
 #include "monitor/process/launch.h"
 #include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
+#include "monitor/share/server.h"
 
 extern "C" const unsigned char mote_kernel_image[];
 extern "C" const unsigned char mote_kernel_image_end[];
@@ -136,8 +137,6 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!opts) return fail(error);
   if (!opts->publish.empty())
     return fail("-p " + opts->publish[0] + ": port publishing is not supported yet");
-  if (!opts->volumes.empty())
-    return fail("-v " + opts->volumes[0] + ": shared directories are not supported yet");
   if (!opts->selftest.empty() && opts->platform == mote::cli::Platform::Qemu)
     return fail("--selftest runs on the process and kvm platforms");
   if (opts->platform == mote::cli::Platform::Kvm && !opts->selftest.empty() &&
@@ -162,6 +161,31 @@ int cmd_run(const std::vector<std::string>& args) {
       return fail("-t is supported on the process platform only so far");
   }
 
+  // -v: each host directory opened now (a missing one is an error before
+  // anything starts); served by this process while the core runs.
+  mote::share::Server shares;
+  if (!opts->volumes.empty()) {
+    if (opts->platform != mote::cli::Platform::Process)
+      return fail("-v is supported on the process platform only so far");
+    std::vector<std::string> guests;
+    for (const auto& spec : opts->volumes) {
+      auto v = mote::cli::parse_volume(spec, &error);
+      if (!v) return fail(error);
+      // A share's inodes are made per lookup: nothing can be mounted inside one.
+      for (const auto& g : guests) {
+        const std::string& inner = g.size() > v->guest.size() ? g : v->guest;
+        const std::string& outer = g.size() > v->guest.size() ? v->guest : g;
+        if (inner == outer || inner.compare(0, outer.size() + 1, outer + "/") == 0)
+          return fail("-v " + spec + ": " + v->guest + " overlaps the share at " + g);
+      }
+      guests.push_back(v->guest);
+      if (!shares.add_share(v->host, v->read_only, &error)) return fail("-v " + spec + ": " + error);
+      if (opts->verbose)
+        std::fprintf(stderr, "mote: share %s at %s (%s, 9P2000.L)\n", v->host.c_str(),
+                     v->guest.c_str(), v->read_only ? "read-only" : "read-write");
+    }
+  }
+
   mote::image::Program prog;
   int status = 0;
   if (!open_run_target(*opts, &prog, &error, &status)) return fail(error, status);
@@ -174,6 +198,10 @@ int cmd_run(const std::vector<std::string>& args) {
   if (opts->platform == mote::cli::Platform::Qemu) {
     if (opts->verbose) std::fprintf(stderr, "mote: qemu platform (microvm, PVH, TCG)\n");
     int rc = mote::qemu::run(*opts, prog, &error);
+    return rc < 0 ? fail(error) : rc;
+  }
+  if (shares.share_count()) {
+    int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error);
     return rc < 0 ? fail(error) : rc;
   }
   mote::launch::exec_process_platform(*opts, prog, &error);

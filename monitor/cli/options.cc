@@ -53,6 +53,54 @@ bool matches(const std::string& a, const char* flag) {
 
 }  // namespace
 
+std::optional<Volume> parse_volume(const std::string& spec, std::string* error) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
+    *error = "-v " + spec + ": needs HOST:GUEST[:ro|rw]";
+    return std::nullopt;
+  }
+  Volume v;
+  v.host = parts[0];
+  v.guest = parts[1];
+  if (parts.size() == 3) {
+    if (parts[2] == "rw") v.read_only = false;
+    else if (parts[2] != "ro") {
+      *error = "-v " + spec + ": unknown mode '" + parts[2] + "' (use ro or rw)";
+      return std::nullopt;
+    }
+  }
+  if (v.guest[0] != '/') {
+    *error = "-v " + spec + ": the guest path must be absolute";
+    return std::nullopt;
+  }
+  // One canonical form: no empty, "." or ".." components, no trailing '/'.
+  std::string canon;
+  for (size_t i = 1; i <= v.guest.size();) {
+    size_t end = v.guest.find('/', i);
+    if (end == std::string::npos) end = v.guest.size();
+    std::string c = v.guest.substr(i, end - i);
+    if (c == "." || c == "..") {
+      *error = "-v " + spec + ": the guest path may not contain '.' or '..'";
+      return std::nullopt;
+    }
+    if (!c.empty()) canon += "/" + c;
+    i = end + 1;
+  }
+  if (canon.empty()) {
+    *error = "-v " + spec + ": cannot share onto the root directory";
+    return std::nullopt;
+  }
+  v.guest = canon;
+  return v;
+}
+
 std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::string* error,
                                     const char* (*lookup_env)(const char*)) {
   RunOptions o;
@@ -115,6 +163,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
     } else if (matches(a, "-v") || matches(a, "--volume")) {
       if (!take_value(args, i, a.rfind("--volume", 0) == 0 ? "--volume" : "-v", &v, error))
         return std::nullopt;
+      if (!parse_volume(v, error)) return std::nullopt;
       o.volumes.push_back(v);
     } else if (matches(a, "--add")) {
       if (!take_value(args, i, "--add", &v, error)) return std::nullopt;
@@ -216,7 +265,9 @@ const char* usage() {
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
          "  -p HOST:GUEST      publish a port (not supported yet)\n"
-         "  -v HOST:GUEST      share a host directory (not supported yet)\n"
+         "  -v HOST:GUEST[:ro|rw]\n"
+         "                     share a host directory at GUEST (read-only unless :rw;\n"
+         "                     process platform)\n"
          "\n"
          "other commands:\n"
          "  mote pack [--add HOST[:GUEST]]... PROGRAM [ARGS...] -o FILE\n"

@@ -18,7 +18,7 @@ struct RunOptions {
   std::string mem_text = "1G";
   std::vector<std::string> env;       // -e K=V, in order
   std::vector<std::string> publish;   // -p HOST:GUEST
-  std::vector<std::string> volumes;   // -v HOST:GUEST
+  std::vector<std::string> volumes;   // -v HOST:GUEST[:ro|rw], checked by parse_volume
   std::vector<std::string> adds;      // --add HOST[:GUEST]: files copied into the image
   std::string hostname = "mote";
   bool interactive = false;           // -i: stdin stays connected (it always is; docker's flag)
@@ -36,6 +36,16 @@ inline constexpr uint64_t kMaxMem = 1ull << 40;
 // Parses "64M", "1G", "512k", "1048576", "2GiB", "100MB" (binary units).
 // Returns nullopt and sets *error when malformed.
 std::optional<uint64_t> parse_size(const std::string& text, std::string* error);
+
+// -v HOST:GUEST[:ro|rw]: a host directory shared at an absolute guest path,
+// read-only unless :rw.
+struct Volume {
+  std::string host;
+  std::string guest;
+  bool read_only = true;
+};
+// Parses one -v value (syntax only: the host directory is opened later).
+std::optional<Volume> parse_volume(const std::string& spec, std::string* error);
 
 // Parses the arguments after "run". Returns nullopt and sets *error on a
 // usage error. `lookup_env` resolves `-e NAME` (no '=') from the host.

@@ -60,6 +60,8 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   std::vector<abi::BlobString> args, envs;
   for (const auto& a : r.argv) args.push_back(b.add(a));
   for (const auto& e : r.envp) envs.push_back(b.add(e));
+  std::vector<abi::ShareMount> shares;
+  for (const auto& s : r.shares) shares.push_back(abi::ShareMount{b.add(s.guest_path), s.flags, 0});
   h.argc = uint32_t(args.size());
   h.envc = uint32_t(envs.size());
   b.align(alignof(abi::BlobString));
@@ -67,6 +69,13 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   h.envp_offset = b.reserve(envs.size() * sizeof(abi::BlobString));
   if (!args.empty()) memcpy(b.at(h.argv_offset), args.data(), args.size() * sizeof(abi::BlobString));
   if (!envs.empty()) memcpy(b.at(h.envp_offset), envs.data(), envs.size() * sizeof(abi::BlobString));
+  h.share_fd = r.share_fd;
+  h.share_count = uint32_t(shares.size());
+  if (!shares.empty()) {
+    b.align(alignof(abi::ShareMount));
+    h.shares_offset = b.reserve(shares.size() * sizeof(abi::ShareMount));
+    memcpy(b.at(h.shares_offset), shares.data(), shares.size() * sizeof(abi::ShareMount));
+  }
   memcpy(h.console, r.console, sizeof h.console);
   h.total_size = uint32_t(b.bytes().size());
   memcpy(b.at(0), &h, sizeof h);

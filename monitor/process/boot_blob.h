@@ -25,6 +25,13 @@ struct BootRequest {
   uint8_t seed[32] = {};
   uint64_t wall_clock_ns = 0;
   abi::ConsoleStream console[3] = {};
+  // -v shares: the core's end of the share socket and each mount point.
+  int32_t share_fd = -1;
+  struct Share {
+    std::string guest_path;
+    uint32_t flags = 0;  // abi::ShareFlags
+  };
+  std::vector<Share> shares;
 };
 
 // The blob; it passes abi::boot_info_ok.

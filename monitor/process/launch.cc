@@ -1,17 +1,24 @@
 #include "monitor/process/launch.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "monitor/util/io.h"
 #include <cstring>
 
+#include "abi/p9.h"
 #include "monitor/process/boot_blob.h"
 
 extern "C" const unsigned char mote_core_image[];
@@ -44,7 +51,7 @@ void reserve_std_fds() {
 bool std_fd_closed(int fd) { return fd >= 0 && fd < 3 && g_std_closed[fd]; }
 
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
-                                    std::string* error) {
+                                    std::string* error, int share_fd) {
   BootRequest r;
   r.argv.push_back(o.program);
   r.argv.insert(r.argv.end(), o.args.begin(), o.args.end());
@@ -76,30 +83,47 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
     r.console[fd] = probe_console(fd);
     if (g_std_closed[fd]) r.console[fd] = abi::ConsoleStream{};  // ConsoleKind::Closed
   }
+  if (share_fd >= 0) {
+    r.share_fd = share_fd;
+    for (const auto& spec : o.volumes) {
+      auto v = cli::parse_volume(spec, error);
+      if (!v) return {};
+      r.shares.push_back(BootRequest::Share{v->guest, v->read_only ? uint32_t(abi::kShareReadOnly) : 0u});
+    }
+  }
   return build_boot_blob(r);
 }
 
-void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
-  std::vector<uint8_t> blob = make_boot_blob(o, p, error);
-  if (blob.empty()) return;
+namespace {
+
+// The boot blob in a sealed memfd (inherited) and the embedded core image
+// in another (close-on-exec): what the exec of the core needs.
+bool prepare_core(const cli::RunOptions& o, const image::Program& p, int share_fd, int* boot_fd,
+                  int* core_fd, std::string* error) {
+  std::vector<uint8_t> blob = make_boot_blob(o, p, error, share_fd);
+  if (blob.empty()) return false;
 
   // The boot info: a sealed memfd the core maps read-only (inherited).
-  int boot_fd = memfd_create("mote-boot", MFD_ALLOW_SEALING);
-  if (boot_fd < 0 || !write_all(boot_fd, blob.data(), blob.size())) {
+  *boot_fd = memfd_create("mote-boot", MFD_ALLOW_SEALING);
+  if (*boot_fd < 0 || !write_all(*boot_fd, blob.data(), blob.size())) {
     *error = std::string("boot info: ") + strerror(errno);
-    return;
+    return false;
   }
-  fcntl(boot_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  fcntl(*boot_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
 
   // The core image, embedded in this binary.
-  int core_fd = memfd_create("mote-core", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  *core_fd = memfd_create("mote-core", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   size_t core_size = size_t(mote_core_image_end - mote_core_image);
-  if (core_fd < 0 || !write_all(core_fd, mote_core_image, core_size)) {
+  if (*core_fd < 0 || !write_all(*core_fd, mote_core_image, core_size)) {
     *error = std::string("core image: ") + strerror(errno);
-    return;
+    return false;
   }
-  fcntl(core_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  fcntl(*core_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return true;
+}
 
+// Returns only on failure.
+void exec_core(int boot_fd, int core_fd, std::string* error) {
   std::string fd_arg = std::to_string(boot_fd);
   const char* argv[] = {"mote", fd_arg.c_str(), nullptr};
   const char* no_rewrite = getenv("MOTE_NO_REWRITE");
@@ -107,6 +131,89 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
   if (no_rewrite && strcmp(no_rewrite, "1") == 0) envp[0] = "MOTE_NO_REWRITE=1";
   syscall(SYS_execveat, core_fd, "", argv, envp, AT_EMPTY_PATH);
   *error = std::string("cannot start the kernel core: ") + strerror(errno);
+}
+
+pid_t g_child = -1;
+
+void forward_signal(int sig) {
+  if (g_child > 0) kill(g_child, sig);
+}
+
+}  // namespace
+
+void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+  int boot_fd = -1, core_fd = -1;
+  if (!prepare_core(o, p, -1, &boot_fd, &core_fd, error)) return;
+  exec_core(boot_fd, core_fd, error);
+}
+
+int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
+                                share::Server& server, std::string* error) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    *error = std::string("share socket: ") + strerror(errno);
+    return -1;
+  }
+  // Room for a whole message of the largest size each way.
+  int buf = int(4 * p9::kMsize);
+  for (int k = 0; k < 2; ++k) {
+    setsockopt(sv[k], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    setsockopt(sv[k], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  }
+  fcntl(sv[1], F_SETFD, 0);  // the core's end survives the exec
+  int boot_fd = -1, core_fd = -1;
+  if (!prepare_core(o, p, sv[1], &boot_fd, &core_fd, error)) return -1;
+
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("fork: ") + strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    // The core must not outlive the server it depends on.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(125);
+    exec_core(boot_fd, core_fd, error);
+    std::fprintf(stderr, "mote: %s\n", error->c_str());
+    _exit(125);
+  }
+  g_child = pid;
+  close(sv[1]);
+  close(boot_fd);
+  close(core_fd);
+  // Keyboard signals reach the whole foreground group: the core acts on
+  // them and its status says what happened. Others sent to this process go
+  // on to the core.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+
+  server.serve(sv[0]);
+  close(sv[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      *error = std::string("waitpid: ") + strerror(errno);
+      return -1;
+    }
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  int sig = WTERMSIG(status);
+  // Die the same way, without a core dump of the monitor.
+  struct rlimit no_core {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  return 128 + sig;
 }
 
 }  // namespace mote::launch

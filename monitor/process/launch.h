@@ -9,11 +9,20 @@
 
 #include "monitor/cli/options.h"
 #include "monitor/image/program.h"
+#include "monitor/share/server.h"
 
 namespace mote::launch {
 
 // Only returns on failure, with a one-line message in *error.
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error);
+
+// With -v shares: the core runs as a child process (the same exec as above,
+// plus its end of a SOCK_SEQPACKET share socket), while this process stays
+// outside the sandbox and serves the shares' 9P requests until the child
+// ends. Returns the child's exit status (a signal that killed it is raised
+// again here), or -1 with a one-line message in *error.
+int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
+                                share::Server& server, std::string* error);
 
 // Call first thing: notes which of fds 0-2 are closed (the program will see
 // them closed) and puts /dev/null on them, so that no file the monitor opens
@@ -24,7 +33,8 @@ bool std_fd_closed(int fd);
 
 // The boot-info blob for a run (argv, guest environment, console, seed...):
 // the same on every platform. Empty with *error set on failure.
+// share_fd: the core's end of the share socket; -1 leaves -v shares out.
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
-                                    std::string* error);
+                                    std::string* error, int share_fd = -1);
 
 }  // namespace mote::launch

@@ -64,9 +64,12 @@ void enable_syscall_dispatch() {
 }
 
 void install_seccomp() {
+  // -v shares: read and write also on the share socket (platform share.cc).
+  const bool share = g.boot->share_count && g.boot->share_fd >= 3;
+  const u32 share_fd = share ? u32(g.boot->share_fd) : 0;
   const Rule rules[] = {
-      {__NR_read, 0, {0, 1, 2}, 3},
-      {__NR_write, 0, {0, 1, 2}, 3},
+      {__NR_read, 0, {0, 1, 2, share_fd}, share ? 4 : 3},
+      {__NR_write, 0, {0, 1, 2, share_fd}, share ? 4 : 3},
       {__NR_mmap},                              // program memory; the boot images
       {__NR_munmap},
       {__NR_mprotect},

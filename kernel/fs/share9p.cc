@@ -1,0 +1,708 @@
+// The 9P2000.L share client (share9p.h).
+#include "kernel/fs/share9p.h"
+
+#include "abi/p9.h"
+#include "kernel/core/process.h"
+#include "kernel/fs/special.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/format.h"
+#include "kernel/lib/string.h"
+
+namespace mote::platform {
+// Platforms without a share channel (the VM platforms until virtio-9p).
+[[gnu::weak]] Result<usize> share_rpc(const void*, usize, void*, usize) { return err(ENODEV); }
+}  // namespace mote::platform
+
+namespace mote::fs {
+
+namespace {
+
+constexpr u64 kV9fsMagic = 0x01021997;  // V9FS_MAGIC
+constexpr const char* kType = "9p";
+constexpr u16 kTag = 1;  // one request at a time
+
+// Linux open(2) flags a Tlopen carries.
+constexpr u32 kLopenMask = kOAccmode | kOSync | kODsync;
+
+// One 9P session on a transport: the negotiated size, the fid numbers and
+// the message buffers. Requests are strictly one at a time, and a reply is
+// consumed before the next request (the buffers are shared).
+class Client {
+ public:
+  explicit Client(P9Transport* t) : t_(t) {}
+
+  Result<void> start() {
+    msize_ = p9::kMsize;
+    req_ = static_cast<u8*>(mm::kalloc(msize_));
+    resp_ = static_cast<u8*>(mm::kalloc(msize_));
+    if (!req_ || !resp_) return err(ENOMEM);
+    p9::Writer& w = begin(p9::kTversion, p9::kNoTag);
+    w.u32(msize_);
+    w.str(p9::kVersion, p9::str_len(p9::kVersion));
+    p9::Reader r = TRY(call(p9::kRversion));
+    u32 msize = r.u32();
+    p9::Str v = r.str();
+    if (!r.ok() || !(StrView(v.data, v.size) == StrView(p9::kVersion))) return err(EPROTO);
+    if (msize < 4096 || msize > msize_) return err(EPROTO);
+    msize_ = msize;
+    return ok();
+  }
+
+  u32 msize() const { return msize_; }
+  // The largest Tread/Twrite/Treaddir payload.
+  u32 max_io() const { return msize_ - p9::kIoHeader; }
+
+  Result<u32> new_fid() {
+    if (!free_.empty()) {
+      u32 f = free_[free_.size() - 1];
+      free_.pop();
+      return f;
+    }
+    if (next_fid_ == p9::kNoFid) return err(ENFILE);
+    return next_fid_++;
+  }
+
+  p9::Writer& begin(u8 type, u16 tag = kTag) {
+    w_ = p9::Writer(req_, msize_);
+    w_.begin(type, tag);
+    return w_;
+  }
+
+  // Sends the request begun with begin(); the reply's body, or the errno of
+  // an Rlerror.
+  Result<p9::Reader> call(u8 rtype) {
+    u32 n = w_.finish();
+    if (!n) return err(ENAMETOOLONG);  // only names and targets can overflow a request
+    usize got = TRY(t_->rpc(req_, n, resp_, msize_));
+    return reply(resp_, got, rtype);
+  }
+
+  static Result<p9::Reader> reply(const u8* buf, usize got, u8 rtype) {
+    p9::Reader r(buf, u32(got));
+    u8 type;
+    u16 tag;
+    if (got > 0xffffffffu || !r.header(&type, &tag)) return err(EIO);
+    if (type == p9::kRlerror) {
+      u32 e = r.u32();
+      return err(r.ok() && e > 0 && e < 4096 ? int(e) : EIO);
+    }
+    if (type != rtype) return err(EIO);
+    return r;
+  }
+
+  // Forgets a fid. Uses buffers of its own: destructors call it, maybe
+  // while another reply is being read.
+  void clunk(u32 fid) {
+    if (fid == p9::kNoFid) return;
+    u8 req[16], resp[32];
+    p9::Writer w(req, sizeof req);
+    w.begin(p9::kTclunk, kTag);
+    w.u32(fid);
+    u32 n = w.finish();
+    auto got = t_->rpc(req, n, resp, sizeof resp);
+    // A fid the server no longer knows is free as well; one whose clunk was
+    // lost (transport failure) is never reused.
+    if (got.ok() && free_.push(fid).ok()) return;
+  }
+
+  Result<u32> walk(u32 fid, StrView name) {
+    u32 nf = TRY(new_fid());
+    p9::Writer& w = begin(p9::kTwalk);
+    w.u32(fid);
+    w.u32(nf);
+    w.u16(name.size ? 1 : 0);
+    if (name.size) w.str(name.data, u32(name.size));
+    auto r = call(p9::kRwalk);
+    if (!r.ok()) {
+      (void)free_.push(nf);
+      return Error{r.error()};
+    }
+    p9::Reader rd = r.value();
+    u16 nq = rd.u16();
+    if (!rd.ok() || nq != (name.size ? 1 : 0)) {
+      (void)free_.push(nf);  // a partial walk creates no fid
+      return err(ENOENT);
+    }
+    return nf;
+  }
+
+  Result<p9::Attr> getattr(u32 fid) {
+    p9::Writer& w = begin(p9::kTgetattr);
+    w.u32(fid);
+    w.u64(p9::kGetattrBasic);
+    p9::Reader r = TRY(call(p9::kRgetattr));
+    p9::Attr a = p9::get_attr(r);
+    if (!r.ok()) return err(EIO);
+    return a;
+  }
+
+  Result<void> lopen(u32 fid, u32 flags) {
+    p9::Writer& w = begin(p9::kTlopen);
+    w.u32(fid);
+    w.u32(flags);
+    TRY(call(p9::kRlopen));
+    return ok();
+  }
+
+  Result<void> setattr(u32 fid, const p9::SetAttr& a) {
+    p9::Writer& w = begin(p9::kTsetattr);
+    w.u32(fid);
+    p9::put_setattr(w, a);
+    TRY(call(p9::kRsetattr));
+    return ok();
+  }
+
+  // A new fid for the same object, opened with `flags`.
+  Result<u32> open_clone(u32 fid, u32 flags) {
+    u32 nf = TRY(walk(fid, StrView()));
+    auto r = lopen(nf, flags);
+    if (!r.ok()) {
+      clunk(nf);
+      return Error{r.error()};
+    }
+    return nf;
+  }
+
+  Result<usize> read(u32 fid, u64 off, void* buf, usize len) {
+    u8* out = static_cast<u8*>(buf);
+    usize done = 0;
+    while (done < len) {
+      u32 want = u32(min<usize>(len - done, max_io()));
+      p9::Writer& w = begin(p9::kTread);
+      w.u32(fid);
+      w.u64(off + done);
+      w.u32(want);
+      auto r = call(p9::kRread);
+      if (!r.ok()) {
+        if (done) break;
+        return Error{r.error()};
+      }
+      p9::Reader rd = r.value();
+      u32 n = rd.u32();
+      const u8* data = rd.take(n);
+      if (!rd.ok() || n > want) return err(EIO);
+      memcpy(out + done, data, n);
+      done += n;
+      if (n < want) break;  // the end of the file
+    }
+    return done;
+  }
+
+  Result<usize> write(u32 fid, u64 off, const void* buf, usize len) {
+    const u8* in = static_cast<const u8*>(buf);
+    usize done = 0;
+    while (done < len) {
+      u32 want = u32(min<usize>(len - done, max_io()));
+      p9::Writer& w = begin(p9::kTwrite);
+      w.u32(fid);
+      w.u64(off + done);
+      w.u32(want);
+      w.bytes(in + done, want);
+      auto r = call(p9::kRwrite);
+      if (!r.ok()) {
+        if (done) break;
+        return Error{r.error()};
+      }
+      p9::Reader rd = r.value();
+      u32 n = rd.u32();
+      if (!rd.ok() || n > want) return err(EIO);
+      done += n;
+      if (n < want) break;
+    }
+    return done;
+  }
+
+ private:
+  P9Transport* t_;
+  u32 msize_ = 0;
+  u8* req_ = nullptr;
+  u8* resp_ = nullptr;
+  p9::Writer w_{nullptr, 0};
+  u32 next_fid_ = 1;
+  Vec<u32> free_;
+};
+
+p9::Str str(StrView s) { return p9::Str{s.data, u16(s.size)}; }
+
+bool name_ok(StrView s) { return s.size <= kNameMax && p9::valid_name(str(s)); }
+
+Timespec ts(u64 sec, u64 nsec) { return Timespec{i64(sec), i64(nsec)}; }
+
+class ShareNode final : public Inode {
+ public:
+  ShareNode(FileSystem* f, Client* c, u32 fid, const p9::Attr& a)
+      : Inode(f, a.qid.path, a.mode), c_(c), fid_(fid) {
+    apply(a);
+  }
+  ~ShareNode() override {
+    c_->clunk(fid_);
+    c_->clunk(iofid_);
+    c_->clunk(wfid_);
+  }
+
+  Client* client() const { return c_; }
+  u32 fid() const { return fid_; }
+
+  void apply(const p9::Attr& a) {
+    mode = a.mode;
+    nlink = u32(a.nlink);
+    uid = a.uid;
+    gid = a.gid;
+    rdev = a.rdev;
+    size = a.size;
+    blocks_ = a.blocks;
+    atime = ts(a.atime_sec, a.atime_nsec);
+    mtime = ts(a.mtime_sec, a.mtime_nsec);
+    ctime = ts(a.ctime_sec, a.ctime_nsec);
+  }
+  Result<void> refresh() {
+    apply(TRY(c_->getattr(fid_)));
+    return ok();
+  }
+
+  // ---- Attributes ----
+
+  Result<void> getattr(Attr* out) override {
+    TRY(refresh());
+    TRY(Inode::getattr(out));
+    out->blocks = blocks_;
+    return ok();
+  }
+
+  Result<void> chmod(u32 perm) override {
+    p9::SetAttr a{};
+    a.valid = p9::kSetattrMode;
+    a.mode = perm & kPermMask;
+    return set(a);
+  }
+
+  Result<void> chown(u32 u, u32 g) override {
+    p9::SetAttr a{};
+    if (u != ~0u) a.valid |= p9::kSetattrUid, a.uid = u;
+    if (g != ~0u) a.valid |= p9::kSetattrGid, a.gid = g;
+    if (!a.valid) return ok();
+    return set(a);
+  }
+
+  Result<void> set_times(const Timespec* at, const Timespec* mt) override {
+    p9::SetAttr a{};
+    if (at) {
+      a.valid |= p9::kSetattrAtime | p9::kSetattrAtimeSet;
+      a.atime_sec = u64(at->sec);
+      a.atime_nsec = u64(at->nsec);
+    }
+    if (mt) {
+      a.valid |= p9::kSetattrMtime | p9::kSetattrMtimeSet;
+      a.mtime_sec = u64(mt->sec);
+      a.mtime_nsec = u64(mt->nsec);
+    }
+    return set(a);
+  }
+
+  Result<FsStat> statfs() override {
+    p9::Writer& w = c_->begin(p9::kTstatfs);
+    w.u32(fid_);
+    p9::Reader r = TRY(c_->call(p9::kRstatfs));
+    p9::StatFs s = p9::get_statfs(r);
+    if (!r.ok()) return err(EIO);
+    FsStat out = TRY(Inode::statfs());
+    out.bsize = s.bsize;
+    out.blocks = s.blocks;
+    out.bfree = s.bfree;
+    out.bavail = s.bavail;
+    out.files = s.files;
+    out.ffree = s.ffree;
+    out.namelen = s.namelen;
+    return out;
+  }
+
+  // ---- Directories ----
+
+  Result<Ref<Inode>> lookup(StrView name) override {
+    if (!name_ok(name)) return err(ENOENT);
+    u32 nf = TRY(c_->walk(fid_, name));
+    return adopt(nf, name);
+  }
+
+  Result<Ref<Inode>> mknod(StrView name, u32 m, u64 dev) override {
+    TRY(may_write(*this));
+    if (!name_ok(name)) return err(EINVAL);
+    switch (m & kIfmt) {
+      case kIfreg: {
+        // Tlcreate turns a clone of this directory's fid into the new file
+        // (open, read-only here); it becomes the new inode's fid.
+        u32 nf = TRY(c_->walk(fid_, StrView()));
+        p9::Writer& w = c_->begin(p9::kTlcreate);
+        w.u32(nf);
+        w.str(str(name));
+        w.u32(0);  // O_RDONLY
+        w.u32(m & kPermMask);
+        w.u32(gid);
+        auto r = c_->call(p9::kRlcreate);
+        if (!r.ok()) {
+          c_->clunk(nf);
+          return Error{r.error()};
+        }
+        return adopt(nf, name);
+      }
+      case kIfdir: {
+        p9::Writer& w = c_->begin(p9::kTmkdir);
+        w.u32(fid_);
+        w.str(str(name));
+        w.u32(m & kPermMask);
+        w.u32(gid);
+        TRY(c_->call(p9::kRmkdir));
+        return lookup(name);
+      }
+      default: {
+        p9::Writer& w = c_->begin(p9::kTmknod);
+        w.u32(fid_);
+        w.str(str(name));
+        w.u32(m);
+        w.u32(u32(dev >> 8) & 0xfff);
+        w.u32(u32(dev & 0xff));
+        w.u32(gid);
+        TRY(c_->call(p9::kRmknod));
+        return lookup(name);
+      }
+    }
+  }
+
+  Result<Ref<Inode>> symlink(StrView name, StrView target) override {
+    TRY(may_write(*this));
+    if (!name_ok(name)) return err(EINVAL);
+    if (target.size > 0xffff) return err(ENAMETOOLONG);
+    p9::Writer& w = c_->begin(p9::kTsymlink);
+    w.u32(fid_);
+    w.str(str(name));
+    w.str(target.data, u32(target.size));
+    w.u32(gid);
+    TRY(c_->call(p9::kRsymlink));
+    return lookup(name);
+  }
+
+  Result<void> link(StrView name, Inode& target) override {
+    TRY(may_write(*this));
+    if (target.fs != fs) return err(EXDEV);
+    if (target.is_dir()) return err(EPERM);
+    if (!name_ok(name)) return err(EINVAL);
+    p9::Writer& w = c_->begin(p9::kTlink);
+    w.u32(fid_);
+    w.u32(static_cast<ShareNode&>(target).fid_);
+    w.str(str(name));
+    TRY(c_->call(p9::kRlink));
+    return ok();
+  }
+
+  Result<void> unlink(StrView name) override { return unlinkat(name, 0); }
+  Result<void> rmdir(StrView name) override { return unlinkat(name, p9::kAtRemovedir); }
+
+  Result<void> rename(StrView name, Inode& new_dir, StrView new_name, u32 flags) override {
+    TRY(may_write(*this));
+    if (new_dir.fs != fs) return err(EXDEV);
+    if (!new_dir.is_dir()) return err(ENOTDIR);
+    if (flags) return err(EINVAL);  // 9P2000.L has no RENAME_NOREPLACE/EXCHANGE (as Linux v9fs)
+    if (!name_ok(name) || !name_ok(new_name)) return err(EINVAL);
+    p9::Writer& w = c_->begin(p9::kTrenameat);
+    w.u32(fid_);
+    w.str(str(name));
+    w.u32(static_cast<ShareNode&>(new_dir).fid_);
+    w.str(str(new_name));
+    TRY(c_->call(p9::kRrenameat));
+    return ok();
+  }
+
+  Result<void> readdir(u64* cookie, DirSink sink, void* ctx) override {
+    if (!is_dir()) return err(ENOTDIR);
+    if (iofid_ == p9::kNoFid) iofid_ = TRY(c_->open_clone(fid_, 0200000 /*O_DIRECTORY*/));
+    for (;;) {
+      p9::Writer& w = c_->begin(p9::kTreaddir);
+      w.u32(iofid_);
+      w.u64(*cookie);
+      w.u32(c_->max_io());
+      p9::Reader r = TRY(c_->call(p9::kRreaddir));
+      u32 n = r.u32();
+      const u8* data = r.take(n);
+      if (!r.ok()) return err(EIO);
+      if (n == 0) return ok();
+      // The entries stay in the reply buffer: the sink copies each out and
+      // makes no request.
+      p9::Reader d(data, n);
+      u64 start = *cookie;
+      while (!d.at_end()) {
+        p9::Dirent e = p9::get_dirent(d);
+        if (!d.ok()) return err(EIO);
+        if (!sink(ctx, DirEntry{e.qid.path, e.type, StrView(e.name.data, e.name.size), e.offset}))
+          return ok();
+        *cookie = e.offset;
+      }
+      if (*cookie == start) return err(EIO);  // no progress: a broken server
+    }
+  }
+
+  StrView dir_name() const override { return name_.view(); }
+
+  // ---- Regular files ----
+
+  Result<usize> read(u64 off, void* buf, usize len) override {
+    if (is_dir()) return err(EISDIR);
+    if (iofid_ == p9::kNoFid) iofid_ = TRY(c_->open_clone(fid_, 0 /*O_RDONLY*/));
+    return c_->read(iofid_, off, buf, len);
+  }
+
+  Result<usize> write(u64 off, const void* buf, usize len) override {
+    if (is_dir()) return err(EISDIR);
+    TRY(may_write(*this));
+    if (wfid_ == p9::kNoFid) wfid_ = TRY(c_->open_clone(fid_, kOWronly));
+    return wrote(off, TRY(c_->write(wfid_, off, buf, len)));
+  }
+
+  usize wrote(u64 off, usize n) {
+    if (n && off + n > size) size = off + n;
+    mtime = ctime = now();
+    return n;
+  }
+
+  Result<void> truncate(u64 n) override {
+    if (is_dir()) return err(EISDIR);
+    TRY(may_write(*this));
+    p9::SetAttr a{};
+    a.valid = p9::kSetattrSize;
+    a.size = n;
+    TRY(c_->setattr(fid_, a));
+    size = n;
+    mtime = ctime = now();
+    return ok();
+  }
+
+  Result<void> fsync() override {
+    p9::Writer& w = c_->begin(p9::kTfsync);
+    w.u32(fid_);
+    w.u32(0);
+    TRY(c_->call(p9::kRfsync));
+    return ok();
+  }
+
+  // ---- Symlinks ----
+
+  Result<usize> readlink(char* buf, usize cap) override {
+    p9::Writer& w = c_->begin(p9::kTreadlink);
+    w.u32(fid_);
+    p9::Reader r = TRY(c_->call(p9::kRreadlink));
+    p9::Str t = r.str();
+    if (!r.ok()) return err(EIO);
+    usize n = min<usize>(cap, t.size);
+    memcpy(buf, t.data, n);
+    return n;
+  }
+
+  // ---- Opening ----
+
+  Result<Ref<File>> open(u32 flags) override;
+
+  Result<void> set_parent(ShareNode* p, StrView name) {
+    TRY(name_.set(name));
+    parent_ref_ = Ref<Inode>(p);
+    parent = p;
+    return ok();
+  }
+
+ private:
+  // An inode for fid `nf` (walked to `name` from here); clunks it on failure.
+  Result<Ref<Inode>> adopt(u32 nf, StrView name) {
+    auto a = c_->getattr(nf);
+    if (!a.ok()) {
+      c_->clunk(nf);
+      return Error{a.error()};
+    }
+    auto n = make_ref<ShareNode>(fs, c_, nf, a.value());
+    if (!n) {
+      c_->clunk(nf);
+      return err(ENOMEM);
+    }
+    if (n->is_dir()) TRY(n->set_parent(this, name));
+    return Ref<Inode>(n);
+  }
+
+  Result<void> set(const p9::SetAttr& a) {
+    TRY(may_write(*this));
+    TRY(c_->setattr(fid_, a));
+    return refresh();
+  }
+
+  Result<void> unlinkat(StrView name, u32 flags) {
+    TRY(may_write(*this));
+    if (!name_ok(name)) return err(ENOENT);
+    p9::Writer& w = c_->begin(p9::kTunlinkat);
+    w.u32(fid_);
+    w.str(str(name));
+    w.u32(flags);
+    TRY(c_->call(p9::kRunlinkat));
+    return ok();
+  }
+
+  Client* c_;
+  u32 fid_;
+  u32 iofid_ = p9::kNoFid;  // opened for reading (files) or listing (directories)
+  u32 wfid_ = p9::kNoFid;   // opened for writing through Inode::write
+  u64 blocks_ = 0;
+  KString name_;            // directories: the name in the parent (getcwd)
+  Ref<Inode> parent_ref_;   // directories: keeps `parent` alive
+};
+
+// An open regular file: a fid of its own, opened with the file's access mode.
+class ShareFile final : public File {
+ public:
+  ShareFile(Ref<Inode> n, u32 flags, u32 fid) : File(static_cast<Ref<Inode>&&>(n), flags), fid_(fid) {}
+  ~ShareFile() override { node().client()->clunk(fid_); }
+
+  Result<usize> pread(void* buf, usize len, u64 off) override {
+    return node().client()->read(fid_, off, buf, len);
+  }
+
+  Result<usize> pwrite(const void* buf, usize len, u64 off) override {
+    if (len == 0) return usize(0);
+    TRY(may_write(*inode));
+    usize n = TRY(node().client()->write(fid_, off, buf, len));
+    return node().wrote(off, n);
+  }
+
+  Result<usize> write(const void* buf, usize len) override {
+    // Appends go after what the host has now.
+    if (flags & kOAppend) TRY(node().refresh());
+    return File::write(buf, len);
+  }
+
+  Result<u64> seek(i64 off, int whence) override {
+    if (whence >= 2) TRY(node().refresh());  // SEEK_END, SEEK_DATA, SEEK_HOLE
+    return File::seek(off, whence);
+  }
+
+  Result<u64> readable_bytes() override {
+    TRY(node().refresh());
+    return File::readable_bytes();
+  }
+
+ private:
+  ShareNode& node() { return static_cast<ShareNode&>(*inode); }
+  u32 fid_;
+};
+
+Result<Ref<File>> ShareNode::open(u32 flags) {
+  if (is_dir()) return Inode::open(flags);
+  if (is_symlink()) return err(ELOOP);
+  if (!is_reg()) return open_special(Ref<Inode>(this), flags);
+  u32 nf = TRY(c_->open_clone(fid_, flags & kLopenMask));
+  auto f = make_ref<ShareFile>(Ref<Inode>(this), flags, nf);
+  if (!f) {
+    c_->clunk(nf);
+    return err(ENOMEM);
+  }
+  return Ref<File>(f);
+}
+
+// One session per transport.
+struct Session {
+  P9Transport* transport;
+  Client* client;
+};
+Session g_sessions[2];
+
+Result<Client*> session(P9Transport& t) {
+  for (Session& s : g_sessions)
+    if (s.transport == &t) return s.client;
+  for (Session& s : g_sessions) {
+    if (s.transport) continue;
+    void* m = mm::kzalloc(sizeof(Client));
+    if (!m) return err(ENOMEM);
+    Client* c = new (m) Client(&t);
+    auto r = c->start();
+    if (!r.ok()) {
+      c->~Client();
+      mm::kfree(m);
+      return Error{r.error()};
+    }
+    s = Session{&t, c};
+    return c;
+  }
+  return err(ENFILE);
+}
+
+// The platform's share channel (platform::share_rpc).
+struct PlatformTransport final : P9Transport {
+  Result<usize> rpc(const u8* req, usize n, u8* resp, usize cap) override {
+    return platform::share_rpc(req, n, resp, cap);
+  }
+};
+PlatformTransport g_platform_transport;
+
+}  // namespace
+
+Result<Ref<Inode>> share9p_attach(P9Transport& t, StrView aname, bool read_only) {
+  Client* c = TRY(session(t));
+  u32 fid = TRY(c->new_fid());
+  p9::Writer& w = c->begin(p9::kTattach);
+  w.u32(fid);
+  w.u32(p9::kNoFid);  // no authentication
+  w.str("root", 4);
+  w.str(aname.data, u32(aname.size));
+  w.u32(0);  // n_uname: root
+  TRY(c->call(p9::kRattach));
+  auto a = c->getattr(fid);
+  if (!a.ok()) {
+    c->clunk(fid);
+    return Error{a.error()};
+  }
+  if ((a.value().mode & kIfmt) != kIfdir) {
+    c->clunk(fid);
+    return err(ENOTDIR);
+  }
+  auto* f = static_cast<FileSystem*>(mm::kzalloc(sizeof(FileSystem)));
+  if (!f) return err(ENOMEM);
+  *f = FileSystem{new_dev(), kType, kV9fsMagic, read_only, 0};
+  auto root = make_ref<ShareNode>(f, c, fid, a.value());
+  if (!root) return err(ENOMEM);
+  return Ref<Inode>(root);
+}
+
+void mount_shares(const abi::BootInfo& b) {
+  const u8* base = reinterpret_cast<const u8*>(&b);
+  for (u32 k = 0; k < b.share_count; ++k) {
+    abi::ShareMount m;
+    memcpy(&m, base + b.shares_offset + u64(k) * sizeof m, sizeof m);
+    StrView path(reinterpret_cast<const char*>(base) + m.guest_path.offset, m.guest_path.length);
+    char aname[12];
+    usize an = format(aname, sizeof aname, "%u", k);
+    const char* what = "attaching";
+    int e = 0;
+    auto root = share9p_attach(g_platform_transport, StrView(aname, an), m.flags & abi::kShareReadOnly);
+    if (!root.ok()) {
+      e = root.error();
+    } else {
+      what = "creating the mount point";
+      auto dir = mkdir_p(path);
+      if (!dir.ok()) {
+        e = dir.error();
+      } else if (dir.value()->fs && dir.value()->fs->type == kType) {
+        what = "mounting";
+        e = EBUSY;  // inodes of a share are made per lookup: nothing can be mounted in one
+      } else {
+        what = "mounting";
+        auto r = mount(*dir.value(), root.value());
+        e = r.ok() ? 0 : r.error();
+      }
+    }
+    if (e) {
+      const char* n = errno_name(e);
+      if (e == ENODEV)
+        core::console_printf("mote: -v %.*s: this platform has no share channel\n",
+                             int(path.size), path.data);
+      else
+        core::console_printf("mote: -v %.*s: %s: %s\n", int(path.size), path.data, what,
+                             n ? n : "error");
+      platform::exit(125);
+    }
+  }
+}
+
+}  // namespace mote::fs

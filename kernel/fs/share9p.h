@@ -1,0 +1,40 @@
+// Host directory shares (-v HOST:GUEST[:ro|rw]): a filesystem whose inodes
+// are 9P2000.L fids (abi/p9.h) on a server outside the unikernel (the
+// monitor's monitor/share/server.cc). Lookups walk, attributes come from
+// Tgetattr, file data moves with Tread/Twrite at offsets, directories list
+// with Treaddir (its offsets are the getdents cookies); creating, removing,
+// renaming and linking are the matching 9P2000.L messages. Symlinks are
+// followed by the VFS here, inside the unikernel: the server never follows
+// one.
+//
+// Not yet: writable shared mappings write nothing back (file mmap copies
+// through Inode::read); an inode is made per lookup, so filesystems mounted
+// beneath a share are refused, and getcwd inside a directory renamed since
+// it was entered shows the old name.
+#pragma once
+
+#include "abi/boot_info.h"
+#include "kernel/fs/vfs.h"
+
+namespace mote::fs {
+
+// Moves one 9P message and its reply. The process platform uses a socket to
+// the monitor; the VM platforms will use virtio-9p.
+struct P9Transport {
+  // Sends `n` bytes of request, receives one reply into resp (cap bytes);
+  // returns its length.
+  virtual Result<usize> rpc(const u8* req, usize n, u8* resp, usize cap) = 0;
+
+ protected:
+  ~P9Transport() = default;
+};
+
+// Negotiates 9P2000.L on `t` (once per transport) and attaches `aname`: the
+// root directory of the share, to mount.
+Result<Ref<Inode>> share9p_attach(P9Transport& t, StrView aname, bool read_only);
+
+// Mounts every share the boot info lists, each at its guest path (created
+// like mkdir -p). On failure prints one line and ends the run (status 125).
+void mount_shares(const abi::BootInfo& b);
+
+}  // namespace mote::fs
