@@ -1,8 +1,9 @@
 // From boot info to the program's first instruction: the same sequence on
 // every platform.
+#include "kernel/core/fork.h"
 #include "kernel/core/process.h"
 #include "kernel/exec/loader.h"
-#include "kernel/exec/stack.h"
+#include "kernel/exec/start.h"
 #include "kernel/fs/console.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/initramfs.h"
@@ -25,7 +26,6 @@ namespace {
 
 constexpr u64 kMaxStack = 8ull << 20;   // RLIMIT_STACK default on Linux
 constexpr u64 kMinStack = 128ull << 10;
-constexpr usize kStackWindow = 256 * 1024;  // where argv/envp/auxv may go
 
 StrView blob_string(const abi::BootInfo& b, abi::BlobString s) {
   return StrView(reinterpret_cast<const char*>(&b) + s.offset, s.length);
@@ -148,17 +148,6 @@ void boot() {
   u64 stack = min(kMaxStack, max(kMinStack, page_down(b.mem_limit / 4)));
   g_proc.stack_size = stack;
   init_rlimits(stack);
-  auto top = g_proc.as.map_stack(stack);
-  if (!top.ok()) {
-    if (top.error() == ENOMEM) {
-      console_printf("mote: --mem %lu MiB is too small for %s (image %lu KiB + stack %lu KiB)\n",
-                     (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data,
-                     (unsigned long)(l.image_bytes >> 10), (unsigned long)(stack >> 10));
-      platform::exit(125);
-    }
-    fail("stack", top.error());
-  }
-
   // argv/envp from the boot info.
   StrView* argv = static_cast<StrView*>(mm::kalloc((b.argc + b.envc) * sizeof(StrView)));
   if (!argv) fail("boot", ENOMEM);
@@ -169,29 +158,21 @@ void boot() {
                                                          b.envp_offset);
   for (u32 i = 0; i < b.argc; ++i) argv[i] = blob_string(b, args[i]);
   for (u32 i = 0; i < b.envc; ++i) envp[i] = blob_string(b, envs[i]);
-
-  u8 random16[16];
-  g_rng.fill(random16, sizeof random16);
-  exec::AuxEntry aux[] = {
-      {exec::AT_PHDR, l.phdr},          {exec::AT_PHENT, sizeof(elf::Phdr)},
-      {exec::AT_PHNUM, l.phnum},        {exec::AT_PAGESZ, kPageSize},
-      {exec::AT_BASE, l.interp_base},   {exec::AT_FLAGS, 0},
-      {exec::AT_ENTRY, l.prog_entry},        {exec::AT_UID, 0},
-      {exec::AT_EUID, 0},               {exec::AT_GID, 0},
-      {exec::AT_EGID, 0},               {exec::AT_SECURE, 0},
-      {exec::AT_HWCAP, platform::hwcap()}, {exec::AT_HWCAP2, platform::hwcap2()},
-      {exec::AT_CLKTCK, 100},           {exec::AT_MINSIGSTKSZ, platform::min_signal_stack()},
-  };
-  exec::StackSpec spec{argv,  b.argc, envp, b.envc, g_proc.exe_path, "x86_64",
-                       random16, aux, sizeof aux / sizeof aux[0]};
-  usize window = usize(min<u64>(stack, kStackWindow));
-  auto sp = exec::build_initial_stack(reinterpret_cast<u8*>(top.value() - window), window,
-                                      top.value(), spec);
-  if (!sp.ok()) {
-    console_printf("mote: arguments and environment are too large (E2BIG)\n");
-    platform::exit(125);
-  }
+  auto sp = exec::setup_stack(g_proc.as, l, stack, g_proc.exe_path, argv, b.argc, envp, b.envc);
   mm::kfree(argv);
+  if (!sp.ok()) {
+    if (sp.error() == E2BIG) {
+      console_printf("mote: arguments and environment are too large (E2BIG)\n");
+      platform::exit(125);
+    }
+    if (sp.error() == ENOMEM) {
+      console_printf("mote: --mem %lu MiB is too small for %s (image %lu KiB + stack %lu KiB)\n",
+                     (unsigned long)(b.mem_limit >> 20), g_proc.exe_path.data,
+                     (unsigned long)(l.image_bytes >> 10), (unsigned long)(stack >> 10));
+      platform::exit(125);
+    }
+    fail("stack", sp.error());
+  }
 
   if (b.flags & abi::kBootVerbose)
     console_printf("mote: %s platform: entering %s at %#lx (committed %lu KiB of %lu MiB)\n",
@@ -201,7 +182,7 @@ void boot() {
   platform::enter_program(platform::EntryState{l.entry, sp.value(), 0});
 }
 
-void terminate(int status) { platform::exit(status); }
+void terminate(int status) { process_exit((status & 0xff) << 8); }
 
 void console_printf(const char* fmt, ...) {
   char buf[512];

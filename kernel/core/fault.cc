@@ -1,5 +1,6 @@
 // The report printed when the program takes a hardware fault it has no
 // handler for, and the exit with 128+signal.
+#include "kernel/core/fork.h"
 #include "kernel/core/process.h"
 #include "kernel/core/signals.h"
 #include "kernel/exec/loader.h"
@@ -48,7 +49,7 @@ void on_fault(const FaultFrame& f) {
   console_printf("mote:   r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n", r[12], r[13], r[14],
                  r[15]);
   console_printf("mote:   rip %016lx rflags %08lx\n", r[16], r[17]);
-  platform::exit(128 + f.signal);
+  process_exit(f.signal);
 }
 
 

@@ -31,6 +31,8 @@ inline constexpr u64 kRlimInfinity = ~u64(0);
 struct Process {
   mm::AddressSpace as;
   int pid = 1;             // the program is pid 1 of its unikernel, as in a container
+  int ppid = 0;            // forked children (core/fork.cc) have their parent's pid
+  int pgid = 1, sid = 1;
   u64 clear_child_tid = 0; // set_tid_address
   u64 robust_list = 0;
   u64 robust_len = 0;

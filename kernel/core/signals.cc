@@ -1,5 +1,7 @@
 #include "kernel/core/signals.h"
 
+#include "kernel/core/fork.h"
+
 #include "kernel/core/process.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/strace.h"
@@ -69,7 +71,7 @@ void die_by_signal(int sig, const char* why) {
   const char* name = linux::signal_name(sig);
   if (name) console_printf("mote: program killed by %s (%s)\n", name, why);
   else console_printf("mote: program killed by signal %d (%s)\n", sig, why);
-  platform::exit(128 + sig);
+  process_exit(sig);
 }
 
 }  // namespace mote::core

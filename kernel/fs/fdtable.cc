@@ -17,6 +17,32 @@ Result<void> init_fdtable() {
   return ok();
 }
 
+Result<FdTable*> clone_fdtable(const FdTable& t) {
+  void* m = mm::kzalloc(sizeof(FdTable));
+  if (!m) return err(ENOMEM);
+  auto* c = new (m) FdTable();
+  for (const auto& s : t.slots_) {
+    auto r = c->slots_.push(FdTable::Slot{s.file, s.cloexec});
+    if (!r.ok()) {
+      destroy_fdtable(c);
+      return err(ENOMEM);
+    }
+  }
+  return c;
+}
+
+FdTable* swap_fdtable(FdTable* t) {
+  FdTable* old = g_fds;
+  g_fds = t;
+  return old;
+}
+
+void destroy_fdtable(FdTable* t) {
+  if (!t) return;
+  t->~FdTable();
+  mm::kfree(t);
+}
+
 Ref<File> FdTable::get(int fd) const {
   if (fd < 0 || usize(fd) >= slots_.size()) return Ref<File>();
   return slots_[usize(fd)].file;

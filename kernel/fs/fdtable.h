@@ -21,6 +21,7 @@ class FdTable {
   int end() const { return int(slots_.size()); }
 
  private:
+  friend Result<FdTable*> clone_fdtable(const FdTable& t);
   struct Slot {
     Ref<File> file;
     bool cloexec;
@@ -30,5 +31,10 @@ class FdTable {
 
 FdTable& fds();
 Result<void> init_fdtable();
+// fork: a copy referring to the same open files; the current table swapped
+// for another (returns the old one); a table and its references released.
+Result<FdTable*> clone_fdtable(const FdTable& t);
+FdTable* swap_fdtable(FdTable* t);
+void destroy_fdtable(FdTable* t);
 
 }  // namespace mote::fs

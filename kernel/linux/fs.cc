@@ -103,7 +103,7 @@ Result<Ref<fs::Inode>> lookup_at(int dirfd, u64 path_addr, u64 flags, bool follo
   }
   Ref<fs::Inode> start = TRY(start_of(dirfd, p->view));
   bool follow = follow_default ? !(flags & kAtSymlinkNofollow) : (flags & kAtSymlinkFollow);
-  return fs::resolve(start.get(), p->view, follow ? fs::kFollow : 0);
+  return fs::resolve(start.get(), p->view, follow ? u32(fs::kFollow) : 0u);
 }
 
 void fill_stat(const fs::Attr& at, Stat* st) {
@@ -199,7 +199,7 @@ i64 do_openat(int dirfd, u64 path_addr, u64 flags, u64 mode) {
       return -found.error();
     }
   } else {
-    u32 lf = (fl & fs::kONofollow) ? 0 : fs::kFollow;
+    u32 lf = (fl & fs::kONofollow) ? 0u : u32(fs::kFollow);
     auto r = fs::resolve(start.get(), p->view, lf);
     if (!r.ok()) return -r.error();
     node = r.value();

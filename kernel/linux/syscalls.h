@@ -118,6 +118,15 @@ enum class Arg : u8 {
   X(mprotect, Errno, Ptr, Uint, Hex)                                            \
   X(mremap, Hex, Ptr, Uint, Uint, Hex, Ptr)                                     \
   X(madvise, Errno, Ptr, Uint, Int)                                             \
+  X(fork, Errno)                                                                \
+  X(vfork, Errno)                                                               \
+  X(clone, Errno, Hex, Ptr, Ptr, Ptr, Ptr)                                      \
+  X(clone3, Errno, Ptr, Uint)                                                   \
+  X(wait4, Errno, Int, Ptr, Hex, Ptr)                                           \
+  X(execve, Errno, Str, Ptr, Ptr)                                               \
+  X(execveat, Errno, Fd, Str, Ptr, Ptr, Hex)                                    \
+  X(setpgid, Errno, Int, Int)                                                   \
+  X(setsid, Errno)                                                              \
   X(exit, Noreturn, Int)                                                        \
   X(exit_group, Noreturn, Int)                                                  \
   X(arch_prctl, Errno, Hex, Ptr)                                                \

@@ -57,6 +57,16 @@ class AddressSpace {
   // recorded as Reserved so the program can neither get nor unmap it.
   Result<u64> map_reserved(u64 len, u32 prot, u64 lo, u64 hi);
 
+  // fork (kernel/core/fork.cc): a copy of every program mapping and its
+  // contents, and the brk, to put back when the child ends. restore()
+  // consumes the copy. Zero-copy file pages come back as private copies.
+  struct Saved;
+  Result<Saved*> save();
+  Result<void> restore(Saved* s);
+  void drop(Saved* s);
+  // execve: removes every program mapping (not Reserved ones) and the brk.
+  Result<void> clear();
+
   // True when [addr, addr+len) lies inside program VMAs that allow `prot`.
   bool user_ok(u64 addr, u64 len, u32 prot) const;
 

@@ -102,6 +102,25 @@ struct EntryState {
 // runs only from syscall and fault entries.
 [[noreturn]] void enter_program(const EntryState& s);
 
+// fork (kernel/core/fork.cc) keeps the parent's in-flight system call as a
+// copy of the kernel stack it runs on: [current %rsp, syscall_stack_top()).
+// The platform must run every fork/vfork/clone/exit/execve call on that
+// stack (not on a fast path with another one).
+u64 syscall_stack_top();
+// The program's FPU/SSE/AVX state, saved and put back around a forked
+// child's run (the child's code changes the registers); `area` holds
+// fpu_state_size() bytes, 64-byte aligned. Platforms whose syscall return
+// restores it themselves make these no-ops (size 0).
+usize fpu_state_size();
+void fpu_save(void* area);
+void fpu_restore(const void* area);
+// execve: when the current system call returns, the program continues at
+// `rip` with %rsp = `rsp` and the other general registers zero.
+void exec_return(u64 rip, u64 rsp);
+// clone with a new stack: the current system call returns on `rsp`, the
+// other registers as they are.
+void return_stack(u64 rsp);
+
 // Hardware capabilities for AT_HWCAP / AT_HWCAP2 / AT_MINSIGSTKSZ.
 u64 hwcap();
 u64 hwcap2();

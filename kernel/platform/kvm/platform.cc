@@ -28,7 +28,17 @@ VmState g_vm;
 
 }  // namespace mote::kvm
 
-extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f) { mote::core::on_syscall(*f); }
+namespace {
+// The frame of the system call in flight (execve rewrites where it returns).
+mote::core::SyscallFrame* g_frame;
+}  // namespace
+
+extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f) {
+  mote::core::SyscallFrame* outer = g_frame;
+  g_frame = f;
+  mote::core::on_syscall(*f);
+  g_frame = outer;
+}
 
 namespace mote::platform {
 
@@ -83,6 +93,43 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
 }
 
 Result<void> console_set_termios(int, u32, const u8*) { return err(ENOTTY); }
+
+u64 syscall_stack_top() { return g_cpu0.kernel_stack_top; }
+
+namespace {
+bool xsave_on() { return cpuid(1).ecx & (1u << 27); }  // OSXSAVE: enable_fpu turned it on
+}  // namespace
+
+usize fpu_state_size() {
+  if (!xsave_on()) return 512;  // fxsave
+  return cpuid(0xd, 0).ebx;     // XSAVE area for the features in XCR0
+}
+
+void fpu_save(void* area) {
+  if (xsave_on()) asm volatile("xsave64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+  else asm volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+void fpu_restore(const void* area) {
+  if (xsave_on()) asm volatile("xrstor64 (%0)" : : "r"(area), "a"(~0u), "d"(~0u) : "memory");
+  else asm volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+
+void return_stack(u64 rsp) {
+  u64* saved = reinterpret_cast<u64*>(reinterpret_cast<u8*>(g_frame) + 80);
+  saved[8] = rsp;
+}
+
+void exec_return(u64 rip, u64 rsp) {
+  // Above the SyscallFrame (80 bytes) the entry saved r9 r8 r10 rdx rsi rdi,
+  // then the return address, rflags and the program's %rsp
+  // (syscall_entry.S).
+  u64* saved = reinterpret_cast<u64*>(reinterpret_cast<u8*>(g_frame) + 80);
+  for (int i = 0; i < 6; ++i) saved[i] = 0;
+  saved[6] = rip;
+  saved[7] = 0x202;  // IF and the reserved bit
+  saved[8] = rsp;
+}
 
 ImageBytes image(Image which) {
   u64 gpa, size;

@@ -151,6 +151,22 @@ void set_fs_base(u64 base) {
 
 u64 fs_base() { return g.fs_base; }
 
+// fork, exit and execve never take the fast path (rewrite.cc never_rewrite):
+// they run in the SIGSYS handler on the signal stack, whose frame also holds
+// the program's registers and FPU state (sigreturn puts them back).
+u64 syscall_stack_top() { return g.sigstack_top; }
+usize fpu_state_size() { return 0; }
+void fpu_save(void*) {}
+void fpu_restore(const void*) {}
+
+void return_stack(u64 rsp) { g.return_rsp = rsp; }
+
+void exec_return(u64 rip, u64 rsp) {
+  g.exec_pending = true;
+  g.exec_rip = rip;
+  g.exec_rsp = rsp;
+}
+
 u64 hwcap() { return g.hwcap; }
 u64 hwcap2() { return g.hwcap2; }
 u64 min_signal_stack() { return g.minsigstksz; }

@@ -64,6 +64,18 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
   // As the syscall instruction would: rcx = return address, r11 = rflags.
   r[RCX] = r[RIP];
   r[R11] = r[EFL];
+  if (g.return_rsp) {
+    r[RSP] = g.return_rsp;
+    g.return_rsp = 0;
+  }
+  if (g.exec_pending) {
+    // execve: a fresh program image; only %rsp means anything at its entry.
+    g.exec_pending = false;
+    for (int k = R8; k <= RCX; ++k) r[k] = 0;
+    r[RSP] = g.exec_rsp;
+    r[RIP] = g.exec_rip;
+    return;
+  }
   if (g.rewrite) maybe_rewrite(si->addr, site);
 }
 
@@ -101,6 +113,7 @@ void install_signal_handlers() {
   if (!st.ok()) fatal("no memory for the signal stack");
   u64 ss[3] = {st.value(), 0, size};
   if (host::failed(host::syscall2(__NR_sigaltstack, long(ss), 0))) fatal("sigaltstack");
+  g.sigstack_top = st.value() + size;
 
   // While the core serves a syscall, asynchronous signals wait; synchronous
   // faults must always get through (a blocked fault signal kills outright).

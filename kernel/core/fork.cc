@@ -1,0 +1,286 @@
+// Processes in one address space: fork, vfork and process-like clone run the
+// child *first*, to completion, in the parent's place; then the parent
+// continues as if its fork had just returned the child's pid.
+//
+// At fork the core saves everything the child may change: the program's
+// memory (mm/snapshot.cc), its fd table, working directory and umask, the
+// per-process fields of g_proc, the TLS base, the FPU state, and the
+// parent's in-flight system call itself -- a copy of the kernel stack it runs
+// on plus a setjmp-style context (context.S). The child then returns 0 from
+// the same system call. When the child ends (exit, exit_group, a fatal
+// signal), its exit status is kept for wait4, everything is put back, and
+// the saved kernel stack is resumed: the parent's fork returns the pid.
+//
+// This gives Linux semantics for what shells, system(), popen("r") and
+// posix_spawn-style code do -- fork, set up fds, exec or run, exit, wait --
+// including pipelines whose writers finish before their readers start (up to
+// the 64 KiB a pipe holds). What it cannot give is concurrency between parent
+// and child: a child that waits for its parent (reading a pipe the parent
+// fills later) fails its read with EDEADLK (docs/compat.md). Threads are
+// separate (issue 5): clone with CLONE_VM and without CLONE_VFORK is ENOSYS.
+#include "kernel/core/fork.h"
+
+#include "kernel/core/process.h"
+#include "kernel/fs/fdtable.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/linux/syscalls.h"
+#include "kernel/linux/user.h"
+#include "kernel/mm/heap.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::core {
+
+struct KCtx {
+  u64 rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+extern "C" int mote_ctx_save(KCtx* c) __attribute__((returns_twice));
+extern "C" [[noreturn]] void mote_ctx_resume(const KCtx* c);
+extern "C" [[noreturn]] void mote_call_on_stack(u64 top, void (*fn)(void*), void* arg);
+
+namespace {
+
+constexpr int kMaxDepth = 16;                 // nested forks in flight
+constexpr u64 kMaxKernelStack = 128 * 1024;   // the copied part of a syscall's stack
+constexpr usize kMaxZombies = 64;
+
+// What the child may change in g_proc, kept for the parent.
+struct SavedProc {
+  int pid, ppid, pgid, sid;
+  u64 clear_child_tid, robust_list, robust_len, sigmask;
+  SigAction actions[kNumSignals + 1];
+  u64 altstack[3];
+  Rlimit rlimits[kNumRlimits];
+  StrView exe_path;
+  fs::Inode* exe;
+  u64 stack_size, load_bias;
+};
+
+struct ForkState {
+  ForkState* outer;  // the fork this parent itself is a child of
+  KCtx ctx;
+  u8* stack;         // the parent's kernel stack [stack_at, stack_at + stack_len)
+  u64 stack_at, stack_len;
+  void* fpu;
+  mm::AddressSpace::Saved* mem;
+  fs::FdTable* fds;
+  Ref<fs::Inode> root, cwd;
+  u32 umask;
+  SavedProc proc;
+  u64 fs_base;
+  int child_pid;
+};
+
+struct Zombie {
+  int pid, ppid, wstatus;
+};
+
+ForkState* g_fork = nullptr;  // innermost fork in flight: we are its child
+int g_depth = 0;
+int g_next_pid = 2;
+Zombie g_zombies[kMaxZombies];
+usize g_nzombies = 0;
+// Children the current process has started that have not been waited for:
+// all of them have ended already (they run first), so they are the zombies
+// with ppid == our pid.
+
+alignas(16) u8 g_scratch[16384];  // the stack resume_parent runs on
+
+void save_proc(SavedProc* s) {
+  s->pid = g_proc.pid;
+  s->ppid = g_proc.ppid;
+  s->pgid = g_proc.pgid;
+  s->sid = g_proc.sid;
+  s->clear_child_tid = g_proc.clear_child_tid;
+  s->robust_list = g_proc.robust_list;
+  s->robust_len = g_proc.robust_len;
+  s->sigmask = g_proc.sigmask;
+  memcpy(s->actions, g_proc.actions, sizeof s->actions);
+  memcpy(s->altstack, g_proc.altstack, sizeof s->altstack);
+  memcpy(s->rlimits, g_proc.rlimits, sizeof s->rlimits);
+  s->exe_path = g_proc.exe_path;
+  s->exe = g_proc.exe;
+  s->stack_size = g_proc.stack_size;
+  s->load_bias = g_proc.load_bias;
+}
+
+void restore_proc(const SavedProc& s) {
+  g_proc.pid = s.pid;
+  g_proc.ppid = s.ppid;
+  g_proc.pgid = s.pgid;
+  g_proc.sid = s.sid;
+  g_proc.clear_child_tid = s.clear_child_tid;
+  g_proc.robust_list = s.robust_list;
+  g_proc.robust_len = s.robust_len;
+  g_proc.sigmask = s.sigmask;
+  memcpy(g_proc.actions, s.actions, sizeof s.actions);
+  memcpy(g_proc.altstack, s.altstack, sizeof s.altstack);
+  memcpy(g_proc.rlimits, s.rlimits, sizeof s.rlimits);
+  g_proc.exe = s.exe;
+  g_proc.exe_path = s.exe_path;
+  g_proc.stack_size = s.stack_size;
+  g_proc.load_bias = s.load_bias;
+}
+
+void free_state(ForkState* s) {
+  if (!s) return;
+  mm::kfree(s->stack);
+  mm::kfree(s->fpu);
+  if (s->mem) g_proc.as.drop(s->mem);
+  if (s->fds) fs::destroy_fdtable(s->fds);
+  s->root.reset();
+  s->cwd.reset();
+  mm::kfree(s);
+}
+
+// The second half of fork: on the parent's restored kernel stack.
+[[gnu::noinline]] i64 fork_point(ForkState* s) {
+  if (mote_ctx_save(&s->ctx) != 0) {
+    // Resumed: the child has ended and everything is the parent's again.
+    int pid = s->child_pid;
+    free_state(s);
+    return pid;
+  }
+  u64 top = platform::syscall_stack_top();
+  u64 at = s->ctx.rsp;
+  if (at >= top || top - at > kMaxKernelStack) return -EAGAIN;
+  s->stack_len = top - at;
+  s->stack = static_cast<u8*>(mm::kalloc(s->stack_len));
+  if (!s->stack) return -ENOMEM;
+  memcpy(s->stack, reinterpret_cast<const void*>(at), s->stack_len);
+  s->stack_at = at;
+  // Become the child.
+  s->outer = g_fork;
+  g_fork = s;
+  ++g_depth;
+  g_proc.ppid = g_proc.pid;
+  g_proc.pid = s->child_pid;
+  return 0;
+}
+
+void resume_parent(void* p) {
+  auto* s = static_cast<ForkState*>(p);
+  memcpy(reinterpret_cast<void*>(s->stack_at), s->stack, s->stack_len);
+  mote_ctx_resume(&s->ctx);
+}
+
+void add_zombie(int pid, int ppid, int wstatus) {
+  if (g_nzombies == kMaxZombies) {
+    // Forget the oldest (a parent that never waits leaks nothing here).
+    memmove(g_zombies, g_zombies + 1, (kMaxZombies - 1) * sizeof(Zombie));
+    --g_nzombies;
+  }
+  g_zombies[g_nzombies++] = Zombie{pid, ppid, wstatus};
+}
+
+}  // namespace
+
+bool is_forked_child() { return g_fork != nullptr; }
+
+void release_exe(fs::Inode* n) {
+  if (!n) return;
+  Ref<fs::Inode> last(n);  // dropped with the reference g_proc.exe held
+  n->ref_put();
+}
+
+i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid) {
+  if (g_depth >= kMaxDepth) return -EAGAIN;
+  auto* s = static_cast<ForkState*>(mm::kzalloc(sizeof(ForkState)));
+  if (!s) return -ENOMEM;
+  s->child_pid = g_next_pid++;
+  auto mem = g_proc.as.save();
+  if (!mem.ok()) {
+    free_state(s);
+    return -ENOMEM;
+  }
+  s->mem = mem.value();
+  auto fds = fs::clone_fdtable(fs::fds());
+  if (!fds.ok()) {
+    free_state(s);
+    return -ENOMEM;
+  }
+  s->fds = fds.value();
+  s->root = fs::ns().root;
+  s->cwd = fs::ns().cwd;
+  s->umask = fs::ns().umask;
+  save_proc(&s->proc);
+  s->fs_base = platform::fs_base();
+  if (usize n = platform::fpu_state_size()) {
+    s->fpu = mm::kalloc(n + 64);
+    if (!s->fpu) {
+      free_state(s);
+      return -ENOMEM;
+    }
+    // xsave wants 64-byte alignment: kalloc gives 16.
+    void* area = reinterpret_cast<void*>((reinterpret_cast<u64>(s->fpu) + 63) & ~u64(63));
+    memset(area, 0, n);
+    platform::fpu_save(area);
+  }
+  constexpr u64 kCloneParentSettid = 0x00100000, kCloneChildSettid = 0x01000000;
+  constexpr u64 kCloneChildCleartid = 0x00200000;
+  int pid = s->child_pid;
+  if ((flags & kCloneParentSettid) && parent_tid &&
+      !linux::put_user(parent_tid, i32(pid)).ok()) {
+    free_state(s);
+    return -EFAULT;
+  }
+  i64 r = fork_point(s);
+  if (r != 0) {
+    if (r < 0) free_state(s);
+    return r;  // the parent, after the child (or an error)
+  }
+  // The child.
+  if ((flags & kCloneChildSettid) && child_tid) (void)linux::put_user(child_tid, i32(pid));
+  if (flags & kCloneChildCleartid) g_proc.clear_child_tid = child_tid;
+  return 0;
+}
+
+void process_exit(int wstatus) {
+  ForkState* s = g_fork;
+  if (!s) {
+    int code = (wstatus & 0x7f) ? 128 + (wstatus & 0x7f) : (wstatus >> 8) & 0xff;
+    platform::exit(code);
+  }
+  add_zombie(g_proc.pid, g_proc.ppid, wstatus);
+  // The child's resources go; the parent's come back.
+  fs::FdTable* child_fds = fs::swap_fdtable(s->fds);
+  s->fds = nullptr;
+  fs::destroy_fdtable(child_fds);
+  fs::ns().root = s->root;
+  fs::ns().cwd = s->cwd;
+  fs::ns().umask = s->umask;
+  fs::Inode* child_exe = g_proc.exe;
+  if (child_exe != s->proc.exe) release_exe(child_exe);  // execve in the child took it
+  restore_proc(s->proc);
+  auto r = g_proc.as.restore(s->mem);
+  s->mem = nullptr;
+  if (!r.ok()) platform::panic("fork: cannot restore the parent's memory");
+  platform::set_fs_base(s->fs_base);
+  if (s->fpu)
+    platform::fpu_restore(
+        reinterpret_cast<void*>((reinterpret_cast<u64>(s->fpu) + 63) & ~u64(63)));
+  g_fork = s->outer;
+  --g_depth;
+  mote_call_on_stack(reinterpret_cast<u64>(g_scratch + sizeof g_scratch), resume_parent, s);
+}
+
+i64 wait_child(i64 pid, int* wstatus, bool nohang) {
+  bool have_children = false;
+  for (usize i = 0; i < g_nzombies; ++i) {
+    const Zombie& z = g_zombies[i];
+    if (z.ppid != g_proc.pid) continue;
+    have_children = true;
+    bool match = pid == -1 || (pid > 0 && z.pid == pid) || pid == 0 || (pid < -1);
+    if (!match) continue;
+    int found = z.pid;
+    *wstatus = z.wstatus;
+    memmove(g_zombies + i, g_zombies + i + 1, (g_nzombies - i - 1) * sizeof(Zombie));
+    --g_nzombies;
+    return found;
+  }
+  (void)nohang;  // every child has ended by the time its parent runs
+  return have_children ? -ECHILD : -ECHILD;
+}
+
+}  // namespace mote::core

@@ -1,0 +1,31 @@
+// Processes in one address space (fork.cc): fork runs the child first, to
+// completion, then resumes the parent.
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::fs {
+class Inode;
+}
+
+namespace mote::core {
+
+// fork/vfork/clone without CLONE_VM (or with CLONE_VM|CLONE_VFORK): returns 0
+// in the child, the child's pid in the parent (after the child ended), or
+// -errno. flags/child_tid/parent_tid as clone(2) (SETTID, CLEARTID).
+i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid);
+
+// The current process ends with a wait status (exit code << 8, or the
+// signal number). A forked child resumes its parent; the first process ends
+// the unikernel with the shell convention (code, or 128 + signal).
+[[noreturn]] void process_exit(int wstatus);
+
+// wait4: a child that has ended (pid -1 or 0: any; > 0: that one). Returns
+// its pid with *wstatus, or -ECHILD.
+i64 wait_child(i64 pid, int* wstatus, bool nohang);
+
+bool is_forked_child();
+// Drops the reference an execve'd program's inode held (g_proc.exe).
+void release_exe(fs::Inode* n);
+
+}  // namespace mote::core

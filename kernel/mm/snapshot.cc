@@ -1,0 +1,97 @@
+// Saving and restoring the program's address space around a forked child's
+// run (kernel/core/fork.cc), and clearing it for execve.
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/mm/address_space.h"
+#include "kernel/mm/heap.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::mm {
+
+struct AddressSpace::Saved {
+  Vma* vmas;
+  u8** data;  // contents of each readable VMA (nullptr otherwise)
+  usize n;
+  u64 charged, brk_start, brk;
+};
+
+void AddressSpace::drop(Saved* s) {
+  if (!s) return;
+  for (usize i = 0; i < s->n; ++i) kfree(s->data[i]);
+  kfree(s->data);
+  kfree(s->vmas);
+  kfree(s);
+}
+
+Result<AddressSpace::Saved*> AddressSpace::save() {
+  auto* s = static_cast<Saved*>(kzalloc(sizeof(Saved)));
+  if (!s) return err(ENOMEM);
+  usize n = 0;
+  for (usize i = 0; i < vmas_.size(); ++i)
+    if (vmas_[i].kind != VmaKind::Reserved) ++n;
+  s->vmas = static_cast<Vma*>(kalloc((n ? n : 1) * sizeof(Vma)));
+  s->data = static_cast<u8**>(kzalloc((n ? n : 1) * sizeof(u8*)));
+  if (!s->vmas || !s->data) {
+    drop(s);
+    return err(ENOMEM);
+  }
+  for (usize i = 0; i < vmas_.size(); ++i) {
+    const Vma& v = vmas_[i];
+    if (v.kind == VmaKind::Reserved) continue;
+    s->vmas[s->n] = v;
+    if (v.prot & platform::kProtRead) {
+      u8* copy = static_cast<u8*>(kalloc(v.bytes()));
+      if (!copy) {
+        drop(s);
+        return err(ENOMEM);
+      }
+      memcpy(copy, reinterpret_cast<const void*>(v.start), v.bytes());
+      s->data[s->n] = copy;
+    }
+    ++s->n;
+  }
+  s->charged = charged_;
+  s->brk_start = brk_start_;
+  s->brk = brk_;
+  return s;
+}
+
+Result<void> AddressSpace::clear() {
+  for (usize i = vmas_.size(); i-- > 0;) {
+    const Vma v = vmas_[i];
+    if (v.kind == VmaKind::Reserved) continue;
+    TRY(platform::unmap(v.start, v.bytes()));
+    if (v.charged) uncharge(v.bytes());
+    TRY(vmas_.remove(v.start, v.end));
+  }
+  brk_start_ = brk_ = 0;
+  return ok();
+}
+
+Result<void> AddressSpace::restore(Saved* s) {
+  auto r = clear();
+  for (usize i = 0; i < s->n && r.ok(); ++i) {
+    Vma v = s->vmas[i];
+    u32 rw = platform::kProtRead | platform::kProtWrite;
+    u32 fill_prot = s->data[i] ? (v.prot | rw) : v.prot;
+    r = platform::map_anonymous(v.start, v.bytes(), fill_prot);
+    if (!r.ok()) break;
+    Vma filling = v;
+    filling.prot = fill_prot;
+    r = vmas_.insert(filling);
+    if (!r.ok()) break;
+    if (s->data[i]) {
+      memcpy(reinterpret_cast<void*>(v.start), s->data[i], v.bytes());
+      if (fill_prot != v.prot) r = platform::protect(v.start, v.bytes(), v.prot);
+      usize k = vmas_.lower(v.start);
+      vmas_[k].prot = v.prot;
+    }
+  }
+  charged_ = s->charged;
+  brk_start_ = s->brk_start;
+  brk_ = s->brk;
+  drop(s);
+  return r;
+}
+
+}  // namespace mote::mm
