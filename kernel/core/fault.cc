@@ -31,6 +31,10 @@ const char* describe(int sig, int code) {
 }  // namespace
 
 void on_fault(const FaultFrame& f) {
+  // A forked child's crash is its parent's to report (its wait status says
+  // which signal), unless --verbose asks for every report.
+  if (is_forked_child() && !(platform::boot_info().flags & abi::kBootVerbose))
+    process_exit(f.signal);
   const char* name = linux::signal_name(f.signal);
   const u64* r = f.regs;
   char sym[128];

@@ -68,6 +68,8 @@ void deliver_pending() {
 }
 
 void die_by_signal(int sig, const char* why) {
+  // A forked child's death is its parent's to report (as a shell does).
+  if (is_forked_child()) process_exit(sig);
   const char* name = linux::signal_name(sig);
   if (name) console_printf("mote: program killed by %s (%s)\n", name, why);
   else console_printf("mote: program killed by signal %d (%s)\n", sig, why);
