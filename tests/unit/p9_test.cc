@@ -233,3 +233,82 @@ TEST(ParseVolume, ParseRunChecksEachVolume) {
 
 }  // namespace
 }  // namespace mote::cli
+
+// The boot-info share table (abi/boot_info.h ShareMount), written by
+// monitor/process/boot_blob.cc and checked by abi::boot_info_ok.
+#include "monitor/process/boot_blob.h"
+
+namespace mote::launch {
+namespace {
+
+BootRequest with_shares() {
+  BootRequest r;
+  r.argv = {"/bin/prog"};
+  r.program_path = "/bin/prog";
+  r.hostname = "mote";
+  r.cwd = "/";
+  r.share_fd = 7;
+  r.shares = {{"/data", abi::kShareReadOnly}, {"/mnt/rw", 0}};
+  return r;
+}
+
+abi::BootInfo header_of(const std::vector<uint8_t>& blob) {
+  abi::BootInfo h;
+  memcpy(&h, blob.data(), sizeof h);
+  return h;
+}
+
+TEST(ShareBootInfo, TableRoundTrips) {
+  std::vector<uint8_t> blob = build_boot_blob(with_shares());
+  ASSERT_TRUE(abi::boot_info_ok(blob.data(), blob.size()));
+  abi::BootInfo h = header_of(blob);
+  EXPECT_EQ(h.share_fd, 7);
+  ASSERT_EQ(h.share_count, 2u);
+  abi::ShareMount m[2];
+  memcpy(m, blob.data() + h.shares_offset, sizeof m);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(blob.data()) + m[0].guest_path.offset,
+                        m[0].guest_path.length), "/data");
+  EXPECT_EQ(m[0].flags, uint32_t(abi::kShareReadOnly));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(blob.data()) + m[1].guest_path.offset,
+                        m[1].guest_path.length), "/mnt/rw");
+  EXPECT_EQ(m[1].flags, 0u);
+}
+
+TEST(ShareBootInfo, NoSharesMeansNone) {
+  BootRequest r = with_shares();
+  r.shares.clear();
+  r.share_fd = -1;
+  std::vector<uint8_t> blob = build_boot_blob(r);
+  ASSERT_TRUE(abi::boot_info_ok(blob.data(), blob.size()));
+  EXPECT_EQ(header_of(blob).share_count, 0u);
+}
+
+TEST(ShareBootInfo, BadTablesAreRejected) {
+  std::vector<uint8_t> good = build_boot_blob(with_shares());
+  auto patched = [&](auto change) {
+    std::vector<uint8_t> b = good;
+    abi::BootInfo h = header_of(b);
+    change(h, b);
+    memcpy(b.data(), &h, sizeof h);
+    return abi::boot_info_ok(b.data(), b.size());
+  };
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto&) { h.shares_offset = h.total_size; }));
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto&) { h.shares_offset = 8; }));
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto&) { h.shares_offset += 2; }));  // misaligned
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto&) { h.share_count = 1000; }));
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto& b) {
+    abi::ShareMount m;
+    memcpy(&m, b.data() + h.shares_offset, sizeof m);
+    m.guest_path.length = 1u << 30;  // past the end
+    memcpy(b.data() + h.shares_offset, &m, sizeof m);
+  }));
+  EXPECT_FALSE(patched([](abi::BootInfo& h, auto& b) {
+    abi::ShareMount m;
+    memcpy(&m, b.data() + h.shares_offset, sizeof m);
+    m.guest_path.length = 0;  // empty path
+    memcpy(b.data() + h.shares_offset, &m, sizeof m);
+  }));
+}
+
+}  // namespace
+}  // namespace mote::launch
