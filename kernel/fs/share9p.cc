@@ -3,6 +3,7 @@
 
 #include "abi/p9.h"
 #include "kernel/core/process.h"
+#include "kernel/fs/share9p_client.h"
 #include "kernel/fs/special.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
@@ -15,212 +16,15 @@ namespace mote::platform {
 
 namespace mote::fs {
 
+using share9p::Client;
+
 namespace {
 
 constexpr u64 kV9fsMagic = 0x01021997;  // V9FS_MAGIC
 constexpr const char* kType = "9p";
-constexpr u16 kTag = 1;  // one request at a time
 
 // Linux open(2) flags a Tlopen carries.
 constexpr u32 kLopenMask = kOAccmode | kOSync | kODsync;
-
-// One 9P session on a transport: the negotiated size, the fid numbers and
-// the message buffers. Requests are strictly one at a time, and a reply is
-// consumed before the next request (the buffers are shared).
-class Client {
- public:
-  explicit Client(P9Transport* t) : t_(t) {}
-
-  Result<void> start() {
-    msize_ = p9::kMsize;
-    req_ = static_cast<u8*>(mm::kalloc(msize_));
-    resp_ = static_cast<u8*>(mm::kalloc(msize_));
-    if (!req_ || !resp_) return err(ENOMEM);
-    p9::Writer& w = begin(p9::kTversion, p9::kNoTag);
-    w.u32(msize_);
-    w.str(p9::kVersion, p9::str_len(p9::kVersion));
-    p9::Reader r = TRY(call(p9::kRversion));
-    u32 msize = r.u32();
-    p9::Str v = r.str();
-    if (!r.ok() || !(StrView(v.data, v.size) == StrView(p9::kVersion))) return err(EPROTO);
-    if (msize < 4096 || msize > msize_) return err(EPROTO);
-    msize_ = msize;
-    return ok();
-  }
-
-  u32 msize() const { return msize_; }
-  // The largest Tread/Twrite/Treaddir payload.
-  u32 max_io() const { return msize_ - p9::kIoHeader; }
-
-  Result<u32> new_fid() {
-    if (!free_.empty()) {
-      u32 f = free_[free_.size() - 1];
-      free_.pop();
-      return f;
-    }
-    if (next_fid_ == p9::kNoFid) return err(ENFILE);
-    return next_fid_++;
-  }
-
-  p9::Writer& begin(u8 type, u16 tag = kTag) {
-    w_ = p9::Writer(req_, msize_);
-    w_.begin(type, tag);
-    return w_;
-  }
-
-  // Sends the request begun with begin(); the reply's body, or the errno of
-  // an Rlerror.
-  Result<p9::Reader> call(u8 rtype) {
-    u32 n = w_.finish();
-    if (!n) return err(ENAMETOOLONG);  // only names and targets can overflow a request
-    usize got = TRY(t_->rpc(req_, n, resp_, msize_));
-    return reply(resp_, got, rtype);
-  }
-
-  static Result<p9::Reader> reply(const u8* buf, usize got, u8 rtype) {
-    p9::Reader r(buf, u32(got));
-    u8 type;
-    u16 tag;
-    if (got > 0xffffffffu || !r.header(&type, &tag)) return err(EIO);
-    if (type == p9::kRlerror) {
-      u32 e = r.u32();
-      return err(r.ok() && e > 0 && e < 4096 ? int(e) : EIO);
-    }
-    if (type != rtype) return err(EIO);
-    return r;
-  }
-
-  // Forgets a fid. Uses buffers of its own: destructors call it, maybe
-  // while another reply is being read.
-  void clunk(u32 fid) {
-    if (fid == p9::kNoFid) return;
-    u8 req[16], resp[32];
-    p9::Writer w(req, sizeof req);
-    w.begin(p9::kTclunk, kTag);
-    w.u32(fid);
-    u32 n = w.finish();
-    auto got = t_->rpc(req, n, resp, sizeof resp);
-    // A fid the server no longer knows is free as well; one whose clunk was
-    // lost (transport failure) is never reused.
-    if (got.ok() && free_.push(fid).ok()) return;
-  }
-
-  Result<u32> walk(u32 fid, StrView name) {
-    u32 nf = TRY(new_fid());
-    p9::Writer& w = begin(p9::kTwalk);
-    w.u32(fid);
-    w.u32(nf);
-    w.u16(name.size ? 1 : 0);
-    if (name.size) w.str(name.data, u32(name.size));
-    auto r = call(p9::kRwalk);
-    if (!r.ok()) {
-      (void)free_.push(nf);
-      return Error{r.error()};
-    }
-    p9::Reader rd = r.value();
-    u16 nq = rd.u16();
-    if (!rd.ok() || nq != (name.size ? 1 : 0)) {
-      (void)free_.push(nf);  // a partial walk creates no fid
-      return err(ENOENT);
-    }
-    return nf;
-  }
-
-  Result<p9::Attr> getattr(u32 fid) {
-    p9::Writer& w = begin(p9::kTgetattr);
-    w.u32(fid);
-    w.u64(p9::kGetattrBasic);
-    p9::Reader r = TRY(call(p9::kRgetattr));
-    p9::Attr a = p9::get_attr(r);
-    if (!r.ok()) return err(EIO);
-    return a;
-  }
-
-  Result<void> lopen(u32 fid, u32 flags) {
-    p9::Writer& w = begin(p9::kTlopen);
-    w.u32(fid);
-    w.u32(flags);
-    TRY(call(p9::kRlopen));
-    return ok();
-  }
-
-  Result<void> setattr(u32 fid, const p9::SetAttr& a) {
-    p9::Writer& w = begin(p9::kTsetattr);
-    w.u32(fid);
-    p9::put_setattr(w, a);
-    TRY(call(p9::kRsetattr));
-    return ok();
-  }
-
-  // A new fid for the same object, opened with `flags`.
-  Result<u32> open_clone(u32 fid, u32 flags) {
-    u32 nf = TRY(walk(fid, StrView()));
-    auto r = lopen(nf, flags);
-    if (!r.ok()) {
-      clunk(nf);
-      return Error{r.error()};
-    }
-    return nf;
-  }
-
-  Result<usize> read(u32 fid, u64 off, void* buf, usize len) {
-    u8* out = static_cast<u8*>(buf);
-    usize done = 0;
-    while (done < len) {
-      u32 want = u32(min<usize>(len - done, max_io()));
-      p9::Writer& w = begin(p9::kTread);
-      w.u32(fid);
-      w.u64(off + done);
-      w.u32(want);
-      auto r = call(p9::kRread);
-      if (!r.ok()) {
-        if (done) break;
-        return Error{r.error()};
-      }
-      p9::Reader rd = r.value();
-      u32 n = rd.u32();
-      const u8* data = rd.take(n);
-      if (!rd.ok() || n > want) return err(EIO);
-      memcpy(out + done, data, n);
-      done += n;
-      if (n < want) break;  // the end of the file
-    }
-    return done;
-  }
-
-  Result<usize> write(u32 fid, u64 off, const void* buf, usize len) {
-    const u8* in = static_cast<const u8*>(buf);
-    usize done = 0;
-    while (done < len) {
-      u32 want = u32(min<usize>(len - done, max_io()));
-      p9::Writer& w = begin(p9::kTwrite);
-      w.u32(fid);
-      w.u64(off + done);
-      w.u32(want);
-      w.bytes(in + done, want);
-      auto r = call(p9::kRwrite);
-      if (!r.ok()) {
-        if (done) break;
-        return Error{r.error()};
-      }
-      p9::Reader rd = r.value();
-      u32 n = rd.u32();
-      if (!rd.ok() || n > want) return err(EIO);
-      done += n;
-      if (n < want) break;
-    }
-    return done;
-  }
-
- private:
-  P9Transport* t_;
-  u32 msize_ = 0;
-  u8* req_ = nullptr;
-  u8* resp_ = nullptr;
-  p9::Writer w_{nullptr, 0};
-  u32 next_fid_ = 1;
-  Vec<u32> free_;
-};
 
 p9::Str str(StrView s) { return p9::Str{s.data, u16(s.size)}; }
 
