@@ -180,6 +180,12 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
     _exit(125);
   }
   g_child = pid;
+  // Every fid holds a host fd or two: allow as many as the hard limit does.
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   close(sv[1]);
   close(boot_fd);
   close(core_fd);
