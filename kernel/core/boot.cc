@@ -65,7 +65,13 @@ void init_filesystem(const abi::BootInfo& b) {
   if (!r.ok()) fail("filesystem", r.error());
   if (platform::image(platform::Image::Initramfs).data) {
     u64 bad = 0;
+    u64 t0 = platform::monotonic_ns();
     auto st = fs::unpack_initramfs(*fs::ns().root, platform::Image::Initramfs, &bad);
+    if (st.ok() && (b.flags & abi::kBootVerbose))
+      console_printf("mote: root filesystem: %lu files, %lu directories, %lu symlinks in %lu us\n",
+                     (unsigned long)st.value().files, (unsigned long)st.value().dirs,
+                     (unsigned long)st.value().symlinks,
+                     (unsigned long)((platform::monotonic_ns() - t0) / 1000));
     if (!st.ok()) {
       console_printf("mote: the root filesystem image is malformed at byte %lu (%s)\n",
                      (unsigned long)bad, errno_name(st.error()) ? errno_name(st.error()) : "?");

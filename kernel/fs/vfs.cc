@@ -29,9 +29,23 @@ u8 dtype_of(u32 mode) {
   }
 }
 
+namespace {
+Timespec g_frozen{};
+bool g_freeze = false;
+}  // namespace
+
 Timespec now() {
+  if (g_freeze) return g_frozen;
   u64 ns = platform::wall_ns();
   return Timespec{i64(ns / 1000000000ull), i64(ns % 1000000000ull)};
+}
+
+void freeze_time(bool on) {
+  if (on) {
+    g_freeze = false;
+    g_frozen = now();
+  }
+  g_freeze = on;
 }
 
 u64 new_dev() { return g_next_dev++; }

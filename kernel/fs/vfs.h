@@ -48,6 +48,9 @@ struct Timespec {
   i64 nsec = 0;
 };
 Timespec now();
+// While unpacking thousands of files at boot, one clock read serves all
+// their timestamps (each read is a host call on the process platform).
+void freeze_time(bool on);
 
 // What stat(2) reports.
 struct Attr {

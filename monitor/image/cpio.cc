@@ -1,5 +1,7 @@
 #include "monitor/image/cpio.h"
 
+#include "abi/rootfs_index.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,6 +150,20 @@ uint64_t write_cpio(int fd, std::vector<CpioEntry> entries, std::string* error) 
   }
   Writer w(fd);
   uint32_t ino = 0;
+  // The index after the archive (abi/rootfs_index.h).
+  std::vector<abi::IndexEntry> index;
+  std::string names;
+  auto indexed = [&](const CpioEntry& e, uint64_t data_offset, uint64_t size) {
+    abi::IndexEntry x{};
+    x.mode = e.mode;
+    x.name_offset = uint32_t(names.size());
+    x.name_length = uint32_t(e.path.size());
+    x.mtime = e.mtime;
+    x.data_offset = data_offset;
+    x.size = size;
+    index.push_back(x);
+    names += e.path;
+  };
   for (const auto& e : entries) {
     if (e.path.empty() || e.path[0] == '/') {
       *error = "bad archive path '" + e.path + "'";
@@ -159,10 +175,12 @@ uint64_t write_cpio(int fd, std::vector<CpioEntry> entries, std::string* error) 
       header(w, ++ino, e.mode, 2, e.mtime, 0, namesize);
       w.append(e.path.c_str(), namesize);
       w.zeros(align4(w.offset()) - w.offset());
+      indexed(e, 0, 0);
     } else if (type == S_IFLNK) {
       header(w, ++ino, e.mode, 1, e.mtime, e.link_target.size(), namesize);
       w.append(e.path.c_str(), namesize);
       w.zeros(align4(w.offset()) - w.offset());
+      indexed(e, w.offset(), e.link_target.size());
       w.append(e.link_target.data(), e.link_target.size());
       w.zeros(align4(w.offset()) - w.offset());
     } else if (type == S_IFREG) {
@@ -194,6 +212,7 @@ uint64_t write_cpio(int fd, std::vector<CpioEntry> entries, std::string* error) 
       w.append(e.path.c_str(), e.path.size());
       w.zeros(namesize - e.path.size());
       w.zeros(align4(w.offset()) - w.offset());
+      indexed(e, w.offset(), e.size);
       bool ok = w.copy(src, e.size);
       close(src);
       if (!ok) {
@@ -209,6 +228,19 @@ uint64_t write_cpio(int fd, std::vector<CpioEntry> entries, std::string* error) 
   header(w, 0, 0, 1, 0, 0, strlen(kTrailer) + 1);
   w.append(kTrailer, strlen(kTrailer) + 1);
   w.zeros(align4(w.offset()) - w.offset());
+  w.zeros(((w.offset() + 7) & ~uint64_t(7)) - w.offset());
+  abi::IndexFooter footer{w.offset(), {}};
+  memcpy(footer.magic, abi::kIndexMagic, sizeof footer.magic);
+  abi::IndexHeader ih{};
+  memcpy(ih.magic, abi::kIndexMagic, sizeof ih.magic);
+  ih.count = uint32_t(index.size());
+  ih.names_size = uint32_t(names.size());
+  w.append(reinterpret_cast<const char*>(&ih), sizeof ih);
+  if (!index.empty())
+    w.append(reinterpret_cast<const char*>(index.data()), index.size() * sizeof(abi::IndexEntry));
+  w.append(names.data(), names.size());
+  w.zeros(((w.offset() + 7) & ~uint64_t(7)) - w.offset());
+  w.append(reinterpret_cast<const char*>(&footer), sizeof footer);
   uint64_t size = w.offset();
   if (!w.flush() || ftruncate(fd, off_t(size)) != 0) {
     *error = w.error().empty() ? strerror(errno) : w.error();

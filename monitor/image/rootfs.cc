@@ -24,7 +24,7 @@ namespace mote::image {
 namespace {
 
 // Bump when the image layout or the manifest changes meaning.
-constexpr const char* kFormat = "mote-rootfs 2";
+constexpr const char* kFormat = "mote-rootfs 3";  // 3: with the index (abi/rootfs_index.h)
 constexpr int kMaxSymlinkHops = 40;  // Linux's MAXSYMLINKS
 
 uint64_t now_ns() {

@@ -92,8 +92,12 @@ def main():
             check("the cpio inside is readable", False, str(e))
             return check.finish()
         check("the cpio inside is well-formed", not problems(entries), "; ".join(problems(entries)[:5]))
-        check("the cpio ends where the segment ends", entries[-1]["end"] == desc["initramfs_size"],
-              f"{entries[-1]['end']} vs {desc['initramfs_size']}")
+        seg_bytes = data[off:off + desc["initramfs_size"]]
+        index_at, magic = struct.unpack_from("<Q8s", seg_bytes, len(seg_bytes) - 16)
+        check("the cpio ends at the index, whose footer ends the segment",
+              magic == b"MOTEIDX1" and entries[-1]["end"] <= index_at < len(seg_bytes)
+              and index_at - entries[-1]["end"] < 8,
+              f"cpio end {entries[-1]['end']}, index at {index_at}, segment {len(seg_bytes)}")
         names = {e["name"]: e for e in entries}
         check("the program is at the path it was named by",
               resolve(entries, program) == os.path.realpath(program), repr(resolve(entries, program)))

@@ -2,6 +2,8 @@
 // of 4096 bytes or more page-aligned in the archive.
 #include "monitor/image/cpio.h"
 
+#include "abi/rootfs_index.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -122,9 +124,53 @@ TEST_F(Cpio, RoundTripKeepsEveryEntry) {
   EXPECT_EQ(find("usr/bin/python3").link_target, "python3.11");
   EXPECT_EQ(find("usr/bin/prog").mode, uint32_t(S_IFREG | 0755));
   EXPECT_EQ(find("usr").mode, uint32_t(S_IFDIR | 0755));
-  // The trailer ends the archive, padded to 4 bytes.
+  // The trailer ends the cpio part; the index (abi/rootfs_index.h) follows,
+  // its footer last.
   EXPECT_EQ(size % 4, 0u);
-  EXPECT_NE(read_at(fd, size - 124, 124).find("TRAILER!!!"), std::string::npos);
+  abi::IndexFooter footer;
+  ASSERT_EQ(pread(fd, &footer, sizeof footer, off_t(size - sizeof footer)), ssize_t(sizeof footer));
+  EXPECT_EQ(std::string(footer.magic, 8), "MOTEIDX1");
+  ASSERT_LT(footer.index_offset, size);
+  ASSERT_GE(footer.index_offset, 124u);
+  EXPECT_NE(read_at(fd, footer.index_offset - 124, 124).find("TRAILER!!!"), std::string::npos);
+  close(fd);
+}
+
+TEST_F(Cpio, IndexListsEveryEntryWhereTheArchiveHasIt) {
+  std::string error;
+  uint64_t size = 0;
+  int fd = write_archive(&error, &size);
+  ASSERT_GT(size, 0u) << error;
+  std::vector<CpioItem> items;
+  ASSERT_TRUE(read_cpio(fd, 0, size, &items, &error)) << error;
+  abi::IndexFooter footer;
+  ASSERT_EQ(pread(fd, &footer, sizeof footer, off_t(size - sizeof footer)), ssize_t(sizeof footer));
+  abi::IndexHeader h;
+  ASSERT_EQ(pread(fd, &h, sizeof h, off_t(footer.index_offset)), ssize_t(sizeof h));
+  EXPECT_EQ(std::string(h.magic, 8), "MOTEIDX1");
+  std::vector<abi::IndexEntry> index(h.count);
+  ASSERT_EQ(pread(fd, index.data(), h.count * sizeof(abi::IndexEntry),
+                  off_t(footer.index_offset + sizeof h)),
+            ssize_t(h.count * sizeof(abi::IndexEntry)));
+  std::string names = read_at(fd, footer.index_offset + sizeof h + h.count * sizeof(abi::IndexEntry),
+                              h.names_size);
+  size_t real = 0;
+  for (const auto& it : items)
+    if (it.path != ".") ++real;  // padding entries are not indexed
+  ASSERT_EQ(h.count, real);
+  for (const auto& e : index) {
+    std::string name = names.substr(e.name_offset, e.name_length);
+    const CpioItem* it = nullptr;
+    for (const auto& c : items)
+      if (c.path == name) it = &c;
+    ASSERT_NE(it, nullptr) << name;
+    EXPECT_EQ(e.mode, it->mode) << name;
+    EXPECT_EQ(e.mtime, it->mtime) << name;
+    if ((e.mode & S_IFMT) != S_IFDIR) {
+      EXPECT_EQ(e.data_offset, it->data_offset) << name;
+      EXPECT_EQ(e.size, (e.mode & S_IFMT) == S_IFLNK ? it->link_target.size() : it->size) << name;
+    }
+  }
   close(fd);
 }
 
@@ -239,7 +285,9 @@ TEST_F(Cpio, ReaderRejectsDamage) {
   int fd = write_archive(&error, &size);
   ASSERT_GT(size, 0u) << error;
   std::vector<CpioItem> items;
-  EXPECT_FALSE(read_cpio(fd, 0, size - 128, &items, &error));  // no trailer
+  abi::IndexFooter footer;
+  ASSERT_EQ(pread(fd, &footer, sizeof footer, off_t(size - sizeof footer)), ssize_t(sizeof footer));
+  EXPECT_FALSE(read_cpio(fd, 0, footer.index_offset - 128, &items, &error));  // no trailer
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
   ASSERT_EQ(pwrite(fd, "070702", 6, 0), 6);
   EXPECT_FALSE(read_cpio(fd, 0, size, &items, &error));
