@@ -63,10 +63,16 @@ void init_filesystem(const abi::BootInfo& b) {
   if (r.ok()) r = fs::init_fdtable();
   if (r.ok()) r = fs::install_console_fds();
   if (!r.ok()) fail("filesystem", r.error());
-  if (platform::image(platform::Image::Initramfs).data) {
+  // The root filesystem image: the initramfs, or a program image that is a
+  // cpio archive (mote's KVM monitor loads either at the program's place).
+  platform::ImageBytes prog = platform::image(platform::Image::Program);
+  platform::Image rootfs = platform::Image::Initramfs;
+  if (!platform::image(rootfs).data && prog.size >= 6 && memcmp(prog.data, "070701", 6) == 0)
+    rootfs = platform::Image::Program;
+  if (platform::image(rootfs).data) {
     u64 bad = 0;
     u64 t0 = platform::monotonic_ns();
-    auto st = fs::unpack_initramfs(*fs::ns().root, platform::Image::Initramfs, &bad);
+    auto st = fs::unpack_initramfs(*fs::ns().root, rootfs, &bad);
     if (st.ok() && (b.flags & abi::kBootVerbose))
       console_printf("mote: root filesystem: %lu files, %lu directories, %lu symlinks in %lu us\n",
                      (unsigned long)st.value().files, (unsigned long)st.value().dirs,
