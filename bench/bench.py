@@ -24,6 +24,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HELLO_OUT = "hello from mote bench\n"
 
@@ -40,6 +41,9 @@ RSS_REPS = int(os.environ.get("BENCH_RSS_REPS", "5"))
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
 
 GOAL_STARTUP_MS = 3.0
+GOAL_PYTHON_RATIO = 1.3      # mote run python3 -c pass vs native python3 -c pass
+GOAL_PYTHON_MEM_MIB = 32     # the smallest --mem python3 -c pass runs with
+PYTHON = "/usr/bin/python3"
 GOAL_GVISOR_SPEEDUP = 30.0
 GOAL_SYSCALL_RATIO = 0.1
 # The VM platform (issue 3), counted in guest instructions under QEMU/TCG.
@@ -270,6 +274,82 @@ class Bench:
             "Start-up: whole-process wall time of a static hello",
             "hyperfine -N, %d warm-up runs, median of %d runs (mean +- stddev beside it)"
             % (HF_WARMUP, HF_RUNS), rows))
+
+    def python(self):
+        """Debian's python3 (dynamic, ~1,500 files of standard library):
+        start-up against native, the smallest --mem, and what packing costs
+        when the image is cached (the monitor's own report under --verbose)."""
+        rows = []
+        res = self.results.setdefault("python", {})
+        argv = [PYTHON, "-c", "pass"]
+
+        def native():
+            if not os.path.exists(PYTHON):
+                raise Skip("%s is not installed" % PYTHON)
+            res["native"] = self.hyperfine("python-native", argv)
+            return row("native python3 -c pass", ms(res["native"]), "(baseline)", "", "")
+
+        def mote():
+            self.run_checked(self.mote_cmd(*argv))  # builds the image once
+            res["mote"] = self.hyperfine("python-mote", self.mote_cmd(*argv))
+            m = res["mote"]["median"]
+            ratio, verd = "n/a", "n/a"
+            if "native" in res:
+                r = m / res["native"]["median"]
+                ratio, verd = "%s native" % times(r), verdict(r <= GOAL_PYTHON_RATIO)
+            return row("mote run python3 -c pass", ms(res["mote"]), ratio,
+                       "<= %gx native" % GOAL_PYTHON_RATIO, verd)
+
+        def min_mem():
+            def runs(mib):
+                rc, _out, _err = self.run([self.mote, "run", "--mem", "%dM" % mib, *argv])
+                return rc == 0
+            lo, hi = 1, 256  # runs(hi) must hold
+            if not runs(hi):
+                raise Failure("python3 -c pass does not run even with --mem %dM" % hi)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if runs(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            res["min_mem_mib"] = lo
+            self.commands.append(("python-min-mem", "binary search: %s" % shlex.join(
+                [self.mote, "run", "--mem", "NM", *argv])))
+            return row("smallest --mem for python3 -c pass", "%d MiB" % lo, "",
+                       "<= %d MiB" % GOAL_PYTHON_MEM_MIB, verdict(lo <= GOAL_PYTHON_MEM_MIB))
+
+        def packing():
+            hits = []
+            cmd = [self.mote, "run", "--verbose", *argv]
+            for _ in range(HF_RUNS):
+                _out, err = self.run_checked(cmd)
+                m = re.search(r"cache hit, ([0-9.]+) ms", err)
+                if not m:
+                    raise Failure("%s: no cache-hit report in --verbose output:\n%s" % (
+                        shlex.join(cmd), tail(err)))
+                hits.append(float(m.group(1)))
+            with tempfile.TemporaryDirectory() as d:
+                _out, err = self.run_checked(cmd, extra_env={"MOTE_CACHE_DIR": d})
+                m = re.search(r"\(([0-9.]+) MiB, built, ([0-9.]+) ms\)", err)
+                cold = "built %s MiB in %s ms" % (m.group(1), m.group(2)) if m else "n/a"
+            med = statistics.median(hits)
+            res["cache_hit_ms"] = hits
+            res["cold"] = cold
+            self.commands.append(("python-packing", "%d x: %s (monitor's report)" % (
+                HF_RUNS, shlex.join(cmd))))
+            return row("packing on a repeated run (cache hit)", "%.2f ms" % med,
+                       "cold: %s" % cold, "~0 (cache hit)", verdict(med < 2.0))
+
+        self.guarded(rows, "native python3", native)
+        if "native" in res:
+            self.guarded(rows, "mote run python3", mote, kind="mote")
+            self.guarded(rows, "min --mem python3", min_mem, kind="mote")
+            self.guarded(rows, "python packing", packing, kind="mote")
+        self.sections.append((
+            "python3 (dynamic, ~1,500 files): start-up, memory, packing",
+            "hyperfine -N, %d warm-up runs, median of %d runs; --mem found by bisection" % (
+                HF_WARMUP, HF_RUNS), rows))
 
     def syscall_figure(self, key, label, argv, extra_env=None, exc=Failure):
         vals = []
@@ -732,6 +812,7 @@ class Bench:
 
     def main(self):
         self.startup()
+        self.python()
         self.syscalls()
         self.memory()
         self.core_size()
