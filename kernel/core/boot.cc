@@ -74,10 +74,12 @@ void init_filesystem(const abi::BootInfo& b) {
     u64 t0 = platform::monotonic_ns();
     auto st = fs::unpack_initramfs(*fs::ns().root, rootfs, &bad);
     if (st.ok() && (b.flags & abi::kBootVerbose))
-      console_printf("mote: root filesystem: %lu files, %lu directories, %lu symlinks in %lu us\n",
+      console_printf("mote: root filesystem: %lu files, %lu directories, %lu symlinks in %lu us "
+                     "(kernel heap %lu KiB)\n",
                      (unsigned long)st.value().files, (unsigned long)st.value().dirs,
                      (unsigned long)st.value().symlinks,
-                     (unsigned long)((platform::monotonic_ns() - t0) / 1000));
+                     (unsigned long)((platform::monotonic_ns() - t0) / 1000),
+                     (unsigned long)(mm::heap_footprint() >> 10));
     if (!st.ok()) {
       console_printf("mote: the root filesystem image is malformed at byte %lu (%s)\n",
                      (unsigned long)bad, errno_name(st.error()) ? errno_name(st.error()) : "?");
@@ -93,8 +95,13 @@ void init_filesystem(const abi::BootInfo& b) {
                                   platform::Image::Program, 0, b.program_size);
     if (!f.ok()) fail("filesystem", f.error());
   }
+  u64 t1 = platform::monotonic_ns();
   r = fs::mount_standard();
   if (!r.ok()) fail("filesystem", r.error());
+  if (b.flags & abi::kBootVerbose)
+    console_printf("mote: /dev /proc /sys /tmp /etc in %lu us (kernel heap %lu KiB)\n",
+                   (unsigned long)((platform::monotonic_ns() - t1) / 1000),
+                   (unsigned long)(mm::heap_footprint() >> 10));
   fs::mount_shares(b);  // -v HOST:GUEST: after the standard layout, so they may cover it
   StrView cwd = blob_string(b, b.cwd);
   auto dir = fs::resolve(nullptr, cwd.size ? cwd : StrView("/"), fs::kFollow | fs::kDirectory);

@@ -42,6 +42,7 @@ int class_for(usize total) {
 struct Carver {
   u64 next;
   u64 end;
+  u32 chunks;  // taken so far: from the second on, a class is in heavy use
 };
 Carver g_carve[kClasses];
 
@@ -54,6 +55,9 @@ bool carve(int c) {
     g_footprint += kChunk;
     cv.next = r.value();
     cv.end = cv.next + kChunk;
+    // A class that needs more than one chunk (unpacking a large root
+    // filesystem...) gets its memory backed in one go, not a fault per page.
+    if (cv.chunks++) platform::prefault_core(cv.next, kChunk);
   }
   auto* b = reinterpret_cast<FreeBlock*>(cv.next);
   cv.next += sz;
@@ -135,6 +139,7 @@ void* page_alloc() {
     g_footprint += kPageChunk;
     cv.next = r.value();
     cv.end = cv.next + kPageChunk;
+    if (cv.chunks++) platform::prefault_core(cv.next, kPageChunk);
   }
   void* p = reinterpret_cast<void*>(cv.next);
   cv.next += kPageSize;

@@ -84,6 +84,10 @@ Result<void> discard(u64 addr, u64 len);
 // program; unmap_core returns it.
 Result<u64> map_core(u64 len);
 void unmap_core(u64 addr, u64 len);
+// A hint: [addr, addr+len) of core memory is about to be written; back it
+// now in one go rather than a fault per page (faults are expensive under
+// nested virtualization). Platforms may ignore it.
+void prefault_core(u64 addr, u64 len);
 
 // ---- CPU state -------------------------------------------------------------
 

@@ -96,6 +96,8 @@ Result<void> console_set_termios(int, u32, const u8*) { return err(ENOTTY); }
 
 u64 syscall_stack_top() { return g_cpu0.kernel_stack_top; }
 
+void prefault_core(u64, u64) {}  // core memory is mapped when allocated
+
 namespace {
 bool xsave_on() { return cpuid(1).ecx & (1u << 27); }  // OSXSAVE: enable_fpu turned it on
 }  // namespace

@@ -138,6 +138,10 @@ Result<u64> map_core(u64 len) {
   return addr;
 }
 
+void prefault_core(u64 addr, u64 len) {
+  host::syscall3(__NR_madvise, long(addr), long(len), 23 /*MADV_POPULATE_WRITE*/);
+}
+
 void unmap_core(u64 addr, u64 len) {
   // Gives the pages back to the host; the address range stays reserved.
   host::syscall3(__NR_madvise, long(addr), long(len), 4 /*MADV_DONTNEED*/);
