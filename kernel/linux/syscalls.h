@@ -155,6 +155,15 @@ enum class Arg : u8 {
   X(setrlimit, Errno, Int, Ptr)                                                 \
   X(prlimit64, Errno, Int, Int, Ptr, Ptr)                                       \
   X(sched_getaffinity, Errno, Int, Uint, Ptr)                                   \
+  X(sched_getparam, Errno, Int, Ptr)                                            \
+  X(sched_getscheduler, Errno, Int)                                             \
+  X(prctl, Errno, Int, Hex, Hex, Hex, Hex)                                      \
+  X(getgroups, Errno, Int, Ptr)                                                 \
+  X(getrusage, Errno, Int, Ptr)                                                 \
+  X(times, Errno, Ptr)                                                          \
+  X(memfd_create, Errno, Str, Hex)                                              \
+  X(msync, Errno, Ptr, Uint, Hex)                                               \
+  X(mincore, Errno, Ptr, Uint, Ptr)                                             \
   X(sched_yield, Errno)                                                         \
   X(clock_gettime, Errno, Clock, OutTimespec)                                   \
   X(clock_getres, Errno, Clock, OutTimespec)                                    \

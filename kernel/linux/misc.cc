@@ -1,0 +1,168 @@
+// Smaller calls programs make at start-up or for bookkeeping: prctl names,
+// groups, scheduler queries, resource usage, times, memfd_create, msync,
+// mincore.
+#include "kernel/core/process.h"
+#include "kernel/fs/fdtable.h"
+#include "kernel/fs/tmpfs.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/linux/fd.h"
+#include "kernel/linux/syscalls.h"
+#include "kernel/linux/user.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::linux {
+
+namespace {
+
+constexpr int kPrSetName = 15, kPrGetName = 16, kPrGetDumpable = 3, kPrSetDumpable = 4;
+constexpr int kPrSetPdeathsig = 1, kPrGetPdeathsig = 2, kPrSetNoNewPrivs = 38;
+constexpr int kPrGetNoNewPrivs = 39, kPrSetChildSubreaper = 36, kPrSetVma = 0x53564d41;
+
+char g_comm[16];  // the thread name (PR_SET_NAME); empty: the program's basename
+bool g_no_new_privs = false;
+int g_dumpable = 1;
+
+// The anonymous files of memfd_create live in a tmpfs of their own.
+Ref<fs::Inode>* g_memfd_root = nullptr;
+
+u64 ticks(u64 ns) { return ns / 10000000ull; }  // USER_HZ = 100
+
+}  // namespace
+
+i64 sys_prctl(const SysArgs& a) {
+  switch (int(a.u(0))) {
+    case kPrSetName: {
+      char name[16];
+      for (usize i = 0; i < 16; ++i) {
+        if (!get_user(&name[i], a.u(1) + i).ok()) return -EFAULT;
+        if (!name[i]) break;
+        if (i == 15) name[15] = 0;
+      }
+      memcpy(g_comm, name, sizeof g_comm);
+      g_comm[15] = 0;
+      return 0;
+    }
+    case kPrGetName: {
+      char name[16] = {};
+      if (g_comm[0]) {
+        memcpy(name, g_comm, 16);
+      } else {
+        StrView exe = core::g_proc.exe_path;
+        usize s = exe.size;
+        while (s > 0 && exe.data[s - 1] != '/') --s;
+        usize n = min<usize>(exe.size - s, 15);
+        memcpy(name, exe.data + s, n);
+      }
+      return copy_to_user(a.u(1), name, 16).ok() ? 0 : -EFAULT;
+    }
+    case kPrGetDumpable: return g_dumpable;
+    case kPrSetDumpable:
+      if (a.u(1) > 1) return -EINVAL;
+      g_dumpable = int(a.u(1));
+      return 0;
+    case kPrSetPdeathsig: return a.u(1) > 64 ? -EINVAL : 0;
+    case kPrGetPdeathsig: return put_user(a.u(1), i32(0)).ok() ? 0 : -EFAULT;
+    case kPrSetNoNewPrivs:
+      if (a.u(1) != 1 || a.u(2) || a.u(3) || a.u(4)) return -EINVAL;
+      g_no_new_privs = true;
+      return 0;
+    case kPrGetNoNewPrivs: return g_no_new_privs ? 1 : 0;
+    case kPrSetChildSubreaper: return 0;
+    case kPrSetVma: return 0;  // naming anonymous memory: nothing shows it yet
+    default: return -EINVAL;
+  }
+}
+
+const char* thread_name() { return g_comm[0] ? g_comm : nullptr; }
+
+i64 sys_getgroups(const SysArgs& a) {
+  if (a.i(0) < 0) return -EINVAL;
+  return 0;  // root with no supplementary groups, as in a container
+}
+
+i64 sys_sched_getparam(const SysArgs& a) {
+  if (a.i(0) < 0) return -EINVAL;
+  if (a.i(0) != 0 && a.i(0) != core::g_proc.pid) return -ESRCH;
+  return put_user(a.u(1), i32(0)).ok() ? 0 : -EFAULT;
+}
+
+i64 sys_sched_getscheduler(const SysArgs& a) {
+  if (a.i(0) < 0) return -EINVAL;
+  if (a.i(0) != 0 && a.i(0) != core::g_proc.pid) return -ESRCH;
+  return 0;  // SCHED_OTHER
+}
+
+i64 sys_getrusage(const SysArgs& a) {
+  i64 who = a.i(0);
+  if (who != 0 && who != -1 && who != 1) return -EINVAL;  // SELF CHILDREN THREAD
+  i64 ru[18] = {};
+  if (who != -1) {
+    u64 cpu = platform::process_cpu_ns();
+    ru[0] = i64(cpu / 1000000000ull);
+    ru[1] = i64(cpu % 1000000000ull / 1000);
+    ru[4] = i64(core::g_proc.as.charged() >> 10);  // ru_maxrss in KiB
+  }
+  return copy_to_user(a.u(1), ru, sizeof ru).ok() ? 0 : -EFAULT;
+}
+
+i64 sys_times(const SysArgs& a) {
+  u64 cpu = ticks(platform::process_cpu_ns());
+  if (a.u(0)) {
+    i64 t[4] = {i64(cpu), 0, 0, 0};
+    if (!copy_to_user(a.u(0), t, sizeof t).ok()) return -EFAULT;
+  }
+  return i64(ticks(platform::monotonic_ns()));
+}
+
+i64 sys_memfd_create(const SysArgs& a) {
+  constexpr u64 kCloexec = 1, kAllowSealing = 2, kHugetlb = 4, kNoexec = 8, kExec = 0x10;
+  u64 flags = a.u(1);
+  if (flags & ~(kCloexec | kAllowSealing | kHugetlb | kNoexec | kExec)) return -EINVAL;
+  if (flags & kHugetlb) return -EINVAL;
+  char name[250];
+  auto n = string_from_user(name, a.u(0), sizeof name);
+  if (!n.ok()) return n.error() == ENAMETOOLONG ? -EINVAL : -n.error();
+  if (!g_memfd_root) {
+    auto root = fs::tmpfs_create(01777);
+    if (!root.ok()) return -root.error();
+    void* m = mm::kzalloc(sizeof(Ref<fs::Inode>));
+    if (!m) return -ENOMEM;
+    g_memfd_root = new (m) Ref<fs::Inode>(root.value());
+  }
+  static u64 seq = 0;
+  char entry[32];
+  usize k = 0;
+  for (u64 v = ++seq; v; v /= 10) entry[k++] = char('0' + v % 10);
+  auto node = (*g_memfd_root)->mknod(StrView(entry, k), fs::kIfreg | 0777, 0);
+  if (!node.ok()) return -node.error();
+  (void)(*g_memfd_root)->unlink(StrView(entry, k));  // anonymous from now on
+  auto f = node.value()->open(fs::kORdwr);
+  if (!f.ok()) return -f.error();
+  return ret(fs::fds().install(f.value(), flags & kCloexec, 0, nofile_limit()));
+}
+
+i64 sys_msync(const SysArgs& a) {
+  u64 addr = a.u(0), len = a.u(1), flags = a.u(2);
+  if (!page_aligned(addr) || (flags & ~u64(7)) || ((flags & 1) && (flags & 4))) return -EINVAL;
+  if (!core::g_proc.as.vmas().fully_mapped(addr, addr + page_up(len))) return -ENOMEM;
+  return 0;  // private mappings: nothing to write back
+}
+
+i64 sys_mincore(const SysArgs& a) {
+  u64 addr = a.u(0), len = a.u(1);
+  if (!page_aligned(addr)) return -EINVAL;
+  u64 pages = page_up(len) / kPageSize;
+  if (!core::g_proc.as.vmas().fully_mapped(addr, addr + pages * kPageSize)) return -ENOMEM;
+  // Every mapped page counts as resident (there is no swap).
+  u8 ones[256];
+  memset(ones, 1, sizeof ones);
+  for (u64 done = 0; done < pages;) {
+    u64 n = min<u64>(sizeof ones, pages - done);
+    if (!copy_to_user(a.u(2) + done, ones, n).ok()) return -EFAULT;
+    done += n;
+  }
+  return 0;
+}
+
+}  // namespace mote::linux
