@@ -403,7 +403,7 @@ class TmpDir final : public Inode {
 Result<Ref<Inode>> tmpfs_create(u32 perm) {
   auto* f = static_cast<FileSystem*>(mm::kzalloc(sizeof(FileSystem)));
   if (!f) return err(ENOMEM);
-  *f = FileSystem{new_dev(), "tmpfs", kTmpfsMagic, false, 2};
+  *f = FileSystem{new_dev(), "tmpfs", kTmpfsMagic, false, 2, true, 0};
   auto root = make_ref<TmpDir>(f, 1, kIfdir | (perm & kPermMask));
   if (!root) return err(ENOMEM);
   root->nlink = 2;

@@ -54,9 +54,12 @@ u64 new_dev() { return g_next_dev++; }
 
 Inode::Inode(FileSystem* f, u64 i, u32 m) : fs(f), ino(i), mode(m) {
   atime = mtime = ctime = now();
+  if (fs) ++fs->live_inodes;
 }
 
-Inode::~Inode() = default;
+Inode::~Inode() {
+  if (fs && --fs->live_inodes == 0 && fs->on_heap) mm::kfree(fs);
+}
 
 Result<void> Inode::getattr(Attr* a) {
   a->dev = fs ? fs->dev : 0;

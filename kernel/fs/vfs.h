@@ -79,6 +79,9 @@ struct FileSystem {
   u64 magic;         // statfs f_type
   bool read_only;
   u64 next_ino;      // for filesystems that number their inodes
+  // A filesystem allocated on the kernel heap goes with its last inode.
+  bool on_heap = false;
+  u64 live_inodes = 0;
 };
 // A fresh device number for a new filesystem instance.
 u64 new_dev();

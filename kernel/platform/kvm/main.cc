@@ -16,7 +16,9 @@
 extern "C" char __kernel_end[];
 
 // Filled in by `mote pack` (abi/pack.h): the program built into the image.
-extern "C" [[gnu::section(".mote_pack"), gnu::used]] mote::abi::PackDescriptor mote_pack = {};
+extern "C" {
+[[gnu::section(".mote_pack"), gnu::used]] mote::abi::PackDescriptor mote_pack = {};
+}
 
 using namespace mote;
 using namespace mote::kvm;

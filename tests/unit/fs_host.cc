@@ -1,0 +1,48 @@
+#include "tests/unit/fs_host.h"
+
+#include <time.h>
+
+#include "kernel/fs/special.h"
+#include "kernel/fs/tmpfs.h"
+#include "kernel/lib/errno.h"
+
+namespace mote::test {
+std::string g_images[2];
+namespace {
+bool g_ns_ready = false;
+}  // namespace
+
+void set_image(platform::Image which, const std::string& bytes) { g_images[int(which)] = bytes; }
+
+void fresh_root() {
+  if (!g_ns_ready) {
+    (void)fs::init_namespace();
+    g_ns_ready = true;
+  }
+  auto root = fs::tmpfs_create(0755);
+  fs::ns().root = root.value();
+  fs::ns().cwd = root.value();
+}
+
+}  // namespace mote::test
+
+namespace mote::platform {
+
+ImageBytes image(Image which) {
+  const std::string& s = test::g_images[int(which)];
+  if (s.empty()) return ImageBytes{nullptr, 0};
+  return ImageBytes{reinterpret_cast<const u8*>(s.data()), s.size()};
+}
+
+u64 wall_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return u64(ts.tv_sec) * 1000000000ull + u64(ts.tv_nsec);
+}
+
+}  // namespace mote::platform
+
+namespace mote::fs {
+// Device nodes, FIFOs and sockets have no drivers in this harness.
+Result<Ref<File>> open_special(Ref<Inode>, u32) { return err(ENXIO); }
+}  // namespace mote::fs
