@@ -59,6 +59,7 @@ void uncharge_tmpfs(u64 bytes) { g_proc.as.uncharge(bytes); }
 // the program file at its path; then /dev, /proc, /tmp and /etc basics.
 void init_filesystem(const abi::BootInfo& b) {
   fs::tmpfs_set_charge(fs::MemoryCharge{charge_tmpfs, uncharge_tmpfs});
+  fs::freeze_time(true);  // one clock read stamps everything made at boot
   auto r = fs::init_namespace();
   if (r.ok()) r = fs::init_fdtable();
   if (r.ok()) r = fs::install_console_fds();
@@ -106,6 +107,7 @@ void init_filesystem(const abi::BootInfo& b) {
   StrView cwd = blob_string(b, b.cwd);
   auto dir = fs::resolve(nullptr, cwd.size ? cwd : StrView("/"), fs::kFollow | fs::kDirectory);
   if (dir.ok()) fs::ns().cwd = dir.value();
+  fs::freeze_time(false);
 }
 
 }  // namespace

@@ -41,6 +41,59 @@ Result<void> mount_tmpfs(StrView path, u32 perm, const char* target) {
   return ok();
 }
 
+// A filesystem built on first use: /dev, /proc and /sys cost a static
+// program's boot nothing unless it looks at them. Mounted in their place; the
+// first operation builds the real root (whose ".." leads to the mount point)
+// and every operation forwards to it.
+using Factory = Result<Ref<Inode>> (*)();
+
+class LazyRoot final : public Inode {
+ public:
+  LazyRoot(Factory make, u32 perm) : Inode(nullptr, 1, kIfdir | perm), make_(make) { nlink = 2; }
+
+  Result<void> getattr(Attr* a) override { return TRY(real())->getattr(a); }
+  Result<void> chmod(u32 p) override { return TRY(real())->chmod(p); }
+  Result<void> chown(u32 u, u32 g) override { return TRY(real())->chown(u, g); }
+  Result<void> set_times(const Timespec* a, const Timespec* m) override {
+    return TRY(real())->set_times(a, m);
+  }
+  Result<FsStat> statfs() override { return TRY(real())->statfs(); }
+  Result<Ref<Inode>> lookup(StrView n) override { return TRY(real())->lookup(n); }
+  Result<Ref<Inode>> mknod(StrView n, u32 m, u64 d) override { return TRY(real())->mknod(n, m, d); }
+  Result<Ref<Inode>> symlink(StrView n, StrView t) override { return TRY(real())->symlink(n, t); }
+  Result<void> link(StrView n, Inode& t) override { return TRY(real())->link(n, t); }
+  Result<void> unlink(StrView n) override { return TRY(real())->unlink(n); }
+  Result<void> rmdir(StrView n) override { return TRY(real())->rmdir(n); }
+  Result<void> rename(StrView n, Inode& d, StrView nn, u32 f) override {
+    Inode* to = &d == this ? TRY(real()).get() : &d;
+    return TRY(real())->rename(n, *to, nn, f);
+  }
+  Result<void> readdir(u64* c, DirSink s, void* x) override { return TRY(real())->readdir(c, s, x); }
+  Result<Ref<File>> open(u32 flags) override { return TRY(real())->open(flags); }
+
+ private:
+  Result<Ref<Inode>> real() {
+    if (real_) return real_;
+    Ref<Inode> r = TRY(make_());
+    Inode* on = mountpoint;
+    r->mountpoint = on;
+    real_ = r;
+    ino = r->ino;
+    fs = r->fs;
+    return r;
+  }
+
+  Factory make_;
+  Ref<Inode> real_;
+};
+
+Result<void> mount_lazy(StrView path, Factory make, u32 perm) {
+  Ref<Inode> dir = TRY(mkdir_p(path));
+  auto root = make_ref<LazyRoot>(make, perm);
+  if (!root) return err(ENOMEM);
+  return mount(*dir, Ref<Inode>(root));
+}
+
 }  // namespace
 
 // devfs.cc and procfs.cc provide these; weak defaults keep the tree usable
@@ -49,15 +102,16 @@ Result<void> mount_tmpfs(StrView path, u32 perm, const char* target) {
 [[gnu::weak]] Result<Ref<Inode>> procfs_create() { return tmpfs_create(0555); }
 
 Result<void> mount_standard() {
+  freeze_time(true);  // one clock read for every node made here
+  struct Thaw {
+    ~Thaw() { freeze_time(false); }
+  } thaw;
   record("rootfs", "/", "rootfs", "rw");
-  Ref<Inode> dev = TRY(mkdir_p("/dev"));
-  TRY(mount(*dev, TRY(devfs_create())));
+  TRY(mount_lazy("/dev", devfs_create, 0755));
   record("devtmpfs", "/dev", "devtmpfs", "rw,nosuid");
-  Ref<Inode> proc = TRY(mkdir_p("/proc"));
-  TRY(mount(*proc, TRY(procfs_create())));
+  TRY(mount_lazy("/proc", procfs_create, 0555));
   record("proc", "/proc", "proc", "rw,nosuid,nodev,noexec");
-  Ref<Inode> sys = TRY(mkdir_p("/sys"));
-  TRY(mount(*sys, TRY(sysfs_create())));
+  TRY(mount_lazy("/sys", sysfs_create, 0555));
   record("sysfs", "/sys", "sysfs", "ro,nosuid,nodev,noexec");
   // /tmp: in the root tmpfs when the image has it, else its own.
   auto tmp = resolve(nullptr, "/tmp", kFollow);

@@ -28,8 +28,13 @@ Result<void> register_chrdev(u64 rdev, DeviceOpen open) {
 Result<Ref<File>> open_special(Ref<Inode> node, u32 flags) {
   switch (node->mode & kIfmt) {
     case kIfchr:
-      for (usize i = 0; i < g_ndrivers; ++i)
-        if (g_drivers[i].rdev == node->rdev) return g_drivers[i].open(node, flags);
+      for (int pass = 0; pass < 2; ++pass) {
+        for (usize i = 0; i < g_ndrivers; ++i)
+          if (g_drivers[i].rdev == node->rdev) return g_drivers[i].open(node, flags);
+        // The drivers register when /dev is first built (mounts.cc builds it
+        // lazily): a device node elsewhere may be opened before that.
+        if (pass == 0) (void)resolve(nullptr, "/dev/null", kFollow);
+      }
       return err(ENXIO);
     case kIfifo:
       return open_fifo(node, flags);

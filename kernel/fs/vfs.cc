@@ -41,11 +41,15 @@ Timespec now() {
 }
 
 void freeze_time(bool on) {
-  if (on) {
+  // Nested freezes (unpacking inside boot's) keep the outer one's time.
+  static int depth = 0;
+  if (on && depth++ == 0) {
     g_freeze = false;
     g_frozen = now();
+    g_freeze = true;
+  } else if (!on && depth > 0 && --depth == 0) {
+    g_freeze = false;
   }
-  g_freeze = on;
 }
 
 u64 new_dev() { return g_next_dev++; }
