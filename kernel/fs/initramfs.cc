@@ -102,6 +102,142 @@ Result<void> add_entry(Inode& root, platform::Image which, const platform::Image
   return ok();
 }
 
+// ---- Lazy unpacking from the index ------------------------------------------
+//
+// With a valid, sorted index the tree is made one directory at a time, when
+// a directory is first used: python's image has ~1,500 entries, a run looks
+// at a few dozen directories. Entries are sorted by path (bytewise), so the
+// descendants of "a/b" are exactly the entries in [lower("a/b/"), lower("a/b0")).
+
+struct Lazy {
+  platform::Image which;
+  platform::ImageBytes img;
+  const u8* entries;
+  const char* names;
+  u32 count;
+};
+Lazy g_lazy;
+
+abi::IndexEntry lazy_entry(u32 i) {
+  abi::IndexEntry e;
+  memcpy(&e, g_lazy.entries + u64(i) * sizeof e, sizeof e);
+  return e;
+}
+
+StrView lazy_name(u32 i) {
+  abi::IndexEntry e = lazy_entry(i);
+  return StrView(g_lazy.names + e.name_offset, e.name_length);
+}
+
+int compare(StrView a, StrView b) {
+  usize n = min(a.size, b.size);
+  int c = n ? memcmp(a.data, b.data, n) : 0;
+  if (c) return c;
+  return a.size < b.size ? -1 : a.size > b.size ? 1 : 0;
+}
+
+// The first entry in [lo, hi) whose name is >= key.
+u32 lower_bound(u32 lo, u32 hi, StrView key) {
+  while (lo < hi) {
+    u32 mid = lo + (hi - lo) / 2;
+    if (compare(lazy_name(mid), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+constexpr u64 kMaxLazy = (1u << 24) - 1;
+u64 lazy_cookie(u32 lo, u32 hi, usize plen) { return u64(lo) | u64(hi) << 24 | u64(plen) << 48; }
+
+// The range of the descendants of directory `path` within [lo, hi).
+void subtree(StrView path, u32 lo, u32 hi, u32* out_lo, u32* out_hi) {
+  char key[kPathMax + 1];
+  memcpy(key, path.data, path.size);
+  key[path.size] = '/';
+  *out_lo = lower_bound(lo, hi, StrView(key, path.size + 1));
+  key[path.size] = '0';  // the byte after '/'
+  *out_hi = lower_bound(*out_lo, hi, StrView(key, path.size + 1));
+}
+
+Result<void> load_dir(Inode& dir, u64 cookie);
+
+Result<void> make_lazy_dir(Inode& parent, StrView name, u32 mode, StrView full, u32 lo, u32 hi,
+                           u32* skip_to) {
+  Ref<Inode> d;
+  auto existing = parent.lookup(name);
+  if (existing.ok()) {
+    d = existing.value();
+    if (!d->is_dir()) return err(EEXIST);
+  } else {
+    d = TRY(parent.mknod(name, kIfdir | (mode & kPermMask), 0));
+  }
+  u32 sub_lo, sub_hi;
+  subtree(full, lo, hi, &sub_lo, &sub_hi);
+  if (sub_hi > sub_lo) tmpfs_set_loader(*d, load_dir, lazy_cookie(sub_lo, sub_hi, full.size));
+  *skip_to = sub_hi;
+  return ok();
+}
+
+Result<void> load_dir(Inode& dir, u64 cookie) {
+  u32 lo = u32(cookie & kMaxLazy), hi = u32((cookie >> 24) & kMaxLazy);
+  usize plen = usize(cookie >> 48);
+  usize skip = plen ? plen + 1 : 0;  // "dir/" before a child's name
+  u32 i = lo;
+  while (i < hi) {
+    abi::IndexEntry e = lazy_entry(i);
+    StrView full = lazy_name(i);
+    StrView rest(full.data + skip, full.size - skip);
+    usize slash = 0;
+    while (slash < rest.size && rest.data[slash] != '/') ++slash;
+    if (slash < rest.size) {
+      // A descendant whose directory has no entry of its own.
+      u32 next = i + 1;
+      TRY(make_lazy_dir(dir, StrView(rest.data, slash), 0755, StrView(full.data, skip + slash), i,
+                        hi, &next));
+      i = max(next, i + 1);
+      continue;
+    }
+    Ref<Inode> node;
+    switch (e.mode & kIfmt) {
+      case kIfdir: {
+        u32 next;
+        TRY(make_lazy_dir(dir, rest, e.mode, full, i + 1, hi, &next));
+        node = TRY(dir.lookup(rest));
+        break;
+      }
+      case kIfreg:
+        node = TRY(tmpfs_image_file(dir, rest, e.mode, g_lazy.which, e.data_offset, e.size));
+        break;
+      case kIflnk:
+        node = TRY(dir.symlink(rest, StrView(reinterpret_cast<const char*>(g_lazy.img.data +
+                                                                          e.data_offset),
+                                             e.size)));
+        break;
+      default:
+        node = TRY(dir.mknod(rest, e.mode, 0));
+        break;
+    }
+    node->mtime = node->ctime = Timespec{i64(e.mtime), 0};
+    ++i;
+  }
+  return ok();
+}
+
+// A name a lazily built tree can hold: no leading or doubled '/', no "." or
+// ".." components, shorter than PATH_MAX.
+bool clean_path(StrView p) {
+  if (p.size == 0 || p.size >= kPathMax || p.data[0] == '/' || p.data[p.size - 1] == '/')
+    return false;
+  usize s = 0;
+  for (usize i = 0; i <= p.size; ++i) {
+    if (i < p.size && p.data[i] != '/') continue;
+    StrView c(p.data + s, i - s);
+    if (c.size == 0 || c.size > kNameMax || c == StrView(".") || c == StrView("..")) return false;
+    s = i + 1;
+  }
+  return true;
+}
+
 // The index after the archive (abi/rootfs_index.h), when there is a valid
 // one: true when it built the tree.
 bool unpack_index(Inode& root, platform::Image which, const platform::ImageBytes& img,
@@ -119,6 +255,29 @@ bool unpack_index(Inode& root, platform::Image which, const platform::ImageBytes
   u64 names_at = entries_at + u64(h.count) * sizeof(abi::IndexEntry);
   if (names_at > end || h.names_size > end - names_at) return false;
   const char* names = reinterpret_cast<const char*>(img.data + names_at);
+  // Lazily, when every entry checks out and the names are sorted and clean.
+  bool lazy_ok = h.count <= kMaxLazy;
+  for (u32 i = 0; i < h.count && lazy_ok; ++i) {
+    abi::IndexEntry e;
+    memcpy(&e, img.data + entries_at + u64(i) * sizeof e, sizeof e);
+    if (e.name_offset > h.names_size || e.name_length > h.names_size - e.name_offset ||
+        e.data_offset > f.index_offset || e.size > f.index_offset - e.data_offset)
+      return false;
+    StrView name(names + e.name_offset, e.name_length);
+    if (!clean_path(name)) lazy_ok = false;
+    if ((e.mode & kIfmt) == kIflnk && (e.size == 0 || e.size >= kPathMax)) lazy_ok = false;
+    if (i > 0) {
+      abi::IndexEntry p;
+      memcpy(&p, img.data + entries_at + u64(i - 1) * sizeof p, sizeof p);
+      if (compare(StrView(names + p.name_offset, p.name_length), name) >= 0) lazy_ok = false;
+    }
+  }
+  if (lazy_ok) {
+    g_lazy = Lazy{which, img, img.data + entries_at, names, h.count};
+    tmpfs_set_loader(root, load_dir, lazy_cookie(0, h.count, 0));
+    st->files = h.count;  // entries, made as they are needed
+    return true;
+  }
   for (u32 i = 0; i < h.count; ++i) {
     abi::IndexEntry e;
     memcpy(&e, img.data + entries_at + u64(i) * sizeof e, sizeof e);

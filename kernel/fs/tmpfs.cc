@@ -202,12 +202,14 @@ class TmpDir final : public Inode {
   Result<void> set_name(StrView n) { return name_.set(n); }
 
   Result<Ref<Inode>> lookup(StrView name) override {
+    TRY(ensure());
     Entry* e = find(name);
     if (!e) return err(ENOENT);
     return e->node;
   }
 
   Result<Ref<Inode>> mknod(StrView name, u32 m, u64 dev) override {
+    TRY(ensure());
     if (find(name)) return err(EEXIST);
     Ref<Inode> node;
     switch (m & kIfmt) {
@@ -234,6 +236,7 @@ class TmpDir final : public Inode {
   }
 
   Result<Ref<Inode>> symlink(StrView name, StrView target) override {
+    TRY(ensure());
     if (find(name)) return err(EEXIST);
     auto l = make_ref<TmpSymlink>(fs, fs->next_ino++, kIflnk | 0777);
     if (!l) return err(ENOMEM);
@@ -246,6 +249,7 @@ class TmpDir final : public Inode {
   Result<void> link(StrView name, Inode& target) override {
     if (target.fs != fs) return err(EXDEV);
     if (target.is_dir()) return err(EPERM);
+    TRY(ensure());
     if (find(name)) return err(EEXIST);
     TRY(add(name, Ref<Inode>(&target)));
     ++target.nlink;
@@ -254,6 +258,7 @@ class TmpDir final : public Inode {
   }
 
   Result<void> unlink(StrView name) override {
+    TRY(ensure());
     Entry* e = find(name);
     if (!e) return err(ENOENT);
     if (e->node->is_dir()) return err(EISDIR);
@@ -264,11 +269,13 @@ class TmpDir final : public Inode {
   }
 
   Result<void> rmdir(StrView name) override {
+    TRY(ensure());
     Entry* e = find(name);
     if (!e) return err(ENOENT);
     Inode* d = e->node.get();
     if (!d->is_dir()) return err(ENOTDIR);
     if (d->mounted) return err(EBUSY);
+    TRY(static_cast<TmpDir*>(d)->ensure());
     if (!static_cast<TmpDir*>(d)->entries_.empty()) return err(ENOTEMPTY);
     d->nlink = 0;
     --nlink;
@@ -280,6 +287,8 @@ class TmpDir final : public Inode {
     if (new_dir_in.fs != fs) return err(EXDEV);
     if (!new_dir_in.is_dir()) return err(ENOTDIR);
     auto& to_dir = static_cast<TmpDir&>(new_dir_in);
+    TRY(ensure());
+    TRY(to_dir.ensure());
     Entry* src = find(name);
     if (!src) return err(ENOENT);
     Ref<Inode> node = src->node;
@@ -310,6 +319,7 @@ class TmpDir final : public Inode {
       if (!node->is_dir() && old->is_dir()) return err(EISDIR);
       if (old->is_dir()) {
         if (old->mounted) return err(EBUSY);
+        TRY(static_cast<TmpDir*>(old)->ensure());
         if (!static_cast<TmpDir*>(old)->entries_.empty()) return err(ENOTEMPTY);
         old->nlink = 0;
         --to_dir.nlink;
@@ -330,6 +340,7 @@ class TmpDir final : public Inode {
   }
 
   Result<void> readdir(u64* cookie, DirSink sink, void* ctx) override {
+    TRY(ensure());
     if (*cookie == 0) {
       if (!sink(ctx, DirEntry{ino, kDtDir, ".", 1})) return ok();
       *cookie = 1;
@@ -356,6 +367,18 @@ class TmpDir final : public Inode {
     s.files = 1 << 20;
     s.ffree = s.files - min<u64>(fs->next_ino, s.files);
     return s;
+  }
+
+  void set_loader(DirLoader l, u64 cookie) {
+    loader_ = l;
+    loader_cookie_ = cookie;
+  }
+
+  Result<void> ensure() {
+    if (!loader_) return ok();
+    DirLoader l = loader_;
+    loader_ = nullptr;
+    return l(*this, loader_cookie_);
   }
 
   Result<void> add(StrView name, Ref<Inode> node) {
@@ -396,6 +419,9 @@ class TmpDir final : public Inode {
   Vec<Entry> entries_;
   u64 next_seq_ = 0;
   KString name_;
+  // Entries not made yet (tmpfs_set_loader): the loader runs on first use.
+  DirLoader loader_ = nullptr;
+  u64 loader_cookie_ = 0;
 };
 
 }  // namespace
@@ -418,6 +444,10 @@ Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform
 }
 
 u64 tmpfs_bytes() { return g_bytes; }
+
+void tmpfs_set_loader(Inode& dir, DirLoader load, u64 cookie) {
+  static_cast<TmpDir&>(dir).set_loader(load, cookie);
+}
 
 void tmpfs_set_charge(MemoryCharge c) { g_charge = c; }
 

@@ -18,6 +18,12 @@ Result<Ref<Inode>> tmpfs_create(u32 perm);
 Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform::Image which,
                                     u64 offset, u64 size);
 
+// A tmpfs directory whose entries are made on first use: the first
+// operation that needs them calls load(dir, cookie) (initramfs.cc uses it
+// to unpack only the directories a program looks at).
+using DirLoader = Result<void> (*)(Inode& dir, u64 cookie);
+void tmpfs_set_loader(Inode& dir, DirLoader load, u64 cookie);
+
 // Bytes of file data tmpfs holds on the heap (for tests and /proc/meminfo).
 u64 tmpfs_bytes();
 

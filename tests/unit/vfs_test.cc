@@ -4,6 +4,7 @@
 // damaged input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -258,6 +259,65 @@ TEST(Initramfs, TheIndexBuildsTheSameTree) {
   auto st = unpack_initramfs(*ns().root, platform::Image::Initramfs, &bad);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st.value().files, 2u);
+  expect_tree();
+}
+
+std::vector<std::string> listing(Inode& dir) {
+  std::vector<std::string> names;
+  u64 cookie = 0;
+  auto sink = [](void* ctx, const DirEntry& e) {
+    static_cast<std::vector<std::string>*>(ctx)->push_back(std::string(e.name.data, e.name.size));
+    return true;
+  };
+  EXPECT_TRUE(dir.readdir(&cookie, sink, &names).ok());
+  return names;
+}
+
+TEST(Initramfs, LazyDirectoriesBehaveLikeEagerOnes) {
+  // Sorted names (as the packer writes them), with siblings sorting between a
+  // directory and its children ("a.txt" < "a/x") and an implied directory.
+  const std::vector<Entry> tree = {
+      {"a", kIfdir | 0755, ""},          {"a.txt", kIfreg | 0644, "sibling"},
+      {"a/b", kIfdir | 0700, ""},        {"a/b/deep", kIfreg | 0644, "deep"},
+      {"a/x", kIfreg | 0644, "x"},       {"implied/f", kIfreg | 0644, "f"},
+      {"z", kIflnk | 0777, "a/b"},
+  };
+  fresh_root();
+  std::vector<abi::IndexEntry> index;
+  std::string names;
+  std::string cpio = newc(tree, &index, &names);
+  cpio.replace(0, 6, "XXXXXX");  // only the index can build this tree
+  test::set_image(platform::Image::Initramfs, with_index(cpio, index, names));
+  u64 bad = 0;
+  ASSERT_TRUE(unpack_initramfs(*ns().root, platform::Image::Initramfs, &bad).ok());
+  EXPECT_EQ(read_all(*must(resolve(nullptr, "/z/deep", kFollow))), "deep");
+  EXPECT_EQ(read_all(*must(resolve(nullptr, "/a.txt", kFollow))), "sibling");
+  EXPECT_EQ(read_all(*must(resolve(nullptr, "/implied/f", kFollow))), "f");
+  EXPECT_EQ(must(resolve(nullptr, "/a/b", kFollow))->mode, kIfdir | 0700);
+  auto top = listing(*ns().root);
+  std::sort(top.begin(), top.end());
+  EXPECT_EQ(top, (std::vector<std::string>{".", "..", "a", "a.txt", "implied", "z"}));
+  auto in_a = listing(*must(resolve(nullptr, "/a", kFollow)));
+  std::sort(in_a.begin(), in_a.end());
+  EXPECT_EQ(in_a, (std::vector<std::string>{".", "..", "b", "x"}));
+  // A directory not looked at yet is still not empty, and renames into it work.
+  Ref<Inode> a = must(resolve(nullptr, "/a", kFollow));
+  EXPECT_EQ(a->rmdir("b").error(), ENOTEMPTY);
+  ASSERT_TRUE(ns().root->rename("a.txt", *must(resolve(nullptr, "/implied", kFollow)), "g", 0).ok());
+  EXPECT_EQ(read_all(*must(resolve(nullptr, "/implied/g", kFollow))), "sibling");
+  EXPECT_EQ(error_of(resolve(nullptr, "/a.txt", kFollow)), ENOENT);
+}
+
+TEST(Initramfs, AnUnsortedIndexIsUsedEagerly) {
+  fresh_root();
+  std::vector<abi::IndexEntry> index;
+  std::string names;
+  std::string cpio = newc(kTree, &index, &names);
+  std::swap(index[0], index[2]);  // out of order: no lazy loading, still a tree
+  cpio.replace(0, 6, "XXXXXX");
+  test::set_image(platform::Image::Initramfs, with_index(cpio, index, names));
+  u64 bad = 0;
+  ASSERT_TRUE(unpack_initramfs(*ns().root, platform::Image::Initramfs, &bad).ok());
   expect_tree();
 }
 
