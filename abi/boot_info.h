@@ -108,6 +108,8 @@ struct BootInfo {
   uint32_t pad_shares;
 };
 
+inline constexpr uint32_t kMaxShares = 64;  // share_count's bound
+
 enum ShareFlags : uint32_t {
   kShareReadOnly = 1u << 0,
 };
@@ -152,7 +154,7 @@ inline bool boot_info_ok(const void* blob, uint64_t blob_size) {
   }
   if (b.share_count) {
     uint64_t shares_end = uint64_t(b.shares_offset) + uint64_t(b.share_count) * sizeof(ShareMount);
-    if (b.share_count > 64 || b.shares_offset < sizeof(BootInfo) || shares_end > b.total_size ||
+    if (b.share_count > kMaxShares || b.shares_offset < sizeof(BootInfo) || shares_end > b.total_size ||
         b.shares_offset % alignof(ShareMount))
       return false;
     for (uint32_t i = 0; i < b.share_count; ++i) {

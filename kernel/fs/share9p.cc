@@ -10,8 +10,9 @@
 #include "kernel/lib/string.h"
 
 namespace mote::platform {
-// Platforms without a share channel (the VM platforms until virtio-9p).
-[[gnu::weak]] Result<usize> share_rpc(const void*, usize, void*, usize) { return err(ENODEV); }
+// Platforms without a share channel (mote's KVM monitor so far).
+[[gnu::weak]] u32 share_channel(u32) { return 0; }
+[[gnu::weak]] Result<usize> share_rpc(u32, const void*, usize, void*, usize) { return err(ENODEV); }
 }  // namespace mote::platform
 
 namespace mote::fs {
@@ -410,7 +411,7 @@ struct Session {
   P9Transport* transport;
   Client* client;
 };
-Session g_sessions[2];
+Session g_sessions[abi::kMaxShares];
 
 Result<Client*> session(P9Transport& t) {
   for (Session& s : g_sessions)
@@ -432,13 +433,27 @@ Result<Client*> session(P9Transport& t) {
   return err(ENFILE);
 }
 
-// The platform's share channel (platform::share_rpc).
+// A platform share channel (platform::share_rpc).
 struct PlatformTransport final : P9Transport {
+  u32 channel = 0;
+  bool used = false;
   Result<usize> rpc(const u8* req, usize n, u8* resp, usize cap) override {
-    return platform::share_rpc(req, n, resp, cap);
+    return platform::share_rpc(channel, req, n, resp, cap);
   }
 };
-PlatformTransport g_platform_transport;
+PlatformTransport g_transports[abi::kMaxShares];
+
+PlatformTransport& transport(u32 channel) {
+  for (PlatformTransport& t : g_transports)
+    if (t.used && t.channel == channel) return t;
+  for (PlatformTransport& t : g_transports)
+    if (!t.used) {
+      t.used = true;
+      t.channel = channel;
+      return t;
+    }
+  return g_transports[0];  // unreachable: at most kMaxShares shares
+}
 
 }  // namespace
 
@@ -479,7 +494,8 @@ void mount_shares(const abi::BootInfo& b) {
     usize an = format(aname, sizeof aname, "%u", k);
     const char* what = "attaching";
     int e = 0;
-    auto root = share9p_attach(g_platform_transport, StrView(aname, an), m.flags & abi::kShareReadOnly);
+    auto root = share9p_attach(transport(platform::share_channel(k)), StrView(aname, an),
+                               m.flags & abi::kShareReadOnly);
     if (!root.ok()) {
       e = root.error();
     } else {
@@ -499,8 +515,8 @@ void mount_shares(const abi::BootInfo& b) {
     if (e) {
       const char* n = errno_name(e);
       if (e == ENODEV)
-        core::console_printf("mote: -v %.*s: this platform has no share channel\n",
-                             int(path.size), path.data);
+        core::console_printf("mote: -v %.*s: no share channel for it (VM platforms: a virtio-9p "
+                             "device with mount tag mote%u)\n", int(path.size), path.data, k);
       else
         core::console_printf("mote: -v %.*s: %s: %s\n", int(path.size), path.data, what,
                              n ? n : "error");

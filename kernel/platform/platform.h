@@ -160,11 +160,15 @@ Result<void> console_set_termios(int stream, u32 cmd, const u8* termios);
 
 // ---- Host directory shares ---------------------------------------------------
 
-// Sends one 9P2000.L message (abi/p9.h) to the share server and receives its
-// reply into resp (cap bytes); returns the reply's length. ENODEV on a
-// platform without a share channel (the VM platforms until virtio-9p: the
-// core links a weak default that says so).
-Result<usize> share_rpc(const void* req, usize len, void* resp, usize cap);
+// The channel share k (its index in the boot info's table) travels on.
+// Shares on one channel are one 9P session, told apart by Tattach's aname
+// (process platform: one socket to the monitor); the VM platforms give each
+// share its own virtio-9p device.
+u32 share_channel(u32 share);
+// Sends one 9P2000.L message (abi/p9.h) on a channel and receives its reply
+// into resp (cap bytes); returns the reply's length. ENODEV on a platform or
+// channel without a share server (the core links weak defaults that say so).
+Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usize cap);
 
 // ---- Entropy, exit ---------------------------------------------------------
 

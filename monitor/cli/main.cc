@@ -165,8 +165,9 @@ int cmd_run(const std::vector<std::string>& args) {
   // anything starts); served by this process while the core runs.
   mote::share::Server shares;
   if (!opts->volumes.empty()) {
-    if (opts->platform != mote::cli::Platform::Process)
-      return fail("-v is supported on the process platform only so far");
+    // qemu: QEMU's own virtio-9p (its local backend) serves the shares.
+    if (opts->platform == mote::cli::Platform::Kvm)
+      return fail("-v is not supported on --platform kvm yet");
     std::vector<std::string> guests;
     for (const auto& spec : opts->volumes) {
       auto v = mote::cli::parse_volume(spec, &error);
@@ -200,7 +201,7 @@ int cmd_run(const std::vector<std::string>& args) {
     int rc = mote::qemu::run(*opts, prog, &error);
     return rc < 0 ? fail(error) : rc;
   }
-  if (shares.share_count()) {
+  if (shares.share_count()) {  // the process platform serves them here
     int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error);
     return rc < 0 ? fail(error) : rc;
   }

@@ -42,13 +42,34 @@ std::string find_qemu() {
 
 using util::write_all;
 
+// QEMU's option syntax: a comma in a value is written twice.
+std::string qemu_option_value(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+std::string absolute_path(const std::string& p) {
+  char* real = realpath(p.c_str(), nullptr);
+  if (!real) return p;
+  std::string out = real;
+  free(real);
+  return out;
+}
+
 }  // namespace
 
 std::string encode_word(const std::string& w) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
+  // The kernel takes a raw "virtio_mmio.device=" word anywhere for a device
+  // (QEMU and Firecracker append them): ours, encoded, stay words.
+  const bool device_like = w.rfind("virtio_mmio.", 0) == 0;
   for (unsigned char c : w) {
-    if (c <= ' ' || c == '%' || c >= 0x7f) {
+    if (c <= ' ' || c == '%' || c >= 0x7f || (device_like && out.empty())) {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 15];
@@ -72,6 +93,21 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   for (int fd = 0; fd < 3; ++fd)
     if (launch::std_fd_closed(fd)) append += "closed=" + std::to_string(fd) + " ";
   for (const auto& kv : o.env) append += "env=" + encode_word(kv) + " ";
+  // -v: share k is the virtio-9p device tagged mote<k> (its fsdev too), the
+  // guest path and mode the k-th share= / share_ro= word.
+  std::vector<std::string> devices;
+  for (size_t k = 0; k < o.volumes.size(); ++k) {
+    std::string error;
+    auto v = cli::parse_volume(o.volumes[k], &error);
+    if (!v) continue;  // checked before the launch
+    const std::string id = "mote" + std::to_string(k);
+    append += (v->read_only ? "share_ro=" : "share=") + encode_word(v->guest) + " ";
+    devices.push_back("-fsdev");
+    devices.push_back("local,id=" + id + ",path=" + qemu_option_value(absolute_path(v->host)) +
+                      ",security_model=none" + (v->read_only ? ",readonly=on" : ""));
+    devices.push_back("-device");
+    devices.push_back("virtio-9p-device,fsdev=" + id + ",mount_tag=" + id);
+  }
   append += "--";
   append += " " + encode_word(o.program);
   for (const auto& a : o.args) append += " " + encode_word(a);
@@ -100,6 +136,13 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
       "-initrd", load_path,
       "-append", append,
   };
+  if (!devices.empty()) {
+    // microvm's virtio-mmio transports are legacy (version 1) unless told;
+    // the kernel drives the virtio 1.x interface only.
+    cmd.push_back("-global");
+    cmd.push_back("virtio-mmio.force-legacy=false");
+    cmd.insert(cmd.end(), devices.begin(), devices.end());
+  }
   return cmd;
 }
 

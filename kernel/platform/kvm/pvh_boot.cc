@@ -2,8 +2,12 @@
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
 // options (selftest and crashtest are main.cc's): strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
-// hostname=NAME, exe=PATH, closed=FD. Words are separated by spaces; a word may carry any byte as
-// %XX (the `--platform qemu` launcher encodes spaces, '%' and controls).
+// hostname=NAME, exe=PATH, closed=FD, share=GUESTPATH and share_ro=GUESTPATH (share k is
+// the k-th of these: a virtio-9p device tagged "mote<k>", platform share_virtio.cc). Words are
+// separated by spaces; a word may carry any byte as %XX (the `--platform qemu` launcher encodes
+// spaces, '%' and controls). `virtio_mmio.device=...` words, as QEMU microvm (acpi=off) and
+// Firecracker append them, name virtio-mmio devices wherever they stand, even after "--" (a
+// program argument of that form must be %-encoded: the launcher encodes its first byte).
 #include "abi/boot_info.h"
 #include "abi/pack.h"
 #include "kernel/lib/boot_blob.h"
@@ -13,6 +17,7 @@
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
+#include "kernel/platform/kvm/virtio_mmio.h"
 #include "kernel/platform/kvm/vm.h"
 
 extern "C" mote::abi::PackDescriptor mote_pack;
@@ -44,6 +49,10 @@ Words split(char* s) {
     if (!*s) break;
     char* start = s;
     char* w = s;
+    // A device word is recognised before decoding: an encoded one is an argument.
+    usize raw = 0;
+    while (s[raw] && s[raw] != ' ') ++raw;
+    const bool device = virtio::parse_cmdline_word(StrView(s, raw));
     while (*s && *s != ' ') {
       if (*s == '%' && hex(s[1]) >= 0 && hex(s[2]) >= 0) {
         *w++ = char(hex(s[1]) * 16 + hex(s[2]));
@@ -52,7 +61,7 @@ Words split(char* s) {
         *w++ = *s++;
       }
     }
-    out.w[out.n++] = StrView(start, usize(w - start));
+    if (!device) out.w[out.n++] = StrView(start, usize(w - start));
   }
   return out;
 }
@@ -115,6 +124,9 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   u32 closed = 0;  // closed=N: the launcher's fd N was closed; the program's is too
   u32 flags = 0;
   u64 mem = 0;
+  StrView share_paths[abi::kMaxShares];
+  u32 share_flags[abi::kMaxShares];
+  u32 nshares = 0;
   usize first_arg = words.n;
   for (usize i = 0; i < words.n; ++i) {
     StrView w = words.w[i];
@@ -129,9 +141,14 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
-    else if (w.size == 8 && w.starts_with("closed=") && w.data[7] >= '0' && w.data[7] <= '2')
+    else if ((w.starts_with("share=") || w.starts_with("share_ro=")) && nshares < abi::kMaxShares) {
+      const bool ro = w.starts_with("share_ro=");
+      const usize skip = ro ? 9 : 6;
+      share_paths[nshares] = StrView(w.data + skip, w.size - skip);
+      share_flags[nshares++] = ro ? u32(abi::kShareReadOnly) : 0u;
+    } else if (w.size == 8 && w.starts_with("closed=") && w.data[7] >= '0' && w.data[7] <= '2')
       closed |= 1u << (w.data[7] - '0');
-    // Other words (e.g. virtio_mmio.device= added by QEMU) are not ours.
+    // Other words are not ours.
   }
   // The initrd (module 0) wins over a packed image. It is either the
   // program itself or a root filesystem image (cpio newc, magic "070701")
@@ -212,6 +229,22 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   for (int k = 0; k < 3; ++k) {  // a serial line, not a tty
     h.console[k].kind = (closed >> k) & 1 ? abi::ConsoleKind::Closed : abi::ConsoleKind::Pipe;
     h.console[k].open_flags = k == 0 ? 0 /*O_RDONLY*/ : 1 /*O_WRONLY*/;
+  }
+  // Shares: ShareMount[] (8-byte aligned, like the string tables).
+  abi::ShareMount mounts[abi::kMaxShares];
+  for (u32 k = 0; k < nshares; ++k) {
+    if (!share_paths[k].size || share_paths[k].data[0] != '/') {
+      kprintf("mote: share=%.*s: the guest path must be absolute\n", int(share_paths[k].size),
+              share_paths[k].data);
+      vm_exit(125);
+    }
+    mounts[k] = abi::ShareMount{blob.add(share_paths[k]), share_flags[k], 0};
+  }
+  if (nshares) {
+    static_assert(sizeof(abi::ShareMount) == 2 * sizeof(abi::BlobString));
+    h.share_fd = -1;
+    h.share_count = nshares;
+    h.shares_offset = blob.table(reinterpret_cast<const abi::BlobString*>(mounts), 2 * nshares);
   }
   if (!blob.finish(h)) {
     kprintf("mote kernel: the command line does not fit the boot info\n");

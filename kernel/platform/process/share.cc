@@ -13,7 +13,9 @@ namespace mote::platform {
 
 using process::g;
 
-Result<usize> share_rpc(const void* req, usize len, void* resp, usize cap) {
+u32 share_channel(u32) { return 0; }  // one socket serves every share (aname)
+
+Result<usize> share_rpc(u32, const void* req, usize len, void* resp, usize cap) {
   if (!g.boot->share_count || g.boot->share_fd < 3) return err(ENODEV);
   int fd = g.boot->share_fd;
   long r;

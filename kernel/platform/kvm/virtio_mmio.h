@@ -1,0 +1,117 @@
+// virtio over MMIO, the "modern" interface (virtio 1.1, 4.2 "Virtio Over
+// MMIO", Version 2), with one split virtqueue (2.6 "Split Virtqueues") driven
+// by polling: the driver posts one descriptor chain, notifies, and spins on
+// the used ring. No interrupts (the avail ring asks for none), no event
+// index, no indirect descriptors: one request in flight per device.
+//
+// Devices are found two ways: `virtio_mmio.device=SIZE@BASE:IRQ[:ID]` words
+// on the kernel command line (Linux's syntax; QEMU microvm with acpi=off and
+// Firecracker add them), and, when the command line names none, a probe of
+// QEMU microvm's fixed transport slots (24 of 512 bytes from 0xfeb00000,
+// where microvm puts them; with ACPI on it describes them only in the DSDT).
+// Register windows live in the direct map's 4th GiB, mapped uncached
+// (memory.cc).
+#pragma once
+
+#include "kernel/lib/result.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/types.h"
+
+namespace mote::kvm::virtio {
+
+// 4.2.2 "MMIO Device Register Layout": byte offsets in the register window.
+enum class Reg : u32 {
+  Magic = 0x000,              // "virt"
+  Version = 0x004,            // 2 (1 is the legacy interface)
+  DeviceId = 0x008,           // 5 "Device Types": 9 = 9P transport
+  VendorId = 0x00c,
+  DeviceFeatures = 0x010,
+  DeviceFeaturesSel = 0x014,
+  DriverFeatures = 0x020,
+  DriverFeaturesSel = 0x024,
+  QueueSel = 0x030,
+  QueueNumMax = 0x034,
+  QueueNum = 0x038,
+  QueueReady = 0x044,
+  QueueNotify = 0x050,
+  InterruptStatus = 0x060,
+  InterruptAck = 0x064,
+  Status = 0x070,
+  QueueDescLow = 0x080,
+  QueueDescHigh = 0x084,
+  QueueDriverLow = 0x090,     // the available ring
+  QueueDriverHigh = 0x094,
+  QueueDeviceLow = 0x0a0,     // the used ring
+  QueueDeviceHigh = 0x0a4,
+  ConfigGeneration = 0x0fc,
+  Config = 0x100,             // device-specific configuration space
+};
+
+inline constexpr u32 kMagic = 0x74726976;  // "virt", little-endian
+inline constexpr u32 kDevice9p = 9;
+
+// 2.1 "Device Status Field".
+enum Status : u32 {
+  kStatusAcknowledge = 1,
+  kStatusDriver = 2,
+  kStatusDriverOk = 4,
+  kStatusFeaturesOk = 8,
+  kStatusNeedsReset = 64,
+  kStatusFailed = 128,
+};
+
+// 6 "Reserved Feature Bits" and 5.3.3 (9P device).
+inline constexpr u64 kFeatureVersion1 = 1ull << 32;   // VIRTIO_F_VERSION_1
+inline constexpr u64 kFeature9pMountTag = 1ull << 0;  // VIRTIO_9P_MOUNT_TAG
+
+// Where a buffer lives for the device: guest-physical, and who writes it.
+struct Segment {
+  u64 phys;
+  u32 len;
+  bool device_writes;  // VIRTQ_DESC_F_WRITE: the device fills it (a reply)
+};
+
+// One virtio-mmio device with queue 0 set up.
+class Device {
+ public:
+  // Resets the device at register window `base` (physical), negotiates
+  // VERSION_1 plus `wanted` features (those the device offers) and sets up
+  // queue 0 with up to `queue_max` descriptors. The status is DRIVER_OK
+  // afterwards. Errors: ENODEV (no device, legacy interface), EIO.
+  Result<void> init(u64 base, u64 wanted, u32 queue_max);
+
+  u32 device_id() const { return device_id_; }
+  u64 features() const { return features_; }
+  u32 queue_size() const { return qsize_; }
+  // Device configuration space bytes [off, off+len), read consistently
+  // (4.2.2: ConfigGeneration before and after).
+  void read_config(u32 off, void* out, u32 len);
+
+  // Posts one descriptor chain (device-readable segments first, then
+  // device-writable ones), notifies, and polls until the device returns it.
+  // The length the device wrote. EIO after a long silence (the device is
+  // then left unused: it may still own the buffers).
+  Result<u32> transfer(const Segment* segs, usize n);
+
+ private:
+  u32 read(Reg r);
+  void write(Reg r, u32 v);
+
+  u64 base_ = 0;      // physical
+  u32 device_id_ = 0;
+  u64 features_ = 0;
+  u32 qsize_ = 0;
+  u64 ring_phys_ = 0;  // descriptor table, available and used rings
+  u16 avail_idx_ = 0;
+  u16 used_seen_ = 0;
+  bool broken_ = false;
+};
+
+// Device discovery. A `virtio_mmio.device=` word adds its base; other words
+// return false.
+bool parse_cmdline_word(StrView w);
+// The register windows found (command line, or the microvm probe when the
+// command line named none and the kernel was booted through PVH).
+usize device_bases(u64* out, usize cap);
+
+}  // namespace mote::kvm::virtio
