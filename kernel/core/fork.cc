@@ -153,7 +153,7 @@ void free_state(ForkState* s) {
   // Become the child.
   s->outer = g_fork;
   g_fork = s;
-  ++g_depth;
+  platform::fork_depth(++g_depth);
   g_proc.ppid = g_proc.pid;
   g_proc.pid = s->child_pid;
   return 0;
@@ -255,13 +255,16 @@ void process_exit(int wstatus) {
   restore_proc(s->proc);
   auto r = g_proc.as.restore(s->mem);
   s->mem = nullptr;
-  if (!r.ok()) platform::panic("fork: cannot restore the parent's memory");
+  if (!r.ok()) {
+    console_printf("mote: fork: restoring the parent's memory failed (errno %d)\n", r.error());
+    platform::panic("fork: cannot restore the parent's memory");
+  }
   platform::set_fs_base(s->fs_base);
   if (s->fpu)
     platform::fpu_restore(
         reinterpret_cast<void*>((reinterpret_cast<u64>(s->fpu) + 63) & ~u64(63)));
   g_fork = s->outer;
-  --g_depth;
+  platform::fork_depth(--g_depth);
   mote_call_on_stack(reinterpret_cast<u64>(g_scratch + sizeof g_scratch), resume_parent, s);
 }
 

@@ -274,10 +274,24 @@ bool unpack_index(Inode& root, platform::Image which, const platform::ImageBytes
   }
   if (lazy_ok) {
     g_lazy = Lazy{which, img, img.data + entries_at, names, h.count};
+    // Entries below a file or symlink ("bin" -> usr/bin, then "bin/sh") go
+    // through the link: only the eager path resolves them.
+    for (u32 i = 0; i < h.count && lazy_ok; ++i) {
+      if ((lazy_entry(i).mode & kIfmt) == kIfdir) continue;
+      u32 lo, hi;
+      subtree(lazy_name(i), i + 1, h.count, &lo, &hi);
+      if (hi > lo) lazy_ok = false;
+    }
+  }
+  if (lazy_ok) {
     tmpfs_set_loader(root, load_dir, lazy_cookie(0, h.count, 0));
     st->files = h.count;  // entries, made as they are needed
     return true;
   }
+  // Eagerly, in index order. An entry below a symlink whose target comes
+  // later ("bin" -> usr/bin, "bin/sh" before "usr/...") is retried after the
+  // others, until a pass makes no progress.
+  Vec<u32> retry, again;
   for (u32 i = 0; i < h.count; ++i) {
     abi::IndexEntry e;
     memcpy(&e, img.data + entries_at + u64(i) * sizeof e, sizeof e);
@@ -285,10 +299,22 @@ bool unpack_index(Inode& root, platform::Image which, const platform::ImageBytes
         e.name_length == 0 || e.name_length >= kPathMax)
       return false;
     if (e.data_offset > f.index_offset || e.size > f.index_offset - e.data_offset) return false;
-    if (!add_entry(root, which, img, StrView(names + e.name_offset, e.name_length), e.mode, 0, 0,
-                   e.mtime, e.data_offset, e.size, 0, st)
-             .ok())
-      return false;
+    auto r = add_entry(root, which, img, StrView(names + e.name_offset, e.name_length), e.mode, 0,
+                       0, e.mtime, e.data_offset, e.size, 0, st);
+    if (!r.ok() && (r.error() != ENOENT || !retry.push(i).ok())) return false;
+  }
+  while (!retry.empty()) {
+    again.clear();
+    for (u32 i : retry) {
+      abi::IndexEntry e;
+      memcpy(&e, img.data + entries_at + u64(i) * sizeof e, sizeof e);
+      auto r = add_entry(root, which, img, StrView(names + e.name_offset, e.name_length), e.mode,
+                         0, 0, e.mtime, e.data_offset, e.size, 0, st);
+      if (!r.ok() && (r.error() != ENOENT || !again.push(i).ok())) return false;
+    }
+    if (again.size() == retry.size()) return false;  // no progress: a dangling link
+    retry.clear();
+    for (u32 i : again) (void)retry.push(i);
   }
   return true;
 }

@@ -313,7 +313,9 @@ Result<u64> AddressSpace::map_stack(u64 size) {
   TRY(map_anon(base, size, platform::kProtRead | platform::kProtWrite,
                Placement::FixedNoReplace, VmaKind::Stack));
   // Keep the guard page out of mmap's reach, as Linux's stack guard gap does.
-  TRY(vmas_.insert(Vma{top, base, platform::kProtNone, VmaKind::Reserved, 0}));
+  // It belongs to the stack (not Reserved): execve and fork's snapshot
+  // remove and restore it with the stack.
+  TRY(vmas_.insert(Vma{top, base, platform::kProtNone, VmaKind::Stack, 0}));
   return base + size;
 }
 

@@ -118,6 +118,10 @@ u64 syscall_stack_top();
 usize fpu_state_size();
 void fpu_save(void* area);
 void fpu_restore(const void* area);
+// fork: a child runs (depth > 0) or the first process again (0). While a
+// child runs, the platform must not create program-visible memory that would
+// outlive it (the parent's address space comes back from a snapshot).
+void fork_depth(int depth);
 // execve: when the current system call returns, the program continues at
 // `rip` with %rsp = `rsp` and the other general registers zero.
 void exec_return(u64 rip, u64 rsp);

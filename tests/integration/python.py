@@ -38,6 +38,18 @@ def main():
               "import sys, os; print(sys.version_info[:2], os.getcwd(), sys.argv); sys.exit(7)"],
              60)),
     ]
+    # subprocess, os.system, os.popen: fork from a dynamic program, execve of
+    # a static one, the parent's memory back afterwards (regression: the
+    # exec'd child's stack guard page used to block the parent's stack).
+    spawn = ("import subprocess, os\n"
+             "print(subprocess.run(['/bin/busybox', 'echo', 'hi'], capture_output=True))\n"
+             "print(os.system('exit 3'), os.popen('printf abc').read())\n"
+             "print(subprocess.check_output('echo a | tr a b', shell=True))\n")
+    if os.path.exists("/bin/busybox"):
+        cases.append(("subprocess", [args.mote, "run", "--platform", args.platform,
+                                     "--add", "/bin/busybox", "--add", "/bin/busybox:/bin/sh",
+                                     python, "-c", spawn],
+                      run([python, "-c", spawn], 60)))
     failures = 0
     for name, cmd, (want_rc, want_out, want_err) in cases:
         rc, out, err = run(cmd, timeout)

@@ -164,6 +164,7 @@ void fpu_save(void*) {}
 void fpu_restore(const void*) {}
 
 void return_stack(u64 rsp) { g.return_rsp = rsp; }
+void fork_depth(int depth) { g.fork_depth = depth; }
 
 void exec_return(u64 rip, u64 rsp) {
   g.exec_pending = true;

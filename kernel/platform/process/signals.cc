@@ -76,7 +76,9 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
     r[RIP] = g.exec_rip;
     return;
   }
-  if (g.rewrite) maybe_rewrite(si->addr, site);
+  // A forked child's stubs would land in its parent's address space, which
+  // comes back from a snapshot when the child ends: children take SIGSYS.
+  if (g.rewrite && g.fork_depth == 0) maybe_rewrite(si->addr, site);
 }
 
 void on_fault(int sig, SigInfo* si, UContext* uc) {

@@ -37,7 +37,8 @@ struct State {
   u64 sigstack_top = 0;          // where SIGSYS (every fork/exit/execve) runs
   bool exec_pending = false;     // execve: the SIGSYS return goes to exec_rip/rsp
   u64 exec_rip = 0, exec_rsp = 0;
-  u64 return_rsp = 0;            // clone with a new stack: the SIGSYS return uses it
+  u64 return_rsp = 0;
+  int fork_depth = 0;            // > 0: a forked child runs; no new syscall stubs            // clone with a new stack: the SIGSYS return uses it
   // The boot images (platform::Image), mapped read-only in the core region.
   u64 image_base[2] = {};
   u64 image_size[2] = {};
