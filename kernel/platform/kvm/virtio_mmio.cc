@@ -100,8 +100,11 @@ Result<void> Device::init(u64 base, u64 wanted, u32 queue_max) {
   device_id_ = read(Reg::DeviceId);
   if (!device_id_) return err(ENODEV);  // an empty slot
   // 3.1.1 "Driver Requirements: Device Initialization".
-  write(Reg::Status, 0);  // reset
-  while (read(Reg::Status) != 0) asm volatile("pause");
+  write(Reg::Status, 0);  // reset (4.2.3.1: done when Status reads 0)
+  for (u32 spins = 0; read(Reg::Status) != 0; ++spins) {
+    if (spins > (1u << 20)) return err(EIO);
+    asm volatile("pause");
+  }
   write(Reg::Status, kStatusAcknowledge);
   write(Reg::Status, kStatusAcknowledge | kStatusDriver);
   u64 offered = 0;
