@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
 
+#include "abi/rootfs_fast.h"
 #include "monitor/image/cpio.h"
 #include "monitor/image/deps.h"
 #include "monitor/image/rootfs_cache.h"
@@ -475,6 +477,36 @@ bool parse_add(const std::string& spec, std::string* host, std::string* guest, s
   return true;
 }
 
+namespace {
+
+// The fast pointer (abi/rootfs_fast.h) for a plain request, rewritten only
+// when it says something else.
+void note_fast(const std::string& dir, const RootfsRequest& req, const std::string& index) {
+  if (!req.adds.empty() || guest_ld_library_path(req.guest_env) != "(unset)") return;
+  if (req.program.find('\n') != std::string::npos) return;
+  char key[17];
+  snprintf(key, sizeof key, "%016llx",
+           (unsigned long long)abi::fast_key(req.program.data(), req.program.size()));
+  std::string path = dir + "/fast-" + key;
+  std::string want = std::string(abi::kFastMagic) + "\n" + req.program + "\n" +
+                     index.substr(index.rfind('/') + 1) + "\n";
+  std::string have;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[8192];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n > 0) have.assign(buf, size_t(n));
+  }
+  if (have == want) return;
+  std::string ignored;
+  write_atomically(path, [&](int out) {
+    return write(out, want.data(), want.size()) == ssize_t(want.size());
+  }, &ignored);  // only an accelerator
+}
+
+}  // namespace
+
 bool build_rootfs(const RootfsRequest& req, Rootfs* out, std::string* error, int* status) {
   uint64_t t0 = now_ns();
   *out = Rootfs{};
@@ -504,6 +536,7 @@ bool build_rootfs(const RootfsRequest& req, Rootfs* out, std::string* error, int
     out->key = key;
     out->interp = interp;
     out->index_hit = out->image_hit = true;
+    note_fast(dir, req, index);
     out->build_ns = now_ns() - t0;
     return true;
   }
@@ -529,7 +562,8 @@ bool build_rootfs(const RootfsRequest& req, Rootfs* out, std::string* error, int
   out->key = key;
   out->interp = interp;
   std::string ignored;
-  write_index(index, key, interp, c.inputs, &ignored);  // only an accelerator
+  if (write_index(index, key, interp, c.inputs, &ignored))  // only an accelerator
+    note_fast(dir, req, index);
   out->build_ns = now_ns() - t0;
   return true;
 }

@@ -1,5 +1,7 @@
 #include "monitor/image/rootfs_cache.h"
 
+#include "abi/rootfs_fast.h"
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -15,7 +17,7 @@ namespace mote::image {
 
 namespace {
 
-constexpr const char* kIndexMagic = "mote-rootfs-index 1";
+constexpr const char* kIndexMagic = abi::kIndexFileMagic;  // the launcher reads it too
 
 uint64_t ns(const struct timespec& t) { return uint64_t(t.tv_sec) * 1000000000ull + uint64_t(t.tv_nsec); }
 

@@ -3,6 +3,7 @@
 #include <asm/unistd_64.h>
 
 #include "abi/boot_info.h"
+#include "abi/rootfs_fast.h"
 #include "kernel/exec/elf.h"
 #include "kernel/lib/boot_blob.h"
 #include "kernel/lib/string.h"
@@ -114,9 +115,217 @@ Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len) {
   return usize(r);
 }
 
+// The absolute form of `path` the monitor names a program by (symlinks kept,
+// "." and ".." folded: monitor/image/rootfs.cc absolute_path). False when it
+// does not fit.
+bool absolute_path(const char* path, char* out, usize cap) {
+  char full[4096];
+  usize n = 0;
+  if (path[0] != '/') {
+    long r = host::syscall2(__NR_getcwd, long(full), sizeof full);
+    if (host::failed(r) || r <= 1) return false;
+    n = strlen(full);
+    if (n + 1 >= sizeof full) return false;
+    full[n++] = '/';
+  }
+  usize pl = strlen(path);
+  if (n + pl + 1 > sizeof full) return false;
+  memcpy(full + n, path, pl + 1);
+  n += pl;
+  usize o = 0;
+  for (usize i = 0; i < n;) {
+    while (i < n && full[i] == '/') ++i;
+    usize s = i;
+    while (i < n && full[i] != '/') ++i;
+    StrView c(full + s, i - s);
+    if (c.size == 0 || c == StrView(".")) continue;
+    if (c == StrView("..")) {
+      while (o > 0 && out[o - 1] != '/') --o;
+      if (o > 0) --o;
+      continue;
+    }
+    if (o + 1 + c.size + 1 > cap) return false;
+    out[o++] = '/';
+    memcpy(out + o, c.data, c.size);
+    o += c.size;
+  }
+  if (o == 0) out[o++] = '/';
+  out[o] = 0;
+  return true;
+}
+
+// Reads a whole small file into buf; its length, or -1.
+long read_small(const char* path, char* buf, usize cap) {
+  long fd = host::syscall4(__NR_openat, kAtFdcwd, long(path), 0x80000 /*O_CLOEXEC*/, 0);
+  if (host::failed(fd)) return -1;
+  usize done = 0;
+  for (;;) {
+    long r = host::syscall3(__NR_read, fd, long(buf + done), long(cap - done));
+    if (r == -4 /*EINTR*/) continue;
+    if (host::failed(r)) done = cap;
+    if (r <= 0 || done == cap) break;
+    done += usize(r);
+  }
+  host::syscall1(__NR_close, fd);
+  return done >= cap ? -1 : long(done);
+}
+
+u64 hex_value(const char*& p, const char* end, bool* ok) {
+  u64 v = 0;
+  const char* s = p;
+  for (; p < end; ++p) {
+    char c = *p;
+    u64 d;
+    if (c >= '0' && c <= '9') d = u64(c - '0');
+    else if (c >= 'a' && c <= 'f') d = u64(c - 'a' + 10);
+    else break;
+    v = v << 4 | d;
+  }
+  if (p == s || p - s > 16) *ok = false;
+  return v;
+}
+
+// Every input an index lists still stats as recorded
+// (monitor/image/rootfs_cache.cc index_still_valid, same fields per kind).
+bool index_still_valid(const char* text, usize len, char* key_out) {
+  const char* p = text;
+  const char* end = text + len;
+  auto line = [&](const char** b, usize* n) {
+    const char* q = p;
+    while (q < end && *q != '\n') ++q;
+    if (q == end) return false;
+    *b = p;
+    *n = usize(q - p);
+    p = q + 1;
+    return true;
+  };
+  const char* b;
+  usize n;
+  if (!line(&b, &n) || !(StrView(b, n) == StrView(abi::kIndexFileMagic))) return false;
+  if (!line(&b, &n) || n != 64) return false;
+  memcpy(key_out, b, 64);
+  key_out[64] = 0;
+  if (!line(&b, &n)) return false;  // the interpreter
+  static char path[4096];
+  while (p < end) {
+    if (!line(&b, &n) || n < 2) return false;
+    const char* q = b + 1;
+    const char* e = b + n;
+    char kind = b[0];
+    u64 v[6];
+    bool ok = true;
+    for (auto& x : v) {
+      x = hex_value(q, e, &ok);
+      if (!ok || q >= e || *q != ' ') return false;
+      ++q;
+    }
+    usize pn = 0;  // unescape %25 and %0A
+    for (; q < e; ++q) {
+      if (pn + 2 >= sizeof path) return false;
+      if (*q == '%' && e - q > 2 && q[1] == '2' && q[2] == '5') path[pn++] = '%', q += 2;
+      else if (*q == '%' && e - q > 2 && q[1] == '0' && q[2] == 'A') path[pn++] = '\n', q += 2;
+      else path[pn++] = *q;
+    }
+    path[pn] = 0;
+    Stat st;
+    int flags = kind == 'D' ? 0 : 0x100 /*AT_SYMLINK_NOFOLLOW*/;
+    bool exists = !host::failed(host::syscall4(__NR_newfstatat, kAtFdcwd, long(path), long(&st), flags));
+    if (kind == 'A') {
+      if (exists) return false;
+      continue;
+    }
+    if (!exists || (kind != 'F' && kind != 'D' && kind != 'W')) return false;
+    u64 size = kind == 'F' ? u64(st.size) : 0;
+    u64 mtime = 0, ctime = 0;
+    if (kind == 'F' || kind == 'D') {
+      mtime = u64(st.t[2]) * 1000000000ull + u64(st.t[3]);
+      ctime = u64(st.t[4]) * 1000000000ull + u64(st.t[5]);
+    }
+    if (st.dev != v[0] || st.ino != v[1] || st.mode != v[2] || size != v[3] || mtime != v[4] ||
+        ctime != v[5])
+      return false;
+  }
+  return true;
+}
+
+// The cached root filesystem image of a plain dynamic program, when its
+// inputs have not changed (abi/rootfs_fast.h): an open fd and the size, or
+// -1 (the monitor then builds or finds it).
+int cached_rootfs(const char* program, char** envp, u64* size) {
+  static char dir[4096];
+  const char* v = getenv_in(envp, "MOTE_CACHE_DIR");
+  usize n = 0;
+  auto put = [&](const char* s) {
+    usize l = strlen(s);
+    if (n + l + 1 > sizeof dir) return false;
+    memcpy(dir + n, s, l + 1);
+    n += l;
+    return true;
+  };
+  bool ok;
+  if (v && *v) {
+    ok = put(v);
+  } else if ((v = getenv_in(envp, "XDG_CACHE_HOME")) && *v == '/') {
+    ok = put(v) && put("/mote");
+  } else if ((v = getenv_in(envp, "HOME")) && *v == '/') {
+    ok = put(v) && put("/.cache/mote");
+  } else {
+    return -1;  // /tmp/mote-cache-<uid>: the monitor's business
+  }
+  if (!ok) return -1;
+  static char file[4096 + 64];
+  static char text[64 * 1024];
+  usize plen = strlen(program);
+  u64 k = abi::fast_key(program, plen);
+  char hex[17];
+  for (int i = 15; i >= 0; --i, k >>= 4) hex[i] = "0123456789abcdef"[k & 15];
+  hex[16] = 0;
+  memcpy(file, dir, n);
+  memcpy(file + n, "/fast-", 6);
+  memcpy(file + n + 6, hex, 17);
+  long len = read_small(file, text, sizeof text);
+  if (len <= 0) return -1;
+  // "mote-fast 1\n<program>\n<index name>\n"
+  StrView magic(abi::kFastMagic);
+  usize at = magic.size;
+  if (usize(len) < at + 1 || !(StrView(text, at) == magic) || text[at] != '\n') return -1;
+  ++at;
+  if (usize(len) < at + plen + 1 || !(StrView(text + at, plen) == StrView(program, plen)) ||
+      text[at + plen] != '\n')
+    return -1;
+  at += plen + 1;
+  usize e = at;
+  while (e < usize(len) && text[e] != '\n') ++e;
+  if (e == usize(len) || e - at > 64 || !StrView(text + at, e - at).starts_with("index-")) return -1;
+  for (usize i = at; i < e; ++i)
+    if (text[i] == '/') return -1;
+  memcpy(file + n, "/", 1);
+  memcpy(file + n + 1, text + at, e - at);
+  file[n + 1 + (e - at)] = 0;
+  static char index[1 << 20];
+  len = read_small(file, index, sizeof index);
+  char key[65];
+  if (len <= 0 || !index_still_valid(index, usize(len), key)) return -1;
+  memcpy(file + n, "/rootfs-", 8);
+  memcpy(file + n + 8, key, 64);
+  memcpy(file + n + 72, ".cpio", 6);
+  long fd = host::syscall4(__NR_openat, kAtFdcwd, long(file), 0 /*O_RDONLY*/, 0);
+  if (host::failed(fd)) return -1;
+  Stat st;
+  if (host::failed(host::syscall2(__NR_fstat, fd, long(&st))) || st.size <= 0) {
+    host::syscall1(__NR_close, fd);
+    return -1;
+  }
+  *size = u64(st.size);
+  return int(fd);
+}
+
 // Opens the program the way the monitor would; -1 when the monitor should
-// handle it (not found, not a regular file, not a valid static ELF).
-int open_program(const char* name, char** envp, char* path_out, usize cap, u64* size) {
+// handle it (not found, not a regular file, not a valid ELF). A dynamic
+// program (PT_INTERP) sets *named to its absolute path as named (the path it
+// has in its root filesystem image) and *dynamic.
+int open_program(const char* name, char** envp, char* path_out, usize cap, u64* size,
+                 char* named, usize named_cap, bool* dynamic) {
   char candidate[4096];
   const char* path = name;
   if (!has_slash(name)) {
@@ -153,9 +362,17 @@ int open_program(const char* name, char** envp, char* path_out, usize cap, u64* 
   int ifd = int(fd);
   // A dynamic program (PT_INTERP) runs from a root filesystem image of its
   // libraries, which the monitor builds (monitor/image/rootfs.h).
-  if (elf::parse(pread_fn, &ifd, u64(st.size), &img) != elf::Problem::None || img.interp_size) {
+  *dynamic = false;
+  if (elf::parse(pread_fn, &ifd, u64(st.size), &img) != elf::Problem::None) {
     host::syscall1(__NR_close, fd);
     return -1;
+  }
+  if (img.dynamic) {
+    if (!absolute_path(path, named, named_cap)) {
+      host::syscall1(__NR_close, fd);
+      return -1;
+    }
+    *dynamic = true;
   }
   // The absolute path, as realpath(3) would give it.
   char link[32] = "/proc/self/fd/";
@@ -279,14 +496,32 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   if (argc_guest > 4096) return 0;
 
   // Last, the program: nothing after this returns without closing it.
-  static char path[4096];
+  static char path[4096], named[4096];
   u64 program_size = 0;
-  int fd = open_program(argv[i], envp, path, sizeof path, &program_size);
+  bool dynamic = false;
+  int fd = open_program(argv[i], envp, path, sizeof path, &program_size, named, sizeof named,
+                        &dynamic);
   if (fd < 0) return 0;
+  // A dynamic program boots from its cached root filesystem image when
+  // nothing it was built from has changed; anything else is the monitor's.
+  int rootfs_fd = -1;
+  u64 rootfs_size = 0;
+  if (dynamic) {
+    host::syscall1(__NR_close, fd);
+    fd = -1;
+    for (usize k = 0; k < nover; ++k)
+      if (overrides[k].starts_with("LD_LIBRARY_PATH=")) return 0;
+    rootfs_fd = cached_rootfs(named, envp, &rootfs_size);
+    if (rootfs_fd < 0) return 0;
+  }
+  auto close_all = [&] {
+    if (fd >= 0) host::syscall1(__NR_close, fd);
+    if (rootfs_fd >= 0) host::syscall1(__NR_close, rootfs_fd);
+  };
 
   long m = host::mmap(0, kBlobCap, 3 /*RW*/, host::kMapPrivate | host::kMapAnonymous, -1, 0);
   if (host::failed(m)) {
-    host::syscall1(__NR_close, fd);
+    close_all();
     return 0;
   }
   BootBlobWriter blob(reinterpret_cast<u8*>(m), kBlobCap);
@@ -303,13 +538,14 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   h.wall_clock_ns = u64(now.s) * 1000000000ull + u64(now.ns);
   if (host::syscall3(__NR_getrandom, long(h.random_seed), sizeof h.random_seed, 0) !=
       long(sizeof h.random_seed)) {
-    host::syscall1(__NR_close, fd);
+    close_all();
     return 0;
   }
   h.program_fd = fd;
-  h.initramfs_fd = -1;
-  h.program_size = program_size;
-  h.program_path = blob.add(path);
+  h.initramfs_fd = rootfs_fd;
+  h.program_size = dynamic ? 0 : program_size;
+  h.initramfs_size = rootfs_size;
+  h.program_path = blob.add(dynamic ? named : path);
   h.hostname = blob.add(hostname);
   h.cwd = blob.add("/");
 
@@ -321,7 +557,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   h.envp_offset = blob.table(envs, n);
   for (int k = 0; k < 3; ++k) h.console[k] = probe_console(k);
   if (!blob.finish(h)) {
-    host::syscall1(__NR_close, fd);
+    close_all();
     return 0;
   }
   *blob_size = blob.size();
