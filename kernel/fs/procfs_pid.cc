@@ -222,10 +222,11 @@ void gen_maps(Text& t) {
     const mm::Vma& a = v[i];
     if (a.kind == mm::VmaKind::Reserved) continue;
     bool image = a.kind == mm::VmaKind::Image;
-    t.append("%08lx-%08lx %c%c%cp %08lx %02x:%02x %lu", (unsigned long)a.start,
+    t.append("%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu", (unsigned long)a.start,
              (unsigned long)a.end, a.prot & platform::kProtRead ? 'r' : '-',
              a.prot & platform::kProtWrite ? 'w' : '-', a.prot & platform::kProtExec ? 'x' : '-',
-             0ul, image ? dev_major(exe.dev) : 0, image ? dev_minor(exe.dev) : 0,
+             a.kind == mm::VmaKind::Shared ? 's' : 'p', (unsigned long)a.offset,
+             image ? dev_major(exe.dev) : 0, image ? dev_minor(exe.dev) : 0,
              image ? (unsigned long)exe.ino : 0ul);
     StrView name;
     if (image) name = g_proc.exe_path;

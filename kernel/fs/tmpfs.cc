@@ -3,6 +3,7 @@
 #include "kernel/fs/special.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/mm/vma.h"
 
 namespace mote::fs {
 
@@ -33,15 +34,17 @@ u32 name_hash(StrView s) {
   return h;
 }
 
-class TmpFile final : public Inode {
+// A file's pages are heap pages (mm::page_alloc) until it is mapped
+// MAP_SHARED; then the mapped ones become platform shared pages
+// (platform::shared_page_alloc), which the core reads and writes at the same
+// place in blocks_ while the program maps them: read/write and every shared
+// mapping see the same bytes. A page stays shared until it is freed.
+class TmpFile final : public Inode, public mm::SharedObject {
  public:
   using Inode::Inode;
   ~TmpFile() override {
-    for (u8* b : blocks_)
-      if (b) {
-        mm::page_free(b);
-        uncharge_page();
-      }
+    for (u64 p = 0; p < blocks_.size(); ++p)
+      if (blocks_[p]) free_block(p);
   }
 
   void set_image(platform::Image which, u64 off, u64 n) {
@@ -78,6 +81,7 @@ class TmpFile final : public Inode {
 
   Result<usize> write(u64 off, const void* buf, usize len) override {
     if (off + len < off) return err(EFBIG);
+    if (off > size) zero_beyond(size, off);
     const u8* in = static_cast<const u8*>(buf);
     usize done = 0;
     while (done < len) {
@@ -98,15 +102,23 @@ class TmpFile final : public Inode {
   }
 
   Result<void> truncate(u64 n) override {
+    if (n > size) zero_beyond(size, n);
     if (n < size) {
       u64 keep = page_up(n) / kPageSize;
-      for (u64 p = keep; p < blocks_.size(); ++p)
-        if (blocks_[p]) {
-          mm::page_free(blocks_[p]);
-          uncharge_page();
-          blocks_[p] = nullptr;
+      // Pages a shared mapping still maps stay (zeroed: the mapping reads
+      // zeros past the end, where Linux would raise SIGBUS); others go.
+      u64 kept = keep;
+      for (u64 p = keep; p < blocks_.size(); ++p) {
+        if (!blocks_[p]) continue;
+        if (maps_ && is_shared(p)) {
+          memset(blocks_[p], 0, kPageSize);
+          kept = p + 1;
+        } else {
+          free_block(p);
         }
-      if (blocks_.size() > keep) blocks_.truncate(usize(keep));
+      }
+      if (blocks_.size() > kept) blocks_.truncate(usize(kept));
+      if (shared_.size() > kept) shared_.truncate(usize(kept));
       if (n % kPageSize && n / kPageSize < blocks_.size() && blocks_[n / kPageSize])
         memset(blocks_[n / kPageSize] + n % kPageSize, 0, kPageSize - n % kPageSize);
       if (image_size_ > n) image_size_ = n;
@@ -135,7 +147,82 @@ class TmpFile final : public Inode {
     return ok();
   }
 
+  mm::SharedObject* shared_object() override { return this; }
+
+  // Each mapping piece holds a reference: the file outlives its fds and
+  // its names while mapped.
+  void map_hold() override {
+    ref_get();
+    ++maps_;
+  }
+  void map_release() override {
+    --maps_;
+    Ref<Inode> last(this);  // drops the file when this was its last reference
+    ref_put();
+  }
+
+  Result<void> shared_pages(u64 first, usize n, u64* tokens) override {
+    for (usize i = 0; i < n; ++i) {
+      u64 page = first + i;
+      if (page >= (u64(1) << 32)) return err(EFBIG);
+      while (blocks_.size() <= page) TRY(blocks_.push(nullptr));
+      while (shared_.size() <= page) TRY(shared_.push(0));
+      if (!shared_[page]) TRY(make_shared(page));
+      tokens[i] = shared_[page] & ~u64(1);
+    }
+    return ok();
+  }
+
  private:
+  bool is_shared(u64 page) const { return page < shared_.size() && shared_[page]; }
+
+  void free_block(u64 page) {
+    if (is_shared(page)) {
+      platform::shared_page_free(shared_[page] & ~u64(1));
+      shared_[page] = 0;
+    } else {
+      mm::page_free(blocks_[page]);
+    }
+    blocks_[page] = nullptr;
+    uncharge_page();
+  }
+
+  // Page `page` becomes a shared page holding the bytes the file has there.
+  Result<void> make_shared(u64 page) {
+    u8* old = blocks_[page];
+    if (!old) TRY(charge_page());  // a heap block is charged already
+    auto sp = platform::shared_page_alloc();
+    if (!sp.ok()) {
+      if (!old) uncharge_page();
+      return err(ENOMEM);
+    }
+    u8* b = reinterpret_cast<u8*>(sp.value().addr);  // zeroed
+    u64 at = page * kPageSize;
+    if (old) {
+      memcpy(b, old, kPageSize);
+      mm::page_free(old);
+    } else if (at < image_size_) {
+      memcpy(b, platform::image(image_).data + image_off_ + at,
+             usize(min<u64>(kPageSize, image_size_ - at)));
+    }
+    blocks_[page] = b;
+    shared_[page] = sp.value().token | 1;  // tokens are page-aligned: bit 0 marks "shared"
+    return ok();
+  }
+
+  // The file grows from `from` to `to`: bytes a shared mapping stored past
+  // the old end must not show (Linux zeroes them too).
+  void zero_beyond(u64 from, u64 to) {
+    if (shared_.empty()) return;  // only a mapping stores past the end
+    for (u64 at = from; at < to;) {
+      u64 page = at / kPageSize, in = at % kPageSize;
+      if (page >= blocks_.size()) break;
+      u64 n = min<u64>(to - at, kPageSize - in);
+      if (blocks_[page]) memset(blocks_[page] + in, 0, usize(n));
+      at += n;
+    }
+  }
+
   // The heap block of page `page`, created (from the image or zeros) on first
   // write.
   Result<u8*> block(u64 page) {
@@ -157,6 +244,8 @@ class TmpFile final : public Inode {
   }
 
   Vec<u8*> blocks_;
+  Vec<u64> shared_;  // per page: its shared page's token | 1, or 0 (a heap block)
+  u64 maps_ = 0;     // mapping pieces holding the file (map_hold)
   platform::Image image_ = platform::Image::Program;
   u64 image_off_ = 0;
   u64 image_size_ = 0;  // file bytes [0, image_size_) not in blocks_ are the image's
@@ -441,6 +530,17 @@ Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform
   Ref<Inode> node = TRY(dir.mknod(name, kIfreg | (mode & kPermMask), 0));
   static_cast<TmpFile*>(node.get())->set_image(which, offset, size);
   return node;
+}
+
+Result<Ref<Inode>> tmpfs_anon_file(u64 size) {
+  // Like Linux's internal shm mount: one filesystem for all such files.
+  static FileSystem shm{0, "tmpfs", kTmpfsMagic, false, 1, false, 0};
+  if (!shm.dev) shm.dev = new_dev();
+  auto f = make_ref<TmpFile>(&shm, shm.next_ino++, kIfreg | 0600);
+  if (!f) return err(ENOMEM);
+  f->nlink = 0;
+  f->size = size;
+  return Ref<Inode>(f);
 }
 
 u64 tmpfs_bytes() { return g_bytes; }

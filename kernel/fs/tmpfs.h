@@ -24,6 +24,10 @@ Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform
 using DirLoader = Result<void> (*)(Inode& dir, u64 cookie);
 void tmpfs_set_loader(Inode& dir, DirLoader load, u64 cookie);
 
+// An unlinked tmpfs file of `size` bytes: the pages behind shared anonymous
+// memory (MAP_SHARED|MAP_ANONYMOUS, MAP_SHARED of /dev/zero).
+Result<Ref<Inode>> tmpfs_anon_file(u64 size);
+
 // Bytes of file data tmpfs holds on the heap (for tests and /proc/meminfo).
 u64 tmpfs_bytes();
 

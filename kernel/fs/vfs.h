@@ -20,6 +20,10 @@
 #include "kernel/lib/vec.h"
 #include "kernel/platform/platform.h"
 
+namespace mote::mm {
+class SharedObject;
+}
+
 namespace mote::fs {
 
 // File types and permission bits (include/uapi/linux/stat.h).
@@ -145,6 +149,11 @@ class Inode : public RefCounted {
   virtual bool image_run(u64 off, platform::Image* which, u64* image_off, u64* run) {
     return false;
   }
+
+  // The object MAP_SHARED maps (its pages are the file's own), or nullptr
+  // when the filesystem cannot share its pages (mmap: ENODEV for writable
+  // shared mappings, a private copy for read-only ones).
+  virtual mm::SharedObject* shared_object() { return nullptr; }
 
   // ---- Symlinks ----
   virtual Result<usize> readlink(char* buf, usize cap);

@@ -1,9 +1,12 @@
-// brk, mmap, munmap, mprotect, mremap, madvise on anonymous memory. File
-// mappings need the filesystem (a later issue): mmap of an fd fails as Linux
-// would for a file that cannot be mapped.
+// brk, mmap, munmap, mprotect, mremap, madvise. Private file mappings are
+// copies (or copy-on-write image pages); shared ones map the file's own pages
+// (tmpfs: mm::SharedObject), and shared anonymous memory is an unlinked
+// tmpfs file, so a forked child's stores reach its parent.
 #include "kernel/core/process.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/special.h"
+#include "kernel/fs/tmpfs.h"
+#include "kernel/mm/vma.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/platform/platform.h"
@@ -27,6 +30,16 @@ constexpr u64 kProtGrows = 0x01000000 | 0x02000000;
 i64 ret(Result<void> r) { return r.ok() ? 0 : -r.error(); }
 i64 ret(Result<u64> r) { return r.ok() ? i64(r.value()) : -r.error(); }
 
+// MAP_SHARED|MAP_ANONYMOUS: the pages of a new unlinked tmpfs file, which
+// the mapping keeps alive.
+i64 map_shared_anon(u64 addr, u64 len, u32 prot, mm::Placement how) {
+  if (!page_up_ok(len)) return -ENOMEM;
+  auto file = fs::tmpfs_anon_file(page_up(len));
+  if (!file.ok()) return -file.error();
+  mm::SharedObject* obj = file.value()->shared_object();
+  return ret(core::g_proc.as.map_shared(addr, len, prot, how, *obj, 0, false));
+}
+
 }  // namespace
 
 i64 sys_brk(const SysArgs& a) { return i64(core::g_proc.as.set_brk(a.u(0))); }
@@ -48,23 +61,27 @@ i64 sys_mmap(const SysArgs& a) {
     if (f->flags & fs::kOPath) return -EBADF;
     if (!f->readable()) return -EACCES;
     fs::Inode& node = *f->inode;
-    // /dev/zero (mknod'd anywhere): anonymous memory, private or shared
-    // alike while there is one process.
-    if ((node.mode & fs::kIfmt) == fs::kIfchr && node.rdev == fs::dev_number(1, 5))
+    // /dev/zero (mknod'd anywhere): anonymous memory, shared as Linux's.
+    if ((node.mode & fs::kIfmt) == fs::kIfchr && node.rdev == fs::dev_number(1, 5)) {
+      if (type != kMapPrivate) return map_shared_anon(addr, len, u32(prot), how);
       return ret(core::g_proc.as.map_anon(addr, len, u32(prot), how, mm::VmaKind::Anon));
-    if (!node.is_reg()) return node.is_dir() ? -ENODEV : -ENODEV;
+    }
+    if (!node.is_reg()) return -ENODEV;
+    if (off + len < off) return -EOVERFLOW;
     if (type != kMapPrivate) {
       if ((prot & 2) && !f->writable()) return -EACCES;
-      // A shared writable mapping would need its pages to be the file's
-      // pages; tmpfs files are not backed that way yet (docs/compat.md).
-      // Read-only shared mappings behave as private ones until the file
-      // changes under them.
+      if (mm::SharedObject* obj = node.shared_object())
+        return ret(core::g_proc.as.map_shared(addr, len, u32(prot), how, *obj, off,
+                                              !f->writable()));
+      // Files whose pages cannot be shared (host shares over 9P): writable
+      // shared mappings are ENODEV, read-only ones private copies that do
+      // not follow later changes to the file (docs/compat.md).
       if (prot & 2) return -ENODEV;
     }
-    if (off + len < off) return -EOVERFLOW;
     return ret(core::g_proc.as.map_file(addr, len, u32(prot), how, mm::VmaKind::Anon, node, off));
   }
-  (void)kMapShared;
+  if (type == kMapShared || type == kMapSharedValidate)
+    return map_shared_anon(addr, len, u32(prot), how);
   return ret(core::g_proc.as.map_anon(addr, len, u32(prot), how, mm::VmaKind::Anon));
 }
 

@@ -146,7 +146,9 @@ i64 sys_msync(const SysArgs& a) {
   u64 addr = a.u(0), len = a.u(1), flags = a.u(2);
   if (!page_aligned(addr) || (flags & ~u64(7)) || ((flags & 1) && (flags & 4))) return -EINVAL;
   if (!core::g_proc.as.vmas().fully_mapped(addr, addr + page_up(len))) return -ENOMEM;
-  return 0;  // private mappings: nothing to write back
+  // Nothing to write back: shared mappings are the file's own pages, and
+  // private ones never reach the file.
+  return 0;
 }
 
 i64 sys_mincore(const SysArgs& a) {

@@ -43,10 +43,21 @@ Result<void> AddressSpace::init(u64 limit_bytes) {
   return ok();
 }
 
-Result<void> AddressSpace::charge(u64 bytes) {
+Result<void> AddressSpace::commit(u64 bytes) {
   if (bytes > limit_ - charged_) return err(ENOMEM);
   charged_ += bytes;
   return ok();
+}
+
+Result<void> AddressSpace::charge(u64 bytes) {
+  TRY(commit(bytes));
+  outside_ += bytes;
+  return ok();
+}
+
+void AddressSpace::uncharge(u64 bytes) {
+  uncommit(bytes);
+  outside_ -= bytes;
 }
 
 bool AddressSpace::in_user_range(u64 addr, u64 len) const {
@@ -60,7 +71,7 @@ Result<void> AddressSpace::unmap_pieces(u64 start, u64 end) {
   for (usize i = vmas_.lower(start); i < vmas_.size() && vmas_[i].start < end; ++i) {
     const Vma& v = vmas_[i];
     TRY(platform::unmap(v.start, v.bytes()));
-    if (v.charged) uncharge(v.bytes());
+    if (v.charged) uncommit(v.bytes());
   }
   return vmas_.remove(start, end);
 }
@@ -90,11 +101,11 @@ Result<u64> AddressSpace::map_anon(u64 addr, u64 len, u32 prot, Placement how, V
   len = page_up(len);
   addr = TRY(place(addr, len, how));
   u16 charged = writable(prot) ? 1 : 0;
-  if (charged) TRY(charge(len));
+  if (charged) TRY(commit(len));
   auto r = platform::map_anonymous(addr, len, prot);
   if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, kind, charged});
   if (!r.ok()) {
-    if (charged) uncharge(len);
+    if (charged) uncommit(len);
     return Error{r.error()};
   }
   vmas_.coalesce();
@@ -153,11 +164,52 @@ Result<u64> AddressSpace::map_file(u64 addr, u64 len, u32 prot, Placement how, V
   // everywhere); read-only pages that are copies still use memory, but Linux
   // does not count them either (they are file pages to it).
   u16 charged = writable(prot) ? 1 : 0;
-  if (charged) TRY(charge(len));
+  if (charged) TRY(commit(len));
   auto r = fill_from(addr, len, prot, file, off);
   if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, kind, charged});
   if (!r.ok()) {
-    if (charged) uncharge(len);
+    if (charged) uncommit(len);
+    return Error{r.error()};
+  }
+  vmas_.coalesce();
+  return addr;
+}
+
+Result<void> AddressSpace::map_object(u64 addr, u64 len, u32 prot, SharedObject& obj, u64 off) {
+  // In batches, so a large mapping needs no large token array.
+  constexpr usize kBatch = 256;
+  u64 tokens[kBatch];
+  u64 done = 0;
+  while (done < len) {
+    usize n = usize(min<u64>(kBatch, (len - done) / kPageSize));
+    auto r = obj.shared_pages((off + done) / kPageSize, n, tokens);
+    if (r.ok()) r = platform::map_shared(addr + done, tokens, n, prot);
+    if (!r.ok()) {
+      if (done) (void)platform::unmap(addr, done);
+      return r;
+    }
+    done += n * kPageSize;
+  }
+  return ok();
+}
+
+Result<u64> AddressSpace::map_shared(u64 addr, u64 len, u32 prot, Placement how,
+                                     SharedObject& obj, u64 off, bool no_write) {
+  if (len == 0 || !page_aligned(off)) return err(EINVAL);
+  if (!page_up_ok(len)) return err(ENOMEM);
+  len = page_up(len);
+  if (off + len < off) return err(EOVERFLOW);
+  addr = TRY(place(addr, len, how));
+  TRY(map_object(addr, len, prot, obj, off));
+  obj.map_hold();
+  Vma v{addr, addr + len, prot, VmaKind::Shared, 0};
+  v.object = &obj;
+  v.offset = off;
+  v.no_write = no_write;
+  auto r = vmas_.insert(v);
+  if (!r.ok()) {
+    obj.map_release();
+    (void)platform::unmap(addr, len);
     return Error{r.error()};
   }
   vmas_.coalesce();
@@ -181,23 +233,28 @@ Result<void> AddressSpace::protect(u64 addr, u64 len, u32 prot) {
   if (!in_user_range(addr, len)) return err(ENOMEM);
   if (vmas_.touches_reserved(addr, end)) return err(ENOMEM);
   if (!vmas_.fully_mapped(addr, end)) return err(ENOMEM);
-  // Charge pieces that become writable for the first time, all or nothing.
+  // Charge pieces that become writable for the first time, all or nothing
+  // (shared pieces are charged as their object's pages instead).
   u64 need = 0;
   for (usize i = vmas_.lower(addr); i < vmas_.size() && vmas_[i].start < end; ++i) {
     const Vma& v = vmas_[i];
+    if (v.kind == VmaKind::Shared) {
+      if (writable(prot) && v.no_write) return err(EACCES);
+      continue;
+    }
     if (writable(prot) && !v.charged) need += min(v.end, end) - max(v.start, addr);
   }
-  TRY(charge(need));
+  TRY(commit(need));
   auto r = platform::protect(addr, len, prot);
   if (!r.ok()) {
-    uncharge(need);
+    uncommit(need);
     return r;
   }
   TRY(vmas_.split_at(addr));
   TRY(vmas_.split_at(end));
   for (usize i = vmas_.lower(addr); i < vmas_.size() && vmas_[i].start < end; ++i) {
     vmas_[i].prot = prot;
-    if (writable(prot)) vmas_[i].charged = 1;
+    if (writable(prot) && vmas_[i].kind != VmaKind::Shared) vmas_[i].charged = 1;
   }
   vmas_.coalesce();
   return ok();
@@ -215,6 +272,8 @@ Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flag
   const Vma* v = vmas_.find(old_addr);
   if (!v || v->kind == VmaKind::Reserved || old_addr + old_len > v->end) return err(EFAULT);
   const Vma attrs = *v;
+  if (attrs.kind == VmaKind::Shared)
+    return remap_shared(attrs, old_addr, old_len, new_len, flags, new_addr);
 
   if (flags & kMremapFixed) {
     if (!page_aligned(new_addr) || !in_user_range(new_addr, new_len)) return err(EINVAL);
@@ -227,11 +286,11 @@ Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flag
     u64 grow = new_len - old_len;
     u64 tail = old_addr + old_len;
     if (in_user_range(tail, grow) && vmas_.is_free(tail, tail + grow)) {  // grow in place
-      if (attrs.charged) TRY(charge(grow));
+      if (attrs.charged) TRY(commit(grow));
       auto r = platform::map_anonymous(tail, grow, attrs.prot);
       if (r.ok()) r = vmas_.insert(Vma{tail, tail + grow, attrs.prot, attrs.kind, attrs.charged});
       if (!r.ok()) {
-        if (attrs.charged) uncharge(grow);
+        if (attrs.charged) uncommit(grow);
         return Error{r.error()};
       }
       vmas_.coalesce();
@@ -247,7 +306,7 @@ Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flag
   if (!vmas_.is_free(new_addr, new_addr + new_len)) TRY(unmap_pieces(new_addr, new_addr + new_len));
   u64 keep = min(old_len, new_len);
   u64 extra = new_len > old_len ? new_len - old_len : 0;
-  if (attrs.charged) TRY(charge(extra));
+  if (attrs.charged) TRY(commit(extra));
   auto r = platform::move(old_addr, keep, new_addr, new_len);
   if (!r.ok() && r.error() == ENOSYS) {
     r = platform::map_anonymous(new_addr, new_len, attrs.prot | platform::kProtWrite);
@@ -258,15 +317,54 @@ Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flag
     }
   }
   if (!r.ok()) {
-    if (attrs.charged) uncharge(extra);
+    if (attrs.charged) uncommit(extra);
     return Error{r.error()};
   }
   // Bookkeeping: the old range is gone (its unmoved tail is unmapped too).
   if (old_len > keep) TRY(platform::unmap(old_addr + keep, old_len - keep));
   TRY(vmas_.remove(old_addr, old_addr + old_len));
-  if (attrs.charged) uncharge(old_len - keep);
+  if (attrs.charged) uncommit(old_len - keep);
   TRY(vmas_.insert(Vma{new_addr, new_addr + new_len, attrs.prot, attrs.kind, attrs.charged}));
   vmas_.coalesce();
+  return new_addr;
+}
+
+// mremap of a shared mapping: the pages are the object's, wherever they
+// are mapped, so moving or growing maps the object again at the new place
+// (the grown tail is the object's next pages, as Linux maps the file's).
+Result<u64> AddressSpace::remap_shared(const Vma& attrs, u64 old_addr, u64 old_len, u64 new_len,
+                                       u32 flags, u64 new_addr) {
+  u64 off = attrs.offset + (old_addr - attrs.start);
+  if (off + new_len < off) return err(EINVAL);
+  if (flags & kMremapFixed) {
+    if (!page_aligned(new_addr) || !in_user_range(new_addr, new_len)) return err(EINVAL);
+    if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return err(EINVAL);
+  } else {
+    if (new_len <= old_len) {
+      if (new_len < old_len) TRY(unmap(old_addr + new_len, old_len - new_len));
+      return old_addr;
+    }
+    u64 tail = old_addr + old_len, grow = new_len - old_len;
+    if (in_user_range(tail, grow) && vmas_.is_free(tail, tail + grow)) {
+      TRY(map_shared(tail, grow, attrs.prot, Placement::FixedNoReplace, *attrs.object,
+                     off + old_len, attrs.no_write));
+      return old_addr;
+    }
+    if (!(flags & kMremapMaymove)) return err(ENOMEM);
+    new_addr = vmas_.find_gap_topdown(new_len, min_, top_);
+    if (new_addr == 0) return err(ENOMEM);
+  }
+  if (vmas_.touches_reserved(new_addr, new_addr + new_len)) return err(ENOMEM);
+  // Map the new place first (the object stays held), then drop the old one.
+  SharedObject& obj = *attrs.object;
+  obj.map_hold();
+  auto r = map_shared(new_addr, new_len, attrs.prot, Placement::Fixed, obj, off, attrs.no_write);
+  if (r.ok()) {
+    auto u = unmap(old_addr, old_len);
+    if (!u.ok()) r = Error{u.error()};
+  }
+  obj.map_release();
+  if (!r.ok()) return r;
   return new_addr;
 }
 
@@ -274,9 +372,18 @@ Result<void> AddressSpace::discard(u64 addr, u64 len) {
   if (!page_aligned(addr) || !page_up_ok(len)) return err(EINVAL);
   len = page_up(len);
   if (len == 0) return ok();
-  if (!vmas_.fully_mapped(addr, addr + len)) return err(ENOMEM);
-  if (vmas_.touches_reserved(addr, addr + len)) return err(EINVAL);
-  return platform::discard(addr, len);
+  u64 end = addr + len;
+  if (!vmas_.fully_mapped(addr, end)) return err(ENOMEM);
+  if (vmas_.touches_reserved(addr, end)) return err(EINVAL);
+  // Shared pages keep their contents (MADV_DONTNEED on a shared mapping
+  // only drops page-table entries on Linux; the data is the file's).
+  for (usize i = vmas_.lower(addr); i < vmas_.size() && vmas_[i].start < end; ++i) {
+    const Vma& v = vmas_[i];
+    if (v.kind == VmaKind::Shared) continue;
+    u64 s = max(v.start, addr), e = min(v.end, end);
+    TRY(platform::discard(s, e - s));
+  }
+  return ok();
 }
 
 u64 AddressSpace::set_brk(u64 want) {
@@ -287,13 +394,13 @@ u64 AddressSpace::set_brk(u64 want) {
   if (new_end > old_end) {
     u64 grow = new_end - old_end;
     if (!in_user_range(old_end, grow) || !vmas_.is_free(old_end, new_end)) return brk_;
-    if (!charge(grow).ok()) return brk_;
+    if (!commit(grow).ok()) return brk_;
     auto r = platform::map_anonymous(old_end, grow, platform::kProtRead | platform::kProtWrite);
     if (r.ok())
       r = vmas_.insert(Vma{old_end, new_end, platform::kProtRead | platform::kProtWrite,
                            VmaKind::Heap, 1});
     if (!r.ok()) {
-      uncharge(grow);
+      uncommit(grow);
       return brk_;
     }
     vmas_.coalesce();

@@ -35,6 +35,13 @@ class AddressSpace {
   // file's end read as zero.
   Result<u64> map_file(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind,
                        fs::Inode& file, u64 off);
+  // A shared mapping (MAP_SHARED) of `obj`'s pages from page-aligned byte
+  // offset `off`: every mapping of the object, the core's reads and writes
+  // of it and a forked child's stores all see the same memory. Not charged
+  // here: the object's pages are (as tmpfs pages). `no_write`: the file was
+  // opened read-only, so mprotect may never add PROT_WRITE (EACCES).
+  Result<u64> map_shared(u64 addr, u64 len, u32 prot, Placement how, SharedObject& obj, u64 off,
+                         bool no_write);
   Result<void> unmap(u64 addr, u64 len);
   Result<void> protect(u64 addr, u64 len, u32 prot);
   // mremap(): flags are MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).
@@ -60,6 +67,9 @@ class AddressSpace {
   // fork (kernel/core/fork.cc): a copy of every program mapping and its
   // contents, and the brk, to put back when the child ends. restore()
   // consumes the copy. Zero-copy file pages come back as private copies.
+  // Shared mappings keep no copy: they are mapped again over their object,
+  // with whatever the child stored in it (as a forked child's stores to
+  // MAP_SHARED memory reach its parent on Linux).
   struct Saved;
   Result<Saved*> save();
   Result<void> restore(Saved* s);
@@ -77,17 +87,25 @@ class AddressSpace {
 
   // Memory used outside mappings (tmpfs pages) counts against the limit too.
   Result<void> charge(u64 bytes);
-  void uncharge(u64 bytes) { charged_ -= bytes; }
+  void uncharge(u64 bytes);
 
  private:
   Result<u64> place(u64 addr, u64 len, Placement how);
+  // Mapping commitments (charge/uncharge are for memory outside mappings).
+  Result<void> commit(u64 bytes);
+  void uncommit(u64 bytes) { charged_ -= bytes; }
   Result<void> fill_from(u64 addr, u64 len, u32 prot, fs::Inode& file, u64 off);
+  // Maps obj's pages from `off` at [addr, addr+len) (platform only).
+  Result<void> map_object(u64 addr, u64 len, u32 prot, SharedObject& obj, u64 off);
+  Result<u64> remap_shared(const Vma& attrs, u64 old_addr, u64 old_len, u64 new_len, u32 flags,
+                           u64 new_addr);
   bool in_user_range(u64 addr, u64 len) const;
   Result<void> unmap_pieces(u64 start, u64 end);
 
   VmaSet vmas_;
   u64 limit_ = 0;
   u64 charged_ = 0;
+  u64 outside_ = 0;  // the part of charged_ that is tmpfs pages
   u64 min_ = 0;
   u64 max_ = 0;
   u64 top_ = 0;

@@ -12,12 +12,15 @@ struct AddressSpace::Saved {
   Vma* vmas;
   u8** data;  // contents of each readable VMA (nullptr otherwise)
   usize n;
-  u64 charged, brk_start, brk;
+  u64 charged, outside, brk_start, brk;
 };
 
 void AddressSpace::drop(Saved* s) {
   if (!s) return;
-  for (usize i = 0; i < s->n; ++i) kfree(s->data[i]);
+  for (usize i = 0; i < s->n; ++i) {
+    kfree(s->data[i]);
+    if (s->vmas[i].object) s->vmas[i].object->map_release();
+  }
   kfree(s->data);
   kfree(s->vmas);
   kfree(s);
@@ -39,7 +42,7 @@ Result<AddressSpace::Saved*> AddressSpace::save() {
     const Vma& v = vmas_[i];
     if (v.kind == VmaKind::Reserved) continue;
     s->vmas[s->n] = v;
-    if (v.prot & platform::kProtRead) {
+    if (v.prot & platform::kProtRead && v.kind != VmaKind::Shared) {
       u8* copy = static_cast<u8*>(kalloc(v.bytes()));
       if (!copy) {
         drop(s);
@@ -48,9 +51,11 @@ Result<AddressSpace::Saved*> AddressSpace::save() {
       memcpy(copy, reinterpret_cast<const void*>(v.start), v.bytes());
       s->data[s->n] = copy;
     }
+    if (v.object) v.object->map_hold();  // released by drop()
     ++s->n;
   }
   s->charged = charged_;
+  s->outside = outside_;
   s->brk_start = brk_start_;
   s->brk = brk_;
   return s;
@@ -61,7 +66,7 @@ Result<void> AddressSpace::clear() {
     const Vma v = vmas_[i];
     if (v.kind == VmaKind::Reserved) continue;
     TRY(platform::unmap(v.start, v.bytes()));
-    if (v.charged) uncharge(v.bytes());
+    if (v.charged) uncommit(v.bytes());
     TRY(vmas_.remove(v.start, v.end));
   }
   brk_start_ = brk_ = 0;
@@ -72,10 +77,21 @@ Result<void> AddressSpace::restore(Saved* s) {
   auto r = clear();
   for (usize i = 0; i < s->n && r.ok(); ++i) {
     Vma v = s->vmas[i];
+    if (v.kind == VmaKind::Shared) {
+      // Not a copy: the object's pages, with what the child stored in them.
+      r = map_object(v.start, v.bytes(), v.prot, *v.object, v.offset);
+      if (!r.ok()) break;
+      v.object->map_hold();
+      r = vmas_.insert(v);
+      if (!r.ok()) v.object->map_release();
+      continue;
+    }
     u32 rw = platform::kProtRead | platform::kProtWrite;
     u32 fill_prot = s->data[i] ? (v.prot | rw) : v.prot;
     r = platform::map_anonymous(v.start, v.bytes(), fill_prot);
-    if (!r.ok()) break;
+    if (!r.ok()) {
+      break;
+    }
     Vma filling = v;
     filling.prot = fill_prot;
     r = vmas_.insert(filling);
@@ -87,7 +103,9 @@ Result<void> AddressSpace::restore(Saved* s) {
       vmas_[k].prot = v.prot;
     }
   }
-  charged_ = s->charged;
+  // Mappings come back as they were; tmpfs pages stay as the child left
+  // them (files it wrote, shared pages), so their charge stays too.
+  charged_ = s->charged - s->outside + outside_;
   brk_start_ = s->brk_start;
   brk_ = s->brk;
   drop(s);

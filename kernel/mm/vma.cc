@@ -11,6 +11,8 @@ constexpr int kEEXIST = 17;
 }  // namespace
 
 void VmaSet::clear() {
+  for (usize i = 0; i < n_; ++i)
+    if (v_[i].object) v_[i].object->map_release();
   kfree(v_);
   v_ = nullptr;
   n_ = cap_ = 0;
@@ -97,6 +99,10 @@ Result<void> VmaSet::split_at(u64 addr) {
   ++n_;
   v_[i].end = addr;
   v_[i + 1].start = addr;
+  if (v_[i + 1].object) {
+    v_[i + 1].offset += addr - v_[i].start;
+    v_[i + 1].object->map_hold();
+  }
   return ok();
 }
 
@@ -106,6 +112,8 @@ Result<void> VmaSet::remove(u64 start, u64 end) {
   usize i = lower(start);
   usize j = i;
   while (j < n_ && v_[j].end <= end) ++j;
+  for (usize k = i; k < j; ++k)
+    if (v_[k].object) v_[k].object->map_release();
   memmove(&v_[i], &v_[j], (n_ - j) * sizeof(Vma));
   n_ -= j - i;
   return ok();
@@ -117,9 +125,12 @@ void VmaSet::coalesce() {
   for (usize r = 1; r < n_; ++r) {
     Vma& a = v_[w];
     const Vma& b = v_[r];
+    bool same_object = a.object == b.object && a.no_write == b.no_write &&
+                       (!a.object || a.offset + a.bytes() == b.offset);
     if (a.end == b.start && a.prot == b.prot && a.kind == b.kind && a.charged == b.charged &&
-        a.kind != VmaKind::Reserved) {
+        same_object && a.kind != VmaKind::Reserved) {
       a.end = b.end;
+      if (b.object) b.object->map_release();
     } else {
       v_[++w] = b;
     }

@@ -9,12 +9,29 @@
 
 namespace mote::mm {
 
+// What a shared mapping (VmaKind::Shared) maps: the pages of a tmpfs file,
+// or of the unlinked one behind MAP_SHARED|MAP_ANONYMOUS memory. Every VMA
+// piece that maps it holds it once: VmaSet keeps that true across splits,
+// merges and removals, so the object (and its pages) outlive every mapping.
+class SharedObject {
+ public:
+  virtual void map_hold() = 0;
+  virtual void map_release() = 0;
+  // The platform tokens (platform::SharedPage) of the object's pages
+  // [first, first + n), made shared pages first where they are not yet.
+  virtual Result<void> shared_pages(u64 first, usize n, u64* tokens) = 0;
+
+ protected:
+  ~SharedObject() = default;
+};
+
 enum class VmaKind : u16 {
   Anon,      // mmap'd anonymous memory
   Image,     // the program's ELF segments
   Stack,     // the main thread's stack
   Heap,      // brk area
   Reserved,  // platform/core/host memory: never given to or removed by the program
+  Shared,    // MAP_SHARED: pages of `object` from byte offset `offset`
 };
 
 struct Vma {
@@ -23,6 +40,9 @@ struct Vma {
   u32 prot;     // platform::Prot bits
   VmaKind kind;
   u16 charged;  // 1 when counted against the memory limit
+  SharedObject* object = nullptr;  // Shared only (one hold per VMA piece)
+  u64 offset = 0;                  // Shared: the object's byte offset at `start`
+  bool no_write = false;           // Shared: the file was opened read-only
   u64 bytes() const { return end - start; }
 };
 
@@ -52,6 +72,7 @@ class VmaSet {
   // The highest `len`-byte free gap inside [lo, hi), or 0 when none.
   u64 find_gap_topdown(u64 len, u64 lo, u64 hi) const;
   // Adds a VMA; its range must be free (EEXIST otherwise), ENOMEM on no memory.
+  // On success the set owns one hold of v.object (the caller took it).
   Result<void> insert(const Vma& v);
   // Makes `addr` a boundary between VMAs when it falls strictly inside one.
   Result<void> split_at(u64 addr);

@@ -80,6 +80,22 @@ Result<void> protect(u64 addr, u64 len, u32 prot);
 Result<void> move(u64 old_addr, u64 old_len, u64 new_addr, u64 new_len);
 // Drops the contents of private anonymous pages (they read as zero again).
 Result<void> discard(u64 addr, u64 len);
+// Shared pages (MAP_SHARED file and anonymous memory): a zeroed page the
+// core reads and writes at `addr` and the program may map, at any number of
+// addresses, with map_shared; every view sees the same bytes. `token` names
+// the page to the platform (a memfd offset, a frame's physical address).
+struct SharedPage {
+  u64 addr;
+  u64 token;
+};
+Result<SharedPage> shared_page_alloc();
+// The page must no longer be mapped by the program.
+void shared_page_free(u64 token);
+// Maps pages tokens[0..n) at [addr, addr + n pages) with `prot`; the range
+// is free. unmap/protect/move then work on them like on any program page,
+// except that unmap leaves the page itself alone, and discard is not used
+// on them.
+Result<void> map_shared(u64 addr, const u64* tokens, usize n, u32 prot);
 // Memory for the core itself (heap, stacks), zeroed, never visible to the
 // program; unmap_core returns it.
 Result<u64> map_core(u64 len);

@@ -54,6 +54,13 @@ def main():
                   f"{native.stdout[:200]!r}; stderr {m.stderr[-400:]!r}")
 
         both("sqlite3 :memory: 'select 1+1'", ["/usr/bin/sqlite3", ":memory:", "select 1+1"])
+        # WAL mode maps the -shm file MAP_SHARED and writable.
+        wal_db = f"/tmp/mote_wal_{os.getpid()}.db"
+        both("sqlite3 WAL database in /tmp", ["/usr/bin/sqlite3", wal_db,
+             "pragma journal_mode=wal; create table t(x); insert into t values(1); select * from t"])
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(wal_db + suffix):
+                os.unlink(wal_db + suffix)
         both("echo hello | sha256sum", ["/usr/bin/sha256sum"], stdin=b"hello\n")
         for variant in ("glibc-dynamic", "musl-dynamic"):
             hello = os.path.join(opts.guest_dir, "hello." + variant)

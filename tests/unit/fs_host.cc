@@ -1,5 +1,7 @@
 #include "tests/unit/fs_host.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kernel/fs/special.h"
@@ -33,6 +35,17 @@ ImageBytes image(Image which) {
   if (s.empty()) return ImageBytes{nullptr, 0};
   return ImageBytes{reinterpret_cast<const u8*>(s.data()), s.size()};
 }
+
+// Shared pages: plain heap pages in the hosted build (the token is the
+// address; nothing maps them into a program here).
+Result<SharedPage> shared_page_alloc() {
+  void* p = aligned_alloc(kPageSize, kPageSize);
+  if (!p) return err(ENOMEM);
+  memset(p, 0, kPageSize);
+  return SharedPage{reinterpret_cast<u64>(p), reinterpret_cast<u64>(p)};
+}
+
+void shared_page_free(u64 token) { free(reinterpret_cast<void*>(token)); }
 
 u64 wall_ns() {
   timespec ts;

@@ -286,5 +286,55 @@ TEST(Vma, FindGapResultIsFree) {
       }
 }
 
+// A shared mapping's object is held once per VMA piece, whatever splits,
+// merges and removals do to the pieces.
+struct CountingObject final : SharedObject {
+  int holds = 0;
+  void map_hold() override { ++holds; }
+  void map_release() override { --holds; }
+  Result<void> shared_pages(u64, usize, u64*) override { return ok(); }
+};
+
+Vma shared_vma(u64 start, u64 end, CountingObject& o, u64 offset) {
+  Vma v{start, end, kR | kW, VmaKind::Shared, 0};
+  v.object = &o;
+  v.offset = offset;
+  return v;
+}
+
+TEST(Vma, SharedObjectHeldOncePerPiece) {
+  CountingObject o;
+  VmaSet s;
+  o.map_hold();
+  ASSERT_TRUE(s.insert(shared_vma(0x10 * P, 0x20 * P, o, 0)).ok());
+  EXPECT_EQ(o.holds, 1);
+  ASSERT_TRUE(s.split_at(0x14 * P).ok());
+  EXPECT_EQ(o.holds, 2);
+  EXPECT_EQ(s[1].offset, 4 * P);  // the second piece maps the object from page 4
+  s.coalesce();                   // contiguous offsets: one piece again
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(o.holds, 1);
+  ASSERT_TRUE(s.remove(0x12 * P, 0x13 * P).ok());  // a hole in the middle
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(o.holds, 2);
+  EXPECT_EQ(s[1].offset, 3 * P);
+  s.clear();
+  EXPECT_EQ(o.holds, 0);
+}
+
+TEST(Vma, SharedPiecesWithGapInOffsetsDoNotMerge) {
+  CountingObject o;
+  VmaSet s;
+  o.map_hold();
+  o.map_hold();
+  ASSERT_TRUE(s.insert(shared_vma(0x10 * P, 0x11 * P, o, 0)).ok());
+  ASSERT_TRUE(s.insert(shared_vma(0x11 * P, 0x12 * P, o, 5 * P)).ok());
+  s.coalesce();
+  EXPECT_EQ(s.size(), 2u);
+  ASSERT_TRUE(s.remove(0x10 * P, 0x12 * P).ok());
+  EXPECT_EQ(o.holds, 0);
+  s.clear();
+}
+
 }  // namespace
 }  // namespace mote::mm

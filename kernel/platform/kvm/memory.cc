@@ -27,6 +27,9 @@ enum : u64 {
   // Software bit (SDM 3A 4.5: ignored by the CPU): the frame belongs to the
   // program image (the initrd), mapped in place; never freed.
   kImage = 1ull << 9,
+  // Software bit: a shared page (platform::map_shared), owned by the core's
+  // shared-memory object; unmapping leaves the frame alone.
+  kShared = 1ull << 10,
 };
 
 constexpr usize kMaxRanges = 32;
@@ -188,6 +191,14 @@ Result<void> map_image_page(u64 virt, u64 phys, u32 prot) {
   return ok();
 }
 
+Result<void> map_shared_page(u64 virt, u64 phys, u32 prot) {
+  u64* e = walk(virt, true);
+  if (!e) return err(ENOMEM);
+  *e = phys | kShared | pte_flags(prot);
+  invlpg(virt);
+  return ok();
+}
+
 Result<void> map_page(u64 virt, u64 phys, u32 prot) {
   u64* e = walk(virt, true);
   if (!e) return err(ENOMEM);
@@ -219,7 +230,7 @@ u64 lookup_page(u64 virt, bool unmap, bool* image) {
   u64* e = walk(virt, false);
   if (!e || !(*e & kAddrMask)) return 0;
   u64 phys = *e & kAddrMask;
-  if (image) *image = *e & kImage;
+  if (image) *image = *e & (kImage | kShared);
   if (unmap) {
     *e = 0;
     invlpg(virt);
@@ -237,7 +248,7 @@ Result<void> protect_page(u64 virt, u32 prot) {
     copy_page(phys_to_virt(f), phys_to_virt(*e & kAddrMask));
     *e = f;
   }
-  *e = (*e & (kAddrMask | kImage)) | pte_flags(prot);
+  *e = (*e & (kAddrMask | kImage | kShared)) | pte_flags(prot);
   invlpg(virt);
   return ok();
 }

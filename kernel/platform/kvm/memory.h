@@ -45,8 +45,11 @@ bool fault_in(u64 virt, bool write);
 // Maps a frame of the program image in place (zero-copy); it is never freed
 // and gets a private copy before it becomes writable.
 Result<void> map_image_page(u64 virt, u64 phys, u32 prot);
+// Maps a shared page's frame (platform::map_shared): like an image frame it
+// is never freed by unmapping, but it stays writable in place.
+Result<void> map_shared_page(u64 virt, u64 phys, u32 prot);
 // The frame mapped at virt (0 if none); clears the entry when `unmap`;
-// *image tells whether it is an image frame (not to be freed).
+// *image tells whether it is an image or shared frame (not to be freed).
 u64 lookup_page(u64 virt, bool unmap, bool* image = nullptr);
 // Moves the page-table entry (frame and protection) of `from` to `to`.
 Result<void> move_page(u64 from, u64 to);

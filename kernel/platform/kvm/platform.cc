@@ -209,6 +209,26 @@ Result<void> discard(u64 addr, u64 len) {
   return ok();
 }
 
+// Shared pages are frames; the direct map is the core's view of them.
+Result<SharedPage> shared_page_alloc() {
+  u64 f = frame_alloc();
+  if (!f) return err(ENOMEM);
+  return SharedPage{reinterpret_cast<u64>(phys_to_virt(f)), f};
+}
+
+void shared_page_free(u64 token) { frame_free(token); }
+
+Result<void> map_shared(u64 addr, const u64* tokens, usize n, u32 prot) {
+  for (usize i = 0; i < n; ++i) {
+    auto r = map_shared_page(addr + i * kPageSize, tokens[i], prot);
+    if (!r.ok()) {
+      (void)unmap(addr, i * kPageSize);
+      return r;
+    }
+  }
+  return ok();
+}
+
 Result<u64> map_core(u64 len) { return core_map(len); }
 void unmap_core(u64 addr, u64 len) { core_unmap(addr, len); }
 

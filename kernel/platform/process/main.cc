@@ -252,12 +252,29 @@ void map_boot_images() {
   }
 }
 
+// The memfd behind shared pages, made while host calls are still allowed.
+// Sizing and mapping it wait for the first shared page (platform.cc): most
+// programs never map anything shared, and those two calls cost more than
+// the memfd (~10 us here). The sandbox allows ftruncate on this fd only.
+// Its size is the memory limit: shared pages are tmpfs pages, charged
+// against it. Its view is the top of the core region.
+void make_shared_memory() {
+  u64 size = min<u64>(page_up(g.boot->mem_limit) + (2ull << 20), kCoreRegion / 2);
+  long fd = host::syscall2(__NR_memfd_create, long("mote-shared"), 1 /*MFD_CLOEXEC*/);
+  if (host::failed(fd)) fatal("memfd_create for shared memory");
+  g.core_region_size -= size;
+  g.shm_fd = int(fd);
+  g.shm_base = g.core_region + g.core_region_size;
+  g.shm_size = size;
+}
+
 void start_core() {
   long region = host::mmap(0, kCoreRegion, 0 /*PROT_NONE*/,
                            host::kMapPrivate | host::kMapAnonymous | host::kMapNoreserve, -1, 0);
   if (host::failed(region)) fatal("cannot reserve the core region");
   g.core_region = u64(region);
   g.core_region_size = kCoreRegion;
+  make_shared_memory();
   map_boot_images();
 
   auto stack = platform::map_core(kCoreStack);

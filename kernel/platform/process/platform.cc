@@ -129,6 +129,61 @@ Result<void> discard(u64 addr, u64 len) {
   return check(host::syscall3(__NR_madvise, long(addr), long(len), 4 /*MADV_DONTNEED*/));
 }
 
+Result<SharedPage> shared_page_alloc() {
+  if (!g.shm_mapped) {  // the first one: size the memfd and map the core's view
+    TRY(check(host::syscall2(__NR_ftruncate, g.shm_fd, long(g.shm_size))));
+    long r = host::mmap(g.shm_base, g.shm_size, 3 /*PROT_READ|PROT_WRITE*/,
+                        0x01 /*MAP_SHARED*/ | host::kMapFixed, g.shm_fd, 0);
+    if (host::failed(r)) return err(int(-r));
+    g.shm_mapped = true;
+  }
+  // Fresh offsets of the memfd read as zero, and so do freed ones
+  // (MADV_REMOVE punched them out).
+  u64 off;
+  if (g.shm_nfree) {
+    off = u64(g.shm_free[--g.shm_nfree]) * kPageSize;
+  } else {
+    if (g.shm_next >= g.shm_size) return err(ENOMEM);
+    off = g.shm_next;
+    g.shm_next += kPageSize;
+  }
+  return SharedPage{g.shm_base + off, off};
+}
+
+void shared_page_free(u64 token) {
+  if (!g.shm_free) {
+    // One slot per page of the file, backed by the host as it is touched.
+    auto r = map_core(g.shm_size / kPageSize * sizeof(u32));
+    if (!r.ok()) return;  // the page stays allocated: a leak, not corruption
+    g.shm_free = reinterpret_cast<u32*>(r.value());
+  }
+  // MADV_REMOVE gives the memory back to the host and makes the page zero.
+  host::syscall3(__NR_madvise, long(g.shm_base + token), long(kPageSize), 9 /*MADV_REMOVE*/);
+  g.shm_free[g.shm_nfree++] = u32(token / kPageSize);
+}
+
+Result<void> map_shared(u64 addr, const u64* tokens, usize n, u32 prot) {
+  // Runs of consecutive file offsets go in one mmap.
+  usize i = 0;
+  while (i < n) {
+    usize j = i + 1;
+    while (j < n && tokens[j] == tokens[j - 1] + kPageSize) ++j;
+    u64 at = addr + i * kPageSize, len = (j - i) * kPageSize;
+    long r = host::mmap(at, len, host_prot(prot), 0x01 /*MAP_SHARED*/ | host::kMapFixedNoreplace,
+                        g.shm_fd, tokens[i]);
+    if (!host::failed(r) && u64(r) != at) {
+      host::munmap(u64(r), len);
+      r = -EEXIST;
+    }
+    if (host::failed(r)) {
+      if (i) host::munmap(addr, i * kPageSize);
+      return err(int(-r));
+    }
+    i = j;
+  }
+  return ok();
+}
+
 Result<u64> map_core(u64 len) {
   len = page_up(len);
   if (len > g.core_region_size - g.core_region_used) return err(ENOMEM);

@@ -75,6 +75,7 @@ void install_seccomp() {
       {__NR_mprotect},
       {__NR_mremap},
       {__NR_madvise},
+      {__NR_ftruncate, 0, {u32(g.shm_fd)}, 1},  // sizing the shared-page memfd, once
       {__NR_ioctl, 1, {0x5402, 0x5403, 0x5404}, 3},  // TCSETS(W/F) for -t; fds 0-2 only by use
       {__NR_clock_gettime},
       {__NR_clock_nanosleep},

@@ -44,6 +44,15 @@ struct State {
   u64 image_size[2] = {};
   int image_fd[2] = {-1, -1};
   u64 image_file_offset[2] = {};
+  // Shared pages (platform::shared_page_alloc): one memfd made before the
+  // sandbox, sized once on first use (sparse: untouched pages cost nothing),
+  // viewed MAP_SHARED at the top of the core region; a token is a page's
+  // offset.
+  int shm_fd = -1;
+  bool shm_mapped = false;
+  u64 shm_base = 0, shm_size = 0, shm_next = 0;
+  u32* shm_free = nullptr;       // stack of freed page numbers (core memory)
+  u64 shm_nfree = 0;
   bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
 };
 
