@@ -24,12 +24,19 @@ void record(const char* source, const char* target, const char* type, const char
   if (g_nmounts < kMaxMounts) g_mounts[g_nmounts++] = MountRecord{source, target, type, opts};
 }
 
-// Writes `text` to /etc/NAME unless the image has that file.
-Result<void> etc_default(Inode& etc, StrView name, StrView text) {
+// /etc/NAME with `text` (constant data, or a heap copy made here) unless the
+// image has that file. Read in place: no file pages until it is written.
+Result<void> etc_default(Inode& etc, StrView name, StrView text, bool copy = false) {
   auto existing = etc.lookup(name);
   if (existing.ok()) return ok();
-  Ref<Inode> f = TRY(etc.mknod(name, kIfreg | 0644, 0));
-  TRY(f->write(0, text.data, text.size));
+  const char* data = text.data;
+  if (copy) {
+    char* c = static_cast<char*>(mm::kalloc(text.size));  // lives as long as the run
+    if (!c) return err(ENOMEM);
+    memcpy(c, text.data, text.size);
+    data = c;
+  }
+  TRY(tmpfs_const_file(etc, name, 0644, data, text.size));
   return ok();
 }
 
@@ -74,7 +81,10 @@ class LazyRoot final : public Inode {
  private:
   Result<Ref<Inode>> real() {
     if (real_) return real_;
-    Ref<Inode> r = TRY(make_());
+    freeze_time(true);  // one clock read for the whole tree
+    auto made = make_();
+    freeze_time(false);
+    Ref<Inode> r = TRY(made);
     Inode* on = mountpoint;
     r->mountpoint = on;
     real_ = r;
@@ -127,11 +137,11 @@ Result<void> mount_standard() {
   StrView host = core::g_proc.hostname;
   usize n = format(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
                    "127.0.1.1\t%.*s\n", int(host.size), host.data);
-  TRY(etc_default(*etc, "hosts", StrView(hosts, n)));
+  TRY(etc_default(*etc, "hosts", StrView(hosts, n), true));
   TRY(etc_default(*etc, "resolv.conf", "nameserver 10.0.2.3\n"));
   char hostname[80];
   n = format(hostname, sizeof hostname, "%.*s\n", int(host.size), host.data);
-  TRY(etc_default(*etc, "hostname", StrView(hostname, n)));
+  TRY(etc_default(*etc, "hostname", StrView(hostname, n), true));
   (void)mkdir_p("/root");
   return ok();
 }

@@ -356,7 +356,8 @@ Result<Ref<PseudoDir>> subdir(Ref<PseudoDir> dir, StrView path) {
   return dir;
 }
 
-Result<void> fill_sys(Ref<PseudoDir> sys) {
+Result<void> fill_sys(PseudoDir& sys_dir) {
+  Ref<PseudoDir> sys(&sys_dir);
   for (const SysFile& f : kSysFiles) {
     Ref<PseudoDir> d = TRY(subdir(sys, f.dir));
     TRY(d->add_file(f.name, f.gen));
@@ -374,7 +375,7 @@ Result<Ref<Inode>> procfs_create() {
   char pid[16];
   format(pid, sizeof pid, "%d", g_proc.pid);
   Ref<PseudoDir> self = TRY(root->add_dir(pid));
-  TRY(procfs_fill_pid(*self));
+  self->fill_later(procfs_fill_pid);
   TRY(root->add_link("self", pid));
   TRY(root->add_link("mounts", "self/mounts"));
   TRY(root->add_file("cpuinfo", gen_cpuinfo));
@@ -384,7 +385,7 @@ Result<Ref<Inode>> procfs_create() {
   TRY(root->add_file("loadavg", gen_loadavg));
   TRY(root->add_file("version", gen_version));
   TRY(root->add_file("filesystems", gen_filesystems));
-  TRY(fill_sys(TRY(root->add_dir("sys"))));
+  TRY(root->add_dir("sys"))->fill_later(fill_sys);
   return Ref<Inode>(root);
 }
 

@@ -180,12 +180,14 @@ PseudoDir::PseudoDir(FileSystem* f, u32 perm, Inode* p)
 }
 
 Result<Ref<Inode>> PseudoDir::lookup(StrView name) {
+  TRY(ensure());
   for (Entry& e : entries_)
     if (e.name.view() == name) return e.node;
   return err(ENOENT);
 }
 
 Result<void> PseudoDir::readdir(u64* cookie, DirSink sink, void* ctx) {
+  TRY(ensure());
   if (*cookie == 0) {
     if (!sink(ctx, DirEntry{ino, kDtDir, ".", 1})) return ok();
     *cookie = 1;

@@ -70,8 +70,21 @@ class PseudoDir : public Inode {
   Result<void> add_file(StrView name, TextGen gen, u32 perm = 0444);
   Result<void> add_link(StrView name, StrView target);
   Result<void> add_link(StrView name, LinkGen gen);
+  // Entries made on first use by fill(*this): a run that only reads
+  // /proc/self/exe (glibc's start-up) does not build /proc/sys.
+  void fill_later(Result<void> (*fill)(PseudoDir& dir)) { fill_ = fill; }
 
  private:
+  Result<void> ensure() {
+    if (!fill_) return ok();
+    auto f = fill_;
+    fill_ = nullptr;
+    freeze_time(true);
+    auto r = f(*this);
+    freeze_time(false);
+    return r;
+  }
+  Result<void> (*fill_)(PseudoDir& dir) = nullptr;
   struct Entry {
     KString name;
     Ref<Inode> node;

@@ -47,10 +47,19 @@ class TmpFile final : public Inode, public mm::SharedObject {
       if (blocks_[p]) free_block(p);
   }
 
+  // Initial contents from constant core data (read in place until written).
+  void set_const(const u8* data, u64 n) {
+    src_ = data;
+    image_size_ = n;
+    size = n;
+  }
+
   void set_image(platform::Image which, u64 off, u64 n) {
     image_ = which;
     image_off_ = off;
     image_size_ = n;
+    src_ = platform::image(which).data + off;
+    mappable_ = true;
     size = n;
   }
 
@@ -58,7 +67,6 @@ class TmpFile final : public Inode, public mm::SharedObject {
     if (off >= size) return usize(0);
     len = usize(min<u64>(len, size - off));
     u8* out = static_cast<u8*>(buf);
-    platform::ImageBytes img = image_size_ ? platform::image(image_) : platform::ImageBytes{};
     usize done = 0;
     while (done < len) {
       u64 at = off + done;
@@ -70,7 +78,7 @@ class TmpFile final : public Inode, public mm::SharedObject {
       } else {
         // From the image where it covers, zero past it.
         usize from_img = at < image_size_ ? usize(min<u64>(n, image_size_ - at)) : 0;
-        if (from_img) memcpy(out + done, img.data + image_off_ + at, from_img);
+        if (from_img) memcpy(out + done, src_ + at, from_img);
         if (from_img < n) memset(out + done + from_img, 0, n - from_img);
       }
       done += n;
@@ -129,7 +137,7 @@ class TmpFile final : public Inode, public mm::SharedObject {
   }
 
   bool image_run(u64 off, platform::Image* which, u64* image_off, u64* run) override {
-    if (!image_size_ || !page_aligned(image_off_) || !page_aligned(off)) return false;
+    if (!mappable_ || !image_size_ || !page_aligned(image_off_) || !page_aligned(off)) return false;
     u64 end = page_down(min(image_size_, size));
     u64 at = off;
     while (at < end && !(at / kPageSize < blocks_.size() && blocks_[at / kPageSize]))
@@ -202,8 +210,7 @@ class TmpFile final : public Inode, public mm::SharedObject {
       memcpy(b, old, kPageSize);
       mm::page_free(old);
     } else if (at < image_size_) {
-      memcpy(b, platform::image(image_).data + image_off_ + at,
-             usize(min<u64>(kPageSize, image_size_ - at)));
+      memcpy(b, src_ + at, usize(min<u64>(kPageSize, image_size_ - at)));
     }
     blocks_[page] = b;
     shared_[page] = sp.value().token | 1;  // tokens are page-aligned: bit 0 marks "shared"
@@ -237,7 +244,7 @@ class TmpFile final : public Inode, public mm::SharedObject {
     }
     u64 at = page * kPageSize;
     usize from_img = at < image_size_ ? usize(min<u64>(kPageSize, image_size_ - at)) : 0;
-    if (from_img) memcpy(b, platform::image(image_).data + image_off_ + at, from_img);
+    if (from_img) memcpy(b, src_ + at, from_img);
     memset(b + from_img, 0, kPageSize - from_img);
     blocks_[page] = b;
     return b;
@@ -248,7 +255,9 @@ class TmpFile final : public Inode, public mm::SharedObject {
   u64 maps_ = 0;     // mapping pieces holding the file (map_hold)
   platform::Image image_ = platform::Image::Program;
   u64 image_off_ = 0;
-  u64 image_size_ = 0;  // file bytes [0, image_size_) not in blocks_ are the image's
+  u64 image_size_ = 0;  // file bytes [0, image_size_) not in blocks_ are src_'s
+  const u8* src_ = nullptr;  // the file's initial bytes: a boot image's, or constant data
+  bool mappable_ = false;    // src_ is in a boot image (zero-copy mapping)
 };
 
 class TmpSymlink final : public Inode {
@@ -523,6 +532,13 @@ Result<Ref<Inode>> tmpfs_create(u32 perm) {
   if (!root) return err(ENOMEM);
   root->nlink = 2;
   return Ref<Inode>(root);
+}
+
+Result<Ref<Inode>> tmpfs_const_file(Inode& dir, StrView name, u32 mode, const void* data,
+                                    u64 size) {
+  Ref<Inode> node = TRY(dir.mknod(name, kIfreg | (mode & kPermMask), 0));
+  static_cast<TmpFile*>(node.get())->set_const(static_cast<const u8*>(data), size);
+  return node;
 }
 
 Result<Ref<Inode>> tmpfs_image_file(Inode& dir, StrView name, u32 mode, platform::Image which,

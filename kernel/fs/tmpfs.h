@@ -28,6 +28,11 @@ void tmpfs_set_loader(Inode& dir, DirLoader load, u64 cookie);
 // memory (MAP_SHARED|MAP_ANONYMOUS, MAP_SHARED of /dev/zero).
 Result<Ref<Inode>> tmpfs_anon_file(u64 size);
 
+// A regular file whose contents are `size` bytes of constant core memory
+// (which must outlive it), read in place until written.
+Result<Ref<Inode>> tmpfs_const_file(Inode& dir, StrView name, u32 mode, const void* data,
+                                    u64 size);
+
 // Bytes of file data tmpfs holds on the heap (for tests and /proc/meminfo).
 u64 tmpfs_bytes();
 

@@ -20,7 +20,7 @@ constexpr u32 kMagicFree = 0x46524545;  // "FREE"
 constexpr u32 kLarge = 0xffffffff;
 constexpr usize kClassSize[] = {32, 64, 128, 256, 512, 1024, 2048, 4096};
 constexpr usize kClasses = sizeof(kClassSize) / sizeof(kClassSize[0]);
-constexpr u64 kChunk = 16 * 1024;  // per size class; small unikernels feel every page
+constexpr u64 kChunk = 64 * 1024;  // shared by every size class
 
 struct FreeBlock {
   Header h;
@@ -44,10 +44,13 @@ struct Carver {
   u64 end;
   u32 chunks;  // taken so far: from the second on, a class is in heavy use
 };
-Carver g_carve[kClasses];
+// One carver for all classes: blocks of every size are cut one after the
+// other from the same chunk, so a small boot touches few pages (each class
+// having its own chunk cost a platform call and a page fault per class).
+Carver g_carve;
 
 bool carve(int c) {
-  Carver& cv = g_carve[c];
+  Carver& cv = g_carve;
   usize sz = kClassSize[c];
   if (cv.next + sz > cv.end) {
     auto r = platform::map_core(kChunk);
@@ -55,8 +58,8 @@ bool carve(int c) {
     g_footprint += kChunk;
     cv.next = r.value();
     cv.end = cv.next + kChunk;
-    // A class that needs more than one chunk (unpacking a large root
-    // filesystem...) gets its memory backed in one go, not a fault per page.
+    // From the second chunk on the heap is in heavy use (unpacking a large
+    // root filesystem...): back it in one go, not a fault per page.
     if (cv.chunks++) platform::prefault_core(cv.next, kChunk);
   }
   auto* b = reinterpret_cast<FreeBlock*>(cv.next);

@@ -274,7 +274,7 @@ int cached_rootfs(const char* program, char** envp, u64* size) {
   }
   if (!ok) return -1;
   static char file[4096 + 64];
-  static char text[64 * 1024];
+  static char text[4096 + 128];  // magic, the path, the index name
   usize plen = strlen(program);
   u64 k = abi::fast_key(program, plen);
   char hex[17];
@@ -302,10 +302,17 @@ int cached_rootfs(const char* program, char** envp, u64* size) {
   memcpy(file + n, "/", 1);
   memcpy(file + n + 1, text + at, e - at);
   file[n + 1 + (e - at)] = 0;
-  static char index[1 << 20];
-  len = read_small(file, index, sizeof index);
+  // The index, in memory of its own: the core's .bss is populated at every
+  // start (main.cc), so large buffers do not belong there.
+  constexpr usize kIndexCap = 1 << 20;
+  long mem = host::mmap(0, kIndexCap, 3 /*RW*/, host::kMapPrivate | host::kMapAnonymous, -1, 0);
+  if (host::failed(mem)) return -1;
+  char* index = reinterpret_cast<char*>(mem);
+  len = read_small(file, index, kIndexCap);
   char key[65];
-  if (len <= 0 || !index_still_valid(index, usize(len), key)) return -1;
+  bool valid = len > 0 && index_still_valid(index, usize(len), key);
+  host::munmap(u64(mem), kIndexCap);
+  if (!valid) return -1;
   memcpy(file + n, "/rootfs-", 8);
   memcpy(file + n + 8, key, 64);
   memcpy(file + n + 72, ".cpio", 6);
