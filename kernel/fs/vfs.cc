@@ -44,8 +44,11 @@ void freeze_time(bool on) {
   // Nested freezes (unpacking inside boot's) keep the outer one's time.
   static int depth = 0;
   if (on && depth++ == 0) {
-    g_freeze = false;
-    g_frozen = now();
+    // The boot's wall-clock time from the boot info: no clock read at all
+    // (on the VM platforms the first one may calibrate the TSC, millions of
+    // instructions that must not be paid before the program starts).
+    u64 ns = platform::boot_info().wall_clock_ns;
+    g_frozen = Timespec{i64(ns / 1000000000ull), i64(ns % 1000000000ull)};
     g_freeze = true;
   } else if (!on && depth > 0 && --depth == 0) {
     g_freeze = false;

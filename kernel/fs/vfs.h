@@ -52,8 +52,10 @@ struct Timespec {
   i64 nsec = 0;
 };
 Timespec now();
-// While unpacking thousands of files at boot, one clock read serves all
-// their timestamps (each read is a host call on the process platform).
+// While building trees of nodes (boot, unpacking thousands of files, a lazy
+// /proc), every new node is stamped with the boot's time: no clock read per
+// node (a host call on the process platform, a TSC calibration on a VM's
+// first read).
 void freeze_time(bool on);
 
 // What stat(2) reports.
