@@ -151,7 +151,11 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
     auto* ph = reinterpret_cast<const elf::Phdr*>(base + eh->phoff);
     for (int i = 0; i < eh->phnum; ++i)
       if (ph[i].type == elf::kPtLoad && (ph[i].flags & elf::kPfW)) {
-        u64 s = page_down(base + ph[i].vaddr), e = page_up(base + ph[i].vaddr + ph[i].memsz);
+        // .data and what relocation writes; most of .bss (buffers for rare
+        // paths) is left to fault in if it is ever used.
+        u64 s = page_down(base + ph[i].vaddr);
+        u64 e = page_up(base + ph[i].vaddr + ph[i].filesz) + 8 * kPageSize;
+        e = min(e, page_up(base + ph[i].vaddr + ph[i].memsz));
         host::syscall3(__NR_madvise, long(s), long(e - s), 23 /*MADV_POPULATE_WRITE*/);
       }
   }
