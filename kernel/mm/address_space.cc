@@ -117,6 +117,7 @@ Result<void> AddressSpace::fill_from(u64 addr, u64 len, u32 prot, fs::Inode& fil
   // from it (zero-copy); the rest is read into a bounce buffer and copied.
   constexpr u64 kBounce = 16 * kPageSize;
   u8* bounce = nullptr;
+  u64 bounce_size = 0;
   u64 done = 0;
   Result<void> r = ok();
   while (done < len && r.ok()) {
@@ -128,15 +129,24 @@ Result<void> AddressSpace::fill_from(u64 addr, u64 len, u32 prot, fs::Inode& fil
       done += run;
       continue;
     }
-    if (!bounce && !(bounce = static_cast<u8*>(kalloc(kBounce)))) {
-      r = err(ENOMEM);
-      break;
-    }
     // Up to the next zero-copy page, at most a bounce buffer.
     u64 n = kPageSize;
     while (n < kBounce && done + n < len && !file.image_run(off + done + n, &which, &image_off, &run))
       n += kPageSize;
     n = min(n, len - done);
+    // The buffer only as large as this run (often one page: a segment's
+    // tail): on a VM every page of it is a zeroed frame.
+    if (bounce && bounce_size < n) {
+      kfree(bounce);
+      bounce = nullptr;
+    }
+    if (!bounce) {
+      bounce_size = n;
+      if (!(bounce = static_cast<u8*>(kalloc(n)))) {
+        r = err(ENOMEM);
+        break;
+      }
+    }
     usize got = 0;
     if (off + done < file.size) {
       auto rd = file.read(off + done, bounce, usize(min<u64>(n, file.size - (off + done))));

@@ -20,7 +20,7 @@ constexpr u32 kMagicFree = 0x46524545;  // "FREE"
 constexpr u32 kLarge = 0xffffffff;
 constexpr usize kClassSize[] = {32, 64, 128, 256, 512, 1024, 2048, 4096};
 constexpr usize kClasses = sizeof(kClassSize) / sizeof(kClassSize[0]);
-constexpr u64 kChunk = 64 * 1024;  // shared by every size class
+constexpr u64 kChunk = 16 * 1024;  // shared by every size class; small boots feel every page
 
 struct FreeBlock {
   Header h;
