@@ -11,9 +11,11 @@ Exit 77 (ctest SKIP) when qemu-system-x86_64 is not installed.
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from checks import Checks, microvm
 
@@ -51,6 +53,17 @@ def main():
     # Status 125 -> (125 << 1 | 1) & 0xff = 251; the launcher's low-7-bit mapping gives 125.
     check("status 125 through isa-debug-exit", r.returncode == 251 and (r.returncode >> 1) & 0x7f == 125,
           f"qemu status {r.returncode}")
+    # A guest too small for the kernel and its initrd: QEMU loads the initrd
+    # over the kernel image; the kernel must say so, not run overwritten code.
+    with tempfile.NamedTemporaryFile() as initrd:
+        initrd.write(b"\0" * (700 << 10))  # QEMU puts it at the top of the 2 MiB
+        initrd.flush()
+        cmd = microvm(opts.kernel, "-- prog", ram="2M")
+        cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", initrd.name]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        out = r.stdout.decode(errors="replace")
+        check("an initrd over the kernel is reported", "overlaps the kernel image" in out, out[-300:])
+        check("... with status 125", (r.returncode >> 1) & 0x7f == 125, f"qemu status {r.returncode}")
     # A kernel fault on purpose: the report names the functions of each frame
     # (the generated symbol table matches the final link).
     r = subprocess.run(qemu_cmd(opts.kernel, "crashtest"), stdin=subprocess.DEVNULL,

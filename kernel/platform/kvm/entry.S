@@ -24,6 +24,34 @@ pvh_start32:
         mov     %edx, boot_tsc + 4
         mov     %ebx, boot_info_phys            // struct hvm_start_info *
         movl    $0x48565000, boot_magic         // "\0PVH"
+        // A guest too small for the kernel and its initrd gets the initrd
+        // loaded over the kernel image (QEMU does not check): say so on COM1
+        // and stop (isa-debug-exit status 125, else a triple fault) before
+        // running overwritten code. hvm_start_info: nr_modules at 12,
+        // modlist_paddr at 16; a module: paddr at 0, size at 8.
+        mov     12(%ebx), %ecx
+        test    %ecx, %ecx
+        jz      2f
+        mov     16(%ebx), %eax
+        mov     (%eax), %edx                    // module 0's start
+        cmp     $PHYS(__kernel_end), %edx
+        jae     2f
+        add     8(%eax), %edx                   // its end
+        cmp     $0x100000, %edx
+        jbe     2f
+        mov     $overlap_msg, %esi
+1:      movb    (%esi), %al
+        test    %al, %al
+        jz      3f
+        mov     $0x3f8, %dx
+        outb    %al, %dx
+        inc     %esi
+        jmp     1b
+3:      mov     $125, %eax                      // status 125, as the kernel's other exits
+        mov     $0xf4, %dx
+        outl    %eax, %dx
+        ud2                                     // no IDT yet: a triple fault ends the VM
+2:
         // CR4.PAE, EFER.LME, CR3, then CR0.PG (SDM 9.8.5).
         mov     %cr4, %eax
         or      $0x20, %eax
@@ -56,6 +84,7 @@ pvh_start32:
         .balign 8
 boot_info_phys: .long 0
 boot_magic:     .long 0
+overlap_msg:    .asciz "mote kernel: the initrd overlaps the kernel image: give the VM more memory (qemu -m)\n"
         .globl  boot_tsc
 boot_tsc:       .quad 0
         .balign 16
