@@ -157,8 +157,8 @@ int cmd_run(const std::vector<std::string>& args) {
 
   if (opts->tty) {
     if (!isatty(0)) return fail("-t: standard input is not a terminal");
-    if (opts->platform != mote::cli::Platform::Process)
-      return fail("-t is supported on the process platform only so far");
+    if (opts->platform == mote::cli::Platform::Kvm)
+      return fail("-t is not supported on --platform kvm yet");
   }
 
   // -v: each host directory opened now (a missing one is an error before

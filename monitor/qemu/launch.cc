@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,20 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   for (int fd = 0; fd < 3; ++fd)
     if (launch::std_fd_closed(fd)) append += "closed=" + std::to_string(fd) + " ";
   for (const auto& kv : o.env) append += "env=" + encode_word(kv) + " ";
+  if (o.tty) {
+    // -t: the guest's streams are this terminal (its modes and size); mode
+    // changes come back as status lines (run below applies them).
+    unsigned char t[60] = {};
+    struct winsize ws {};
+    if (ioctl(0, TCGETS, t) == 0) {
+      static const char hex[] = "0123456789abcdef";
+      std::string h;
+      for (int k = 0; k < 36; ++k) h += hex[t[k] >> 4], h += hex[t[k] & 15];
+      append += "tty termios=" + h + " ";
+      if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+        append += "winsize=" + std::to_string(ws.ws_row) + "x" + std::to_string(ws.ws_col) + " ";
+    }
+  }
   // -v: share k is the virtio-9p device tagged mote<k> (its fsdev too), the
   // guest path and mode the k-th share= / share_ro= word.
   std::vector<std::string> devices;
@@ -193,6 +208,28 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   for (int fd : child_fds) close(fd);
   close(kfd);
 
+  // -t: the terminal's modes before the guest changes them, put back at the
+  // end whatever happens to the VM.
+  unsigned char saved_termios[60] = {};
+  bool termios_changed = false;
+  const bool tty = o.tty && ioctl(0, TCGETS, saved_termios) == 0;
+  size_t status_seen = 0;
+  auto apply_status_lines = [&](const std::string& text) {
+    for (;;) {
+      size_t nl = text.find('\n', status_seen);
+      if (nl == std::string::npos) return;
+      std::string line = text.substr(status_seen, nl - status_seen);
+      status_seen = nl + 1;
+      const std::string tag = "mote-termios: ";
+      if (!tty || line.rfind(tag, 0) != 0 || line.size() != tag.size() + 72) continue;
+      unsigned char t[60];
+      memcpy(t, saved_termios, sizeof t);
+      for (int k = 0; k < 36; ++k)
+        t[k] = static_cast<unsigned char>(std::stoi(line.substr(tag.size() + 2 * k, 2), nullptr, 16));
+      if (ioctl(0, TCSETS, t) == 0) termios_changed = true;
+    }
+  };
+
   // Relay: guest output to ours until QEMU closes it; our stdin to the guest,
   // encoded, without ever blocking on either side.
   std::string status_text, pending;
@@ -217,8 +254,12 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
         --outputs;
         continue;
       }
-      if (i < 2) write_all(i + 1, buf, size_t(n));
-      else status_text.append(buf, size_t(n));
+      if (i < 2) {
+        write_all(i + 1, buf, size_t(n));
+      } else {
+        status_text.append(buf, size_t(n));
+        apply_status_lines(status_text);
+      }
     }
     if (pfd[3].fd >= 0 && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
       ssize_t n = (pfd[3].revents & POLLNVAL) ? 0 : read(0, buf, sizeof buf);
@@ -243,6 +284,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   int ws = 0;
   while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
   }
+  if (termios_changed) ioctl(0, TCSETS, saved_termios);
   size_t at = status_text.rfind("mote-exit: ");
   if (at != std::string::npos) return atoi(status_text.c_str() + at + 11) & 0xff;
   // No status line: the VM did not end through the kernel's exit (QEMU's own

@@ -61,6 +61,8 @@ def run_session(argv, inputs, timeout=30):
             os.waitpid(pid, 0)
             return None, transcript, before, None
         pending = pending[pending.index(wait_for) + len(wait_for):]
+        if callable(send):
+            send = send(termios.tcgetattr(slave))  # look at the terminal now
         if send is not None:
             os.write(master, send)
     deadline = time.monotonic() + timeout
@@ -83,6 +85,7 @@ def run_session(argv, inputs, timeout=30):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mote", required=True)
+    ap.add_argument("--platform", default="process")
     args = ap.parse_args()
     python = "/usr/bin/python3"
     if not os.path.exists(python):
@@ -92,7 +95,7 @@ def main():
 
     # The REPL answers typed input; exit() ends it with status 0.
     status, out, before, after = run_session(
-        [args.mote, "run", "-it", python, "-q"],
+        [args.mote, "run", "--platform", args.platform, "-it", python, "-q"],
         [(b">>> ", b"print(6 * 7)\r"), (b"42", None), (b">>> ", b"import sys; sys.exit(3)\r")])
     text = out.decode(errors="replace")
     if status != 3:
@@ -102,7 +105,7 @@ def main():
         print(f"FAIL repl: no answer, transcript:\n{text}")
         failures += 1
     else:
-        print("ok   repl answers typed input and exits with its status")
+        print(f"ok   repl answers typed input and exits with its status ({args.platform})")
     if after is not None and after != before:
         print(f"FAIL repl: terminal modes not restored\n  before {before}\n  after  {after}")
         failures += 1
@@ -112,7 +115,7 @@ def main():
     # Raw mode set by the program, then it dies by a signal: mote puts the
     # terminal back (the program never does).
     status, out, before, after = run_session(
-        [args.mote, "run", "-it", python, "-q"],
+        [args.mote, "run", "--platform", args.platform, "-it", python, "-q"],
         [(b">>> ", b"import tty, ctypes; tty.setraw(0); ctypes.string_at(0)\r")])
     if status != 139:
         print(f"FAIL crash: status {status} (expected 139), transcript:\n{out.decode(errors='replace')}")
@@ -123,8 +126,32 @@ def main():
     else:
         print("ok   terminal modes restored after the program crashed")
 
+    # The program's mode change reaches this terminal while it runs.
+    seen = {}
+
+    def look(modes):
+        seen["lflag"] = modes[3]
+        return b"x"
+
+    prog = ("import tty, sys; tty.setraw(0); print('RAW', flush=True); "
+            "sys.stdin.read(1); print('GOT', flush=True)")
+    status, out, before, after = run_session(
+        [args.mote, "run", "--platform", args.platform, "-it", python, "-c", prog],
+        [(b"RAW", look), (b"GOT", None)])
+    if status != 0 or "lflag" not in seen:
+        print(f"FAIL raw mode ({args.platform}): status {status}, transcript:\n{out.decode(errors='replace')}")
+        failures += 1
+    elif seen["lflag"] & termios.ICANON:
+        print(f"FAIL raw mode ({args.platform}): the terminal stayed canonical while the program ran")
+        failures += 1
+    elif after != before:
+        print(f"FAIL raw mode ({args.platform}): modes not restored")
+        failures += 1
+    else:
+        print(f"ok   the program's raw mode reached the terminal, and came back ({args.platform})")
+
     # -t without a terminal is a clear error.
-    r = os.popen(f"{args.mote} run -t {python} -c pass </dev/null 2>&1; echo status=$?").read()
+    r = os.popen(f"{args.mote} run --platform {args.platform} -t {python} -c pass </dev/null 2>&1; echo status=$?").read()
     if "not a terminal" in r and "status=125" in r:
         print("ok   -t without a terminal is refused")
     else:

@@ -143,6 +143,12 @@ void kprintf(const char* fmt, ...) {
   console_write(1, buf, n);
 }
 
+bool console_status_line(const char* s, usize n) {
+  if (g_host == Host::MoteMonitor || !g_com3) return false;
+  uart_write(kCom3, s, n);
+  return true;
+}
+
 void vm_exit(int status) {
   status &= 0xff;
   if (g_host == Host::MoteMonitor) {

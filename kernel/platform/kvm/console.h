@@ -15,6 +15,8 @@ Host host_kind();
 isize console_write(int stream, const void* buf, usize len);
 isize console_read(int stream, void* buf, usize len);
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// A line on the launcher's status channel (QEMU: COM3); false without one.
+bool console_status_line(const char* s, usize n);
 [[noreturn]] void vm_exit(int status);
 
 }  // namespace mote::kvm

@@ -92,7 +92,19 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
   return ok();
 }
 
-Result<void> console_set_termios(int, u32, const u8*) { return err(ENOTTY); }
+// -t under QEMU: the launcher applies "mote-termios: HEX" status lines to
+// the host terminal (monitor/qemu/launch.cc) and restores it at the end.
+Result<void> console_set_termios(int stream, u32, const u8* termios) {
+  if (!(g_vm.boot->flags & abi::kBootTty) || stream < 0 || stream > 2) return err(ENOTTY);
+  char line[14 + 72 + 2] = "mote-termios: ";
+  for (usize k = 0; k < 36; ++k) {
+    line[14 + 2 * k] = "0123456789abcdef"[termios[k] >> 4];
+    line[15 + 2 * k] = "0123456789abcdef"[termios[k] & 15];
+  }
+  line[14 + 72] = '\n';
+  if (!console_status_line(line, 14 + 72 + 1)) return err(ENOTTY);
+  return ok();
+}
 
 u64 syscall_stack_top() { return g_cpu0.kernel_stack_top; }
 

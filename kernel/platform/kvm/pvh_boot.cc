@@ -127,6 +127,10 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   StrView share_paths[abi::kMaxShares];
   u32 share_flags[abi::kMaxShares];
   u32 nshares = 0;
+  // -t (mote run --platform qemu -it): the host terminal's modes and size.
+  bool tty = false;
+  u8 termios[36] = {};
+  u16 rows = 0, cols = 0;
   usize first_arg = words.n;
   for (usize i = 0; i < words.n; ++i) {
     StrView w = words.w[i];
@@ -146,8 +150,28 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
       const usize skip = ro ? 9 : 6;
       share_paths[nshares] = StrView(w.data + skip, w.size - skip);
       share_flags[nshares++] = ro ? u32(abi::kShareReadOnly) : 0u;
-    } else if (w.size == 8 && w.starts_with("closed=") && w.data[7] >= '0' && w.data[7] <= '2')
+    } else if (w.size == 8 && w.starts_with("closed=") && w.data[7] >= '0' && w.data[7] <= '2') {
       closed |= 1u << (w.data[7] - '0');
+    } else if (w == StrView("tty")) {
+      tty = true;
+    } else if (w.starts_with("termios=") && w.size == 8 + 72) {
+      for (usize k = 0; k < 36; ++k) {
+        auto hex = [](char c) -> int {
+          return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        };
+        int hi = hex(w.data[8 + 2 * k]), lo = hex(w.data[9 + 2 * k]);
+        if (hi < 0 || lo < 0) break;
+        termios[k] = u8(hi << 4 | lo);
+      }
+    } else if (w.starts_with("winsize=")) {
+      u32 r = 0, c = 0;
+      usize k = 8;
+      while (k < w.size && w.data[k] >= '0' && w.data[k] <= '9') r = r * 10 + u32(w.data[k++] - '0');
+      if (k < w.size && w.data[k] == 'x') ++k;
+      while (k < w.size && w.data[k] >= '0' && w.data[k] <= '9') c = c * 10 + u32(w.data[k++] - '0');
+      rows = u16(min<u32>(r, 0xffff));
+      cols = u16(min<u32>(c, 0xffff));
+    }
     // Other words are not ours.
   }
   // The initrd (module 0) wins over a packed image. It is either the
@@ -188,7 +212,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   abi::BootInfo h{};
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
-  h.flags = flags;
+  h.flags = flags | (tty ? u32(abi::kBootTty) : 0u);
   h.cpus = 1;
   // What the program may commit: --mem if given, else 7/8 of free RAM (the
   // rest feeds page tables and the core's heap).
@@ -229,6 +253,16 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   for (int k = 0; k < 3; ++k) {  // a serial line, not a tty
     h.console[k].kind = (closed >> k) & 1 ? abi::ConsoleKind::Closed : abi::ConsoleKind::Pipe;
     h.console[k].open_flags = k == 0 ? 0 /*O_RDONLY*/ : 1 /*O_WRONLY*/;
+    if (tty && h.console[k].kind != abi::ConsoleKind::Closed) {
+      // The host terminal, relayed by the launcher: modes changes go back to
+      // it as status lines (console_set_termios).
+      h.console[k].kind = abi::ConsoleKind::Tty;
+      h.console[k].tty_rdev = (136u << 8) | 0;  // /dev/pts/0
+      h.console[k].open_flags = 2;             // O_RDWR, as a terminal is
+      memcpy(h.console[k].termios, termios, sizeof termios);
+      h.console[k].ws_row = rows;
+      h.console[k].ws_col = cols;
+    }
   }
   // Shares: ShareMount[] (8-byte aligned, like the string tables).
   abi::ShareMount mounts[abi::kMaxShares];
