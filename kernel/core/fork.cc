@@ -53,6 +53,7 @@ struct SavedProc {
   u64 altstack[3];
   Rlimit rlimits[kNumRlimits];
   StrView exe_path;
+  char comm[16];
   fs::Inode* exe;
   u64 stack_size, load_bias;
 };
@@ -100,6 +101,7 @@ void save_proc(SavedProc* s) {
   memcpy(s->altstack, g_proc.altstack, sizeof s->altstack);
   memcpy(s->rlimits, g_proc.rlimits, sizeof s->rlimits);
   s->exe_path = g_proc.exe_path;
+  memcpy(s->comm, g_proc.comm, sizeof s->comm);
   s->exe = g_proc.exe;
   s->stack_size = g_proc.stack_size;
   s->load_bias = g_proc.load_bias;
@@ -119,6 +121,7 @@ void restore_proc(const SavedProc& s) {
   memcpy(g_proc.rlimits, s.rlimits, sizeof s.rlimits);
   g_proc.exe = s.exe;
   g_proc.exe_path = s.exe_path;
+  memcpy(g_proc.comm, s.comm, sizeof g_proc.comm);
   g_proc.stack_size = s.stack_size;
   g_proc.load_bias = s.load_bias;
 }

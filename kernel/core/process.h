@@ -43,6 +43,7 @@ struct Process {
   StrView exe_path;        // absolute guest path of the program
   fs::Inode* exe = nullptr;  // its file (a reference held for the whole run)
   StrView hostname;
+  char comm[16] = {};      // prctl(PR_SET_NAME); empty: the program file's basename
   u64 stack_size = 0;      // main-thread stack (RLIMIT_STACK)
   u64 image_path_unused = 0;
   // The loaded image, for fault reports.

@@ -40,6 +40,7 @@ StrView boot_arg(u32 table, u32 i) {
 
 // The command name: the program file's name, at most 15 bytes (TASK_COMM_LEN).
 StrView comm() {
+  if (g_proc.comm[0]) return StrView(g_proc.comm, strnlen(g_proc.comm, 15));
   StrView p = g_proc.exe_path;
   usize cut = p.size;
   while (cut > 0 && p.data[cut - 1] != '/') --cut;

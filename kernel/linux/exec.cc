@@ -163,6 +163,7 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
   p.altstack[0] = p.altstack[1] = p.altstack[2] = 0;
   p.clear_child_tid = 0;
   p.robust_list = p.robust_len = 0;
+  p.comm[0] = 0;  // the name is the new program's again
 
   exec::LoadProblem problem;
   auto loaded = exec::load_program(p.as, *node, &problem);

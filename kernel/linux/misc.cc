@@ -19,7 +19,6 @@ constexpr int kPrSetName = 15, kPrGetName = 16, kPrGetDumpable = 3, kPrSetDumpab
 constexpr int kPrSetPdeathsig = 1, kPrGetPdeathsig = 2, kPrSetNoNewPrivs = 38;
 constexpr int kPrGetNoNewPrivs = 39, kPrSetChildSubreaper = 36, kPrSetVma = 0x53564d41;
 
-char g_comm[16];  // the thread name (PR_SET_NAME); empty: the program's basename
 bool g_no_new_privs = false;
 int g_dumpable = 1;
 
@@ -39,14 +38,14 @@ i64 sys_prctl(const SysArgs& a) {
         if (!name[i]) break;
         if (i == 15) name[15] = 0;
       }
-      memcpy(g_comm, name, sizeof g_comm);
-      g_comm[15] = 0;
+      memcpy(core::g_proc.comm, name, sizeof core::g_proc.comm);
+      core::g_proc.comm[15] = 0;
       return 0;
     }
     case kPrGetName: {
       char name[16] = {};
-      if (g_comm[0]) {
-        memcpy(name, g_comm, 16);
+      if (core::g_proc.comm[0]) {
+        memcpy(name, core::g_proc.comm, 16);
       } else {
         StrView exe = core::g_proc.exe_path;
         usize s = exe.size;
@@ -74,7 +73,7 @@ i64 sys_prctl(const SysArgs& a) {
   }
 }
 
-const char* thread_name() { return g_comm[0] ? g_comm : nullptr; }
+const char* thread_name() { return core::g_proc.comm[0] ? core::g_proc.comm : nullptr; }
 
 i64 sys_getgroups(const SysArgs& a) {
   if (a.i(0) < 0) return -EINVAL;

@@ -25,4 +25,5 @@ if grep -q alpha out/src/a/b/two.txt; then echo "grep found"; fi
 rm -r out src t.tar
 ls
 echo "status of false: $(false || echo $?)"
+echo "comm: $(cat /proc/self/comm)"
 exit 3
