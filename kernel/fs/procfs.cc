@@ -367,16 +367,37 @@ Result<void> fill_sys(PseudoDir& sys_dir) {
 
 }  // namespace
 
+// /proc itself: its process directory answers to the current pid (a forked
+// child's /proc/self is its own number; there is one process at a time).
+class ProcRoot final : public PseudoDir {
+ public:
+  using PseudoDir::PseudoDir;
+  Result<Ref<Inode>> lookup(StrView name) override {
+    char pid[16];
+    usize n = format(pid, sizeof pid, "%d", g_proc.pid);
+    if (self_ && name == StrView(pid, n)) return Ref<Inode>(self_);
+    return PseudoDir::lookup(name);
+  }
+  Inode* self_ = nullptr;  // kept alive by its entry
+};
+
+Result<usize> gen_self_link(char* buf, usize cap) {
+  char pid[16];
+  usize n = format(pid, sizeof pid, "%d", g_proc.pid);
+  return copy_out(buf, cap, StrView(pid, n));
+}
+
 Result<Ref<Inode>> procfs_create() {
   random_uuid(g_boot_id);
   FileSystem* f = TRY(pseudo_fs("proc", kProcSuperMagic));
-  auto root = make_ref<PseudoDir>(f, 0555, nullptr);
+  auto root = make_ref<ProcRoot>(f, 0555, nullptr);
   if (!root) return err(ENOMEM);
   char pid[16];
   format(pid, sizeof pid, "%d", g_proc.pid);
   Ref<PseudoDir> self = TRY(root->add_dir(pid));
+  root->self_ = self.get();
   self->fill_later(procfs_fill_pid);
-  TRY(root->add_link("self", pid));
+  TRY(root->add_link("self", gen_self_link));
   TRY(root->add_link("mounts", "self/mounts"));
   TRY(root->add_file("cpuinfo", gen_cpuinfo));
   TRY(root->add_file("meminfo", gen_meminfo));

@@ -136,8 +136,8 @@ void gen_status(Text& t) {
   u32 cpus = platform::boot_info().cpus ? platform::boot_info().cpus : 1;
   t.append("Name:\t%.*s\n", int(c.size), c.data);
   t.append("Umask:\t%04o\n", ns().umask);
-  t.append("State:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t0\nTracerPid:\t0\n", pid,
-           pid);
+  t.append("State:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", pid,
+           pid, g_proc.ppid);
   t.append("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
   u64 fdsize = 64;
   while (fdsize < u64(fds().end())) fdsize *= 2;
@@ -199,8 +199,9 @@ void gen_stat(Text& t) {
   int pid = g_proc.pid;
   u64 cpu_ticks = platform::process_cpu_ns() / (1000000000ull / kHz);
   u64 tty = tty_nr();
-  t.append("%d (%.*s) R 0 %d %d %lu %d 4194560 0 0 0 0 %lu 0 0 0 20 0 1 0 0 %lu %lu ", pid,
-           int(c.size), c.data, pid, pid, (unsigned long)tty, tty ? pid : -1,
+  t.append("%d (%.*s) R %d %d %d %lu %d 4194560 0 0 0 0 %lu 0 0 0 20 0 1 0 0 %lu %lu ", pid,
+           int(c.size), c.data, g_proc.ppid, g_proc.pgid, g_proc.sid, (unsigned long)tty,
+           tty ? g_proc.pgid : -1,
            (unsigned long)cpu_ticks, (unsigned long)m.size, (unsigned long)(m.rss / kPageSize));
   t.append("18446744073709551615 %lu %lu %lu 0 0 0 %lu %lu %lu 0 0 0 17 0 0 0 0 0 0 ",
            (unsigned long)m.code_start, (unsigned long)m.code_end, (unsigned long)m.stack_top,
