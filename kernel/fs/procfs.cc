@@ -387,6 +387,20 @@ Result<usize> gen_self_link(char* buf, usize cap) {
   return copy_out(buf, cap, StrView(pid, n));
 }
 
+// /proc's entries besides the process directory and "self".
+Result<void> fill_proc_root(PseudoDir& root) {
+  TRY(root.add_link("mounts", "self/mounts"));
+  TRY(root.add_file("cpuinfo", gen_cpuinfo));
+  TRY(root.add_file("meminfo", gen_meminfo));
+  TRY(root.add_file("stat", gen_stat));
+  TRY(root.add_file("uptime", gen_uptime));
+  TRY(root.add_file("loadavg", gen_loadavg));
+  TRY(root.add_file("version", gen_version));
+  TRY(root.add_file("filesystems", gen_filesystems));
+  TRY(root.add_dir("sys"))->fill_later(fill_sys);
+  return ok();
+}
+
 Result<Ref<Inode>> procfs_create() {
   random_uuid(g_boot_id);
   FileSystem* f = TRY(pseudo_fs("proc", kProcSuperMagic));
@@ -394,19 +408,13 @@ Result<Ref<Inode>> procfs_create() {
   if (!root) return err(ENOMEM);
   char pid[16];
   format(pid, sizeof pid, "%d", g_proc.pid);
+  // Up front only what /proc/self/exe needs; the rest on first use.
   Ref<PseudoDir> self = TRY(root->add_dir(pid));
   root->self_ = self.get();
+  TRY(procfs_fill_pid_links(*self));
   self->fill_later(procfs_fill_pid);
   TRY(root->add_link("self", gen_self_link));
-  TRY(root->add_link("mounts", "self/mounts"));
-  TRY(root->add_file("cpuinfo", gen_cpuinfo));
-  TRY(root->add_file("meminfo", gen_meminfo));
-  TRY(root->add_file("stat", gen_stat));
-  TRY(root->add_file("uptime", gen_uptime));
-  TRY(root->add_file("loadavg", gen_loadavg));
-  TRY(root->add_file("version", gen_version));
-  TRY(root->add_file("filesystems", gen_filesystems));
-  TRY(root->add_dir("sys"))->fill_later(fill_sys);
+  root->fill_later(fill_proc_root);
   return Ref<Inode>(root);
 }
 

@@ -554,10 +554,14 @@ Result<usize> file_link_text(File& f, char* buf, usize cap) {
   }
 }
 
-Result<void> procfs_fill_pid(PseudoDir& dir) {
+Result<void> procfs_fill_pid_links(PseudoDir& dir) {
   TRY(dir.add_link("exe", link_exe));
   TRY(dir.add_link("cwd", link_cwd));
   TRY(dir.add_link("root", "/"));
+  return ok();
+}
+
+Result<void> procfs_fill_pid(PseudoDir& dir) {
   auto fd = make_ref<FdDir>(dir.fs, &dir, false);
   auto fdinfo = make_ref<FdDir>(dir.fs, &dir, true);
   if (!fd || !fdinfo) return err(ENOMEM);

@@ -180,6 +180,10 @@ PseudoDir::PseudoDir(FileSystem* f, u32 perm, Inode* p)
 }
 
 Result<Ref<Inode>> PseudoDir::lookup(StrView name) {
+  // Entries made up front answer without filling the rest (fill_later).
+  for (Entry& e : entries_)
+    if (e.name.view() == name) return e.node;
+  if (!fill_) return err(ENOENT);
   TRY(ensure());
   for (Entry& e : entries_)
     if (e.name.view() == name) return e.node;

@@ -107,7 +107,9 @@ inline u32 dev_minor(u64 dev) { return u32((dev & 0xff) | ((dev >> 12) & 0xfff00
 // "tty1", "ttyS0"); false for a device that is not a terminal (devfs.cc).
 bool tty_dev_name(u64 rdev, char* buf, usize cap);
 
-// Fills /proc/<pid> (procfs_pid.cc).
+// Fills /proc/<pid> (procfs_pid.cc): its exe, cwd and root links (made up
+// front: glibc reads /proc/self/exe at every start), then the rest.
+Result<void> procfs_fill_pid_links(PseudoDir& dir);
 Result<void> procfs_fill_pid(PseudoDir& dir);
 
 // The path /proc/self/fd/N shows for an open file: its absolute path when
