@@ -89,6 +89,13 @@ Result<Ref<fs::Inode>> start_of(int dirfd, StrView path) {
   return f->inode;
 }
 
+// The directory an *at call creates or removes in, and the last name of
+// the path (into name_buf, kNameMax + 1 bytes).
+Result<fs::ParentName> parent_at(int dirfd, const Path& p, char* name_buf) {
+  Ref<fs::Inode> start = TRY(start_of(dirfd, p.view));
+  return fs::resolve_parent(start.get(), p.view, name_buf);
+}
+
 // Resolves (dirfd, path) for the *at calls, with AT_EMPTY_PATH and
 // AT_SYMLINK_NOFOLLOW handling.
 Result<Ref<fs::Inode>> lookup_at(int dirfd, u64 path_addr, u64 flags, bool follow_default) {
@@ -232,10 +239,8 @@ i64 do_mkdirat(int dirfd, u64 path_addr, u64 mode) {
   Path* p = path_buffer(0);
   auto pr = path_from_user(p, path_addr);
   if (!pr.ok()) return -pr.error();
-  auto start = start_of(dirfd, p->view);
-  if (!start.ok()) return -start.error();
   char name[fs::kNameMax + 1];
-  auto pn = fs::resolve_parent(start.value().get(), p->view, name);
+  auto pn = parent_at(dirfd, *p, name);
   if (!pn.ok()) return -pn.error();
   if (pn.value().name.size == 0) return -EEXIST;
   auto w = fs::may_write(*pn.value().dir);
@@ -255,10 +260,8 @@ i64 do_mknodat(int dirfd, u64 path_addr, u64 mode, u64 dev) {
   Path* p = path_buffer(0);
   auto pr = path_from_user(p, path_addr);
   if (!pr.ok()) return -pr.error();
-  auto start = start_of(dirfd, p->view);
-  if (!start.ok()) return -start.error();
   char name[fs::kNameMax + 1];
-  auto pn = fs::resolve_parent(start.value().get(), p->view, name);
+  auto pn = parent_at(dirfd, *p, name);
   if (!pn.ok()) return -pn.error();
   if (pn.value().name.size == 0) return -EEXIST;
   // dev_t: glibc's makedev layout; the small numbers used here fit major<<8|minor.
@@ -273,10 +276,8 @@ i64 do_unlinkat(int dirfd, u64 path_addr, u64 flags) {
   Path* p = path_buffer(0);
   auto pr = path_from_user(p, path_addr);
   if (!pr.ok()) return -pr.error();
-  auto start = start_of(dirfd, p->view);
-  if (!start.ok()) return -start.error();
   char name[fs::kNameMax + 1];
-  auto pn = fs::resolve_parent(start.value().get(), p->view, name);
+  auto pn = parent_at(dirfd, *p, name);
   if (!pn.ok()) return -pn.error();
   fs::ParentName where = pn.value();
   if (flags & kAtRemovedir) {
@@ -310,14 +311,10 @@ i64 do_renameat(int olddirfd, u64 oldpath, int newdirfd, u64 newpath, u64 flags)
   auto r = path_from_user(a, oldpath);
   if (r.ok()) r = path_from_user(b, newpath);
   if (!r.ok()) return -r.error();
-  auto sa = start_of(olddirfd, a->view);
-  if (!sa.ok()) return -sa.error();
-  auto sb = start_of(newdirfd, b->view);
-  if (!sb.ok()) return -sb.error();
   char na[fs::kNameMax + 1], nb[fs::kNameMax + 1];
-  auto pa = fs::resolve_parent(sa.value().get(), a->view, na);
+  auto pa = parent_at(olddirfd, *a, na);
   if (!pa.ok()) return -pa.error();
-  auto pb = fs::resolve_parent(sb.value().get(), b->view, nb);
+  auto pb = parent_at(newdirfd, *b, nb);
   if (!pb.ok()) return -pb.error();
   if (pa.value().name.size == 0 || pb.value().name.size == 0) return -EBUSY;
   if (pa.value().dir->fs != pb.value().dir->fs) return -EXDEV;
@@ -333,10 +330,8 @@ i64 do_linkat(int olddirfd, u64 oldpath, int newdirfd, u64 newpath, u64 flags) {
   Path* b = path_buffer(1);
   auto r = path_from_user(b, newpath);
   if (!r.ok()) return -r.error();
-  auto sb = start_of(newdirfd, b->view);
-  if (!sb.ok()) return -sb.error();
   char nb[fs::kNameMax + 1];
-  auto pb = fs::resolve_parent(sb.value().get(), b->view, nb);
+  auto pb = parent_at(newdirfd, *b, nb);
   if (!pb.ok()) return -pb.error();
   if (pb.value().name.size == 0) return -EEXIST;
   if (src.value()->is_dir()) return -EPERM;
@@ -352,10 +347,8 @@ i64 do_symlinkat(u64 target_addr, int newdirfd, u64 linkpath) {
   Path* p = path_buffer(0);
   r = path_from_user(p, linkpath);
   if (!r.ok()) return -r.error();
-  auto start = start_of(newdirfd, p->view);
-  if (!start.ok()) return -start.error();
   char name[fs::kNameMax + 1];
-  auto pn = fs::resolve_parent(start.value().get(), p->view, name);
+  auto pn = parent_at(newdirfd, *p, name);
   if (!pn.ok()) return -pn.error();
   if (pn.value().name.size == 0) return -EEXIST;
   auto w = fs::may_write(*pn.value().dir);
