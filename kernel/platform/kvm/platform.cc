@@ -78,10 +78,9 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
       (void)unmap(addr, off);
       return err(ENOMEM);
     }
-    u8* page = static_cast<u8*>(phys_to_virt(f));
+    // frame_alloc gives zeroed frames: only the copied bytes are written.
     usize k = off < n ? usize(min<u64>(kPageSize, n - off)) : 0;
-    if (k) memcpy(page, from + off, k);
-    if (k < kPageSize) memset(page + k, 0, kPageSize - k);
+    if (k) memcpy(phys_to_virt(f), from + off, k);
     auto r = map_page(addr + off, f, prot);
     if (!r.ok()) {
       frame_free(f);
@@ -166,18 +165,10 @@ Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
       TRY(map_image_page(addr + off, gpa + at, prot));
       continue;
     }
-    u64 f = frame_alloc();
-    if (!f) {
-      (void)unmap(addr, off);
-      return err(ENOMEM);
-    }
-    if (at < size) {
-      u64 n = min<u64>(kPageSize, size - at);
-      memcpy(phys_to_virt(f), phys_to_virt(gpa + at), n);
-    }
-    auto r = map_page(addr + off, f, prot);
+    // A private copy: writable, unaligned or the image's last partial page.
+    usize n = at < size ? usize(min<u64>(kPageSize, size - at)) : 0;
+    auto r = map_copy(addr + off, kPageSize, prot, phys_to_virt(gpa + at), n);
     if (!r.ok()) {
-      frame_free(f);
       (void)unmap(addr, off);
       return r;
     }
