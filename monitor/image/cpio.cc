@@ -1,6 +1,7 @@
 #include "monitor/image/cpio.h"
 
 #include "abi/rootfs_index.h"
+#include "monitor/util/io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -126,16 +127,7 @@ bool parse_hex(const char* p, uint32_t* out) {
   return true;
 }
 
-bool pread_all(int fd, void* buf, size_t n, uint64_t off) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, static_cast<char*>(buf) + done, n - done, off_t(off + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += size_t(r);
-  }
-  return true;
-}
+using util::pread_all;
 
 }  // namespace
 

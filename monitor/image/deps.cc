@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "kernel/exec/elf.h"
+#include "monitor/util/io.h"
 
 namespace mote::image {
 
@@ -33,16 +34,7 @@ constexpr int kMaxPhnum = 512;
 constexpr uint64_t kMaxDynamic = 1 << 20;
 constexpr uint64_t kMaxStrtab = 64u << 20;
 
-bool pread_all(int fd, void* buf, size_t n, uint64_t off) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = pread(fd, static_cast<char*>(buf) + done, n - done, off_t(off + done));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += size_t(r);
-  }
-  return true;
-}
+using util::pread_all;
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
