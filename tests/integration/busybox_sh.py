@@ -6,18 +6,14 @@ plus `ls -l /` inside the guest. The shell forks for pipelines and
 subshells: this exercises fork/wait/execve of the one-address-space model."""
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
+
+from checks import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.realpath(os.path.join(HERE, "..", "programs", "bb_acceptance.sh"))
 BUSYBOX = "/bin/busybox"
-
-
-def run(cmd, timeout):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
 
 
 def main():

@@ -1,5 +1,14 @@
-"""Shared pieces of the integration tests: the ok/FAIL bookkeeping and the
-plain QEMU microvm command line of docs/kernel-vm.md."""
+"""Shared pieces of the integration tests: the ok/FAIL bookkeeping, running a
+command for its status and output, and the plain QEMU microvm command line of
+docs/kernel-vm.md."""
+
+import subprocess
+
+
+def run(cmd, timeout, env=None):
+    """(exit status, stdout bytes, stderr bytes) of cmd."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
 
 
 class Checks:

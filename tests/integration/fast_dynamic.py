@@ -7,16 +7,16 @@ the fast path runs the program, a fallback fails to find the monitor."""
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
+import checks
 from checks import Checks
 
 
 def run(cmd, env):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    rc, out, err = checks.run(cmd, 120, env)
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 def main():

@@ -8,13 +8,10 @@ import os
 import subprocess
 import sys
 
+from checks import run
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
-
-
-def run(cmd, timeout):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
 
 
 def main():
