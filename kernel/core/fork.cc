@@ -271,22 +271,19 @@ void process_exit(int wstatus) {
   mote_call_on_stack(reinterpret_cast<u64>(g_scratch + sizeof g_scratch), resume_parent, s);
 }
 
-i64 wait_child(i64 pid, int* wstatus, bool nohang) {
-  bool have_children = false;
+i64 wait_child(i64 pid, int* wstatus) {
   for (usize i = 0; i < g_nzombies; ++i) {
     const Zombie& z = g_zombies[i];
     if (z.ppid != g_proc.pid) continue;
-    have_children = true;
-    bool match = pid == -1 || (pid > 0 && z.pid == pid) || pid == 0 || (pid < -1);
-    if (!match) continue;
+    // pid <= 0: any child (one process group); > 0: that one.
+    if (pid > 0 && z.pid != pid) continue;
     int found = z.pid;
     *wstatus = z.wstatus;
     memmove(g_zombies + i, g_zombies + i + 1, (g_nzombies - i - 1) * sizeof(Zombie));
     --g_nzombies;
     return found;
   }
-  (void)nohang;  // every child has ended by the time its parent runs
-  return have_children ? -ECHILD : -ECHILD;
+  return -ECHILD;
 }
 
 }  // namespace mote::core

@@ -20,9 +20,10 @@ i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid);
 // the unikernel with the shell convention (code, or 128 + signal).
 [[noreturn]] void process_exit(int wstatus);
 
-// wait4: a child that has ended (pid -1 or 0: any; > 0: that one). Returns
-// its pid with *wstatus, or -ECHILD.
-i64 wait_child(i64 pid, int* wstatus, bool nohang);
+// wait4: a child that has ended (pid <= 0: any; > 0: that one). Returns
+// its pid with *wstatus, or -ECHILD. Every child has ended by the time its
+// parent runs, so there is nothing to wait for and WNOHANG changes nothing.
+i64 wait_child(i64 pid, int* wstatus);
 
 bool is_forked_child();
 // Drops the reference an execve'd program's inode held (g_proc.exe).

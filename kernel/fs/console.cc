@@ -11,7 +11,7 @@ namespace {
 
 constexpr u32 kTcgets = 0x5401, kTcsets = 0x5402, kTcsetsw = 0x5403, kTcsetsf = 0x5404;
 constexpr u32 kTiocgwinsz = 0x5413, kTiocswinsz = 0x5414, kTiocgpgrp = 0x540f;
-constexpr u32 kTiocspgrp = 0x5410, kFionread = 0x541b, kTiocgsid = 0x5429;
+constexpr u32 kTiocspgrp = 0x5410, kTiocgsid = 0x5429;
 constexpr usize kTermiosBytes = 36;  // struct termios (asm-generic/termbits.h)
 
 FileSystem g_consolefs{0x16, "devpts", 0x1cd1, false, 1};

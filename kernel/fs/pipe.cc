@@ -10,7 +10,6 @@ namespace {
 
 constexpr usize kPipeSize = 65536;  // Linux's default pipe capacity
 constexpr usize kPipeBuf = 4096;    // PIPE_BUF: writes up to this are atomic
-constexpr u32 kFionread = 0x541b;
 constexpr int kSigpipe = 13;
 
 FileSystem g_pipefs{0, "pipefs", 0x50495045, false, 1};

@@ -15,7 +15,7 @@ namespace mote::linux {
 
 namespace {
 
-constexpr u64 kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400, kCloneSighand = 0x800;
+constexpr u64 kCloneVm = 0x100, kCloneSighand = 0x800;
 constexpr u64 kCloneVfork = 0x4000, kCloneThread = 0x10000;
 constexpr u64 kArgMax = 2 * 1024 * 1024;  // bytes of argv + envp strings
 constexpr usize kMaxArgs = 32768;
@@ -196,8 +196,6 @@ i64 sys_clone(const SysArgs& a) {
   if ((flags & kCloneThread) || ((flags & kCloneVm) && !(flags & kCloneVfork)))
     return -ENOSYS;  // threads: not yet (a process model without them runs)
   if ((flags & kCloneSighand) && !(flags & kCloneVm)) return -EINVAL;
-  (void)kCloneFs;
-  (void)kCloneFiles;
   i64 r = core::fork_process(flags, ctid, ptid);
   if (r == 0 && stack) platform::return_stack(stack);
   return r;
@@ -210,7 +208,7 @@ i64 sys_wait4(const SysArgs& a) {
   u64 options = a.u(2);
   if (options & ~u64(1 | 2 | 8 | 0x01000000 | 0x20000000 | 0x40000000 | 0x80000000)) return -EINVAL;
   int status = 0;
-  i64 r = core::wait_child(pid, &status, options & 1);
+  i64 r = core::wait_child(pid, &status);
   if (r <= 0) return r;
   if (a.u(1) && !put_user(a.u(1), i32(status)).ok()) return -EFAULT;
   if (a.u(3)) {
