@@ -245,7 +245,11 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
       if (errno == EINTR) continue;
       break;
     }
-    for (int i = 0; i < 3; ++i) {
+    // The status channel first: QEMU writes each UART byte as the guest
+    // sends it, so a terminal-mode line the guest sent before some output is
+    // already here when that output is; applying it first keeps the order
+    // (-t: a program's raw mode is in force before what it prints next).
+    for (int i : {2, 0, 1}) {
       if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(pfd[i].fd, buf, sizeof buf);
       if (n <= 0) {
