@@ -2,6 +2,7 @@
 // every platform.
 #include "kernel/core/fork.h"
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/exec/loader.h"
 #include "kernel/exec/start.h"
 #include "kernel/fs/console.h"
@@ -126,6 +127,7 @@ void boot() {
   memset(seed, 0, sizeof seed);
 
   if (b.flags & abi::kBootSelftestTimer) platform::exit(timer_selftest() ? 0 : 1);
+  init_main_thread();
 
   auto r = g_proc.as.init(b.mem_limit);
   if (!r.ok()) fail("address space", r.error());

@@ -3,6 +3,8 @@
 #include "kernel/core/fork.h"
 #include "kernel/core/process.h"
 #include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
+#include "kernel/lib/string.h"
 #include "kernel/exec/loader.h"
 #include "kernel/linux/strace.h"
 #include "kernel/platform/platform.h"
@@ -30,7 +32,28 @@ const char* describe(int sig, int code) {
 
 }  // namespace
 
-void on_fault(const FaultFrame& f) {
+void on_fault(const FaultFrame& f, UserContext* ctx) {
+  klock();
+  Thread* t = current();
+  const int sig = f.signal;
+  const SigAction a = g_proc.actions[sig];
+  // A synchronous fault the thread blocks or ignores cannot be held back:
+  // Linux then forces the default action (force_sig_info), and so do we.
+  bool blocked = t && (t->sigmask & sig_bit(sig));
+  if (ctx && t && a.handler > 1 && !blocked) {
+    SigInfo info;
+    memset(&info, 0, sizeof info);
+    info.signo = sig;
+    info.code = f.code;
+    info.f[0] = f.address;  // si_addr
+    t->pending |= sig_bit(sig);
+    memcpy(t->pending_info[sig - 1], &info, 32);
+    // No system call is in flight at a fault.
+    t->restart_nr = 0;
+    kunlock();
+    deliver_signals(ctx);
+    return;
+  }
   // A forked child's crash is its parent's to report (its wait status says
   // which signal), unless --verbose asks for every report.
   if (is_forked_child() && !(platform::boot_info().flags & abi::kBootVerbose))

@@ -16,11 +16,12 @@
 // including pipelines whose writers finish before their readers start (up to
 // the 64 KiB a pipe holds). What it cannot give is concurrency between parent
 // and child: a child that waits for its parent (reading a pipe the parent
-// fills later) fails its read with EDEADLK (docs/compat.md). Threads are
-// separate (issue 5): clone with CLONE_VM and without CLONE_VFORK is ENOSYS.
+// fills later) fails its read with EDEADLK (docs/compat.md). A program with
+// several threads cannot fork (ENOSYS): they would run in the child's memory.
 #include "kernel/core/fork.h"
 
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
@@ -47,8 +48,8 @@ constexpr usize kMaxZombies = 64;
 
 // What the child may change in g_proc, kept for the parent.
 struct SavedProc {
-  int pid, ppid, pgid, sid;
-  u64 clear_child_tid, robust_list, robust_len, sigmask;
+  int tid, pid, ppid, pgid, sid;
+  u64 pending, clear_child_tid, robust_list, robust_len, sigmask;
   SigAction actions[kNumSignals + 1];
   u64 altstack[3];
   Rlimit rlimits[kNumRlimits];
@@ -79,7 +80,6 @@ struct Zombie {
 
 ForkState* g_fork = nullptr;  // innermost fork in flight: we are its child
 int g_depth = 0;
-int g_next_pid = 2;
 Zombie g_zombies[kMaxZombies];
 usize g_nzombies = 0;
 // Children the current process has started that have not been waited for:
@@ -89,16 +89,19 @@ usize g_nzombies = 0;
 alignas(16) u8 g_scratch[16384];  // the stack resume_parent runs on
 
 void save_proc(SavedProc* s) {
+  Thread* t = current();
+  s->tid = t->tid;
+  s->pending = g_proc.pending;
+  s->clear_child_tid = t->clear_child_tid;
+  s->robust_list = t->robust_list;
+  s->robust_len = t->robust_len;
+  s->sigmask = t->sigmask;
+  memcpy(s->altstack, t->altstack, sizeof s->altstack);
   s->pid = g_proc.pid;
   s->ppid = g_proc.ppid;
   s->pgid = g_proc.pgid;
   s->sid = g_proc.sid;
-  s->clear_child_tid = g_proc.clear_child_tid;
-  s->robust_list = g_proc.robust_list;
-  s->robust_len = g_proc.robust_len;
-  s->sigmask = g_proc.sigmask;
   memcpy(s->actions, g_proc.actions, sizeof s->actions);
-  memcpy(s->altstack, g_proc.altstack, sizeof s->altstack);
   memcpy(s->rlimits, g_proc.rlimits, sizeof s->rlimits);
   s->exe_path = g_proc.exe_path;
   memcpy(s->comm, g_proc.comm, sizeof s->comm);
@@ -108,16 +111,20 @@ void save_proc(SavedProc* s) {
 }
 
 void restore_proc(const SavedProc& s) {
+  Thread* t = current();
+  t->tid = s.tid;
+  t->pending = 0;  // the child's own signals died with it
+  g_proc.pending = s.pending;
+  t->clear_child_tid = s.clear_child_tid;
+  t->robust_list = s.robust_list;
+  t->robust_len = s.robust_len;
+  t->sigmask = s.sigmask;
+  memcpy(t->altstack, s.altstack, sizeof s.altstack);
   g_proc.pid = s.pid;
   g_proc.ppid = s.ppid;
   g_proc.pgid = s.pgid;
   g_proc.sid = s.sid;
-  g_proc.clear_child_tid = s.clear_child_tid;
-  g_proc.robust_list = s.robust_list;
-  g_proc.robust_len = s.robust_len;
-  g_proc.sigmask = s.sigmask;
   memcpy(g_proc.actions, s.actions, sizeof s.actions);
-  memcpy(g_proc.altstack, s.altstack, sizeof s.altstack);
   memcpy(g_proc.rlimits, s.rlimits, sizeof s.rlimits);
   g_proc.exe = s.exe;
   g_proc.exe_path = s.exe_path;
@@ -159,6 +166,8 @@ void free_state(ForkState* s) {
   platform::fork_depth(++g_depth);
   g_proc.ppid = g_proc.pid;
   g_proc.pid = s->child_pid;
+  current()->tid = s->child_pid;
+  g_proc.pending = 0;  // a child starts with no pending signals
   return 0;
 }
 
@@ -189,9 +198,15 @@ void release_exe(fs::Inode* n) {
 
 i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid) {
   if (g_depth >= kMaxDepth) return -EAGAIN;
+  // The child runs in its parent's place, in its memory: other threads would
+  // run concurrently with it there (docs/compat.md).
+  if (g_nthreads > 1) {
+    console_printf("mote: fork in a program with %d threads is not supported\n", g_nthreads);
+    return -ENOSYS;
+  }
   auto* s = static_cast<ForkState*>(mm::kzalloc(sizeof(ForkState)));
   if (!s) return -ENOMEM;
-  s->child_pid = g_next_pid++;
+  s->child_pid = alloc_id();
   auto mem = g_proc.as.save();
   if (!mem.ok()) {
     free_state(s);
@@ -235,7 +250,7 @@ i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid) {
   }
   // The child.
   if ((flags & kCloneChildSettid) && child_tid) (void)linux::put_user(child_tid, i32(pid));
-  if (flags & kCloneChildCleartid) g_proc.clear_child_tid = child_tid;
+  if (flags & kCloneChildCleartid) current()->clear_child_tid = child_tid;
   return 0;
 }
 

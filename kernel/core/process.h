@@ -33,12 +33,10 @@ struct Process {
   int pid = 1;             // the program is pid 1 of its unikernel, as in a container
   int ppid = 0;            // forked children (core/fork.cc) have their parent's pid
   int pgid = 1, sid = 1;
-  u64 clear_child_tid = 0; // set_tid_address
-  u64 robust_list = 0;
-  u64 robust_len = 0;
-  u64 sigmask = 0;         // recorded; signal delivery comes with signals support
-  SigAction actions[kNumSignals + 1] = {};
-  u64 altstack[3] = {};    // stack_t: ss_sp, ss_flags|pad, ss_size
+  // Per-thread state (tids, masks, pending signals, alternate stacks,
+  // robust lists) is in core::Thread (thread.h).
+  SigAction actions[kNumSignals + 1] = {};  // shared by all threads
+  u64 pending = 0;         // process-directed pending signals
   Rlimit rlimits[kNumRlimits] = {};
   StrView exe_path;        // absolute guest path of the program
   fs::Inode* exe = nullptr;  // its file (a reference held for the whole run)

@@ -1,70 +1,327 @@
+// Signals (signals.h): queueing, default actions, handler frames and
+// rt_sigreturn, in Linux's x86-64 layouts (arch/x86/kernel/signal.c is the
+// behaviour reference; the code is ours).
 #include "kernel/core/signals.h"
 
 #include "kernel/core/fork.h"
-
 #include "kernel/core/process.h"
 #include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 #include "kernel/linux/strace.h"
-#include "kernel/platform/platform.h"
+#include "kernel/linux/user.h"
 
 namespace mote::core {
 
 namespace {
 
 constexpr u64 kSigDfl = 0, kSigIgn = 1;
-u64 g_pending;
+constexpr u64 kSaSiginfo = 4, kSaOnstack = 0x08000000, kSaRestart = 0x10000000;
+constexpr u64 kSaNodefer = 0x40000000, kSaResethand = 0x80000000, kSaRestorer = 0x04000000;
+constexpr u64 kSsOnstack = 1, kSsDisable = 2, kSsAutodisarm = 1ull << 31;
+constexpr u64 kUcFpXstate = 1, kUcSigcontextSs = 2, kUcStrictRestoreSs = 4;
 
-u64 bit(int sig) { return u64(1) << (sig - 1); }
+// Linux mcontext gregs indexes.
+enum { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL,
+       CSGSFS, ERR, TRAPNO, OLDMASK, CR2, NGREG };
 
-// Default action "ignore" (signal(7)); job-control stops are ignored too: a
-// unikernel has no job control to stop it.
-bool default_ignored(int sig) {
+// struct rt_sigframe (x86-64): pretcode, then struct ucontext, then siginfo.
+struct UContext {
+  u64 flags;
+  u64 link;
+  u64 stack[3];      // ss_sp, ss_flags, ss_size
+  u64 gregs[NGREG];  // struct sigcontext up to cr2
+  u64 fpstate;
+  u64 reserved[8];
+  u64 sigmask;
+};
+static_assert(sizeof(UContext) == 304);
+struct SigFrame {
+  u64 pretcode;
+  UContext uc;
+  SigInfo info;
+};
+static_assert(sizeof(SigFrame) == 440);
+
+// EFLAGS bits a handler's frame may change (Linux FIX_EFLAGS).
+constexpr u64 kFixEflags = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 |
+                           0x10000;
+constexpr u64 kEflagsTf = 0x100, kEflagsDf = 0x400, kEflagsRf = 0x10000;
+
+enum class Default { Term, Core, Ignore, Stop };
+
+Default default_action(int sig) {
   switch (sig) {
-    case 17:  // SIGCHLD
-    case 18:  // SIGCONT
-    case 23:  // SIGURG
-    case 28:  // SIGWINCH
-    case 19: case 20: case 21: case 22:  // SIGSTOP SIGTSTP SIGTTIN SIGTTOU
-      return true;
+    case 3: case 4: case 5: case 6: case 7: case 8: case 11: case 24: case 25: case 31:
+      return Default::Core;  // SIGQUIT ILL TRAP ABRT BUS FPE SEGV XCPU XFSZ SYS
+    case 17: case 18: case 23: case 28:
+      return Default::Ignore;  // SIGCHLD CONT URG WINCH
+    case 19: case 20: case 21: case 22:
+      return Default::Stop;  // STOP TSTP TTIN TTOU: no job control here, ignored
     default:
-      return false;
+      return Default::Term;
   }
 }
 
-void act(int sig) {
-  const SigAction& a = g_proc.actions[sig];
-  if (a.handler == kSigIgn && sig != 9) return;
-  if (default_ignored(sig) && (a.handler == kSigDfl || sig == 19)) return;
-  if (a.handler != kSigDfl && sig != 9) {
-    console_printf("mote: the program's handler for %s was not run (signal delivery is not "
-                   "supported yet); taking the default action\n",
-                   linux::signal_name(sig) ? linux::signal_name(sig) : "a signal");
-    if (default_ignored(sig)) return;
+// Pending-signal info of the process (process-directed signals).
+u8 g_shared_info[kNumSignals][32];
+
+void store_info(u8 (*slots)[32], int sig, const SigInfo& info) {
+  memcpy(slots[sig - 1], &info, 32);
+}
+
+void load_info(const u8 (*slots)[32], int sig, SigInfo* info) {
+  memset(info, 0, sizeof *info);
+  memcpy(info, slots[sig - 1], 32);
+}
+
+int lowest(u64 set) {
+  // Synchronous faults first, as Linux does, then by number.
+  constexpr u64 sync = sig_bit(11) | sig_bit(7) | sig_bit(4) | sig_bit(5) | sig_bit(8) |
+                       sig_bit(31);
+  if (set & sync) set &= sync;
+  return set ? __builtin_ctzll(set) + 1 : 0;
+}
+
+// Which thread takes a process-directed signal: one waiting for it in
+// sigtimedwait, else the current thread, else any that does not block it.
+Thread* pick_thread(int sig) {
+  for (Thread* t = g_threads; t; t = t->next)
+    if (t->waiting_for & sig_bit(sig)) return t;
+  Thread* self = current();
+  if (self && !(self->sigmask & sig_bit(sig))) return self;
+  for (Thread* t = g_threads; t; t = t->next)
+    if (!(t->sigmask & sig_bit(sig))) return t;
+  return nullptr;
+}
+
+bool on_altstack(const Thread* t, u64 sp) {
+  return t->altstack[2] && sp > t->altstack[0] && sp <= t->altstack[0] + t->altstack[2];
+}
+
+// Builds the frame for `sig` on the program's stack and points `ctx` at the
+// handler. False when the frame cannot be written (the caller kills).
+bool setup_frame(Thread* t, UserContext& ctx, int sig, const SigAction& a, const SigInfo& info,
+                 u64 old_mask) {
+  u64* r = ctx.gregs;
+  u64 sp = r[RSP];
+  bool was_on = on_altstack(t, sp);
+  u64 ss[3] = {t->altstack[0], t->altstack[2] ? (was_on ? kSsOnstack : 0) : kSsDisable,
+               t->altstack[2]};
+  if (t->altstack[1] & kSsAutodisarm) ss[1] |= kSsAutodisarm;
+  if ((a.flags & kSaOnstack) && t->altstack[2] && !was_on) {
+    sp = t->altstack[0] + t->altstack[2];
+    if (t->altstack[1] & kSsAutodisarm) t->altstack[0] = t->altstack[1] = t->altstack[2] = 0;
+  } else {
+    sp -= 128;  // the interrupted code's red zone
   }
-  die_by_signal(sig, "sent by the program to itself");
+  u64 fp = 0;
+  if (ctx.fpstate && ctx.fpstate_size) {
+    sp -= ctx.fpstate_size;
+    sp &= ~u64(63);
+    fp = sp;
+    if (!linux::copy_to_user(fp, ctx.fpstate, ctx.fpstate_size).ok()) return false;
+  }
+  sp -= sizeof(SigFrame);
+  sp = (sp & ~u64(15)) - 8;  // as after a call: (%rsp + 8) is 16-byte aligned
+  if (!(a.flags & kSaRestorer)) return false;  // x86-64 handlers need a restorer
+
+  SigFrame f;
+  memset(&f, 0, sizeof f);
+  f.pretcode = a.restorer;
+  f.uc.flags = kUcSigcontextSs | kUcStrictRestoreSs |
+               (ctx.fpstate_size > 512 ? kUcFpXstate : 0);
+  memcpy(f.uc.stack, ss, sizeof ss);
+  memcpy(f.uc.gregs, r, sizeof f.uc.gregs);
+  f.uc.gregs[OLDMASK] = old_mask;
+  f.uc.fpstate = fp;
+  f.uc.sigmask = old_mask;
+  f.info = info;
+  if (!linux::copy_to_user(sp, &f, sizeof f).ok()) return false;
+
+  r[RSP] = sp;
+  r[RIP] = a.handler;
+  r[RDI] = u64(sig);
+  r[RSI] = sp + offsetof(SigFrame, info);
+  r[RDX] = sp + offsetof(SigFrame, uc);
+  r[RAX] = 0;
+  r[EFL] &= ~(kEflagsTf | kEflagsDf | kEflagsRf);
+  return true;
+}
+
+// The interrupted system call: restart it, or fail it with EINTR.
+void settle_restart(Thread* t, UserContext& ctx, const SigAction* a) {
+  if (!t->restart_nr) return;
+  i64 ret = t->restart_ret;
+  bool restart;
+  if (!a) {
+    restart = true;  // no handler ran: every ERESTART* restarts
+  } else {
+    restart = ret == -kErestartNoIntr || (ret == -kErestartSys && (a->flags & kSaRestart));
+  }
+  if (restart) {
+    ctx.gregs[RAX] = t->restart_nr;
+    ctx.gregs[RIP] -= 2;  // back onto the `syscall` instruction
+  } else {
+    ctx.gregs[RAX] = u64(-EINTR);
+  }
+  t->restart_nr = 0;
+}
+
+[[noreturn]] void die_default(int sig) {
+  die_by_signal(sig, "not handled");
 }
 
 }  // namespace
 
-i64 send_signal_to_self(int sig) {
+SigInfo user_siginfo(int sig, int code) {
+  SigInfo info;
+  memset(&info, 0, sizeof info);
+  info.signo = sig;
+  info.code = code;
+  info.f[0] = u64(u32(g_proc.pid));  // si_pid, si_uid = 0
+  return info;
+}
+
+bool signal_ignored(int sig) {
+  const SigAction& a = g_proc.actions[sig];
+  if (sig == 9 || sig == 19) return false;
+  if (a.handler == kSigIgn) return true;
+  if (a.handler == kSigDfl) {
+    Default d = default_action(sig);
+    return d == Default::Ignore || d == Default::Stop;
+  }
+  return false;
+}
+
+bool has_deliverable(const Thread* t) {
+  return ((t->pending | g_proc.pending) & (~t->sigmask | t->waiting_for)) != 0;
+}
+
+i64 send_signal(Thread* t, int sig, const SigInfo& info) {
   if (sig < 0 || sig > kNumSignals) return -EINVAL;
   if (sig == 0) return 0;
-  if ((g_proc.sigmask & bit(sig)) && sig != 9 && sig != 19) {
-    g_pending |= bit(sig);
-    return 0;
+  // Ignored and not waited for: dropped at once, as Linux does.
+  if (signal_ignored(sig)) {
+    bool waited = false;
+    for (Thread* w = g_threads; w; w = w->next) waited |= (w->waiting_for & sig_bit(sig)) != 0;
+    if (!waited) return 0;
   }
-  act(sig);
+  if (sig == 9) die_by_signal(9, "SIGKILL");
+  if (t) {
+    if (!(t->pending & sig_bit(sig))) store_info(t->pending_info, sig, info);
+    t->pending |= sig_bit(sig);
+  } else {
+    if (!(g_proc.pending & sig_bit(sig))) store_info(g_shared_info, sig, info);
+    g_proc.pending |= sig_bit(sig);
+    t = pick_thread(sig);
+    if (!t) return 0;  // every thread blocks it: it waits
+  }
+  if ((t->sigmask & sig_bit(sig)) && !(t->waiting_for & sig_bit(sig))) return 0;
+  interrupt(t);
   return 0;
 }
 
-void deliver_pending() {
-  u64 ready = g_pending & ~g_proc.sigmask;
-  for (int sig = 1; ready && sig <= kNumSignals; ++sig) {
-    if (!(ready & bit(sig))) continue;
-    g_pending &= ~bit(sig);
-    ready &= ~bit(sig);
-    act(sig);
+int dequeue_signal(Thread* t, u64 set, SigInfo* info) {
+  int sig = lowest(t->pending & set);
+  if (sig) {
+    t->pending &= ~sig_bit(sig);
+    load_info(t->pending_info, sig, info);
+    return sig;
   }
+  sig = lowest(g_proc.pending & set);
+  if (sig) {
+    g_proc.pending &= ~sig_bit(sig);
+    load_info(g_shared_info, sig, info);
+  }
+  return sig;
+}
+
+bool signal_work() {
+  const Thread* t = current();
+  if (!t) return false;
+  return t->restart_nr || t->restore_mask ||
+         ((__atomic_load_n(&t->pending, __ATOMIC_RELAXED) |
+           __atomic_load_n(&g_proc.pending, __ATOMIC_RELAXED)) & ~t->sigmask);
+}
+
+void deliver_signals(UserContext* ctxp) {
+  KLockGuard lock;
+  Thread* t = current();
+  bool ran_handler = false;
+  for (;;) {
+    SigInfo info;
+    int sig = dequeue_signal(t, ~t->sigmask, &info);
+    if (!sig) break;
+    const SigAction a = g_proc.actions[sig];
+    if (signal_ignored(sig)) continue;
+    if (a.handler == kSigDfl) die_default(sig);  // the lock goes with the process
+    if (!ctxp) {
+      const char* name = linux::signal_name(sig);
+      console_printf("mote: the program's handler for %s cannot run on this platform yet; "
+                     "taking the default action\n", name ? name : "a signal");
+      if (default_action(sig) == Default::Ignore || default_action(sig) == Default::Stop) continue;
+      die_default(sig);
+    }
+    UserContext& ctx = *ctxp;
+    settle_restart(t, ctx, &a);
+    u64 old_mask = t->restore_mask ? t->saved_mask : t->sigmask;
+    t->restore_mask = false;
+    if (!setup_frame(t, ctx, sig, a, info, old_mask))
+      die_by_signal(11, "its signal frame could not be written");
+    ran_handler = true;
+    t->sigmask = old_mask | a.mask | ((a.flags & kSaNodefer) ? 0 : sig_bit(sig));
+    t->sigmask &= ~kUnblockable;
+    if (a.flags & kSaResethand) {
+      g_proc.actions[sig].handler = kSigDfl;
+      g_proc.actions[sig].flags &= ~kSaSiginfo;
+    }
+  }
+  if (!ran_handler) {
+    if (ctxp) settle_restart(t, *ctxp, nullptr);
+    else t->restart_nr = 0;  // the call already returned -EINTR
+  }
+  if (t->restore_mask) {
+    t->sigmask = t->saved_mask;
+    t->restore_mask = false;
+  }
+}
+
+i64 sigreturn(UserContext& ctx) {
+  Thread* t = current();
+  u64 frame = ctx.gregs[RSP] - 8;
+  SigFrame f;
+  if (!linux::copy_from_user(&f, frame, sizeof f).ok()) return -EFAULT;
+  u64* r = ctx.gregs;
+  for (int k = R8; k <= RIP; ++k) r[k] = f.uc.gregs[k];
+  r[EFL] = (r[EFL] & ~kFixEflags) | (f.uc.gregs[EFL] & kFixEflags);
+  if (ctx.fpstate && ctx.fpstate_size) {
+    if (f.uc.fpstate) {
+      // The program's copy, but the format words stay ours: the platform's
+      // restore must accept what it gets back.
+      u8 sw[48];
+      memcpy(sw, ctx.fpstate + 464, sizeof sw);
+      u32 magic2 = 0;
+      if (ctx.fpstate_size > 512) memcpy(&magic2, ctx.fpstate + ctx.fpstate_size - 4, 4);
+      if (!linux::copy_from_user(ctx.fpstate, f.uc.fpstate, ctx.fpstate_size).ok())
+        return -EFAULT;
+      memcpy(ctx.fpstate + 464, sw, sizeof sw);
+      if (ctx.fpstate_size > 512) memcpy(ctx.fpstate + ctx.fpstate_size - 4, &magic2, 4);
+      u32 mxcsr;
+      memcpy(&mxcsr, ctx.fpstate + 24, 4);
+      mxcsr &= 0xffff;
+      memcpy(ctx.fpstate + 24, &mxcsr, 4);
+    }
+  }
+  t->sigmask = f.uc.sigmask & ~kUnblockable;
+  // The alternate stack as it was (sigaltstack semantics; errors ignored).
+  if (f.uc.stack[1] & kSsDisable) {
+    t->altstack[0] = t->altstack[1] = t->altstack[2] = 0;
+  } else if (f.uc.stack[2] >= 2048 && !on_altstack(t, r[RSP])) {
+    t->altstack[0] = f.uc.stack[0];
+    t->altstack[1] = f.uc.stack[1] & kSsAutodisarm;
+    t->altstack[2] = f.uc.stack[2];
+  }
+  return i64(r[RAX]);
 }
 
 void die_by_signal(int sig, const char* why) {
@@ -74,6 +331,10 @@ void die_by_signal(int sig, const char* why) {
   if (name) console_printf("mote: program killed by %s (%s)\n", name, why);
   else console_printf("mote: program killed by signal %d (%s)\n", sig, why);
   process_exit(sig);
+}
+
+i64 send_signal_to_self(int sig) {
+  return send_signal(nullptr, sig, user_siginfo(sig, kSiUser));
 }
 
 }  // namespace mote::core

@@ -1,21 +1,64 @@
-// Signals, first part: dispositions and the mask are recorded (rt_sigaction,
-// rt_sigprocmask, sigaltstack); a signal the program sends itself is acted on
-// with its default action (terminate, or ignore). Running program handlers
-// comes with signal delivery in a later issue; until then a caught signal is
-// treated as its default action and says so on stderr.
+// Signals: pending sets per thread and per process, default actions, and the
+// program's handlers run on Linux's x86-64 signal frame (rt_sigframe:
+// ucontext with the full mcontext and FPU state, then siginfo), so handlers
+// read and modify the interrupted registers and return through
+// rt_sigreturn. Delivery happens where a thread returns to its code: after
+// a system call, at a fault, or where the platform diverts a running thread
+// (platform::thread_kick). Standard and real-time signals are not queued
+// beyond one instance per number (docs/compat.md).
 #pragma once
 
+#include "kernel/core/thread.h"
 #include "kernel/lib/types.h"
+#include "kernel/platform/platform.h"
 
 namespace mote::core {
 
-// kill/tkill/tgkill to the program itself. Returns 0 or -errno; may not return.
-i64 send_signal_to_self(int sig);
+// Linux's siginfo_t: signo, errno, code, then a union; 128 bytes.
+struct SigInfo {
+  i32 signo, errno_, code, pad;
+  u64 f[14];
+};
+static_assert(sizeof(SigInfo) == 128);
 
-// Called after the mask changes: acts on pending signals now unblocked.
-void deliver_pending();
+inline constexpr int kSiUser = 0, kSiKernel = 0x80, kSiQueue = -1, kSiTimer = -2, kSiTkill = -6;
+inline constexpr u64 sig_bit(int sig) { return u64(1) << (sig - 1); }
+inline constexpr u64 kUnblockable = sig_bit(9) | sig_bit(19);  // SIGKILL, SIGSTOP
+
+// Internal results of interrupted system calls (never seen by the program):
+// settled by deliver_signals into a restart or -EINTR.
+inline constexpr i64 kErestartSys = 512, kErestartNoIntr = 513, kErestartNoHand = 514,
+                     kErestartBlock = 516;
+
+// A siginfo for a signal sent by the program itself (kill: SI_USER, tkill:
+// SI_TKILL) with its pid and uid.
+SigInfo user_siginfo(int sig, int code);
+
+// Sends `sig` to thread `t`, or to the process when t is null (any thread
+// not blocking it takes it). Kernel lock held. Returns 0 or -errno.
+i64 send_signal(Thread* t, int sig, const SigInfo& info);
+
+// True when `t` has a pending signal it does not block (or waits for).
+bool has_deliverable(const Thread* t);
+
+// Takes one pending signal in `set` for `t` (its own first, then the
+// process's): returns its number and fills *info, or 0.
+int dequeue_signal(Thread* t, u64 set, SigInfo* info);
+
+// The disposition of `sig` ignores it (SIG_IGN, or SIG_DFL whose default is
+// to ignore).
+bool signal_ignored(int sig);
+
+// Runs rt_sigreturn for the current thread: the registers, FPU state,
+// signal mask and alternate stack saved in the frame at `ctx`'s %rsp - 8.
+// Returns the restored %rax, or -errno (then the program gets SIGSEGV).
+// Kernel lock held.
+i64 sigreturn(UserContext& ctx);
 
 // Terminates as if killed by `sig` (exit status 128+sig), with a report line.
 [[noreturn]] void die_by_signal(int sig, const char* why);
+
+// A signal the process sends itself (SIGPIPE, kill(getpid())). Kernel lock held.
+i64 send_signal_to_self(int sig);
 
 }  // namespace mote::core

@@ -1,9 +1,10 @@
-// The core's use of the platform's one-shot timer. Nothing in the Linux layer
-// needs a timer interrupt yet (sleeps idle until their deadline; there is one
-// thread); preemption and timers with signals will. The boot self-test below
+// The core's use of the platform's one-shot timer: the program's interval
+// and POSIX timers (linux/timer.cc) share it. The boot self-test below
 // proves the platform contract: an armed timer fires once, at or after its
 // deadline, and ends an idle that was waiting longer.
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
+#include "kernel/linux/timer.h"
 #include "kernel/platform/platform.h"
 
 namespace mote::core {
@@ -16,6 +17,9 @@ volatile u32 g_timer_fires;
 void on_timer() {
   g_timer_fired_at = platform::monotonic_ns();
   g_timer_fires = g_timer_fires + 1;
+  if (!g_threads) return;  // the boot self-test: no program yet
+  KLockGuard lock;
+  linux::timers_expire();
 }
 
 bool timer_selftest() {

@@ -1,6 +1,7 @@
 #include "kernel/fs/pipe.h"
 
 #include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
@@ -24,9 +25,12 @@ class Pipe final : public RefCounted {
   usize room() const { return kPipeSize - used_; }
 
   Result<usize> read(u8* out, usize len, bool nonblock) {
-    if (used_ == 0) {
+    while (used_ == 0) {
       if (writers == 0) return usize(0);  // EOF
-      return err(nonblock ? EAGAIN : EDEADLK);
+      if (nonblock) return err(EAGAIN);
+      if (!core::wake_possible()) return err(EDEADLK);
+      if (core::wait_on(readable_q, core::kForever, true) == core::Wake::Interrupted)
+        return err(core::kErestartSys);
     }
     usize n = min(len, used_);
     for (usize k = 0; k < n;) {
@@ -36,7 +40,15 @@ class Pipe final : public RefCounted {
       k += chunk;
     }
     used_ -= n;
+    changed();
     return n;
+  }
+
+  // Readers, writers and pollers look again.
+  void changed() {
+    core::wake_all(readable_q);
+    core::wake_all(writable_q);
+    core::notify_poll();
   }
 
   Result<usize> write(const u8* in, usize len, bool nonblock) {
@@ -50,7 +62,16 @@ class Pipe final : public RefCounted {
     }
     // Small writes go in whole or not at all.
     usize need = len <= kPipeBuf ? len : 1;
-    if (room() < need) return err(nonblock ? EAGAIN : EDEADLK);
+    while (room() < need) {
+      if (nonblock) return err(EAGAIN);
+      if (!core::wake_possible()) return err(EDEADLK);
+      if (core::wait_on(writable_q, core::kForever, true) == core::Wake::Interrupted)
+        return err(core::kErestartSys);
+      if (readers == 0) {
+        core::send_signal_to_self(kSigpipe);
+        return err(EPIPE);
+      }
+    }
     usize n = min(len, room());
     usize tail = (head_ + used_) % kPipeSize;
     for (usize k = 0; k < n;) {
@@ -60,11 +81,13 @@ class Pipe final : public RefCounted {
       k += chunk;
     }
     used_ += n;
+    changed();
     return n;
   }
 
   u32 readers = 0;
   u32 writers = 0;
+  core::WaitQueue readable_q, writable_q;
 
  private:
   u8* buf_ = nullptr;
@@ -81,6 +104,7 @@ class PipeEnd final : public File {
   ~PipeEnd() override {
     if (readable()) --pipe_->readers;
     if (writable()) --pipe_->writers;
+    pipe_->changed();  // EOF or EPIPE for the other side
   }
   bool seekable() const override { return false; }
   Result<usize> pread(void* buf, usize len, u64) override {

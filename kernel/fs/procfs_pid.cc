@@ -12,6 +12,7 @@
 // a new description for the console streams and the same description for
 // an anonymous pipe (docs/compat.md).
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/fs/console.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/mounts.h"
@@ -159,10 +160,10 @@ void gen_status(Text& t) {
   put_kb(t, "VmPTE", 0);
   put_kb(t, "VmSwap", 0);
   t.append("HugetlbPages:\t%8lu kB\n", 0ul);
-  t.append("CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t1\nSigQ:\t0/%lu\n",
+  t.append("CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t%d\nSigQ:\t0/%lu\n", core::g_nthreads,
            (unsigned long)g_proc.rlimits[11].cur);
   t.append("SigPnd:\t%016lx\nShdPnd:\t%016lx\nSigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n",
-           0ul, 0ul, (unsigned long)g_proc.sigmask, (unsigned long)sig.ignored,
+           0ul, 0ul, (unsigned long)core::current()->sigmask, (unsigned long)sig.ignored,
            (unsigned long)sig.caught);
   t.append("CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
            "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n");
@@ -199,13 +200,13 @@ void gen_stat(Text& t) {
   int pid = g_proc.pid;
   u64 cpu_ticks = platform::process_cpu_ns() / (1000000000ull / kHz);
   u64 tty = tty_nr();
-  t.append("%d (%.*s) R %d %d %d %lu %d 4194560 0 0 0 0 %lu 0 0 0 20 0 1 0 0 %lu %lu ", pid,
+  t.append("%d (%.*s) R %d %d %d %lu %d 4194560 0 0 0 0 %lu 0 0 0 20 0 %d 0 0 %lu %lu ", pid,
            int(c.size), c.data, g_proc.ppid, g_proc.pgid, g_proc.sid, (unsigned long)tty,
            tty ? g_proc.pgid : -1,
-           (unsigned long)cpu_ticks, (unsigned long)m.size, (unsigned long)(m.rss / kPageSize));
+           (unsigned long)cpu_ticks, core::g_nthreads, (unsigned long)m.size, (unsigned long)(m.rss / kPageSize));
   t.append("18446744073709551615 %lu %lu %lu 0 0 0 %lu %lu %lu 0 0 0 17 0 0 0 0 0 0 ",
            (unsigned long)m.code_start, (unsigned long)m.code_end, (unsigned long)m.stack_top,
-           (unsigned long)g_proc.sigmask, (unsigned long)sig.ignored, (unsigned long)sig.caught);
+           (unsigned long)core::current()->sigmask, (unsigned long)sig.ignored, (unsigned long)sig.caught);
   t.append("0 0 %lu 0 0 0 0 0\n", (unsigned long)m.brk_start);
 }
 

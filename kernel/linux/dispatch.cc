@@ -2,6 +2,8 @@
 // syscalls here (the process platform from SIGSYS and from rewritten call
 // sites, the VM platform from its LSTAR entry).
 #include "kernel/core/process.h"
+#include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/strace.h"
 #include "kernel/linux/user.h"
@@ -28,14 +30,46 @@ void trace(const SyscallFrame& f, bool done) {
   }
 }
 
+// Calls that touch no shared state (or only their own thread's) run
+// without the kernel lock, so they never wait for another CPU.
+bool lockless(u64 nr) {
+  switch (nr) {
+    case __NR_gettid: case __NR_getpid: case __NR_sched_yield: case __NR_clock_gettime:
+    case __NR_gettimeofday: case __NR_time: case __NR_getcpu: case __NR_getuid:
+    case __NR_geteuid: case __NR_getgid: case __NR_getegid:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 void on_syscall(SyscallFrame& f) {
   const linux::SyscallDesc& d = linux::syscall_desc(f.nr);
-  if (g_proc.strace && d.ret == linux::Arg::Noreturn) trace(f, false);
   linux::SysArgs a{{f.args[0], f.args[1], f.args[2], f.args[3], f.args[4], f.args[5]}};
-  f.ret = u64(d.handler ? d.handler(a) : -ENOSYS);
+  if (lockless(f.nr)) {
+    f.ret = u64(d.handler ? d.handler(a) : -ENOSYS);
+    if (g_proc.strace) {
+      KLockGuard lock;
+      trace(f, true);
+    }
+    return;
+  }
+  klock();
+  if (g_proc.strace && d.ret == linux::Arg::Noreturn) trace(f, false);
+  i64 r = d.handler ? d.handler(a) : -ENOSYS;
+  f.ret = u64(r);
+  if (r <= -kErestartSys && r >= -kErestartBlock) {
+    // Interrupted by a signal: restarted or -EINTR once it is dealt with
+    // (deliver_signals); --strace shows the interruption.
+    Thread* t = current();
+    t->restart_nr = f.nr;
+    t->restart_ret = r;
+    f.ret = u64(-EINTR);
+  }
   if (g_proc.strace) trace(f, true);
+  kunlock();
 }
 
 }  // namespace mote::core

@@ -2,6 +2,7 @@
 // process-group calls. The model is in kernel/core/fork.cc.
 #include "kernel/core/fork.h"
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/exec/start.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/lib/errno.h"
@@ -78,6 +79,13 @@ bool parse_shebang(fs::Inode& f, char* line, usize cap, StrView* interp, StrView
 }
 
 i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags) {
+  // Linux would end the other threads first; here they keep running on
+  // their CPUs (docs/compat.md).
+  if (core::g_nthreads > 1) {
+    core::console_printf("mote: execve in a program with %d threads is not supported\n",
+                         core::g_nthreads);
+    return -ENOSYS;
+  }
   static char path[fs::kPathMax];
   auto pl = string_from_user(path, path_addr, sizeof path);
   if (!pl.ok()) return -pl.error();
@@ -160,9 +168,10 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
     if (fs::fds().cloexec(fd)) (void)fs::fds().close(fd);
   for (int sig = 1; sig <= core::kNumSignals; ++sig)
     if (p.actions[sig].handler > 1) p.actions[sig] = core::SigAction{};  // handlers: default
-  p.altstack[0] = p.altstack[1] = p.altstack[2] = 0;
-  p.clear_child_tid = 0;
-  p.robust_list = p.robust_len = 0;
+  core::Thread* self = core::current();
+  self->altstack[0] = self->altstack[1] = self->altstack[2] = 0;
+  self->clear_child_tid = 0;
+  self->robust_list = self->robust_len = 0;
   p.comm[0] = 0;  // the name is the new program's again
 
   exec::LoadProblem problem;
@@ -191,17 +200,80 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
 i64 sys_fork(const SysArgs&) { return core::fork_process(0, 0, 0); }
 i64 sys_vfork(const SysArgs&) { return core::fork_process(0, 0, 0); }
 
+namespace {
+
+constexpr u64 kCloneFs = 0x200, kCloneFiles = 0x400, kCloneSysvsem = 0x40000;
+constexpr u64 kCloneSettls = 0x80000, kCloneParentSettid = 0x100000;
+constexpr u64 kCloneChildCleartid = 0x200000, kCloneChildSettid = 0x1000000;
+constexpr u64 kCloneDetached = 0x400000, kCloneUntraced = 0x800000;
+constexpr u64 kCloneIo = 0x80000000ull, kCloneCsignal = 0xff;
+
+// A new thread in this address space (pthread_create, Go's newosproc).
+i64 clone_thread(u64 flags, u64 stack, u64 ptid, u64 ctid, u64 tls) {
+  // One process: threads share everything a process has. Asking for less
+  // (a private fd table or fs info) would need a second process.
+  constexpr u64 required = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand;
+  constexpr u64 allowed = required | kCloneThread | kCloneSysvsem | kCloneSettls |
+                          kCloneParentSettid | kCloneChildCleartid | kCloneChildSettid |
+                          kCloneDetached | kCloneUntraced | kCloneIo;
+  if ((flags & required) != required || (flags & ~allowed & ~kCloneCsignal)) return -EINVAL;
+  if ((flags & kCloneSettls) && tls >= 0x800000000000ull) return -EPERM;
+  core::Thread* t = core::thread_create();
+  if (!t) return -EAGAIN;
+  core::Thread* self = core::current();
+  t->sigmask = self->sigmask;
+  t->affinity = self->affinity;
+  if (flags & kCloneChildCleartid) t->clear_child_tid = ctid;
+  if ((flags & kCloneParentSettid) && !put_user(ptid, i32(t->tid)).ok()) {
+    core::thread_remove(t);
+    return -EFAULT;
+  }
+  if ((flags & kCloneChildSettid) && !put_user(ctid, i32(t->tid)).ok()) {
+    core::thread_remove(t);
+    return -EFAULT;
+  }
+  auto r = platform::thread_start(platform::NewThread{t, stack, tls, (flags & kCloneSettls) != 0});
+  if (!r.ok()) {
+    core::thread_remove(t);
+    return r.error() == ENOSYS ? -ENOSYS : -EAGAIN;
+  }
+  return t->tid;
+}
+
+}  // namespace
+
 i64 sys_clone(const SysArgs& a) {
-  u64 flags = a.u(0), stack = a.u(1), ptid = a.u(2), ctid = a.u(3);
-  if ((flags & kCloneThread) || ((flags & kCloneVm) && !(flags & kCloneVfork)))
-    return -ENOSYS;  // threads: not yet (a process model without them runs)
+  // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+  u64 flags = a.u(0), stack = a.u(1), ptid = a.u(2), ctid = a.u(3), tls = a.u(4);
+  if (flags & kCloneThread) return clone_thread(flags, stack, ptid, ctid, tls);
+  if ((flags & kCloneVm) && !(flags & kCloneVfork)) return -EINVAL;  // a process sharing memory: not here
   if ((flags & kCloneSighand) && !(flags & kCloneVm)) return -EINVAL;
   i64 r = core::fork_process(flags, ctid, ptid);
   if (r == 0 && stack) platform::return_stack(stack);
   return r;
 }
 
-i64 sys_clone3(const SysArgs&) { return -ENOSYS; }  // glibc falls back to clone
+i64 sys_clone3(const SysArgs& a) {
+  // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
+  // stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+  u64 size = a.u(1);
+  if (size < 64 || size > 4096) return -EINVAL;
+  u64 args[11] = {};
+  if (!copy_from_user(args, a.u(0), min<u64>(size, sizeof args)).ok()) return -EFAULT;
+  u64 flags = args[0];
+  // CLONE_PIDFD (pidfd is read only with it), set_tid and cgroup: not here.
+  if ((flags & 0x1000) || (size > 64 && (args[8] || args[9])) || (size > 80 && args[10]))
+    return -EINVAL;
+  u64 stack = args[5] ? args[5] + args[6] : 0;  // clone3 gives the lowest address and size
+  if (flags & kCloneThread) {
+    if (args[4]) return -EINVAL;  // threads have no exit signal
+    return clone_thread(flags, stack, args[3], args[2], args[7]);
+  }
+  if ((flags & kCloneVm) && !(flags & kCloneVfork)) return -EINVAL;
+  i64 r = core::fork_process(flags, args[2], args[3]);
+  if (r == 0 && stack) platform::return_stack(stack);
+  return r;
+}
 
 i64 sys_wait4(const SysArgs& a) {
   i64 pid = i64(i32(a.u(0)));

@@ -1,5 +1,6 @@
 // uname, sysinfo, resource limits, CPU affinity and sched_yield.
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/syscalls.h"
@@ -52,7 +53,18 @@ i64 set_limit(int res, u64 src) {
   return 0;
 }
 
-bool self(i64 pid) { return pid == 0 || pid == core::g_proc.pid; }
+bool self(i64 pid) { return pid == 0 || pid == core::g_proc.pid || core::find_thread(int(pid)); }
+
+u64 all_cpus() {
+  u32 cpus = platform::cpu_count();
+  return cpus >= 64 ? ~u64(0) : (u64(1) << cpus) - 1;
+}
+
+// The thread a scheduler call names (0: the caller).
+core::Thread* sched_target(i64 pid) {
+  if (pid == 0) return core::current();
+  return core::find_thread(int(pid));
+}
 
 }  // namespace
 
@@ -97,12 +109,42 @@ i64 sys_sched_getaffinity(const SysArgs& a) {
   if (!self(a.i(0))) return -ESRCH;
   u64 len = a.u(1);
   if (len < 8 || (len & 7)) return -EINVAL;
-  u32 cpus = platform::boot_info().cpus;
-  if (cpus == 0) cpus = 1;
-  u64 mask = cpus >= 64 ? ~u64(0) : (u64(1) << cpus) - 1;
+  core::Thread* t = sched_target(a.i(0));
+  u64 mask = t && t->affinity ? t->affinity : all_cpus();
   return put_user(a.u(2), mask).ok() ? 8 : -EFAULT;
 }
 
-i64 sys_sched_yield(const SysArgs&) { return 0; }  // one runnable thread: nothing to yield to
+i64 sys_sched_yield(const SysArgs&) {
+  platform::yield();
+  return 0;
+}
+
+i64 sys_getcpu(const SysArgs& a) {
+  u32 cpu = platform::current_cpu();
+  if (a.u(0) && !put_user(a.u(0), cpu).ok()) return -EFAULT;
+  if (a.u(1) && !put_user(a.u(1), u32(0)).ok()) return -EFAULT;  // one NUMA node
+  return 0;
+}
+
+// A mask must leave at least one of the unikernel's CPUs. The calling
+// thread is moved at once (platform::set_affinity); another thread's mask is
+// recorded and reported, and applies when the platform next places it.
+i64 sys_sched_setaffinity(const SysArgs& a) {
+  if (!self(a.i(0))) return -ESRCH;
+  u64 len = a.u(1);
+  if (len < 8) return -EINVAL;
+  u64 mask;
+  if (!get_user(&mask, a.u(2)).ok()) return -EFAULT;
+  mask &= all_cpus();
+  if (!mask) return -EINVAL;
+  core::Thread* t = sched_target(a.i(0));
+  if (!t) return -ESRCH;
+  t->affinity = mask == all_cpus() ? 0 : mask;
+  if (t == core::current()) {
+    auto r = platform::set_affinity(mask);
+    if (!r.ok()) return -r.error();
+  }
+  return 0;
+}
 
 }  // namespace mote::linux

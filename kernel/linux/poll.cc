@@ -1,9 +1,12 @@
 // poll, ppoll, select, pselect6 over open files. Readiness comes from each
-// file (File::poll_ready). With one thread of execution nothing can change
-// while the program waits except time, so a wait sleeps until its timeout;
-// a wait without a timeout on files none of which can ever become ready
-// would never end and fails with EDEADLK instead (docs/compat.md).
+// file (File::poll_ready); a waiting thread sleeps on g_poll_queue, which
+// files wake when their state changes, until its timeout or a signal. A
+// wait forever that nothing could end (one thread, no timer) fails with
+// EDEADLK instead (docs/compat.md).
+#include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
+#include "kernel/mm/heap.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/fd.h"
@@ -43,11 +46,29 @@ i64 scan_poll(PollFd* p, u64 n) {
   return ready;
 }
 
-// Sleeps until `deadline` (monotonic ns). Returns false when there is none.
-bool wait_until(u64 deadline) {
-  if (deadline == kForever) return false;
-  while (platform::monotonic_ns() < deadline) platform::idle_until(deadline);
-  return true;
+// Waits for readiness to change, the deadline or a signal. Returns 0 to
+// scan again, 1 when the deadline passed, or -errno (an ERESTART code when
+// a signal came; EDEADLK when nothing could ever end a wait forever).
+i64 wait_change(u64 deadline) {
+  if (deadline != kForever && platform::monotonic_ns() >= deadline) return 1;
+  if (deadline == kForever && !core::wake_possible()) return -EDEADLK;
+  core::Wake w = core::wait_on(core::g_poll_queue, deadline, true);
+  if (w == core::Wake::Interrupted) return -core::kErestartNoHand;
+  return 0;
+}
+
+// ppoll/pselect6: the mask to hold during the wait, put back afterwards
+// (after the handler of a signal it let through, by deliver_signals).
+i64 apply_sigmask(u64 addr, u64 size) {
+  if (!addr) return 0;
+  if (size != 8) return -EINVAL;
+  u64 mask;
+  if (!copy_from_user(&mask, addr, 8).ok()) return -EFAULT;
+  core::Thread* t = core::current();
+  t->saved_mask = t->sigmask;
+  t->restore_mask = true;
+  t->sigmask = mask & ~core::kUnblockable;
+  return 0;
 }
 
 u64 deadline_from_ts(u64 addr, bool* bad) {
@@ -68,12 +89,27 @@ i64 do_poll(u64 fds_addr, u64 n, u64 deadline) {
   if (n > nofile_limit()) return -EINVAL;
   constexpr u64 kMax = 1024;
   if (n > kMax) return -EINVAL;
-  static PollFd p[kMax];
+  PollFd small[16];
+  PollFd* p = small;
+  if (n > 16) {
+    p = static_cast<PollFd*>(mm::kalloc(n * sizeof(PollFd)));
+    if (!p) return -ENOMEM;
+  }
+  struct Free {
+    PollFd* p;
+    PollFd* small;
+    ~Free() {
+      if (p != small) mm::kfree(p);
+    }
+  } release{p, small};
   if (n && !copy_from_user(p, fds_addr, n * sizeof(PollFd)).ok()) return -EFAULT;
-  i64 ready = scan_poll(p, n);
-  if (ready == 0) {
-    if (!wait_until(deadline)) return -EDEADLK;
+  i64 ready;
+  for (;;) {
     ready = scan_poll(p, n);
+    if (ready) break;
+    i64 w = wait_change(deadline);
+    if (w < 0) return w;
+    if (w == 1) break;
   }
   // revents only: the program's fd and events stay as they were.
   for (u64 i = 0; i < n; ++i)
@@ -107,13 +143,15 @@ i64 do_select(i64 nfds, u64 rd, u64 wr, u64 ex, u64 deadline) {
     }
     return ready;
   };
-  i64 ready = scan();
-  if (ready < 0) return ready;
-  if (ready == 0) {
-    if (!wait_until(deadline)) return -EDEADLK;
+  i64 ready;
+  for (;;) {
     ready = scan();
-    if (ready < 0) return ready;
+    if (ready) break;
+    i64 w = wait_change(deadline);
+    if (w < 0) return w;
+    if (w == 1) break;
   }
+  if (ready < 0) return ready;
   for (int k = 0; k < 3; ++k)
     if (addr[k] && words && !copy_to_user(addr[k], out[k], words * 8).ok()) return -EFAULT;
   return ready;
@@ -131,6 +169,7 @@ i64 sys_ppoll(const SysArgs& a) {
   bool bad = false;
   u64 deadline = deadline_from_ts(a.u(2), &bad);
   if (bad) return a.u(2) && !user_readable(a.u(2), 16) ? -EFAULT : -EINVAL;
+  if (i64 e = apply_sigmask(a.u(3), a.u(4))) return e;
   return do_poll(a.u(0), a.u(1), deadline);
 }
 
@@ -156,6 +195,12 @@ i64 sys_pselect6(const SysArgs& a) {
   bool bad = false;
   u64 deadline = deadline_from_ts(a.u(4), &bad);
   if (bad) return a.u(4) && !user_readable(a.u(4), 16) ? -EFAULT : -EINVAL;
+  if (a.u(5)) {
+    // struct { const sigset_t* ss; size_t ss_len; }
+    u64 sig[2];
+    if (!copy_from_user(sig, a.u(5), sizeof sig).ok()) return -EFAULT;
+    if (i64 e = apply_sigmask(sig[0], sig[1])) return e;
+  }
   return do_select(a.i(0), a.u(1), a.u(2), a.u(3), deadline);
 }
 

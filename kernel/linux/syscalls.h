@@ -149,12 +149,29 @@ enum class Arg : u8 {
   X(rt_sigaction, Errno, Sig, Ptr, Ptr, Uint)                                   \
   X(rt_sigprocmask, Errno, Int, Ptr, Ptr, Uint)                                 \
   X(sigaltstack, Errno, Ptr, Ptr)                                               \
+  X(rt_sigreturn, Errno)                                                        \
+  X(rt_sigpending, Errno, Ptr, Uint)                                            \
+  X(rt_sigsuspend, Errno, Ptr, Uint)                                            \
+  X(rt_sigtimedwait, Errno, Ptr, Ptr, Timespec, Uint)                           \
+  X(rt_sigqueueinfo, Errno, Int, Sig, Ptr)                                      \
+  X(rt_tgsigqueueinfo, Errno, Int, Int, Sig, Ptr)                               \
+  X(pause, Errno)                                                               \
+  X(alarm, Int, Uint)                                                           \
+  X(getitimer, Errno, Int, Ptr)                                                 \
+  X(setitimer, Errno, Int, Ptr, Ptr)                                            \
+  X(timer_create, Errno, Clock, Ptr, Ptr)                                       \
+  X(timer_settime, Errno, Int, Hex, Ptr, Ptr)                                   \
+  X(timer_gettime, Errno, Int, Ptr)                                             \
+  X(timer_getoverrun, Errno, Int)                                               \
+  X(timer_delete, Errno, Int)                                                   \
   X(uname, Errno, Ptr)                                                          \
   X(sysinfo, Errno, Ptr)                                                        \
   X(getrlimit, Errno, Int, Ptr)                                                 \
   X(setrlimit, Errno, Int, Ptr)                                                 \
   X(prlimit64, Errno, Int, Int, Ptr, Ptr)                                       \
   X(sched_getaffinity, Errno, Int, Uint, Ptr)                                   \
+  X(sched_setaffinity, Errno, Int, Uint, Ptr)                                   \
+  X(getcpu, Errno, Ptr, Ptr, Ptr)                                               \
   X(sched_getparam, Errno, Int, Ptr)                                            \
   X(sched_getscheduler, Errno, Int)                                             \
   X(prctl, Errno, Int, Hex, Hex, Hex, Hex)                                      \

@@ -1,5 +1,7 @@
 // Clocks and sleeping. There is no vDSO: every clock read reaches the core.
 #include "kernel/core/process.h"
+#include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/linux/user.h"
@@ -53,14 +55,22 @@ i64 load_ts(u64 addr, u64* ns) {
   return 0;
 }
 
-// Sleeps until the monotonic clock reaches `deadline`. Nothing interrupts a
-// sleep yet (no signal delivery), so it always completes.
-void sleep_until(u64 deadline) {
-  while (platform::idle_until(deadline) < deadline) {
+u64 add_sat(u64 a, u64 b) { return a > ~u64(0) - b ? ~u64(0) : a + b; }
+
+// Sleeps until the monotonic clock reaches `deadline` or a signal comes.
+// Returns 0, or an ERESTART code with the time left in *left.
+i64 sleep_until(u64 deadline, u64* left) {
+  for (;;) {
+    core::Wake w = core::sleep_until(deadline, true);
+    u64 now = platform::monotonic_ns();
+    if (w == core::Wake::Timeout) {
+      if (now >= deadline) return 0;
+      continue;  // early wake-up
+    }
+    *left = deadline > now ? deadline - now : 0;
+    return -core::kErestartBlock;
   }
 }
-
-u64 add_sat(u64 a, u64 b) { return a > ~u64(0) - b ? ~u64(0) : a + b; }
 
 }  // namespace
 
@@ -103,8 +113,10 @@ i64 sys_nanosleep(const SysArgs& a) {
   u64 dur;
   i64 r = load_ts(a.u(0), &dur);
   if (r) return r;
-  sleep_until(add_sat(platform::monotonic_ns(), dur));
-  return 0;
+  u64 left = 0;
+  r = sleep_until(add_sat(platform::monotonic_ns(), dur), &left);
+  if (r && a.u(1) && !put_user(a.u(1), to_ts(left)).ok()) return -EFAULT;
+  return r;
 }
 
 i64 sys_clock_nanosleep(const SysArgs& a) {
@@ -132,8 +144,12 @@ i64 sys_clock_nanosleep(const SysArgs& a) {
     // a single-threaded program; Linux lets it, we refuse it.
     return -EINVAL;
   }
-  sleep_until(deadline);
-  return 0;
+  u64 left = 0;
+  r = sleep_until(deadline, &left);
+  // Relative sleeps report the time left (absolute ones just restart).
+  if (r && !(flags & kTimerAbstime) && a.u(3) && !put_user(a.u(3), to_ts(left)).ok())
+    return -EFAULT;
+  return r;
 }
 
 }  // namespace mote::linux

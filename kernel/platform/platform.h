@@ -150,6 +150,67 @@ u64 hwcap();
 u64 hwcap2();
 u64 min_signal_stack();
 
+// ---- Threads and CPUs ------------------------------------------------------
+
+// The core's object for the thread running on this CPU (core::Thread*),
+// null before the first thread starts and on the platform's own threads.
+void* current_thread();
+void set_current_thread(void* thread);
+
+// Futex-style waiting on a word of core memory: returns when *word !=
+// expected, after wake_word on it, at `deadline_ns` (monotonic; ~0: none),
+// or spuriously (a platform interruption); callers re-check and loop.
+void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns);
+void wake_word(const volatile u32* word, u32 count);
+
+// Starts a new thread of the program (clone with CLONE_VM|CLONE_THREAD...).
+// It returns from the current system call with result 0, %rsp = `stack`
+// (0: the caller's), %fs base = `tls` when set_tls, and every other register
+// and the FPU state as the caller has them. Its platform thread begins with
+// set_current_thread(thread). ENOSYS where the platform has no threads.
+struct NewThread {
+  void* thread;
+  u64 stack;
+  u64 tls;
+  bool set_tls;
+};
+Result<void> thread_start(const NewThread& t);
+// Ends the calling thread (not the process). The kernel lock is not held and
+// the core has forgotten the thread.
+[[noreturn]] void thread_exit();
+// Makes `thread` (program code, a platform wait, or a system call on another
+// CPU) come to the core soon to take its pending signals: interrupts
+// wait_word, or enters core::deliver_signals from its program code.
+void thread_kick(void* thread);
+
+// CPUs the program's threads run on (--cpus), and the caller's CPU.
+u32 cpu_count();
+u32 current_cpu();
+// Gives the CPU to another runnable thread for a moment (sched_yield).
+void yield();
+// Confines the calling thread to the CPUs in `mask` (bit n: CPU n < cpu_count).
+Result<void> set_affinity(u64 mask);
+
+// ---- Signals: the program's register state ----------------------------------
+
+// The program's registers where the core may start a signal handler or
+// return from one: at the end of a system call (ret already in rax), at a
+// fault, or where another CPU interrupted its code. gregs in Linux's
+// mcontext order (REG_R8 = 0 ... REG_RIP = 16, REG_EFL = 17, REG_CSGSFS,
+// REG_ERR, REG_TRAPNO, REG_OLDMASK, REG_CR2 = 22); fpstate in Linux's
+// signal-frame format (fxsave image, then the xsave header and extended
+// state with FP_XSTATE_MAGIC1/2 when fpstate_size > 512), or null.
+struct UserContext {
+  u64* gregs;
+  u8* fpstate;
+  u32 fpstate_size;
+};
+// The context of the current thread's system call in flight, or nullptr
+// when the platform cannot give one there (then rt_sigreturn fails and
+// handlers cannot run from this call; the core falls back to the default
+// action). The core may rewrite it; it takes effect on return.
+UserContext* syscall_context();
+
 // ---- Time ------------------------------------------------------------------
 
 // Nanoseconds since the unikernel booted (CLOCK_MONOTONIC starts near 0, as
@@ -205,6 +266,8 @@ void random_seed(u8 out[32]);
 // Entries from the platform into the core.
 namespace mote::core {
 
+using platform::UserContext;
+
 // The program's registers at a system call: rax (number), the six arguments,
 // and where it came from. The core writes the result into `ret`.
 struct SyscallFrame {
@@ -223,7 +286,20 @@ struct FaultFrame {
   u64 address;      // si_addr (faulting data address or instruction)
   u64 regs[18];     // rax rbx rcx rdx rsi rdi rbp rsp r8..r15 rip rflags
 };
-[[noreturn]] void on_fault(const FaultFrame& f);
+// With `ctx` the platform can resume the program at a handler: on_fault
+// returns when one will run (ctx rewritten).
+void on_fault(const FaultFrame& f, UserContext* ctx);
+
+// Starts the program's handlers for the current thread's deliverable
+// signals in `ctx` (and settles a system call interrupted by them: restart
+// or EINTR). Takes the kernel lock itself. The platform calls it wherever
+// the thread returns to program code with signal_work() true. Without a
+// context (a platform that cannot give one there) handlers cannot run: such
+// signals take their default action, with a note on stderr.
+void deliver_signals(UserContext* ctx);
+// True when the current thread has a signal to take or a system call to
+// settle (cheap, lock-free).
+bool signal_work();
 
 void on_timer();
 

@@ -37,6 +37,9 @@ extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f) {
   mote::core::SyscallFrame* outer = g_frame;
   g_frame = f;
   mote::core::on_syscall(*f);
+  // No register frame for handlers yet on this platform: signals with
+  // handlers take their default action (deliver_signals says so).
+  if (mote::core::signal_work()) mote::core::deliver_signals(nullptr);
   g_frame = outer;
 }
 
@@ -298,5 +301,33 @@ void enter_program(const EntryState& s) {
   }
   mote_vm_enter(s.rip, s.rsp);
 }
+
+}  // namespace mote::platform
+
+// ---- Threads: one CPU, one thread on the VM platform for now ---------------
+namespace mote::platform {
+
+namespace {
+void* g_current_thread;
+}
+
+void* current_thread() { return g_current_thread; }
+void set_current_thread(void* t) { g_current_thread = t; }
+
+void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns) {
+  // One thread: only an interrupt (the timer) can change the word.
+  if (*word == expected) idle_until(deadline_ns);
+}
+
+void wake_word(const volatile u32*, u32) {}
+
+Result<void> thread_start(const NewThread&) { return err(ENOSYS); }
+void thread_exit() { panic("thread_exit without threads"); }
+void thread_kick(void*) {}
+u32 cpu_count() { return 1; }
+u32 current_cpu() { return 0; }
+void yield() {}
+Result<void> set_affinity(u64) { return ok(); }
+UserContext* syscall_context() { return nullptr; }
 
 }  // namespace mote::platform

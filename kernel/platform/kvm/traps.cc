@@ -142,7 +142,8 @@ u64 g_lapic_virt = 0xfee00000;
   const u64 regs[18] = {f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, f->r8,
                         f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15, f->rip, f->rflags};
   memcpy(ff.regs, regs, sizeof regs);
-  core::on_fault(ff);
+  core::on_fault(ff, nullptr);  // without a context it reports and exits
+  platform::panic("on_fault returned");
 }
 
 }  // namespace mote::kvm

@@ -25,9 +25,27 @@ mote_fast_syscall:
         call    mote_fast_syscall_c
         SYSCALL_FRAME_POP
         SYSCALL_ARGS_RESTORE
+        // Signals to deliver (Cpu::sig_ready, %gs:32): leave through the
+        // trap below, whose handler has the full register state. Another
+        // CPU may set the flag and kick us at any point: signals.cc (on_kick)
+        // restarts this sequence at mote_fast_check when the kick lands
+        // between the check and the popfq, and completes the return itself
+        // when it lands after.
+        .globl  mote_fast_check, mote_fast_popf, mote_fast_mov, mote_fast_ret
+mote_fast_check:
+        cmpq    $0, %gs:32
+        jne     1f
+mote_fast_popf:
         popfq
+mote_fast_mov:
         mov     %gs:16, %rsp
+mote_fast_ret:
         ret
+1:      popfq
+        mov     %gs:16, %rsp
+        .globl  mote_fast_deliver_trap
+mote_fast_deliver_trap:
+        ud2                                 // SIGILL: signals.cc delivers
         .size   mote_fast_syscall, .-mote_fast_syscall
 
         .section .note.GNU-stack, "", @progbits

@@ -130,7 +130,10 @@ void continue_on_core_stack() {
   auto ks = platform::map_core(kCoreStack);
   if (!ks.ok()) fatal("no memory for the syscall stack");
   g_cpu0.kernel_stack_top = ks.value() + kCoreStack;
+  setup_signal_stack(&g_cpu0);
   install_signal_handlers();
+  init_cpus();
+  g_cpu0.host_tid = g.host_pid;
   read_host_maps();
   core::boot();
 }

@@ -205,26 +205,27 @@ void unmap_core(u64 addr, u64 len) {
 
 void set_fs_base(u64 base) {
   host::syscall2(__NR_arch_prctl, 0x1002 /*ARCH_SET_FS*/, long(base));
-  g.fs_base = base;
+  process::cpu()->fs_base = base;
 }
 
-u64 fs_base() { return g.fs_base; }
+u64 fs_base() { return process::cpu()->fs_base; }
 
 // fork, exit and execve never take the fast path (rewrite.cc never_rewrite):
-// they run in the SIGSYS handler on the signal stack, whose frame also holds
-// the program's registers and FPU state (sigreturn puts them back).
-u64 syscall_stack_top() { return g.sigstack_top; }
+// they run in the SIGSYS handler on the thread's signal stack, whose frame
+// also holds the program's registers and FPU state (sigreturn puts them back).
+u64 syscall_stack_top() { return process::cpu()->sigstack_top; }
 usize fpu_state_size() { return 0; }
 void fpu_save(void*) {}
 void fpu_restore(const void*) {}
 
-void return_stack(u64 rsp) { g.return_rsp = rsp; }
+void return_stack(u64 rsp) { process::cpu()->return_rsp = rsp; }
 void fork_depth(int depth) { g.fork_depth = depth; }
 
 void exec_return(u64 rip, u64 rsp) {
-  g.exec_pending = true;
-  g.exec_rip = rip;
-  g.exec_rsp = rsp;
+  process::Cpu* c = process::cpu();
+  c->exec_pending = true;
+  c->exec_rip = rip;
+  c->exec_rsp = rsp;
 }
 
 u64 hwcap() { return g.hwcap; }
@@ -236,26 +237,6 @@ u64 wall_ns() { return read_clock(0); }
 u64 process_cpu_ns() { return read_clock(2); }
 u64 thread_cpu_ns() { return read_clock(3); }
 u64 clock_resolution_ns() { return 1; }
-
-void timer_arm(u64 deadline_ns) {
-  if (g.timer_id < 0) return;
-  if (deadline_ns) deadline_ns += g.mono0;  // back to the host's clock
-  struct {
-    Timespec interval, value;
-  } its{{0, 0}, {i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)}};
-  if (deadline_ns == 0) its.value = {0, 0};
-  else if (its.value.sec == 0 && its.value.nsec == 0) its.value.nsec = 1;
-  host::syscall4(__NR_timer_settime, g.timer_id, 1 /*TIMER_ABSTIME*/, long(&its), 0);
-}
-
-u64 idle_until(u64 deadline_ns) {
-  deadline_ns = deadline_ns > ~u64(0) - g.mono0 ? ~u64(0) : deadline_ns + g.mono0;
-  Timespec ts{i64(deadline_ns / 1000000000ull), i64(deadline_ns % 1000000000ull)};
-  // An interrupted sleep (EINTR: the timer signal) returns early: the caller
-  // checks the clock and decides.
-  host::syscall4(__NR_clock_nanosleep, 1 /*CLOCK_MONOTONIC*/, 1 /*TIMER_ABSTIME*/, long(&ts), 0);
-  return monotonic_ns();
-}
 
 isize console_write(int stream, const void* buf, usize len) {
   for (;;) {

@@ -38,7 +38,12 @@ extern "C" void mote_fast_syscall();
 // Every number the core implements is served the same way on both paths
 // today; calls that will need the signal frame or a new stack (rt_sigreturn,
 // clone, vfork; never_rewrite below) must be diverted here when they exist.
-extern "C" void mote_fast_syscall_c(mote::core::SyscallFrame* f) { mote::core::on_syscall(*f); }
+extern "C" void mote_fast_syscall_c(mote::core::SyscallFrame* f) {
+  mote::core::on_syscall(*f);
+  // Signals for this thread, or a system call to restart or fail with
+  // EINTR: the return path traps to deliver (fast_entry.S).
+  if (mote::core::signal_work()) mote::process::cpu()->sig_ready = 1;
+}
 
 namespace mote::process {
 
@@ -121,9 +126,18 @@ void put32(u8* p, u32 v) { memcpy(p, &v, 4); }
 
 bool write_text(u64 addr, const void* bytes, usize n, u32 prot) {
   u64 first = page_down(addr), last = page_up(addr + n);
-  if (host::failed(host::mprotect(first, last - first, 3 /*PROT_READ|PROT_WRITE*/))) return false;
-  memcpy(reinterpret_cast<void*>(addr), bytes, n);
-  return !host::failed(host::mprotect(first, last - first, int(prot & 7)));
+  // While the page is writable it is not executable: another thread that
+  // runs into it faults, and its fault handler waits for g.patching to clear
+  // and retries (signals.cc). No thread ever executes half-written code.
+  g.patching_end = last;
+  __atomic_store_n(&g.patching, first, __ATOMIC_RELEASE);
+  bool done = !host::failed(host::mprotect(first, last - first, 3 /*PROT_READ|PROT_WRITE*/));
+  if (done) {
+    memcpy(reinterpret_cast<void*>(addr), bytes, n);
+    done = !host::failed(host::mprotect(first, last - first, int(prot & 7)));
+  }
+  __atomic_store_n(&g.patching, 0, __ATOMIC_RELEASE);
+  return done;
 }
 
 }  // namespace

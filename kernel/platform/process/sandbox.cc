@@ -21,6 +21,8 @@ namespace {
 constexpr long kPrSetNoNewPrivs = 38;
 constexpr long kPrSetSyscallUserDispatch = 59;
 constexpr long kPrSysDispatchOn = 1;
+// threads.cc's host clone flags (VM FS FILES SIGHAND THREAD SYSVSEM CHILD_CLEARTID).
+constexpr u64 kThreadCloneFlags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x200000;
 
 // seccomp_data offsets (linux/seccomp.h).
 constexpr u32 kOffNr = 0, kOffArch = 4, kOffIpLo = 8, kOffIpHi = 12;
@@ -79,11 +81,22 @@ void install_seccomp() {
       {__NR_ioctl, 1, {0x5402, 0x5403, 0x5404}, 3},  // TCSETS(W/F) for -t; fds 0-2 only by use
       {__NR_clock_gettime},
       {__NR_clock_nanosleep},
-      {__NR_timer_settime, 0, {u32(g.timer_id)}, 1},
-      {__NR_arch_prctl, 0, {0x1002 /*ARCH_SET_FS*/}, 1},
+      {__NR_arch_prctl, 0, {0x1002 /*ARCH_SET_FS*/, 0x1001 /*ARCH_SET_GS*/}, 2},
       {__NR_rt_sigreturn},
       {__NR_exit_group},
       {__NR_exit},
+      // Threads (threads.cc): new host threads of this process only, the
+      // futex waits and wakes of the core's own words, a kick to a thread of
+      // this process, Syscall User Dispatch in each new thread.
+      {__NR_clone, 0, {u32(kThreadCloneFlags)}, 1},
+      {__NR_futex, 1, {9 | 128 /*WAIT_BITSET_PRIVATE*/, 1 | 128 /*WAKE_PRIVATE*/}, 2},
+      {__NR_tgkill, 0, {u32(g.host_pid)}, 1},
+      {__NR_gettid},
+      {__NR_getcpu},
+      {__NR_sched_yield},
+      {__NR_sched_setaffinity, 0, {0}, 1},
+      {__NR_rt_sigprocmask},
+      {__NR_prctl, 0, {u32(kPrSetSyscallUserDispatch)}, 1},
   };
   constexpr int kRules = sizeof rules / sizeof rules[0];
 

@@ -1,11 +1,17 @@
 // Host signals of the process platform: SIGSYS from Syscall User Dispatch is
 // the program's system call; SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP are its
-// hardware faults (or, in the core's text, a core bug); SIGALRM is the
-// one-shot timer. All run on a per-thread signal stack, never on the
-// program's stack (which may be tiny, or in use below %rsp: the red zone).
+// hardware faults (or, in the core's text, a core bug); kKickSignal diverts
+// a thread to take the program's signals. All run on a per-thread signal
+// stack, never on the program's stack (which may be tiny, or in use below
+// %rsp: the red zone). Program signals are delivered by rewriting the host
+// frame's registers (core::deliver_signals): the host's sigreturn then
+// enters the program's handler.
 #include <asm/unistd_64.h>
 
+#include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/lib/format.h"
+#include "kernel/lib/string.h"
 #include "kernel/platform/platform.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
@@ -54,40 +60,118 @@ constexpr int kSysUserDispatch = 2;  // si_code of SIGSYS from SUD
 
 bool in_core_text(u64 pc) { return pc >= g.text_start && pc < g.text_end; }
 
+extern "C" char mote_fast_check[], mote_fast_popf[], mote_fast_mov[], mote_fast_ret[];
+extern "C" char mote_fast_deliver_trap[];
+
+// The program's register state in a host signal frame, for the core.
+platform::UserContext user_context(UContext* uc) {
+  platform::UserContext ctx{uc->gregs, reinterpret_cast<u8*>(uc->fpregs), 0};
+  if (ctx.fpstate) {
+    // struct _fpx_sw_bytes at 464: magic1, extended_size (the whole xsave
+    // image with its trailing magic2), ...
+    u32 magic1, ext;
+    memcpy(&magic1, ctx.fpstate + 464, 4);
+    memcpy(&ext, ctx.fpstate + 468, 4);
+    ctx.fpstate_size = (magic1 == 0x46505853u && ext > 512 && ext < 65536) ? ext : 512;
+  }
+  return ctx;
+}
+
+// A rewritten call site's stub (rewrite.cc) after its `call`: `lea
+// 0x80(%rsp),%rsp; jmp call_end`. Completes it by hand so the context is the
+// one right after the original `syscall` instruction (what a restart needs).
+void finish_stub(u64* r) {
+  const u8* p = reinterpret_cast<const u8*>(r[RIP]);
+  static const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
+  if (memcmp(p, lea_up, sizeof lea_up) != 0 || p[8] != 0xe9) return;
+  i32 rel;
+  memcpy(&rel, p + 9, 4);
+  r[RSP] += 0x80;
+  r[RIP] = u64(i64(r[RIP]) + 13 + rel);
+}
+
+// The fast path's `ret` into the stub, done by hand, then the stub.
+void finish_fast_return(u64* r) {
+  r[RIP] = *reinterpret_cast<const u64*>(r[RSP]);
+  r[RSP] += 8;
+  finish_stub(r);
+}
+
 void on_sigsys(int, SigInfo* si, UContext* uc) {
   u64* r = uc->gregs;
   if (si->code != kSysUserDispatch) fatal("unexpected SIGSYS");
-  core::SyscallFrame f{r[RAX], {r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9]}, 0, r[RIP]};
-  const SiteRegs site{r[RAX], r[RSP], r[R9]};
-  core::on_syscall(f);
-  r[RAX] = f.ret;
-  // As the syscall instruction would: rcx = return address, r11 = rflags.
+  Cpu* c = cpu();
+  // As the syscall instruction does: rcx = return address, r11 = rflags.
   r[RCX] = r[RIP];
   r[R11] = r[EFL];
-  if (g.return_rsp) {
-    r[RSP] = g.return_rsp;
-    g.return_rsp = 0;
+  core::SyscallFrame f{r[RAX], {r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9]}, 0, r[RIP]};
+  const SiteRegs site{r[RAX], r[RSP], r[R9]};
+  c->ctx = user_context(uc);
+  c->ctx_valid = true;
+  core::on_syscall(f);
+  c->ctx_valid = false;
+  r[RAX] = f.ret;
+  if (c->return_rsp) {
+    r[RSP] = c->return_rsp;
+    c->return_rsp = 0;
   }
-  if (g.exec_pending) {
+  if (c->exec_pending) {
     // execve: a fresh program image; only %rsp means anything at its entry.
-    g.exec_pending = false;
+    c->exec_pending = false;
     for (int k = R8; k <= RCX; ++k) r[k] = 0;
-    r[RSP] = g.exec_rsp;
-    r[RIP] = g.exec_rip;
+    r[RSP] = c->exec_rsp;
+    r[RIP] = c->exec_rip;
     return;
   }
+  if (core::signal_work()) {
+    platform::UserContext ctx = user_context(uc);
+    core::deliver_signals(&ctx);
+  }
+  c->sig_ready = 0;
   // A forked child's stubs would land in its parent's address space, which
   // comes back from a snapshot when the child ends: children take SIGSYS.
-  if (g.rewrite && g.fork_depth == 0) maybe_rewrite(si->addr, site);
+  if (g.rewrite && g.fork_depth == 0) {
+    core::klock();
+    maybe_rewrite(si->addr, site);
+    core::kunlock();
+  }
 }
 
 void on_fault(int sig, SigInfo* si, UContext* uc) {
   u64* r = uc->gregs;
+  if (r[RIP] == u64(mote_fast_deliver_trap)) {
+    // The fast path's way out when signals wait (fast_entry.S).
+    Cpu* c = cpu();
+    c->sig_ready = 0;
+    finish_fast_return(r);
+    platform::UserContext ctx = user_context(uc);
+    core::deliver_signals(&ctx);
+    return;
+  }
   if (in_core_text(r[RIP])) {
     char msg[160];
     format(msg, sizeof msg, "signal %d in the core at pc %#lx (core base %#lx), address %#lx", sig,
            (unsigned long)r[RIP], (unsigned long)g.base, (unsigned long)si->addr);
     fatal(msg);
+  }
+  if (sig == 11 && (r[ERR] & 0x10 /*instruction fetch*/)) {
+    // Ran into a page another thread is rewriting (rewrite.cc): wait until
+    // it is executable again, then run the instruction again.
+    u64 page = page_down(si->addr);
+    bool hit = false;
+    while (u64 lo = __atomic_load_n(&g.patching, __ATOMIC_ACQUIRE)) {
+      if (page < lo || page >= g.patching_end) break;
+      hit = true;
+      host::syscall0(__NR_sched_yield);
+    }
+    if (hit) return;
+    // Or the rewrite ended just before we looked: the program's mappings
+    // say whether the page is executable, and if it is, the fault was one.
+    core::klock();
+    const mm::Vma* v = core::g_proc.as.vmas().find(si->addr);
+    bool exec = v && v->kind != mm::VmaKind::Reserved && (v->prot & platform::kProtExec);
+    core::kunlock();
+    if (exec) return;
   }
   core::FaultFrame f;
   f.signal = sig;
@@ -96,10 +180,32 @@ void on_fault(int sig, SigInfo* si, UContext* uc) {
   const int order[18] = {RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, R8, R9,
                          R10, R11, R12, R13, R14, R15, RIP, EFL};
   for (int i = 0; i < 18; ++i) f.regs[i] = r[order[i]];
-  core::on_fault(f);
+  platform::UserContext ctx = user_context(uc);
+  core::on_fault(f, &ctx);
 }
 
-void on_alarm(int, SigInfo*, UContext*) { core::on_timer(); }
+// Another CPU wants this thread to take a signal (platform::thread_kick).
+void on_kick(int, SigInfo*, UContext* uc) {
+  u64* r = uc->gregs;
+  u64 pc = r[RIP];
+  if (pc >= u64(mote_fast_check) && pc <= u64(mote_fast_popf)) {
+    r[RIP] = u64(mote_fast_check);  // the check runs again and sees the flag
+    return;
+  }
+  if (pc == u64(mote_fast_mov)) {
+    r[RSP] = cpu()->user_rsp;
+    finish_fast_return(r);
+  } else if (pc == u64(mote_fast_ret)) {
+    finish_fast_return(r);
+  } else if (in_core_text(pc)) {
+    return;  // in a system call: it checks on its way out
+  }
+  cpu()->sig_ready = 0;
+  if (core::signal_work()) {
+    platform::UserContext ctx = user_context(uc);
+    core::deliver_signals(&ctx);
+  }
+}
 
 void handle(int sig, void (*fn)(int, SigInfo*, UContext*), u64 extra_flags, u64 mask) {
   KSigAction a{fn, kSaSiginfo | kSaOnstack | kSaRestorer | extra_flags, mote_sigreturn, mask};
@@ -109,14 +215,17 @@ void handle(int sig, void (*fn)(int, SigInfo*, UContext*), u64 extra_flags, u64 
 
 }  // namespace
 
-void install_signal_handlers() {
+void setup_signal_stack(Cpu* c) {
   u64 size = signal_stack_size();
   auto st = platform::map_core(size);
   if (!st.ok()) fatal("no memory for the signal stack");
   u64 ss[3] = {st.value(), 0, size};
   if (host::failed(host::syscall2(__NR_sigaltstack, long(ss), 0))) fatal("sigaltstack");
-  g.sigstack_top = st.value() + size;
+  c->sigstack_base = st.value();
+  c->sigstack_top = st.value() + size;
+}
 
+void install_signal_handlers() {
   // While the core serves a syscall, asynchronous signals wait; synchronous
   // faults must always get through (a blocked fault signal kills outright).
   u64 sync = (1ull << (11 - 1)) | (1ull << (7 - 1)) | (1ull << (4 - 1)) | (1ull << (8 - 1)) |
@@ -128,19 +237,7 @@ void install_signal_handlers() {
   handle(4, on_fault, kSaNodefer, async);    // SIGILL
   handle(8, on_fault, kSaNodefer, async);    // SIGFPE
   handle(5, on_fault, kSaNodefer, async);    // SIGTRAP
-  handle(14, on_alarm, 0, ~u64(0));          // SIGALRM: the one-shot timer
-
-  // The timer signals this thread (SIGEV_THREAD_ID) at its deadline.
-  struct {
-    u64 value;
-    i32 signo, notify;
-    i32 tid;
-    i32 pad[11];
-  } sev{0, 14, 4 /*SIGEV_THREAD_ID*/, int(host::syscall0(__NR_gettid)), {}};
-  int id = -1;
-  if (host::failed(host::syscall3(__NR_timer_create, 1 /*CLOCK_MONOTONIC*/, long(&sev), long(&id))))
-    fatal("timer_create");
-  g.timer_id = id;
+  handle(kKickSignal, on_kick, 0, async);    // a signal for this thread
 }
 
 }  // namespace mote::process

@@ -49,4 +49,36 @@ mote_sigreturn:
         ud2
         .size   mote_sigreturn, .-mote_sigreturn
 
+// long mote_host_clone(u64 flags, u64 stack, u32* ctid, Cpu* cpu): a new
+// host thread (threads.cc) that runs mote_thread_main(cpu) on `stack`.
+// Returns the new thread's host tid, or -errno, in the caller.
+        .globl  mote_host_clone
+        .type   mote_host_clone, @function
+mote_host_clone:
+        mov     %rdx, %r10                  // child_tid
+        xor     %edx, %edx                  // parent_tid
+        xor     %r8d, %r8d                  // tls
+        mov     %rcx, %r9                   // cpu: the child has the same registers
+        mov     $56, %eax                   // __NR_clone
+        syscall
+        test    %rax, %rax
+        jnz     1f
+        xor     %ebp, %ebp                  // the child, on its own stack
+        mov     %r9, %rdi
+        call    mote_thread_main
+        ud2
+1:      ret
+        .size   mote_host_clone, .-mote_host_clone
+
+// void mote_sigreturn_at(u64 rsp): a host rt_sigreturn on the frame whose
+// ucontext is at rsp (the frame itself starts at rsp - 8).
+        .globl  mote_sigreturn_at
+        .type   mote_sigreturn_at, @function
+mote_sigreturn_at:
+        mov     %rdi, %rsp
+        mov     $15, %eax                   // __NR_rt_sigreturn
+        syscall
+        ud2
+        .size   mote_sigreturn_at, .-mote_sigreturn_at
+
         .section .note.GNU-stack, "", @progbits

@@ -12,13 +12,33 @@ void restore_terminal();
 
 namespace mote::process {
 
-// Per-thread (per-vCPU) data at %gs:0. The program owns %fs; the core never
-// reads it. Offsets are used from assembly: keep them stable.
+// Per-thread data at %gs:0, one per host thread (each program thread is a
+// host thread; so is the timer thread). The program owns %fs; the core
+// never reads it. Offsets up to 32 are used from assembly: keep them stable.
 struct Cpu {
   Cpu* self;              // 0
   u64 kernel_stack_top;   // 8: the fast syscall path switches here
   u64 user_rsp;           // 16: the program's %rsp during a fast syscall
-  u64 in_core;            // 24: nonzero while the core runs a syscall
+  u64 unused;             // 24
+  volatile u64 sig_ready; // 32: nonzero: the fast path's return delivers signals
+  void* thread;           // the core::Thread running here
+  u64 sigstack_base, sigstack_top;  // host signal stack: SIGSYS and faults run here
+  u64 kstack_base;        // the fast path's stack, below kernel_stack_top
+  volatile i32 host_tid;
+  // CLONE_CHILD_CLEARTID word: nonzero while the host thread exists; the
+  // host zeroes it when the thread is gone, and then the stacks are free.
+  volatile u32 alive;
+  bool timer_thread;
+  // The SIGSYS being served: its register context (syscall_context).
+  bool ctx_valid;
+  platform::UserContext ctx;
+  u64 fs_base;
+  // Set by the core during a system call, applied by the SIGSYS return.
+  u64 return_rsp;
+  bool exec_pending;
+  u64 exec_rip, exec_rsp;
+  u64 boot_frame;         // a new thread's first register frame (rt_sigreturn)
+  Cpu* next;              // every Cpu ever made (reused after exit)
 };
 
 struct State {
@@ -30,15 +50,22 @@ struct State {
   u64 core_region = 0, core_region_size = 0, core_region_used = 0;
   platform::Reserved reserved[48] = {};
   usize nreserved = 0;
-  u64 fs_base = 0;
   u64 mono0 = 0;                 // host CLOCK_MONOTONIC at start: the unikernel's 0
-  int timer_id = -1;
+  int host_pid = 0;
+  u32 cpus = 1;                  // --cpus: CPUs the program sees
+  u32 ncpu_ids = 0;              // host CPUs the threads run on (min(cpus, host's))
+  u16 cpu_ids[64] = {};
+  // The timer thread (threads.cc): sleeps until timer_deadline, then calls
+  // core::on_timer; timer_seq changes wake it to look again.
+  Cpu* timer_cpu = nullptr;
+  volatile u32 timer_seq = 0;
+  volatile u64 timer_deadline = 0;
+  volatile u32 timer_fired = 0;  // bumped after each on_timer (idle_until wakes)
+  Cpu* cpus_list = nullptr;      // every Cpu but g_cpu0
+  volatile u64 patching = 0;     // pages being rewritten (rewrite.cc); faults there retry
+  volatile u64 patching_end = 0;
   u32 termios_changed = 0;       // streams whose host terminal modes -t changed
-  u64 sigstack_top = 0;          // where SIGSYS (every fork/exit/execve) runs
-  bool exec_pending = false;     // execve: the SIGSYS return goes to exec_rip/rsp
-  u64 exec_rip = 0, exec_rsp = 0;
-  u64 return_rsp = 0;
-  int fork_depth = 0;            // > 0: a forked child runs; no new syscall stubs            // clone with a new stack: the SIGSYS return uses it
+  int fork_depth = 0;            // > 0: a forked child runs; no new syscall stubs
   // The boot images (platform::Image), mapped read-only in the core region.
   u64 image_base[2] = {};
   u64 image_size[2] = {};
@@ -64,6 +91,17 @@ void enable_syscall_dispatch();
 void install_seccomp();
 // signals.cc
 void install_signal_handlers();
+// The host signal that diverts a thread to the core (platform::thread_kick).
+inline constexpr int kKickSignal = 40;
+void setup_signal_stack(Cpu* c);
+u64 signal_stack_size();
+// threads.cc
+inline Cpu* cpu() {
+  Cpu* c;
+  asm volatile("mov %%gs:0, %0" : "=r"(c));
+  return c;
+}
+void init_cpus();  // --cpus: pins the process to its host CPUs (before the sandbox)
 // rewrite.cc: the registers of a served SIGSYS that decide a rewrite.
 struct SiteRegs {
   u64 rax;  // the syscall number
