@@ -18,7 +18,9 @@
 namespace mote::abi {
 
 inline constexpr const char* kFastMagic = "mote-fast 1";
-inline constexpr const char* kIndexFileMagic = "mote-rootfs-index 1";
+// Bumped with monitor/image/rootfs.cc's kFormat: the launcher then ignores
+// index files of images packed the old way.
+inline constexpr const char* kIndexFileMagic = "mote-rootfs-index 2";
 
 inline uint64_t fast_key(const char* path, uint64_t len) {
   uint64_t h = 14695981039346656037ull;  // FNV-1a 64

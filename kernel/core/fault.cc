@@ -49,7 +49,7 @@ void on_fault(const FaultFrame& f, UserContext* ctx) {
     t->pending |= sig_bit(sig);
     memcpy(t->pending_info[sig - 1], &info, 32);
     // No system call is in flight at a fault.
-    t->restart_nr = 0;
+    t->restart_ret = 0;
     kunlock();
     deliver_signals(ctx);
     return;

@@ -8,7 +8,9 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/strace.h"
+#include "kernel/linux/timer.h"
 #include "kernel/linux/user.h"
+#include "kernel/mm/heap.h"
 
 namespace mote::core {
 
@@ -64,6 +66,48 @@ Default default_action(int sig) {
 
 // Pending-signal info of the process (process-directed signals).
 u8 g_shared_info[kNumSignals][32];
+SigNode* g_shared_rt;
+usize g_rt_queued;  // all queued real-time instances (RLIMIT_SIGPENDING)
+constexpr usize kMaxRtQueued = 4096;
+
+// Real-time signals queue every instance, in order (signal(7)).
+bool queue_rt(SigNode** q, const SigInfo& info) {
+  if (g_rt_queued >= kMaxRtQueued) return false;
+  auto* n = static_cast<SigNode*>(mm::kalloc(sizeof(SigNode)));
+  if (!n) return false;
+  n->next = nullptr;
+  memcpy(n->info, &info, sizeof n->info);
+  while (*q) q = &(*q)->next;
+  *q = n;
+  ++g_rt_queued;
+  return true;
+}
+
+// The oldest instance of `sig`; returns whether more of it remain.
+bool unqueue_rt(SigNode** q, int sig, SigInfo* info) {
+  memset(info, 0, sizeof *info);
+  info->signo = sig;
+  bool found = false, more = false;
+  for (SigNode** p = q; *p;) {
+    SigNode* n = *p;
+    i32 s;
+    memcpy(&s, n->info, 4);
+    if (s != sig) {
+      p = &n->next;
+      continue;
+    }
+    if (found) {
+      more = true;
+      break;
+    }
+    memcpy(info, n->info, sizeof n->info);
+    *p = n->next;
+    mm::kfree(n);
+    --g_rt_queued;
+    found = true;
+  }
+  return more;
+}
 
 void store_info(u8 (*slots)[32], int sig, const SigInfo& info) {
   memcpy(slots[sig - 1], &info, 32);
@@ -150,7 +194,7 @@ bool setup_frame(Thread* t, UserContext& ctx, int sig, const SigAction& a, const
 
 // The interrupted system call: restart it, or fail it with EINTR.
 void settle_restart(Thread* t, UserContext& ctx, const SigAction* a) {
-  if (!t->restart_nr) return;
+  if (!t->restart_ret) return;
   i64 ret = t->restart_ret;
   bool restart;
   if (!a) {
@@ -164,7 +208,7 @@ void settle_restart(Thread* t, UserContext& ctx, const SigAction* a) {
   } else {
     ctx.gregs[RAX] = u64(-EINTR);
   }
-  t->restart_nr = 0;
+  t->restart_ret = 0;
 }
 
 [[noreturn]] void die_default(int sig) {
@@ -200,18 +244,28 @@ bool has_deliverable(const Thread* t) {
 i64 send_signal(Thread* t, int sig, const SigInfo& info) {
   if (sig < 0 || sig > kNumSignals) return -EINVAL;
   if (sig == 0) return 0;
-  // Ignored and not waited for: dropped at once, as Linux does.
+  // Ignored, and neither blocked (its disposition may change before it is
+  // unblocked) nor waited for: dropped at once, as Linux does.
   if (signal_ignored(sig)) {
-    bool waited = false;
-    for (Thread* w = g_threads; w; w = w->next) waited |= (w->waiting_for & sig_bit(sig)) != 0;
-    if (!waited) return 0;
+    bool keep = false;
+    for (Thread* w = t ? t : g_threads; w; w = t ? nullptr : w->next)
+      keep |= ((w->sigmask | w->waiting_for) & sig_bit(sig)) != 0;
+    if (!keep) return 0;
   }
   if (sig == 9) die_by_signal(9, "SIGKILL");
   if (t) {
-    if (!(t->pending & sig_bit(sig))) store_info(t->pending_info, sig, info);
+    if (sig >= kSigRtmin) {
+      if (!queue_rt(&t->rt_queue, info)) return -EAGAIN;
+    } else if (!(t->pending & sig_bit(sig))) {
+      store_info(t->pending_info, sig, info);
+    }
     t->pending |= sig_bit(sig);
   } else {
-    if (!(g_proc.pending & sig_bit(sig))) store_info(g_shared_info, sig, info);
+    if (sig >= kSigRtmin) {
+      if (!queue_rt(&g_shared_rt, info)) return -EAGAIN;
+    } else if (!(g_proc.pending & sig_bit(sig))) {
+      store_info(g_shared_info, sig, info);
+    }
     g_proc.pending |= sig_bit(sig);
     t = pick_thread(sig);
     if (!t) return 0;  // every thread blocks it: it waits
@@ -221,25 +275,47 @@ i64 send_signal(Thread* t, int sig, const SigInfo& info) {
   return 0;
 }
 
+namespace {
+
+// Takes `sig` off a pending set: a standard signal's one instance, or the
+// oldest queued instance of a real-time one (the bit stays while more wait).
+void take(u64* pending, u8 (*slots)[32], SigNode** rt, int sig, SigInfo* info) {
+  if (sig < kSigRtmin) {
+    *pending &= ~sig_bit(sig);
+    load_info(slots, sig, info);
+  } else {
+    bool more = unqueue_rt(rt, sig, info);
+    if (!more) *pending &= ~sig_bit(sig);
+  }
+  if (info->code == kSiTimer) linux::timer_signal_taken(info);
+}
+
+}  // namespace
+
 int dequeue_signal(Thread* t, u64 set, SigInfo* info) {
   int sig = lowest(t->pending & set);
   if (sig) {
-    t->pending &= ~sig_bit(sig);
-    load_info(t->pending_info, sig, info);
+    take(&t->pending, t->pending_info, &t->rt_queue, sig, info);
     return sig;
   }
   sig = lowest(g_proc.pending & set);
-  if (sig) {
-    g_proc.pending &= ~sig_bit(sig);
-    load_info(g_shared_info, sig, info);
-  }
+  if (sig) take(&g_proc.pending, g_shared_info, &g_shared_rt, sig, info);
   return sig;
+}
+
+void forget_signals(Thread* t) {
+  while (t->rt_queue) {
+    SigNode* n = t->rt_queue;
+    t->rt_queue = n->next;
+    mm::kfree(n);
+  }
+  t->pending = 0;
 }
 
 bool signal_work() {
   const Thread* t = current();
   if (!t) return false;
-  return t->restart_nr || t->restore_mask ||
+  return t->restart_ret || t->restore_mask ||
          ((__atomic_load_n(&t->pending, __ATOMIC_RELAXED) |
            __atomic_load_n(&g_proc.pending, __ATOMIC_RELAXED)) & ~t->sigmask);
 }
@@ -278,7 +354,7 @@ void deliver_signals(UserContext* ctxp) {
   }
   if (!ran_handler) {
     if (ctxp) settle_restart(t, *ctxp, nullptr);
-    else t->restart_nr = 0;  // the call already returned -EINTR
+    else t->restart_ret = 0;  // the call already returned -EINTR
   }
   if (t->restore_mask) {
     t->sigmask = t->saved_mask;

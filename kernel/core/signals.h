@@ -21,6 +21,7 @@ struct SigInfo {
 };
 static_assert(sizeof(SigInfo) == 128);
 
+inline constexpr int kSigRtmin = 32;
 inline constexpr int kSiUser = 0, kSiKernel = 0x80, kSiQueue = -1, kSiTimer = -2, kSiTkill = -6;
 inline constexpr u64 sig_bit(int sig) { return u64(1) << (sig - 1); }
 inline constexpr u64 kUnblockable = sig_bit(9) | sig_bit(19);  // SIGKILL, SIGSTOP
@@ -44,6 +45,9 @@ bool has_deliverable(const Thread* t);
 // Takes one pending signal in `set` for `t` (its own first, then the
 // process's): returns its number and fills *info, or 0.
 int dequeue_signal(Thread* t, u64 set, SigInfo* info);
+
+// Drops a thread's pending signals (it exits).
+void forget_signals(Thread* t);
 
 // The disposition of `sig` ignores it (SIG_IGN, or SIG_DFL whose default is
 // to ignore).

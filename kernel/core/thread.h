@@ -19,6 +19,12 @@
 
 namespace mote::core {
 
+// A queued instance of a real-time signal (its siginfo's first 32 bytes).
+struct SigNode {
+  SigNode* next;
+  u8 info[32];
+};
+
 struct Thread {
   int tid = 0;
   Thread* next = nullptr;           // all live threads (g_threads)
@@ -27,11 +33,13 @@ struct Thread {
   u64 sigmask = 0;                  // blocked signals (bit sig-1)
   u64 pending = 0;                  // thread-directed pending signals
   u8 pending_info[64][32] = {};     // the first siginfo fields of each pending signal
+  SigNode* rt_queue = nullptr;      // queued real-time signals, oldest first
   u64 altstack[3] = {};             // stack_t: ss_sp, ss_flags, ss_size
   // sigsuspend / pselect / ppoll: the mask to put back after the handler.
   u64 saved_mask = 0;
   bool restore_mask = false;
-  // A system call that must be restarted or fail with EINTR once the
+  // A system call (restart_ret != 0: its ERESTART* result) that must be
+  // restarted or fail with EINTR once the
   // signals it was interrupted by are dealt with (ERESTART* results).
   u64 restart_nr = 0;
   i64 restart_ret = 0;
@@ -48,6 +56,8 @@ struct Thread {
   Thread* wq_next = nullptr;
   // sigtimedwait: the signals it waits for (0: none).
   u64 waiting_for = 0;
+  int sched_policy = 0;             // sched_setscheduler (recorded, reported)
+  int sched_priority = 0;
   u64 affinity = 0;                 // sched_setaffinity mask (0: every CPU)
   char comm[16] = {};               // prctl(PR_SET_NAME); empty: the process's
   void* platform = nullptr;         // the platform's per-thread state

@@ -8,6 +8,7 @@
 // identification is the CPUID instruction (native on the process platform,
 // the monitor's answers in a VM).
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/fs/pseudo.h"
 #include "kernel/fs/tmpfs.h"
 #include "kernel/lib/chacha20.h"
@@ -387,6 +388,12 @@ Result<usize> gen_self_link(char* buf, usize cap) {
   return copy_out(buf, cap, StrView(pid, n));
 }
 
+Result<usize> gen_thread_self_link(char* buf, usize cap) {
+  char path[48];
+  usize n = format(path, sizeof path, "%d/task/%d", g_proc.pid, core::current()->tid);
+  return copy_out(buf, cap, StrView(path, n));
+}
+
 // /proc's entries besides the process directory and "self".
 Result<void> fill_proc_root(PseudoDir& root) {
   TRY(root.add_link("mounts", "self/mounts"));
@@ -414,6 +421,7 @@ Result<Ref<Inode>> procfs_create() {
   TRY(procfs_fill_pid_links(*self));
   self->fill_later(procfs_fill_pid);
   TRY(root->add_link("self", gen_self_link));
+  TRY(root->add_link("thread-self", gen_thread_self_link));
   root->fill_later(fill_proc_root);
   return Ref<Inode>(root);
 }

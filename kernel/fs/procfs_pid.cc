@@ -555,6 +555,105 @@ Result<usize> file_link_text(File& f, char* buf, usize cap) {
   }
 }
 
+// ---- /proc/self/task: one directory per thread ------------------------------------
+
+// The name a thread shows (comm): its own, else the process's.
+StrView thread_comm(const core::Thread* t) {
+  if (t->tid != g_proc.pid && t->comm[0]) return StrView(t->comm, strnlen(t->comm, 15));
+  return comm();
+}
+
+// task/<tid>/comm: reads the thread's name; a write renames it
+// (pthread_setname_np on another thread).
+class CommWriter final : public File {
+ public:
+  CommWriter(Ref<Inode> node, u32 flags, int tid) : File(node, flags), tid_(tid) {}
+  Result<usize> pread(void*, usize, u64) override { return err(EBADF); }
+  Result<usize> pwrite(const void* buf, usize len, u64) override {
+    core::Thread* t = core::find_thread(tid_);
+    if (!t) return err(ESRCH);
+    char name[16] = {};
+    usize n = min<usize>(len, 15);
+    memcpy(name, buf, n);
+    for (usize i = 0; i < n; ++i)
+      if (name[i] == '\n') name[i] = 0;
+    if (tid_ == g_proc.pid) memcpy(g_proc.comm, name, 16);
+    else memcpy(t->comm, name, 16);
+    return len;
+  }
+  Result<u64> readable_bytes() override { return err(ENOTTY); }
+
+ private:
+  int tid_;
+};
+
+class CommFile final : public Inode {
+ public:
+  CommFile(FileSystem* fs, int tid) : Inode(fs, fs->next_ino++, kIfreg | 0644), tid_(tid) {
+    writable_control = true;
+  }
+  Result<Ref<File>> open(u32 flags) override {
+    core::Thread* t = core::find_thread(tid_);
+    if (!t) return err(ESRCH);
+    if ((flags & kOAccmode) != 0) {  // O_WRONLY or O_RDWR (glibc's pthread_setname_np)
+      auto f = make_ref<CommWriter>(Ref<Inode>(this), flags, tid_);
+      if (!f) return err(ENOMEM);
+      return Ref<File>(f);
+    }
+    Text text;
+    text.put(thread_comm(t));
+    text.put('\n');
+    return open_text(Ref<Inode>(this), flags, text);
+  }
+
+ private:
+  int tid_;
+};
+
+class TaskDir final : public Inode {
+ public:
+  TaskDir(FileSystem* fs, Inode* p) : Inode(fs, fs->next_ino++, kIfdir | 0555) {
+    parent = p;
+    nlink = 2;
+  }
+  StrView dir_name() const override { return "task"; }
+
+  Result<Ref<Inode>> lookup(StrView name) override {
+    int tid;
+    if (!parse_fd(name, &tid) || !core::find_thread(tid)) return err(ENOENT);
+    auto dir = make_ref<PseudoDir>(fs, 0555, this);
+    auto c = make_ref<CommFile>(fs, tid);
+    if (!dir || !c) return err(ENOMEM);
+    TRY(dir->add("comm", Ref<Inode>(c)));
+    TRY(dir->add_file("status", gen_status));
+    TRY(dir->add_file("stat", gen_stat));
+    return Ref<Inode>(dir);
+  }
+
+  Result<void> readdir(u64* cookie, DirSink sink, void* ctx) override {
+    if (*cookie == 0) {
+      if (!sink(ctx, DirEntry{ino, kDtDir, ".", 1})) return ok();
+      *cookie = 1;
+    }
+    if (*cookie == 1) {
+      if (!sink(ctx, DirEntry{parent_ino(*this), kDtDir, "..", 2})) return ok();
+      *cookie = 2;
+    }
+    // In tid order from the cookie on (threads come and go between calls).
+    for (;;) {
+      int next = 0;
+      for (core::Thread* t = core::g_threads; t; t = t->next)
+        if (u64(t->tid) + 2 >= *cookie && (!next || t->tid < next)) next = t->tid;
+      if (!next) return ok();
+      char name[16];
+      usize n = format(name, sizeof name, "%d", next);
+      if (!sink(ctx, DirEntry{kFdInoBase * 3 + u64(next), kDtDir, StrView(name, n), u64(next) + 3}))
+        return ok();
+      *cookie = u64(next) + 3;
+    }
+  }
+};
+
 Result<void> procfs_fill_pid_links(PseudoDir& dir) {
   TRY(dir.add_link("exe", link_exe));
   TRY(dir.add_link("cwd", link_cwd));
@@ -566,9 +665,12 @@ Result<void> procfs_fill_pid(PseudoDir& dir) {
   auto fd = make_ref<FdDir>(dir.fs, &dir, false);
   auto fdinfo = make_ref<FdDir>(dir.fs, &dir, true);
   if (!fd || !fdinfo) return err(ENOMEM);
+  auto task = make_ref<TaskDir>(dir.fs, &dir);
+  if (!task) return err(ENOMEM);
   TRY(dir.add("fd", Ref<Inode>(fd)));
   TRY(dir.add("fdinfo", Ref<Inode>(fdinfo)));
-  dir.nlink += 2;
+  TRY(dir.add("task", Ref<Inode>(task)));
+  dir.nlink += 3;
   TRY(dir.add_file("cmdline", gen_cmdline));
   TRY(dir.add_file("environ", gen_environ, 0400));
   TRY(dir.add_file("comm", gen_comm, 0644));

@@ -217,7 +217,7 @@ Result<void> mount(Inode& on, Ref<Inode> root) {
 }
 
 Result<void> may_write(Inode& node) {
-  if (node.fs && node.fs->read_only) return err(EROFS);
+  if (node.fs && node.fs->read_only && !node.writable_control) return err(EROFS);
   return ok();
 }
 

@@ -170,6 +170,9 @@ class Inode : public RefCounted {
   u32 mode;
   u32 nlink = 1;
   u32 uid = 0, gid = 0;
+  // A control file of a read-only pseudo filesystem that takes writes
+  // (/proc/<pid>/task/<tid>/comm): opening it for writing is allowed.
+  bool writable_control = false;
   u64 rdev = 0;
   u64 size = 0;
   Timespec atime, mtime, ctime;

@@ -223,6 +223,8 @@ i64 clone_thread(u64 flags, u64 stack, u64 ptid, u64 ctid, u64 tls) {
   core::Thread* self = core::current();
   t->sigmask = self->sigmask;
   t->affinity = self->affinity;
+  // A new thread has its creator's name (Linux copies comm).
+  if (self->tid != core::g_proc.pid && self->comm[0]) memcpy(t->comm, self->comm, 16);
   if (flags & kCloneChildCleartid) t->clear_child_tid = ctid;
   if ((flags & kCloneParentSettid) && !put_user(ptid, i32(t->tid)).ok()) {
     core::thread_remove(t);

@@ -4,6 +4,8 @@
 // value check and the enqueue of a wait atomic against every wake; a waiter
 // sleeps with the lock dropped (core::sleep).
 //
+// A wait forever that nothing could end fails with EDEADLK (docs/compat.md).
+//
 // Supported: WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE,
 // WAKE_OP, with FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME. The
 // priority-inheritance operations (LOCK_PI, ...) fail with ENOSYS: glibc uses
@@ -120,6 +122,9 @@ i64 wait(u64 uaddr, u32 val, u64 timeout_addr, u32 op, u32 flags, u32 bitset) {
   u32 cur;
   if (!get_user(&cur, uaddr).ok()) return -EFAULT;
   if (cur != val) return -EAGAIN;
+  // Nothing could ever wake it (one thread, no timer: a forked child
+  // waiting for its parent, which runs only after it): fail, as pipes do.
+  if (until == core::kForever && !core::wake_possible()) return -EDEADLK;
   Thread* t = core::current();
   core::prepare_sleep(true);
   enqueue(t, uaddr, bitset);

@@ -2,6 +2,7 @@
 // groups, scheduler queries, resource usage, times, memfd_create, msync,
 // mincore.
 #include "kernel/core/process.h"
+#include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/tmpfs.h"
 #include "kernel/lib/errno.h"
@@ -38,13 +39,19 @@ i64 sys_prctl(const SysArgs& a) {
         if (!name[i]) break;
         if (i == 15) name[15] = 0;
       }
-      memcpy(core::g_proc.comm, name, sizeof core::g_proc.comm);
-      core::g_proc.comm[15] = 0;
+      // The main thread's name is the process's (/proc/self/comm).
+      core::Thread* t = core::current();
+      char* comm = t->tid == core::g_proc.pid ? core::g_proc.comm : t->comm;
+      memcpy(comm, name, 16);
+      comm[15] = 0;
       return 0;
     }
     case kPrGetName: {
       char name[16] = {};
-      if (core::g_proc.comm[0]) {
+      core::Thread* t = core::current();
+      if (t->tid != core::g_proc.pid && t->comm[0]) {
+        memcpy(name, t->comm, 16);
+      } else if (core::g_proc.comm[0]) {
         memcpy(name, core::g_proc.comm, 16);
       } else {
         StrView exe = core::g_proc.exe_path;
@@ -80,16 +87,75 @@ i64 sys_getgroups(const SysArgs& a) {
   return 0;  // root with no supplementary groups, as in a container
 }
 
+// Scheduling policies and priorities are recorded per thread and reported
+// back; the platform's scheduler treats every thread alike (docs/compat.md).
+namespace {
+constexpr i64 kSchedOther = 0, kSchedFifo = 1, kSchedRr = 2, kSchedBatch = 3, kSchedIdle = 5;
+constexpr i64 kSchedDeadline = 6, kResetOnFork = 0x40000000;
+
+core::Thread* sched_thread(i64 pid) {
+  if (pid == 0) return core::current();
+  return core::find_thread(int(pid));
+}
+
+bool realtime(i64 policy) { return policy == kSchedFifo || policy == kSchedRr; }
+
+i64 set_sched(i64 pid, i64 policy, u64 param_addr) {
+  if (pid < 0 || !param_addr) return -EINVAL;
+  core::Thread* t = sched_thread(pid);
+  if (!t) return -ESRCH;
+  i32 prio;
+  if (!get_user(&prio, param_addr).ok()) return -EFAULT;
+  if (policy < 0) policy = t->sched_policy;  // sched_setparam
+  policy &= ~kResetOnFork;
+  if (policy == kSchedDeadline) return -EINVAL;
+  if (policy != kSchedOther && !realtime(policy) && policy != kSchedBatch && policy != kSchedIdle)
+    return -EINVAL;
+  if (realtime(policy) ? (prio < 1 || prio > 99) : prio != 0) return -EINVAL;
+  t->sched_policy = int(policy);
+  t->sched_priority = prio;
+  return 0;
+}
+}  // namespace
+
 i64 sys_sched_getparam(const SysArgs& a) {
-  if (a.i(0) < 0) return -EINVAL;
-  if (a.i(0) != 0 && a.i(0) != core::g_proc.pid) return -ESRCH;
-  return put_user(a.u(1), i32(0)).ok() ? 0 : -EFAULT;
+  if (a.i(0) < 0 || !a.u(1)) return -EINVAL;
+  core::Thread* t = sched_thread(a.i(0));
+  if (!t) return -ESRCH;
+  return put_user(a.u(1), i32(t->sched_priority)).ok() ? 0 : -EFAULT;
 }
 
 i64 sys_sched_getscheduler(const SysArgs& a) {
   if (a.i(0) < 0) return -EINVAL;
-  if (a.i(0) != 0 && a.i(0) != core::g_proc.pid) return -ESRCH;
-  return 0;  // SCHED_OTHER
+  core::Thread* t = sched_thread(a.i(0));
+  if (!t) return -ESRCH;
+  return t->sched_policy;
+}
+
+i64 sys_sched_setscheduler(const SysArgs& a) {
+  if (a.i(1) < 0) return -EINVAL;
+  return set_sched(a.i(0), a.i(1), a.u(2));
+}
+
+i64 sys_sched_setparam(const SysArgs& a) { return set_sched(a.i(0), -1, a.u(1)); }
+
+i64 sys_sched_get_priority_max(const SysArgs& a) {
+  i64 p = a.i(0);
+  if (realtime(p)) return 99;
+  return (p == kSchedOther || p == kSchedBatch || p == kSchedIdle) ? 0 : -EINVAL;
+}
+
+i64 sys_sched_get_priority_min(const SysArgs& a) {
+  i64 p = a.i(0);
+  if (realtime(p)) return 1;
+  return (p == kSchedOther || p == kSchedBatch || p == kSchedIdle) ? 0 : -EINVAL;
+}
+
+i64 sys_sched_rr_get_interval(const SysArgs& a) {
+  if (a.i(0) < 0) return -EINVAL;
+  if (!sched_thread(a.i(0))) return -ESRCH;
+  i64 ts[2] = {0, 100000000};  // Linux's default SCHED_RR quantum, 100 ms
+  return copy_to_user(a.u(1), ts, sizeof ts).ok() ? 0 : -EFAULT;
 }
 
 i64 sys_getrusage(const SysArgs& a) {

@@ -61,6 +61,7 @@ i64 sys_exit(const SysArgs& a) {
     if (put_user(t->clear_child_tid, u32(0)).ok()) futex_wake(t->clear_child_tid, 1);
   }
   futex_forget(t);
+  core::forget_signals(t);
   // Its pending signals die with it; a process-directed one it was picked
   // for stays queued for the others.
   core::thread_remove(t);

@@ -20,10 +20,7 @@ bool on_altstack(const core::Thread* t, u64 sp) {
   return t->altstack[2] && sp > t->altstack[0] && sp <= t->altstack[0] + t->altstack[2];
 }
 
-u64 current_sp() {
-  platform::UserContext* ctx = platform::syscall_context();
-  return ctx ? ctx->gregs[15] : 0;  // REG_RSP
-}
+u64 current_sp() { return platform::syscall_user_sp(); }
 }  // namespace
 
 i64 sys_rt_sigaction(const SysArgs& a) {

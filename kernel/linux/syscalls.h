@@ -174,6 +174,11 @@ enum class Arg : u8 {
   X(getcpu, Errno, Ptr, Ptr, Ptr)                                               \
   X(sched_getparam, Errno, Int, Ptr)                                            \
   X(sched_getscheduler, Errno, Int)                                             \
+  X(sched_setscheduler, Errno, Int, Int, Ptr)                                   \
+  X(sched_setparam, Errno, Int, Ptr)                                            \
+  X(sched_get_priority_max, Errno, Int)                                         \
+  X(sched_get_priority_min, Errno, Int)                                         \
+  X(sched_rr_get_interval, Errno, Int, Ptr)                                     \
   X(prctl, Errno, Int, Hex, Hex, Hex, Hex)                                      \
   X(getgroups, Errno, Int, Ptr)                                                 \
   X(getrusage, Errno, Int, Ptr)                                                 \

@@ -34,7 +34,8 @@ struct Timer {
   int signo = 0;         // 0: SIGEV_NONE
   int tid = 0;           // SIGEV_THREAD_ID target, 0: the process
   u64 value = 0;         // sigev_value
-  int overrun = 0;
+  int overrun = 0;        // expirations while its signal was pending
+  int last_overrun = 0;   // of the last signal delivered (timer_getoverrun)
   bool realtime = false;  // CLOCK_REALTIME: absolute times follow the wall clock
 };
 
@@ -74,7 +75,7 @@ void fire(int id, Timer& t) {
     info.code = core::kSiKernel;
   } else {
     info.code = core::kSiTimer;
-    info.f[0] = u64(u32(id - kFirstPosix)) | (u64(u32(t.overrun)) << 32);  // si_tid, si_overrun
+    info.f[0] = u64(u32(id - kFirstPosix));  // si_tid; si_overrun when taken
     info.f[1] = t.value;
     if (t.tid) {
       target = core::find_thread(t.tid);
@@ -140,6 +141,15 @@ Timer* posix_timer(i64 id) {
 }
 
 }  // namespace
+
+void timer_signal_taken(core::SigInfo* info) {
+  i64 id = i64(i32(u32(info->f[0]))) + kFirstPosix;
+  if (id < kFirstPosix || id >= kMaxTimers || !g_timers[id].used) return;
+  Timer& t = g_timers[id];
+  t.last_overrun = t.overrun;
+  t.overrun = 0;
+  info->f[0] = u64(u32(id - kFirstPosix)) | (u64(u32(t.last_overrun)) << 32);
+}
 
 bool timers_armed() {
   for (const Timer& t : g_timers)
@@ -222,7 +232,7 @@ i64 sys_alarm(const SysArgs& a) {
 // ---- POSIX timers -------------------------------------------------------------------
 
 i64 sys_timer_create(const SysArgs& a) {
-  i64 clock = a.i(0);
+  i64 clock = i64(i32(a.u(0)));
   bool cpu = false, realtime = false;
   switch (clock) {
     case 0: case 8: case 11: realtime = true; break;  // REALTIME, REALTIME_ALARM, TAI
@@ -295,7 +305,7 @@ i64 sys_timer_gettime(const SysArgs& a) {
 i64 sys_timer_getoverrun(const SysArgs& a) {
   Timer* t = posix_timer(a.i(0));
   if (!t) return -EINVAL;
-  return t->overrun;
+  return t->last_overrun;
 }
 
 i64 sys_timer_delete(const SysArgs& a) {

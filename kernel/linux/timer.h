@@ -1,11 +1,19 @@
 // Interval and POSIX timers (timer.cc), for core::on_timer.
 #pragma once
 
+namespace mote::core {
+struct SigInfo;
+}
+
 namespace mote::linux {
 
 // Fires every timer whose time has come and re-arms the platform timer for
 // the next one. Kernel lock held.
 void timers_expire();
+// A timer's signal (SI_TIMER) is being delivered: fills in its overrun
+// count (si_overrun) and starts counting afresh (timer_getoverrun).
+void timer_signal_taken(core::SigInfo* info);
+
 // Some timer is armed (a blocked thread may yet be interrupted).
 bool timers_armed();
 

@@ -210,16 +210,20 @@ struct UserContext {
 // handlers cannot run from this call; the core falls back to the default
 // action). The core may rewrite it; it takes effect on return.
 UserContext* syscall_context();
+// The program's %rsp at the current system call (every entry path).
+u64 syscall_user_sp();
 
 // ---- Time ------------------------------------------------------------------
 
-// Nanoseconds since the unikernel booted (CLOCK_MONOTONIC starts near 0, as
-// in a fresh VM). Reading it must not be needed to boot: on the VM platform
+// CLOCK_MONOTONIC in nanoseconds: since the VM booted on the VM platforms
+// (near 0, as in a fresh VM), the host's own on the process platform (as in
+// a container). Reading it must not be needed to boot: on the VM platform
 // the first read may calibrate the TSC.
 u64 monotonic_ns();
 u64 wall_ns();            // nanoseconds since the Unix epoch
 u64 process_cpu_ns();
 u64 thread_cpu_ns();
+u64 thread_cpu_ns_of(void* thread);  // another thread's (core::Thread*)
 u64 clock_resolution_ns();
 
 // One-shot timer on the current CPU: at or after `deadline` (monotonic ns)

@@ -26,7 +26,8 @@ namespace mote::image {
 namespace {
 
 // Bump when the image layout or the manifest changes meaning.
-constexpr const char* kFormat = "mote-rootfs 3";  // 3: with the index (abi/rootfs_index.h)
+// 3: with the index (abi/rootfs_index.h); 4: glibc programs get libgcc_s.so.1.
+constexpr const char* kFormat = "mote-rootfs 4";
 constexpr int kMaxSymlinkHops = 40;  // Linux's MAXSYMLINKS
 
 uint64_t now_ns() {
@@ -371,6 +372,21 @@ bool collect(const RootfsRequest& req, Collector* c, std::string* interp, std::s
     struct stat st;
     if (stat(conf, &st) == 0) c->add_path(conf, false, nullptr, &real, error, &e);
     else c->inputs.note(InputKind::Absent, conf);
+  }
+  if (!closure.interp.empty() && config.libc == Libc::Glibc) {
+    // glibc itself dlopens libgcc_s.so.1 (pthread_cancel and pthread_exit
+    // unwind with it; so does backtrace()): part of every dynamic glibc
+    // program's runtime, though no DT_NEEDED names it.
+    for (const auto& dir : config.system_dirs) {
+      std::string p = dir + "/libgcc_s.so.1";
+      struct stat st;
+      if (stat(p.c_str(), &st) != 0) continue;
+      if (!c->add_path(p, false, nullptr, &real, error, &e)) {
+        *status = status_of(e);
+        return false;
+      }
+      break;
+    }
   }
   c->modules.clear();
   // The standard library is checked by its directories on a cache hit (one

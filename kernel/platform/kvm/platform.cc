@@ -325,9 +325,11 @@ Result<void> thread_start(const NewThread&) { return err(ENOSYS); }
 void thread_exit() { panic("thread_exit without threads"); }
 void thread_kick(void*) {}
 u32 cpu_count() { return 1; }
+u64 thread_cpu_ns_of(void*) { return thread_cpu_ns(); }
 u32 current_cpu() { return 0; }
 void yield() {}
 Result<void> set_affinity(u64) { return ok(); }
 UserContext* syscall_context() { return nullptr; }
+u64 syscall_user_sp() { return g_cpu0.user_rsp; }
 
 }  // namespace mote::platform

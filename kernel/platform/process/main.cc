@@ -164,13 +164,9 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
   }
   relocate(base, dynamic);
   g.base = base;
-  {
-    struct {
-      i64 s, ns;
-    } t;
-    host::syscall2(__NR_clock_gettime, 1 /*CLOCK_MONOTONIC*/, long(&t));
-    g.mono0 = u64(t.s) * 1000000000ull + u64(t.ns) - 1;  // never 0 afterwards
-  }
+  // CLOCK_MONOTONIC is the host's (g.mono0 = 0): a hosted unikernel
+  // shares the host's notion of uptime, as a container does, and programs
+  // that compute "now minus a while" on it behave as they do natively.
   g_initial_sp = sp;
 
   // argv/envp/auxv of the core process itself.

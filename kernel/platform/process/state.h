@@ -50,7 +50,7 @@ struct State {
   u64 core_region = 0, core_region_size = 0, core_region_used = 0;
   platform::Reserved reserved[48] = {};
   usize nreserved = 0;
-  u64 mono0 = 0;                 // host CLOCK_MONOTONIC at start: the unikernel's 0
+  u64 mono0 = 0;                 // subtracted from the host's CLOCK_MONOTONIC (0: the same clock)
   int host_pid = 0;
   u32 cpus = 1;                  // --cpus: CPUs the program sees
   u32 ncpu_ids = 0;              // host CPUs the threads run on (min(cpus, host's))

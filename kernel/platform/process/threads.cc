@@ -226,6 +226,16 @@ void thread_kick(void* thread) {
     host::syscall3(__NR_tgkill, g.host_pid, c->host_tid, process::kKickSignal);
 }
 
+u64 thread_cpu_ns_of(void* thread) {
+  auto* c = static_cast<Cpu*>(static_cast<core::Thread*>(thread)->platform);
+  if (!c || !c->host_tid) return 0;
+  // The host's CPU clock of that host thread: (~tid << 3) | PERTHREAD | SCHED.
+  long clock = long((~u64(c->host_tid)) << 3) | 6;
+  process::Timespec ts;
+  if (host::failed(host::syscall2(__NR_clock_gettime, clock, long(&ts)))) return 0;
+  return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
+}
+
 u32 cpu_count() { return g.cpus; }
 
 u32 current_cpu() {
@@ -255,6 +265,13 @@ Result<void> set_affinity(u64 mask) {
 UserContext* syscall_context() {
   Cpu* c = process::cpu();
   return c->ctx_valid ? &c->ctx : nullptr;
+}
+
+u64 syscall_user_sp() {
+  Cpu* c = process::cpu();
+  if (c->ctx_valid) return c->ctx.gregs[15];  // REG_RSP
+  // The fast path: its stub stepped over the red zone and called in.
+  return c->user_rsp + 8 + 128;
 }
 
 void timer_arm(u64 deadline_ns) {
