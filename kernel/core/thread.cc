@@ -135,6 +135,7 @@ void interrupt(Thread* t) {
 }
 
 WaitQueue g_poll_queue;
+u64 g_poll_changes;
 
 Wake wait_on(WaitQueue& q, u64 deadline_ns, bool interruptible) {
   Thread* t = current();

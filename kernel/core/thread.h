@@ -128,8 +128,13 @@ Wake wait_on(WaitQueue& q, u64 deadline_ns, bool interruptible);
 void wake_all(WaitQueue& q);
 
 // Readiness of some file changed: wakes poll/select sleepers.
+// g_poll_changes counts the changes (epoll's edge-triggered entries).
 extern WaitQueue g_poll_queue;
-inline void notify_poll() { wake_all(g_poll_queue); }
+extern u64 g_poll_changes;
+inline void notify_poll() {
+  ++g_poll_changes;
+  wake_all(g_poll_queue);
+}
 
 // Whether a thread that blocks forever could still be woken: another thread
 // may act, or a timer may interrupt it. False means a blocking wait would

@@ -210,6 +210,7 @@ class File : public RefCounted {
   // Bytes readable now (FIONREAD), or an error when not meaningful.
   virtual Result<u64> readable_bytes();
   virtual bool seekable() const { return true; }
+  virtual bool is_epoll() const { return false; }
 
   Ref<Inode> inode;
   u32 flags;    // access mode and status flags (O_CLOEXEC lives in the fd)

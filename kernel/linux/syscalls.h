@@ -71,6 +71,14 @@ enum class Arg : u8 {
   X(ppoll, Errno, Ptr, Uint, Timespec, Ptr, Uint)                               \
   X(select, Errno, Int, Ptr, Ptr, Ptr, Ptr)                                     \
   X(pselect6, Errno, Int, Ptr, Ptr, Ptr, Timespec, Ptr)                         \
+  X(epoll_create, Errno, Int)                                                   \
+  X(epoll_create1, Errno, Hex)                                                  \
+  X(epoll_ctl, Errno, Fd, Int, Fd, Ptr)                                         \
+  X(epoll_wait, Errno, Fd, Ptr, Int, Int)                                       \
+  X(epoll_pwait, Errno, Fd, Ptr, Int, Int, Ptr, Uint)                           \
+  X(epoll_pwait2, Errno, Fd, Ptr, Int, Timespec, Ptr, Uint)                     \
+  X(eventfd, Errno, Uint)                                                       \
+  X(eventfd2, Errno, Uint, Hex)                                                 \
   X(open, Errno, Str, Hex, Oct)                                                 \
   X(openat, Errno, Fd, Str, Hex, Oct)                                           \
   X(creat, Errno, Str, Oct)                                                     \
