@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""mote benchmark: start-up time, null-syscall cost, peak RSS and core size,
-each beside a baseline measured in the same run (native, gVisor).
+"""mote benchmark: start-up time, null-syscall cost, thread costs and 2-vCPU
+speedup, peak RSS and core size, each beside a baseline measured in the same run
+(native, gVisor).
 
 Run through bench/run.sh, which builds the programs in bench/programs/ into
 BUILD_DIR/bench/ first. Prints a table to stdout (progress goes to stderr),
@@ -9,7 +10,8 @@ writes BUILD_DIR/bench/results.json and overwrites docs/performance.md.
 Speed goals never fail the run: each figure says "goal met" or "goal missed".
 A measured command that fails (non-zero exit, wrong output, time-out) does
 fail it (exit 1), and docs/performance.md is then left as it was. A gVisor
-baseline that cannot run is reported as SKIP.
+baseline that cannot run is reported as SKIP, as are the 2-CPU thread figures on a
+host with one CPU. QUICK=1 takes fewer runs per figure (see setting()).
 """
 
 import argparse
@@ -28,15 +30,33 @@ import tempfile
 
 HELLO_OUT = "hello from mote bench\n"
 
+# QUICK=1: fewer runs per figure (the defaults below), for a check that the
+# benchmark works rather than figures to publish; an explicit BENCH_* wins.
+QUICK = os.environ.get("QUICK", "") not in ("", "0")
+
+
+def setting(name, full, quick):
+    return int(os.environ.get(name, str(quick if QUICK else full)))
+
+
 # Start-up: hyperfine settings (the brief: --warmup 3, --runs 30, median).
-HF_WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
-HF_RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+HF_WARMUP = setting("BENCH_WARMUP", 3, 1)
+HF_RUNS = setting("BENCH_RUNS", 30, 10)
 # Null syscall: iterations per run, runs per figure (median taken).
 SYS_N = int(os.environ.get("BENCH_SYSCALL_N", "200000"))
 SYS_N_GVISOR = int(os.environ.get("BENCH_SYSCALL_N_GVISOR", "20000"))
-SYS_REPS = int(os.environ.get("BENCH_SYSCALL_REPS", "5"))
+SYS_REPS = setting("BENCH_SYSCALL_REPS", 5, 3)
 # Peak RSS: runs per figure (median taken).
-RSS_REPS = int(os.environ.get("BENCH_RSS_REPS", "5"))
+RSS_REPS = setting("BENCH_RSS_REPS", 5, 3)
+# Threads (issue 5): operations per run (each run ~0.1-0.5 s here; gVisor is ~10-40x
+# slower per operation, hence its smaller N), spin_sum iterations, runs per figure.
+CREATE_N = int(os.environ.get("BENCH_CREATE_N", "2000"))
+CREATE_N_GVISOR = int(os.environ.get("BENCH_CREATE_N_GVISOR", "200"))
+PINGPONG_N = int(os.environ.get("BENCH_PINGPONG_N", "20000"))
+PINGPONG_N_GVISOR = int(os.environ.get("BENCH_PINGPONG_N_GVISOR", "1000"))
+YIELD_N = int(os.environ.get("BENCH_YIELD_N", "100000"))
+SPIN_ITER = int(os.environ.get("BENCH_SPIN_ITER", "400000000"))
+THREAD_REPS = setting("BENCH_THREADS_REPS", 5, 3)
 # One measured command may not take longer than this (seconds).
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
 
@@ -46,6 +66,7 @@ GOAL_PYTHON_MEM_MIB = 32     # the smallest --mem python3 -c pass runs with
 PYTHON = "/usr/bin/python3"
 GOAL_GVISOR_SPEEDUP = 30.0
 GOAL_SYSCALL_RATIO = 0.1
+GOAL_SPEEDUP_2CPU = 1.9      # spin_sum, 2 threads: mote --cpus 1 time / --cpus 2 time
 # The VM platform (issue 3), counted in guest instructions under QEMU/TCG.
 GOAL_BOOT_INSNS = 200000
 GOAL_SYSCALL_INSNS = 150
@@ -84,6 +105,8 @@ class Bench:
         self.hello = os.path.join(self.bdir, "hello")
         self.loop = os.path.join(self.bdir, "getppid_loop")
         self.peakrss = os.path.join(self.bdir, "peakrss")
+        self.threads_prog = os.path.join(self.bdir, "threads_bench")
+        self.host_cpus = sorted(os.sched_getaffinity(0))
         self.runsc = shutil.which("runsc")
         self.gvisor_skip = None  # reason, once gVisor is found unusable
         self.sections = []  # (title, method, rows)
@@ -164,6 +187,9 @@ class Bench:
 
     def mote_cmd(self, prog, *args):
         return [self.mote, "run", *self.mote_flags, prog, *args]
+
+    def mote_cpus_cmd(self, cpus, prog, *args):
+        return [self.mote, "run", *self.mote_flags, "--cpus", str(cpus), prog, *args]
 
     def gvisor_cmd(self, prog, *args):
         return [self.runsc, "--network=none", "do", prog, *args]
@@ -421,6 +447,169 @@ class Bench:
             "timed inside the program with clock_gettime(CLOCK_MONOTONIC) after a warm-up of "
             "N/100 calls; N=%d (gVisor: N=%d); median of %d runs"
             % (SYS_N, SYS_N_GVISOR, SYS_REPS), rows))
+
+    def thread_figure(self, key, label, argv, extra_env=None, exc=Failure):
+        """THREAD_REPS runs of a threads_bench command: median ns per operation
+        (spin_sum: elapsed ns of the whole sum; its checksum must not change)."""
+        spin = argv[-3] == "spin_sum"
+        mode, threads, n = (argv[-3], argv[-2], argv[-1]) if spin else (argv[-2], None, argv[-1])
+        vals = []
+        for _ in range(THREAD_REPS):
+            m, _err = self.run_checked(
+                argv, extra_env, exc=exc,
+                stdout_re=r"threads_bench mode=(\w+) threads=(\d+) n=(\d+) ns=([0-9.]+) "
+                          r"ns_per_op=([0-9.]+)(?: checksum=(0x[0-9a-f]+))?\n")
+            if m.group(1) != mode or m.group(3) != n or (spin and m.group(2) != threads) \
+                    or spin != bool(m.group(6)):
+                raise exc("%s: printed %r for another mode, N or thread count" % (
+                    show(argv, extra_env), m.group(0)))
+            if spin:
+                res = self.results.setdefault("threads", {})
+                want = res.setdefault("spin_checksum", m.group(6))
+                if m.group(6) != want:
+                    raise exc("%s: wrong output: checksum %s, other runs printed %s" % (
+                        show(argv, extra_env), m.group(6), want))
+                vals.append(float(m.group(4)))
+            else:
+                vals.append(float(m.group(5)))
+        med = statistics.median(vals)
+        self.results.setdefault("threads", {})[key] = {"median_ns": med, "runs_ns": vals}
+        self.commands.append((key, "%d x: %s" % (THREAD_REPS, show(argv, extra_env))))
+        log("%s: %.1f ns (runs: %s)" % (label, med, ", ".join("%.1f" % v for v in vals)))
+        return med
+
+    def threads(self):
+        """Issue 5's figures: thread create+join, futex and sched_yield hand-offs
+        between two threads (mote with --cpus 2, native free to use every host CPU),
+        and the speedup of a CPU-bound 2-thread program from 1 to 2 (v)CPUs."""
+        rows = []
+        res = self.results.setdefault("threads", {})
+        prog = self.threads_prog
+        two_cpus = None
+        if len(self.host_cpus) < 2:
+            two_cpus = "this host has %d CPU available to the benchmark; two threads " \
+                       "cannot run at the same time" % len(self.host_cpus)
+        ratio_goal = "ratio vs native (issue 5)"
+
+        def needs_two(label, goal=""):
+            """None, or the row that says why label could not be measured here."""
+            if not two_cpus:
+                return None
+            self.skip(label, two_cpus)
+            return row(label, "SKIP", "needs 2 host CPUs, %d available here"
+                       % len(self.host_cpus), goal, "SKIP (1 host CPU)")
+
+        def native(key, what, mode, n):
+            label = "native, %s" % what
+            def f():
+                v = self.thread_figure("native-" + key, label, [prog, mode, str(n)])
+                return row(label, ns(v), "(baseline)", "", "")
+            return label, f
+
+        def mote(key, what, mode, n):
+            label = "mote run --cpus 2, %s" % what
+            def f():
+                skipped = needs_two(label, ratio_goal)
+                if skipped:
+                    return skipped
+                v = self.thread_figure("mote-" + key, label,
+                                       self.mote_cpus_cmd(2, prog, mode, str(n)))
+                base = res.get("native-" + key, {}).get("median_ns")
+                return row(label, ns(v), "%s native" % times(v / base) if base else "n/a",
+                           ratio_goal, "-")
+            return label, f
+
+        def gvisor(key, what, mode, n):
+            label = "gVisor runsc do, %s" % what
+            def f():
+                v = self.thread_figure("gvisor-" + key, label,
+                                       self.gvisor_cmd(prog, mode, str(n)), exc=Skip)
+                base = res.get("native-" + key, {}).get("median_ns")
+                ratio = "%s native" % times(v / base) if base else "n/a"
+                mv = res.get("mote-" + key, {}).get("median_ns")
+                if mv:
+                    ratio += "; mote %s faster" % times(v / mv)
+                return row(label, ns(v), ratio, "", "-")
+            return label, f
+
+        for key, what, mode, n, n_gvisor in (
+                ("create-join", "thread create+join", "create_join", CREATE_N,
+                 CREATE_N_GVISOR),
+                ("futex-pingpong", "futex wake round trip (2 threads)", "futex_pingpong",
+                 PINGPONG_N, PINGPONG_N_GVISOR),
+                ("yield-pingpong", "sched_yield ping-pong round trip (2 threads)",
+                 "yield_pingpong", YIELD_N, None)):
+            self.guarded(rows, *native(key, what, mode, n))
+            self.guarded(rows, *mote(key, what, mode, n), kind="mote")
+            if n_gvisor:
+                self.guarded(rows, *gvisor(key, what, mode, n_gvisor), kind="gvisor")
+
+        # 2-vCPU speedup: the same 2-thread spin_sum on one (v)CPU and on two.
+        spin = ["spin_sum", "2", str(SPIN_ITER)]
+
+        def spin_row(key, label, argv, ratio_of):
+            def f():
+                skipped = needs_two(label)
+                if skipped:
+                    return skipped
+                v = self.thread_figure(key, label, argv)
+                return row(label, "%.1f ms" % (v / 1e6), ratio_of(v), "",
+                           "" if key.startswith("native") else "-")
+            return label, f
+
+        def per_native(native_key):
+            def ratio(v):
+                base = res.get(native_key, {}).get("median_ns")
+                return "%s native" % times(v / base) if base else "n/a"
+            return ratio
+
+        def speedup(one, two):
+            a, b = res.get(one, {}).get("median_ns"), res.get(two, {}).get("median_ns")
+            return a / b if a and b else None
+
+        def native_speedup(_v):
+            sp = res["speedup_native"] = speedup("native-spin-1cpu", "native-spin-2cpu")
+            return "speedup %s over 1 CPU" % times(sp) if sp else "n/a"
+
+        speedup_label = "2-vCPU speedup: mote --cpus 1 time / --cpus 2 time"
+
+        def mote_speedup():
+            label = speedup_label
+            goal = ">= %gx" % GOAL_SPEEDUP_2CPU
+            skipped = needs_two(label, goal)
+            if skipped:
+                return skipped
+            nat = res.get("speedup_native")
+            base = "native 1 -> 2 CPUs: %s" % (times(nat) if nat else "n/a")
+            sp = res["speedup_mote"] = speedup("mote-spin-1cpu", "mote-spin-2cpu")
+            if sp is None:  # the failed spin_sum run is reported on its own row
+                return row(label, "n/a", base, goal, "n/a (a spin_sum figure is missing)")
+            return row(label, times(sp), base, goal, verdict(sp >= GOAL_SPEEDUP_2CPU))
+
+        first_cpu = str(self.host_cpus[0])
+        self.guarded(rows, *spin_row(
+            "native-spin-1cpu", "native, spin_sum 2 threads on 1 CPU (taskset -c %s)" % first_cpu,
+            ["taskset", "-c", first_cpu, prog, *spin], lambda _v: "(baseline)"))
+        self.guarded(rows, *spin_row(
+            "native-spin-2cpu", "native, spin_sum 2 threads, all host CPUs",
+            [prog, *spin], native_speedup))
+        self.guarded(rows, *spin_row(
+            "mote-spin-1cpu", "mote run --cpus 1, spin_sum 2 threads",
+            self.mote_cpus_cmd(1, prog, *spin), per_native("native-spin-1cpu")), kind="mote")
+        self.guarded(rows, *spin_row(
+            "mote-spin-2cpu", "mote run --cpus 2, spin_sum 2 threads",
+            self.mote_cpus_cmd(2, prog, *spin), per_native("native-spin-2cpu")), kind="mote")
+        self.guarded(rows, speedup_label, mote_speedup, kind="mote")
+        self.sections.append((
+            "Threads: create+join, futex and yield hand-offs, 2-vCPU speedup",
+            "bench/programs/threads_bench.c, timed inside the program with "
+            "clock_gettime(CLOCK_MONOTONIC) after a warm-up of N/100 (at least 100) operations; "
+            "N create+joins: %d (gVisor: %d); N futex round trips: %d (gVisor: %d); N yield "
+            "round trips: %d; the native "
+            "program may use every host CPU, mote runs with the --cpus its row names; spin_sum: "
+            "2 threads x %d/2 iterations, first create to last join; median of %d runs"
+            % (CREATE_N, CREATE_N_GVISOR, PINGPONG_N, PINGPONG_N_GVISOR, YIELD_N, SPIN_ITER,
+               THREAD_REPS), rows))
 
     def peak_rss(self, key, argv, exc=Failure):
         vals = []
@@ -748,6 +937,9 @@ class Bench:
         L.append("- Machine: %s CPUs (`nproc`), %s, %s RAM, kernel %s" % (
             mach["nproc"], mach["cpu"], mach["memory"], mach["kernel"]))
         L.append("- mote revision: `%s`" % mach["mote_rev"])
+        if QUICK:
+            L.append("- Quick run (`QUICK=1`): fewer runs per figure than a plain `make bench`; "
+                     "each section's method gives the counts")
         L.append("- Tools: %s; %s; %s" % (mach["hyperfine"], mach["runsc"], mach["gcc"]))
         L.append("")
         L.append("Timings are wall-clock times on a %s-core VM: run-to-run noise of 10-20%% "
@@ -773,7 +965,7 @@ class Bench:
         L.append("## Commands")
         L.append("")
         L.append("Run from the repository root after `bench/run.sh` built the programs "
-                 "(`gcc -O2 -static bench/programs/X.c -o %s/X`):" % self.bdir)
+                 "(`gcc -O2 -static -pthread bench/programs/X.c -o %s/X`):" % self.bdir)
         L.append("")
         L.append("```")
         for name, cmd in self.commands:
@@ -795,6 +987,19 @@ class Bench:
                  "patching of the site are not in the figure. The two `clock_gettime` reads "
                  "around the loop (syscalls into mote's core, which gives programs no vDSO) "
                  "add their cost divided by N.")
+        L.append("- Threads: `bench/programs/threads_bench.c` (issue 5). create+join is "
+                 "`pthread_create` + `pthread_join` of a thread that returns at once (glibc "
+                 "reuses the stack). The futex round trip is two hand-offs of one word between "
+                 "two threads, each a store, a `FUTEX_WAKE` and a `FUTEX_WAIT` (private) until "
+                 "the word changes; the yield ping-pong is the same with an atomic turn word and "
+                 "`sched_yield()` while waiting. Under `mote run --cpus 2` each thread is a host "
+                 "thread and the two may run on different host CPUs, as natively. spin_sum splits "
+                 "a fixed count of integer mixing steps over 2 threads that share no written "
+                 "memory; its checksum must be the same in every run. The 2-vCPU speedup is the "
+                 "median time under `--cpus 1` over the median under `--cpus 2`; the native "
+                 "figure beside it is the same program under `taskset -c` one CPU over "
+                 "unrestricted. On this 2-CPU VM anything else running competes for the second "
+                 "CPU, which bounds both speedups.")
         L.append("- Peak RSS: `ru_maxrss` is the high-water mark of one process (the child or "
                  "one of the descendants it waited for), not the sum over processes running at "
                  "the same time; it includes the few hundred KiB of the launcher's forked "
@@ -814,11 +1019,13 @@ class Bench:
         self.startup()
         self.python()
         self.syscalls()
+        self.threads()
         self.memory()
         self.core_size()
         self.vm()
         mach = self.machine()
         self.results["machine"] = mach
+        self.results["quick"] = QUICK
         self.results["skips"] = self.skips
         self.results["failures"] = self.failures
         with open(os.path.join(self.repo, self.bdir, "results.json"), "w") as f:

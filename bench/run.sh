@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# mote benchmark (`make bench`): start-up time, null-syscall cost, peak RSS and
-# kernel-core size, each beside native / gVisor baselines measured in the same run.
+# mote benchmark (`make bench`): start-up time, null-syscall cost, thread costs and
+# 2-vCPU speedup, peak RSS and kernel-core size, each beside native / gVisor
+# baselines measured in the same run.
 #
 #   bench/run.sh BUILD_DIR [--baselines-only]
 #
-# Builds bench/programs/*.c (gcc -O2 -static) into BUILD_DIR/bench/, then runs
+# Builds bench/programs/*.c (gcc -O2 -static -pthread) into BUILD_DIR/bench/, then runs
 # bench/bench.py, which prints a table, writes BUILD_DIR/bench/results.json and
 # overwrites docs/performance.md. Goals never fail the run ("goal met"/"goal
 # missed"); a measured command that fails or prints the wrong output does.
 # --baselines-only measures native and gVisor without BUILD_DIR/mote.
-# Environment: MOTE_RUN_FLAGS (extra `mote run` options), BENCH_RUNS,
-# BENCH_WARMUP, BENCH_SYSCALL_N, BENCH_SYSCALL_N_GVISOR, BENCH_SYSCALL_REPS,
-# BENCH_RSS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py).
+# Environment: QUICK=1 (fewer runs per figure: a check, not figures to publish;
+# `make bench QUICK=1` passes it), MOTE_RUN_FLAGS (extra `mote run` options),
+# BENCH_RUNS, BENCH_WARMUP, BENCH_SYSCALL_N, BENCH_SYSCALL_N_GVISOR,
+# BENCH_SYSCALL_REPS, BENCH_RSS_REPS, BENCH_CREATE_N, BENCH_CREATE_N_GVISOR,
+# BENCH_PINGPONG_N, BENCH_PINGPONG_N_GVISOR, BENCH_YIELD_N, BENCH_SPIN_ITER,
+# BENCH_THREADS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py).
 set -euo pipefail
 
 die() { echo "bench: $*" >&2; exit 2; }
@@ -32,13 +36,13 @@ if [ -z "$BASELINES_ONLY" ] && [ ! -x "$BUILD/mote" ]; then
        bench/run.sh $1 --baselines-only to measure only the native and gVisor baselines"
 fi
 
-for tool in gcc hyperfine python3 readelf; do
+for tool in gcc hyperfine python3 readelf taskset; do
   command -v "$tool" >/dev/null || die "'$tool' not found: run scripts/setup.sh"
 done
 
 mkdir -p "$BUILD/bench"
-for prog in hello getppid_loop peakrss; do
-  gcc -O2 -static -Wall -Wextra -Werror -o "$BUILD/bench/$prog" "$REPO/bench/programs/$prog.c" \
+for prog in hello getppid_loop peakrss threads_bench; do
+  gcc -O2 -static -pthread -Wall -Wextra -Werror -o "$BUILD/bench/$prog" "$REPO/bench/programs/$prog.c" \
     || die "could not build bench/programs/$prog.c"
 done
 

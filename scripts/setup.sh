@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential g++ cmake make python3
   libgtest-dev libbenchmark-dev
   musl-tools            # musl-gcc: the third variant of every guest test program
+  golang-go             # Go test programs (tests/go): the Go runtime's threads, signals, preemption
   busybox-static        # a real static program for integration tests
   sqlite3 lua5.4        # real dynamic programs for integration tests (python3 above)
   qemu-system-x86       # the VM platform under TCG (issue 3)

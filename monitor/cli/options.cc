@@ -1,5 +1,7 @@
 #include "monitor/cli/options.h"
 
+#include <sched.h>
+
 #include <cctype>
 
 namespace mote::cli {
@@ -209,6 +211,8 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       o.interactive = o.tty = true;
     } else if (a == "--strace") {
       o.strace = true;
+    } else if (a == "--overcommit") {
+      o.overcommit = true;
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
@@ -222,7 +226,24 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
   }
   o.program = args[i++];
   o.args.assign(args.begin() + long(i), args.end());
+  // More vCPUs than host CPUs only on request: they would share the host's
+  // CPUs, and parallel speed-ups measured on them would mislead.
+  unsigned host = host_cpus();
+  if (o.cpus > host && !o.overcommit) {
+    *error = "--cpus " + std::to_string(o.cpus) + " is more than this host's " +
+             std::to_string(host) + " CPU" + (host == 1 ? "" : "s") +
+             " (add --overcommit to run that many anyway)";
+    return std::nullopt;
+  }
   return o;
+}
+
+unsigned host_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? unsigned(n) : 1;
 }
 
 std::vector<std::string> guest_environment(const RunOptions& o) {
@@ -254,7 +275,8 @@ const char* usage() {
          "\n"
          "options:\n"
          "  --mem SIZE         memory the program may commit (default 1G; e.g. 64M)\n"
-         "  --cpus N           virtual CPUs (default 1)\n"
+         "  --cpus N           virtual CPUs (default 1; at most the host's)\n"
+         "  --overcommit       allow --cpus beyond the host's CPUs\n"
          "  -e, --env K=V      set an environment variable (-e K passes the host's value)\n"
          "  --hostname NAME    the unikernel's host name (default mote)\n"
          "  --add HOST[:GUEST] copy a host file or directory into the image (at GUEST,\n"

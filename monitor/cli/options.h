@@ -24,6 +24,7 @@ struct RunOptions {
   bool interactive = false;           // -i: stdin stays connected (it always is; docker's flag)
   bool tty = false;                   // -t: the program drives the host terminal (modes, size)
   bool strace = false;
+  bool overcommit = false;  // --cpus beyond the host's CPUs
   bool verbose = false;
   std::string selftest;               // --selftest NAME (tests only, undocumented)
   std::string program;
@@ -55,6 +56,9 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
 // The program's environment: PATH, HOME, TERM, HOSTNAME, then each -e
 // (a later K=V replaces an earlier one with the same K).
 std::vector<std::string> guest_environment(const RunOptions& o);
+
+// CPUs this process may run on (its affinity mask).
+unsigned host_cpus();
 
 const char* usage();
 

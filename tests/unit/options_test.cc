@@ -149,9 +149,10 @@ TEST(Options, Platform) {
 }
 
 TEST(Options, OtherOptions) {
-  auto o = run({"--strace", "--verbose", "--cpus", "4", "--hostname", "box", "-p", "8080:80",
-                "-v", "/a:/b", "prog", "x"});
+  auto o = run({"--strace", "--verbose", "--cpus", "4", "--overcommit", "--hostname", "box", "-p",
+                "8080:80", "-v", "/a:/b", "prog", "x"});
   ASSERT_TRUE(o);
+  EXPECT_TRUE(o->overcommit);
   EXPECT_TRUE(o->strace);
   EXPECT_TRUE(o->verbose);
   EXPECT_EQ(o->cpus, 4u);
@@ -162,6 +163,11 @@ TEST(Options, OtherOptions) {
   EXPECT_NE(run_error({"--cpus", "0", "prog"}).find("'0'"), std::string::npos);
   EXPECT_NE(run_error({"--cpus", "65", "prog"}).find("'65'"), std::string::npos);
   EXPECT_NE(run_error({"--cpus", "2x", "prog"}).find("'2x'"), std::string::npos);
+  // More vCPUs than the host has: refused unless --overcommit.
+  std::string more = std::to_string(mote::cli::host_cpus() + 1);
+  EXPECT_NE(run_error({"--cpus", more, "prog"}).find("--overcommit"), std::string::npos);
+  EXPECT_TRUE(run({"--cpus", more, "--overcommit", "prog"}));
+  EXPECT_TRUE(run({"--cpus", std::to_string(mote::cli::host_cpus()), "prog"}));
   run_error({"--hostname", "", "prog"});
   run_error({"--hostname", std::string(65, 'h'), "prog"});
 }

@@ -455,6 +455,12 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
       if (!parse_mem(v, &mem)) return 0;
     } else if (option(argc, argv, &i, "--cpus", &v)) {
       if (!parse_cpus(v, &cpus)) return 0;
+      // More than the host's CPUs: the monitor explains (or --overcommit).
+      u64 mask[16] = {};
+      long n = host::syscall3(__NR_sched_getaffinity, 0, sizeof mask, long(mask));
+      u32 host_cpus = 0;
+      for (long w = 0; w < n / 8; ++w) host_cpus += u32(__builtin_popcountll(mask[w]));
+      if (host::failed(n) || cpus > host_cpus) return 0;
     } else if (option(argc, argv, &i, "-e", &v) || option(argc, argv, &i, "--env", &v)) {
       if (!v[0] || v[0] == '=' || nenv == kMaxEnv) return 0;
       env_opts[nenv++] = v;

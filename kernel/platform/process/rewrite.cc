@@ -142,6 +142,12 @@ bool write_text(u64 addr, const void* bytes, usize n, u32 prot) {
 
 }  // namespace
 
+bool is_stub_page(u64 page) {
+  for (usize i = 0; i < g_npages; ++i)
+    if (g_pages[i].addr == page) return true;
+  return false;
+}
+
 // The displaced instruction, if it is one we can replay (see the top).
 bool displaceable(const u8* code, const SiteRegs& r) {
   if (code[0] == 0xb8) {

@@ -169,7 +169,8 @@ void on_fault(int sig, SigInfo* si, UContext* uc) {
     // say whether the page is executable, and if it is, the fault was one.
     core::klock();
     const mm::Vma* v = core::g_proc.as.vmas().find(si->addr);
-    bool exec = v && v->kind != mm::VmaKind::Reserved && (v->prot & platform::kProtExec);
+    bool exec = is_stub_page(page) ||
+                (v && v->kind != mm::VmaKind::Reserved && (v->prot & platform::kProtExec));
     core::kunlock();
     if (exec) return;
   }

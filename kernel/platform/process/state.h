@@ -109,6 +109,8 @@ struct SiteRegs {
   u64 r9;
 };
 void maybe_rewrite(u64 call_end, const SiteRegs& regs);
+// A page of syscall stubs (always executable but while a stub is written).
+bool is_stub_page(u64 page);
 
 [[noreturn]] void fatal(const char* msg);
 

@@ -238,11 +238,17 @@ u64 thread_cpu_ns_of(void* thread) {
 
 u32 cpu_count() { return g.cpus; }
 
+// vCPU i runs on host CPU cpu_ids[i % ncpu_ids] (--overcommit gives more
+// vCPUs than host CPUs). The vCPU a thread is on: the first of its affinity
+// mask that the host CPU it runs on backs.
 u32 current_cpu() {
   u32 host_cpu = 0;
   host::syscall3(__NR_getcpu, long(&host_cpu), 0, 0);
-  for (u32 i = 0; i < g.ncpu_ids; ++i)
-    if (g.cpu_ids[i] == host_cpu) return i;
+  auto* t = static_cast<core::Thread*>(process::cpu()->thread);
+  u64 mask = t && t->affinity ? t->affinity : ~u64(0);
+  u32 n = g.ncpu_ids ? g.ncpu_ids : 1;
+  for (u32 i = 0; i < g.cpus && i < 64; ++i)
+    if ((mask & (u64(1) << i)) && g.cpu_ids[i % n] == host_cpu) return i;
   return 0;
 }
 
@@ -250,9 +256,12 @@ void yield() { host::syscall0(__NR_sched_yield); }
 
 Result<void> set_affinity(u64 mask) {
   u64 pin[16] = {};
-  for (u32 i = 0; i < g.ncpu_ids; ++i)
-    if (mask & (u64(1) << i)) pin[g.cpu_ids[i] / 64] |= u64(1) << (g.cpu_ids[i] % 64);
-  // CPUs beyond the host's (--cpus larger than the machine) share its CPUs.
+  u32 n = g.ncpu_ids ? g.ncpu_ids : 1;
+  for (u32 i = 0; i < g.cpus && i < 64; ++i) {
+    if (!(mask & (u64(1) << i))) continue;
+    u16 h = g.cpu_ids[i % n];
+    pin[h / 64] |= u64(1) << (h % 64);
+  }
   bool any = false;
   for (u64 w : pin) any |= w != 0;
   if (!any)

@@ -1,0 +1,3 @@
+module mote-test/goroutines
+
+go 1.19
