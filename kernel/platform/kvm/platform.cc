@@ -9,6 +9,7 @@
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
 
 extern "C" [[noreturn]] void mote_vm_enter(mote::u64 rip, mote::u64 rsp);
@@ -21,26 +22,97 @@ namespace mote::kvm {
 struct Cpu {
   Cpu* self;              // 0
   u64 kernel_stack_top;   // 8
-  u64 user_rsp;           // 16
+  u64 user_rsp;           // 16: the program's %rsp (entry), then the return's
+  u64 user_rip;           // 24: where the syscall return jumps
 };
 Cpu g_cpu0;
 VmState g_vm;
 
 }  // namespace mote::kvm
 
+namespace mote::kvm {
+
 namespace {
-// The frame of the system call in flight (execve rewrites where it returns).
-mote::core::SyscallFrame* g_frame;
+
+// Linux mcontext gregs indexes (the syscall entry's frame, syscall_entry.S).
+enum { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL };
+
+// The register state of the system call in flight: its gregs frame and the
+// program's FPU state, saved only when the core asks (signals).
+struct SyscallState {
+  u64* gregs;
+  platform::UserContext ctx;
+  bool fpu_saved;
+};
+SyscallState* g_sys;
+alignas(64) u8 g_fpu_area[512];  // fxsave image: Linux's signal-frame fpstate without xsave
+
 }  // namespace
 
-extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f) {
-  mote::core::SyscallFrame* outer = g_frame;
-  g_frame = f;
+// A fault's or interrupt's register state as a UserContext, and back.
+void trap_to_gregs(const TrapFrame* f, u64* g) {
+  const u64 v[18] = {f->r8, f->r9, f->r10, f->r11, f->r12, f->r13, f->r14, f->r15, f->rdi,
+                     f->rsi, f->rbp, f->rbx, f->rdx, f->rax, f->rcx, f->rsp, f->rip, f->rflags};
+  memcpy(g, v, sizeof v);
+  g[18] = f->cs | (f->ss << 48);
+  g[19] = f->error;
+  g[20] = f->vector;
+  g[21] = 0;
+  g[22] = f->vector == 14 ? read_cr2() : 0;
+}
+
+void gregs_to_trap(const u64* g, TrapFrame* f) {
+  f->r8 = g[R8], f->r9 = g[R9], f->r10 = g[R10], f->r11 = g[R11], f->r12 = g[R12];
+  f->r13 = g[R13], f->r14 = g[R14], f->r15 = g[R15], f->rdi = g[RDI], f->rsi = g[RSI];
+  f->rbp = g[RBP], f->rbx = g[RBX], f->rdx = g[RDX], f->rax = g[RAX], f->rcx = g[RCX];
+  f->rsp = g[RSP], f->rip = g[RIP];
+  f->rflags = g[EFL] | 0x200;  // the program always runs with interrupts on
+}
+
+// Delivers the current thread's signals into a trap frame (a fault with a
+// handler, or an interrupt that stopped program code). False: none to take.
+bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault) {
+  u64 g[23];
+  trap_to_gregs(f, g);
+  asm volatile("fxsave64 %0" : "=m"(g_fpu_area));
+  platform::UserContext ctx{g, g_fpu_area, sizeof g_fpu_area};
+  if (fault) {
+    core::on_fault(*fault, &ctx);  // returns only when a handler will run
+  } else {
+    if (!core::signal_work()) return false;
+    core::deliver_signals(&ctx);
+  }
+  gregs_to_trap(g, f);
+  asm volatile("fxrstor64 %0" : : "m"(g_fpu_area));
+  return true;
+}
+
+}  // namespace mote::kvm
+
+using mote::kvm::g_sys;
+
+extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gregs) {
+  using namespace mote::kvm;
+  SyscallState* outer = g_sys;
+  SyscallState st{gregs, mote::platform::UserContext{gregs, nullptr, 0}, false};
+  g_sys = &st;
+  // As `syscall` leaves them: rcx = return address, r11 = flags.
+  gregs[R11] = gregs[EFL];
   mote::core::on_syscall(*f);
-  // No register frame for handlers yet on this platform: signals with
-  // handlers take their default action (deliver_signals says so).
-  if (mote::core::signal_work()) mote::core::deliver_signals(nullptr);
-  g_frame = outer;
+  g_sys = &st;  // again: a fork's child may have left its own here
+  gregs[RAX] = f->ret;
+  if (mote::core::signal_work()) {
+    if (!st.fpu_saved) {
+      asm volatile("fxsave64 %0" : "=m"(g_fpu_area));
+      st.ctx.fpstate = g_fpu_area;
+      st.ctx.fpstate_size = sizeof g_fpu_area;
+      st.fpu_saved = true;
+    }
+    mote::core::deliver_signals(&st.ctx);
+  }
+  // rt_sigreturn or a handler's entry may have changed the FPU image.
+  if (st.fpu_saved) asm volatile("fxrstor64 %0" : : "m"(g_fpu_area));
+  g_sys = outer;
 }
 
 namespace mote::platform {
@@ -133,20 +205,15 @@ void fpu_restore(const void* area) {
 
 void fork_depth(int) {}  // nothing program-visible is made behind the core's back
 
-void return_stack(u64 rsp) {
-  u64* saved = reinterpret_cast<u64*>(reinterpret_cast<u8*>(g_frame) + 80);
-  saved[8] = rsp;
-}
+void return_stack(u64 rsp) { g_sys->gregs[15] = rsp; }  // REG_RSP
 
 void exec_return(u64 rip, u64 rsp) {
-  // Above the SyscallFrame (80 bytes) the entry saved r9 r8 r10 rdx rsi rdi,
-  // then the return address, rflags and the program's %rsp
-  // (syscall_entry.S).
-  u64* saved = reinterpret_cast<u64*>(reinterpret_cast<u8*>(g_frame) + 80);
-  for (int i = 0; i < 6; ++i) saved[i] = 0;
-  saved[6] = rip;
-  saved[7] = 0x202;  // IF and the reserved bit
-  saved[8] = rsp;
+  // A fresh image: every register zero but %rsp (psABI 3.4.1).
+  u64* g = g_sys->gregs;
+  for (int i = 0; i < 15; ++i) g[i] = 0;  // r8 ... rcx
+  g[15] = rsp;
+  g[16] = rip;
+  g[17] = 0x202;  // IF and the reserved bit
 }
 
 ImageBytes image(Image which) {
@@ -329,7 +396,16 @@ u64 thread_cpu_ns_of(void*) { return thread_cpu_ns(); }
 u32 current_cpu() { return 0; }
 void yield() {}
 Result<void> set_affinity(u64) { return ok(); }
-UserContext* syscall_context() { return nullptr; }
-u64 syscall_user_sp() { return g_cpu0.user_rsp; }
+UserContext* syscall_context() {
+  if (!g_sys) return nullptr;
+  if (!g_sys->fpu_saved) {
+    asm volatile("fxsave64 %0" : "=m"(kvm::g_fpu_area));
+    g_sys->ctx.fpstate = kvm::g_fpu_area;
+    g_sys->ctx.fpstate_size = sizeof kvm::g_fpu_area;
+    g_sys->fpu_saved = true;
+  }
+  return &g_sys->ctx;
+}
+u64 syscall_user_sp() { return g_sys ? g_sys->gregs[15] : g_cpu0.user_rsp; }
 
 }  // namespace mote::platform

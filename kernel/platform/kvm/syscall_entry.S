@@ -2,34 +2,102 @@
 // `syscall` lands here (IA32_LSTAR) without a privilege change: %rcx holds
 // the return address, %r11 the flags, FMASK has cleared IF/DF/TF/AC, and %rsp
 // is still the program's stack, whose red zone we must not touch. So: switch
-// to the per-CPU kernel stack first (%gs: struct Cpu, state.h), save what
-// Linux preserves, call the core, restore, and return with popfq + jmp *%rcx
-// (sysret would drop to ring 3). SDM 3B 5.8.8 "Fast System Calls in 64-Bit
-// Mode".
+// to the per-CPU kernel stack first (%gs: struct Cpu, platform.cc), save every
+// register as Linux's mcontext gregs (the core may start a signal handler or
+// return from one: it rewrites them), call the core, and return with all of
+// them from that frame: flags with popfq, then %rsp and %rip through per-CPU
+// slots (sysret would drop to ring 3). SDM 3B 5.8.8 "Fast System Calls in
+// 64-Bit Mode".
+//
+// gregs (REG_* of ucontext_t): r8 r9 r10 r11 r12 r13 r14 r15 rdi rsi rbp rbx
+// rdx rax rcx rsp rip eflags csgsfs err trapno oldmask cr2 = 23 x 8 = 184.
 #include "kernel/platform/entry_macros.inc"
+
+        .set    G_R8, 0
+        .set    G_R9, 8
+        .set    G_R10, 16
+        .set    G_R11, 24
+        .set    G_R12, 32
+        .set    G_R13, 40
+        .set    G_R14, 48
+        .set    G_R15, 56
+        .set    G_RDI, 64
+        .set    G_RSI, 72
+        .set    G_RBP, 80
+        .set    G_RBX, 88
+        .set    G_RDX, 96
+        .set    G_RAX, 104
+        .set    G_RCX, 112
+        .set    G_RSP, 120
+        .set    G_RIP, 128
+        .set    G_EFL, 136
+        .set    G_CSGSFS, 144
+        .set    G_SIZE, 184
 
         .text
         .globl  mote_vm_syscall_entry
 mote_vm_syscall_entry:
         mov     %rsp, %gs:16                // the program's %rsp
         mov     %gs:8, %rsp                 // kernel stack top
-        push    %gs:16
-        push    %r11                        // program rflags
-        push    %rcx                        // return address
-        SYSCALL_ARGS_SAVE
+        sub     $G_SIZE + 8, %rsp           // gregs (+8: 16-byte alignment below)
+        mov     %r8, G_R8(%rsp)
+        mov     %r9, G_R9(%rsp)
+        mov     %r10, G_R10(%rsp)
+        mov     %r11, G_R11(%rsp)
+        mov     %r12, G_R12(%rsp)
+        mov     %r13, G_R13(%rsp)
+        mov     %r14, G_R14(%rsp)
+        mov     %r15, G_R15(%rsp)
+        mov     %rdi, G_RDI(%rsp)
+        mov     %rsi, G_RSI(%rsp)
+        mov     %rbp, G_RBP(%rsp)
+        mov     %rbx, G_RBX(%rsp)
+        mov     %rdx, G_RDX(%rsp)
+        mov     %rax, G_RAX(%rsp)
+        mov     %rcx, G_RCX(%rsp)           // as `syscall` left it: the return address
+        mov     %rcx, G_RIP(%rsp)
+        mov     %r11, G_EFL(%rsp)
+        movq    $0x08, G_CSGSFS(%rsp)       // cs 0x08 ... ss 0x10: ring 0, no user selectors
+        movw    $0x10, G_CSGSFS+6(%rsp)
+        movq    $0, 152(%rsp)
+        movq    $0, 160(%rsp)
+        movq    $0, 168(%rsp)
+        movq    $0, 176(%rsp)
+        mov     %gs:16, %rbx
+        mov     %rbx, G_RSP(%rsp)
         SYSCALL_FRAME_PUSH %rcx
-        mov     %rsp, %rdi
+        mov     %rsp, %rdi                  // struct SyscallFrame
+        lea     80(%rsp), %rsi              // gregs
         call    mote_vm_syscall
-        SYSCALL_FRAME_POP
-        SYSCALL_ARGS_RESTORE
-        pop     %rcx
-        pop     %r11
-        // Flags first, still on the kernel stack; then back to the program's
-        // stack without writing to it.
-        push    %r11
+        add     $80, %rsp                   // the SyscallFrame
+        .globl  mote_vm_return_to_program
+mote_vm_return_to_program:
+        // %rsp points at gregs (also the entry of a new thread's first run).
+        mov     G_RIP(%rsp), %rax
+        mov     %rax, %gs:24
+        mov     G_RSP(%rsp), %rax
+        mov     %rax, %gs:16
+        mov     G_R8(%rsp), %r8
+        mov     G_R9(%rsp), %r9
+        mov     G_R10(%rsp), %r10
+        mov     G_R11(%rsp), %r11
+        mov     G_R12(%rsp), %r12
+        mov     G_R13(%rsp), %r13
+        mov     G_R14(%rsp), %r14
+        mov     G_R15(%rsp), %r15
+        mov     G_RDI(%rsp), %rdi
+        mov     G_RSI(%rsp), %rsi
+        mov     G_RBP(%rsp), %rbp
+        mov     G_RBX(%rsp), %rbx
+        mov     G_RDX(%rsp), %rdx
+        mov     G_RCX(%rsp), %rcx
+        mov     G_RAX(%rsp), %rax
+        // Flags last (they may enable interrupts: those run on IST1, never
+        // on this stack or the program's), then the program's stack and pc.
+        pushq   G_EFL(%rsp)
         popfq
-        mov     (%rsp), %rsp                // the saved program %rsp
-        jmp     *%rcx
+        mov     %gs:16, %rsp
+        jmp     *%gs:24
 
 // void mote_vm_enter(u64 rip, u64 rsp): the program's first instruction,
 // general registers zero (psABI 3.4.1), interrupts on.

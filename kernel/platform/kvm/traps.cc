@@ -118,8 +118,9 @@ void set_timer_handler(void (*fn)()) { g_timer_handler = fn; }
 u64 g_lapic_virt = 0xfee00000;
 
 // A fault in the program (lower-half code): the signal Linux would send
-// (arch/x86/kernel/traps.c conventions) and the core's report.
-[[noreturn]] void program_fault(const TrapFrame* f) {
+// (arch/x86/kernel/traps.c conventions), to its handler or as the core's
+// report.
+void program_fault(TrapFrame* f) {
   core::FaultFrame ff{};
   ff.address = 0;
   switch (f->vector) {
@@ -142,8 +143,7 @@ u64 g_lapic_virt = 0xfee00000;
   const u64 regs[18] = {f->rax, f->rbx, f->rcx, f->rdx, f->rsi, f->rdi, f->rbp, f->rsp, f->r8,
                         f->r9,  f->r10, f->r11, f->r12, f->r13, f->r14, f->r15, f->rip, f->rflags};
   memcpy(ff.regs, regs, sizeof regs);
-  core::on_fault(ff, nullptr);  // without a context it reports and exits
-  platform::panic("on_fault returned");
+  deliver_at_trap(f, &ff);  // returns only when the program's handler will run
 }
 
 }  // namespace mote::kvm
@@ -155,6 +155,8 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
   if (f->vector == kTimerVector) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
     if (g_timer_handler) g_timer_handler();
+    // Program code was interrupted: a signal the timer raised is taken now.
+    if (f->rip < 0x800000000000ull) deliver_at_trap(f, nullptr);
     return;
   }
   if (f->vector == kSpuriousVector) return;
@@ -170,7 +172,10 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     f->rip = g_expect.resume;
     return;
   }
-  if (f->vector < 32 && f->rip < 0x800000000000ull) program_fault(f);  // never returns
+  if (f->vector < 32 && f->rip < 0x800000000000ull) {
+    program_fault(f);
+    return;
+  }
   kprintf("mote kernel: %s (vector %lu, error %#lx) at rip %#lx, rsp %#lx, cr2 %#lx\n",
           f->vector < 32 ? kNames[f->vector] : "interrupt", (unsigned long)f->vector,
           (unsigned long)f->error, (unsigned long)f->rip, (unsigned long)f->rsp,

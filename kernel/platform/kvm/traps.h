@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernel/lib/types.h"
+#include "kernel/platform/platform.h"
 
 namespace mote::kvm {
 
@@ -33,6 +34,11 @@ const TrapRecord& last_expected_trap();
 // Where the xAPIC registers are mapped: identity at boot, the direct map once
 // the kernel has its own page tables (lapic_init sets it).
 extern u64 g_lapic_virt;
+
+// Starts the program's signal handlers in a trap frame of program code: for
+// `fault` (on_fault: reports and exits when there is no handler), or for
+// pending signals (returns false when there were none). platform.cc.
+bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault);
 
 // Called on every timer interrupt (after EOI).
 void set_timer_handler(void (*fn)());
