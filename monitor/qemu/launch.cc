@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,6 +91,13 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   if (o.verbose) append += "verbose ";
   append += "mem=" + std::to_string(o.mem_bytes >> 10) + "K ";
   append += "hostname=" + encode_word(o.hostname) + " ";
+  {
+    // The guest's CLOCK_MONOTONIC continues the host's (as on the process
+    // platform), so "now minus a while" stays positive as it is natively.
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    append += "clock0=" + std::to_string(uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec)) + " ";
+  }
   append += "exe=" + encode_word(program_path) + " ";
   for (int fd = 0; fd < 3; ++fd)
     if (launch::std_fd_closed(fd)) append += "closed=" + std::to_string(fd) + " ";

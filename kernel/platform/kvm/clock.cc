@@ -114,14 +114,23 @@ void clock_init(u64 tsc_khz, u64 wall_ns) {
   g_wall0 = wall_ns ? wall_ns : wall_from_rtc();
 }
 
-u64 clock_monotonic_ns() {
+namespace {
+u64 g_mono_base;  // CLOCK_MONOTONIC at boot: 0, or the host's (clock0=)
+
+// Nanoseconds since boot.
+u64 elapsed_ns() {
   if (!g_khz) calibrate();
   u64 d = rdtsc() - g_tsc0;
   // ns = ticks * 1e6 / khz, without overflowing for years of uptime.
   return (d / g_khz) * 1000000 + (d % g_khz) * 1000000 / g_khz;
 }
+}  // namespace
 
-u64 clock_wall_ns() { return g_wall0 + clock_monotonic_ns(); }
+void clock_set_monotonic_base(u64 ns) { g_mono_base = ns; }
+
+u64 clock_monotonic_ns() { return g_mono_base + elapsed_ns(); }
+
+u64 clock_wall_ns() { return g_wall0 + elapsed_ns(); }
 u64 clock_boot_wall_ns() { return g_wall0; }
 u64 clock_tsc_khz_if_known() { return g_khz; }
 u64 clock_tsc_khz() {
@@ -130,6 +139,7 @@ u64 clock_tsc_khz() {
 }
 u64 clock_tsc_at(u64 ns) {
   if (!g_khz) calibrate();
+  ns = ns > g_mono_base ? ns - g_mono_base : 0;
   return g_tsc0 + (ns / 1000000) * g_khz + (ns % 1000000) * g_khz / 1000000;
 }
 

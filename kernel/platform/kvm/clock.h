@@ -9,6 +9,10 @@ namespace mote::kvm {
 
 // tsc_khz: from the boot info, 0 when unknown; wall_ns: likewise.
 void clock_init(u64 tsc_khz, u64 wall_ns);
+// CLOCK_MONOTONIC's value at boot (default 0): the launcher passes the
+// host's (clock0=), so the program sees the host's monotonic clock, as on
+// the process platform.
+void clock_set_monotonic_base(u64 ns);
 u64 clock_monotonic_ns();
 u64 clock_wall_ns();
 u64 clock_tsc_khz();            // calibrates on first use

@@ -9,6 +9,7 @@
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
 
@@ -37,17 +38,19 @@ namespace {
 // Linux mcontext gregs indexes (the syscall entry's frame, syscall_entry.S).
 enum { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL };
 
-// The register state of the system call in flight: its gregs frame and the
-// program's FPU state, saved only when the core asks (signals).
-struct SyscallState {
-  u64* gregs;
-  platform::UserContext ctx;
-  bool fpu_saved;
-};
-SyscallState* g_sys;
-alignas(64) u8 g_fpu_area[512];  // fxsave image: Linux's signal-frame fpstate without xsave
+alignas(64) u8 g_fpu_area[512];  // fxsave image for traps: Linux's signal-frame fpstate
+
+void save_fpu(SyscallState* st) {
+  if (st->fpu_saved) return;
+  asm volatile("fxsave64 %0" : "=m"(st->fpu));
+  st->ctx.fpstate = st->fpu;
+  st->ctx.fpstate_size = sizeof st->fpu;
+  st->fpu_saved = true;
+}
 
 }  // namespace
+
+SyscallState* g_sys;
 
 // A fault's or interrupt's register state as a UserContext, and back.
 void trap_to_gregs(const TrapFrame* f, u64* g) {
@@ -94,7 +97,10 @@ using mote::kvm::g_sys;
 extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gregs) {
   using namespace mote::kvm;
   SyscallState* outer = g_sys;
-  SyscallState st{gregs, mote::platform::UserContext{gregs, nullptr, 0}, false};
+  SyscallState st;
+  st.gregs = gregs;
+  st.ctx = mote::platform::UserContext{gregs, nullptr, 0};
+  st.fpu_saved = false;
   g_sys = &st;
   // As `syscall` leaves them: rcx = return address, r11 = flags.
   gregs[R11] = gregs[EFL];
@@ -102,16 +108,11 @@ extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gregs) {
   g_sys = &st;  // again: a fork's child may have left its own here
   gregs[RAX] = f->ret;
   if (mote::core::signal_work()) {
-    if (!st.fpu_saved) {
-      asm volatile("fxsave64 %0" : "=m"(g_fpu_area));
-      st.ctx.fpstate = g_fpu_area;
-      st.ctx.fpstate_size = sizeof g_fpu_area;
-      st.fpu_saved = true;
-    }
+    save_fpu(&st);
     mote::core::deliver_signals(&st.ctx);
   }
   // rt_sigreturn or a handler's entry may have changed the FPU image.
-  if (st.fpu_saved) asm volatile("fxrstor64 %0" : : "m"(g_fpu_area));
+  if (st.fpu_saved) asm volatile("fxrstor64 %0" : : "m"(st.fpu));
   g_sys = outer;
 }
 
@@ -314,12 +315,8 @@ u64 min_signal_stack() { return 2048; }
 
 u64 monotonic_ns() { return clock_monotonic_ns(); }
 u64 wall_ns() { return clock_wall_ns(); }
-// One CPU running one program: its CPU time is the time since boot.
-u64 process_cpu_ns() { return clock_monotonic_ns(); }
-u64 thread_cpu_ns() { return clock_monotonic_ns(); }
 u64 clock_resolution_ns() { return 1; }
 
-void timer_arm(u64 deadline_ns) { lapic_arm(deadline_ns); }
 
 u64 idle_until(u64 deadline_ns) {
   u64 now = clock_monotonic_ns();
@@ -358,6 +355,12 @@ void enter_program(const EntryState& s) {
   wrmsr(Msr::Lstar, reinterpret_cast<u64>(&mote_vm_syscall_entry));
   wrmsr(Msr::Fmask, 0x200 | 0x400 | 0x100 | 0x40000);   // IF DF TF AC
   enable_fpu();
+  // CR0.WP: ring-0 stores honour read-only pages, so the program (in ring 0)
+  // faults on them as it would in ring 3 (SDM 3A 4.6.1).
+  u64 cr0;
+  asm volatile("mov %%cr0, %0" : "=r"(cr0));
+  asm volatile("mov %0, %%cr0" : : "r"(cr0 | (1u << 16)));
+  sched_init(g_cpu0.kernel_stack_top);
   if (g_vm.bootstats) {
     // Under QEMU -icount shift=0 the TSC counts guest instructions.
     // boot_tsc lives in .boot (linked at its physical address): read it
@@ -371,39 +374,20 @@ void enter_program(const EntryState& s) {
 
 }  // namespace mote::platform
 
-// ---- Threads: one CPU, one thread on the VM platform for now ---------------
+// ---- Threads: the scheduler is sched.cc; one CPU for now ------------------
+namespace mote::kvm {
+void* g_boot_thread;
+void set_kernel_stack(u64 top) { g_cpu0.kernel_stack_top = top; }
+}  // namespace mote::kvm
+
 namespace mote::platform {
 
-namespace {
-void* g_current_thread;
-}
-
-void* current_thread() { return g_current_thread; }
-void set_current_thread(void* t) { g_current_thread = t; }
-
-void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns) {
-  // One thread: only an interrupt (the timer) can change the word.
-  if (*word == expected) idle_until(deadline_ns);
-}
-
-void wake_word(const volatile u32*, u32) {}
-
-Result<void> thread_start(const NewThread&) { return err(ENOSYS); }
-void thread_exit() { panic("thread_exit without threads"); }
-void thread_kick(void*) {}
 u32 cpu_count() { return 1; }
-u64 thread_cpu_ns_of(void*) { return thread_cpu_ns(); }
 u32 current_cpu() { return 0; }
-void yield() {}
 Result<void> set_affinity(u64) { return ok(); }
 UserContext* syscall_context() {
   if (!g_sys) return nullptr;
-  if (!g_sys->fpu_saved) {
-    asm volatile("fxsave64 %0" : "=m"(kvm::g_fpu_area));
-    g_sys->ctx.fpstate = kvm::g_fpu_area;
-    g_sys->ctx.fpstate_size = sizeof kvm::g_fpu_area;
-    g_sys->fpu_saved = true;
-  }
+  kvm::save_fpu(g_sys);
   return &g_sys->ctx;
 }
 u64 syscall_user_sp() { return g_sys ? g_sys->gregs[15] : g_cpu0.user_rsp; }

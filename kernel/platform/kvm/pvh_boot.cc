@@ -144,6 +144,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
+    else if (w.starts_with("clock0=")) clock_set_monotonic_base(parse_size(StrView(w.data + 7, w.size - 7)));
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
     else if ((w.starts_with("share=") || w.starts_with("share_ro=")) && nshares < abi::kMaxShares) {
       const bool ro = w.starts_with("share_ro=");

@@ -5,6 +5,7 @@
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/ksyms.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/platform.h"
 
 extern "C" const mote::u64 mote_vector_table[32];
@@ -125,7 +126,8 @@ void program_fault(TrapFrame* f) {
   ff.address = 0;
   switch (f->vector) {
     case 0: ff.signal = 8; ff.code = 1; ff.address = f->rip; break;   // #DE: SIGFPE, FPE_INTDIV
-    case 1: case 3: ff.signal = 5; ff.code = 1; ff.address = f->rip; break;  // SIGTRAP
+    case 1: ff.signal = 5; ff.code = 2; ff.address = f->rip; break;   // #DB: TRAP_TRACE
+    case 3: ff.signal = 5; ff.code = 0x80; break;                     // int3: SI_KERNEL, as Linux
     case 4: ff.signal = 11; ff.code = 0; break;                       // #OF
     case 5: ff.signal = 11; ff.code = 0; break;                       // #BR
     case 6: ff.signal = 4; ff.code = 2; ff.address = f->rip; break;   // #UD: SIGILL, ILL_ILLOPN
@@ -133,8 +135,13 @@ void program_fault(TrapFrame* f) {
     case 13: ff.signal = 11; ff.code = 0x80; break;                   // #GP: SIGSEGV, SI_KERNEL
     case 14:                                                          // #PF
       ff.signal = 11;
-      ff.code = (f->error & 1) ? 2 : 1;  // SEGV_ACCERR : SEGV_MAPERR
       ff.address = read_cr2();
+      {
+        // SEGV_ACCERR where a mapping covers the address (present or not:
+        // PROT_NONE pages are never backed), else SEGV_MAPERR.
+        u32 prot;
+        ff.code = ((f->error & 1) || core::program_page_prot(ff.address, &prot)) ? 2 : 1;
+      }
       break;
     case 16: case 19: ff.signal = 8; ff.code = 0; ff.address = f->rip; break;  // #MF #XM
     case 17: ff.signal = 7; ff.code = 1; break;                       // #AC: SIGBUS, BUS_ADRALN
@@ -155,8 +162,12 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
   if (f->vector == kTimerVector) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
     if (g_timer_handler) g_timer_handler();
-    // Program code was interrupted: a signal the timer raised is taken now.
-    if (f->rip < 0x800000000000ull) deliver_at_trap(f, nullptr);
+    // Program code was interrupted: its slice may be over; a signal the
+    // timer raised is taken now.
+    if (f->rip < 0x800000000000ull) {
+      maybe_preempt(f);
+      deliver_at_trap(f, nullptr);
+    }
     return;
   }
   if (f->vector == kSpuriousVector) return;

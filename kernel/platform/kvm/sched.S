@@ -1,0 +1,58 @@
+// Context switches of the VM platform's scheduler (sched.cc).
+        .text
+
+// void mote_vm_switch(u64* save_rsp, u64 new_rsp): saves the callee-saved
+// registers on the current kernel stack, records it, and continues on the
+// other thread's kernel stack where it switched out (or its start frame).
+        .globl  mote_vm_switch
+mote_vm_switch:
+        push    %rbx
+        push    %rbp
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15
+        mov     %rsp, (%rdi)
+        mov     %rsi, %rsp
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %rbp
+        pop     %rbx
+        ret
+
+// A new thread's first instruction in the kernel: %rsp is at its syscall
+// register frame (a copy of its creator's); the syscall return path takes
+// it to the program.
+        .globl  mote_vm_thread_start
+mote_vm_thread_start:
+        call    mote_vm_thread_first
+        jmp     mote_vm_return_to_program
+
+// void mote_vm_preempt_on(u64 frame): continues on the thread's kernel stack
+// where its interrupt frame (struct TrapFrame) was copied, lets it be
+// preempted, then returns to the program from that frame.
+        .globl  mote_vm_preempt_on
+mote_vm_preempt_on:
+        mov     %rdi, %rsp
+        call    mote_vm_preempted
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %r11
+        pop     %r10
+        pop     %r9
+        pop     %r8
+        pop     %rbp
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        pop     %rax
+        add     $16, %rsp                   // vector, error code
+        iretq
+
+        .section .note.GNU-stack, "", @progbits
