@@ -312,13 +312,7 @@ void forget_signals(Thread* t) {
   t->pending = 0;
 }
 
-bool signal_work() {
-  const Thread* t = current();
-  if (!t) return false;
-  return t->restart_ret || t->restore_mask ||
-         ((__atomic_load_n(&t->pending, __ATOMIC_RELAXED) |
-           __atomic_load_n(&g_proc.pending, __ATOMIC_RELAXED)) & ~t->sigmask);
-}
+bool signal_work() { return signal_work_of(current()); }
 
 void deliver_signals(UserContext* ctxp) {
   KLockGuard lock;

@@ -8,6 +8,7 @@
 // beyond one instance per number (docs/compat.md).
 #pragma once
 
+#include "kernel/core/process.h"
 #include "kernel/core/thread.h"
 #include "kernel/lib/types.h"
 #include "kernel/platform/platform.h"
@@ -61,6 +62,14 @@ i64 sigreturn(UserContext& ctx);
 
 // Terminates as if killed by `sig` (exit status 128+sig), with a report line.
 [[noreturn]] void die_by_signal(int sig, const char* why);
+
+// signal_work() for a given thread (inline: the VM syscall path's check).
+inline bool signal_work_of(const Thread* t) {
+  if (!t) return false;
+  return t->restart_ret || t->restore_mask ||
+         ((__atomic_load_n(&t->pending, __ATOMIC_RELAXED) |
+           __atomic_load_n(&g_proc.pending, __ATOMIC_RELAXED)) & ~t->sigmask);
+}
 
 // A signal the process sends itself (SIGPIPE, kill(getpid())). Kernel lock held.
 i64 send_signal_to_self(int sig);

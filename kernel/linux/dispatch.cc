@@ -32,24 +32,31 @@ void trace(const SyscallFrame& f, bool done) {
 
 // Calls that touch no shared state (or only their own thread's) run
 // without the kernel lock, so they never wait for another CPU.
-bool lockless(const SyscallFrame& f) {
-  switch (f.nr) {
-    case __NR_clock_gettime:
-      return i64(f.args[0]) >= 0;  // CPU clocks of other threads look them up
-    case __NR_gettid: case __NR_getpid: case __NR_sched_yield:
-    case __NR_gettimeofday: case __NR_time: case __NR_getcpu: case __NR_getuid:
-    case __NR_geteuid: case __NR_getgid: case __NR_getegid:
-      return true;
-    default:
-      return false;
+struct LocklessSet {
+  u64 w[5] = {};  // numbers below 320: a bit each
+  constexpr LocklessSet() {
+    const u64 nrs[] = {__NR_gettid, __NR_getpid, __NR_getppid, __NR_sched_yield,
+                       __NR_clock_gettime, __NR_gettimeofday, __NR_time, __NR_getcpu,
+                       __NR_getuid, __NR_geteuid, __NR_getgid, __NR_getegid};
+    for (u64 nr : nrs) w[nr / 64] |= u64(1) << (nr % 64);
   }
+};
+constexpr LocklessSet kLockless;
+
+bool lockless(const SyscallFrame& f) {
+  u64 nr = f.nr;
+  if (nr >= 320 || !(kLockless.w[nr / 64] & (u64(1) << (nr % 64)))) return false;
+  // CPU clocks of other threads (negative ids) look the thread up.
+  return nr != __NR_clock_gettime || i64(f.args[0]) >= 0;
 }
 
 }  // namespace
 
 void on_syscall(SyscallFrame& f) {
   const linux::SyscallDesc& d = linux::syscall_desc(f.nr);
-  linux::SysArgs a{{f.args[0], f.args[1], f.args[2], f.args[3], f.args[4], f.args[5]}};
+  // The frame's arguments are the handlers' SysArgs (same layout, no copy).
+  static_assert(sizeof(linux::SysArgs) == sizeof f.args);
+  const linux::SysArgs& a = *reinterpret_cast<const linux::SysArgs*>(f.args);
   if (lockless(f)) {
     f.ret = u64(d.handler ? d.handler(a) : -ENOSYS);
     if (g_proc.strace) {

@@ -3,6 +3,7 @@
 #include "kernel/platform/platform.h"
 
 #include "abi/boot_info.h"
+#include "kernel/core/signals.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
@@ -25,6 +26,7 @@ struct Cpu {
   u64 kernel_stack_top;   // 8
   u64 user_rsp;           // 16: the program's %rsp (entry), then the return's
   u64 user_rip;           // 24: where the syscall return jumps
+  void* thread;           // 32: the running core::Thread (sched.cc keeps it)
 };
 Cpu g_cpu0;
 VmState g_vm;
@@ -40,8 +42,18 @@ enum { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, 
 
 alignas(64) u8 g_fpu_area[512];  // fxsave image for traps: Linux's signal-frame fpstate
 
+// The rest of the syscall context, made when the core asks for it: the
+// gregs the entry does not store, and the FPU state.
 void save_fpu(SyscallState* st) {
+  st->dirty = true;
   if (st->fpu_saved) return;
+  st->ctx.gregs = st->gregs;
+  // What the entry leaves out: rcx and r11 as `syscall` set them, then
+  // cs/ss (ring 0, no user selectors), err, trapno, oldmask, cr2.
+  st->gregs[RCX] = st->gregs[RIP];
+  st->gregs[R11] = st->gregs[EFL];
+  st->gregs[18] = 0x08 | (u64(0x10) << 48);
+  st->gregs[19] = st->gregs[20] = st->gregs[21] = st->gregs[22] = 0;
   asm volatile("fxsave64 %0" : "=m"(st->fpu));
   st->ctx.fpstate = st->fpu;
   st->ctx.fpstate_size = sizeof st->fpu;
@@ -94,26 +106,28 @@ bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault) {
 
 using mote::kvm::g_sys;
 
-extern "C" void mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gregs) {
+// Returns nonzero when the return must reload every register from gregs
+// (the core rewrote them: execve, a new stack, a signal handler,
+// rt_sigreturn); zero when only the result and the argument registers the
+// C code clobbered need restoring (syscall_entry.S).
+extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gregs) {
   using namespace mote::kvm;
-  SyscallState* outer = g_sys;
   SyscallState st;
   st.gregs = gregs;
-  st.ctx = mote::platform::UserContext{gregs, nullptr, 0};
   st.fpu_saved = false;
+  st.dirty = false;
   g_sys = &st;
-  // As `syscall` leaves them: rcx = return address, r11 = flags.
-  gregs[R11] = gregs[EFL];
   mote::core::on_syscall(*f);
   g_sys = &st;  // again: a fork's child may have left its own here
   gregs[RAX] = f->ret;
-  if (mote::core::signal_work()) {
+  if (mote::core::signal_work_of(static_cast<const mote::core::Thread*>(g_cpu0.thread))) {
     save_fpu(&st);
     mote::core::deliver_signals(&st.ctx);
   }
   // rt_sigreturn or a handler's entry may have changed the FPU image.
   if (st.fpu_saved) asm volatile("fxrstor64 %0" : : "m"(st.fpu));
-  g_sys = outer;
+  g_sys = nullptr;  // system calls do not nest: handlers run after the return
+  return st.dirty;
 }
 
 namespace mote::platform {
@@ -206,11 +220,18 @@ void fpu_restore(const void* area) {
 
 void fork_depth(int) {}  // nothing program-visible is made behind the core's back
 
-void return_stack(u64 rsp) { g_sys->gregs[15] = rsp; }  // REG_RSP
+void return_stack(u64 rsp) {
+  u64* g = g_sys->gregs;
+  g[15] = rsp;   // REG_RSP
+  g[14] = g[16];  // rcx, r11 as `syscall` leaves them (the entry did not store them)
+  g[3] = g[17];
+  g_sys->dirty = true;
+}
 
 void exec_return(u64 rip, u64 rsp) {
   // A fresh image: every register zero but %rsp (psABI 3.4.1).
   u64* g = g_sys->gregs;
+  g_sys->dirty = true;
   for (int i = 0; i < 15; ++i) g[i] = 0;  // r8 ... rcx
   g[15] = rsp;
   g[16] = rip;
@@ -378,6 +399,7 @@ void enter_program(const EntryState& s) {
 namespace mote::kvm {
 void* g_boot_thread;
 void set_kernel_stack(u64 top) { g_cpu0.kernel_stack_top = top; }
+void set_cpu_thread(void* t) { g_cpu0.thread = t; }
 }  // namespace mote::kvm
 
 namespace mote::platform {

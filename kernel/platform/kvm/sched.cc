@@ -161,6 +161,7 @@ void schedule() {
   prev->sys = g_sys;
   g_sys = next->sys;
   g_cur = next;
+  set_cpu_thread(next->thread);
   set_kernel_stack(next->kstack_top);
   wrmsr(Msr::FsBase, next->fs_base);
   platform::fpu_restore(next->fpu);
@@ -208,8 +209,9 @@ void sched_init(u64 boot_stack_top) {
   k->kstack_top = boot_stack_top;
   k->kstack_base = boot_stack_top - kKernelStack;
   k->state = State::Running;
-  k->since = now();
+  k->since = 0;  // since boot (reading the clock now could calibrate the TSC: 10 ms)
   g_cur = k;
+  set_cpu_thread(k->thread);
   if (platform::current_thread())
     static_cast<core::Thread*>(platform::current_thread())->platform = k;
   set_timer_handler(on_tick);
@@ -249,6 +251,7 @@ namespace mote::platform {
 
 void* current_thread() { return g_cur ? g_cur->thread : kvm::g_boot_thread; }
 void set_current_thread(void* t) {
+  set_cpu_thread(t);
   if (g_cur) {
     g_cur->thread = t;
     if (t) static_cast<core::Thread*>(t)->platform = g_cur;
@@ -320,6 +323,7 @@ Result<void> thread_start(const NewThread& nt) {
 void thread_exit() {
   g_cur->state = State::Dead;
   g_cur->thread = nullptr;
+  set_cpu_thread(nullptr);
   schedule();
   panic("a dead thread ran again");
 }

@@ -22,12 +22,15 @@ struct SyscallState {
   u64* gregs;
   platform::UserContext ctx;
   bool fpu_saved;
-  alignas(64) u8 fpu[512];  // fxsave image (Linux's signal-frame fpstate)
+  bool dirty;  // gregs changed: the return reloads them all
+  alignas(16) u8 fpu[512];  // fxsave image (Linux's signal-frame fpstate)
 };
 extern SyscallState* g_sys;
 
 // platform.cc: where the syscall entry switches stacks (the running thread's).
 void set_kernel_stack(u64 top);
+// The running core::Thread, where the syscall path reads it (per CPU).
+void set_cpu_thread(void* thread);
 // The program's first thread before the scheduler runs.
 extern void* g_boot_thread;
 

@@ -43,7 +43,6 @@ mote_vm_syscall_entry:
         mov     %r8, G_R8(%rsp)
         mov     %r9, G_R9(%rsp)
         mov     %r10, G_R10(%rsp)
-        mov     %r11, G_R11(%rsp)
         mov     %r12, G_R12(%rsp)
         mov     %r13, G_R13(%rsp)
         mov     %r14, G_R14(%rsp)
@@ -54,22 +53,40 @@ mote_vm_syscall_entry:
         mov     %rbx, G_RBX(%rsp)
         mov     %rdx, G_RDX(%rsp)
         mov     %rax, G_RAX(%rsp)
-        mov     %rcx, G_RCX(%rsp)           // as `syscall` left it: the return address
         mov     %rcx, G_RIP(%rsp)
         mov     %r11, G_EFL(%rsp)
-        movq    $0x08, G_CSGSFS(%rsp)       // cs 0x08 ... ss 0x10: ring 0, no user selectors
-        movw    $0x10, G_CSGSFS+6(%rsp)
-        movq    $0, 152(%rsp)
-        movq    $0, 160(%rsp)
-        movq    $0, 168(%rsp)
-        movq    $0, 176(%rsp)
-        mov     %gs:16, %rbx
-        mov     %rbx, G_RSP(%rsp)
+        // rcx and r11 (copies of rip and eflags), csgsfs, err, trapno,
+        // oldmask, cr2: filled in by platform.cc only when the core asks for
+        // the context (signals, clone), off the fast path.
+        mov     %gs:16, %r11                // r11 is `syscall`'s (= rflags, saved)
+        mov     %r11, G_RSP(%rsp)
         SYSCALL_FRAME_PUSH %rcx
         mov     %rsp, %rdi                  // struct SyscallFrame
         lea     80(%rsp), %rsi              // gregs
         call    mote_vm_syscall
         add     $80, %rsp                   // the SyscallFrame
+        test    %rax, %rax
+        jnz     mote_vm_return_to_program
+        // The frame is as the entry saved it: the C code preserved the
+        // callee-saved registers; reload the result, the arguments (which
+        // Linux preserves) and rcx/r11 (as `syscall` set them).
+        // (%gs:16 again from the frame: the thread may have slept in the
+        // call while others used this CPU's slot.)
+        mov     G_RSP(%rsp), %rcx
+        mov     %rcx, %gs:16
+        mov     G_RIP(%rsp), %rcx
+        mov     G_R8(%rsp), %r8
+        mov     G_R9(%rsp), %r9
+        mov     G_R10(%rsp), %r10
+        mov     G_EFL(%rsp), %r11
+        mov     G_RDI(%rsp), %rdi
+        mov     G_RSI(%rsp), %rsi
+        mov     G_RDX(%rsp), %rdx
+        mov     G_RAX(%rsp), %rax
+        push    %r11
+        popfq
+        mov     %gs:16, %rsp
+        jmp     *%rcx
         .globl  mote_vm_return_to_program
 mote_vm_return_to_program:
         // %rsp points at gregs (also the entry of a new thread's first run).
