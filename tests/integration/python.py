@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Debian's python3, unmodified, under mote: the issue-4 acceptance script
 (tests/programs/py_acceptance.py: json, hashlib, re, decimal, sqlite3, zlib,
-datetime, pathlib, tempfile files written and read back) natively and under
-mote on the given platform, compared byte for byte with the exit status."""
+datetime, pathlib, tempfile files written and read back) and the issue-5
+threads script (tests/programs/py_threads.py) natively and under mote on the
+given platform, compared byte for byte with the exit status."""
 import argparse
 import os
 import subprocess
@@ -12,6 +13,7 @@ from checks import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
+THREADS = os.path.join(HERE, "..", "programs", "py_threads.py")
 
 
 def main():
@@ -35,6 +37,12 @@ def main():
               "import sys, os; print(sys.version_info[:2], os.getcwd(), sys.argv); sys.exit(7)"],
              60)),
     ]
+    # Issue 5: threading, concurrent.futures, queues, timers, a signal
+    # handler while other threads run (tests/programs/py_threads.py).
+    threads = os.path.realpath(THREADS)
+    cases.append(("threads", [args.mote, "run", "--platform", args.platform, "--add",
+                              f"{threads}:/threads.py", python, "/threads.py"],
+                  run([python, threads], 120)))
     # subprocess, os.system, os.popen: fork from a dynamic program, execve of
     # a static one, the parent's memory back afterwards (regression: the
     # exec'd child's stack guard page used to block the parent's stack).
