@@ -67,6 +67,7 @@ void on_fault(const FaultFrame& f, UserContext* ctx) {
       g_proc.exe ? exec::symbolize(*g_proc.exe, pc, g_proc.load_bias, sym, sizeof sym, &off) : nullptr;
   console_printf("mote: program killed by %s (%s) at address 0x%lx\n", name ? name : "a signal",
                  describe(f.signal, f.code), (unsigned long)f.address);
+  if (g_nthreads > 1 && t) console_printf("mote:   in thread %d of %d\n", t->tid, g_nthreads);
   if (fn) console_printf("mote:   pc %#lx <%s+%#lx> in %s\n", (unsigned long)pc, fn,
                          (unsigned long)off, g_proc.exe_path.data);
   else console_printf("mote:   pc %#lx in %s\n", (unsigned long)pc, g_proc.exe_path.data);

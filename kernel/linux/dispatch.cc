@@ -20,6 +20,8 @@ bool read_program_memory(u64 addr, void* buf, usize len) {
 void trace(const SyscallFrame& f, bool done) {
   char line[512];
   TextBuffer out(line, sizeof line - 1);
+  // With several threads each line says whose call it is (as strace -f).
+  if (g_nthreads > 1 && current()) out.append("[tid %d] ", current()->tid);
   linux::format_syscall(out, f.nr, f.args, i64(f.ret), done, read_program_memory);
   out.append_raw("\n", 1);
   if (out.truncated()) {

@@ -1,5 +1,6 @@
 #include "monitor/kvm/launch.h"
 
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,6 +19,9 @@ namespace mote::kvmrun {
 
 int run(const cli::RunOptions& o, const image::Program& p, std::string* error, bool* unavailable) {
   *unavailable = false;
+  if (o.cpus > 1)
+    fprintf(stderr, "mote: --platform kvm runs one vCPU so far (--cpus %u: the program's "
+                    "threads share it)\n", o.cpus);
   std::vector<uint8_t> blob = launch::make_boot_blob(o, p, error);
   if (blob.empty()) return -1;
   if (!o.selftest.empty()) {

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +176,11 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     *error = "--platform qemu needs qemu-system-x86_64 (Debian package qemu-system-x86)";
     return -1;
   }
+  // The VM kernel schedules its threads on one vCPU so far: say so rather
+  // than let the program believe it got more.
+  if (o.cpus > 1)
+    fprintf(stderr, "mote: --platform qemu runs one vCPU so far (--cpus %u: the program's "
+                    "threads share it)\n", o.cpus);
   // The kernel image embedded in mote, handed to QEMU as an inherited fd.
   int kfd = memfd_create("mote-kernel", 0);
   size_t ksize = size_t(mote_kernel_image_end - mote_kernel_image);
