@@ -20,6 +20,7 @@ int g_next_id = 2;  // 1 is the first process and its main thread
 volatile u32 g_klock = 0;
 
 Thread g_main_thread;
+Thread* g_woken;  // woken under the kernel lock, told at kunlock
 
 u32 cas(volatile u32* w, u32 expected, u32 desired) {
   __atomic_compare_exchange_n(w, &expected, desired, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
@@ -85,7 +86,19 @@ void klock() {
 bool klock_try() { return cas(&g_klock, 0, 1) == 0; }
 
 void kunlock() {
+  // Sleepers woken under the lock are told after it is released: woken
+  // while it is still held, they would only block on it again (a convoy of
+  // two host wake-ups per hand-off).
+  Thread* woken = g_woken;
+  g_woken = nullptr;
   if (__atomic_exchange_n(&g_klock, 0, __ATOMIC_RELEASE) == 2) platform::wake_word(&g_klock, 1);
+  while (woken) {
+    Thread* next = woken->woken_next;
+    // (A thread freed meanwhile leaves its word in the heap, still mapped:
+    // a stray wake there is harmless, every waiter re-checks.)
+    platform::wake_word(&woken->wake, 1);
+    woken = next;
+  }
 }
 
 bool klock_held() { return __atomic_load_n(&g_klock, __ATOMIC_RELAXED) != 0; }
@@ -120,14 +133,16 @@ Wake sleep(u64 deadline_ns) {
 void wake_up(Thread* t) {
   if (!t->sleeping || t->wake) return;
   __atomic_store_n(&t->wake, 1, __ATOMIC_RELEASE);
-  platform::wake_word(&t->wake, 1);
+  t->woken_next = g_woken;  // told at kunlock
+  g_woken = t;
 }
 
 void interrupt(Thread* t) {
   if (t->sleeping) {
     if (t->interruptible && !t->wake) {
       __atomic_store_n(&t->wake, 2, __ATOMIC_RELEASE);
-      platform::wake_word(&t->wake, 1);
+      t->woken_next = g_woken;
+      g_woken = t;
     }
     return;
   }

@@ -45,6 +45,7 @@ struct Thread {
   i64 restart_ret = 0;
   // Sleeping: 0 while asleep; a waker stores 1 (woken) or 2 (interrupted).
   volatile u32 wake = 0;
+  Thread* woken_next = nullptr;     // the kernel lock's list of threads to tell
   bool sleeping = false;
   bool interruptible = false;
   // Futex waits: the queue this thread waits in.
