@@ -3,6 +3,7 @@
 #include "abi/boot_info.h"
 #include "abi/pack.h"
 #include "kernel/core/process.h"
+#include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
@@ -87,6 +88,12 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     }
     const char* cmdline = si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "";
     selftest = has_word(cmdline, "selftest");
+    g_selftest_rsdp = si->rsdp_paddr;
+    for (u32 n = 2; n <= 64; ++n) {
+      char w[12];
+      format(w, sizeof w, "cpus=%u", n);
+      if (has_word(cmdline, w)) g_selftest_cpus = n;
+    }
     if (has_word(cmdline, "crashtest")) {
       traps_init();
       crash_outer();

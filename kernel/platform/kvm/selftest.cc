@@ -6,6 +6,8 @@
 
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/lib/format.h"
+#include "kernel/platform/kvm/smp.h"
 #include "kernel/platform/kvm/traps.h"
 
 extern "C" void mote_selftest_syscall_entry();
@@ -138,7 +140,22 @@ void test_tsc() {
   report("tsc", b > a, "");
 }
 
+// The application processors come online (INIT-SIPI-SIPI) and park.
+void test_smp(u64 rsdp, u32 hint) {
+  u32 ids[64];
+  u32 found = smp_find_cpus(rsdp, hint, ids, 64);
+  const char* problem = "";
+  u32 online = found > 1 ? smp_start_parked(rsdp, hint, &problem) : 1;
+  char detail[96];
+  format(detail, sizeof detail, "(%u of %u CPUs online%s%s)", online, found, problem[0] ? ": " : "",
+         problem);
+  report("smp", online == found, detail);
+}
+
 }  // namespace
+
+u64 g_selftest_rsdp;
+u32 g_selftest_cpus;
 
 int run_selftests() {
   g_failures = 0;
@@ -148,6 +165,7 @@ int run_selftests() {
   test_lstar_round_trip();
   test_tsc();
   test_lapic_timer();
+  test_smp(g_selftest_rsdp, g_selftest_cpus);
   kprintf("selftest: %d failed\n", g_failures);
   return g_failures;
 }
