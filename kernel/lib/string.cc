@@ -7,7 +7,11 @@ extern "C" {
 
 void* memcpy(void* dst, const void* src, size_t n) {
   void* ret = dst;
-  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+  // Eight bytes a step, then the tail: as fast with ERMS, and an eighth of
+  // the steps where each step costs (emulators, QEMU's -icount counts).
+  size_t q = n >> 3, r = n & 7;
+  asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(q) : : "memory");
+  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(r) : : "memory");
   return ret;
 }
 
@@ -24,7 +28,10 @@ void* memmove(void* dst, const void* src, size_t n) {
 
 void* memset(void* dst, int c, size_t n) {
   void* ret = dst;
-  asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+  unsigned long v = 0x0101010101010101ul * (unsigned char)c;
+  size_t q = n >> 3, r = n & 7;
+  asm volatile("rep stosq" : "+D"(dst), "+c"(q) : "a"(v) : "memory");
+  asm volatile("rep stosb" : "+D"(dst), "+c"(r) : "a"(v) : "memory");
   return ret;
 }
 

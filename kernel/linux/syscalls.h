@@ -230,6 +230,11 @@ struct SyscallDesc {
 };
 
 // The descriptor of syscall number nr (never null; name may be null).
-const SyscallDesc& syscall_desc(u64 nr);
+// The table (table.cc), inline for the syscall entry's sake.
+extern const SyscallDesc* const g_syscall_table;
+extern const SyscallDesc g_no_such_syscall;
+inline const SyscallDesc& syscall_desc(u64 nr) {
+  return nr < kMaxSyscall ? g_syscall_table[nr] : g_no_such_syscall;
+}
 
 }  // namespace mote::linux

@@ -30,10 +30,10 @@ constexpr Table make_table() {
 }
 
 constinit const Table g_table = make_table();
-constexpr SyscallDesc kNoSuch{nullptr, nullptr, Arg::Errno, 0, {}};
 
 }  // namespace
 
-const SyscallDesc& syscall_desc(u64 nr) { return nr < kMaxSyscall ? g_table.d[nr] : kNoSuch; }
+const SyscallDesc* const g_syscall_table = g_table.d;
+constinit const SyscallDesc g_no_such_syscall{nullptr, nullptr, Arg::Errno, 0, {}};
 
 }  // namespace mote::linux

@@ -24,12 +24,13 @@ namespace {
 
 constexpr u64 kApBase = 0x8000;  // the trampoline's page (KAP_BASE in smp_trampoline.S)
 constexpr u32 kMaxCpus = 64;
-constexpr u64 kApStack = 16384;
+constexpr u64 kApStack = 4096;
 
 volatile u32 g_online = 1;        // the BSP
-volatile u32 g_starting = 0;      // the index the starting AP takes
 u32 g_apic_ids[kMaxCpus];
-alignas(16) u8 g_ap_stacks[8][kApStack];  // parked APs (self-test: up to 9 CPUs)
+// The stack APs start on, one after the other: each uses it only to reach
+// its parking loop (cli; hlt), which needs none.
+alignas(16) u8 g_ap_stack[kApStack];
 
 volatile u32* lapic(u32 off) { return reinterpret_cast<volatile u32*>(g_lapic_virt + off); }
 
@@ -119,7 +120,6 @@ u32 smp_find_cpus(u64 rsdp_phys, u32 hint, u32* ids, u32 cap) {
 u32 smp_start_parked(u64 rsdp_phys, u32 hint, const char** problem) {
   *problem = "";
   u32 n = smp_find_cpus(rsdp_phys, hint, g_apic_ids, kMaxCpus);
-  if (n > 1 + sizeof g_ap_stacks / sizeof g_ap_stacks[0]) n = 1 + sizeof g_ap_stacks / sizeof g_ap_stacks[0];
   u32 bsp = *lapic(0x20) >> 24;
   // The LAPIC on (spurious-vector register), as the APs' INIT/SIPI need.
   wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));
@@ -129,12 +129,10 @@ u32 smp_start_parked(u64 rsdp_phys, u32 hint, const char** problem) {
   u32 ap_efer = 0x100 | u32(efer & (1u << 11));  // LME, and NXE as the BSP has it
   memcpy(reinterpret_cast<void*>(kApBase), mote_ap_trampoline, size);
   memcpy(reinterpret_cast<u8*>(kApBase) + (mote_ap_trampoline_efer - mote_ap_trampoline), &ap_efer, 4);
-  u32 k = 0;
   for (u32 i = 0; i < n; ++i) {
     if (g_apic_ids[i] == bsp) continue;
     u32 before = g_online;
-    mote_ap_stack = reinterpret_cast<u64>(g_ap_stacks[k] + kApStack);
-    ++k;
+    mote_ap_stack = reinterpret_cast<u64>(g_ap_stack + kApStack);
     send_ipi(g_apic_ids[i], 0x4500);                           // INIT, assert
     spin(1000000);
     send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));      // SIPI
