@@ -616,6 +616,41 @@ static void test_interrupted_sleeps(void) {
     signal(SIGALRM, SIG_DFL);
 }
 
+// --- CLOCK_MONOTONIC across CPUs ----------------------------------------------------------
+
+// Two threads, each pinned to its own CPU when there are two, read the clock
+// in turn under a lock: every read must be at or after the one before it,
+// whichever CPU made it (the VM kernel reads each vCPU's TSC).
+static pthread_spinlock_t mono_lock;
+static int64_t mono_last;
+static long mono_backward;
+
+static void *mono_reader(void *arg) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((int)(intptr_t)arg, &set);
+    sched_setaffinity(0, sizeof set, &set);  // fails harmlessly with one CPU
+    for (int i = 0; i < 20000; i++) {
+        pthread_spin_lock(&mono_lock);
+        int64_t t = now(CLOCK_MONOTONIC);
+        if (t < mono_last) mono_backward++;
+        mono_last = t;
+        pthread_spin_unlock(&mono_lock);
+    }
+    return NULL;
+}
+
+static void test_monotonic_across_cpus(void) {
+    pthread_spin_init(&mono_lock, PTHREAD_PROCESS_PRIVATE);
+    pthread_t a, b;
+    if (pthread_create(&a, NULL, mono_reader, (void *)0) != 0 ||
+        pthread_create(&b, NULL, mono_reader, (void *)1) != 0)
+        fatal("pthread_create");
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    check("CLOCK_MONOTONIC never goes back between threads on different CPUs", mono_backward == 0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_sleeps();
@@ -624,6 +659,7 @@ int main(void) {
     test_itimers();
     test_sched();
     test_interrupted_sleeps();
+    test_monotonic_across_cpus();
     if (failures) {
         printf("%d checks failed\n", failures);
         return 1;
