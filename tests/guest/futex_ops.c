@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
+
 // From <linux/futex.h> (not available to musl-gcc).
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -57,31 +59,6 @@
 #define FUTEX_OP(op, oparg, cmp, cmparg) \
     ((((op) & 0xf) << 28) | (((cmp) & 0xf) << 24) | (((oparg) & 0xfff) << 12) | ((cmparg) & 0xfff))
 
-static int failures;
-
-static void check(const char *what, int ok) {
-    printf("%s: %s\n", what, ok ? "ok" : "FAIL");
-    if (!ok) {
-        fprintf(stderr, "FAIL: %s\n", what);
-        failures++;
-    }
-}
-
-static void check_value(const char *what, long long got, long long want) {
-    printf("%s %lld\n", what, got);
-    if (got != want) {
-        fprintf(stderr, "FAIL: %s: got %lld, expected %lld\n", what, got, want);
-        failures++;
-    }
-}
-
-// A check that can only hang or go wrong in a broken kernel: stop with a message.
-static void fatal(const char *what) {
-    printf("%s: FAIL\n", what);
-    fprintf(stderr, "FAIL: %s\n", what);
-    exit(1);
-}
-
 static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout,
                   uint32_t *uaddr2, uint32_t val3) {
     return syscall(SYS_futex, uaddr, op, val, timeout, uaddr2, val3);
@@ -102,11 +79,6 @@ static int64_t now_ns(clockid_t clock) {
 static struct timespec ts_of(int64_t ns) {
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
     return ts;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 #define DEADLINE_NS (10LL * 1000000000)

@@ -45,23 +45,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static int failures;
-
-static void check(const char *what, int ok) {
-    printf("%s: %s\n", what, ok ? "ok" : "FAIL");
-    if (!ok) {
-        fprintf(stderr, "FAIL: %s\n", what);
-        failures++;
-    }
-}
-
-static void check_value(const char *what, long long got, long long want) {
-    printf("%s %lld\n", what, got);
-    if (got != want) {
-        fprintf(stderr, "FAIL: %s: got %lld, expected %lld\n", what, got, want);
-        failures++;
-    }
-}
+#include "checks.h"
 
 // Prints "what text"; a text other than want is a failure.
 static void check_text(const char *what, const char *got, const char *want) {
@@ -72,23 +56,12 @@ static void check_text(const char *what, const char *got, const char *want) {
     }
 }
 
-static void fatal(const char *what) {
-    printf("%s: FAIL\n", what);
-    fprintf(stderr, "FAIL: %s\n", what);
-    exit(1);
-}
-
 static pid_t gettid_(void) { return (pid_t)syscall(SYS_gettid); }
 
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 static void install(int sig, void (*fn)(int, siginfo_t *, void *), int flags, const sigset_t *mask) {

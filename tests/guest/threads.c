@@ -31,24 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-
-static void check(const char *what, int ok) {
-    printf("%s: %s\n", what, ok ? "ok" : "FAIL");
-    if (!ok) {
-        fprintf(stderr, "FAIL: %s\n", what);
-        failures++;
-    }
-}
-
-// Prints "what value"; a value other than want is a failure.
-static void check_value(const char *what, long long got, long long want) {
-    printf("%s %lld\n", what, got);
-    if (got != want) {
-        fprintf(stderr, "FAIL: %s: got %lld, expected %lld\n", what, got, want);
-        failures++;
-    }
-}
+#include "checks.h"
 
 static void must(int rc, const char *what) {
     if (rc != 0) {
@@ -58,11 +41,6 @@ static void must(int rc, const char *what) {
 }
 
 static pid_t tid(void) { return (pid_t)syscall(SYS_gettid); }
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 // --- Counters: atomics and a mutex ----------------------------------------------------------
 

@@ -35,33 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
+
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid  // glibc before 2.41 has no name for it
 #endif
-
-static int failures;
-
-static void check(const char *what, int ok) {
-    printf("%s: %s\n", what, ok ? "ok" : "FAIL");
-    if (!ok) {
-        fprintf(stderr, "FAIL: %s\n", what);
-        failures++;
-    }
-}
-
-static void check_value(const char *what, long long got, long long want) {
-    printf("%s %lld\n", what, got);
-    if (got != want) {
-        fprintf(stderr, "FAIL: %s: got %lld, expected %lld\n", what, got, want);
-        failures++;
-    }
-}
-
-static void fatal(const char *what) {
-    printf("%s: FAIL\n", what);
-    fprintf(stderr, "FAIL: %s\n", what);
-    exit(1);
-}
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -77,11 +55,6 @@ static int64_t now(clockid_t clock) {
     struct timespec ts;
     if (clock_gettime(clock, &ts) != 0) return -1;
     return ns_of(ts);
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = ts_of(ms * MS);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 // Spins until this thread has used `cpu_ns` of CPU time (0 if that takes 10 s of real time).
