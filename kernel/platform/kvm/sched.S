@@ -37,22 +37,6 @@ mote_vm_thread_start:
 mote_vm_preempt_on:
         mov     %rdi, %rsp
         call    mote_vm_preempted
-        pop     %r15
-        pop     %r14
-        pop     %r13
-        pop     %r12
-        pop     %r11
-        pop     %r10
-        pop     %r9
-        pop     %r8
-        pop     %rbp
-        pop     %rdi
-        pop     %rsi
-        pop     %rdx
-        pop     %rcx
-        pop     %rbx
-        pop     %rax
-        add     $16, %rsp                   // vector, error code
-        iretq
+        jmp     mote_trap_return            // vectors.S: registers from the frame, iretq
 
         .section .note.GNU-stack, "", @progbits

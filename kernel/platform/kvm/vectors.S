@@ -46,6 +46,10 @@ trap_common:
         mov     %rsp, %rdi
         cld
         call    mote_trap_dispatch
+        // Back to the trapped code from the TrapFrame at %rsp (also the way
+        // out of a trap handled on a thread's kernel stack, sched.S).
+        .globl  mote_trap_return
+mote_trap_return:
         pop     %r15
         pop     %r14
         pop     %r13
