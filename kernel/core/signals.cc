@@ -138,9 +138,6 @@ Thread* pick_thread(int sig) {
   return nullptr;
 }
 
-bool on_altstack(const Thread* t, u64 sp) {
-  return t->altstack[2] && sp > t->altstack[0] && sp <= t->altstack[0] + t->altstack[2];
-}
 
 // Builds the frame for `sig` on the program's stack and points `ctx` at the
 // handler. False when the frame cannot be written (the caller kills).
@@ -216,6 +213,22 @@ void settle_restart(Thread* t, UserContext& ctx, const SigAction* a) {
 }
 
 }  // namespace
+
+bool on_altstack(const Thread* t, u64 sp) {
+  return t->altstack[2] && sp > t->altstack[0] && sp <= t->altstack[0] + t->altstack[2];
+}
+
+i64 set_call_sigmask(u64 mask_addr, u64 size) {
+  if (!mask_addr) return 0;
+  if (size != 8) return -EINVAL;
+  u64 mask;
+  if (!linux::copy_from_user(&mask, mask_addr, 8).ok()) return -EFAULT;
+  Thread* t = current();
+  t->saved_mask = t->sigmask;
+  t->restore_mask = true;
+  t->sigmask = mask & ~kUnblockable;
+  return 0;
+}
 
 SigInfo user_siginfo(int sig, int code) {
   SigInfo info;

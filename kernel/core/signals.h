@@ -47,6 +47,15 @@ bool has_deliverable(const Thread* t);
 // process's): returns its number and fills *info, or 0.
 int dequeue_signal(Thread* t, u64 set, SigInfo* info);
 
+// %rsp is on t's alternate signal stack.
+bool on_altstack(const Thread* t, u64 sp);
+
+// ppoll, pselect6, epoll_pwait: the signal mask (sigset_t at mask_addr,
+// size bytes; none when 0) held for the call, the old one back afterwards
+// (by deliver_signals, after the handler of a signal it let through).
+// Returns 0 or -errno.
+i64 set_call_sigmask(u64 mask_addr, u64 size);
+
 // Drops a thread's pending signals (it exits).
 void forget_signals(Thread* t);
 

@@ -157,18 +157,6 @@ u64 deadline_ms(i64 ms) {
   return platform::monotonic_ns() + u64(ms) * 1000000ull;
 }
 
-i64 apply_sigmask(u64 addr, u64 size) {
-  if (!addr) return 0;
-  if (size != 8) return -EINVAL;
-  u64 mask;
-  if (!copy_from_user(&mask, addr, 8).ok()) return -EFAULT;
-  core::Thread* t = core::current();
-  t->saved_mask = t->sigmask;
-  t->restore_mask = true;
-  t->sigmask = mask & ~core::kUnblockable;
-  return 0;
-}
-
 // ---- eventfd ---------------------------------------------------------------------
 
 class EventFd final : public fs::File {
@@ -283,7 +271,7 @@ i64 sys_epoll_wait(const SysArgs& a) {
 }
 
 i64 sys_epoll_pwait(const SysArgs& a) {
-  if (i64 e = apply_sigmask(a.u(4), a.u(5))) return e;
+  if (i64 e = core::set_call_sigmask(a.u(4), a.u(5))) return e;
   return wait(a.fd(0), a.u(1), i64(i32(a.u(2))), deadline_ms(i64(i32(a.u(3)))));
 }
 
@@ -295,7 +283,7 @@ i64 sys_epoll_pwait2(const SysArgs& a) {
     if (ts[0] < 0 || ts[1] < 0 || ts[1] >= i64(kNs)) return -EINVAL;
     deadline = platform::monotonic_ns() + u64(ts[0]) * kNs + u64(ts[1]);
   }
-  if (i64 e = apply_sigmask(a.u(4), a.u(5))) return e;
+  if (i64 e = core::set_call_sigmask(a.u(4), a.u(5))) return e;
   return wait(a.fd(0), a.u(1), i64(i32(a.u(2))), deadline);
 }
 

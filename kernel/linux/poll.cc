@@ -57,20 +57,6 @@ i64 wait_change(u64 deadline) {
   return 0;
 }
 
-// ppoll/pselect6: the mask to hold during the wait, put back afterwards
-// (after the handler of a signal it let through, by deliver_signals).
-i64 apply_sigmask(u64 addr, u64 size) {
-  if (!addr) return 0;
-  if (size != 8) return -EINVAL;
-  u64 mask;
-  if (!copy_from_user(&mask, addr, 8).ok()) return -EFAULT;
-  core::Thread* t = core::current();
-  t->saved_mask = t->sigmask;
-  t->restore_mask = true;
-  t->sigmask = mask & ~core::kUnblockable;
-  return 0;
-}
-
 u64 deadline_from_ts(u64 addr, bool* bad) {
   if (!addr) return kForever;
   i64 ts[2];
@@ -169,7 +155,7 @@ i64 sys_ppoll(const SysArgs& a) {
   bool bad = false;
   u64 deadline = deadline_from_ts(a.u(2), &bad);
   if (bad) return a.u(2) && !user_readable(a.u(2), 16) ? -EFAULT : -EINVAL;
-  if (i64 e = apply_sigmask(a.u(3), a.u(4))) return e;
+  if (i64 e = core::set_call_sigmask(a.u(3), a.u(4))) return e;
   return do_poll(a.u(0), a.u(1), deadline);
 }
 
@@ -199,7 +185,7 @@ i64 sys_pselect6(const SysArgs& a) {
     // struct { const sigset_t* ss; size_t ss_len; }
     u64 sig[2];
     if (!copy_from_user(sig, a.u(5), sizeof sig).ok()) return -EFAULT;
-    if (i64 e = apply_sigmask(sig[0], sig[1])) return e;
+    if (i64 e = core::set_call_sigmask(sig[0], sig[1])) return e;
   }
   return do_select(a.i(0), a.u(1), a.u(2), a.u(3), deadline);
 }

@@ -16,10 +16,6 @@ constexpr int kSigKill = 9, kSigStop = 19;
 constexpr u64 kSsOnstack = 1, kSsDisable = 2, kSsAutodisarm = 1ull << 31;
 constexpr u64 kNs = 1000000000ull;
 
-bool on_altstack(const core::Thread* t, u64 sp) {
-  return t->altstack[2] && sp > t->altstack[0] && sp <= t->altstack[0] + t->altstack[2];
-}
-
 u64 current_sp() { return platform::syscall_user_sp(); }
 }  // namespace
 
@@ -71,7 +67,7 @@ i64 sys_sigaltstack(const SysArgs& a) {
   core::Thread* t = core::current();
   u64* st = t->altstack;  // {ss_sp, ss_flags, ss_size}
   u64 sp = current_sp();
-  bool on = sp && on_altstack(t, sp);
+  bool on = sp && core::on_altstack(t, sp);
   if (a.u(1)) {
     u64 flags = st[2] ? ((on ? kSsOnstack : 0) | (st[1] & kSsAutodisarm)) : kSsDisable;
     u64 old[3] = {st[0], flags, st[2]};

@@ -123,10 +123,7 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
     r[RIP] = c->exec_rip;
     return;
   }
-  if (core::signal_work()) {
-    platform::UserContext ctx = user_context(uc);
-    core::deliver_signals(&ctx);
-  }
+  if (core::signal_work()) core::deliver_signals(&c->ctx);  // the context made above
   c->sig_ready = 0;
   // A forked child's stubs would land in its parent's address space, which
   // comes back from a snapshot when the child ends: children take SIGSYS.
