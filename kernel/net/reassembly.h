@@ -9,7 +9,8 @@
 // overlap trick can make this host see bytes a middlebox did not.
 //
 // Bounded: kMaxDatagrams reassemblies at once and kMaxBytes of fragment data
-// in total (the oldest reassembly is dropped to make room), and each one
+// in total (the oldest reassembly is dropped to make room; Linux allows 4 MB
+// per namespace, a unikernel less), and each one
 // lives at most kTimeoutNs from its first fragment (RFC 1122 3.3.2 suggests
 // 60-120 s; Linux uses 30 s).
 #pragma once
@@ -23,7 +24,7 @@ namespace mote::net {
 class Reassembler {
  public:
   static constexpr usize kMaxDatagrams = 64;
-  static constexpr usize kMaxBytes = 4 * 1024 * 1024;
+  static constexpr usize kMaxBytes = 1024 * 1024;
   static constexpr u64 kTimeoutNs = 30 * kNsPerSec;
   // What is kept of a fragment at offset 0 for ICMP time exceeded: the
   // header (without options) and the first 8 bytes of data (RFC 792).

@@ -111,6 +111,24 @@ inline Bytes arp_frame(ArpOp op, const Mac& sha, Ipv4 spa, const Mac& tha, Ipv4 
 
 inline Bytes str_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
+// A frame with the two hosts' addresses (MACs and IPs) exchanged.
+inline Bytes swap_hosts(Bytes f) {
+  auto swap_seq = [&](const u8* a, const u8* b, usize n) {
+    for (usize i = 0; i + n <= f.size(); ++i) {
+      if (memcmp(&f[i], a, n) == 0)
+        memcpy(&f[i], b, n), i += n - 1;
+      else if (memcmp(&f[i], b, n) == 0)
+        memcpy(&f[i], a, n), i += n - 1;
+    }
+  };
+  u8 mote_ip[4], peer_ip[4];
+  store_be32(mote_ip, kMoteIp.v);
+  store_be32(peer_ip, kPeerIp.v);
+  swap_seq(kMoteMac.b, kPeerMac.b, 6);
+  swap_seq(mote_ip, peer_ip, 4);
+  return f;
+}
+
 // Feeds a frame to the stack.
 inline void feed(Stack& s, const Bytes& f, u64 now) { s.input_frame(f.data(), f.size(), now); }
 

@@ -9,7 +9,7 @@ veth1 stands in for mote (10.0.2.15, MAC 52:54:00:12:34:56): a packet socket
 on it captures what Linux sends and injects what mote would send, so every
 frame below was built by the Linux kernel's own stack.
 """
-import os, select, socket, struct, subprocess, sys, time
+import ctypes, fcntl, os, select, socket, struct, subprocess, sys, time
 
 LINUX_MAC, MOTE_MAC = "02:00:00:00:00:01", "52:54:00:12:34:56"
 LINUX_IP, MOTE_IP = "10.0.2.2", "10.0.2.15"
@@ -36,6 +36,15 @@ sh("ip link add veth0 type veth peer name veth1")
 for dev, m in (("veth0", LINUX_MAC), ("veth1", MOTE_MAC)):
     sh(f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 2>/dev/null || true")
     sh(f"ip link set {dev} address {m}")
+def tx_checksum_offload_off(dev):
+    """ethtool -K dev tx off, by ioctl: otherwise veth leaves UDP checksums
+    half done (CHECKSUM_PARTIAL) in what the packet socket sees."""
+    SIOCETHTOOL, ETHTOOL_STXCSUM = 0x8946, 0x17
+    val = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+    ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val))
+    fcntl.ioctl(socket.socket(), SIOCETHTOOL, ifr + b"\0" * (40 - len(ifr)))
+
+tx_checksum_offload_off("veth0")
 sh(f"ip addr add {LINUX_IP}/24 dev veth0")
 sh("ip link set veth0 up && ip link set veth1 up")
 time.sleep(0.3)
