@@ -1,0 +1,262 @@
+// Test doubles for mote's TCP (kernel/net/tcp.h): an IpSender that records
+// segments, a builder for crafted segments from a scripted peer, and a Wire
+// that joins two Tcp instances through a link that can drop, duplicate,
+// reorder and delay segments, all on a fake clock.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernel/lib/errno.h"
+#include "kernel/net/tcp.h"
+#include "kernel/net/tcp_seq.h"
+#include "tests/unit/host_heap.h"
+
+namespace mote::net::tcptest {
+
+using Bytes = std::vector<u8>;
+
+inline constexpr Ipv4 kLocalIp = Ipv4::of(10, 0, 2, 15);  // mote
+inline constexpr Ipv4 kPeerIp = Ipv4::of(10, 0, 2, 2);    // the peer
+inline constexpr u64 kMs = kTcpNsPerMs;
+inline constexpr u64 kSec = kTcpNsPerSec;
+inline const TcpSecret kSecret{0x0123456789abcdefull, 0xfedcba9876543210ull};
+
+// One segment as it left through IpSender::ip_send.
+struct Sent {
+  Ipv4 src, dst;
+  u8 tos = 0;
+  Bytes bytes;
+  // Parsed view (checksum verified); data points into `bytes`.
+  TcpSegment seg() const {
+    TcpSegment s;
+    IpInfo ip;
+    ip.src = src, ip.dst = dst;
+    EXPECT_TRUE(tcp_parse(ip, bytes.data(), bytes.size(), &s)) << "bad checksum or header";
+    return s;
+  }
+  std::string payload() const {
+    TcpSegment s = seg();
+    return std::string(reinterpret_cast<const char*>(s.data), s.len);
+  }
+};
+
+class RecordingIp final : public IpSender {
+ public:
+  explicit RecordingIp(Ipv4 self = kLocalIp) : self_(self) {}
+  Result<void> ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) override {
+    EXPECT_EQ(proto, kProtoTcp);
+    sent.push_back(Sent{src, dst, tos, Bytes(pkt->data(), pkt->data() + pkt->size())});
+    Packet::free(pkt);
+    return ok();
+  }
+  Ipv4 source_for(Ipv4) override { return self_; }
+  u16 mtu_for(Ipv4) override { return mtu; }
+  bool is_local(Ipv4 a) override { return a == self_; }
+
+  std::vector<Sent> take() {
+    std::vector<Sent> s;
+    s.swap(sent);
+    return s;
+  }
+  std::vector<Sent> sent;
+  u16 mtu = 1500;
+
+ private:
+  Ipv4 self_;
+};
+
+// A crafted segment from `from` to `to`, checksum filled in.
+struct Craft {
+  u32 seq = 0, ack = 0;
+  u8 flags = kTcpAck;
+  u16 wnd = 65535;
+  Bytes data;
+  TcpHeaderOut opts;  // only the option fields are used
+};
+
+inline Bytes craft_bytes(Endpoint from, Endpoint to, const Craft& c) {
+  Packet* p = Packet::alloc(c.data.size());
+  if (!c.data.empty()) memcpy(p->put(c.data.size()), c.data.data(), c.data.size());
+  TcpHeaderOut h = c.opts;
+  h.sport = from.port, h.dport = to.port;
+  h.seq = c.seq, h.ack = c.ack, h.flags = c.flags, h.wnd = c.wnd;
+  tcp_build(p, h, from.addr, to.addr);
+  Bytes b(p->data(), p->data() + p->size());
+  Packet::free(p);
+  return b;
+}
+
+inline Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// A Tcp under test plus a scripted peer at kPeerIp that injects segments.
+struct TcpFixture : ::testing::Test {
+  TcpFixture() : tcp(ip, kSecret, config()) {}
+  static TcpConfig config() { return TcpConfig{}; }
+
+  void inject(Endpoint from, Endpoint to, const Craft& c) {
+    Bytes b = craft_bytes(from, to, c);
+    IpInfo info;
+    info.src = from.addr, info.dst = to.addr, info.ttl = 64;
+    tcp.input(info, b.data(), b.size(), now);
+  }
+  void advance(u64 ns) {
+    now += ns;
+    tcp.tick(now);
+  }
+  // Runs the timers up to t, one deadline at a time.
+  void run_until(u64 t) {
+    for (;;) {
+      u64 d = tcp.next_deadline();
+      if (d > t) break;
+      now = std::max(now, d);
+      tcp.tick(now);
+    }
+    now = std::max(now, t);
+  }
+
+  RecordingIp ip;
+  Tcp tcp;
+  u64 now = 1000 * kSec;
+};
+
+// --- Two stacks joined by an imperfect link ---------------------------------
+
+class Wire;
+
+class WireHost final : public IpSender {
+ public:
+  WireHost(Wire* w, int id, Ipv4 addr) : wire_(w), id_(id), addr_(addr) {}
+  Result<void> ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) override;
+  Ipv4 source_for(Ipv4) override { return addr_; }
+  u16 mtu_for(Ipv4) override { return mtu; }
+  bool is_local(Ipv4 a) override { return a == addr_; }
+  u16 mtu = 1500;
+
+ private:
+  Wire* wire_;
+  int id_;
+  Ipv4 addr_;
+};
+
+struct WireStats {
+  u64 sent = 0, dropped = 0, duplicated = 0, reordered = 0;
+};
+
+class Wire {
+ public:
+  explicit Wire(TcpConfig cfg = TcpConfig{}, u64 seed = 1)
+      : ha_(this, 0, kLocalIp), hb_(this, 1, kPeerIp),
+        a(ha_, TcpSecret{1, 2}, cfg), b(hb_, TcpSecret{3, 4}, cfg), rng_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+
+  // Link behaviour, per segment; percentages.
+  u64 delay = 5 * kMs;
+  u32 loss_pct = 0, dup_pct = 0, reorder_pct = 0;
+  // Drops the segment when it returns true (after the random effects).
+  std::function<bool(int from, const TcpSegment&)> drop_if;
+  // Called after every event, to let the "applications" act.
+  std::function<void()> pump;
+
+  void enqueue(int from, Ipv4 src, Ipv4 dst, Bytes bytes) {
+    ++stats.sent;
+    IpInfo ip;
+    ip.src = src, ip.dst = dst;
+    TcpSegment seg;
+    if (!tcp_parse(ip, bytes.data(), bytes.size(), &seg)) ADD_FAILURE() << "bad segment on the wire";
+    if (drop_if && drop_if(from, seg)) {
+      ++stats.dropped;
+      return;
+    }
+    if (chance(loss_pct)) {
+      ++stats.dropped;
+      return;
+    }
+    u64 at = now + delay;
+    if (chance(reorder_pct)) {
+      ++stats.reordered;
+      at += 1 + rand() % (3 * delay + 1);
+    }
+    if (chance(dup_pct)) {
+      ++stats.duplicated;
+      q_.push_back(Flight{at + 1 + rand() % (delay + 1), order_++, 1 - from, src, dst, bytes});
+    }
+    q_.push_back(Flight{at, order_++, 1 - from, src, dst, std::move(bytes)});
+  }
+
+  // Runs until pred() holds or t_end passes. Returns pred()'s final value.
+  bool run_until(u64 t_end, const std::function<bool()>& pred = nullptr) {
+    for (;;) {
+      if (pump) pump();
+      if (pred && pred()) return true;
+      u64 next = std::min(a.next_deadline(), b.next_deadline());
+      for (const Flight& f : q_) next = std::min(next, f.at);
+      if (next > t_end) {
+        now = std::max(now, t_end);
+        return pred ? pred() : false;
+      }
+      now = std::max(now, next);
+      deliver_due();
+      a.tick(now);
+      b.tick(now);
+    }
+  }
+  void run_for(u64 ns) { run_until(now + ns); }
+  bool idle() const { return q_.empty(); }
+
+  WireStats stats;
+  u64 now = 1000 * kSec;
+
+ private:
+  struct Flight {
+    u64 at, order;
+    int to;
+    Ipv4 src, dst;
+    Bytes bytes;
+  };
+  void deliver_due() {
+    for (;;) {
+      auto it = q_.end();
+      for (auto i = q_.begin(); i != q_.end(); ++i)
+        if (i->at <= now && (it == q_.end() || i->at < it->at || (i->at == it->at && i->order < it->order)))
+          it = i;
+      if (it == q_.end()) return;
+      Flight f = std::move(*it);
+      q_.erase(it);
+      IpInfo ip;
+      ip.src = f.src, ip.dst = f.dst, ip.ttl = 64;
+      (f.to == 0 ? a : b).input(ip, f.bytes.data(), f.bytes.size(), now);
+      if (pump) pump();
+    }
+  }
+  u64 rand() {
+    rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;  // xorshift64
+    return rng_;
+  }
+  bool chance(u32 pct) { return pct && rand() % 100 < pct; }
+
+  WireHost ha_, hb_;
+
+ public:
+  Tcp a, b;  // a at kLocalIp, b at kPeerIp
+
+ private:
+  u64 rng_;
+  u64 order_ = 0;
+  std::vector<Flight> q_;
+};
+
+inline Result<void> WireHost::ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) {
+  wire_->enqueue(id_, src, dst, Bytes(pkt->data(), pkt->data() + pkt->size()));
+  Packet::free(pkt);
+  return ok();
+}
+
+// A deterministic byte pattern for transfers, so received data can be
+// checked position by position.
+inline u8 pattern(u64 i) { return u8((i * 2654435761u) >> 13); }
+
+}  // namespace mote::net::tcptest
