@@ -56,7 +56,8 @@ void TcpRing::consume(u32 n) {
   if (n == 0) return;
   head_ = u32((u64(head_) + n) % cap_);
   len_ -= n;
-  if (len_ == 0) head_ = 0;
+  // The head stays where it is even when empty: out-of-order bytes may sit
+  // beyond the tail, at positions relative to it.
 }
 
 bool TcpReassembly::add(u32 start, u32 end) {

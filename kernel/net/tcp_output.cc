@@ -129,7 +129,11 @@ u32 Tcp::retransmit_head(TcpSocket& s, u64 now) {
   if (!send_segment(s, s.snd_una_, n, flags, now)) return 0;
   ++stats_.retrans_segs;
   s.rtt_timing_ = false;  // Karn: a retransmitted range is never timed
-  return n + ((flags & kTcpFin) ? 1 : 0);
+  // Data queued since the original went out may ride along: it counts as sent.
+  u32 end = s.snd_una_ + n + ((flags & kTcpFin) ? 1 : 0);
+  if (seq_gt(end, s.snd_max_)) s.snd_max_ = end;
+  if (seq_gt(end, s.snd_nxt_) && s.snd_nxt_ != s.snd_una_) s.snd_nxt_ = end;
+  return end - s.snd_una_;
 }
 
 void Tcp::output(TcpSocket& s, u64 now, bool force) {

@@ -205,6 +205,7 @@ class Wire {
     }
   }
   void run_for(u64 ns) { run_until(now + ns); }
+  void set_mtu(u16 mtu) { ha_.mtu = hb_.mtu = mtu; }
   bool idle() const { return q_.empty(); }
 
   WireStats stats;

@@ -161,6 +161,22 @@ TEST(TcpRing, OutOfOrderBytesBecomeReadableOnCommit) {
   EXPECT_EQ(memcmp(out, "abcdef", 6), 0);
 }
 
+TEST(TcpRing, OutOfOrderBytesSurviveTheReaderEmptyingTheRing) {
+  // Regression: consume() used to rewind an empty ring to position 0, moving
+  // the place out-of-order bytes had been written to.
+  TcpRing r;
+  ASSERT_TRUE(r.init(16).ok());
+  const u8 a[] = {'a', 'b', 'c'}, late[] = {'x', 'y'}, mid[] = {'m'};
+  r.append(a, 3);
+  r.write_at(1, late, 2);  // bytes 4..5 arrive early
+  r.consume(3);            // the reader drains everything in order
+  r.write_at(0, mid, 1);   // the hole fills
+  r.commit(3);
+  u8 out[3];
+  r.copy_out(0, out, 3);
+  EXPECT_EQ(memcmp(out, "mxy", 3), 0);
+}
+
 TEST(TcpReassembly, MergesAndAbsorbsRanges) {
   TcpReassembly q;
   EXPECT_TRUE(q.add(100, 110));
