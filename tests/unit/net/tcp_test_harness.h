@@ -91,6 +91,10 @@ inline Bytes craft_bytes(Endpoint from, Endpoint to, const Craft& c) {
   return b;
 }
 
+// A deterministic byte pattern for transfers, so received data can be
+// checked position by position.
+inline u8 pattern(u64 i) { return u8((i * 2654435761u) >> 13); }
+
 inline Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
 // A Tcp under test plus a scripted peer at kPeerIp that injects segments.
@@ -122,6 +126,74 @@ struct TcpFixture : ::testing::Test {
   RecordingIp ip;
   Tcp tcp;
   u64 now = 1000 * kSec;
+};
+
+// A connection mote opened (active open) to a scripted peer at kPeerIp:80.
+// The peer's side is tracked by hand: pnxt is its next sequence number.
+struct Established : TcpFixture {
+  TcpSocket* s = nullptr;
+  Endpoint me, peer{kPeerIp, 80};
+  u32 iss = 0, pnxt = 7001;
+  bool ts = false;
+  u32 peer_tsval = 5000, last_tsval = 0;  // last_tsval: newest TSval mote sent
+
+  // RFC-style handshake with the given SYN-ACK options; the RTT sample it
+  // gives is `rtt`.
+  void open(u16 wnd = 65535, u16 mss = 1460, bool with_ts = false, int wscale = -1,
+            u64 rtt = 50 * kMs) {
+    s = tcp.socket().value();
+    ASSERT_TRUE(s->connect(peer, now).ok());
+    auto out = ip.take();
+    ASSERT_EQ(out.size(), 1u);
+    TcpSegment syn = out[0].seg();
+    me = Endpoint{kLocalIp, syn.sport};
+    iss = syn.seq;
+    ts = with_ts;
+    last_tsval = syn.opt.tsval;
+    now += rtt;
+    Craft sa;
+    sa.seq = pnxt - 1, sa.ack = iss + 1, sa.flags = kTcpSyn | kTcpAck, sa.wnd = wnd;
+    sa.opts.has_mss = true, sa.opts.mss = mss;
+    if (wscale >= 0) sa.opts.has_wscale = true, sa.opts.wscale = u8(wscale);
+    add_ts(sa);
+    inject(peer, me, sa);
+    ASSERT_EQ(s->state(), TcpState::Established);
+    out = ip.take();
+    ASSERT_EQ(out.size(), 1u);  // the third segment
+    note(out);
+  }
+  void add_ts(Craft& c) {
+    if (ts) c.opts.has_ts = true, c.opts.tsval = ++peer_tsval, c.opts.tsecr = last_tsval;
+  }
+  void note(const std::vector<Sent>& out) {
+    for (auto& x : out)
+      if (x.seg().opt.has_ts) last_tsval = x.seg().opt.tsval;
+  }
+  std::vector<Sent> take() {
+    auto out = ip.take();
+    note(out);
+    return out;
+  }
+  // The peer sends data (advancing pnxt) acknowledging `ack`.
+  void peer_send(const Bytes& data, u32 ack, u16 wnd = 65535, u8 flags = kTcpAck | kTcpPsh) {
+    peer_send_at(pnxt, data, ack, wnd, flags);
+    pnxt += u32(data.size()) + ((flags & kTcpFin) ? 1 : 0);
+  }
+  void peer_send_at(u32 seq, const Bytes& data, u32 ack, u16 wnd = 65535,
+                    u8 flags = kTcpAck | kTcpPsh) {
+    Craft c;
+    c.seq = seq, c.ack = ack, c.flags = flags, c.wnd = wnd, c.data = data;
+    add_ts(c);
+    inject(peer, me, c);
+  }
+  void peer_ack(u32 ack, u16 wnd = 65535) { peer_send_at(pnxt, {}, ack, wnd, kTcpAck); }
+  // Our first data byte's sequence number.
+  u32 data0() const { return iss + 1; }
+  void send_bytes(usize n) {
+    Bytes b(n);
+    for (usize i = 0; i < n; ++i) b[i] = pattern(i);
+    ASSERT_EQ(s->send(b.data(), n, now).value(), n);
+  }
 };
 
 // --- Two stacks joined by an imperfect link ---------------------------------
@@ -256,8 +328,5 @@ inline Result<void> WireHost::ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Pack
   return ok();
 }
 
-// A deterministic byte pattern for transfers, so received data can be
-// checked position by position.
-inline u8 pattern(u64 i) { return u8((i * 2654435761u) >> 13); }
 
 }  // namespace mote::net::tcptest
