@@ -117,9 +117,9 @@ void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group
     ++stats_.ip_in_addr_errors;
     return;
   }
-  bool to_group = link_group || bcast || mcast;
+  Cast cast{bcast || mcast, link_group};
   if (!h.is_fragment()) {
-    deliver(h, p, to_group);
+    deliver(h, p, cast);
     return;
   }
   usize whole_len = 0;
@@ -127,32 +127,34 @@ void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group
   if (!whole) return;
   ++stats_.ip_reasm_oks;
   auto wh = Ipv4Header::parse(whole, whole_len);
-  if (wh.ok()) deliver(wh.value(), whole, to_group);
+  if (wh.ok()) deliver(wh.value(), whole, cast);
   mm::kfree(whole);
 }
 
-void Stack::deliver(const Ipv4Header& h, const u8* dgram, bool to_group) {
+void Stack::deliver(const Ipv4Header& h, const u8* dgram, Cast cast) {
   IpInfo ip;
   ip.src = h.src, ip.dst = h.dst, ip.tos = h.tos, ip.ttl = h.ttl;
   const u8* payload = dgram + h.header_len();
   usize plen = h.payload_len();
   ++stats_.ip_in_delivers;
   if (h.proto == kProtoIcmp) {
-    icmp_input(h, dgram, to_group);
+    icmp_input(h, dgram, cast);
   } else if (h.proto == kProtoUdp) {
-    if (udp_.input(ip, payload, plen, to_group) == Udp::InputResult::NoSocket)
+    // Demultiplexed by the IP destination: a unicast datagram in a link
+    // broadcast frame still goes to one socket (as in Linux).
+    if (udp_.input(ip, payload, plen, cast.ip_group) == Udp::InputResult::NoSocket)
       send_icmp_error(u8(IcmpType::DestUnreachable), u8(UnreachCode::Port), 0, h, dgram,
-                      h.total_len, to_group);
+                      h.total_len, cast.any());
   } else if (TransportHandler* t = transports_[h.proto]) {
-    if (!to_group) t->input(ip, payload, plen, now_);
+    if (!cast.any()) t->input(ip, payload, plen, now_);
   } else {
     ++stats_.ip_in_unknown_protos;
     send_icmp_error(u8(IcmpType::DestUnreachable), u8(UnreachCode::Protocol), 0, h, dgram,
-                    h.total_len, to_group);
+                    h.total_len, cast.any());
   }
 }
 
-void Stack::icmp_input(const Ipv4Header& h, const u8* dgram, bool to_group) {
+void Stack::icmp_input(const Ipv4Header& h, const u8* dgram, Cast cast) {
   const u8* msg = dgram + h.header_len();
   usize len = h.payload_len();
   auto parsed = IcmpHeader::parse(msg, len);
@@ -165,7 +167,7 @@ void Stack::icmp_input(const Ipv4Header& h, const u8* dgram, bool to_group) {
   switch (IcmpType(ih.type)) {
     case IcmpType::EchoRequest: {
       // Broadcast pings are ignored (net.ipv4.icmp_echo_ignore_broadcasts).
-      if (to_group) return;
+      if (cast.ip_group) return;
       Packet* reply = icmp_build_echo_reply(msg, len);
       if (!reply) return;
       OutOptions o;
@@ -269,6 +271,11 @@ Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o,
     ++stats_.ip_out_no_routes;
     Packet::free(pkt);
     return err(EHOSTUNREACH);
+  }
+  if (r.kind == RouteKind::Ethernet && !src.any() && (src.loopback() || !is_local(src))) {
+    // Linux: a 127/8 (or foreign) source never leaves the host.
+    Packet::free(pkt);
+    return err(EINVAL);
   }
   usize plen = pkt->size();
   if (plen + Ipv4Header::kMinSize > 65535 || pkt->headroom() < Ipv4Header::kMinSize) {

@@ -91,7 +91,8 @@ class Stack final : public IpSender,
   // Sends a transport payload (pkt holds it; taken in every case) as one
   // IPv4 datagram, fragmented when over the MTU unless df_strict. DF is set
   // when the datagram fits (Linux's default, IP_PMTUDISC_WANT). src any()
-  // picks the route's. Errors: EHOSTUNREACH, EMSGSIZE, ENOBUFS.
+  // picks the route's. Errors: EHOSTUNREACH, EMSGSIZE, ENOBUFS, EINVAL (a
+  // loopback or foreign source towards the wire).
   Result<void> ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o, Packet* pkt);
 
   const StackStats& stats() const { return stats_; }
@@ -101,8 +102,14 @@ class Stack final : public IpSender,
  private:
   // Input.
   void ip_input(const u8* p, usize len, bool from_loopback, bool link_group);
-  void deliver(const Ipv4Header& h, const u8* dgram, bool to_group);
-  void icmp_input(const Ipv4Header& h, const u8* dgram, bool to_group);
+  // How a datagram was addressed: to an IP broadcast/multicast address, or in
+  // a link-layer broadcast/multicast frame (no ICMP errors, no TCP for either).
+  struct Cast {
+    bool ip_group = false, link_group = false;
+    bool any() const { return ip_group || link_group; }
+  };
+  void deliver(const Ipv4Header& h, const u8* dgram, Cast cast);
+  void icmp_input(const Ipv4Header& h, const u8* dgram, Cast cast);
   void send_icmp_error(u8 type, u8 code, u32 rest, const Ipv4Header& h, const u8* dgram,
                        usize len, bool to_group);
   void report_unreachable(Packet* ip_packet);

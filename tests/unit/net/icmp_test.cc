@@ -51,6 +51,14 @@ TEST(NetIcmp, EchoRequestWithBadChecksumOrToBroadcastIsIgnored) {
   EXPECT_TRUE(m.dev.frames.empty());
 }
 
+TEST(NetIcmp, EchoToOurAddressInABroadcastFrameIsAnswered) {
+  MoteStack m;
+  Bytes f = bytes_of(recorded::kLinuxEchoRequest);
+  memset(f.data(), 0xff, 6);
+  feed(m.stack, f, 2 * kSec);
+  EXPECT_EQ(m.dev.take().size(), 1u);
+}
+
 TEST(NetIcmp, PortUnreachableIsLinuxsButForTheIdentification) {
   MoteStack m;
   // The mirror image of the datagram Linux answered in the recording:

@@ -237,6 +237,31 @@ TEST(NetUdp, BroadcastIsCopiedToEverySharingSocket) {
   EXPECT_FALSE(other->readable());
 }
 
+TEST(NetUdp, UnicastDatagramInABroadcastFrameGoesToOneSocketAndGetsNoError) {
+  MoteStack m;
+  Socket a(m.stack), b(m.stack);
+  a->set_reuse_addr(true), b->set_reuse_addr(true);
+  ASSERT_TRUE(a->bind(Endpoint{Ipv4(), 7777}).ok());
+  ASSERT_TRUE(b->bind(Endpoint{Ipv4(), 7777}).ok());
+  Bytes f = bytes_of(recorded::kLinuxUdp);
+  memset(f.data(), 0xff, 6);
+  feed(m.stack, f, 2 * kSec);
+  EXPECT_EQ(a->queued() + b->queued(), 1u);
+  memcpy(f.data() + 14 + 20 + 2, "\x00\x09", 2);  // now to a closed port
+  store_be16(f.data() + 14 + 20 + 6, 0);           // (no checksum)
+  feed(m.stack, f, 2 * kSec);
+  EXPECT_TRUE(m.dev.frames.empty());
+}
+
+TEST(NetUdp, LoopbackBoundSocketCannotSendToTheWire) {
+  MoteStack m;
+  Socket u(m.stack);
+  ASSERT_TRUE(u->bind(Endpoint{Ipv4::of(127, 0, 0, 1), 0}).ok());
+  Endpoint peer{kPeerIp, 9};
+  EXPECT_EQ(u->sendto("x", 1, &peer).error(), EINVAL);
+  EXPECT_TRUE(m.dev.frames.empty());
+}
+
 TEST(NetUdp, LoopbackDatagramFrom127001To127001) {
   RecordingDevice dev;
   Stack s(dev, mote_config());
