@@ -13,7 +13,8 @@ namespace {
 // RFC 7323 5.5: a TS.Recent older than 24 days may no longer be compared.
 constexpr u64 kPawsIdleNs = 24ull * 24 * 3600 * kTcpNsPerSec;
 
-IpInfo reply_info(const TcpSocket* s, Endpoint local, Endpoint remote) {
+// Addresses for answering a segment that arrived on a connection.
+IpInfo reply_info(Endpoint local, Endpoint remote) {
   IpInfo ip;
   ip.src = remote.addr;
   ip.dst = local.addr;
@@ -38,7 +39,8 @@ void Tcp::input(const IpInfo& ip, const u8* bytes, usize len, u64 now) {
   Endpoint local{ip.dst, seg.dport}, remote{ip.src, seg.sport};
   TcpSocket* s = lookup(local, remote);
   if (s && s->state_ == TcpState::TimeWait && seg.flags & kTcpSyn &&
-      !(seg.flags & (kTcpAck | kTcpRst)) && time_wait_reusable(*s, seg)) {
+      !(seg.flags & (kTcpAck | kTcpRst)) && time_wait_reusable(*s, seg) &&
+      lookup_listener(local)) {
     set_closed(*s, 0);  // a new incarnation of the connection (RFC 6191)
     s = nullptr;
   }
@@ -129,7 +131,7 @@ void Tcp::input_listen(TcpSocket& l, const IpInfo& ip, const TcpSegment& seg, u6
 void Tcp::input_syn_sent(TcpSocket& s, const TcpSegment& seg, u64 now) {
   // RFC 9293 3.10.7.3.
   if (seg.has(kTcpAck) && (seq_leq(seg.ack, s.iss_) || seq_gt(seg.ack, s.snd_max_))) {
-    if (!seg.has(kTcpRst)) send_rst_reply(reply_info(&s, s.local_, s.remote_), seg);
+    if (!seg.has(kTcpRst)) send_rst_reply(reply_info(s.local_, s.remote_), seg);
     return;
   }
   if (seg.has(kTcpRst)) {
@@ -253,7 +255,7 @@ void Tcp::input_synced(TcpSocket& s, TcpSegment seg, u64 now) {
   if (!seg.has(kTcpAck)) return;
   if (s.state_ == TcpState::SynReceived) {
     if (!seq_gt(seg.ack, s.snd_una_) || seq_gt(seg.ack, s.snd_max_)) {
-      send_rst_reply(reply_info(&s, s.local_, s.remote_), seg);
+      send_rst_reply(reply_info(s.local_, s.remote_), seg);
       return;
     }
     if (s.parent_ && s.parent_->acceptq_len_ >= s.parent_->backlog_) {
