@@ -123,6 +123,47 @@ TEST(TcpTransfer, ManySeedsOfALossyReorderingWire) {
   }
 }
 
+TEST(TcpTransfer, ReaderThatStopsClosesTheWindowAndProbesReopenIt) {
+  // The receiving application stops reading: the window closes, the sender
+  // stops and probes; window updates are lost too (20% loss), so the
+  // probes must find the reopened window.
+  Wire w(TcpConfig{.rcvbuf = 16384, .sndbuf = 65536}, 5);
+  Pair p = open_pair(w);
+  w.loss_pct = 20;
+  Bytes data(200000);
+  for (usize i = 0; i < data.size(); ++i) data[i] = pattern(i);
+  usize sent = 0, got = 0;
+  bool reading = false, corrupt = false;
+  w.pump = [&] {
+    while (sent < data.size()) {
+      auto r = p.client->send(data.data() + sent, data.size() - sent, w.now);
+      if (!r.ok()) break;
+      sent += r.value();
+    }
+    u8 buf[4096];
+    while (reading) {
+      auto r = p.server->recv(buf, sizeof buf, w.now);
+      if (!r.ok() || r.value() == 0) break;
+      corrupt |= memcmp(buf, data.data() + got, r.value()) != 0;
+      got += r.value();
+    }
+  };
+  w.run_for(60 * kSec);
+  EXPECT_EQ(p.server->readable_bytes(), 16384u);  // full, nothing read
+  EXPECT_EQ(p.server->info().rcv_wnd, 0u);
+  EXPECT_EQ(p.client->info().snd_wnd, 0u);
+  EXPECT_EQ(p.client->state(), TcpState::Established);  // probing keeps it alive
+  reading = true;
+  ASSERT_TRUE(w.run_until(w.now + 1800 * kSec, [&] { return got == data.size(); }))
+      << got << " " << describe(p.client);
+  EXPECT_FALSE(corrupt);
+  w.pump = nullptr;
+  p.client->abort(w.now);
+  p.client->close(w.now);
+  p.server->close(w.now);
+  p.listener->close(w.now);
+}
+
 TEST(TcpTransfer, SmallBuffersAndSmallMtu) {
   // A 576-byte MTU and 4 KiB buffers: many small segments, windows that
   // fill, and window updates that reopen them.
