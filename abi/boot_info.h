@@ -12,7 +12,7 @@
 namespace mote::abi {
 
 inline constexpr uint64_t kBootMagic = 0x31544f4f42544f4dull;  // "MOTBOOT1"
-inline constexpr uint32_t kBootVersion = 2;
+inline constexpr uint32_t kBootVersion = 3;
 
 // What the program's standard streams are connected to on the host. The core
 // synthesizes fstat() results and tty ioctls from this, on every platform.
@@ -106,6 +106,25 @@ struct BootInfo {
   uint32_t share_count;
   uint32_t shares_offset;
   uint32_t pad_shares;
+
+  // Networking (--net, -p). Without a device (--net none) the program still
+  // has loopback. Process platform: net_fd is the core's end of a
+  // SOCK_SEQPACKET socket to the monitor's backend, one Ethernet frame per
+  // packet (-1: no device). VM platforms: a virtio-net device (net_fd -1).
+  // Addresses are IPv4 in host byte order (10.0.2.15 is 0x0a00020f); a
+  // present device with net_addr 0 means: ask DHCP.
+  int32_t net_fd;
+  uint32_t net_flags;        // NetFlags
+  uint32_t net_addr;
+  uint32_t net_prefix_len;
+  uint32_t net_gateway;
+  uint32_t net_dns;
+  uint8_t net_mac[6];
+  uint16_t net_mtu;          // IP MTU of the device (1500 when 0)
+};
+
+enum NetFlags : uint32_t {
+  kNetDevice = 1u << 0,      // a network device is present
 };
 
 inline constexpr uint32_t kMaxShares = 64;  // share_count's bound

@@ -255,6 +255,19 @@ u32 share_channel(u32 share);
 // channel without a share server (the core links weak defaults that say so).
 Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usize cap);
 
+// ---- Network device ----------------------------------------------------------
+
+// The machine's Ethernet device, when the monitor gave one (--net user,
+// --net tap:NAME, or -p): boot_info() says whether (kNetDevice), its MAC,
+// MTU and addresses. Frames are whole Ethernet frames without the FCS.
+//
+// Queues one frame for the host (copied). False when the device's transmit
+// queue is full: the frame is dropped, as a NIC would (TCP retransmits).
+bool net_send(const void* frame, usize len);
+// Takes the next received frame into buf (cap >= MTU + 14); returns its
+// length, 0 when none waits. Called by the core with the kernel lock held.
+usize net_receive(void* buf, usize cap);
+
 // ---- Entropy, exit ---------------------------------------------------------
 
 // 32 bytes of seed for the core's CSPRNG.
@@ -306,6 +319,10 @@ void deliver_signals(UserContext* ctx);
 bool signal_work();
 
 void on_timer();
+// Frames arrived on the network device (platform::net_receive has some).
+// Called from the platform's event context like on_timer (an interrupt, the
+// process platform's event thread): the core takes them when it can.
+void on_net_ready();
 
 // Demand paging (VM platforms): the protection the program's mappings give
 // `addr`, or false when no program mapping covers it. map_anonymous may leave

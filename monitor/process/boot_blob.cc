@@ -70,6 +70,7 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   if (!args.empty()) memcpy(b.at(h.argv_offset), args.data(), args.size() * sizeof(abi::BlobString));
   if (!envs.empty()) memcpy(b.at(h.envp_offset), envs.data(), envs.size() * sizeof(abi::BlobString));
   h.share_fd = r.share_fd;
+  h.net_fd = -1;
   h.share_count = uint32_t(shares.size());
   if (!shares.empty()) {
     b.align(alignof(abi::ShareMount));

@@ -227,6 +227,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     kprintf("mote kernel: no RDRAND: the random seed comes from timing only (weak)\n");
   h.program_fd = -1;
   h.initramfs_fd = -1;
+  h.net_fd = -1;
   h.program_gpa = program_phys;
   h.program_size = program_size;
   h.initramfs_gpa = rootfs_phys;

@@ -556,6 +556,7 @@ u64 launch_from_cli(int argc, char** argv, char** envp, u64* blob_size) {
   }
   h.program_fd = fd;
   h.initramfs_fd = rootfs_fd;
+  h.net_fd = -1;  // the launcher fallback has no network backend: loopback only
   h.program_size = dynamic ? 0 : program_size;
   h.initramfs_size = rootfs_size;
   h.program_path = blob.add(dynamic ? named : path);
