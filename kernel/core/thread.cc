@@ -21,6 +21,7 @@ volatile u32 g_klock = 0;
 
 Thread g_main_thread;
 Thread* g_woken;  // woken under the kernel lock, told at kunlock
+Thread* volatile g_klock_owner;
 
 u32 cas(volatile u32* w, u32 expected, u32 desired) {
   __atomic_compare_exchange_n(w, &expected, desired, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
@@ -75,17 +76,26 @@ void thread_remove(Thread* t) {
 
 void klock() {
   u32 c = cas(&g_klock, 0, 1);
-  if (c == 0) return;
-  if (c != 2) c = __atomic_exchange_n(&g_klock, 2, __ATOMIC_ACQUIRE);
-  while (c != 0) {
-    platform::wait_word(&g_klock, 2, kForever);
-    c = __atomic_exchange_n(&g_klock, 2, __ATOMIC_ACQUIRE);
+  if (c != 0) {
+    if (c != 2) c = __atomic_exchange_n(&g_klock, 2, __ATOMIC_ACQUIRE);
+    while (c != 0) {
+      platform::wait_word(&g_klock, 2, kForever);
+      c = __atomic_exchange_n(&g_klock, 2, __ATOMIC_ACQUIRE);
+    }
   }
+  g_klock_owner = current();
 }
 
-bool klock_try() { return cas(&g_klock, 0, 1) == 0; }
+bool klock_try() {
+  if (cas(&g_klock, 0, 1) != 0) return false;
+  g_klock_owner = current();
+  return true;
+}
+
+bool klock_mine() { return klock_held() && g_klock_owner == current(); }
 
 void kunlock() {
+  g_klock_owner = nullptr;
   // Sleepers woken under the lock are told after it is released: woken
   // while it is still held, they would only block on it again (a convoy of
   // two host wake-ups per hand-off).

@@ -87,6 +87,7 @@ void klock();
 void kunlock();
 bool klock_try();
 bool klock_held();  // by anyone (for assertions)
+bool klock_mine();  // by the current thread
 
 // RAII holder.
 class KLockGuard {

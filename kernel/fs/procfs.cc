@@ -33,7 +33,7 @@ constexpr u64 kHz = 100;  // USER_HZ
 constexpr const char* kRelease = "6.1.0-mote";
 constexpr const char* kVersion = "#1 SMP mote unikernel";
 
-u32 cpus() { return platform::boot_info().cpus ? platform::boot_info().cpus : 1; }
+u32 cpus() { return platform::cpu_count(); }
 
 // ---- CPUID ------------------------------------------------------------------------
 

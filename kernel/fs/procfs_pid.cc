@@ -134,7 +134,7 @@ void gen_status(Text& t) {
   Signals sig = signal_sets();
   StrView c = comm();
   int pid = g_proc.pid;
-  u32 cpus = platform::boot_info().cpus ? platform::boot_info().cpus : 1;
+  u32 cpus = platform::cpu_count();
   t.append("Name:\t%.*s\n", int(c.size), c.data);
   t.append("Umask:\t%04o\n", ns().umask);
   t.append("State:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", pid,

@@ -12,7 +12,7 @@ constexpr u64 kSysfsMagic = 0x62656572;  // SYSFS_MAGIC
 
 // "0" or "0-N": the vCPUs, all online.
 void gen_cpu_range(Text& t) {
-  u32 n = platform::boot_info().cpus ? platform::boot_info().cpus : 1;
+  u32 n = platform::cpu_count();
   if (n == 1) t.append("0\n");
   else t.append("0-%u\n", n - 1);
 }

@@ -92,6 +92,7 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   if (o.verbose) append += "verbose ";
   append += "mem=" + std::to_string(o.mem_bytes >> 10) + "K ";
   append += "hostname=" + encode_word(o.hostname) + " ";
+  if (o.cpus > 1) append += "cpus=" + std::to_string(o.cpus) + " ";
   {
     // The guest's CLOCK_MONOTONIC continues the host's (as on the process
     // platform), so "now minus a while" stays positive as it is natively.
@@ -145,6 +146,7 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
       "-accel", hardware_kvm ? "kvm" : "tcg",
       "-cpu", hardware_kvm ? "host" : "max",
       "-m", std::to_string(ram_mib) + "M",
+      "-smp", std::to_string(o.cpus),  // the kernel starts them (ACPI MADT, INIT-SIPI)
       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
       "-chardev", "file,id=out,path=/proc/self/fd/" + std::to_string(fds[0]),
       "-chardev", "file,id=err,path=/proc/self/fd/" + std::to_string(fds[1]),
@@ -176,11 +178,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     *error = "--platform qemu needs qemu-system-x86_64 (Debian package qemu-system-x86)";
     return -1;
   }
-  // The VM kernel schedules its threads on one vCPU so far: say so rather
-  // than let the program believe it got more.
-  if (o.cpus > 1)
-    fprintf(stderr, "mote: --platform qemu runs one vCPU so far (--cpus %u: the program's "
-                    "threads share it)\n", o.cpus);
+
   // The kernel image embedded in mote, handed to QEMU as an inherited fd.
   int kfd = memfd_create("mote-kernel", 0);
   size_t ksize = size_t(mote_kernel_image_end - mote_kernel_image);

@@ -38,6 +38,14 @@ void lapic_init() {
   *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked; calibrated on first use
 }
 
+void lapic_init_ap() {
+  wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));
+  *reg(kSvr) = 0x100 | kSpuriousVector;
+  *reg(kDivide) = 0xb;
+  if (g_deadline_mode) *reg(kLvtTimer) = (2u << 17) | kTimerVector | (1u << 16);
+  else *reg(kLvtTimer) = kTimerVector | (1u << 16);
+}
+
 namespace {
 // Counts APIC timer ticks over 1 ms of TSC (the first time a timer is armed).
 void calibrate() {

@@ -8,6 +8,7 @@
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/selftest.h"
@@ -111,6 +112,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
       used.add(si->memmap_paddr, si->memmap_paddr + si->memmap_entries * sizeof(HvmMemmapEntry));
     }
     used.add(info_phys, info_phys + sizeof(HvmStartInfo));
+    used.add(0x8000, 0x9000);  // the application processors' trampoline (smp.cc)
     if (si->cmdline_paddr) used.add(si->cmdline_paddr, si->cmdline_paddr + strlen(cmdline) + 1);
     if (si->modlist_paddr)
       used.add(si->modlist_paddr, si->modlist_paddr + si->nr_modules * sizeof(HvmModlistEntry));
@@ -126,6 +128,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
               (unsigned long)(ram_bytes >> 20), si->nr_modules, cmdline);
   }
   traps_init();
+  cpu_init_bsp();
   if (selftest) {
     if (g_vm.host == Host::MoteMonitor)
       kprintf("mote kernel: entered by the mote monitor (%lu MiB RAM)\n",

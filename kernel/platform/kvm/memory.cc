@@ -104,6 +104,8 @@ void invlpg(u64 virt) { asm volatile("invlpg (%0)" : : "r"(virt) : "memory"); }
 
 }  // namespace
 
+bool g_spurious_possible;
+
 // Whole pages move in 8-byte steps (rep stosq/movsq: a page is 512 steps).
 void zero_page(void* p) {
   u64 n = kPageSize / 8;
@@ -209,9 +211,20 @@ Result<void> map_page(u64 virt, u64 phys, u32 prot) {
   return ok();
 }
 
-bool fault_in(u64 virt, bool write) {
+bool fault_in(u64 virt, bool write, bool present) {
   if (!g_pml4_phys) return false;  // before memory_init: nothing is demand-paged
   u64 page = page_down(virt);
+  if (present || g_spurious_possible) {
+    // With several vCPUs a fault can be stale: another CPU changed the entry
+    // (mapped the page, made it writable) and this CPU's TLB had not caught
+    // up. If the entry allows the access now, run the instruction again.
+    u64* e = walk(page, false);
+    if (e && (*e & kPresent) && (!write || (*e & kWrite))) {
+      invlpg(page);
+      return true;
+    }
+    if (present) return false;
+  }
   u32 prot;
   if (!core::program_page_prot(page, &prot)) return false;
   if (!(prot & (platform::kProtRead | platform::kProtWrite | platform::kProtExec))) return false;

@@ -41,7 +41,9 @@ Result<void> map_page(u64 virt, u64 phys, u32 prot);
 // Demand paging: program memory gets a zeroed frame on first touch, with the
 // protection the core's VMAs give (core::program_page_prot); untouched memory
 // costs the unikernel nothing. False when the fault is a real one.
-bool fault_in(u64 virt, bool write);
+bool fault_in(u64 virt, bool write, bool present);
+// More than one vCPU runs: a fault may be stale (fault_in checks first).
+extern bool g_spurious_possible;
 // Maps a frame of the program image in place (zero-copy); it is never freed
 // and gets a private copy before it becomes writable.
 Result<void> map_image_page(u64 virt, u64 phys, u32 prot);

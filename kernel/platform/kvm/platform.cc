@@ -8,9 +8,12 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/sched.h"
+#include "kernel/platform/kvm/selftest.h"
+#include "kernel/platform/kvm/smp.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
 
@@ -20,16 +23,16 @@ extern "C" mote::u64 boot_tsc;
 
 namespace mote::kvm {
 
-// Per-CPU data at %gs:0 (the program cannot change %gs: ARCH_SET_GS is EPERM).
-struct Cpu {
-  Cpu* self;              // 0
-  u64 kernel_stack_top;   // 8
-  u64 user_rsp;           // 16: the program's %rsp (entry), then the return's
-  u64 user_rip;           // 24: where the syscall return jumps
-  void* thread;           // 32: the running core::Thread (sched.cc keeps it)
-};
-Cpu g_cpu0;
+Cpu g_cpus[kMaxCpus];
+u32 g_ncpus = 1;
 VmState g_vm;
+
+void cpu_init_bsp() {
+  Cpu& c = g_cpus[0];
+  c.self = &c;
+  c.index = 0;
+  wrmsr(Msr::GsBase, reinterpret_cast<u64>(&c));
+}
 
 }  // namespace mote::kvm
 
@@ -40,7 +43,6 @@ namespace {
 // Linux mcontext gregs indexes (the syscall entry's frame, syscall_entry.S).
 enum { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL };
 
-alignas(64) u8 g_fpu_area[512];  // fxsave image for traps: Linux's signal-frame fpstate
 
 // The rest of the syscall context, made when the core asks for it: the
 // gregs the entry does not store, and the FPU state.
@@ -62,7 +64,6 @@ void save_fpu(SyscallState* st) {
 
 }  // namespace
 
-SyscallState* g_sys;
 
 // A fault's or interrupt's register state as a UserContext, and back.
 void trap_to_gregs(const TrapFrame* f, u64* g) {
@@ -87,10 +88,16 @@ void gregs_to_trap(const u64* g, TrapFrame* f) {
 // Delivers the current thread's signals into a trap frame (a fault with a
 // handler, or an interrupt that stopped program code). False: none to take.
 bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault) {
+  struct InTrap {
+    Cpu* c;
+    explicit InTrap(Cpu* cpu) : c(cpu) { c->in_trap = true; }
+    ~InTrap() { c->in_trap = false; }
+  } in_trap(this_cpu());
   u64 g[23];
   trap_to_gregs(f, g);
-  asm volatile("fxsave64 %0" : "=m"(g_fpu_area));
-  platform::UserContext ctx{g, g_fpu_area, sizeof g_fpu_area};
+  u8* fpu = this_cpu()->trap_fpu;
+  asm volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
+  platform::UserContext ctx{g, fpu, 512};
   if (fault) {
     core::on_fault(*fault, &ctx);  // returns only when a handler will run
   } else {
@@ -98,13 +105,12 @@ bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault) {
     core::deliver_signals(&ctx);
   }
   gregs_to_trap(g, f);
-  asm volatile("fxrstor64 %0" : : "m"(g_fpu_area));
+  asm volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
   return true;
 }
 
 }  // namespace mote::kvm
 
-using mote::kvm::g_sys;
 
 // Returns nonzero when the return must reload every register from gregs
 // (the core rewrote them: execve, a new stack, a signal handler,
@@ -116,17 +122,19 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   st.gregs = gregs;
   st.fpu_saved = false;
   st.dirty = false;
-  g_sys = &st;
+  Cpu* cpu = this_cpu();
+  cpu->sys = &st;
   mote::core::on_syscall(*f);
-  g_sys = &st;  // again: a fork's child may have left its own here
+  cpu = this_cpu();  // the thread may have slept and woken on another CPU
+  cpu->sys = &st;    // (and a fork's child may have left its own here)
   gregs[RAX] = f->ret;
-  if (mote::core::signal_work_of(static_cast<const mote::core::Thread*>(g_cpu0.thread))) {
+  if (mote::core::signal_work_of(static_cast<const mote::core::Thread*>(cpu->thread))) {
     save_fpu(&st);
     mote::core::deliver_signals(&st.ctx);
   }
   // rt_sigreturn or a handler's entry may have changed the FPU image.
   if (st.fpu_saved) asm volatile("fxrstor64 %0" : : "m"(st.fpu));
-  g_sys = nullptr;  // system calls do not nest: handlers run after the return
+  this_cpu()->sys = nullptr;  // system calls do not nest: handlers run after the return
   return st.dirty;
 }
 
@@ -195,7 +203,7 @@ Result<void> console_set_termios(int stream, u32, const u8* termios) {
   return ok();
 }
 
-u64 syscall_stack_top() { return g_cpu0.kernel_stack_top; }
+u64 syscall_stack_top() { return this_cpu()->kernel_stack_top; }
 
 void prefault_core(u64, u64) {}  // core memory is mapped when allocated
 
@@ -221,6 +229,7 @@ void fpu_restore(const void* area) {
 void fork_depth(int) {}  // nothing program-visible is made behind the core's back
 
 void return_stack(u64 rsp) {
+  SyscallState* g_sys = this_cpu()->sys;
   u64* g = g_sys->gregs;
   g[15] = rsp;   // REG_RSP
   g[14] = g[16];  // rcx, r11 as `syscall` leaves them (the entry did not store them)
@@ -230,6 +239,7 @@ void return_stack(u64 rsp) {
 
 void exec_return(u64 rip, u64 rsp) {
   // A fresh image: every register zero but %rsp (psABI 3.4.1).
+  SyscallState* g_sys = this_cpu()->sys;
   u64* g = g_sys->gregs;
   g_sys->dirty = true;
   for (int i = 0; i < 15; ++i) g[i] = 0;  // r8 ... rcx
@@ -268,26 +278,46 @@ Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
   return ok();
 }
 
+// Page-table changes that take something away end with every other vCPU's
+// TLB flushed (tlb_shootdown) before a frame can be reused.
 Result<void> unmap(u64 addr, u64 len) {
+  u64 frames[64];
+  usize n = 0;
   for (u64 off = 0; off < len; off += kPageSize) {
     bool image = false;
     u64 f = lookup_page(addr + off, true, &image);
-    if (f && !image) frame_free(f);
+    if (!f || image) continue;
+    if (g_ncpus < 2) {
+      frame_free(f);
+      continue;
+    }
+    if (n == 64) {
+      tlb_shootdown();
+      for (usize i = 0; i < n; ++i) frame_free(frames[i]);
+      n = 0;
+    }
+    frames[n++] = f;
   }
+  tlb_shootdown();
+  for (usize i = 0; i < n; ++i) frame_free(frames[i]);
   return ok();
 }
 
 Result<void> protect(u64 addr, u64 len, u32 prot) {
-  for (u64 off = 0; off < len; off += kPageSize) TRY(protect_page(addr + off, prot));
-  return ok();
+  Result<void> r = ok();
+  for (u64 off = 0; off < len && r.ok(); off += kPageSize) r = protect_page(addr + off, prot);
+  tlb_shootdown();
+  return r;
 }
 
 // mremap: the frames move with their page-table entries; the grown tail is
 // unbacked until touched.
 Result<void> move(u64 old_addr, u64 old_len, u64 new_addr, u64 new_len) {
   (void)new_len;
-  for (u64 off = 0; off < old_len; off += kPageSize) TRY(move_page(old_addr + off, new_addr + off));
-  return ok();
+  Result<void> r = ok();
+  for (u64 off = 0; off < old_len && r.ok(); off += kPageSize) r = move_page(old_addr + off, new_addr + off);
+  tlb_shootdown();
+  return r;
 }
 
 Result<void> discard(u64 addr, u64 len) {
@@ -299,6 +329,7 @@ Result<void> discard(u64 addr, u64 len) {
     u64 f = lookup_page(addr + off, false, &image);
     if (!f || image) continue;
     lookup_page(addr + off, true);
+    tlb_shootdown();
     frame_free(f);
   }
   return ok();
@@ -363,14 +394,34 @@ void panic(const char* msg) {
   vm_exit(70);
 }
 
+}  // namespace mote::platform
+
+namespace mote::kvm {
+
+void cpu_setup_ap(Cpu* c) {
+  traps_init_ap(c->index, c->ist_top);
+  lapic_init_ap();
+  wrmsr(Msr::Efer, rdmsr(Msr::Efer) | 1);               // SCE (LME, NXE: the trampoline)
+  wrmsr(Msr::Star, u64(0x08) << 32);
+  wrmsr(Msr::Lstar, reinterpret_cast<u64>(&mote_vm_syscall_entry));
+  wrmsr(Msr::Fmask, 0x200 | 0x400 | 0x100 | 0x40000);
+  enable_fpu();
+  u64 cr0;
+  asm volatile("mov %%cr0, %0" : "=r"(cr0));
+  asm volatile("mov %0, %%cr0" : : "r"(cr0 | (1u << 16)));
+}
+
+}  // namespace mote::kvm
+
+namespace mote::platform {
+
 void enter_program(const EntryState& s) {
   // Per-CPU block and kernel stack for syscalls; LSTAR on (SDM 3B 5.8.8).
   constexpr u64 kSyscallStack = 32 * 1024;
   auto stack = core_map(kSyscallStack);
   if (!stack.ok()) panic("no memory for the syscall stack");
-  g_cpu0.self = &g_cpu0;
-  g_cpu0.kernel_stack_top = stack.value() + kSyscallStack;
-  wrmsr(Msr::GsBase, reinterpret_cast<u64>(&g_cpu0));
+  Cpu* cpu = this_cpu();
+  cpu->kernel_stack_top = stack.value() + kSyscallStack;
   wrmsr(Msr::Efer, rdmsr(Msr::Efer) | 1);               // SCE
   wrmsr(Msr::Star, u64(0x08) << 32);
   wrmsr(Msr::Lstar, reinterpret_cast<u64>(&mote_vm_syscall_entry));
@@ -381,7 +432,10 @@ void enter_program(const EntryState& s) {
   u64 cr0;
   asm volatile("mov %%cr0, %0" : "=r"(cr0));
   asm volatile("mov %0, %%cr0" : : "r"(cr0 | (1u << 16)));
-  sched_init(g_cpu0.kernel_stack_top);
+  sched_init(cpu->kernel_stack_top);
+  // The other vCPUs (PVH: QEMU's -smp), up to --cpus.
+  if (g_vm.host == Host::Pvh && g_vm.boot->cpus != 1)
+    smp_start(g_selftest_rsdp, g_vm.boot->cpus, g_vm.boot->cpus);
   if (g_vm.bootstats) {
     // Under QEMU -icount shift=0 the TSC counts guest instructions.
     // boot_tsc lives in .boot (linked at its physical address): read it
@@ -398,20 +452,23 @@ void enter_program(const EntryState& s) {
 // ---- Threads: the scheduler is sched.cc; one CPU for now ------------------
 namespace mote::kvm {
 void* g_boot_thread;
-void set_kernel_stack(u64 top) { g_cpu0.kernel_stack_top = top; }
-void set_cpu_thread(void* t) { g_cpu0.thread = t; }
+void set_kernel_stack(u64 top) { this_cpu()->kernel_stack_top = top; }
+void set_cpu_thread(void* t) { this_cpu()->thread = t; }
 }  // namespace mote::kvm
 
 namespace mote::platform {
 
-u32 cpu_count() { return 1; }
-u32 current_cpu() { return 0; }
-Result<void> set_affinity(u64) { return ok(); }
+u32 cpu_count() { return kvm::g_ncpus; }
+u32 current_cpu() { return kvm::this_cpu()->index; }
 UserContext* syscall_context() {
-  if (!g_sys) return nullptr;
-  kvm::save_fpu(g_sys);
-  return &g_sys->ctx;
+  kvm::SyscallState* st = kvm::this_cpu()->sys;
+  if (!st) return nullptr;
+  kvm::save_fpu(st);
+  return &st->ctx;
 }
-u64 syscall_user_sp() { return g_sys ? g_sys->gregs[15] : g_cpu0.user_rsp; }
+u64 syscall_user_sp() {
+  kvm::SyscallState* st = kvm::this_cpu()->sys;
+  return st ? st->gregs[15] : kvm::this_cpu()->user_rsp;
+}
 
 }  // namespace mote::platform

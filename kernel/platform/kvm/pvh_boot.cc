@@ -124,6 +124,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   u32 closed = 0;  // closed=N: the launcher's fd N was closed; the program's is too
   u32 flags = 0;
   u64 mem = 0;
+  u32 cpus = 1;
   StrView share_paths[abi::kMaxShares];
   u32 share_flags[abi::kMaxShares];
   u32 nshares = 0;
@@ -145,6 +146,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
     else if (w.starts_with("clock0=")) clock_set_monotonic_base(parse_size(StrView(w.data + 7, w.size - 7)));
+    else if (w.starts_with("cpus=")) cpus = u32(parse_size(StrView(w.data + 5, w.size - 5)));
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
     else if ((w.starts_with("share=") || w.starts_with("share_ro=")) && nshares < abi::kMaxShares) {
       const bool ro = w.starts_with("share_ro=");
@@ -214,7 +216,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   h.magic = abi::kBootMagic;
   h.version = abi::kBootVersion;
   h.flags = flags | (tty ? u32(abi::kBootTty) : 0u);
-  h.cpus = 1;
+  h.cpus = cpus;  // cpus=N (--cpus); 1 without it
   // What the program may commit: --mem if given, else 7/8 of free RAM (the
   // rest feeds page tables and the core's heap).
   u64 avail = frames_free() * kPageSize;

@@ -30,13 +30,22 @@ mote_vm_thread_start:
         call    mote_vm_thread_first
         jmp     mote_vm_return_to_program
 
-// void mote_vm_preempt_on(u64 frame): continues on the thread's kernel stack
-// where its interrupt frame (struct TrapFrame) was copied, lets it be
-// preempted, then returns to the program from that frame.
-        .globl  mote_vm_preempt_on
-mote_vm_preempt_on:
+// An idle thread's first instruction (sched.cc make_idle): straight into
+// its loop, on its own stack.
+        .globl  mote_vm_idle_start
+mote_vm_idle_start:
+        call    mote_vm_idle_first
+        ud2
+
+// void mote_vm_trap_on(u64 frame, void (*fn)(TrapFrame*)): continues on
+// the thread's kernel stack, where its trap frame (struct TrapFrame) was
+// copied, runs fn(frame) there (it may switch threads, and nested faults
+// no longer land on the IST stack in use), then returns to the program
+// from that frame.
+        .globl  mote_vm_trap_on
+mote_vm_trap_on:
         mov     %rdi, %rsp
-        call    mote_vm_preempted
+        call    *%rsi
         jmp     mote_trap_return            // vectors.S: registers from the frame, iretq
 
         .section .note.GNU-stack, "", @progbits

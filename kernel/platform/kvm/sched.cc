@@ -1,27 +1,34 @@
-// Threads on the VM platform, one CPU: a round-robin scheduler.
+// Threads on the VM platform: one run queue shared by every vCPU.
 //
 // Each program thread has a KThread: its kernel stack (system calls run on
 // it; the per-CPU kernel_stack_top follows the running thread), the stack
 // pointer of its switched-out kernel context, its %fs base and FPU state.
+// Each CPU also has an idle thread, which halts while nothing is runnable.
 // A thread switches only inside the kernel, where interrupts are off:
 //  - when it blocks (wait_word: futex-style, on a core word), exits or yields;
 //  - when the LAPIC timer interrupts program code after its 10 ms slice and
 //    another thread is runnable (preempt: the interrupt frame moves from the
 //    IST stack to the thread's kernel stack, which is free while it runs
 //    program code, and the switch happens there).
+// One spinlock (g_lock) guards the queue and every thread's state; a switch
+// happens with it held and the thread switched to releases it. A thread made
+// runnable while a CPU halts wakes it with an IPI (kReschedVector).
+//
 // A new thread's kernel stack starts with a copy of its creator's syscall
 // register frame (rax = 0, the new %rsp) and a switch frame whose return
 // address leads to the common syscall return path.
 //
-// The LAPIC's one deadline serves three clients: the core's timer
-// (platform::timer_arm), sleepers' deadlines, and the running thread's slice.
-// With nothing runnable the CPU halts until the next of them (or an
-// interrupt), so an idle guest costs ~0 host CPU.
+// Each CPU's LAPIC deadline serves the core's timer (platform::timer_arm),
+// sleepers' deadlines and its running thread's slice. With nothing runnable a
+// CPU halts until the next of them (or an IPI), so an idle guest costs ~0
+// host CPU.
+#include "kernel/core/signals.h"
 #include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/kvm/traps.h"
@@ -30,46 +37,81 @@
 
 extern "C" void mote_vm_switch(mote::u64* save_rsp, mote::u64 new_rsp);
 extern "C" void mote_vm_thread_start();
-extern "C" [[noreturn]] void mote_vm_preempt_on(mote::u64 stack_frame);
+extern "C" void mote_vm_idle_start();
+extern "C" [[noreturn]] void mote_vm_trap_on(mote::u64 stack_frame,
+                                             void (*fn)(mote::kvm::TrapFrame*));
 
 namespace mote::kvm {
 
 namespace {
 
 constexpr u64 kKernelStack = 32 * 1024;
+constexpr u64 kIdleStack = 8 * 1024;
 constexpr u64 kSlice = 10 * 1000000ull;  // ns
 constexpr u64 kGregsSize = 192;           // the syscall entry's frame (syscall_entry.S)
 
-enum class State : u8 { Running, Runnable, Blocked, Dead };
+enum class State : u8 { Running, Runnable, Blocked, Dead, Idle };
+
+}  // namespace
 
 struct KThread {
-  void* thread;                  // core::Thread
+  void* thread;                  // core::Thread (null: an idle thread)
   State state;
   u64 kstack_base, kstack_top;
   u64 saved_rsp;                 // switched out: its callee-saved registers are there
   u64 fs_base;
   u8* fpu;                       // fpu_state_size() bytes, 64-byte aligned
-  bool fpu_fresh;                // fpu holds a state to load at the next switch-in
   const volatile u32* wait_word;
   u64 deadline;                  // Blocked: monotonic ns, ~0 none
   u64 cpu_ns, since;             // run time, and when it last started running
-  SyscallState* sys;             // switched out: its system call in flight (g_sys)
+  SyscallState* sys;             // switched out: its system call in flight
+  u32 on_cpu;                    // Running: where
+  u64 affinity;                  // CPUs it may run on (bit n: CPU n; 0: any)
   KThread* next_run;             // run queue
   KThread* next_all;
   bool own_stack;                // kstack from core_map (not the boot syscall stack)
 };
 
-KThread* g_cur;
+namespace {
+
+// A spinlock with interrupts off (the kernel always runs so); spinning
+// serves TLB flushes others wait for.
+struct Spinlock {
+  volatile u32 v = 0;
+  void lock() {
+    while (__atomic_exchange_n(&v, 1, __ATOMIC_ACQUIRE)) {
+      while (__atomic_load_n(&v, __ATOMIC_RELAXED)) {
+        tlb_service();
+        asm volatile("pause");
+      }
+    }
+  }
+  void unlock() { __atomic_store_n(&v, 0, __ATOMIC_RELEASE); }
+};
+
+Spinlock g_lock;
 KThread* g_all;
 KThread* g_run_head;
 KThread* g_run_tail;
-u64 g_core_deadline;             // platform::timer_arm's
-u64 g_slice_end;
-bool g_need_resched;
-u64 g_idle_ns;
+volatile u64 g_core_deadline;   // platform::timer_arm's
 usize g_fpu_size;
 
 u64 now() { return clock_monotonic_ns(); }
+
+KThread* cur() { return this_cpu()->cur; }
+
+// Halted CPUs look at the queue again (each takes what it may run).
+void poke_idle_cpu() {
+  Cpu* me = this_cpu();
+  for (u32 i = 0; i < g_ncpus; ++i) {
+    Cpu& c = g_cpus[i];
+    if (&c != me && c.halted) send_ipi_to(i, kReschedVector);
+  }
+}
+
+bool allowed_here(const KThread* t) {
+  return !t->affinity || (t->affinity & (u64(1) << this_cpu()->index));
+}
 
 void enqueue(KThread* t) {
   t->state = State::Runnable;
@@ -77,26 +119,41 @@ void enqueue(KThread* t) {
   if (g_run_tail) g_run_tail->next_run = t;
   else g_run_head = t;
   g_run_tail = t;
-  // Someone waits for the CPU: the running thread's slice starts counting.
-  if (!g_slice_end) g_slice_end = now() + kSlice;
+  poke_idle_cpu();
 }
 
+// The first runnable thread this CPU may run.
 KThread* dequeue() {
-  KThread* t = g_run_head;
-  if (!t) return nullptr;
-  g_run_head = t->next_run;
-  if (!g_run_head) g_run_tail = nullptr;
-  t->next_run = nullptr;
-  return t;
+  KThread* prev = nullptr;
+  for (KThread* t = g_run_head; t; prev = t, t = t->next_run) {
+    if (!allowed_here(t)) continue;
+    if (prev) prev->next_run = t->next_run;
+    else g_run_head = t->next_run;
+    if (g_run_tail == t) g_run_tail = prev;
+    t->next_run = nullptr;
+    return t;
+  }
+  return nullptr;
 }
 
-// The LAPIC deadline: the first of the core's timer, sleepers, the slice.
+bool runnable_here() {
+  for (KThread* t = g_run_head; t; t = t->next_run)
+    if (allowed_here(t)) return true;
+  return false;
+}
+
+// This CPU's LAPIC deadline: the first of the core's timer, sleepers, and
+// its thread's slice when others wait.
 void rearm() {
   u64 d = g_core_deadline;
   for (KThread* t = g_all; t; t = t->next_all)
     if (t->state == State::Blocked && t->deadline != ~u64(0) && (!d || t->deadline < d))
       d = t->deadline ? t->deadline : 1;
-  if (g_run_head && g_slice_end && (!d || g_slice_end < d)) d = g_slice_end;
+  Cpu* c = this_cpu();
+  if (g_run_head && c->cur != c->idle) {
+    if (!c->slice_end) c->slice_end = now() + kSlice;
+    if (!d || c->slice_end < d) d = c->slice_end;
+  }
   lapic_arm(d);
 }
 
@@ -112,10 +169,13 @@ void wake_expired(u64 at) {
     if (t->state == State::Blocked && t->deadline != ~u64(0) && t->deadline <= at) wake(t);
 }
 
+// Frees dead threads' memory. Kernel lock held (page tables), scheduler lock
+// held (the list); a dead thread still running its last instructions on
+// another CPU is left for next time.
 void reap() {
   for (KThread** p = &g_all; *p;) {
     KThread* t = *p;
-    if (t->state == State::Dead && t != g_cur) {
+    if (t->state == State::Dead && t->on_cpu == ~u32(0)) {
       *p = t->next_all;
       if (t->own_stack) core_unmap(t->kstack_base, kKernelStack);
       core_unmap(reinterpret_cast<u64>(t->fpu), page_up(g_fpu_size));
@@ -126,49 +186,48 @@ void reap() {
   }
 }
 
-// Runs the next runnable thread (the current one is already queued,
-// blocked or dead). Halts while there is none. Interrupts off.
+// After a switch, on the new thread's stack: the thread the switch left is
+// off its CPU now (a dead one may be freed).
+void finish_switch() {
+  KThread* from = this_cpu()->switched_from;
+  if (from && from->state == State::Dead) from->on_cpu = ~u32(0);
+}
+
+// Runs the next runnable thread, or this CPU's idle thread. The current one
+// is already queued, blocked or dead. Scheduler lock held; held again on
+// return (by whoever switched back to us).
 void schedule() {
-  KThread* prev = g_cur;
-  KThread* next;
-  prev->cpu_ns += now() - prev->since;  // its run ends here (idle time is nobody's)
-  for (;;) {
-    next = dequeue();
-    if (next) break;
-    // Nothing to run: halt until an interrupt (the timer, a device) makes
-    // something runnable.
-    rearm();
-    u64 t0 = now();
-    asm volatile("sti; hlt; cli" ::: "memory");
-    u64 t1 = now();
-    g_idle_ns += t1 - t0;
-    wake_expired(t1);
-  }
-  g_need_resched = false;
-  g_slice_end = g_run_head ? now() + kSlice : 0;
+  Cpu* c = this_cpu();
+  KThread* prev = c->cur;
   u64 t = now();
+  prev->cpu_ns += t - prev->since;
+  KThread* next = dequeue();
+  if (!next) next = prev->state == State::Running || prev->state == State::Idle ? prev : c->idle;
+  c->need_resched = false;
+  c->slice_end = 0;
   if (next == prev) {
-    prev->state = State::Running;
+    if (prev->state != State::Idle) prev->state = State::Running;
     prev->since = t;
     return;
   }
   if (prev->state != State::Dead) {
     prev->fs_base = rdmsr(Msr::FsBase);
-    platform::fpu_save(prev->fpu);
+    if (prev->thread) platform::fpu_save(prev->fpu);
   }
-  next->state = State::Running;
+  prev->sys = c->sys;
+  if (next != c->idle) next->state = State::Running;
   next->since = t;
-  prev->sys = g_sys;
-  g_sys = next->sys;
-  g_cur = next;
-  set_cpu_thread(next->thread);
-  set_kernel_stack(next->kstack_top);
+  next->on_cpu = c->index;
+  c->sys = next->sys;
+  c->cur = next;
+  c->thread = next->thread;
+  c->kernel_stack_top = next->kstack_top;
   wrmsr(Msr::FsBase, next->fs_base);
-  platform::fpu_restore(next->fpu);
+  if (next->thread) platform::fpu_restore(next->fpu);
   rearm();
+  c->switched_from = prev;
   mote_vm_switch(&prev->saved_rsp, next->saved_rsp);
-  // Back on prev's stack: someone switched to it.
-  reap();
+  finish_switch();
 }
 
 KThread* new_kthread(void* thread) {
@@ -184,20 +243,67 @@ KThread* new_kthread(void* thread) {
   k->fpu = reinterpret_cast<u8*>(fpu.value());
   k->thread = thread;
   k->deadline = ~u64(0);
+  k->on_cpu = ~u32(0);
   k->next_all = g_all;
   g_all = k;
   return k;
 }
 
 void on_tick() {
+  g_lock.lock();
   u64 t = now();
-  if (g_core_deadline && t >= g_core_deadline) {
-    g_core_deadline = 0;
-    core::on_timer();
-  }
+  u64 d = g_core_deadline;
+  bool fire = d && t >= d && __atomic_compare_exchange_n(&g_core_deadline, &d, 0, false,
+                                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   wake_expired(t);
-  if (g_run_head && g_slice_end && t >= g_slice_end) g_need_resched = true;
+  Cpu* c = this_cpu();
+  if (g_run_head && c->slice_end && t >= c->slice_end) c->need_resched = true;
   rearm();
+  g_lock.unlock();
+  if (fire) core::on_timer();  // may take the kernel lock: not under ours
+}
+
+// An idle thread's body: take a runnable thread, else halt.
+[[noreturn]] void idle_loop() {
+  for (;;) {
+    g_lock.lock();
+    Cpu* c = this_cpu();
+    if (runnable_here()) {
+      c->cur->state = State::Idle;
+      schedule();
+      g_lock.unlock();
+      continue;
+    }
+    wake_expired(now());
+    if (runnable_here()) {
+      g_lock.unlock();
+      continue;
+    }
+    rearm();
+    c->halted = true;
+    g_lock.unlock();
+    asm volatile("sti; hlt; cli" ::: "memory");
+    c->halted = false;
+  }
+}
+
+KThread* make_idle(Cpu* c) {
+  KThread* k = new_kthread(nullptr);
+  if (!k) platform::panic("no memory for an idle thread");
+  auto stack = core_map(kIdleStack);
+  if (!stack.ok()) platform::panic("no memory for an idle thread");
+  k->own_stack = false;
+  k->kstack_base = stack.value();
+  k->kstack_top = stack.value() + kIdleStack;
+  k->state = State::Idle;
+  // Its first switch-in starts idle_loop (mote_vm_idle_start).
+  u64* sw = reinterpret_cast<u64*>(k->kstack_top) - 9;  // %rsp 16-aligned after its ret
+  for (int i = 0; i < 6; ++i) sw[i] = 0;
+  sw[6] = reinterpret_cast<u64>(&mote_vm_idle_start);
+  k->saved_rsp = reinterpret_cast<u64>(sw);
+  k->on_cpu = c->index;
+  c->idle = k;
+  return k;
 }
 
 }  // namespace
@@ -210,23 +316,64 @@ void sched_init(u64 boot_stack_top) {
   k->kstack_base = boot_stack_top - kKernelStack;
   k->state = State::Running;
   k->since = 0;  // since boot (reading the clock now could calibrate the TSC: 10 ms)
-  g_cur = k;
-  set_cpu_thread(k->thread);
+  Cpu* c = this_cpu();
+  k->on_cpu = c->index;
+  c->cur = k;
+  c->thread = k->thread;
   if (platform::current_thread())
     static_cast<core::Thread*>(platform::current_thread())->platform = k;
+  make_idle(c);
   set_timer_handler(on_tick);
 }
 
-bool sched_active() { return g_cur != nullptr; }
+// An application processor, on its own stack with its tables set: it
+// becomes an idle thread of the scheduler and never returns.
+void sched_prepare_cpu(Cpu* c) {
+  g_lock.lock();
+  make_idle(c);
+  g_lock.unlock();
+}
 
-// The timer interrupted program code and asked for a switch: f (on the IST
-// stack) moves to the running thread's kernel stack, where the switch runs.
-void maybe_preempt(TrapFrame* f) {
-  if (!g_need_resched || !g_cur) return;
-  g_need_resched = false;
-  u64 at = (g_cur->kstack_top - sizeof(TrapFrame)) & ~u64(15);
+[[noreturn]] void sched_enter_ap() {
+  Cpu* c = this_cpu();
+  g_lock.lock();
+  KThread* k = c->idle;  // made by the BSP (sched_prepare_cpu): no allocation here
+  // This very context is the idle thread (its prepared start frame unused).
+  k->since = now();
+  c->cur = k;
+  c->thread = nullptr;
+  g_lock.unlock();
+  idle_loop();
+}
+
+bool sched_active() { return this_cpu()->cur != nullptr; }
+
+// Runs fn(frame) on the running thread's kernel stack, with f (a trap of
+// its program code, on the IST stack) copied there, and returns to the
+// program from the copy. The kernel stack is free while the thread runs
+// program code. Never returns.
+[[noreturn]] void run_on_kernel_stack(TrapFrame* f, void (*fn)(TrapFrame*)) {
+  u64 at = (this_cpu()->cur->kstack_top - sizeof(TrapFrame)) & ~u64(15);
   memcpy(reinterpret_cast<void*>(at), f, sizeof(TrapFrame));
-  mote_vm_preempt_on(at);
+  mote_vm_trap_on(at, fn);
+}
+
+// The timer or an IPI interrupted program code: switch threads when the
+// slice is over, take pending signals.
+void after_interrupt(TrapFrame* f) {
+  Cpu* c = this_cpu();
+  if (!c->cur || c->cur == c->idle || f->rip >= 0x800000000000ull) return;
+  bool work = c->need_resched || core::signal_work_of(static_cast<const core::Thread*>(c->thread));
+  if (work) run_on_kernel_stack(f, mote_vm_preempted_frame);
+}
+
+// A reschedule IPI: look at the queue (a halted CPU just returns to its
+// idle loop; a busy one arms its slice so the waiting thread gets a turn).
+void on_resched_ipi(TrapFrame* f) {
+  g_lock.lock();
+  rearm();
+  g_lock.unlock();
+  after_interrupt(f);
 }
 
 }  // namespace mote::kvm
@@ -235,46 +382,83 @@ using namespace mote;
 using namespace mote::kvm;
 
 // On the running thread's kernel stack, with its interrupt frame at `f`:
-// give the CPU away; when it comes back, take pending signals; the caller
-// (vectors.S) returns to the program from f.
-extern "C" void mote_vm_preempted(TrapFrame* f) {
-  enqueue(g_cur);
-  schedule();
+// give the CPU away if its slice is over; take pending signals; the caller
+// (sched.S) returns to the program from f.
+void mote::kvm::mote_vm_preempted_frame(TrapFrame* f) {
+  Cpu* c = this_cpu();
+  if (c->need_resched) {
+    g_lock.lock();
+    c->need_resched = false;
+    enqueue(cur());
+    schedule();
+    g_lock.unlock();
+  }
   deliver_at_trap(f, nullptr);
 }
 
-// A new thread's first run, on its kernel stack (mote_vm_thread_start): then
-// the syscall return path takes it to the program.
-extern "C" void mote_vm_thread_first() { reap(); }
+// A new thread's first run, on its kernel stack (mote_vm_thread_start): the
+// scheduler lock the switch held is ours to release; then the syscall return
+// path takes it to the program.
+extern "C" void mote_vm_thread_first() {
+  finish_switch();
+  g_lock.unlock();
+}
+
+// An idle thread's first run (mote_vm_idle_start).
+extern "C" [[noreturn]] void mote_vm_idle_first() {
+  finish_switch();
+  g_lock.unlock();
+  idle_loop();
+}
 
 namespace mote::platform {
 
-void* current_thread() { return g_cur ? g_cur->thread : kvm::g_boot_thread; }
+void* current_thread() {
+  Cpu* c = kvm::this_cpu();
+  return c->cur ? c->thread : kvm::g_boot_thread;
+}
+
 void set_current_thread(void* t) {
-  set_cpu_thread(t);
-  if (g_cur) {
-    g_cur->thread = t;
-    if (t) static_cast<core::Thread*>(t)->platform = g_cur;
+  Cpu* c = kvm::this_cpu();
+  c->thread = t;
+  if (c->cur) {
+    c->cur->thread = t;
+    if (t) static_cast<core::Thread*>(t)->platform = c->cur;
   } else {
     kvm::g_boot_thread = t;
   }
 }
 
 void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns) {
-  if (*word != expected) return;
-  if (!g_cur) {  // before the program runs (boot self-tests)
-    idle_until(deadline_ns);
+  Cpu* c = kvm::this_cpu();
+  if (!c->cur) {  // before the program runs (boot self-tests)
+    if (*word == expected) idle_until(deadline_ns);
     return;
   }
-  if (deadline_ns != ~u64(0) && now() >= deadline_ns) return;
-  g_cur->state = State::Blocked;
-  g_cur->wait_word = word;
-  g_cur->deadline = deadline_ns;
+  if (c->in_trap) {
+    // On the IST stack (a signal taken at a trap needs the kernel lock): no
+    // sleeping here; the caller looks again (a spin).
+    kvm::tlb_service();
+    asm volatile("pause");
+    return;
+  }
+  g_lock.lock();
+  // Checked under the lock every waker takes: no wake-up is missed.
+  if (*word != expected || (deadline_ns != ~u64(0) && now() >= deadline_ns)) {
+    g_lock.unlock();
+    return;
+  }
+  KThread* me = c->cur;
+  me->state = State::Blocked;
+  me->wait_word = word;
+  me->deadline = deadline_ns;
   schedule();
-  g_cur->deadline = ~u64(0);
+  kvm::this_cpu()->cur->deadline = ~u64(0);
+  g_lock.unlock();
 }
 
 void wake_word(const volatile u32* word, u32 count) {
+  g_lock.lock();
   bool woke = false;
   for (KThread* t = g_all; t && count; t = t->next_all) {
     if (t->state == State::Blocked && t->wait_word == word) {
@@ -284,17 +468,20 @@ void wake_word(const volatile u32* word, u32 count) {
     }
   }
   if (woke) rearm();
+  g_lock.unlock();
 }
 
 Result<void> thread_start(const NewThread& nt) {
   UserContext* parent = syscall_context();
-  if (!parent || !g_cur) return err(ENOSYS);
+  if (!parent || !kvm::this_cpu()->cur) return err(ENOSYS);
+  g_lock.lock();
+  reap();  // the kernel lock is held here: page tables may change
   KThread* k = new_kthread(nt.thread);
+  g_lock.unlock();
   if (!k) return err(ENOMEM);
   auto stack = core_map(kKernelStack);
   if (!stack.ok()) {
     k->state = State::Dead;
-    reap();
     return err(ENOMEM);
   }
   k->own_stack = true;
@@ -315,54 +502,93 @@ Result<void> thread_start(const NewThread& nt) {
   k->saved_rsp = reinterpret_cast<u64>(sw);
   k->fs_base = nt.set_tls ? nt.tls : rdmsr(Msr::FsBase);
   fpu_save(k->fpu);  // the creator's FPU state
+  g_lock.lock();
   enqueue(k);
   rearm();
+  g_lock.unlock();
   return ok();
 }
 
 void thread_exit() {
-  g_cur->state = State::Dead;
-  g_cur->thread = nullptr;
-  set_cpu_thread(nullptr);
+  g_lock.lock();
+  Cpu* c = kvm::this_cpu();
+  c->cur->state = State::Dead;
+  c->cur->thread = nullptr;
+  c->thread = nullptr;
   schedule();
   panic("a dead thread ran again");
 }
 
 void thread_kick(void* thread) {
   auto* k = static_cast<KThread*>(static_cast<core::Thread*>(thread)->platform);
-  if (k && k->state == State::Blocked) {
+  if (!k) return;
+  g_lock.lock();
+  if (k->state == State::Blocked) {
     wake(k);
     rearm();
+  } else if (k->state == State::Running && k->on_cpu != kvm::this_cpu()->index) {
+    // In program code on another CPU: interrupt it there (it takes its
+    // signals on the way back); in a system call it checks on its way out.
+    send_ipi_to(k->on_cpu, kReschedVector);
   }
-  // Runnable (preempted in program code): it takes its signals when it
-  // runs again (mote_vm_preempted).
+  // Runnable: it takes its signals when it runs again (mote_vm_preempted).
+  g_lock.unlock();
 }
 
 void yield() {
-  if (!g_cur || !g_run_head) return;
-  enqueue(g_cur);
+  Cpu* c = kvm::this_cpu();
+  if (!c->cur || !runnable_here()) return;
+  g_lock.lock();
+  enqueue(c->cur);
   schedule();
+  g_lock.unlock();
 }
 
-u64 thread_cpu_ns() { return g_cur ? g_cur->cpu_ns + (now() - g_cur->since) : now(); }
+u64 thread_cpu_ns() {
+  KThread* k = kvm::this_cpu()->cur;
+  return k ? k->cpu_ns + (now() - k->since) : now();
+}
 
 u64 thread_cpu_ns_of(void* thread) {
   auto* k = static_cast<KThread*>(static_cast<core::Thread*>(thread)->platform);
   if (!k) return 0;
-  return k == g_cur ? thread_cpu_ns() : k->cpu_ns;
+  if (k == kvm::this_cpu()->cur) return thread_cpu_ns();
+  // Running on another CPU: its current run counts too.
+  return k->state == State::Running ? k->cpu_ns + (now() - k->since) : k->cpu_ns;
+}
+
+Result<void> set_affinity(u64 mask) {
+  Cpu* c = kvm::this_cpu();
+  if (!c->cur) return ok();
+  u64 all = kvm::g_ncpus >= 64 ? ~u64(0) : (u64(1) << kvm::g_ncpus) - 1;
+  g_lock.lock();
+  c->cur->affinity = (mask & all) == all ? 0 : mask;
+  if (!allowed_here(c->cur)) {  // move now
+    enqueue(c->cur);
+    schedule();
+  }
+  g_lock.unlock();
+  return ok();
 }
 
 u64 process_cpu_ns() {
-  if (!g_cur) return now();
+  KThread* me = kvm::this_cpu()->cur;
+  if (!me) return now();
   u64 sum = 0;
-  for (KThread* t = g_all; t; t = t->next_all) sum += t->cpu_ns;
-  return sum + (now() - g_cur->since);
+  for (KThread* t = g_all; t; t = t->next_all)
+    if (t->thread) sum += t->cpu_ns;
+  return sum + (now() - me->since);
 }
 
 void timer_arm(u64 deadline_ns) {
   g_core_deadline = deadline_ns;
-  if (g_cur) rearm();
-  else lapic_arm(deadline_ns);
+  if (kvm::this_cpu()->cur) {
+    g_lock.lock();
+    rearm();
+    g_lock.unlock();
+  } else {
+    lapic_arm(deadline_ns);
+  }
 }
 
 }  // namespace mote::platform

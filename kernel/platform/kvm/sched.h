@@ -10,14 +10,21 @@ namespace mote::kvm {
 // ending at boot_stack_top) the first scheduled thread; takes over the timer.
 void sched_init(u64 boot_stack_top);
 
-// The timer interrupted program code: switches to another runnable thread
-// when the running one's slice is over (does not return then: the thread
-// resumes from a copy of f on its kernel stack).
-void maybe_preempt(TrapFrame* f);
+// The timer or an IPI interrupted program code (f, on the IST stack): when
+// the slice is over or signals wait, continues on the thread's kernel stack
+// (switching threads, delivering signals) and returns to the program from
+// there; else returns.
+void after_interrupt(TrapFrame* f);
+// Runs fn on the running thread's kernel stack with a copy of f, then
+// returns to the program from it (never returns here).
+[[noreturn]] void run_on_kernel_stack(TrapFrame* f, void (*fn)(TrapFrame*));
+void mote_vm_preempted_frame(TrapFrame* f);
+// The scheduler runs (the program has started).
+bool sched_active();
 
 // The running thread's system call in flight (platform.cc): its register
 // frame, and its FPU state once the core asked for it. Per thread: the
-// scheduler swaps g_sys with the thread.
+// scheduler swaps Cpu::sys with the thread.
 struct SyscallState {
   u64* gregs;
   platform::UserContext ctx;
@@ -25,7 +32,15 @@ struct SyscallState {
   bool dirty;  // gregs changed: the return reloads them all
   alignas(16) u8 fpu[512];  // fxsave image (Linux's signal-frame fpstate)
 };
-extern SyscallState* g_sys;
+
+// A reschedule IPI interrupted this CPU (f: the interrupted state).
+void on_resched_ipi(TrapFrame* f);
+// Makes an AP's idle thread (on the BSP, before the AP starts: allocations
+// change page tables, which only the kernel lock's holder may do).
+struct Cpu;
+void sched_prepare_cpu(Cpu* c);
+// An application processor joins the scheduler (never returns).
+[[noreturn]] void sched_enter_ap();
 
 // platform.cc: where the syscall entry switches stacks (the running thread's).
 void set_kernel_stack(u64 top);

@@ -9,13 +9,18 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/cpu.h"
+#include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/kvm/traps.h"
 
 extern "C" mote::u8 mote_ap_trampoline[], mote_ap_trampoline_end[], mote_ap_trampoline_efer[];
 
 extern "C" {
-// The stack the next AP starts on (smp_trampoline.S reads it).
+// The stack the next AP starts on, and the page tables it switches to (0:
+// stay on the boot tables) (smp_trampoline.S reads them).
 mote::u64 mote_ap_stack;
+mote::u64 mote_ap_cr3;
 }
 
 namespace mote::kvm {
@@ -23,11 +28,10 @@ namespace mote::kvm {
 namespace {
 
 constexpr u64 kApBase = 0x8000;  // the trampoline's page (KAP_BASE in smp_trampoline.S)
-constexpr u32 kMaxCpus = 64;
 constexpr u64 kApStack = 4096;
 
 volatile u32 g_online = 1;        // the BSP
-u32 g_apic_ids[kMaxCpus];
+u32 g_apic_ids[64];
 // The stack APs start on, one after the other: each uses it only to reach
 // its parking loop (cli; hlt), which needs none.
 alignas(16) u8 g_ap_stack[kApStack];
@@ -52,17 +56,23 @@ bool checksum_ok(const u8* p, u32 len) {
   return sum == 0;
 }
 
-// The MADT's enabled local APICs (ACPI 6.x 5.2.12). Physical addresses are
-// identity-mapped here (the boot page tables: 0-4 GiB).
+// Physical memory: identity-mapped on the boot page tables (self-tests),
+// through the direct map on the kernel's.
+bool g_direct_map;
+const u8* phys(u64 p) {
+  return g_direct_map ? static_cast<const u8*>(phys_to_virt(p)) : reinterpret_cast<const u8*>(p);
+}
+
+// The MADT's enabled local APICs (ACPI 6.x 5.2.12).
 u32 madt_apic_ids(u64 rsdp_phys, u32* ids, u32 cap) {
   if (!rsdp_phys || rsdp_phys >= (4ull << 30)) return 0;
-  const u8* rsdp = reinterpret_cast<const u8*>(rsdp_phys);
+  const u8* rsdp = phys(rsdp_phys);
   if (memcmp(rsdp, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20)) return 0;
   u32 rsdt;
   u64 xsdt = 0;
   memcpy(&rsdt, rsdp + 16, 4);
   if (rsdp[15] >= 2) memcpy(&xsdt, rsdp + 24, 8);
-  const u8* root = reinterpret_cast<const u8*>(xsdt ? xsdt : u64(rsdt));
+  const u8* root = phys(xsdt ? xsdt : u64(rsdt));
   u32 root_len;
   memcpy(&root_len, root + 4, 4);
   if (root_len < 36 || root_len > 65536 || !checksum_ok(root, root_len)) return 0;
@@ -71,7 +81,7 @@ u32 madt_apic_ids(u64 rsdp_phys, u32* ids, u32 cap) {
     u64 table = 0;
     memcpy(&table, root + off, entry);
     if (!table || table >= (4ull << 30)) continue;
-    const u8* t = reinterpret_cast<const u8*>(table);
+    const u8* t = phys(table);
     if (memcmp(t, "APIC", 4) != 0) continue;
     u32 len;
     memcpy(&len, t + 4, 4);
@@ -101,10 +111,29 @@ u32 madt_apic_ids(u64 rsdp_phys, u32* ids, u32 cap) {
 
 }  // namespace mote::kvm
 
-// An AP's first C code: counts itself online and parks (interrupts off).
+namespace mote::kvm {
+namespace {
+volatile u32 g_ap_index;   // the g_cpus slot of the AP starting now
+bool g_ap_run;             // APs join the scheduler (else they park)
+}  // namespace
+}  // namespace mote::kvm
+
+// An AP's first C code: parks (self-test), or sets itself up as a CPU of
+// the scheduler: per-CPU data, descriptor tables, LAPIC, syscall entry,
+// FPU; then runs threads.
 extern "C" [[noreturn]] void mote_ap_main() {
-  __atomic_add_fetch(&mote::kvm::g_online, 1, __ATOMIC_RELEASE);
-  for (;;) asm volatile("cli; hlt");
+  using namespace mote::kvm;
+  if (!g_ap_run) {
+    __atomic_add_fetch(&g_online, 1, __ATOMIC_RELEASE);
+    for (;;) asm volatile("cli; hlt");
+  }
+  Cpu* c = &g_cpus[g_ap_index];
+  c->self = c;
+  c->index = g_ap_index;
+  wrmsr(Msr::GsBase, reinterpret_cast<mote::u64>(c));
+  cpu_setup_ap(c);
+  __atomic_add_fetch(&g_online, 1, __ATOMIC_RELEASE);
+  sched_enter_ap();
 }
 
 namespace mote::kvm {
@@ -117,9 +146,87 @@ u32 smp_find_cpus(u64 rsdp_phys, u32 hint, u32* ids, u32 cap) {
   return hint ? hint : 1;
 }
 
+void send_ipi_to(u32 cpu, u8 vector) { send_ipi(g_cpus[cpu].apic_id, 0x4000 | vector); }
+
+void tlb_service() {
+  Cpu* c = this_cpu();
+  if (!__atomic_load_n(&c->tlb_flush, __ATOMIC_ACQUIRE)) return;
+  u64 cr3;
+  asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+  __atomic_store_n(&c->tlb_flush, 0, __ATOMIC_RELEASE);
+}
+
+void tlb_shootdown() {
+  if (g_ncpus < 2) return;
+  Cpu* me = this_cpu();
+  for (u32 i = 0; i < g_ncpus; ++i) {
+    if (&g_cpus[i] == me) continue;
+    __atomic_store_n(&g_cpus[i].tlb_flush, 1, __ATOMIC_RELEASE);
+    send_ipi_to(i, kTlbVector);
+  }
+  for (u32 i = 0; i < g_ncpus; ++i) {
+    if (&g_cpus[i] == me) continue;
+    while (__atomic_load_n(&g_cpus[i].tlb_flush, __ATOMIC_ACQUIRE)) {
+      tlb_service();  // another CPU may wait for us the same way
+      asm volatile("pause");
+    }
+  }
+}
+
+u32 smp_start(u64 rsdp_phys, u32 hint, u32 want) {
+  g_direct_map = true;
+  // The program's CPUs: as many as asked for (--cpus) and the machine has.
+  u32 n = smp_find_cpus(rsdp_phys, hint, g_apic_ids, kMaxCpus);
+  if (want && n > want) n = want;
+  if (n > kMaxCpus) n = kMaxCpus;
+  u32 bsp = *lapic(0x20) >> 24;
+  g_cpus[0].apic_id = bsp;
+  if (n < 2) return 1;
+  usize size = usize(mote_ap_trampoline_end - mote_ap_trampoline);
+  u32 ap_efer = 0x100 | u32(rdmsr(Msr::Efer) & (1u << 11));
+  u8* low = static_cast<u8*>(phys_to_virt(kApBase));
+  memcpy(low, mote_ap_trampoline, size);
+  memcpy(low + (mote_ap_trampoline_efer - mote_ap_trampoline), &ap_efer, 4);
+  u64 cr3;
+  asm volatile("mov %%cr3, %0" : "=r"(cr3));
+  mote_ap_cr3 = cr3;
+  g_ap_run = true;
+  u32 slot = 1;
+  for (u32 i = 0; i < n && slot < kMaxCpus; ++i) {
+    if (g_apic_ids[i] == bsp) continue;
+    // Everything the AP needs is made here, before it runs: only this CPU
+    // changes page tables now.
+    auto stack = core_map(16384);
+    auto ist = core_map(16384);
+    if (!stack.ok() || !ist.ok()) break;
+    mote_ap_stack = stack.value() + 16384;
+    g_ap_index = slot;
+    Cpu* c = &g_cpus[slot];
+    c->self = c;
+    c->index = slot;
+    c->apic_id = g_apic_ids[i];
+    c->ist_top = ist.value() + 16384;
+    sched_prepare_cpu(c);
+    u32 before = g_online;
+    send_ipi(g_apic_ids[i], 0x4500);
+    spin(1000000);
+    send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
+    spin(200000);
+    if (g_online == before) send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
+    u64 start = rdtsc();
+    while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && rdtsc() - start < 4000000000ull)
+      asm volatile("pause");
+    if (g_online == before) break;
+    ++slot;
+    g_spurious_possible = true;
+    __atomic_store_n(&g_ncpus, slot, __ATOMIC_RELEASE);
+  }
+  return g_ncpus;
+}
+
 u32 smp_start_parked(u64 rsdp_phys, u32 hint, const char** problem) {
   *problem = "";
-  u32 n = smp_find_cpus(rsdp_phys, hint, g_apic_ids, kMaxCpus);
+  u32 n = smp_find_cpus(rsdp_phys, hint, g_apic_ids, 64);
   u32 bsp = *lapic(0x20) >> 24;
   // The LAPIC on (spurious-vector register), as the APs' INIT/SIPI need.
   wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));

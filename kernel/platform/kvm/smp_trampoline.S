@@ -72,7 +72,11 @@ mote_ap_entry64:
         mov     %eax, %ds
         mov     %eax, %es
         mov     %eax, %ss
-        mov     mote_ap_stack(%rip), %rsp
+        mov     mote_ap_cr3(%rip), %rax         // the kernel's own tables, once they exist
+        test    %rax, %rax
+        jz      2f
+        mov     %rax, %cr3
+2:      mov     mote_ap_stack(%rip), %rsp
         xor     %ebp, %ebp
         call    mote_ap_main
 1:      cli

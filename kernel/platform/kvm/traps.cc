@@ -4,12 +4,14 @@
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/ksyms.h"
+#include "kernel/core/thread.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/platform.h"
 
 extern "C" const mote::u64 mote_vector_table[32];
-extern "C" const mote::u64 mote_vector_timer[2];
+extern "C" const mote::u64 mote_vector_timer[4];
 
 namespace mote::kvm {
 
@@ -108,6 +110,46 @@ void traps_init() {
   for (int v = 0; v < 32; ++v) set_gate(v, mote_vector_table[v]);
   set_gate(kTimerVector, mote_vector_timer[0]);
   set_gate(kSpuriousVector, mote_vector_timer[1]);
+  set_gate(kReschedVector, mote_vector_timer[2]);
+  set_gate(kTlbVector, mote_vector_timer[3]);
+  DescriptorPointer idtr{sizeof g_idt - 1, reinterpret_cast<u64>(g_idt)};
+  asm volatile("lidt %0" : : "m"(idtr));
+}
+
+namespace {
+alignas(16) u64 g_ap_gdt[kMaxCpus][5];
+alignas(16) Tss g_ap_tss[kMaxCpus];
+}  // namespace
+
+void traps_init_ap(u32 index, u64 ist_top) {
+  u64* gdt = g_ap_gdt[index];
+  Tss& tss = g_ap_tss[index];
+  gdt[0] = 0;
+  gdt[1] = 0x00af9a000000ffffull;
+  gdt[2] = 0x00cf92000000ffffull;
+  u64 t = reinterpret_cast<u64>(&tss);
+  u64 limit = sizeof(Tss) - 1;
+  gdt[3] = (limit & 0xffff) | ((t & 0xffffff) << 16) | (u64(0x89) << 40) |
+           (((limit >> 16) & 0xf) << 48) | (((t >> 24) & 0xff) << 56);
+  gdt[4] = t >> 32;
+  memset(&tss, 0, sizeof tss);
+  tss.ist[0] = ist_top;
+  tss.iomap_base = sizeof(Tss);
+  DescriptorPointer gdtr{5 * 8 - 1, reinterpret_cast<u64>(gdt)};
+  asm volatile(
+      "lgdt %0\n"
+      "pushq $0x08\n"
+      "leaq 1f(%%rip), %%rax\n"
+      "pushq %%rax\n"
+      "lretq\n"
+      "1: mov $0x10, %%eax\n"
+      "mov %%eax, %%ds\n"
+      "mov %%eax, %%es\n"
+      "mov %%eax, %%ss\n"
+      "ltr %w1\n"
+      :
+      : "m"(gdtr), "r"(kTssSelector)
+      : "rax", "memory");
   DescriptorPointer idtr{sizeof g_idt - 1, reinterpret_cast<u64>(g_idt)};
   asm volatile("lidt %0" : : "m"(idtr));
 }
@@ -163,19 +205,34 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
     if (g_timer_handler) g_timer_handler();
     // Program code was interrupted: its slice may be over; a signal the
-    // timer raised is taken now.
-    if (f->rip < 0x800000000000ull) {
-      maybe_preempt(f);
-      deliver_at_trap(f, nullptr);
-    }
+    // timer raised is taken now (on the thread's kernel stack).
+    after_interrupt(f);
     return;
   }
   if (f->vector == kSpuriousVector) return;
+  if (f->vector == kReschedVector || f->vector == kTlbVector) {
+    *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // EOI
+    if (f->vector == kTlbVector) tlb_service();
+    else on_resched_ipi(f);
+    return;
+  }
   // Demand paging: a first touch of program memory, by the program or by the
   // core copying to/from it (error code bit 1: write).
-  if (f->vector == 14 && read_cr2() < 0x800000000000ull && !(f->error & 1) &&
-      fault_in(read_cr2(), f->error & 2))
-    return;
+  if (f->vector == 14 && read_cr2() < 0x800000000000ull &&
+      (!(f->error & 1) || g_spurious_possible)) {
+    // fault_in reads the core's mappings and changes page tables: under the
+    // kernel lock (this CPU's thread may hold it already: a copy to or from
+    // program memory in a system call). Spinning, not sleeping: this is an
+    // exception on the IST stack.
+    bool mine = core::klock_mine();
+    while (!mine && !core::klock_try()) {
+      tlb_service();
+      asm volatile("pause");
+    }
+    bool done = fault_in(read_cr2(), f->error & 2, f->error & 1);
+    if (!mine) core::kunlock();
+    if (done) return;
+  }
   if (g_expect.armed && f->vector == g_expect.vector) {
     g_expect.armed = false;
     g_record = TrapRecord{g_record.count + 1, u8(f->vector), f->rip, f->error,
@@ -184,6 +241,9 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     return;
   }
   if (f->vector < 32 && f->rip < 0x800000000000ull) {
+    // Off the IST stack first: starting a handler writes to program memory,
+    // which may fault again (a nested fault reuses the IST stack).
+    if (sched_active()) run_on_kernel_stack(f, program_fault);
     program_fault(f);
     return;
   }

@@ -20,6 +20,8 @@ struct TrapFrame {
 // Builds and loads the GDT (with a 64-bit TSS whose IST1 is the trap stack)
 // and the IDT (every gate on IST1).
 void traps_init();
+// An application processor's own GDT and TSS (IST1 = ist_top), the shared IDT.
+void traps_init_ap(u32 index, u64 ist_top);
 
 // The next trap with `vector` at `rip` resumes at `resume` instead of being
 // fatal (self-tests that provoke faults). Cleared when it triggers.

@@ -26,6 +26,8 @@ mote_vector_\vec:
         stub 24,0; stub 25,0; stub 26,0; stub 27,0; stub 28,0; stub 29,1; stub 30,1; stub 31,0
         stub 48,0                           // LAPIC timer
         stub 255,0                          // LAPIC spurious
+        stub 240,0                          // IPI: reschedule / signal kick
+        stub 241,0                          // IPI: TLB flush
 
 trap_common:
         push    %rax
@@ -80,5 +82,7 @@ mote_vector_table:
 mote_vector_timer:
         .quad   mote_vector_48
         .quad   mote_vector_255
+        .quad   mote_vector_240
+        .quad   mote_vector_241
 
         .section .note.GNU-stack, "", @progbits

@@ -20,6 +20,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes);
 // LAPIC one-shot timer at a monotonic deadline (0 disarms); interrupts call
 // core::on_timer.
 void lapic_init();
+void lapic_init_ap();  // an application processor's own LAPIC, like the BSP's
 void lapic_arm(u64 deadline_ns);
 
 // SSE for the program (CR0.MP, CR4.OSFXSR|OSXMMEXCPT; XSAVE/AVX state when
