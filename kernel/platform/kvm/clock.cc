@@ -31,7 +31,7 @@ u64 khz_from_cpuid() {
 }
 
 // The PIT (8254) counts at 1.193182 MHz: program channel 0 as a free-running
-// rate generator and count TSC ticks while it advances 10 ms, reading the
+// rate generator and count TSC ticks while it advances (khz_from_pit), reading the
 // counter with latch commands (port 0x61 / channel 2 is absent on microvm).
 u16 pit_read() {
   outb(0x43, 0x00);  // latch channel 0
@@ -40,28 +40,52 @@ u16 pit_read() {
   return u16(lo | (hi << 8));
 }
 
-u64 khz_from_pit() {
+// One measurement: TSC ticks over `ticks` PIT ticks, from a counter edge to
+// the read that passes the mark, each read bracketed by the TSC (its
+// middle is when it happened). 0 when the counter never moves.
+u64 pit_measure(u32 ticks) {
   constexpr u32 kPitHz = 1193182;
-  constexpr u32 kTicks = kPitHz / 100;  // 10 ms
-  outb(0x43, 0x34);                     // channel 0, lo/hi, mode 2
-  outb(0x40, 0);
-  outb(0x40, 0);                        // count 65536
   u16 prev = pit_read();
   u64 start = 0;
   u32 elapsed = 0;
   for (u64 reads = 0; reads < 10000000; ++reads) {
+    u64 a = rdtsc();
     u16 now = pit_read();
+    u64 mid = a + (rdtsc() - a) / 2;
     if (now == prev) continue;
     if (!start) {
-      start = rdtsc();  // align to a counter edge
+      start = mid;  // aligned to a counter edge
       prev = now;
       continue;
     }
     elapsed += u16(prev - now);  // counts down, wraps at 65536
     prev = now;
-    if (elapsed >= kTicks) return (rdtsc() - start) * kPitHz / elapsed / 1000;
+    if (elapsed >= ticks) return (mid - start) * kPitHz / elapsed / 1000;
   }
-  return 0;  // the counter never moved: no PIT
+  return 0;
+}
+
+// The TSC frequency against the PIT: the median of five 2 ms measurements.
+// A measurement the vCPU was descheduled in (TCG on a loaded host) can come
+// out wrong (a read paired with a late TSC, or more than one 55 ms counter
+// wrap missed); the median leaves it out.
+u64 khz_from_pit() {
+  constexpr u32 kTicks = 1193182 / 500;  // 2 ms
+  outb(0x43, 0x34);                      // channel 0, lo/hi, mode 2
+  outb(0x40, 0);
+  outb(0x40, 0);                         // count 65536
+  u64 khz[5];
+  for (u64& k : khz) {
+    k = pit_measure(kTicks);
+    if (!k) return 0;  // the counter never moved: no PIT
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4 - i; ++j)
+      if (khz[j] > khz[j + 1]) {
+        u64 t = khz[j];
+        khz[j] = khz[j + 1], khz[j + 1] = t;
+      }
+  return khz[2];
 }
 
 u8 cmos(u8 reg) {

@@ -47,18 +47,60 @@ void lapic_init_ap() {
 }
 
 namespace {
-// Counts APIC timer ticks over 1 ms of TSC (the first time a timer is armed).
-void calibrate() {
-  *reg(kLvtTimer) = kTimerVector | (1u << 16);
-  *reg(kInitialCount) = 0xffffffff;
-  u64 start = rdtsc(), span = clock_tsc_khz();
-  while (rdtsc() - start < span) {
+// The APIC timer's count and the TSC read together: the TSC just before
+// and just after, so a sample the vCPU was descheduled across shows as a
+// wide window and is taken again.
+struct Sample {
+  u64 tsc;  // the window's middle
+  u32 count;
+};
+
+Sample sample(u64 max_window) {
+  Sample best{};
+  u64 best_window = ~u64(0);
+  for (int tries = 0; tries < 8 && best_window > max_window; ++tries) {
+    u64 a = rdtsc();
+    u32 c = *reg(kCurrentCount);
+    u64 b = rdtsc();
+    if (b - a < best_window) best = Sample{a + (b - a) / 2, c}, best_window = b - a;
   }
-  g_ticks_per_ms = 0xffffffffull - *reg(kCurrentCount);
-  *reg(kInitialCount) = 0;
-  if (g_ticks_per_ms == 0) g_ticks_per_ms = 1;
+  return best;
+}
+
+// APIC timer ticks per millisecond (the first time a timer is armed, or
+// before the APs start: lapic_calibrate). Each measurement divides the ticks
+// counted by the TSC time that really passed, not the 1 ms it aimed for: a
+// host that deschedules the vCPU mid-measurement (TCG on a loaded machine)
+// stretches both alike. The median of three drops one bad pairing.
+void calibrate() {
+  const u64 khz = clock_tsc_khz();
+  const u64 max_window = khz / 50 + 1;  // 20 us
+  u64 rates[3];
+  for (u64& rate : rates) {
+    *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked
+    *reg(kInitialCount) = 0xffffffff;
+    Sample a = sample(max_window);
+    while (rdtsc() - a.tsc < khz) {
+    }
+    Sample b = sample(max_window);
+    *reg(kInitialCount) = 0;
+    u64 tsc = b.tsc - a.tsc, ticks = u64(a.count - b.count);
+    rate = tsc ? ticks * khz / tsc : 0;
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2 - i; ++j)
+      if (rates[j] > rates[j + 1]) {
+        u64 t = rates[j];
+        rates[j] = rates[j + 1], rates[j + 1] = t;
+      }
+  g_ticks_per_ms = rates[1] ? rates[1] : 1;
 }
 }  // namespace
+
+void lapic_calibrate() {
+  clock_tsc_khz();
+  if (!g_deadline_mode && !g_ticks_per_ms) calibrate();
+}
 
 void lapic_arm(u64 deadline_ns) {
   if (deadline_ns == 0) {

@@ -125,7 +125,8 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   Cpu* cpu = this_cpu();
   cpu->sys = &st;
   mote::core::on_syscall(*f);
-  cpu = this_cpu();  // the thread may have slept and woken on another CPU
+  resched_after_syscall();
+  cpu = this_cpu();  // the thread may have slept or moved to another CPU
   cpu->sys = &st;    // (and a fork's child may have left its own here)
   gregs[RAX] = f->ret;
   if (mote::core::signal_work_of(static_cast<const mote::core::Thread*>(cpu->thread))) {
@@ -434,8 +435,10 @@ void enter_program(const EntryState& s) {
   asm volatile("mov %0, %%cr0" : : "r"(cr0 | (1u << 16)));
   sched_init(cpu->kernel_stack_top);
   // The other vCPUs (PVH: QEMU's -smp), up to --cpus.
-  if (g_vm.host == Host::Pvh && g_vm.boot->cpus != 1)
+  if (g_vm.host == Host::Pvh && g_vm.boot->cpus != 1) {
+    lapic_calibrate();
     smp_start(g_selftest_rsdp, g_vm.boot->cpus, g_vm.boot->cpus);
+  }
   if (g_vm.bootstats) {
     // Under QEMU -icount shift=0 the TSC counts guest instructions.
     // boot_tsc lives in .boot (linked at its physical address): read it

@@ -396,6 +396,18 @@ void mote::kvm::mote_vm_preempted_frame(TrapFrame* f) {
   deliver_at_trap(f, nullptr);
 }
 
+// On the way out of a system call, the kernel lock released: a switch the
+// call asked for (set_affinity).
+void mote::kvm::resched_after_syscall() {
+  Cpu* c = this_cpu();
+  if (!c->need_resched || !c->cur || c->cur == c->idle) return;
+  g_lock.lock();
+  c->need_resched = false;
+  enqueue(cur());
+  schedule();
+  g_lock.unlock();
+}
+
 // A new thread's first run, on its kernel stack (mote_vm_thread_start): the
 // scheduler lock the switch held is ours to release; then the syscall return
 // path takes it to the program.
@@ -549,12 +561,19 @@ u64 thread_cpu_ns() {
   return k ? k->cpu_ns + (now() - k->since) : now();
 }
 
+// Another thread's, or the whole process's, CPU time: read under the
+// scheduler lock, which schedule() holds while it moves a thread's current
+// run into cpu_ns (unlocked, a thread just blocked on another CPU could be
+// read as Blocked with its last run not yet counted: time going backwards).
+// A thread running on another CPU counts its current run as well.
 u64 thread_cpu_ns_of(void* thread) {
   auto* k = static_cast<KThread*>(static_cast<core::Thread*>(thread)->platform);
   if (!k) return 0;
   if (k == kvm::this_cpu()->cur) return thread_cpu_ns();
-  // Running on another CPU: its current run counts too.
-  return k->state == State::Running ? k->cpu_ns + (now() - k->since) : k->cpu_ns;
+  g_lock.lock();
+  u64 ns = k->cpu_ns + (k->state == State::Running ? now() - k->since : 0);
+  g_lock.unlock();
+  return ns;
 }
 
 Result<void> set_affinity(u64 mask) {
@@ -563,10 +582,12 @@ Result<void> set_affinity(u64 mask) {
   u64 all = kvm::g_ncpus >= 64 ? ~u64(0) : (u64(1) << kvm::g_ncpus) - 1;
   g_lock.lock();
   c->cur->affinity = (mask & all) == all ? 0 : mask;
-  if (!allowed_here(c->cur)) {  // move now
-    enqueue(c->cur);
-    schedule();
-  }
+  // Not allowed here any more: it moves on its way out of this system call
+  // (resched_after_syscall), not now. Switching now would leave a thread
+  // that holds the kernel lock waiting for a CPU, and a CPU spinning for
+  // that lock with interrupts off in a trap could be the only one it may
+  // run on: a deadlock.
+  if (!allowed_here(c->cur)) c->need_resched = true;
   g_lock.unlock();
   return ok();
 }
@@ -574,10 +595,15 @@ Result<void> set_affinity(u64 mask) {
 u64 process_cpu_ns() {
   KThread* me = kvm::this_cpu()->cur;
   if (!me) return now();
-  u64 sum = 0;
-  for (KThread* t = g_all; t; t = t->next_all)
-    if (t->thread) sum += t->cpu_ns;
-  return sum + (now() - me->since);
+  g_lock.lock();
+  u64 t = now(), sum = 0;
+  for (KThread* k = g_all; k; k = k->next_all) {
+    if (!k->thread) continue;
+    sum += k->cpu_ns;
+    if (k == me || k->state == State::Running) sum += t - k->since;
+  }
+  g_lock.unlock();
+  return sum;
 }
 
 void timer_arm(u64 deadline_ns) {

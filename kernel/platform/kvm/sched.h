@@ -19,6 +19,9 @@ void after_interrupt(TrapFrame* f);
 // returns to the program from it (never returns here).
 [[noreturn]] void run_on_kernel_stack(TrapFrame* f, void (*fn)(TrapFrame*));
 void mote_vm_preempted_frame(TrapFrame* f);
+// Called by the system call path after the core returns (kernel lock free):
+// switches when the call asked for it (sched_setaffinity off this CPU).
+void resched_after_syscall();
 // The scheduler runs (the program has started).
 bool sched_active();
 

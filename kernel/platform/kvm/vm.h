@@ -22,6 +22,11 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes);
 void lapic_init();
 void lapic_init_ap();  // an application processor's own LAPIC, like the BSP's
 void lapic_arm(u64 deadline_ns);
+// Measures the TSC frequency (if the boot info and CPUID did not give it) and
+// the LAPIC timer's rate now, on this CPU. Called before the APs start: they
+// share the answers, and two CPUs calibrating at once against the one PIT
+// get two different ones (the clock then jumps when the second is stored).
+void lapic_calibrate();
 
 // SSE for the program (CR0.MP, CR4.OSFXSR|OSXMMEXCPT; XSAVE/AVX state when
 // the CPU has it). The kernel itself never touches vector registers.
