@@ -135,8 +135,6 @@ int cmd_run(const std::vector<std::string>& args) {
   std::string error;
   auto opts = mote::cli::parse_run(args, &error, host_env);
   if (!opts) return fail(error);
-  if (!opts->publish.empty())
-    return fail("-p " + opts->publish[0] + ": port publishing is not supported yet");
   if (!opts->selftest.empty() && opts->platform == mote::cli::Platform::Qemu)
     return fail("--selftest runs on the process and kvm platforms");
   if (opts->platform == mote::cli::Platform::Kvm && !opts->selftest.empty() &&

@@ -106,6 +106,7 @@ std::optional<Volume> parse_volume(const std::string& spec, std::string* error) 
 std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::string* error,
                                     const char* (*lookup_env)(const char*)) {
   RunOptions o;
+  bool net_given = false;
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -161,7 +162,17 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
     } else if (matches(a, "-p") || matches(a, "--publish")) {
       if (!take_value(args, i, a.rfind("--publish", 0) == 0 ? "--publish" : "-p", &v, error))
         return std::nullopt;
+      auto port = parse_publish(v, error);
+      if (!port) return std::nullopt;
       o.publish.push_back(v);
+      o.ports.push_back(*port);
+    } else if (matches(a, "--net") || matches(a, "--network")) {
+      if (!take_value(args, i, a.rfind("--network", 0) == 0 ? "--network" : "--net", &v, error))
+        return std::nullopt;
+      auto net = parse_net(v, error);
+      if (!net) return std::nullopt;
+      o.net = *net;
+      net_given = true;
     } else if (matches(a, "-v") || matches(a, "--volume")) {
       if (!take_value(args, i, a.rfind("--volume", 0) == 0 ? "--volume" : "-v", &v, error))
         return std::nullopt;
@@ -224,6 +235,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
     *error = "run needs a program (mote run [OPTIONS] PROGRAM [ARGS...])";
     return std::nullopt;
   }
+  if (!resolve_network(o, net_given, error)) return std::nullopt;
   o.program = args[i++];
   o.args.assign(args.begin() + long(i), args.end());
   // More vCPUs than host CPUs only on request: they would share the host's
@@ -286,7 +298,12 @@ const char* usage() {
          "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
-         "  -p HOST:GUEST      publish a port (not supported yet)\n"
+         "  --net MODE         the network: user (NAT through the host, rootless; the\n"
+         "                     guest is 10.0.2.15, DNS 10.0.2.3), tap:NAME (an existing\n"
+         "                     tap device), none (default unless -p: loopback only)\n"
+         "  -p [IP:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
+         "                     publish a guest port on the host (every host address\n"
+         "                     unless IP is given, as docker; implies --net user)\n"
          "  -v HOST:GUEST[:ro|rw]\n"
          "                     share a host directory at GUEST (read-only unless :rw;\n"
          "                     process platform)\n"

@@ -11,13 +11,31 @@ namespace mote::cli {
 
 enum class Platform { Auto, Process, Kvm, Qemu };
 
+// --net: the guest's network device (monitor/cli/net_options.cc).
+enum class NetMode { None, User, Tap };
+struct NetChoice {
+  NetMode mode = NetMode::None;
+  std::string tap;  // --net tap:NAME
+};
+
+// -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], Docker's syntax. Host ports are
+// bound on every host address (0.0.0.0, as Docker) unless HOSTIP is given.
+struct PortMapping {
+  std::string host_ip = "0.0.0.0";  // dotted IPv4
+  uint16_t host_port = 0;
+  uint16_t guest_port = 0;
+  bool udp = false;
+};
+
 struct RunOptions {
   Platform platform = Platform::Auto;
   uint32_t cpus = 1;
   uint64_t mem_bytes = 1ull << 30;  // 1 GiB unless --mem
   std::string mem_text = "1G";
   std::vector<std::string> env;       // -e K=V, in order
-  std::vector<std::string> publish;   // -p HOST:GUEST
+  std::vector<std::string> publish;   // -p values as given
+  std::vector<PortMapping> ports;     // -p, parsed
+  NetChoice net;                      // --net (default: user with -p, else none)
   std::vector<std::string> volumes;   // -v HOST:GUEST[:ro|rw], checked by parse_volume
   std::vector<std::string> adds;      // --add HOST[:GUEST]: files copied into the image
   std::string hostname = "mote";
@@ -47,6 +65,14 @@ struct Volume {
 };
 // Parses one -v value (syntax only: the host directory is opened later).
 std::optional<Volume> parse_volume(const std::string& spec, std::string* error);
+
+// Parses one -p value. Errors name the value: "-p 80: ...".
+std::optional<PortMapping> parse_publish(const std::string& spec, std::string* error);
+// Parses one --net value: none, user, tap:NAME.
+std::optional<NetChoice> parse_net(const std::string& spec, std::string* error);
+// After all options: the --net default and the -p/--net rules (-p needs
+// --net user; no host port published twice). False with *error set.
+bool resolve_network(RunOptions& o, bool net_given, std::string* error);
 
 // Parses the arguments after "run". Returns nullopt and sets *error on a
 // usage error. `lookup_env` resolves `-e NAME` (no '=') from the host.
