@@ -15,6 +15,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
+#include "kernel/linux/inet.h"
 #include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
 
@@ -133,6 +134,7 @@ void boot() {
   if (!r.ok()) fail("address space", r.error());
 
   init_filesystem(b);
+  linux::inet_register();  // AF_INET (the stack itself is made on first use)
   auto exe = fs::resolve(nullptr, g_proc.exe_path, fs::kFollow);
   if (!exe.ok()) {
     console_printf("mote: %s: %s in the image\n", g_proc.exe_path.data,

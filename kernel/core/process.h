@@ -2,6 +2,7 @@
 // state the Linux ABI needs. One instance, g_proc.
 #pragma once
 
+#include "kernel/lib/chacha20.h"
 #include "kernel/lib/types.h"
 #include "kernel/mm/address_space.h"
 
@@ -50,6 +51,8 @@ struct Process {
 };
 
 extern Process g_proc;
+// The core's CSPRNG (linux/random.cc), seeded at boot from the host.
+extern Csprng g_rng;
 
 // Boots the program described by platform::boot_info(): loads it, builds its
 // stack and enters it. Never returns.

@@ -3,6 +3,7 @@
 
 #include "kernel/core/process.h"
 #include "kernel/core/signals.h"
+#include "kernel/linux/inet.h"
 #include "kernel/linux/timer.h"
 #include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
@@ -194,7 +195,9 @@ void wake_all(WaitQueue& q) {
   }
 }
 
-bool wake_possible() { return g_nthreads > 1 || linux::timers_armed(); }
+bool wake_possible() {
+  return g_nthreads > 1 || linux::timers_armed() || linux::inet_wake_possible();
+}
 
 Wake sleep_until(u64 deadline_ns, bool interruptible) {
   prepare_sleep(interruptible);

@@ -4,6 +4,7 @@
 // deadline, and ends an idle that was waiting longer.
 #include "kernel/core/process.h"
 #include "kernel/core/thread.h"
+#include "kernel/linux/inet.h"
 #include "kernel/linux/timer.h"
 #include "kernel/platform/platform.h"
 
@@ -25,6 +26,8 @@ void on_timer() {
     return;
   }
   linux::timers_expire();
+  linux::inet_timer_work();  // frames that arrived, the stack's timers
+  linux::timers_rearm();
   kunlock();
 }
 

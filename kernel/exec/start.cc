@@ -1,13 +1,10 @@
 #include "kernel/exec/start.h"
 
+#include "kernel/core/process.h"
 #include "kernel/exec/stack.h"
 #include "kernel/lib/chacha20.h"
 #include "kernel/lib/errno.h"
 #include "kernel/platform/platform.h"
-
-namespace mote::core {
-extern Csprng g_rng;
-}
 
 namespace mote::exec {
 

@@ -12,6 +12,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/linux/inet.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/linux/user.h"
 #include "kernel/platform/platform.h"
@@ -56,7 +57,7 @@ u64 wake_at(const Timer& t) {
 }
 
 void rearm() {
-  u64 first = 0;
+  u64 first = inet_deadline();  // the network stack's, 0 when none
   for (const Timer& t : g_timers) {
     if (!t.armed) continue;
     u64 w = wake_at(t);
@@ -150,6 +151,8 @@ void timer_signal_taken(core::SigInfo* info) {
   t.overrun = 0;
   info->f[0] = u64(u32(id - kFirstPosix)) | (u64(u32(t.last_overrun)) << 32);
 }
+
+void timers_rearm() { rearm(); }
 
 bool timers_armed() {
   for (const Timer& t : g_timers)

@@ -14,6 +14,10 @@ void timers_expire();
 // count (si_overrun) and starts counting afresh (timer_getoverrun).
 void timer_signal_taken(core::SigInfo* info);
 
+// Arms the platform timer for the earliest of the program's timers and the
+// network stack's deadline (inet.cc). Kernel lock held.
+void timers_rearm();
+
 // Some timer is armed (a blocked thread may yet be interrupted).
 bool timers_armed();
 

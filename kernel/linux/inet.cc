@@ -1,0 +1,168 @@
+// The kernel's IPv4 network (inet.h): one net::Stack with TCP, over the
+// platform's Ethernet device when the monitor gave one (boot info
+// kNetDevice), else loopback alone.
+//
+// Events: the platform calls core::on_net_ready when frames arrive (an
+// interrupt, the process platform's event thread). It only marks them
+// pending and, when the kernel lock is free, takes them at once; otherwise
+// the core's timer path (on_timer -> inet_timer_work) takes them a
+// millisecond later. The stack's own deadlines (retransmissions, delayed
+// ACKs, TIME_WAIT, ARP retries) are folded into the platform timer by
+// linux/timer.cc (inet_deadline).
+#include "kernel/linux/inet.h"
+
+#include "kernel/core/process.h"
+#include "kernel/core/thread.h"
+#include "kernel/linux/timer.h"
+#include "kernel/mm/heap.h"
+#include "kernel/net/stack.h"
+#include "kernel/net/tcp.h"
+#include "kernel/platform/platform.h"
+
+#include <new>
+
+namespace mote::linux {
+
+namespace {
+
+class PlatformDevice final : public net::NetDevice {
+ public:
+  void send_frame(const u8* frame, usize len) override {
+    // A full transmit queue drops the frame, as a NIC would; TCP resends.
+    platform::net_send(frame, len);
+  }
+};
+
+// TCP as the stack's protocol-6 handler.
+class TcpTransport final : public net::TransportHandler {
+ public:
+  explicit TcpTransport(net::Tcp& tcp) : tcp_(tcp) {}
+  void input(const net::IpInfo& ip, const u8* seg, usize len, u64 now) override {
+    tcp_.input(ip, seg, len, now);
+  }
+  void icmp_error(const net::IcmpError& e, u64 now) override {
+    tcp_.icmp_error(e.src, e.dst, e.type, e.code, e.mtu, e.transport, e.transport_len, now);
+  }
+  void tick(u64 now) override { tcp_.tick(now); }
+  u64 next_deadline() override { return tcp_.next_deadline(); }
+
+ private:
+  net::Tcp& tcp_;
+};
+
+struct State {
+  PlatformDevice device;
+  net::Stack stack;
+  net::Tcp tcp;
+  TcpTransport transport;
+  Inet inet;
+  u8* rx_buf;
+  usize rx_cap;
+  State(const net::InterfaceConfig& cfg, const net::TcpSecret& secret)
+      : stack(device, cfg), tcp(stack, secret), transport(tcp), inet{&stack, &tcp} {}
+};
+
+State* g_state;
+volatile bool g_rx_pending;  // set by on_net_ready, cleared by whoever drains
+bool g_device;
+
+// Frames taken per timer run: a flood cannot hold the kernel lock for long;
+// the rest are taken a millisecond later.
+constexpr int kRxBudget = 256;
+
+net::InterfaceConfig config_from_boot() {
+  const abi::BootInfo& b = platform::boot_info();
+  net::InterfaceConfig cfg;
+  if (!(b.net_flags & abi::kNetDevice)) return cfg;  // loopback only
+  for (int i = 0; i < 6; ++i) cfg.mac.b[i] = b.net_mac[i];
+  cfg.addr = net::Ipv4(b.net_addr);
+  cfg.prefix_len = u8(b.net_prefix_len <= 32 ? b.net_prefix_len : 24);
+  cfg.gateway = net::Ipv4(b.net_gateway);
+  cfg.mtu = b.net_mtu ? b.net_mtu : 1500;
+  return cfg;
+}
+
+}  // namespace
+
+Inet* inet() {
+  if (g_state) return &g_state->inet;
+  net::InterfaceConfig cfg = config_from_boot();
+  g_device = platform::boot_info().net_flags & abi::kNetDevice;
+  net::TcpSecret secret;
+  core::g_rng.fill(reinterpret_cast<u8*>(&secret), sizeof secret);
+  void* mem = mm::kzalloc(sizeof(State));
+  usize cap = usize(cfg.mtu) + 14;
+  u8* buf = g_device ? static_cast<u8*>(mm::kalloc(cap)) : nullptr;
+  if (!mem || (g_device && !buf)) {
+    mm::kfree(mem);
+    mm::kfree(buf);
+    return nullptr;
+  }
+  auto* s = new (mem) State(cfg, secret);
+  s->stack.set_transport(net::kProtoTcp, &s->transport);
+  s->rx_buf = buf;
+  s->rx_cap = cap;
+  g_state = s;
+  return &s->inet;
+}
+
+u64 inet_now() { return platform::monotonic_ns(); }
+
+void inet_kick() {
+  if (!g_state) return;
+  g_state->stack.run_pending(inet_now());
+  timers_rearm();
+}
+
+void inet_timer_work() {
+  if (g_rx_pending && !g_state) inet();  // frames before any socket: ARP, ping
+  if (!g_state) return;
+  net::Stack& st = g_state->stack;
+  if (g_rx_pending && g_state->rx_buf) {
+    g_rx_pending = false;  // an arrival while draining sets it again
+    int n = 0;
+    for (; n < kRxBudget; ++n) {
+      usize len = platform::net_receive(g_state->rx_buf, g_state->rx_cap);
+      if (!len) break;
+      st.input_frame(g_state->rx_buf, len, inet_now());
+    }
+    if (n == kRxBudget) g_rx_pending = true;  // more may wait: next round
+  }
+  u64 now = inet_now();
+  u64 d = st.next_deadline();
+  if (d != net::kNoDeadline && d <= now) st.tick(now);
+  st.run_pending(now);
+}
+
+u64 inet_deadline() {
+  if (g_rx_pending) return 1;
+  if (!g_state) return 0;
+  u64 d = g_state->stack.next_deadline();
+  if (d == net::kNoDeadline) return 0;
+  return d ? d : 1;
+}
+
+bool inet_wake_possible() {
+  if (g_device) return true;
+  return g_state && g_state->stack.next_deadline() != net::kNoDeadline;
+}
+
+}  // namespace mote::linux
+
+namespace mote::core {
+
+void on_net_ready() {
+  linux::g_rx_pending = true;
+  if (!g_threads) return;  // before the program: taken with the first timer
+  // Called where sleeping is not allowed: a busy kernel lock leaves the
+  // frames to the timer path, a millisecond later.
+  if (!klock_try()) {
+    platform::timer_arm(platform::monotonic_ns() + 1000000);
+    return;
+  }
+  linux::inet_timer_work();
+  linux::timers_rearm();
+  kunlock();
+}
+
+}  // namespace mote::core

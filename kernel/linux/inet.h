@@ -1,0 +1,42 @@
+// The kernel's one IPv4 network: the stack (kernel/net/) over the platform's
+// network device (or loopback alone), its timers, and frame arrival. The
+// AF_INET sockets (inet_socket.cc) use it; everything runs under the kernel
+// lock.
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::net {
+class Stack;
+class Tcp;
+}  // namespace mote::net
+
+namespace mote::linux {
+
+struct Inet {
+  net::Stack* stack;
+  net::Tcp* tcp;
+};
+
+// The network, made on first use from the boot info's device; null on ENOMEM.
+Inet* inet();
+// The stack's clock (monotonic ns).
+u64 inet_now();
+// After anything that may have queued work (a send, a close): delivers
+// loopback datagrams and re-arms the stack's timer.
+void inet_kick();
+
+// For core::on_timer: frames that arrived, then the stack's timers when due.
+void inet_timer_work();
+// The stack's next deadline (0: none), folded into the platform timer by
+// linux/timer.cc.
+u64 inet_deadline();
+// Something outside the program could still wake a sleeping thread: frames
+// from a device, or the stack's own timers (retransmissions, a connection
+// being closed).
+bool inet_wake_possible();
+
+// Registers AF_INET with the socket layer (boot).
+void inet_register();
+
+}  // namespace mote::linux

@@ -1,0 +1,588 @@
+// AF_INET sockets: SOCK_STREAM over the stack's TCP, SOCK_DGRAM over its
+// UDP (kernel/net/), as fs::SocketFile (kernel/fs/socket.h).
+//
+// The transport objects never block; this file does the waiting. Each
+// socket has one wait queue, woken (with every poller) by the transport's
+// wakeup hook whenever its readiness may have changed. Blocking calls loop:
+// try, and on EAGAIN sleep on the queue until woken, SO_RCVTIMEO /
+// SO_SNDTIMEO, or a signal. After anything that may have queued datagrams
+// for a local address or changed the stack's timers, inet_kick() delivers
+// and re-arms.
+//
+// Differences from Linux (docs/compat.md): SO_LINGER with a positive time
+// does not make close() wait (the connection still finishes in the
+// background); ping sockets (SOCK_DGRAM, IPPROTO_ICMP) and raw sockets are
+// not supported; TCP_INFO is not answered.
+#include "kernel/core/signals.h"
+#include "kernel/core/thread.h"
+#include "kernel/fs/socket.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/linux/inet.h"
+#include "kernel/mm/heap.h"
+#include "kernel/net/stack.h"
+#include "kernel/net/tcp.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::linux {
+
+namespace {
+
+constexpr int kIpprotoTcp = 6, kIpprotoUdp = 17;
+// Option names (asm-generic/socket.h, linux/tcp.h, linux/in.h).
+constexpr int kSoReuseaddr = 2, kSoError = 4, kSoBroadcast = 6, kSoSndbuf = 7, kSoRcvbuf = 8,
+              kSoKeepalive = 9, kSoLinger = 13, kSoReuseport = 15, kSoSndbufforce = 32,
+              kSoRcvbufforce = 33;
+constexpr int kTcpNodelay = 1, kTcpMaxseg = 2, kTcpKeepidle = 4, kTcpKeepintvl = 5,
+              kTcpKeepcnt = 6, kTcpDeferAccept = 9, kTcpQuickack = 12;
+constexpr int kIpTos = 1;
+constexpr u32 kPollRdhup = 0x2000;
+constexpr usize kMaxDatagram = 65507;
+
+Result<net::Endpoint> parse_addr(const fs::SockAddr& a) {
+  if (a.len < 16) return err(EINVAL);
+  if (a.family() != fs::kAfInet) return err(EAFNOSUPPORT);
+  net::Endpoint e;
+  e.port = net::load_be16(a.bytes + 2);
+  e.addr = net::Ipv4(net::load_be32(a.bytes + 4));
+  return e;
+}
+
+void put_addr(fs::SockAddr* out, net::Endpoint e) {
+  if (!out) return;
+  memset(out->bytes, 0, 16);
+  out->bytes[0] = u8(fs::kAfInet);
+  net::store_be16(out->bytes + 2, e.port);
+  net::store_be32(out->bytes + 4, e.addr.v);
+  out->len = 16;
+}
+
+Result<int> int_value(const void* val, u32 len) {
+  if (len < 4) return err(EINVAL);
+  int v;
+  memcpy(&v, val, 4);
+  return v;
+}
+
+Result<void> put_int(void* val, u32* len, int v) {
+  if (*len < 4) return err(EINVAL);
+  memcpy(val, &v, 4);
+  *len = 4;
+  return ok();
+}
+
+class InetSocket final : public fs::SocketFile {
+ public:
+  InetSocket(Ref<fs::Inode> node, u32 flags, int type, int protocol)
+      : SocketFile(static_cast<Ref<fs::Inode>&&>(node), flags, fs::kAfInet, type, protocol) {}
+  ~InetSocket() override;
+
+  void attach_tcp(net::TcpSocket* t);
+  void attach_udp(net::UdpSocket* u);
+
+  u32 poll_ready() override;
+  Result<u64> readable_bytes() override;
+
+  Result<void> bind(const fs::SockAddr& addr) override;
+  Result<void> listen(int backlog) override;
+  Result<Ref<fs::SocketFile>> accept(fs::SockAddr* peer) override;
+  Result<void> connect(const fs::SockAddr& addr) override;
+  Result<usize> sendmsg(fs::SocketMsg& msg, int flags) override;
+  Result<usize> recvmsg(fs::SocketMsg& msg, int flags) override;
+  Result<void> shutdown(int how) override;
+  Result<void> getsockname(fs::SockAddr* out) override;
+  Result<void> getpeername(fs::SockAddr* out) override;
+  Result<void> setsockopt(int level, int name, const void* val, u32 len) override;
+  Result<void> getsockopt(int level, int name, void* val, u32* len) override;
+
+ private:
+  static void tcp_woken(void* ctx, net::TcpSocket*, u32) {
+    core::wake_all(static_cast<InetSocket*>(ctx)->q_);
+    core::notify_poll();
+  }
+  static void udp_woken(void* ctx) {
+    core::wake_all(static_cast<InetSocket*>(ctx)->q_);
+    core::notify_poll();
+  }
+  // Sleeps until the socket may have changed (fs::socket_wait).
+  Result<void> wait(u64 deadline) { return fs::socket_wait(q_, deadline); }
+  Result<usize> tcp_send(fs::SocketMsg& msg, int flags);
+  Result<usize> tcp_recv(fs::SocketMsg& msg, int flags);
+  Result<usize> udp_send(fs::SocketMsg& msg, int flags);
+  Result<usize> udp_recv(fs::SocketMsg& msg, int flags);
+  Result<void> tcp_option(int level, int name, int v);
+
+  core::WaitQueue q_;
+  net::TcpSocket* tcp_ = nullptr;
+  net::UdpSocket* udp_ = nullptr;
+  bool connecting_ = false;  // a connect that returned EINPROGRESS
+  bool rd_shut_ = false, wr_shut_ = false;  // UDP shutdown
+  int linger_ = -1;          // SO_LINGER as set (-1: off)
+  u32 sndbuf_ = 212992;      // UDP's SO_SNDBUF as read back (not enforced)
+};
+
+InetSocket::~InetSocket() {
+  if (tcp_) {
+    tcp_->set_wakeup(nullptr, nullptr);
+    tcp_->close(inet_now());  // finishes in the background
+  }
+  if (udp_) {
+    udp_->set_wakeup(nullptr, nullptr);
+    udp_->close();
+  }
+  inet_kick();
+}
+
+void InetSocket::attach_tcp(net::TcpSocket* t) {
+  tcp_ = t;
+  t->set_wakeup(tcp_woken, this);
+}
+
+void InetSocket::attach_udp(net::UdpSocket* u) {
+  udp_ = u;
+  u->set_wakeup(udp_woken, this);
+}
+
+u32 InetSocket::poll_ready() {
+  u32 r = 0;
+  if (tcp_) {
+    u32 ev = tcp_->poll();
+    if (ev & net::kPollIn) r |= fs::kPollIn | fs::kPollRdnorm;
+    if (ev & net::kPollOut) r |= fs::kPollOut | fs::kPollWrnorm;
+    if (ev & net::kPollErr) r |= fs::kPollErr;
+    if (ev & net::kPollHup) r |= fs::kPollHup;
+    if (ev & net::kPollRdHup) r |= kPollRdhup;
+  } else if (udp_) {
+    if (udp_->readable()) r |= fs::kPollIn | fs::kPollRdnorm;
+    if (udp_->readable() && rd_shut_) r |= kPollRdhup;
+    r |= fs::kPollOut | fs::kPollWrnorm;
+  }
+  return r;
+}
+
+Result<u64> InetSocket::readable_bytes() {
+  if (tcp_) return u64(tcp_->readable_bytes());
+  // UDP: the size of the next datagram (Linux's FIONREAD).
+  net::UdpRecvInfo info;
+  auto r = udp_->recvfrom(nullptr, 0, &info, true);
+  return r.ok() ? u64(info.full_len) : u64(0);
+}
+
+Result<void> InetSocket::bind(const fs::SockAddr& addr) {
+  net::Endpoint e = TRY(parse_addr(addr));
+  if (tcp_) return tcp_->bind(e);
+  return udp_->bind(e);
+}
+
+Result<void> InetSocket::listen(int backlog) {
+  if (!tcp_) return err(EOPNOTSUPP);
+  // Linux admits backlog + 1 connections; negative means the maximum.
+  u32 b = backlog < 0 || backlog >= 4096 ? 4096 : u32(backlog) + 1;
+  TRY(tcp_->listen(b));
+  listening = true;
+  inet_kick();
+  return ok();
+}
+
+Result<Ref<fs::SocketFile>> InetSocket::accept(fs::SockAddr* peer) {
+  if (!tcp_) return err(EOPNOTSUPP);
+  if (!listening) return err(EINVAL);
+  u64 deadline = fs::socket_deadline(rcvtimeo_ns);
+  for (;;) {
+    auto r = tcp_->accept();
+    if (r.ok()) {
+      net::TcpSocket* child = r.value();
+      auto node = fs::new_socket_inode();
+      auto f = node ? make_ref<InetSocket>(Ref<fs::Inode>(node), 2 /*O_RDWR*/, type, protocol)
+                    : Ref<InetSocket>();
+      if (!f) {
+        child->abort(inet_now());
+        child->close(inet_now());
+        inet_kick();
+        return err(ENOMEM);
+      }
+      f->attach_tcp(child);
+      auto p = child->peer();
+      if (peer && p.ok()) put_addr(peer, p.value());
+      inet_kick();
+      return Ref<fs::SocketFile>(f);
+    }
+    if (r.error() != EAGAIN) return Error{r.error()};
+    if (nonblocking()) return err(EAGAIN);
+    TRY(wait(deadline));
+  }
+}
+
+Result<void> InetSocket::connect(const fs::SockAddr& addr) {
+  if (udp_) {
+    if (addr.len >= 2 && addr.family() == 0) {  // AF_UNSPEC: disconnect
+      TRY(udp_->connect(net::Endpoint{}));
+      return ok();
+    }
+    net::Endpoint e = TRY(parse_addr(addr));
+    return udp_->connect(e);
+  }
+  net::Endpoint e = TRY(parse_addr(addr));
+  if (!connecting_) {
+    auto r = tcp_->connect(e, inet_now());
+    inet_kick();
+    if (!r.ok()) return r;
+    connecting_ = true;
+    if (nonblocking()) return err(EINPROGRESS);
+  } else if (tcp_->state() == net::TcpState::SynSent) {
+    if (nonblocking()) return err(EALREADY);
+  }
+  u64 deadline = fs::socket_deadline(sndtimeo_ns);
+  for (;;) {
+    net::TcpState s = tcp_->state();
+    if (s != net::TcpState::SynSent && s != net::TcpState::SynReceived) {
+      connecting_ = false;
+      int e2 = tcp_->take_error();
+      if (e2) return err(e2);
+      return s == net::TcpState::Closed ? err(ECONNREFUSED) : ok();
+    }
+    auto w = wait(deadline);
+    if (!w.ok()) return w.error() == EAGAIN ? err(EINPROGRESS) : w;
+  }
+}
+
+Result<usize> InetSocket::sendmsg(fs::SocketMsg& msg, int flags) {
+  return tcp_ ? tcp_send(msg, flags) : udp_send(msg, flags);
+}
+
+Result<usize> InetSocket::recvmsg(fs::SocketMsg& msg, int flags) {
+  return tcp_ ? tcp_recv(msg, flags) : udp_recv(msg, flags);
+}
+
+Result<usize> InetSocket::tcp_send(fs::SocketMsg& msg, int flags) {
+  usize sent = 0;
+  u64 deadline = fs::socket_deadline(sndtimeo_ns);
+  for (usize i = 0; i < msg.iovcnt; ++i) {
+    const u8* p = static_cast<const u8*>(msg.iov[i].base);
+    usize left = msg.iov[i].len;
+    while (left) {
+      auto r = tcp_->send(p, left, inet_now());
+      if (r.ok()) {
+        sent += r.value(), p += r.value(), left -= r.value();
+        inet_kick();
+        continue;
+      }
+      inet_kick();
+      if (r.error() == EPIPE) return sent ? Result<usize>(sent) : err(EPIPE);  // SIGPIPE: the caller's
+      if (r.error() != EAGAIN) return sent ? Result<usize>(sent) : Error{r.error()};
+      if (nonblocking(flags)) return sent ? Result<usize>(sent) : err(EAGAIN);
+      auto w = wait(deadline);
+      if (!w.ok()) return sent ? Result<usize>(sent) : Error{w.error()};
+    }
+  }
+  return sent;
+}
+
+// One pass over what TCP has buffered: copies into the buffers from byte
+// `from` on. The bytes copied; 0 at end of stream; EAGAIN when nothing is
+// buffered; a pending error (ECONNRESET) once.
+Result<usize> tcp_pass(net::TcpSocket* t, fs::SocketMsg& msg, usize from, bool peek) {
+  u64 now = inet_now();
+  if (peek && msg.iovcnt > 1) {
+    // MSG_PEEK always reads from the start: peek it whole, then scatter.
+    usize want = min(fs::iov_total(msg.iov, msg.iovcnt), t->readable_bytes());
+    if (!want) {
+      u8 probe;
+      return t->recv(&probe, 1, now, true);  // EAGAIN, 0 (EOF) or the error
+    }
+    u8* tmp = static_cast<u8*>(mm::kalloc(want));
+    if (!tmp) return err(ENOMEM);
+    auto r = t->recv(tmp, want, now, true);
+    usize off = 0;
+    for (usize i = 0; r.ok() && i < msg.iovcnt && off < r.value(); ++i) {
+      usize n = min(msg.iov[i].len, r.value() - off);
+      memcpy(msg.iov[i].base, tmp + off, n);
+      off += n;
+    }
+    mm::kfree(tmp);
+    return r;
+  }
+  usize copied = 0, skip = from;
+  for (usize i = 0; i < msg.iovcnt; ++i) {
+    if (skip >= msg.iov[i].len) {
+      skip -= msg.iov[i].len;
+      continue;
+    }
+    usize room = msg.iov[i].len - skip;
+    auto r = t->recv(static_cast<u8*>(msg.iov[i].base) + skip, room, now, peek);
+    skip = 0;
+    if (!r.ok()) return copied ? Result<usize>(copied) : r;
+    copied += r.value();
+    if (r.value() < room || peek) break;  // drained (or EOF), or a peek's one buffer
+  }
+  return copied;
+}
+
+Result<usize> InetSocket::tcp_recv(fs::SocketMsg& msg, int flags) {
+  if (msg.addr) msg.addr->len = 0;  // TCP names no source
+  usize total = fs::iov_total(msg.iov, msg.iovcnt);
+  bool peek = flags & fs::kMsgPeek;
+  bool waitall = (flags & fs::kMsgWaitall) && !peek;
+  u64 deadline = fs::socket_deadline(rcvtimeo_ns);
+  usize got = 0;
+  for (;;) {
+    auto r = tcp_pass(tcp_, msg, got, peek);
+    if (!peek) inet_kick();  // reading may open the window: an update may be due
+    if (r.ok()) {
+      if (r.value() == 0) return got;  // end of stream (or nothing asked for)
+      got += r.value();
+      if (got == total || !waitall) return got;
+      continue;
+    }
+    if (r.error() != EAGAIN) return got ? Result<usize>(got) : r;
+    if (nonblocking(flags)) return got ? Result<usize>(got) : err(EAGAIN);
+    auto w = wait(deadline);
+    if (!w.ok()) return got ? Result<usize>(got) : Error{w.error()};
+  }
+}
+
+Result<usize> InetSocket::udp_send(fs::SocketMsg& msg, int flags) {
+  if (wr_shut_) return err(EPIPE);
+  net::Endpoint dst;
+  bool have_dst = msg.addr && msg.addr->len;
+  if (have_dst) dst = TRY(parse_addr(*msg.addr));
+  usize total = fs::iov_total(msg.iov, msg.iovcnt);
+  if (total > kMaxDatagram) return err(EMSGSIZE);
+  const void* data = msg.iovcnt ? msg.iov[0].base : nullptr;
+  u8* tmp = nullptr;
+  if (msg.iovcnt > 1) {  // gathered into one datagram
+    tmp = static_cast<u8*>(mm::kalloc(total ? total : 1));
+    if (!tmp) return err(ENOMEM);
+    usize off = 0;
+    for (usize i = 0; i < msg.iovcnt; ++i) {
+      memcpy(tmp + off, msg.iov[i].base, msg.iov[i].len);
+      off += msg.iov[i].len;
+    }
+    data = tmp;
+  }
+  auto r = udp_->sendto(data, total, have_dst ? &dst : nullptr);
+  mm::kfree(tmp);
+  inet_kick();
+  return r;
+}
+
+Result<usize> InetSocket::udp_recv(fs::SocketMsg& msg, int flags) {
+  bool peek = flags & fs::kMsgPeek;
+  usize total = fs::iov_total(msg.iov, msg.iovcnt);
+  u64 deadline = fs::socket_deadline(rcvtimeo_ns);
+  for (;;) {
+    net::UdpRecvInfo info;
+    Result<usize> r = usize(0);
+    if (msg.iovcnt <= 1) {
+      r = udp_->recvfrom(msg.iovcnt ? msg.iov[0].base : nullptr, total, &info, peek);
+    } else {
+      u8* tmp = static_cast<u8*>(mm::kalloc(total ? total : 1));
+      if (!tmp) return err(ENOMEM);
+      r = udp_->recvfrom(tmp, total, &info, peek);
+      if (r.ok()) {
+        usize off = 0;
+        for (usize i = 0; i < msg.iovcnt && off < r.value(); ++i) {
+          usize n = min(msg.iov[i].len, r.value() - off);
+          memcpy(msg.iov[i].base, tmp + off, n);
+          off += n;
+        }
+      }
+      mm::kfree(tmp);
+    }
+    if (r.ok()) {
+      if (msg.want_addr && msg.addr) put_addr(msg.addr, info.from);
+      if (info.full_len > r.value()) msg.flags_out |= fs::kMsgTrunc;
+      return (flags & fs::kMsgTrunc) ? info.full_len : r.value();
+    }
+    if (r.error() != EAGAIN) return r;
+    if (rd_shut_) return usize(0);
+    if (nonblocking(flags)) return err(EAGAIN);
+    TRY(wait(deadline));
+  }
+}
+
+Result<void> InetSocket::shutdown(int how) {
+  if (how < fs::kShutRd || how > fs::kShutRdwr) return err(EINVAL);
+  if (tcp_) {
+    auto r = tcp_->shutdown(how, inet_now());
+    inet_kick();
+    return r;
+  }
+  if (!udp_->connected()) return err(ENOTCONN);
+  if (how != fs::kShutWr) rd_shut_ = true;
+  if (how != fs::kShutRd) wr_shut_ = true;
+  core::wake_all(q_);
+  core::notify_poll();
+  return ok();
+}
+
+Result<void> InetSocket::getsockname(fs::SockAddr* out) {
+  put_addr(out, tcp_ ? tcp_->local() : udp_->local());
+  return ok();
+}
+
+Result<void> InetSocket::getpeername(fs::SockAddr* out) {
+  if (tcp_) {
+    net::Endpoint p = TRY(tcp_->peer());
+    put_addr(out, p);
+    return ok();
+  }
+  if (!udp_->connected()) return err(ENOTCONN);
+  put_addr(out, udp_->remote());
+  return ok();
+}
+
+Result<void> InetSocket::tcp_option(int level, int name, int v) {
+  using net::TcpOpt;
+  u64 now = inet_now();
+  if (level == fs::kSolSocket) {
+    switch (name) {
+      case kSoReuseaddr: return tcp_->set_option(TcpOpt::ReuseAddr, v, now);
+      case kSoReuseport: return ok();  // one listener per port here: nothing to share
+      case kSoKeepalive: return tcp_->set_option(TcpOpt::KeepAlive, v, now);
+      case kSoRcvbuf:
+      case kSoRcvbufforce: return tcp_->set_option(TcpOpt::RcvBuf, v, now);
+      case kSoSndbuf:
+      case kSoSndbufforce: return tcp_->set_option(TcpOpt::SndBuf, v, now);
+    }
+    return SocketFile::setsockopt(level, name, &v, 4);
+  }
+  if (level == fs::kSolTcp) {
+    switch (name) {
+      case kTcpNodelay: return tcp_->set_option(TcpOpt::NoDelay, v, now);
+      case kTcpMaxseg: return tcp_->set_option(TcpOpt::MaxSeg, v, now);
+      case kTcpKeepidle: return tcp_->set_option(TcpOpt::KeepIdle, v, now);
+      case kTcpKeepintvl: return tcp_->set_option(TcpOpt::KeepIntvl, v, now);
+      case kTcpKeepcnt: return tcp_->set_option(TcpOpt::KeepCnt, v, now);
+      // Hints with no effect on correctness: accepted (docs/compat.md).
+      case kTcpDeferAccept:
+      case kTcpQuickack: return ok();
+    }
+    return err(ENOPROTOOPT);
+  }
+  if (level == fs::kSolIp && name == kIpTos) return tcp_->set_option(TcpOpt::Tos, v, now);
+  return err(ENOPROTOOPT);
+}
+
+Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 len) {
+  if (level == fs::kSolSocket && name == kSoLinger) {
+    if (len < 8) return err(EINVAL);
+    int l[2];
+    memcpy(l, val, 8);
+    linger_ = l[0] ? (l[1] < 0 ? 0 : l[1]) : -1;
+    if (tcp_) return tcp_->set_option(net::TcpOpt::Linger, linger_, inet_now());
+    return ok();
+  }
+  bool int_option = level == fs::kSolTcp || level == fs::kSolIp ||
+                    (level == fs::kSolSocket &&
+                     (name == kSoReuseaddr || name == kSoReuseport || name == kSoKeepalive ||
+                      name == kSoRcvbuf || name == kSoSndbuf || name == kSoBroadcast ||
+                      name == kSoRcvbufforce || name == kSoSndbufforce));
+  if (!int_option) return SocketFile::setsockopt(level, name, val, len);
+  int v = TRY(int_value(val, len));
+  if (tcp_) return tcp_option(level, name, v);
+  if (level == fs::kSolSocket) {
+    switch (name) {
+      case kSoReuseaddr: udp_->set_reuse_addr(v); return ok();
+      case kSoReuseport: udp_->set_reuse_port(v); return ok();
+      case kSoBroadcast: udp_->set_broadcast(v); return ok();
+      case kSoKeepalive: return ok();  // meaningless for UDP, accepted as Linux does
+      case kSoRcvbuf:
+      case kSoRcvbufforce: {
+        // Linux doubles the value (bookkeeping overhead) within its bounds.
+        u64 b = v < 1152 ? 2304 : min<u64>(u64(v) * 2, 4u << 20);
+        udp_->set_rcvbuf(usize(b));
+        return ok();
+      }
+      case kSoSndbuf:
+      case kSoSndbufforce: sndbuf_ = u32(v < 2304 ? 4608 : min<u64>(u64(v) * 2, 4u << 20)); return ok();
+    }
+  }
+  if (level == fs::kSolIp && name == kIpTos) {
+    udp_->set_tos(u8(v));
+    return ok();
+  }
+  return err(ENOPROTOOPT);
+}
+
+Result<void> InetSocket::getsockopt(int level, int name, void* val, u32* len) {
+  using net::TcpOpt;
+  if (level == fs::kSolSocket) {
+    switch (name) {
+      case kSoError: return put_int(val, len, tcp_ ? tcp_->take_error() : udp_->take_error());
+      case kSoLinger: {
+        if (*len < 8) return err(EINVAL);
+        int l[2] = {linger_ >= 0, linger_ >= 0 ? linger_ : 0};
+        memcpy(val, l, 8);
+        *len = 8;
+        return ok();
+      }
+    }
+    if (tcp_) {
+      switch (name) {
+        case kSoReuseaddr: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::ReuseAddr)));
+        case kSoKeepalive: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepAlive)));
+        case kSoRcvbuf: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::RcvBuf)));
+        case kSoSndbuf: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::SndBuf)));
+        case kSoReuseport:
+        case kSoBroadcast: return put_int(val, len, 0);
+      }
+    } else {
+      switch (name) {
+        case kSoReuseaddr: return put_int(val, len, udp_->reuse_addr());
+        case kSoReuseport: return put_int(val, len, udp_->reuse_port());
+        case kSoBroadcast: return put_int(val, len, udp_->broadcast());
+        case kSoKeepalive: return put_int(val, len, 0);
+        case kSoRcvbuf: return put_int(val, len, int(udp_->rcvbuf()));
+        case kSoSndbuf: return put_int(val, len, int(sndbuf_));
+      }
+    }
+    return SocketFile::getsockopt(level, name, val, len);
+  }
+  if (level == fs::kSolTcp) {
+    if (!tcp_) return err(EOPNOTSUPP);
+    switch (name) {
+      case kTcpNodelay: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::NoDelay)));
+      case kTcpMaxseg: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::MaxSeg)));
+      case kTcpKeepidle: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepIdle)));
+      case kTcpKeepintvl: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepIntvl)));
+      case kTcpKeepcnt: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepCnt)));
+    }
+    return err(ENOPROTOOPT);
+  }
+  if (level == fs::kSolIp && name == kIpTos)
+    return put_int(val, len, tcp_ ? TRY(tcp_->get_option(TcpOpt::Tos)) : 0);
+  return err(ENOPROTOOPT);
+}
+
+Result<Ref<fs::SocketFile>> create(int type, int protocol, u32 file_flags) {
+  if (type != fs::kSockStream && type != fs::kSockDgram) return err(ESOCKTNOSUPPORT);
+  if (type == fs::kSockStream && protocol != 0 && protocol != kIpprotoTcp)
+    return err(EPROTONOSUPPORT);
+  if (type == fs::kSockDgram && protocol != 0 && protocol != kIpprotoUdp)
+    return err(EPROTONOSUPPORT);  // ping sockets (IPPROTO_ICMP) included
+  Inet* in = inet();
+  if (!in) return err(ENOMEM);
+  auto node = fs::new_socket_inode();
+  if (!node) return err(ENOMEM);
+  int proto = type == fs::kSockStream ? kIpprotoTcp : kIpprotoUdp;
+  auto f = make_ref<InetSocket>(Ref<fs::Inode>(node), file_flags, type, proto);
+  if (!f) return err(ENOMEM);
+  if (type == fs::kSockStream) {
+    net::TcpSocket* t = TRY(in->tcp->socket());
+    f->attach_tcp(t);
+  } else {
+    net::UdpSocket* u = in->stack->udp().open();
+    if (!u) return err(ENOMEM);
+    f->attach_udp(u);
+  }
+  return Ref<fs::SocketFile>(f);
+}
+
+const fs::SocketFamily g_inet_family = {create, nullptr};
+
+}  // namespace
+
+void inet_register() { fs::register_socket_family(fs::kAfInet, &g_inet_family); }
+
+}  // namespace mote::linux
