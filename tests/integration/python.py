@@ -2,7 +2,8 @@
 """Debian's python3, unmodified, under mote: the issue-4 acceptance script
 (tests/programs/py_acceptance.py: json, hashlib, re, decimal, sqlite3, zlib,
 datetime, pathlib, tempfile files written and read back) and the issue-5
-threads script (tests/programs/py_threads.py) natively and under mote on the
+threads script (tests/programs/py_threads.py) and the issue-6 sockets script
+(tests/programs/py_sockets.py) natively and under mote on the
 given platform, compared byte for byte with the exit status."""
 import argparse
 import os
@@ -14,6 +15,7 @@ from checks import run
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
 THREADS = os.path.join(HERE, "..", "programs", "py_threads.py")
+SOCKETS = os.path.join(HERE, "..", "programs", "py_sockets.py")
 
 
 def main():
@@ -43,6 +45,12 @@ def main():
     cases.append(("threads", [args.mote, "run", "--platform", args.platform, "--add",
                               f"{threads}:/threads.py", python, "/threads.py"],
                   run([python, threads], 120)))
+    # Issue 6: the socket module over 127.0.0.1 inside the guest (TCP
+    # through mote's own stack, UDP, selectors, an AF_UNIX socketpair).
+    sockets = os.path.realpath(SOCKETS)
+    cases.append(("sockets", [args.mote, "run", "--platform", args.platform, "--add",
+                              f"{sockets}:/sockets.py", python, "/sockets.py"],
+                  run([python, sockets], 120)))
     # subprocess, os.system, os.popen: fork from a dynamic program, execve of
     # a static one, the parent's memory back afterwards (regression: the
     # exec'd child's stack guard page used to block the parent's stack).
