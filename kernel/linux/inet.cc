@@ -21,6 +21,13 @@
 
 #include <new>
 
+// A platform without a network device links these: nothing to send on,
+// nothing arrives (the boot info never says kNetDevice there).
+namespace mote::platform {
+[[gnu::weak]] bool net_send(const void*, usize) { return false; }
+[[gnu::weak]] usize net_receive(void*, usize) { return 0; }
+}  // namespace mote::platform
+
 namespace mote::linux {
 
 namespace {
