@@ -15,6 +15,7 @@ PACKAGES=(
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
   hyperfine             # benchmarks
   runsc                 # gVisor: benchmark baseline
+  redis-server redis-tools nginx-light curl wrk  # network servers and clients (issue 6)
 )
 
 # One dpkg-query for all packages; anything not "install ok installed" is missing.
