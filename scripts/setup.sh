@@ -11,6 +11,7 @@ PACKAGES=(
   busybox-static        # a real static program for integration tests
   sqlite3 lua5.4        # real dynamic programs for integration tests (python3 above)
   qemu-system-x86       # the VM platform under TCG (issue 3)
+  libslirp-dev libglib2.0-dev  # --net user (mote-net); GLib for slirp's pkg-config file
   libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
   hyperfine             # benchmarks

@@ -1,0 +1,69 @@
+// mote-net: the `--net user` backend as a process of its own, started by the
+// monitor (backend.cc) beside the guest. It is a separate executable because
+// libslirp comes only as a shared library (with GLib) while mote-monitor is
+// linked statically; a process of its own also keeps slirp's parsing of
+// guest packets out of the monitor's and the core's address spaces.
+//
+//   mote-net FRAME_FD STATUS_FD HOSTNAME [PUBLISH...]
+//
+// FRAME_FD is its end of the SOCK_SEQPACKET frame socket; PUBLISH are -p
+// values as the user gave them. Once slirp listens on every published port
+// it writes "ok\n" to STATUS_FD and closes it; on failure it writes the
+// one-line reason instead and exits 1. It serves frames until the guest's
+// end of the socket closes (the guest ended, however it ended).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "monitor/cli/options.h"
+#include "monitor/net/slirp_backend.h"
+
+namespace {
+
+void report(int fd, const std::string& line) {
+  std::string s = line + "\n";
+  ssize_t n = write(fd, s.data(), s.size());
+  (void)n;
+  close(fd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "mote-net: started by mote run --net user, not by hand\n");
+    return 2;
+  }
+  int frame_fd = atoi(argv[1]);
+  int status_fd = atoi(argv[2]);
+  std::string hostname = argv[3];
+  // The terminal's keyboard signals are for the program: it decides whether
+  // to end, and the network must last as long as it does.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<mote::cli::PortMapping> ports;
+  std::vector<std::string> texts;
+  std::string error;
+  for (int i = 4; i < argc; ++i) {
+    auto m = mote::cli::parse_publish(argv[i], &error);
+    if (!m) {
+      report(status_fd, error);
+      return 1;
+    }
+    ports.push_back(*m);
+    texts.push_back(argv[i]);
+  }
+  mote::net::SlirpBackend backend;
+  if (!backend.start(frame_fd, ports, texts, hostname, &error)) {
+    report(status_fd, error);
+    return 1;
+  }
+  report(status_fd, "ok");
+  backend.run();
+  return 0;
+}
