@@ -8,6 +8,7 @@
 #include "kernel/fs/console.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/initramfs.h"
+#include "kernel/fs/socket.h"
 #include "kernel/fs/mounts.h"
 #include "kernel/fs/share9p.h"
 #include "kernel/fs/tmpfs.h"
@@ -134,6 +135,7 @@ void boot() {
   if (!r.ok()) fail("address space", r.error());
 
   init_filesystem(b);
+  fs::init_sockets();      // AF_UNIX
   linux::inet_register();  // AF_INET (the stack itself is made on first use)
   auto exe = fs::resolve(nullptr, g_proc.exe_path, fs::kFollow);
   if (!exe.ok()) {

@@ -20,6 +20,10 @@
 #include "kernel/lib/result.h"
 #include "kernel/lib/types.h"
 
+namespace mote::core {
+struct WaitQueue;
+}
+
 namespace mote::fs {
 
 // Linux constants the socket layer and families share (linux/socket.h,
@@ -74,6 +78,7 @@ class SocketFile : public File {
         family(family), type(type), protocol(protocol) {}
 
   bool seekable() const override { return false; }
+  bool is_socket() const override { return true; }
   Result<usize> pread(void*, usize, u64) override;    // ESPIPE
   Result<usize> pwrite(const void*, usize, u64) override;
   Result<u64> seek(i64, int) override;                // ESPIPE
@@ -106,7 +111,35 @@ class SocketFile : public File {
   const int family, type, protocol;
   bool listening = false;
   u64 rcvtimeo_ns = 0, sndtimeo_ns = 0;  // SO_RCVTIMEO/SO_SNDTIMEO, 0: none
+
+  // The other SOL_SOCKET options the base class keeps (families read them;
+  // a family may change the defaults in its constructor). sndbuf/rcvbuf are
+  // what getsockopt reports: Linux doubles the value set, within bounds.
+  struct Options {
+    bool reuseaddr = false, reuseport = false, keepalive = false, broadcast = false,
+         oobinline = false, dontroute = false, passcred = false, timestamp = false;
+    int sndbuf = 212992, rcvbuf = 212992;
+    int priority = 0, mark = 0, rcvlowat = 1;
+    int linger_on = 0, linger_sec = 0;
+  } opts;
 };
+
+// A fresh anonymous inode for a socket (S_IFSOCK | 0777 on "sockfs"), as
+// fstat shows it; /proc/self/fd/N reads "socket:[ino]".
+Ref<Inode> new_socket_inode();
+
+// Waiting in a socket call (kernel lock held): the deadline for a timeout
+// (SO_RCVTIMEO/SO_SNDTIMEO in ns, 0: none) taken now, then one sleep on q
+// until a wake_all, the deadline or a signal. ok(): look again. EAGAIN:
+// the deadline passed. EINTR (with a timeout, as Linux) or ERESTARTSYS
+// (without) on a signal; EDEADLK when nothing could ever wake the thread
+// (docs/compat.md).
+u64 socket_deadline(u64 timeo_ns);
+Result<void> socket_wait(core::WaitQueue& q, u64 deadline_ns);
+
+// EPIPE from a send on a SOCK_STREAM socket raises SIGPIPE unless
+// MSG_NOSIGNAL (as Linux: not for datagrams or SOCK_SEQPACKET): the system
+// call layer and SocketFile::write do it, families only return EPIPE.
 
 // A family's constructors. `type` is without SOCK_NONBLOCK/SOCK_CLOEXEC;
 // `file_flags` is O_RDWR plus O_NONBLOCK when asked.
@@ -119,5 +152,8 @@ struct SocketFamily {
 void register_socket_family(int family, const SocketFamily* f);
 // EAFNOSUPPORT for an unknown family.
 const SocketFamily* socket_family(int family);
+
+// At boot: registers the families kernel/fs implements (AF_UNIX).
+void init_sockets();
 
 }  // namespace mote::fs

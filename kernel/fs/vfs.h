@@ -211,6 +211,8 @@ class File : public RefCounted {
   virtual Result<u64> readable_bytes();
   virtual bool seekable() const { return true; }
   virtual bool is_epoll() const { return false; }
+  // A fs::SocketFile (socket.h): the socket calls may cast to it.
+  virtual bool is_socket() const { return false; }
 
   Ref<Inode> inode;
   u32 flags;    // access mode and status flags (O_CLOEXEC lives in the fd)

@@ -84,6 +84,80 @@ void put_timespec(TextBuffer& out, u64 addr, MemReader read) {
   }
 }
 
+const char* family_name(u64 f) {
+  switch (f) {
+    case 0: return "AF_UNSPEC";
+    case 1: return "AF_UNIX";
+    case 2: return "AF_INET";
+    case 10: return "AF_INET6";
+    case 16: return "AF_NETLINK";
+    case 17: return "AF_PACKET";
+    default: return nullptr;
+  }
+}
+
+void put_family(TextBuffer& out, u64 f) {
+  const char* n = family_name(f);
+  if (n) out.append("%s", n);
+  else out.append("%d", int(f));
+}
+
+// SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, or the number.
+void put_socktype(TextBuffer& out, u64 v) {
+  static const char* const kTypes[] = {nullptr,      "SOCK_STREAM", "SOCK_DGRAM",
+                                       "SOCK_RAW",   "SOCK_RDM",    "SOCK_SEQPACKET",
+                                       "SOCK_DCCP"};
+  u32 t = u32(v) & 0xf, flags = u32(v) & ~0xfu;
+  bool any = false;
+  if (t && t < sizeof kTypes / sizeof kTypes[0]) {
+    out.append("%s", kTypes[t]);
+    any = true;
+  } else if (t) {
+    out.append("%u", t);
+    any = true;
+  }
+  if (flags & 04000) out.append("%sSOCK_NONBLOCK", any ? "|" : ""), any = true;
+  if (flags & 02000000) out.append("%sSOCK_CLOEXEC", any ? "|" : ""), any = true;
+  flags &= ~u32(04000 | 02000000);
+  if (flags) out.append("%s%#x", any ? "|" : "", flags), any = true;
+  if (!any) out.append("0");
+}
+
+// {sa_family=AF_UNIX, sun_path="/tmp/s"} (abstract names as @"name"),
+// {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("10.0.2.2")}.
+void put_sockaddr(TextBuffer& out, u64 addr, u64 len, MemReader read) {
+  u8 b[128];
+  if (addr == 0) {
+    out.append("NULL");
+    return;
+  }
+  usize n = len < sizeof b ? usize(len) : sizeof b;
+  if (n < 2 || !read(addr, b, n)) {
+    out.append("%#lx", (unsigned long)addr);
+    return;
+  }
+  u16 fam = u16(b[0] | b[1] << 8);
+  out.append("{sa_family=");
+  put_family(out, fam);
+  if (fam == 1 && n > 2) {
+    usize plen = n - 2;
+    const u8* p = b + 2;
+    if (p[0] == 0) {
+      out.append(", sun_path=@");
+      out.append_escaped(p + 1, plen - 1, kShowBytes);
+    } else {
+      usize k = 0;
+      while (k < plen && p[k]) ++k;
+      out.append(", sun_path=");
+      out.append_escaped(p, k, kShowBytes);
+    }
+  } else if (fam == 2 && n >= 8) {
+    out.append(", sin_port=htons(%u), sin_addr=inet_addr(\"%u.%u.%u.%u\")",
+               unsigned(b[2] << 8 | b[3]), b[4], b[5], b[6], b[7]);
+  }
+  out.append("}");
+}
+
 // True when the argument is shown only once the call has run.
 bool shown_after(Arg k) { return k == Arg::OutBuf || k == Arg::OutIov || k == Arg::OutTimespec; }
 
@@ -129,6 +203,9 @@ void put_arg(TextBuffer& out, Arg k, const u64* args, int i, i64 ret, bool done,
     }
     case Arg::Timespec:
     case Arg::OutTimespec: put_timespec(out, v, read); break;
+    case Arg::Domain: put_family(out, v); break;
+    case Arg::SockType: put_socktype(out, v); break;
+    case Arg::Sockaddr: put_sockaddr(out, v, args[i + 1], read); break;
   }
 }
 

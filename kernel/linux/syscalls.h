@@ -7,7 +7,7 @@
 //   io.cc (fd I/O, dup, fcntl, pipes), fs.cc (paths, stat, directories),
 //   poll.cc, memory.cc, process.cc,
 //   time.cc, random.cc, signal.cc, info.cc (uname, limits, scheduler),
-//   futex.cc.
+//   futex.cc, socket.cc (the socket calls; families in kernel/fs/socket.h).
 #pragma once
 
 #include <asm/unistd_64.h>
@@ -36,6 +36,9 @@ enum class Arg : u8 {
   OutTimespec,
   Errno,     // result: -1 ENAME on error
   Noreturn,  // result: "?" (exit)
+  Domain,    // socket address family by name (AF_UNIX)
+  SockType,  // socket type and flags by name (SOCK_STREAM|SOCK_CLOEXEC)
+  Sockaddr,  // const struct sockaddr*, the length is the next argument
 };
 
 #define MOTE_SYSCALLS(X)                                                        \
@@ -203,7 +206,25 @@ enum class Arg : u8 {
   X(clock_nanosleep, Errno, Clock, Hex, Timespec, Ptr)                          \
   X(getrandom, Errno, OutBuf, Uint, Hex)                                        \
   X(futex, Errno, Ptr, Hex, Int, Ptr, Ptr, Hex)                                 \
-  X(getcwd, Errno, OutBuf, Uint)
+  X(getcwd, Errno, OutBuf, Uint)                                                \
+  X(socket, Errno, Domain, SockType, Int)                                       \
+  X(socketpair, Errno, Domain, SockType, Int, Ptr)                              \
+  X(bind, Errno, Fd, Sockaddr, Uint)                                            \
+  X(listen, Errno, Fd, Int)                                                     \
+  X(accept, Errno, Fd, Ptr, Ptr)                                                \
+  X(accept4, Errno, Fd, Ptr, Ptr, SockType)                                     \
+  X(connect, Errno, Fd, Sockaddr, Uint)                                         \
+  X(sendto, Errno, Fd, InBuf, Uint, Hex, Sockaddr, Uint)                        \
+  X(recvfrom, Errno, Fd, OutBuf, Uint, Hex, Ptr, Ptr)                           \
+  X(sendmsg, Errno, Fd, Ptr, Hex)                                               \
+  X(recvmsg, Errno, Fd, Ptr, Hex)                                               \
+  X(sendmmsg, Errno, Fd, Ptr, Uint, Hex)                                        \
+  X(recvmmsg, Errno, Fd, Ptr, Uint, Hex, Timespec)                              \
+  X(shutdown, Errno, Fd, Int)                                                   \
+  X(getsockname, Errno, Fd, Ptr, Ptr)                                           \
+  X(getpeername, Errno, Fd, Ptr, Ptr)                                           \
+  X(setsockopt, Errno, Fd, Int, Int, Ptr, Uint)                                 \
+  X(getsockopt, Errno, Fd, Int, Int, Ptr, Ptr)
 
 // The program's registers at a system call, as the handlers see them.
 struct SysArgs {
