@@ -50,6 +50,10 @@ enum BootFlags : uint32_t {
   // Self-test (tests only), VM platforms: the kernel runs its platform
   // self-tests (traps on IST stacks, LSTAR, LAPIC timer) instead of a program.
   kBootSelftestKernel = 1u << 10,
+  // Self-test (tests only), process platform with a network device: once
+  // the sandbox is up, the platform sends ARP and ICMP to the gateway
+  // through the device and checks the answers arrive through its event path.
+  kBootSelftestNet = 1u << 11,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.

@@ -142,6 +142,8 @@ int cmd_run(const std::vector<std::string>& args) {
     return fail("--platform kvm runs --selftest kernel only");
   if (opts->platform != mote::cli::Platform::Kvm && opts->selftest == "kernel")
     return fail("--selftest kernel needs --platform kvm");
+  if (opts->selftest == "net" && opts->net.mode == mote::cli::NetMode::None)
+    return fail("--selftest net needs a network (--net user or tap:NAME)");
 
   if (opts->platform == mote::cli::Platform::Auto) {
     auto choice = mote::cli::choose_platform();
@@ -152,6 +154,10 @@ int cmd_run(const std::vector<std::string>& args) {
                    choice.platform == mote::cli::Platform::Kvm ? "kvm" : "process",
                    choice.reason.c_str());
   }
+
+  if (opts->platform == mote::cli::Platform::Kvm && opts->net.mode != mote::cli::NetMode::None)
+    return fail(std::string(opts->ports.empty() ? "--net" : "-p") +
+                ": networking is not supported on --platform kvm yet (use --platform process or qemu)");
 
   if (opts->tty) {
     if (!isatty(0)) return fail("-t: standard input is not a terminal");
@@ -199,11 +205,23 @@ int cmd_run(const std::vector<std::string>& args) {
     int rc = mote::qemu::run(*opts, prog, &error);
     return rc < 0 ? fail(error) : rc;
   }
+  // --net: the device before the sandbox closes (mote-net listens on every
+  // -p port by now, or the run stops here saying why).
+  mote::net::Device net;
+  const mote::net::Device* net_dev = nullptr;
+  if (opts->net.mode != mote::cli::NetMode::None) {
+    if (!mote::net::open_device(*opts, &net, &error)) return fail(error);
+    net_dev = &net;
+    if (opts->verbose)
+      std::fprintf(stderr, "mote: network %s%s\n",
+                   opts->net.mode == mote::cli::NetMode::User ? "user (libslirp in mote-net)" : "tap:",
+                   opts->net.tap.c_str());
+  }
   if (shares.share_count()) {  // the process platform serves them here
-    int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error);
+    int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error, net_dev);
     return rc < 0 ? fail(error) : rc;
   }
-  mote::launch::exec_process_platform(*opts, prog, &error);
+  mote::launch::exec_process_platform(*opts, prog, &error, net_dev);
   return fail(error);
 }
 

@@ -209,7 +209,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       o.hostname = v;
     } else if (matches(a, "--selftest")) {
       if (!take_value(args, i, "--selftest", &v, error)) return std::nullopt;
-      if (v != "sandbox-escape" && v != "timer" && v != "kernel") {
+      if (v != "sandbox-escape" && v != "timer" && v != "kernel" && v != "net") {
         *error = "unknown self-test '" + v + "'";
         return std::nullopt;
       }

@@ -70,7 +70,14 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   if (!args.empty()) memcpy(b.at(h.argv_offset), args.data(), args.size() * sizeof(abi::BlobString));
   if (!envs.empty()) memcpy(b.at(h.envp_offset), envs.data(), envs.size() * sizeof(abi::BlobString));
   h.share_fd = r.share_fd;
-  h.net_fd = -1;
+  h.net_fd = r.net_fd;
+  h.net_flags = r.net_flags;
+  h.net_addr = r.net_addr;
+  h.net_prefix_len = r.net_prefix_len;
+  h.net_gateway = r.net_gateway;
+  h.net_dns = r.net_dns;
+  memcpy(h.net_mac, r.net_mac, sizeof h.net_mac);
+  h.net_mtu = r.net_mtu;
   h.share_count = uint32_t(shares.size());
   if (!shares.empty()) {
     b.align(alignof(abi::ShareMount));

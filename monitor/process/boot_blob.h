@@ -32,6 +32,13 @@ struct BootRequest {
     uint32_t flags = 0;  // abi::ShareFlags
   };
   std::vector<Share> shares;
+  // --net: the device (abi::BootInfo's net_* fields); net_fd -1 and no
+  // kNetDevice flag without one.
+  int32_t net_fd = -1;
+  uint32_t net_flags = 0;
+  uint32_t net_addr = 0, net_prefix_len = 0, net_gateway = 0, net_dns = 0;
+  uint8_t net_mac[6] = {};
+  uint16_t net_mtu = 0;
 };
 
 // The blob; it passes abi::boot_info_ok.

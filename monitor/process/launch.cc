@@ -51,7 +51,7 @@ void reserve_std_fds() {
 bool std_fd_closed(int fd) { return fd >= 0 && fd < 3 && g_std_closed[fd]; }
 
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
-                                    std::string* error, int share_fd) {
+                                    std::string* error, int share_fd, const net::Device* net) {
   BootRequest r;
   r.argv.push_back(o.program);
   r.argv.insert(r.argv.end(), o.args.begin(), o.args.end());
@@ -64,7 +64,8 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
   r.flags = (o.strace ? abi::kBootStrace : 0u) | (o.verbose ? abi::kBootVerbose : 0u) |
             (o.tty ? abi::kBootTty : 0u) |
             (o.selftest == "sandbox-escape" ? abi::kBootSelftestEscape : 0u) |
-            (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u);
+            (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u) |
+            (o.selftest == "net" ? abi::kBootSelftestNet : 0u);
   r.program_fd = p.fd;
   r.program_size = p.size;
   // A root filesystem image (dynamic programs, --add): the core maps it from
@@ -91,6 +92,16 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
       r.shares.push_back(BootRequest::Share{v->guest, v->read_only ? uint32_t(abi::kShareReadOnly) : 0u});
     }
   }
+  if (net && net->fd >= 0) {
+    r.net_fd = net->fd;
+    r.net_flags = abi::kNetDevice;
+    r.net_addr = net->addr;
+    r.net_prefix_len = net->prefix_len;
+    r.net_gateway = net->gateway;
+    r.net_dns = net->dns;
+    memcpy(r.net_mac, net->mac, sizeof r.net_mac);
+    r.net_mtu = net->mtu;
+  }
   return build_boot_blob(r);
 }
 
@@ -98,9 +109,10 @@ namespace {
 
 // The boot blob in a sealed memfd (inherited) and the embedded core image
 // in another (close-on-exec): what the exec of the core needs.
-bool prepare_core(const cli::RunOptions& o, const image::Program& p, int share_fd, int* boot_fd,
-                  int* core_fd, std::string* error) {
-  std::vector<uint8_t> blob = make_boot_blob(o, p, error, share_fd);
+bool prepare_core(const cli::RunOptions& o, const image::Program& p, int share_fd,
+                  const net::Device* net, int* boot_fd, int* core_fd, std::string* error) {
+  std::vector<uint8_t> blob = make_boot_blob(o, p, error, share_fd, net);
+  if (net && net->fd >= 0) fcntl(net->fd, F_SETFD, 0);  // the core's, across the exec
   if (blob.empty()) return false;
 
   // The boot info: a sealed memfd the core maps read-only (inherited).
@@ -141,14 +153,16 @@ void forward_signal(int sig) {
 
 }  // namespace
 
-void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error) {
+void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error,
+                           const net::Device* net) {
   int boot_fd = -1, core_fd = -1;
-  if (!prepare_core(o, p, -1, &boot_fd, &core_fd, error)) return;
+  if (!prepare_core(o, p, -1, net, &boot_fd, &core_fd, error)) return;
   exec_core(boot_fd, core_fd, error);
 }
 
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
-                                share::Server& server, std::string* error) {
+                                share::Server& server, std::string* error,
+                                const net::Device* net) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     *error = std::string("share socket: ") + strerror(errno);
@@ -162,7 +176,7 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   }
   fcntl(sv[1], F_SETFD, 0);  // the core's end survives the exec
   int boot_fd = -1, core_fd = -1;
-  if (!prepare_core(o, p, sv[1], &boot_fd, &core_fd, error)) return -1;
+  if (!prepare_core(o, p, sv[1], net, &boot_fd, &core_fd, error)) return -1;
 
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -189,6 +203,9 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   close(sv[1]);
   close(boot_fd);
   close(core_fd);
+  // The core's network device is the core's alone: when it ends, mote-net
+  // sees the socket close and ends too.
+  if (net && net->fd >= 0) close(net->fd);
   // Keyboard signals reach the whole foreground group: the core acts on
   // them and its status says what happened. Others sent to this process go
   // on to the core.

@@ -9,12 +9,15 @@
 
 #include "monitor/cli/options.h"
 #include "monitor/image/program.h"
+#include "monitor/net/backend.h"
 #include "monitor/share/server.h"
 
 namespace mote::launch {
 
 // Only returns on failure, with a one-line message in *error.
-void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error);
+// `net`: the network device (--net), null for none.
+void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error,
+                           const net::Device* net = nullptr);
 
 // With -v shares: the core runs as a child process (the same exec as above,
 // plus its end of a SOCK_SEQPACKET share socket), while this process stays
@@ -22,7 +25,8 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
 // ends. Returns the child's exit status (a signal that killed it is raised
 // again here), or -1 with a one-line message in *error.
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
-                                share::Server& server, std::string* error);
+                                share::Server& server, std::string* error,
+                                const net::Device* net = nullptr);
 
 // Call first thing: notes which of fds 0-2 are closed (the program will see
 // them closed) and puts /dev/null on them, so that no file the monitor opens
@@ -34,7 +38,9 @@ bool std_fd_closed(int fd);
 // The boot-info blob for a run (argv, guest environment, console, seed...):
 // the same on every platform. Empty with *error set on failure.
 // share_fd: the core's end of the share socket; -1 leaves -v shares out.
+// net: the network device, passed to the core as net_fd (null: none).
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
-                                    std::string* error, int share_fd = -1);
+                                    std::string* error, int share_fd = -1,
+                                    const net::Device* net = nullptr);
 
 }  // namespace mote::launch

@@ -292,6 +292,9 @@ namespace mote::platform {
 void enter_program(const EntryState& s) {
   process::enable_syscall_dispatch();
   process::install_seccomp();
+  if (g.boot->flags & abi::kBootSelftestNet) g.net_selftest = true;
+  process::start_net_thread();  // after the filter: the thread inherits it
+  if (g.boot->flags & abi::kBootSelftestNet) process::net_selftest();
   if (g.boot->flags & abi::kBootSelftestEscape) {
     // Proves the seccomp wall: from the core's own text (so Syscall User
     // Dispatch lets it through), a call the allowlist does not name.

@@ -29,6 +29,8 @@ struct Cpu {
   // host zeroes it when the thread is gone, and then the stacks are free.
   volatile u32 alive;
   bool timer_thread;
+  // A platform service thread's loop (start_service_thread), or null.
+  void (*service)();  // never returns
   // The SIGSYS being served: its register context (syscall_context).
   bool ctx_valid;
   platform::UserContext ctx;
@@ -61,6 +63,14 @@ struct State {
   volatile u32 timer_seq = 0;
   volatile u64 timer_deadline = 0;
   volatile u32 timer_fired = 0;  // bumped after each on_timer (idle_until wakes)
+  // The network event thread (net.cc): waits for received frames, calls
+  // core::on_net_ready, then waits for net_receive to find the device empty
+  // (net_drained changes) before it looks again.
+  Cpu* net_cpu = nullptr;
+  volatile u32 net_drained = 0;
+  volatile u32 net_waiting = 0;  // the event thread waits on net_drained
+  volatile u32 net_notified = 0; // bumped each time the event thread reports arrivals
+  bool net_selftest = false;     // kBootSelftestNet: arrivals go to the self-test, not the core
   Cpu* cpus_list = nullptr;      // every Cpu but g_cpu0
   volatile u64 patching = 0;     // pages being rewritten (rewrite.cc); faults there retry
   volatile u64 patching_end = 0;
@@ -102,6 +112,13 @@ inline Cpu* cpu() {
   return c;
 }
 void init_cpus();  // --cpus: pins the process to its host CPUs (before the sandbox)
+// A host thread of the platform's own (no program thread, all signals
+// blocked) running `loop`; null when it cannot be made.
+Cpu* start_service_thread(void (*loop)());  // loop never returns
+// net.cc: starts the network event thread when there is a device.
+void start_net_thread();
+// net_selftest.cc: kBootSelftestNet, once the sandbox is up.
+[[noreturn]] void net_selftest();
 // rewrite.cc: the registers of a served SIGSYS that decide a rewrite.
 struct SiteRegs {
   u64 rax;  // the syscall number

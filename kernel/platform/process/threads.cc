@@ -53,7 +53,7 @@ Timespec host_time(u64 deadline_ns) {
 // A Cpu with its stacks: a released one whose host thread is gone, or new.
 Cpu* alloc_cpu() {
   for (Cpu* c = g.cpus_list; c; c = c->next) {
-    if (!c->thread && !c->timer_thread && __atomic_load_n(&c->alive, __ATOMIC_ACQUIRE) == 0) {
+    if (!c->thread && !c->timer_thread && !c->service && __atomic_load_n(&c->alive, __ATOMIC_ACQUIRE) == 0) {
       Cpu* next = c->next;
       u64 kb = c->kstack_base, sb = c->sigstack_base, st = c->sigstack_top;
       memset(c, 0, sizeof *c);
@@ -89,6 +89,12 @@ extern "C" [[noreturn]] void mote_thread_main(Cpu* c) {
   host::syscall2(__NR_arch_prctl, 0x1001 /*ARCH_SET_GS*/, long(c));
   c->host_tid = int(host::syscall0(__NR_gettid));
   if (c->timer_thread) timer_loop();
+  if (c->service) {
+    u64 all = ~u64(0);
+    host::syscall4(__NR_rt_sigprocmask, 0 /*SIG_BLOCK*/, long(&all), 0, 8);
+    c->service();
+    for (;;) host::syscall1(__NR_exit, 0);
+  }
   host::syscall2(__NR_arch_prctl, 0x1002 /*ARCH_SET_FS*/, long(c->fs_base));
   enable_syscall_dispatch();
   mote_sigreturn_at(c->boot_frame + 8);
@@ -127,6 +133,17 @@ bool start_host_thread(Cpu* c) {
 }
 
 }  // namespace
+
+Cpu* start_service_thread(void (*loop)()) {
+  Cpu* c = alloc_cpu();
+  if (!c) return nullptr;
+  c->service = loop;
+  if (!start_host_thread(c)) {
+    c->service = nullptr;
+    return nullptr;
+  }
+  return c;
+}
 
 void init_cpus() {
   g.host_pid = int(host::syscall0(__NR_getpid));
