@@ -5,6 +5,7 @@
 #include "kernel/fs/tmpfs.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
+#include "kernel/platform/platform.h"
 
 namespace mote::fs {
 
@@ -133,12 +134,23 @@ Result<void> mount_standard() {
                   "root:x:0:0:root:/root:/bin/sh\n"
                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"));
   TRY(etc_default(*etc, "group", "root:x:0:\nnogroup:x:65534:\n"));
+  // With a network device of known address (--net user: 10.0.2.15) the host
+  // name resolves to it, as in a Docker container; else to 127.0.1.1 (Debian).
+  // The nameserver is the device's (--net user: slirp's 10.0.2.3).
+  const abi::BootInfo& boot = platform::boot_info();
+  const bool dev = boot.net_flags & abi::kNetDevice;
+  const u32 self = dev && boot.net_addr ? boot.net_addr : 0x7f000101u;
+  const u32 dns = dev && boot.net_dns ? boot.net_dns : 0x0a000203u;
   char hosts[256];
   StrView host = core::g_proc.hostname;
   usize n = format(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
-                   "127.0.1.1\t%.*s\n", int(host.size), host.data);
+                   "%u.%u.%u.%u\t%.*s\n", self >> 24, (self >> 16) & 255, (self >> 8) & 255,
+                   self & 255, int(host.size), host.data);
   TRY(etc_default(*etc, "hosts", StrView(hosts, n), true));
-  TRY(etc_default(*etc, "resolv.conf", "nameserver 10.0.2.3\n"));
+  char resolv[48];
+  n = format(resolv, sizeof resolv, "nameserver %u.%u.%u.%u\n", dns >> 24, (dns >> 16) & 255,
+             (dns >> 8) & 255, dns & 255);
+  TRY(etc_default(*etc, "resolv.conf", StrView(resolv, n), true));
   char hostname[80];
   n = format(hostname, sizeof hostname, "%.*s\n", int(host.size), host.data);
   TRY(etc_default(*etc, "hostname", StrView(hostname, n), true));

@@ -8,6 +8,7 @@ open a socket.
      (mote-net) and gets the answers through its event thread; the event
      thread is idle at ~0 CPU. With and without -v shares (the monitor stays
      as the share server then: the device must still be the core's alone).
+     /etc/hosts and /etc/resolv.conf name the device's address and DNS.
   2. -p publishes: the host port is taken while the program runs and free
      again after it (mote-net ended with the guest).
   3. One-line errors: a published port already in use, a missing tap device,
@@ -17,6 +18,7 @@ open a socket.
 """
 
 import argparse
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -70,6 +72,18 @@ def main():
         text = err.decode(errors="replace")
         check("selftest net with a share (monitor stays)", rc == 0 and "selftest net: ok" in text,
               f"status {rc}: {text}")
+
+    # /etc/hosts and /etc/resolv.conf follow the device (kernel/fs/mounts.cc).
+    busybox = shutil.which("busybox")
+    if busybox:
+        rc, out, err = run([o.mote, "run", "--net", "user", "--hostname", "box", busybox, "cat",
+                            "/etc/hosts", "/etc/resolv.conf"], 60)
+        text = out.decode(errors="replace")
+        check("--net user: /etc/hosts names the guest's address",
+              rc == 0 and "10.0.2.15\tbox\n" in text and "127.0.0.1\tlocalhost" in text, text)
+        check("--net user: /etc/resolv.conf is slirp's DNS", "nameserver 10.0.2.3\n" in text, text)
+    else:
+        print("SKIP /etc checks: no busybox (Debian package busybox-static)")
 
     # -p: mote-net listens while the program runs, and lets go after.
     port = free_port()
