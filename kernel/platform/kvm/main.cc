@@ -12,6 +12,7 @@
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/selftest.h"
+#include "kernel/platform/kvm/net_virtio.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
 
@@ -63,6 +64,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   Ranges ram, used;
   used.add(kLowMemory, virt_to_phys(__kernel_end));
   bool selftest = false;
+  bool net_selftest_word = false;  // `selftest-net`: net_virtio.h, once memory is up
   u64 ram_bytes = 0, tsc_khz = 0, wall_ns = 0;
   g_vm.host = u32(magic) == kMoteMagic ? Host::MoteMonitor : Host::Pvh;
   console_init(g_vm.host);
@@ -89,6 +91,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     }
     const char* cmdline = si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "";
     selftest = has_word(cmdline, "selftest");
+    net_selftest_word = has_word(cmdline, "selftest-net");
     g_selftest_rsdp = si->rsdp_paddr;
     for (u32 n = 2; n <= 64; ++n) {
       char w[12];
@@ -139,6 +142,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   memory_init(ram.r, ram.n, used.r, used.n);  // from here on, no identity map
   clock_init(tsc_khz, wall_ns);
   lapic_init();
+  if (net_selftest_word) vm_exit(net_selftest() ? 1 : 0);
   if (g_vm.host == Host::MoteMonitor) {
     g_vm.boot = static_cast<const abi::BootInfo*>(phys_to_virt(info_phys));
   } else {

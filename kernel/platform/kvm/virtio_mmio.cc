@@ -93,7 +93,7 @@ void Device::write(Reg r, u32 v) {
   *static_cast<volatile u32*>(phys_to_virt(base_ + u32(r))) = v;
 }
 
-Result<void> Device::init(u64 base, u64 wanted, u32 queue_max) {
+Result<void> Device::negotiate(u64 base, u64 wanted) {
   base_ = base;
   if (read(Reg::Magic) != kMagic) return err(ENODEV);
   if (read(Reg::Version) != 2) return err(ENODEV);  // 1: legacy, not supported
@@ -126,10 +126,46 @@ Result<void> Device::init(u64 base, u64 wanted, u32 queue_max) {
     write(Reg::Status, kStatusFailed);
     return err(EIO);
   }
+  return ok();
+}
+
+u32 Device::queue_max(u32 index) {
+  write(Reg::QueueSel, index);
+  return read(Reg::QueueNumMax);
+}
+
+Result<void> Device::setup_queue(u32 index, u32 size, u64 desc, u64 avail, u64 used) {
   // 4.2.3.2 "Virtqueue Configuration".
-  write(Reg::QueueSel, 0);
+  write(Reg::QueueSel, index);
   if (read(Reg::QueueReady)) return err(EIO);
   u32 qmax = read(Reg::QueueNumMax);
+  if (!qmax || size > qmax || !size) return err(EIO);
+  write(Reg::QueueNum, size);
+  write(Reg::QueueDescLow, u32(desc));
+  write(Reg::QueueDescHigh, u32(desc >> 32));
+  write(Reg::QueueDriverLow, u32(avail));
+  write(Reg::QueueDriverHigh, u32(avail >> 32));
+  write(Reg::QueueDeviceLow, u32(used));
+  write(Reg::QueueDeviceHigh, u32(used >> 32));
+  write(Reg::QueueReady, 1);
+  return ok();
+}
+
+Result<void> Device::driver_ok() {
+  write(Reg::Status, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
+  if (read(Reg::Status) & (kStatusNeedsReset | kStatusFailed)) return err(EIO);
+  return ok();
+}
+
+u32 Device::ack_interrupt() {
+  u32 status = read(Reg::InterruptStatus);
+  if (status) write(Reg::InterruptAck, status);
+  return status;
+}
+
+Result<void> Device::init(u64 base, u64 wanted, u32 queue_max) {
+  TRY(negotiate(base, wanted));
+  u32 qmax = this->queue_max(0);
   if (!qmax) return err(EIO);
   qsize_ = min(min(qmax, queue_max), kMaxQueue);
   ring_phys_ = frame_alloc();
@@ -140,17 +176,8 @@ Result<void> Device::init(u64 base, u64 wanted, u32 queue_max) {
   u64 desc = ring_phys_, avail = ring_phys_ + kAvailOffset, used = ring_phys_ + kUsedOffset;
   // Polled: the device need not interrupt (2.6.7 "Used Buffer Notification Suppression").
   *static_cast<volatile u16*>(phys_to_virt(avail)) = kAvailNoInterrupt;
-  write(Reg::QueueNum, qsize_);
-  write(Reg::QueueDescLow, u32(desc));
-  write(Reg::QueueDescHigh, u32(desc >> 32));
-  write(Reg::QueueDriverLow, u32(avail));
-  write(Reg::QueueDriverHigh, u32(avail >> 32));
-  write(Reg::QueueDeviceLow, u32(used));
-  write(Reg::QueueDeviceHigh, u32(used >> 32));
-  write(Reg::QueueReady, 1);
-  write(Reg::Status, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
-  if (read(Reg::Status) & (kStatusNeedsReset | kStatusFailed)) return err(EIO);
-  return ok();
+  TRY(setup_queue(0, qsize_, desc, avail, used));
+  return driver_ok();
 }
 
 void Device::read_config(u32 off, void* out, u32 len) {

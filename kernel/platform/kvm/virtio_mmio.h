@@ -48,6 +48,7 @@ enum class Reg : u32 {
 };
 
 inline constexpr u32 kMagic = 0x74726976;  // "virt", little-endian
+inline constexpr u32 kDeviceNet = 1;
 inline constexpr u32 kDevice9p = 9;
 
 // 2.1 "Device Status Field".
@@ -79,6 +80,19 @@ class Device {
   // queue 0 with up to `queue_max` descriptors. The status is DRIVER_OK
   // afterwards. Errors: ENODEV (no device, legacy interface), EIO.
   Result<void> init(u64 base, u64 wanted, u32 queue_max);
+
+  // The same in steps, for devices with several queues (virtqueue.h):
+  // reset and negotiate (status FEATURES_OK), set up each queue, then
+  // DRIVER_OK.
+  Result<void> negotiate(u64 base, u64 wanted);
+  // Queue `index` at the given rings (physical) with `size` entries, at
+  // most the device's maximum (QueueNumMax, returned by queue_max).
+  u32 queue_max(u32 index);
+  Result<void> setup_queue(u32 index, u32 size, u64 desc, u64 avail, u64 used);
+  Result<void> driver_ok();
+  void notify(u32 index) { write(Reg::QueueNotify, index); }
+  // Reads and acknowledges the interrupt status (bit 0: used buffers).
+  u32 ack_interrupt();
 
   u32 device_id() const { return device_id_; }
   u64 features() const { return features_; }

@@ -1,0 +1,168 @@
+// The VM platforms' network device: a virtio-net device (virtio 1.1 5.1
+// "Network Device") over virtio-mmio, driven through two split virtqueues
+// (virtqueue.h): receiveq1 (0) kept full of one-page buffers the device
+// fills, transmitq1 (1) with one-page buffers reclaimed as the device
+// returns them. Features: VERSION_1, MAC and MTU when offered; no checksum
+// or segmentation offloads (the core's stack computes every checksum, so
+// the header is all zero both ways). 5.1.6: each buffer starts with the
+// 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
+//
+// Notification: not yet. Received frames wait in the ring until the core
+// calls net_receive; the driver does not raise core::on_net_ready (the
+// device's interrupt is not routed through an IOAPIC yet).
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/net_virtio.h"
+#include "kernel/platform/kvm/virtqueue.h"
+#include "kernel/platform/kvm/vm.h"
+#include "kernel/platform/platform.h"
+
+namespace mote::core {
+// Until the core's socket layer defines it.
+[[gnu::weak]] void on_net_ready() {}
+}  // namespace mote::core
+
+namespace mote::kvm {
+
+namespace {
+
+constexpr u64 kFeatureMtu = 1ull << 3;  // VIRTIO_NET_F_MTU
+constexpr u64 kFeatureMac = 1ull << 5;  // VIRTIO_NET_F_MAC
+constexpr u32 kHeader = 12;             // struct virtio_net_hdr
+constexpr u32 kQueueWant = 64;
+constexpr u32 kMaxFrame = 1514;         // without FCS, no VLAN tag
+
+}  // namespace
+
+struct NetDevice {
+  virtio::Device dev;
+  virtio::Virtqueue rx, tx;
+  u64 rx_buf[kQueueWant];  // physical frames
+  u64 tx_buf[kQueueWant];
+  u16 tx_free[kQueueWant];
+  u32 ntx_free;
+  u8 mac[6];
+  u16 mtu;
+  volatile u32 lock;
+};
+static_assert(sizeof(NetDevice) <= kPageSize);
+
+namespace {
+
+
+NetDevice* g_net;
+bool g_probed;
+volatile u32 g_probe_lock;
+
+void lock(volatile u32* l) {
+  while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(l, __ATOMIC_RELAXED)) asm volatile("pause");
+}
+void unlock(volatile u32* l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+NetDevice* setup(u64 base) {
+  u64 frame = frame_alloc();
+  if (!frame) return nullptr;
+  auto* d = static_cast<NetDevice*>(phys_to_virt(frame));
+  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu).ok()) return nullptr;
+  if (!d->rx.init(d->dev, 0, kQueueWant, true).ok() || !d->tx.init(d->dev, 1, kQueueWant, false).ok())
+    return nullptr;
+  if (d->dev.features() & kFeatureMac) d->dev.read_config(0, d->mac, 6);
+  d->mtu = 1500;
+  if (d->dev.features() & kFeatureMtu) {
+    u16 mtu = 0;
+    d->dev.read_config(10, &mtu, 2);
+    if (mtu >= 68 && mtu < d->mtu) d->mtu = mtu;
+  }
+  for (u32 i = 0; i < d->rx.size(); ++i)
+    if (!(d->rx_buf[i] = frame_alloc())) return nullptr;
+  for (u32 i = 0; i < d->tx.size(); ++i) {
+    if (!(d->tx_buf[i] = frame_alloc())) return nullptr;
+    d->tx_free[d->ntx_free++] = u16(i);
+  }
+  if (!d->dev.driver_ok().ok()) return nullptr;
+  // 5.1.6.3: the receive ring full before the device needs it.
+  for (u32 i = 0; i < d->rx.size(); ++i) d->rx.post(u16(i), d->rx_buf[i], kPageSize, true);
+  d->rx.notify();
+  return d;
+}
+
+}  // namespace
+
+NetDevice* net_device() {
+  if (__atomic_load_n(&g_probed, __ATOMIC_ACQUIRE)) return g_net;
+  lock(&g_probe_lock);
+  if (!g_probed) {
+    u64 bases[32];
+    usize n = virtio::device_bases(bases, 32);
+    for (usize i = 0; i < n && !g_net; ++i) {
+      // Only net devices: another kind is not ours to reset.
+      if (*static_cast<volatile u32*>(phys_to_virt(bases[i] + u32(virtio::Reg::DeviceId))) !=
+          virtio::kDeviceNet)
+        continue;
+      g_net = setup(bases[i]);
+      if (!g_net) kprintf("mote kernel: virtio-net at %#lx: setup failed\n", (unsigned long)bases[i]);
+    }
+    __atomic_store_n(&g_probed, true, __ATOMIC_RELEASE);
+  }
+  unlock(&g_probe_lock);
+  return g_net;
+}
+
+bool net_device_mac(u8 out[6]) {
+  NetDevice* d = net_device();
+  if (!d) return false;
+  memcpy(out, d->mac, 6);
+  return true;
+}
+
+}  // namespace mote::kvm
+
+namespace mote::platform {
+
+using kvm::NetDevice;
+
+bool net_send(const void* frame, usize len) {
+  NetDevice* d = kvm::net_device();
+  if (!d || len > kvm::kMaxFrame || len == 0) return false;
+  kvm::lock(&d->lock);
+  // Reclaim what the device has sent.
+  u16 id;
+  u32 used;
+  while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
+  if (!d->ntx_free) {
+    kvm::unlock(&d->lock);
+    return false;  // the ring is full: dropped, as a NIC would
+  }
+  id = d->tx_free[--d->ntx_free];
+  u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
+  memset(buf, 0, kvm::kHeader);  // no offloads, no GSO
+  memcpy(buf + kvm::kHeader, frame, len);
+  d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);
+  d->tx.notify();
+  kvm::unlock(&d->lock);
+  return true;
+}
+
+usize net_receive(void* out, usize cap) {
+  NetDevice* d = kvm::net_device();
+  if (!d) return 0;
+  kvm::lock(&d->lock);
+  usize n = 0;
+  u16 id;
+  u32 len;
+  while (d->rx.take(&id, &len)) {
+    const u8* buf = static_cast<const u8*>(kvm::phys_to_virt(d->rx_buf[id]));
+    if (len > kvm::kHeader && len <= kPageSize) n = min<usize>(len - kvm::kHeader, cap);
+    if (n) memcpy(out, buf + kvm::kHeader, n);
+    d->rx.post(id, d->rx_buf[id], kPageSize, true);  // back into the ring
+    if (n) break;
+  }
+  d->rx.notify();
+  kvm::unlock(&d->lock);
+  return n;
+}
+
+}  // namespace mote::platform
