@@ -13,6 +13,7 @@
 #include <cerrno>
 
 #include "monitor/cli/platform_choice.h"
+#include "monitor/net/guest_net.h"
 #include "monitor/process/launch.h"
 #include "monitor/util/io.h"
 #include <cstdlib>
@@ -61,6 +62,38 @@ std::string absolute_path(const std::string& p) {
   std::string out = real;
   free(real);
   return out;
+}
+
+// --net user: QEMU's libslirp with mote's guest network (guest_net.h) and a
+// hostfwd per -p; --net tap:NAME: QEMU opens the tap. The kernel learns the
+// addresses from `net=ADDR/PREFIX gw=ADDR dns=ADDR` (tap: `net=dhcp`).
+// Unlike mote-net, QEMU's slirp lets the guest reach the host's loopback
+// through 10.0.2.2 (QEMU has no switch for it).
+std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append) {
+  if (o.net.mode == cli::NetMode::None) return {};
+  auto dotted = [](uint32_t a) {
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+           std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
+  };
+  std::string netdev;
+  if (o.net.mode == cli::NetMode::User) {
+    netdev = "user,id=n0,net=" + dotted(net::kUserNetwork) + "/" + std::to_string(net::kUserPrefixLen) +
+             ",host=" + dotted(net::kUserGateway) + ",dns=" + dotted(net::kUserDns) +
+             ",dhcpstart=" + dotted(net::kUserGuest);
+    for (const auto& m : o.ports)
+      netdev += std::string(",hostfwd=") + (m.udp ? "udp" : "tcp") + ":" + m.host_ip + ":" +
+                std::to_string(m.host_port) + "-" + dotted(net::kUserGuest) + ":" +
+                std::to_string(m.guest_port);
+    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
+               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
+  } else {
+    netdev = "tap,id=n0,ifname=" + qemu_option_value(o.net.tap) + ",script=no,downscript=no";
+    *append += "net=dhcp ";
+  }
+  char mac[18];
+  snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", net::kGuestMac[0], net::kGuestMac[1],
+           net::kGuestMac[2], net::kGuestMac[3], net::kGuestMac[4], net::kGuestMac[5]);
+  return {"-netdev", netdev, "-device", std::string("virtio-net-device,netdev=n0,mac=") + mac};
 }
 
 }  // namespace
@@ -133,6 +166,9 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
     devices.push_back("-device");
     devices.push_back("virtio-9p-device,fsdev=" + id + ",mount_tag=" + id);
   }
+  // --net: a virtio-net device on QEMU's own backends (qemu_net_args).
+  std::vector<std::string> net = net_args(o, &append);
+  devices.insert(devices.end(), net.begin(), net.end());
   append += "--";
   append += " " + encode_word(o.program);
   for (const auto& a : o.args) append += " " + encode_word(a);

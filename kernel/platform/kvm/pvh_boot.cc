@@ -2,7 +2,8 @@
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
 // options (selftest and crashtest are main.cc's): strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
-// hostname=NAME, exe=PATH, closed=FD, share=GUESTPATH and share_ro=GUESTPATH (share k is
+// hostname=NAME, exe=PATH, closed=FD, net=ADDR/PREFIX|dhcp gw=ADDR dns=ADDR (a virtio-net device,
+// net_virtio.cc), share=GUESTPATH and share_ro=GUESTPATH (share k is
 // the k-th of these: a virtio-9p device tagged "mote<k>", platform share_virtio.cc). Words are
 // separated by spaces; a word may carry any byte as %XX (the `--platform qemu` launcher encodes
 // spaces, '%' and controls). `virtio_mmio.device=...` words, as QEMU microvm (acpi=off) and
@@ -16,6 +17,7 @@
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/net_virtio.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/virtio_mmio.h"
 #include "kernel/platform/kvm/vm.h"
@@ -96,6 +98,39 @@ void seed(u8 out[32], bool* strong) {
   }
 }
 
+// "a.b.c.d" (and "/N" after it when prefix is given) in host byte order.
+bool parse_ipv4(StrView v, u32* addr, u32* prefix) {
+  u32 a = 0, part = 0, dots = 0;
+  usize i = 0;
+  bool digit = false;
+  for (; i < v.size && v.data[i] != '/'; ++i) {
+    char c = v.data[i];
+    if (c == '.' && digit && dots < 3) {
+      a = a << 8 | part;
+      part = 0;
+      ++dots;
+      digit = false;
+    } else if (c >= '0' && c <= '9' && part * 10 + u32(c - '0') <= 255) {
+      part = part * 10 + u32(c - '0');
+      digit = true;
+    } else {
+      return false;
+    }
+  }
+  if (dots != 3 || !digit) return false;
+  *addr = a << 8 | part;
+  if (prefix) {
+    u32 p = 32;
+    if (i < v.size) {
+      p = 0;
+      for (++i; i < v.size && v.data[i] >= '0' && v.data[i] <= '9'; ++i) p = p * 10 + u32(v.data[i] - '0');
+      if (i != v.size || p > 32) return false;
+    }
+    *prefix = p;
+  }
+  return true;
+}
+
 bool has_separator(const char* s) {
   for (const char* p = s; *p; ++p)
     if (p[0] == '-' && p[1] == '-' && (p == s || p[-1] == ' ') && (p[2] == ' ' || p[2] == 0))
@@ -132,6 +167,9 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   bool tty = false;
   u8 termios[36] = {};
   u16 rows = 0, cols = 0;
+  // The network device (--net): net=ADDR/PREFIX gw=ADDR dns=ADDR, or net=dhcp.
+  bool net = false;
+  u32 net_addr = 0, net_prefix = 0, net_gw = 0, net_dns = 0;
   usize first_arg = words.n;
   for (usize i = 0; i < words.n; ++i) {
     StrView w = words.w[i];
@@ -148,6 +186,12 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     else if (w.starts_with("clock0=")) clock_set_monotonic_base(parse_size(StrView(w.data + 7, w.size - 7)));
     else if (w.starts_with("cpus=")) cpus = u32(parse_size(StrView(w.data + 5, w.size - 5)));
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
+    else if (w.starts_with("net=")) {
+      StrView v(w.data + 4, w.size - 4);
+      net = v == StrView("dhcp") || parse_ipv4(v, &net_addr, &net_prefix);
+      if (!net) kprintf("mote: %.*s: expected net=ADDR/PREFIX or net=dhcp\n", int(w.size), w.data);
+    } else if (w.starts_with("gw=")) parse_ipv4(StrView(w.data + 3, w.size - 3), &net_gw, nullptr);
+    else if (w.starts_with("dns=")) parse_ipv4(StrView(w.data + 4, w.size - 4), &net_dns, nullptr);
     else if ((w.starts_with("share=") || w.starts_with("share_ro=")) && nshares < abi::kMaxShares) {
       const bool ro = w.starts_with("share_ro=");
       const usize skip = ro ? 9 : 6;
@@ -230,6 +274,17 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   h.program_fd = -1;
   h.initramfs_fd = -1;
   h.net_fd = -1;
+  // The device itself is virtio-net (net_virtio.cc): its MAC, from its config.
+  if (net && net_device_mac(h.net_mac)) {
+    h.net_flags = abi::kNetDevice;
+    h.net_addr = net_addr;
+    h.net_prefix_len = net_prefix;
+    h.net_gateway = net_gw;
+    h.net_dns = net_dns;
+    h.net_mtu = 1500;
+  } else if (net) {
+    kprintf("mote kernel: net= given but no virtio-net device works: loopback only\n");
+  }
   h.program_gpa = program_phys;
   h.program_size = program_size;
   h.initramfs_gpa = rootfs_phys;
