@@ -1,7 +1,8 @@
 // sandbox: raw system calls that reach for the host. Natively they succeed; under mote they must
 // fail without ever reaching the host (the mote process is seccomp-sandboxed, so a call that
 // leaked through would kill it): openat of a host file that is not in the guest's filesystem
-// fails with ENOENT, socket (no network yet) with ENOSYS.
+// fails with ENOENT; socket(AF_INET) succeeds, served by mote's own network stack (kernel/net/)
+// inside the sandbox, never by a host socket.
 // Not differential: prints what happened and the harness checks the expected lines.
 #define _GNU_SOURCE
 #include <errno.h>
