@@ -113,9 +113,11 @@ static StrView path_of(const UnixAddr& u) {
 
 static bool abstract(const UnixAddr& u) { return u.len > kSunPath && u.bytes[kSunPath] == 0; }
 
-static UnixSocket* find_abstract(const UnixAddr& u) {
+// Abstract names are per socket type in Linux (its hash mixes the type in):
+// a stream and a datagram socket may hold the same one.
+static UnixSocket* find_abstract(const UnixAddr& u, int type) {
   for (UnixSocket* s = g_all; s; s = s->next_all)
-    if (s->owns_name && !s->node && same_name(s->name, u)) return s;
+    if (s->owns_name && !s->node && s->type == type && same_name(s->name, u)) return s;
   return nullptr;
 }
 
@@ -124,7 +126,7 @@ static UnixSocket* find_abstract(const UnixAddr& u) {
 Result<UnixSocket*> find_bound(const UnixAddr& u, int type) {
   UnixSocket* found = nullptr;
   if (abstract(u)) {
-    found = find_abstract(u);
+    found = find_abstract(u, type);
   } else {
     auto n = TRY(resolve(ns().cwd.get(), path_of(u), kFollow));
     if ((n->mode & kIfmt) != kIfsock) return err(ECONNREFUSED);
@@ -190,7 +192,7 @@ Result<void> UnixSocket::autobind() {
   for (u32 tries = 0; tries < 0x100000; ++tries) {
     u32 n = g_autobind_next++ & 0xfffff;
     for (int i = 0; i < 5; ++i) u.bytes[kSunPath + 5 - i] = u8("0123456789abcdef"[(n >> (4 * i)) & 0xf]);
-    if (!find_abstract(u)) {
+    if (!find_abstract(u, type)) {
       name = u;
       owns_name = true;
       return ok();
@@ -205,15 +207,21 @@ Result<void> UnixSocket::bind(const SockAddr& addr) {
     return autobind();
   }
   UnixAddr u = TRY(parse_addr(addr));
-  if (name.len) return err(EINVAL);
   if (abstract(u)) {
-    if (find_abstract(u)) return err(EADDRINUSE);
+    if (name.len) return err(EINVAL);
+    if (find_abstract(u, type)) return err(EADDRINUSE);
   } else {
+    // As Linux: the node first (an existing path is EADDRINUSE even for a
+    // socket bound already), then the socket's own state.
     char leaf[kNameMax + 1];
     auto pn = TRY(resolve_parent(ns().cwd.get(), path_of(u), leaf));
     if (pn.name.size == 0) return err(EADDRINUSE);
     auto made = pn.dir->mknod(pn.name, kIfsock | (0777 & ~ns().umask), 0);
     if (!made.ok()) return err(made.error() == EEXIST ? EADDRINUSE : made.error());
+    if (name.len) {
+      (void)pn.dir->unlink(pn.name);
+      return err(EINVAL);
+    }
     node = made.value();
   }
   name = u;

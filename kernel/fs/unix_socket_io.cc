@@ -196,7 +196,6 @@ Result<usize> UnixSocket::sendmsg(SocketMsg& msg, int flags) {
     UnixSocket* to = peer;
     if (to_addr) {
       to = TRY(find_bound(dest, type));
-      if (to->peer && to->peer != this) return err(EPERM);
     } else if (!to) {
       if (connection()) return sent ? Result<usize>(sent) : err(EPIPE);
       if (refused) {
@@ -206,6 +205,7 @@ Result<usize> UnixSocket::sendmsg(SocketMsg& msg, int flags) {
       }
       return err(ENOTCONN);
     }
+    if (!connection() && to->peer && to->peer != this) return err(EPERM);  // unix_may_send
     if (to->shut & kShutRecv) return sent ? Result<usize>(sent) : err(EPIPE);
     usize want = stream() ? min(total - sent, kMaxChunk) : total;
     if (stream()) {
