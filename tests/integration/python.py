@@ -2,8 +2,8 @@
 """Debian's python3, unmodified, under mote: the issue-4 acceptance script
 (tests/programs/py_acceptance.py: json, hashlib, re, decimal, sqlite3, zlib,
 datetime, pathlib, tempfile files written and read back) and the issue-5
-threads script (tests/programs/py_threads.py) and the issue-6 sockets script
-(tests/programs/py_sockets.py) natively and under mote on the
+threads script (tests/programs/py_threads.py) and the issue-6 sockets scripts
+(tests/programs/py_sockets.py, py_unix_sockets.py) natively and under mote on the
 given platform, compared byte for byte with the exit status."""
 import argparse
 import os
@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
 THREADS = os.path.join(HERE, "..", "programs", "py_threads.py")
 SOCKETS = os.path.join(HERE, "..", "programs", "py_sockets.py")
+UNIX_SOCKETS = os.path.join(HERE, "..", "programs", "py_unix_sockets.py")
 
 
 def main():
@@ -51,6 +52,12 @@ def main():
     cases.append(("sockets", [args.mote, "run", "--platform", args.platform, "--add",
                               f"{sockets}:/sockets.py", python, "/sockets.py"],
                   run([python, sockets], 120)))
+    # AF_UNIX: socketpairs, a threading server on a path, a datagram server
+    # on an abstract name, send_fds/recv_fds (tests/programs/py_unix_sockets.py).
+    unix = os.path.realpath(UNIX_SOCKETS)
+    cases.append(("unix_sockets", [args.mote, "run", "--platform", args.platform, "--add",
+                                   f"{unix}:/unix_sockets.py", python, "/unix_sockets.py"],
+                  run([python, unix], 120)))
     # subprocess, os.system, os.popen: fork from a dynamic program, execve of
     # a static one, the parent's memory back afterwards (regression: the
     # exec'd child's stack guard page used to block the parent's stack).
