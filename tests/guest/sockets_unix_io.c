@@ -1,7 +1,7 @@
 // AF_UNIX sockets, part 2: readiness for poll and epoll through a
 // connection's life (EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLRDHUP, a listener's
 // EPOLLIN), a full send buffer (EAGAIN, no POLLOUT, writable again once
-// drained) and a blocked writer a thread drains, SCM_RIGHTS (a pipe's end
+// drained) and a blocked writer a thread drains, MSG_WAITALL, SCM_RIGHTS (a pipe's end
 // passed and used, several fds, MSG_CMSG_CLOEXEC, MSG_CTRUNC, EBADF),
 // shutdown both ways, EPIPE with SIGPIPE and with MSG_NOSIGNAL, and
 // sendmmsg/recvmmsg. Run natively and under mote; the output must match.
@@ -163,6 +163,31 @@ static void test_blocking_writer(void) {
     pthread_join(th, NULL);
     check_value("reader got", d.bytes, (long long)sizeof big);
     check("checksum", d.sum == sum);
+    close(sv[1]);
+}
+
+static void *slow_writer(void *p) {
+    int fd = *(int *)p;
+    write(fd, "abc", 3);
+    sleep_ms(50);
+    write(fd, "defgh", 5);
+    sleep_ms(50);
+    write(fd, "ij", 2);
+    close(fd);
+    return NULL;
+}
+
+// MSG_WAITALL waits for the whole length, across writes; EOF ends it short.
+static void test_waitall(void) {
+    int sv[2];
+    char buf[16];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pthread_t th;
+    pthread_create(&th, NULL, slow_writer, &sv[0]);
+    check_value("MSG_WAITALL across writes", recv(sv[1], buf, 8, MSG_WAITALL), 8);
+    printf("got %.8s\n", buf);
+    check_value("MSG_WAITALL cut short by EOF", recv(sv[1], buf, 8, MSG_WAITALL), 2);
+    pthread_join(th, NULL);
     close(sv[1]);
 }
 
@@ -341,6 +366,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     test_readiness();
     test_blocking_writer();
+    test_waitall();
     test_scm_rights();
     test_shutdown_and_epipe();
     test_mmsg();
