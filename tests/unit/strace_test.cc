@@ -55,10 +55,41 @@ TEST_F(Strace, FailingCallShowsErrnoName) {
 }
 
 TEST_F(Strace, UnimplementedCall) {
-  std::string s = line(__NR_socket, {2, 1, 0}, -38);
-  EXPECT_EQ(s.rfind("socket(", 0), 0u) << s;
+  std::string s = line(__NR_io_setup, {2, 1, 0}, -38);
+  EXPECT_EQ(s.rfind("io_setup(", 0), 0u) << s;
   EXPECT_NE(s.find("(not implemented)"), std::string::npos) << s;
-  EXPECT_EQ(s, "socket(0x2, 0x1, 0, 0, 0, 0) = -1 ENOSYS (not implemented)");
+  EXPECT_EQ(s, "io_setup(0x2, 0x1, 0, 0, 0, 0) = -1 ENOSYS (not implemented)");
+}
+
+TEST_F(Strace, SocketFamiliesAndTypes) {
+  EXPECT_EQ(line(__NR_socket, {1, 1 | 02000000, 0}, 3), "socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3");
+  EXPECT_EQ(line(__NR_socket, {10, 2 | 04000, 0}, -97),
+            "socket(AF_INET6, SOCK_DGRAM|SOCK_NONBLOCK, 0) = -1 EAFNOSUPPORT");
+  EXPECT_EQ(line(__NR_socket, {77, 5, 0}, -97), "socket(77, SOCK_SEQPACKET, 0) = -1 EAFNOSUPPORT");
+  EXPECT_EQ(line(__NR_socketpair, {1, 2, 0, kBase}, 0), "socketpair(AF_UNIX, SOCK_DGRAM, 0, 0x10000000) = 0");
+  EXPECT_EQ(line(__NR_accept4, {3, 0, 0, 02000000}, 4), "accept4(3, NULL, NULL, SOCK_CLOEXEC) = 4");
+  EXPECT_EQ(line(__NR_accept4, {3, 0, 0, 0}, 4), "accept4(3, NULL, NULL, 0) = 4");
+}
+
+TEST_F(Strace, SocketAddresses) {
+  // A path, an abstract name, and an IPv4 address and port.
+  const u8 path[] = {1, 0, '/', 't', 'm', 'p', '/', 's', 0};
+  u64 p = poke(0, path, sizeof path);
+  EXPECT_EQ(line(__NR_bind, {3, p, sizeof path}, 0),
+            "bind(3, {sa_family=AF_UNIX, sun_path=\"/tmp/s\"}, 9) = 0");
+  const u8 abs[] = {1, 0, 0, 'x', 'y'};
+  u64 q = poke(64, abs, sizeof abs);
+  EXPECT_EQ(line(__NR_connect, {4, q, sizeof abs}, -111),
+            "connect(4, {sa_family=AF_UNIX, sun_path=@\"xy\"}, 5) = -1 ECONNREFUSED");
+  const u8 in[16] = {2, 0, 0x1f, 0x90, 127, 0, 0, 1};
+  u64 r = poke(128, in, sizeof in);
+  EXPECT_EQ(line(__NR_connect, {5, r, 16}, 0),
+            "connect(5, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0");
+  EXPECT_EQ(line(__NR_sendto, {5, p, 2, 0x4000, 0, 0}, 2),
+            "sendto(5, \"\\1\\0\", 2, 0x4000, NULL, 0) = 2");
+  // Unreadable or too short: the pointer.
+  EXPECT_EQ(line(__NR_bind, {3, 0x1234, 16}, -14), "bind(3, 0x1234, 16) = -1 EFAULT");
+  EXPECT_EQ(line(__NR_bind, {3, p, 1}, -22), "bind(3, 0x10000000, 1) = -1 EINVAL");
 }
 
 TEST_F(Strace, UnknownNumbers) {
