@@ -177,7 +177,27 @@ bool SlirpBackend::start(int frame_fd, const std::vector<cli::PortMapping>& port
       return false;
     }
   }
+  widen_listen_backlogs();
   return true;
+}
+
+// libslirp listens on a published TCP port with a backlog of 1: a burst of
+// clients (redis-benchmark -c 50) then waits on the host's SYN retries,
+// seconds apart. Listening again on the same socket only raises the backlog
+// (listen(2) on a listening socket), so every listening socket slirp polls
+// gets SOMAXCONN.
+void SlirpBackend::widen_listen_backlogs() {
+  std::vector<pollfd> polls;
+  polls_ = &polls;
+  uint32_t timeout = UINT32_MAX;
+  slirp_pollfds_fill(slirp_, &timeout, &SlirpBackend::add_poll, this);
+  polls_ = nullptr;
+  for (const pollfd& p : polls) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(p.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+      listen(p.fd, SOMAXCONN);
+  }
 }
 
 void SlirpBackend::run_timers() {

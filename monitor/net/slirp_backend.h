@@ -70,6 +70,7 @@ class SlirpBackend {
   int frame_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop()
   std::vector<Timer*> timers_;
+  void widen_listen_backlogs();
   std::vector<pollfd>* polls_ = nullptr;  // during one loop iteration
   uint64_t frames_in_ = 0, frames_out_ = 0, frames_dropped_ = 0;
   std::string hostname_;
