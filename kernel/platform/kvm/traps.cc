@@ -77,64 +77,23 @@ const char* kNames[32] = {
 
 }  // namespace
 
-void traps_init() {
-  g_gdt[0] = 0;
-  g_gdt[1] = 0x00af9a000000ffffull;  // 0x08: 64-bit code
-  g_gdt[2] = 0x00cf92000000ffffull;  // 0x10: data
-  u64 tss = reinterpret_cast<u64>(&g_tss);
-  u64 limit = sizeof(Tss) - 1;
-  // SDM 3A 7.2.3: 16-byte TSS descriptor, type 9 (available 64-bit TSS).
-  g_gdt[3] = (limit & 0xffff) | ((tss & 0xffffff) << 16) | (u64(0x89) << 40) |
-             (((limit >> 16) & 0xf) << 48) | (((tss >> 24) & 0xff) << 56);
-  g_gdt[4] = tss >> 32;
-  memset(&g_tss, 0, sizeof g_tss);
-  g_tss.ist[0] = reinterpret_cast<u64>(g_trap_stack + sizeof g_trap_stack);
-  g_tss.iomap_base = sizeof(Tss);
-
-  DescriptorPointer gdtr{sizeof g_gdt - 1, reinterpret_cast<u64>(g_gdt)};
-  asm volatile(
-      "lgdt %0\n"
-      "pushq $0x08\n"
-      "leaq 1f(%%rip), %%rax\n"
-      "pushq %%rax\n"
-      "lretq\n"
-      "1: mov $0x10, %%eax\n"
-      "mov %%eax, %%ds\n"
-      "mov %%eax, %%es\n"
-      "mov %%eax, %%ss\n"
-      "ltr %w1\n"
-      :
-      : "m"(gdtr), "r"(kTssSelector)
-      : "rax", "memory");
-
-  for (int v = 0; v < 32; ++v) set_gate(v, mote_vector_table[v]);
-  set_gate(kTimerVector, mote_vector_timer[0]);
-  set_gate(kSpuriousVector, mote_vector_timer[1]);
-  set_gate(kReschedVector, mote_vector_timer[2]);
-  set_gate(kTlbVector, mote_vector_timer[3]);
-  DescriptorPointer idtr{sizeof g_idt - 1, reinterpret_cast<u64>(g_idt)};
-  asm volatile("lidt %0" : : "m"(idtr));
-}
-
 namespace {
-alignas(16) u64 g_ap_gdt[kMaxCpus][5];
-alignas(16) Tss g_ap_tss[kMaxCpus];
-}  // namespace
-
-void traps_init_ap(u32 index, u64 ist_top) {
-  u64* gdt = g_ap_gdt[index];
-  Tss& tss = g_ap_tss[index];
+// One CPU's GDT (null, 64-bit code 0x08, data 0x10, its TSS at 0x18) and
+// TSS (IST1: its trap stack), loaded, with the segment registers reloaded.
+void load_gdt_tss(u64* gdt, Tss& tss, u64 ist_top) {
   gdt[0] = 0;
-  gdt[1] = 0x00af9a000000ffffull;
-  gdt[2] = 0x00cf92000000ffffull;
+  gdt[1] = 0x00af9a000000ffffull;  // 0x08: 64-bit code
+  gdt[2] = 0x00cf92000000ffffull;  // 0x10: data
   u64 t = reinterpret_cast<u64>(&tss);
   u64 limit = sizeof(Tss) - 1;
+  // SDM 3A 7.2.3: 16-byte TSS descriptor, type 9 (available 64-bit TSS).
   gdt[3] = (limit & 0xffff) | ((t & 0xffffff) << 16) | (u64(0x89) << 40) |
            (((limit >> 16) & 0xf) << 48) | (((t >> 24) & 0xff) << 56);
   gdt[4] = t >> 32;
   memset(&tss, 0, sizeof tss);
   tss.ist[0] = ist_top;
   tss.iomap_base = sizeof(Tss);
+
   DescriptorPointer gdtr{5 * 8 - 1, reinterpret_cast<u64>(gdt)};
   asm volatile(
       "lgdt %0\n"
@@ -150,8 +109,31 @@ void traps_init_ap(u32 index, u64 ist_top) {
       :
       : "m"(gdtr), "r"(kTssSelector)
       : "rax", "memory");
+}
+
+void load_idt() {
   DescriptorPointer idtr{sizeof g_idt - 1, reinterpret_cast<u64>(g_idt)};
   asm volatile("lidt %0" : : "m"(idtr));
+}
+
+alignas(16) u64 g_ap_gdt[kMaxCpus][5];
+alignas(16) Tss g_ap_tss[kMaxCpus];
+}  // namespace
+
+void traps_init() {
+  static_assert(sizeof g_gdt == 5 * 8);
+  load_gdt_tss(g_gdt, g_tss, reinterpret_cast<u64>(g_trap_stack + sizeof g_trap_stack));
+  for (int v = 0; v < 32; ++v) set_gate(v, mote_vector_table[v]);
+  set_gate(kTimerVector, mote_vector_timer[0]);
+  set_gate(kSpuriousVector, mote_vector_timer[1]);
+  set_gate(kReschedVector, mote_vector_timer[2]);
+  set_gate(kTlbVector, mote_vector_timer[3]);
+  load_idt();
+}
+
+void traps_init_ap(u32 index, u64 ist_top) {
+  load_gdt_tss(g_ap_gdt[index], g_ap_tss[index], ist_top);
+  load_idt();  // the gates are the boot CPU's
 }
 
 void expect_trap(u8 vector, u64 resume) { g_expect = Expectation{true, vector, resume}; }
