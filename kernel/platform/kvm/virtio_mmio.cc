@@ -11,18 +11,6 @@ namespace mote::kvm::virtio {
 
 namespace {
 
-// 2.6.5 "The Virtqueue Descriptor Table".
-struct Desc {
-  u64 addr;
-  u32 len;
-  u16 flags;
-  u16 next;
-};
-static_assert(sizeof(Desc) == 16);
-enum : u16 { kDescNext = 1, kDescWrite = 2 };
-
-// 2.6.6 "The Virtqueue Available Ring" / 2.6.8 "The Virtqueue Used Ring".
-enum : u16 { kAvailNoInterrupt = 1 };
 struct UsedElem {
   u32 id;
   u32 len;

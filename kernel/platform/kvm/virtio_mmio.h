@@ -19,6 +19,19 @@
 
 namespace mote::kvm::virtio {
 
+// 2.6.5 "The Virtqueue Descriptor Table".
+struct Desc {
+  u64 addr;
+  u32 len;
+  u16 flags;
+  u16 next;
+};
+static_assert(sizeof(Desc) == 16);
+enum : u16 { kDescNext = 1, kDescWrite = 2 };
+// 2.6.6 "The Virtqueue Available Ring" / 2.6.8 "The Virtqueue Used Ring".
+enum : u16 { kAvailNoInterrupt = 1 };
+
+
 // 4.2.2 "MMIO Device Register Layout": byte offsets in the register window.
 enum class Reg : u32 {
   Magic = 0x000,              // "virt"

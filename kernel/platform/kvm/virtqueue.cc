@@ -8,16 +8,6 @@ namespace mote::kvm::virtio {
 
 namespace {
 
-// 2.6.5 "The Virtqueue Descriptor Table".
-struct Desc {
-  u64 addr;
-  u32 len;
-  u16 flags;
-  u16 next;
-};
-static_assert(sizeof(Desc) == 16);
-constexpr u16 kDescWrite = 2;
-constexpr u16 kAvailNoInterrupt = 1;
 
 // The rings in one zeroed frame, as virtio_mmio.cc lays out queue 0: 128
 // descriptors (2048 bytes, align 16), the available ring at 2048 (4 + 2 per
