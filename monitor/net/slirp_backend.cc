@@ -139,7 +139,10 @@ bool SlirpBackend::start(int frame_fd, const std::vector<cli::PortMapping>& port
   cfg.vnameserver = addr(kUserDns);
   cfg.if_mtu = kMtu;
   cfg.if_mru = kMtu;
-  cfg.disable_host_loopback = true;  // 10.0.2.2 is not the host's 127.0.0.1 (as Docker)
+  // 10.0.2.2 reaches the host's own loopback services too, as with QEMU's
+  // user network (and Docker's host.docker.internal): a guest talks to a
+  // database or test server on the host's 127.0.0.1.
+  cfg.disable_host_loopback = false;
   cfg.enable_emu = false;
 
   static const SlirpCb callbacks = [] {

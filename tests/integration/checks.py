@@ -2,6 +2,7 @@
 command for its status and output, and the plain QEMU microvm command line of
 docs/kernel-vm.md."""
 
+import socket
 import subprocess
 
 
@@ -9,6 +10,15 @@ def run(cmd, timeout, env=None):
     """(exit status, stdout bytes, stderr bytes) of cmd."""
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+def free_port(udp=False):
+    """A port on 127.0.0.1 nothing uses right now (TCP, or UDP)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Checks:

@@ -24,15 +24,7 @@ import subprocess
 import tempfile
 import time
 
-from checks import Checks, run
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from checks import Checks, free_port, run
 
 
 def port_free(port):

@@ -17,17 +17,9 @@ import subprocess
 import sys
 import time
 
-from checks import Checks
+from checks import Checks, free_port
 
 KEYS = 10000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_ready(port, proc, timeout):
