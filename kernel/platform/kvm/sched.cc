@@ -1,4 +1,4 @@
-// Threads on the VM platform: one run queue shared by every vCPU.
+// Threads on the VM platform: a run queue per vCPU, with work stealing.
 //
 // Each program thread has a KThread: its kernel stack (system calls run on
 // it; the per-CPU kernel_stack_top follows the running thread), the stack
@@ -10,9 +10,13 @@
 //    another thread is runnable (preempt: the interrupt frame moves from the
 //    IST stack to the thread's kernel stack, which is free while it runs
 //    program code, and the switch happens there).
-// One spinlock (g_lock) guards the queue and every thread's state; a switch
-// happens with it held and the thread switched to releases it. A thread made
-// runnable while a CPU halts wakes it with an IPI (kReschedVector).
+// A thread made runnable waits on the CPU it last ran on, unless an idle CPU
+// it may run on can take it at once; a CPU with an empty queue steals from
+// the longest one, and a busy CPU shares its slice when another queue holds
+// more than one thread. One spinlock (g_lock) guards the queues and every
+// thread's state; a switch happens with it held and the thread switched to
+// releases it. A CPU given a thread while it halts (or runs without a slice)
+// is told with an IPI (kReschedVector).
 //
 // A new thread's kernel stack starts with a copy of its creator's syscall
 // register frame (rax = 0, the new %rsp) and a switch frame whose return
@@ -91,54 +95,106 @@ struct Spinlock {
 
 Spinlock g_lock;
 KThread* g_all;
-KThread* g_run_head;
-KThread* g_run_tail;
 volatile u64 g_core_deadline;   // platform::timer_arm's
 usize g_fpu_size;
+
+// One run queue per CPU. A thread made runnable goes to the CPU it last ran
+// on (its cache is warm there) unless an idle CPU it may run on can take it
+// now; a CPU whose queue is empty steals from the longest other queue.
+struct RunQueue {
+  KThread* head;
+  KThread* tail;
+  u32 len;
+};
+RunQueue g_rq[kMaxCpus];
 
 u64 now() { return clock_monotonic_ns(); }
 
 KThread* cur() { return this_cpu()->cur; }
 
-// Halted CPUs look at the queue again (each takes what it may run).
-void poke_idle_cpu() {
-  Cpu* me = this_cpu();
-  for (u32 i = 0; i < g_ncpus; ++i) {
-    Cpu& c = g_cpus[i];
-    if (&c != me && c.halted) send_ipi_to(i, kReschedVector);
-  }
+bool allowed_on(const KThread* t, u32 cpu) {
+  return !t->affinity || (cpu < 64 && (t->affinity & (u64(1) << cpu)));
 }
 
-bool allowed_here(const KThread* t) {
-  return !t->affinity || (t->affinity & (u64(1) << this_cpu()->index));
+bool allowed_here(const KThread* t) { return allowed_on(t, this_cpu()->index); }
+
+bool cpu_idle(u32 i) { return g_cpus[i].cur == g_cpus[i].idle && g_rq[i].len == 0; }
+
+// The CPU a thread becoming runnable should wait on.
+u32 pick_cpu(const KThread* t) {
+  u32 here = this_cpu()->index;
+  u32 home = t->on_cpu < g_ncpus ? t->on_cpu : here;
+  if (!allowed_on(t, home)) home = here;
+  for (u32 i = 0; !allowed_on(t, home) && i < g_ncpus; ++i) home = i;
+  if (cpu_idle(home)) return home;
+  for (u32 i = 0; i < g_ncpus; ++i)
+    if (allowed_on(t, i) && cpu_idle(i)) return i;
+  return home;
 }
 
 void enqueue(KThread* t) {
   t->state = State::Runnable;
   t->next_run = nullptr;
-  if (g_run_tail) g_run_tail->next_run = t;
-  else g_run_head = t;
-  g_run_tail = t;
-  poke_idle_cpu();
+  u32 cpu = pick_cpu(t);
+  RunQueue& q = g_rq[cpu];
+  if (q.tail) q.tail->next_run = t;
+  else q.head = t;
+  q.tail = t;
+  ++q.len;
+  // Another CPU is told: a halted one looks at its queue (and steals); a
+  // busy one without a slice running arms one, so the newcomer gets a turn
+  // (on_resched_ipi). This CPU's callers re-arm themselves.
+  if (cpu != this_cpu()->index && (g_cpus[cpu].halted || !g_cpus[cpu].slice_end))
+    send_ipi_to(cpu, kReschedVector);
 }
 
-// The first runnable thread this CPU may run.
-KThread* dequeue() {
+// Takes the first thread of queue q this CPU may run.
+KThread* take_from(RunQueue& q) {
   KThread* prev = nullptr;
-  for (KThread* t = g_run_head; t; prev = t, t = t->next_run) {
+  for (KThread* t = q.head; t; prev = t, t = t->next_run) {
     if (!allowed_here(t)) continue;
     if (prev) prev->next_run = t->next_run;
-    else g_run_head = t->next_run;
-    if (g_run_tail == t) g_run_tail = prev;
+    else q.head = t->next_run;
+    if (q.tail == t) q.tail = prev;
     t->next_run = nullptr;
+    --q.len;
     return t;
   }
   return nullptr;
 }
 
+// The next thread for this CPU: its own queue's first, else one stolen from
+// the longest queue that has one it may run.
+KThread* dequeue() {
+  u32 me = this_cpu()->index;
+  if (KThread* t = take_from(g_rq[me])) return t;
+  for (;;) {
+    u32 best = ~u32(0);
+    for (u32 i = 0; i < g_ncpus; ++i) {
+      if (i == me || !g_rq[i].len) continue;
+      bool any = false;
+      for (KThread* t = g_rq[i].head; t && !any; t = t->next_run) any = allowed_here(t);
+      if (any && (best == ~u32(0) || g_rq[i].len > g_rq[best].len)) best = i;
+    }
+    if (best == ~u32(0)) return nullptr;
+    if (KThread* t = take_from(g_rq[best])) return t;
+  }
+}
+
 bool runnable_here() {
-  for (KThread* t = g_run_head; t; t = t->next_run)
-    if (allowed_here(t)) return true;
+  for (u32 i = 0; i < g_ncpus; ++i)
+    for (KThread* t = g_rq[i].head; t; t = t->next_run)
+      if (allowed_here(t)) return true;
+  return false;
+}
+
+// Others wait for this CPU: its own queue, or a queue with more than one
+// waiting that this CPU could share (load balancing at the slice's end).
+bool others_waiting() {
+  u32 me = this_cpu()->index;
+  if (g_rq[me].len) return true;
+  for (u32 i = 0; i < g_ncpus; ++i)
+    if (i != me && g_rq[i].len > 1) return true;
   return false;
 }
 
@@ -150,7 +206,7 @@ void rearm() {
     if (t->state == State::Blocked && t->deadline != ~u64(0) && (!d || t->deadline < d))
       d = t->deadline ? t->deadline : 1;
   Cpu* c = this_cpu();
-  if (g_run_head && c->cur != c->idle) {
+  if (c->cur != c->idle && others_waiting()) {
     if (!c->slice_end) c->slice_end = now() + kSlice;
     if (!d || c->slice_end < d) d = c->slice_end;
   }
@@ -257,7 +313,12 @@ void on_tick() {
                                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   wake_expired(t);
   Cpu* c = this_cpu();
-  if (g_run_head && c->slice_end && t >= c->slice_end) c->need_resched = true;
+  if (c->slice_end && t >= c->slice_end) {
+    // Over: give way if anyone waits, else no slice runs (enqueue then
+    // tells this CPU to start one).
+    if (others_waiting()) c->need_resched = true;
+    else c->slice_end = 0;
+  }
   rearm();
   g_lock.unlock();
   if (fire) core::on_timer();  // may take the kernel lock: not under ours
