@@ -17,7 +17,7 @@ u64 g_ticks_per_ms;
 
 volatile u32* reg(u32 off) { return reinterpret_cast<volatile u32*>(g_lapic_virt + off); }
 
-enum : u32 { kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
+enum : u32 { kId = 0x20, kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
              kDivide = 0x3e0 };
 
 void on_interrupt() { core::on_timer(); }
@@ -37,6 +37,8 @@ void lapic_init() {
   }
   *reg(kLvtTimer) = kTimerVector | (1u << 16);  // one-shot, masked; calibrated on first use
 }
+
+u32 lapic_id() { return *reg(kId) >> 24; }  // xAPIC: bits 31:24
 
 void lapic_init_ap() {
   wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));

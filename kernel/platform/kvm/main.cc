@@ -12,6 +12,7 @@
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/pvh.h"
 #include "kernel/platform/kvm/selftest.h"
+#include "kernel/platform/kvm/ioapic.h"
 #include "kernel/platform/kvm/net_virtio.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
@@ -142,6 +143,8 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   memory_init(ram.r, ram.n, used.r, used.n);  // from here on, no identity map
   clock_init(tsc_khz, wall_ns);
   lapic_init();
+  // Device interrupt lines (QEMU microvm's I/O APICs); before any driver.
+  if (g_vm.host == Host::Pvh) ioapic_init(g_selftest_rsdp);
   if (net_selftest_word) vm_exit(net_selftest() ? 1 : 0);
   if (g_vm.host == Host::MoteMonitor) {
     g_vm.boot = static_cast<const abi::BootInfo*>(phys_to_virt(info_phys));

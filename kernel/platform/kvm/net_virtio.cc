@@ -7,14 +7,23 @@
 // the header is all zero both ways). 5.1.6: each buffer starts with the
 // 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
 //
-// Notification: not yet. Received frames wait in the ring until the core
-// calls net_receive; the driver does not raise core::on_net_ready (the
-// device's interrupt is not routed through an IOAPIC yet).
+// Notification: the receive queue asks for used-buffer interrupts (the
+// transmit queue does not: its buffers are reclaimed on the next send). The
+// transport's line (virtio_mmio.h device_gsi) is routed through the I/O
+// APIC (ioapic.h) to the CPU that set the device up (the boot CPU, at
+// boot), level-triggered, active high, as QEMU's virtio-mmio raises it. The
+// handler reads InterruptStatus and writes it back to InterruptACK (virtio
+// 1.1 4.2.2), which lowers the line before the EOI, then tells the core
+// (core::on_net_ready), which drains the ring now or, when its lock is
+// busy, from its timer a millisecond later. Without a known line the frames
+// wait in the ring until the core calls net_receive.
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/ioapic.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/net_virtio.h"
+#include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/virtqueue.h"
 #include "kernel/platform/kvm/vm.h"
 #include "kernel/platform/platform.h"
@@ -46,6 +55,8 @@ struct NetDevice {
   u8 mac[6];
   u16 mtu;
   volatile u32 lock;
+  u32 gsi;                   // virtio::kNoGsi: no interrupt, polled only
+  volatile u32 interrupts;   // handled so far (self-test)
 };
 static_assert(sizeof(NetDevice) <= kPageSize);
 
@@ -61,6 +72,29 @@ void lock(volatile u32* l) {
     while (__atomic_load_n(l, __ATOMIC_RELAXED)) asm volatile("pause");
 }
 void unlock(volatile u32* l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+
+// 4.2.2 InterruptStatus bit 0: "Used Buffer Notification".
+constexpr u32 kInterruptUsedBuffer = 1;
+
+// The device's interrupt (traps.cc calls it before the EOI).
+void on_interrupt(void* arg) {
+  auto* d = static_cast<NetDevice*>(arg);
+  u32 status = d->dev.ack_interrupt();  // lowers the level-triggered line
+  __atomic_add_fetch(&d->interrupts, 1, __ATOMIC_RELAXED);
+  if (status & kInterruptUsedBuffer) core::on_net_ready();
+}
+
+// Routes the device's line to this CPU; false when its GSI is unknown or
+// no vector or I/O APIC pin is free (the device is then polled only).
+bool route_interrupt(NetDevice* d, u64 base) {
+  d->gsi = virtio::device_gsi(base);
+  if (d->gsi == virtio::kNoGsi) return false;
+  u8 vector = device_vector_alloc(on_interrupt, d);
+  if (vector && ioapic_route(d->gsi, vector, lapic_id(), Trigger::Level, Polarity::ActiveHigh))
+    return true;
+  d->gsi = virtio::kNoGsi;
+  return false;
+}
 
 NetDevice* setup(u64 base) {
   u64 frame = frame_alloc();
@@ -86,6 +120,8 @@ NetDevice* setup(u64 base) {
   // 5.1.6.3: the receive ring full before the device needs it.
   for (u32 i = 0; i < d->rx.size(); ++i) d->rx.post(u16(i), d->rx_buf[i], kPageSize, true);
   d->rx.notify();
+  if (!route_interrupt(d, base))
+    kprintf("mote kernel: virtio-net at %#lx: no interrupt line, polled only\n", (unsigned long)base);
   return d;
 }
 
@@ -109,6 +145,16 @@ NetDevice* net_device() {
   }
   unlock(&g_probe_lock);
   return g_net;
+}
+
+u32 net_device_interrupts() {
+  NetDevice* d = net_device();
+  return d ? __atomic_load_n(&d->interrupts, __ATOMIC_RELAXED) : 0;
+}
+
+bool net_device_has_interrupt() {
+  NetDevice* d = net_device();
+  return d && d->gsi != virtio::kNoGsi;
 }
 
 bool net_device_mac(u8 out[6]) {

@@ -7,6 +7,7 @@
 #include "kernel/platform/kvm/smp.h"
 
 #include "kernel/lib/string.h"
+#include "kernel/platform/kvm/acpi.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/cpu.h"
@@ -50,62 +51,9 @@ void spin(u64 cycles) {
   while (rdtsc() - start < cycles) asm volatile("pause");
 }
 
-bool checksum_ok(const u8* p, u32 len) {
-  u8 sum = 0;
-  for (u32 i = 0; i < len; ++i) sum = u8(sum + p[i]);
-  return sum == 0;
-}
-
 // Physical memory: identity-mapped on the boot page tables (self-tests),
 // through the direct map on the kernel's.
 bool g_direct_map;
-const u8* phys(u64 p) {
-  return g_direct_map ? static_cast<const u8*>(phys_to_virt(p)) : reinterpret_cast<const u8*>(p);
-}
-
-// The MADT's enabled local APICs (ACPI 6.x 5.2.12).
-u32 madt_apic_ids(u64 rsdp_phys, u32* ids, u32 cap) {
-  if (!rsdp_phys || rsdp_phys >= (4ull << 30)) return 0;
-  const u8* rsdp = phys(rsdp_phys);
-  if (memcmp(rsdp, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20)) return 0;
-  u32 rsdt;
-  u64 xsdt = 0;
-  memcpy(&rsdt, rsdp + 16, 4);
-  if (rsdp[15] >= 2) memcpy(&xsdt, rsdp + 24, 8);
-  const u8* root = phys(xsdt ? xsdt : u64(rsdt));
-  u32 root_len;
-  memcpy(&root_len, root + 4, 4);
-  if (root_len < 36 || root_len > 65536 || !checksum_ok(root, root_len)) return 0;
-  u32 entry = xsdt ? 8 : 4;
-  for (u32 off = 36; off + entry <= root_len; off += entry) {
-    u64 table = 0;
-    memcpy(&table, root + off, entry);
-    if (!table || table >= (4ull << 30)) continue;
-    const u8* t = phys(table);
-    if (memcmp(t, "APIC", 4) != 0) continue;
-    u32 len;
-    memcpy(&len, t + 4, 4);
-    if (len < 44 || len > 65536 || !checksum_ok(t, len)) return 0;
-    u32 n = 0;
-    for (u32 p = 44; p + 2 <= len && n < cap;) {
-      u8 type = t[p], elen = t[p + 1];
-      if (elen < 2 || p + elen > len) break;
-      u32 flags;
-      if (type == 0 && elen >= 8) {  // processor local APIC
-        memcpy(&flags, t + p + 4, 4);
-        if (flags & 3) ids[n++] = t[p + 3];
-      } else if (type == 9 && elen >= 16) {  // processor local x2APIC
-        memcpy(&flags, t + p + 8, 4);
-        u32 id;
-        memcpy(&id, t + p + 4, 4);
-        if ((flags & 3) && id < 256) ids[n++] = id;
-      }
-      p += elen;
-    }
-    return n;
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -139,7 +87,11 @@ extern "C" [[noreturn]] void mote_ap_main() {
 namespace mote::kvm {
 
 u32 smp_find_cpus(u64 rsdp_phys, u32 hint, u32* ids, u32 cap) {
-  u32 n = madt_apic_ids(rsdp_phys, ids, cap);
+  // The MADT's enabled local APICs (acpi.h).
+  static acpi::Madt madt;
+  u32 n = 0;
+  if (acpi::read_madt(rsdp_phys, g_direct_map, &madt))
+    for (; n < madt.nlapics && n < cap; ++n) ids[n] = madt.lapic_ids[n];
   if (n) return n;
   if (hint > cap) hint = cap;
   for (u32 i = 0; i < hint; ++i) ids[i] = i;

@@ -12,6 +12,7 @@
 
 extern "C" const mote::u64 mote_vector_table[32];
 extern "C" const mote::u64 mote_vector_timer[4];
+extern "C" const mote::u64 mote_vector_device[mote::kvm::kDeviceVectors];
 
 namespace mote::kvm {
 
@@ -61,6 +62,13 @@ struct Expectation {
 } g_expect;
 TrapRecord g_record;
 void (*g_timer_handler)();
+
+struct DeviceHandler {
+  void (*fn)(void*);
+  void* arg;
+};
+DeviceHandler g_device[kDeviceVectors];
+volatile u32 g_device_lock;
 
 void set_gate(int vec, u64 handler) {
   g_idt[vec] = IdtGate{u16(handler), kCodeSelector, 1 /*IST1*/, 0x8e,
@@ -128,6 +136,7 @@ void traps_init() {
   set_gate(kSpuriousVector, mote_vector_timer[1]);
   set_gate(kReschedVector, mote_vector_timer[2]);
   set_gate(kTlbVector, mote_vector_timer[3]);
+  for (u32 i = 0; i < kDeviceVectors; ++i) set_gate(kDeviceVectorBase + int(i), mote_vector_device[i]);
   load_idt();
 }
 
@@ -139,6 +148,19 @@ void traps_init_ap(u32 index, u64 ist_top) {
 void expect_trap(u8 vector, u64 resume) { g_expect = Expectation{true, vector, resume}; }
 const TrapRecord& last_expected_trap() { return g_record; }
 void set_timer_handler(void (*fn)()) { g_timer_handler = fn; }
+
+u8 device_vector_alloc(void (*fn)(void*), void* arg) {
+  while (__atomic_exchange_n(&g_device_lock, 1, __ATOMIC_ACQUIRE)) asm volatile("pause");
+  u8 vector = 0;
+  for (u32 i = 0; i < kDeviceVectors && !vector; ++i) {
+    if (g_device[i].fn) continue;
+    g_device[i].arg = arg;
+    __atomic_store_n(&g_device[i].fn, fn, __ATOMIC_RELEASE);
+    vector = u8(kDeviceVectorBase + i);
+  }
+  __atomic_store_n(&g_device_lock, 0, __ATOMIC_RELEASE);
+  return vector;
+}
 
 u64 g_lapic_virt = 0xfee00000;
 
@@ -192,6 +214,18 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     return;
   }
   if (f->vector == kSpuriousVector) return;
+  if (f->vector >= kDeviceVectorBase && f->vector < kDeviceVectorBase + kDeviceVectors) {
+    // The driver acknowledges at its device first (level-triggered lines),
+    // then the EOI; then, as for the timer, a slice or a signal the
+    // handler's wake-ups made due. No scheduler lock is held here: this CPU
+    // takes interrupts only in program code or in idle's hlt.
+    DeviceHandler& h = g_device[f->vector - kDeviceVectorBase];
+    auto fn = __atomic_load_n(&h.fn, __ATOMIC_ACQUIRE);
+    if (fn) fn(h.arg);
+    *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // EOI
+    after_interrupt(f);
+    return;
+  }
   if (f->vector == kReschedVector || f->vector == kTlbVector) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // EOI
     if (f->vector == kTlbVector) tlb_service();

@@ -9,6 +9,13 @@ namespace mote::kvm {
 
 inline constexpr u8 kTimerVector = 48;
 inline constexpr u8 kSpuriousVector = 255;
+// Device interrupts through the I/O APIC (ioapic.h): a few vectors, one
+// priority class above the timer's (SDM 3A 10.8.3.1). Each calls the handler
+// its driver registered, which quiets the device (a level-triggered line
+// must be acknowledged at the device before the EOI, or it fires again at
+// once), then the LAPIC gets its EOI.
+inline constexpr u8 kDeviceVectorBase = 0x40;
+inline constexpr u32 kDeviceVectors = 4;
 
 // The frame trap_common builds, lowest address first.
 struct TrapFrame {
@@ -44,5 +51,9 @@ bool deliver_at_trap(TrapFrame* f, const core::FaultFrame* fault);
 
 // Called on every timer interrupt (after EOI).
 void set_timer_handler(void (*fn)());
+
+// A free device vector whose interrupts call fn(arg) (with interrupts off,
+// on the IST stack, never under the scheduler lock); 0 when all are taken.
+u8 device_vector_alloc(void (*fn)(void*), void* arg);
 
 }  // namespace mote::kvm

@@ -28,6 +28,7 @@ mote_vector_\vec:
         stub 255,0                          // LAPIC spurious
         stub 240,0                          // IPI: reschedule / signal kick
         stub 241,0                          // IPI: TLB flush
+        stub 64,0;  stub 65,0;  stub 66,0;  stub 67,0   // devices (kDeviceVectorBase)
 
 trap_common:
         push    %rax
@@ -84,5 +85,10 @@ mote_vector_timer:
         .quad   mote_vector_255
         .quad   mote_vector_240
         .quad   mote_vector_241
+        .globl  mote_vector_device
+mote_vector_device:
+        .irp v, 64,65,66,67
+        .quad   mote_vector_\v
+        .endr
 
         .section .note.GNU-stack, "", @progbits

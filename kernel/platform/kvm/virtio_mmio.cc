@@ -3,6 +3,7 @@
 
 #include "kernel/lib/errno.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/ioapic.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/vm.h"
 #include "kernel/platform/platform.h"
@@ -31,7 +32,9 @@ constexpr u64 kSlotSize = 512;
 
 constexpr usize kMaxDevices = 32;
 u64 g_bases[kMaxDevices];
+u32 g_gsis[kMaxDevices];  // kNoGsi when the command line did not say
 usize g_nbases;
+bool g_probed;            // g_bases came from the microvm probe
 
 // An idle device for this long is given up on (TCG is slow, but a 9P reply
 // takes milliseconds).
@@ -61,12 +64,13 @@ bool parse_u64(StrView s, u64* out) {
   return true;
 }
 
-bool add_base(u64 base) {
+bool add_base(u64 base, u32 gsi) {
   // Only the 4th GiB is mapped uncached for devices (memory.h).
   if (base < (3ull << 30) || base + kSlotSize > (4ull << 30) || base % 4) return false;
   for (usize i = 0; i < g_nbases; ++i)
     if (g_bases[i] == base) return true;
   if (g_nbases == kMaxDevices) return false;
+  g_gsis[g_nbases] = gsi;
   g_bases[g_nbases++] = base;
   return true;
 }
@@ -223,8 +227,13 @@ bool parse_cmdline_word(StrView w) {
   while (at < rest.size && rest.data[at] != '@') ++at;
   usize colon = at;
   while (colon < rest.size && rest.data[colon] != ':') ++colon;
-  u64 base;
-  if (at < rest.size && parse_u64(StrView(rest.data + at + 1, colon - at - 1), &base)) add_base(base);
+  usize id = colon + 1;
+  while (id < rest.size && rest.data[id] != ':') ++id;
+  u64 base, irq = kNoGsi;
+  if (colon < rest.size && !parse_u64(StrView(rest.data + colon + 1, id - colon - 1), &irq))
+    irq = kNoGsi;
+  if (at < rest.size && parse_u64(StrView(rest.data + at + 1, colon - at - 1), &base))
+    add_base(base, irq < kNoGsi ? u32(irq) : kNoGsi);
   return true;
 }
 
@@ -236,12 +245,27 @@ usize device_bases(u64* out, usize cap) {
     probed = true;
     for (u32 i = 0; i < kMicrovmSlots; ++i) {
       u64 b = kMicrovmBase + i * kSlotSize;
-      if (*static_cast<volatile u32*>(phys_to_virt(b)) == kMagic) add_base(b);
+      if (*static_cast<volatile u32*>(phys_to_virt(b)) == kMagic) add_base(b, kNoGsi);
     }
+    g_probed = g_nbases != 0;
   }
   usize n = min(g_nbases, cap);
   for (usize i = 0; i < n; ++i) out[i] = g_bases[i];
   return n;
+}
+
+u32 device_gsi(u64 base) {
+  for (usize i = 0; i < g_nbases; ++i) {
+    if (g_bases[i] != base) continue;
+    if (g_gsis[i] != kNoGsi) return g_gsis[i];
+    if (!g_probed || base < kMicrovmBase || base >= kMicrovmBase + kMicrovmSlots * kSlotSize)
+      return kNoGsi;
+    // QEMU microvm (hw/i386/microvm.c): transport k is wired to GSI 5 + k,
+    // or to 24 + k on the second I/O APIC, which it adds when ACPI is on.
+    u32 slot = u32((base - kMicrovmBase) / kSlotSize);
+    return (ioapic_has_gsi(24) ? 24 : 5) + slot;
+  }
+  return kNoGsi;
 }
 
 }  // namespace mote::kvm::virtio

@@ -140,5 +140,10 @@ bool parse_cmdline_word(StrView w);
 // The register windows found (command line, or the microvm probe when the
 // command line named none and the kernel was booted through PVH).
 usize device_bases(u64* out, usize cap);
+// The interrupt line (GSI, ioapic.h) of the device at `base`: the
+// command line's IRQ, or microvm's wiring of a probed slot; kNoGsi when
+// unknown. Call after ioapic_init.
+inline constexpr u32 kNoGsi = ~0u;
+u32 device_gsi(u64 base);
 
 }  // namespace mote::kvm::virtio

@@ -21,6 +21,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes);
 // core::on_timer.
 void lapic_init();
 void lapic_init_ap();  // an application processor's own LAPIC, like the BSP's
+u32 lapic_id();        // this CPU's local APIC ID (SDM 3A 10.4.6)
 void lapic_arm(u64 deadline_ns);
 // Measures the TSC frequency (if the boot info and CPUID did not give it) and
 // the LAPIC timer's rate now, on this CPU. Called before the APs start: they
