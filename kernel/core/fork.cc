@@ -53,6 +53,7 @@ struct SavedProc {
   SigAction actions[kNumSignals + 1];
   u64 altstack[3];
   Rlimit rlimits[kNumRlimits];
+  Creds creds;
   StrView exe_path;
   char comm[16];
   fs::Inode* exe;
@@ -103,6 +104,7 @@ void save_proc(SavedProc* s) {
   s->sid = g_proc.sid;
   memcpy(s->actions, g_proc.actions, sizeof s->actions);
   memcpy(s->rlimits, g_proc.rlimits, sizeof s->rlimits);
+  s->creds = g_proc.creds;
   s->exe_path = g_proc.exe_path;
   memcpy(s->comm, g_proc.comm, sizeof s->comm);
   s->exe = g_proc.exe;
@@ -126,6 +128,7 @@ void restore_proc(const SavedProc& s) {
   g_proc.sid = s.sid;
   memcpy(g_proc.actions, s.actions, sizeof s.actions);
   memcpy(g_proc.rlimits, s.rlimits, sizeof s.rlimits);
+  g_proc.creds = s.creds;
   g_proc.exe = s.exe;
   g_proc.exe_path = s.exe_path;
   memcpy(g_proc.comm, s.comm, sizeof g_proc.comm);

@@ -29,6 +29,17 @@ struct Rlimit {
 inline constexpr int kNumRlimits = 16;
 inline constexpr u64 kRlimInfinity = ~u64(0);
 
+// Credentials (credentials(7)): real, effective, saved and filesystem ids,
+// and the supplementary groups. Recorded and reported; the core does not
+// check file permissions against them (docs/compat.md).
+struct Creds {
+  u32 ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  u32 rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  static constexpr int kMaxGroups = 32;
+  u32 groups[kMaxGroups] = {};
+  int ngroups = 0;
+};
+
 struct Process {
   mm::AddressSpace as;
   int pid = 1;             // the program is pid 1 of its unikernel, as in a container
@@ -39,6 +50,7 @@ struct Process {
   SigAction actions[kNumSignals + 1] = {};  // shared by all threads
   u64 pending = 0;         // process-directed pending signals
   Rlimit rlimits[kNumRlimits] = {};
+  Creds creds;
   StrView exe_path;        // absolute guest path of the program
   fs::Inode* exe = nullptr;  // its file (a reference held for the whole run)
   StrView hostname;

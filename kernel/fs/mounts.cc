@@ -130,10 +130,22 @@ Result<void> mount_standard() {
   else tmp.value()->mode = kIfdir | 01777;
 
   Ref<Inode> etc = TRY(mkdir_p("/etc"));
+  // Debian's base system users and groups (base-passwd): servers switch to
+  // them by name (nginx's workers run as www-data).
   TRY(etc_default(*etc, "passwd",
                   "root:x:0:0:root:/root:/bin/sh\n"
+                  "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                  "bin:x:2:2:bin:/bin:/usr/sbin/nologin\n"
+                  "sys:x:3:3:sys:/dev:/usr/sbin/nologin\n"
+                  "mail:x:8:8:mail:/var/mail:/usr/sbin/nologin\n"
+                  "proxy:x:13:13:proxy:/bin:/usr/sbin/nologin\n"
+                  "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+                  "backup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n"
                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"));
-  TRY(etc_default(*etc, "group", "root:x:0:\nnogroup:x:65534:\n"));
+  TRY(etc_default(*etc, "group",
+                  "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\n"
+                  "disk:x:6:\nmail:x:8:\nproxy:x:13:\nwww-data:x:33:\nbackup:x:34:\n"
+                  "shadow:x:42:\nutmp:x:43:\nstaff:x:50:\nusers:x:100:\nnogroup:x:65534:\n"));
   // With a network device of known address (--net user: 10.0.2.15) the host
   // name resolves to it, as in a Docker container; else to 127.0.1.1 (Debian).
   // The nameserver is the device's (--net user: slirp's 10.0.2.3).

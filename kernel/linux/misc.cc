@@ -82,11 +82,6 @@ i64 sys_prctl(const SysArgs& a) {
 
 const char* thread_name() { return core::g_proc.comm[0] ? core::g_proc.comm : nullptr; }
 
-i64 sys_getgroups(const SysArgs& a) {
-  if (a.i(0) < 0) return -EINVAL;
-  return 0;  // root with no supplementary groups, as in a container
-}
-
 // Scheduling policies and priorities are recorded per thread and reported
 // back; the platform's scheduler treats every thread alike (docs/compat.md).
 namespace {

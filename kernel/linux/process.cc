@@ -120,10 +120,6 @@ i64 sys_get_robust_list(const SysArgs& a) {
 i64 sys_getpid(const SysArgs&) { return core::g_proc.pid; }
 i64 sys_gettid(const SysArgs&) { return core::current()->tid; }
 i64 sys_getppid(const SysArgs&) { return core::g_proc.ppid; }
-i64 sys_getuid(const SysArgs&) { return 0; }
-i64 sys_geteuid(const SysArgs&) { return 0; }
-i64 sys_getgid(const SysArgs&) { return 0; }
-i64 sys_getegid(const SysArgs&) { return 0; }
 i64 sys_getpgrp(const SysArgs&) { return core::g_proc.pgid; }
 i64 sys_getpgid(const SysArgs& a) {
   return (a.i(0) == 0 || is_self(a.i(0))) ? core::g_proc.pgid : -ESRCH;

@@ -151,6 +151,17 @@ enum class Arg : u8 {
   X(geteuid, Errno)                                                             \
   X(getgid, Errno)                                                              \
   X(getegid, Errno)                                                             \
+  X(getresuid, Errno, Ptr, Ptr, Ptr)                                            \
+  X(getresgid, Errno, Ptr, Ptr, Ptr)                                            \
+  X(setuid, Errno, Int)                                                         \
+  X(setgid, Errno, Int)                                                         \
+  X(setreuid, Errno, Int, Int)                                                  \
+  X(setregid, Errno, Int, Int)                                                  \
+  X(setresuid, Errno, Int, Int, Int)                                            \
+  X(setresgid, Errno, Int, Int, Int)                                            \
+  X(setfsuid, Int, Int)                                                         \
+  X(setfsgid, Int, Int)                                                         \
+  X(setgroups, Errno, Int, Ptr)                                                 \
   X(getpgrp, Errno)                                                             \
   X(getpgid, Errno, Int)                                                        \
   X(getsid, Errno, Int)                                                         \
