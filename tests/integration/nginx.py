@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Debian's nginx (nginx-light), unmodified, under mote with a published port
+(-p HOST:80) serving a host directory share (-v SITE:/var/www/html), its
+configuration from another share (-v CONF:/etc/nginx:ro):
+
+  - a 100 MB file fetched with curl arrives with the same sha256;
+  - wrk -c 50 -d 10s: requests answered, no socket errors, no non-2xx.
+
+The master drops to www-data for its worker (setgid/setgroups/setuid) and
+forks it. SKIP (77) when nginx, curl or wrk is missing."""
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from checks import Checks, free_port
+
+CONF = """user www-data;
+worker_processes 1;
+pid /tmp/nginx.pid;
+error_log stderr;
+events { worker_connections 1024; }
+http {
+    include mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    access_log off;
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    server {
+        listen 80;
+        root /var/www/html;
+    }
+}
+"""
+
+
+def wait_ready(port, proc, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
+                if r.read() == b"hello from mote\n":
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mote", required=True)
+    ap.add_argument("--platform", default="process")
+    args = ap.parse_args()
+    nginx = "/usr/sbin/nginx"
+    for tool in (nginx, "curl", "wrk"):
+        if not (shutil.which(tool) or os.path.exists(tool)):
+            print(f"SKIP: {tool} is missing (Debian packages nginx-light, curl, wrk)")
+            return 77
+    if not os.path.exists("/etc/nginx/mime.types"):
+        print("SKIP: /etc/nginx/mime.types is missing")
+        return 77
+    ok = Checks()
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = os.path.join(tmp, "conf")
+        site = os.path.join(tmp, "site")
+        os.makedirs(conf)
+        os.makedirs(site)
+        shutil.copy("/etc/nginx/mime.types", conf)
+        with open(os.path.join(conf, "nginx.conf"), "w") as f:
+            f.write(CONF)
+        with open(os.path.join(site, "index.html"), "w") as f:
+            f.write("hello from mote\n")
+        big = os.path.join(site, "big.bin")
+        digest = hashlib.sha256()
+        with open(big, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for i in range(100):
+                block = bytes([i]) + chunk[1:]
+                digest.update(block)
+                f.write(block)
+        port = free_port()
+        cmd = [args.mote, "run", "--platform", args.platform, "-p", f"127.0.0.1:{port}:80",
+               "-v", f"{conf}:/etc/nginx:ro", "-v", f"{site}:/var/www/html",
+               nginx, "-g", "daemon off;"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            ready = wait_ready(port, proc, 120 if args.platform == "qemu" else 30)
+            ok("nginx under mote serves index.html through -p", ready,
+               "no answer" if proc.poll() is None else
+               f"mote exited {proc.returncode}: {proc.stdout.read()[-500:]!r}")
+            if not ready:
+                return ok.finish()
+            p = subprocess.run(f"curl -sf http://127.0.0.1:{port}/big.bin | sha256sum", shell=True,
+                               stdout=subprocess.PIPE, timeout=600)
+            got = p.stdout.decode().split(" ")[0]
+            ok("curl: the 100 MB file arrives with the same sha256", got == digest.hexdigest(),
+               f"{got} != {digest.hexdigest()}")
+            p = subprocess.run(["wrk", "-t", "2", "-c", "50", "-d", "10s",
+                                f"http://127.0.0.1:{port}/index.html"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            out = p.stdout.decode(errors="replace")
+            m = re.search(r"(\d+) requests in", out)
+            requests = int(m.group(1)) if m else 0
+            ok("wrk -c 50 -d 10s: requests answered, no socket errors, no non-2xx",
+               p.returncode == 0 and requests > 0 and "Socket errors" not in out and
+               "Non-2xx" not in out, out)
+            rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+            print(f"     wrk: {requests} requests, {rate.group(1) if rate else '?'} req/s")
+        finally:
+            proc.kill()
+            proc.wait()
+    return ok.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
