@@ -4,6 +4,7 @@
 // lock.
 #pragma once
 
+#include "kernel/lib/result.h"
 #include "kernel/lib/types.h"
 
 namespace mote::net {
@@ -35,6 +36,11 @@ u64 inet_deadline();
 // from a device, or the stack's own timers (retransmissions, a connection
 // being closed).
 bool inet_wake_possible();
+
+// The network interface ioctls (SIOCGIFCONF, SIOCGIFADDR, ...; netdevice(7),
+// inet_ioctl.cc), which Linux answers on a socket of any family; ENOTTY
+// for other commands.
+Result<i64> netdevice_ioctl(u32 cmd, u64 arg);
 
 // Registers AF_INET with the socket layer (boot).
 void inet_register();

@@ -7,6 +7,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/fd.h"
+#include "kernel/linux/inet.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/linux/user.h"
 
@@ -218,7 +219,9 @@ i64 sys_ioctl(const SysArgs& a) {
       return put_user(a.u(2), v).ok() ? 0 : -EFAULT;
     }
     default: {
-      auto r = f.ioctl(cmd, a.u(2));
+      // Interface ioctls (0x89xx) on any socket: the network's, not the file's.
+      auto r = f.is_socket() && (cmd & 0xff00) == 0x8900 ? netdevice_ioctl(cmd, a.u(2))
+                                                         : f.ioctl(cmd, a.u(2));
       return r.ok() ? r.value() : -r.error();
     }
   }

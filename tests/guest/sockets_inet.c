@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -383,6 +384,41 @@ static void test_udp(void) {
     close(c);
 }
 
+// --- Interfaces (netdevice(7)) ----------------------------------------------------
+
+static void test_interfaces(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq reqs[16];
+    struct ifconf conf = {.ifc_len = sizeof reqs, .ifc_req = reqs};
+    int found_lo = 0;
+    if (ioctl(fd, SIOCGIFCONF, &conf) == 0)
+        for (int i = 0; i < conf.ifc_len / (int)sizeof(struct ifreq); i++) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&reqs[i].ifr_addr;
+            if (strcmp(reqs[i].ifr_name, "lo") == 0 && a->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+                found_lo = 1;
+        }
+    check("SIOCGIFCONF lists lo with 127.0.0.1", found_lo);
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "lo");
+    check("SIOCGIFADDR lo: 127.0.0.1", ioctl(fd, SIOCGIFADDR, &r) == 0 &&
+          ((struct sockaddr_in *)&r.ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    check("SIOCGIFFLAGS lo: up, loopback", ioctl(fd, SIOCGIFFLAGS, &r) == 0 &&
+          (r.ifr_flags & IFF_UP) && (r.ifr_flags & IFF_LOOPBACK));
+    check("SIOCGIFNETMASK lo: 255.0.0.0", ioctl(fd, SIOCGIFNETMASK, &r) == 0 &&
+          ((struct sockaddr_in *)&r.ifr_netmask)->sin_addr.s_addr == htonl(0xff000000));
+    check("SIOCGIFINDEX lo: 1", ioctl(fd, SIOCGIFINDEX, &r) == 0 && r.ifr_ifindex == 1);
+    memset(&r, 0, sizeof r);
+    r.ifr_ifindex = 1;
+    check("SIOCGIFNAME 1: lo", ioctl(fd, SIOCGIFNAME, &r) == 0 && strcmp(r.ifr_name, "lo") == 0);
+    check("if_nametoindex(\"lo\") is 1", if_nametoindex("lo") == 1);
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "nosuch0");
+    errno = 0;
+    check("SIOCGIFADDR of a missing interface: ENODEV", ioctl(fd, SIOCGIFADDR, &r) == -1 && errno == ENODEV);
+    close(fd);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_tcp_echo();
@@ -390,6 +426,7 @@ int main(void) {
     test_tcp_refused_and_nonblocking();
     test_readiness();
     test_udp();
+    test_interfaces();
     if (failures) {
         printf("%d checks failed\n", failures);
         return 1;
