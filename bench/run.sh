@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mote benchmark (`make bench`): start-up time, null-syscall cost, thread costs and
-# 2-vCPU speedup, peak RSS and kernel-core size, each beside native / gVisor
-# baselines measured in the same run.
+# 2-vCPU speedup, peak RSS and kernel-core size, and network throughput (redis-server
+# and nginx-light: bench/net_bench.py), each beside native / gVisor baselines measured
+# in the same run.
 #
 #   bench/run.sh BUILD_DIR [--baselines-only]
 #
@@ -15,7 +16,12 @@
 # BENCH_RUNS, BENCH_WARMUP, BENCH_SYSCALL_N, BENCH_SYSCALL_N_GVISOR,
 # BENCH_SYSCALL_REPS, BENCH_RSS_REPS, BENCH_CREATE_N, BENCH_CREATE_N_GVISOR,
 # BENCH_PINGPONG_N, BENCH_PINGPONG_N_GVISOR, BENCH_YIELD_N, BENCH_SPIN_ITER,
-# BENCH_THREADS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py).
+# BENCH_THREADS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py),
+# BENCH_REDIS_N, BENCH_REDIS_N_GVISOR, BENCH_WRK_SECONDS, BENCH_NET_REPS (network;
+# defaults in bench/net_bench.py), BENCH_SECTIONS=network,... (only those sections,
+# printed, docs/performance.md left as it was). The network figures need root (a
+# network namespace and tap device for --net tap) and redis-server, redis-tools,
+# nginx-light and wrk; without them they are SKIP rows.
 set -euo pipefail
 
 die() { echo "bench: $*" >&2; exit 2; }
