@@ -280,6 +280,10 @@ i64 send_signal(Thread* t, int sig, const SigInfo& info) {
       store_info(g_shared_info, sig, info);
     }
     g_proc.pending |= sig_bit(sig);
+  }
+  // signalfd readers and pollers (signalfd.cc) look at the pending sets.
+  notify_poll();
+  if (!t) {
     t = pick_thread(sig);
     if (!t) return 0;  // every thread blocks it: it waits
   }

@@ -37,11 +37,6 @@ constexpr u32 kCloexec = 0x80000, kNonblock = 0x800, kSemaphore = 1;
 
 fs::FileSystem g_anonfs{0, "anon_inodefs", 0x09041934, false, 1};
 
-Ref<fs::Inode> anon_inode() {
-  auto n = make_ref<fs::Inode>(&g_anonfs, g_anonfs.next_ino++, 0600);  // no file type, as Linux
-  return Ref<fs::Inode>(n);
-}
-
 struct __attribute__((packed)) EpollEvent {
   u32 events;
   u64 data;
@@ -216,6 +211,11 @@ class EventFd final : public fs::File {
 };
 
 }  // namespace
+
+Ref<fs::Inode> anon_inode() {
+  auto n = make_ref<fs::Inode>(&g_anonfs, g_anonfs.next_ino++, 0600);  // no file type, as Linux
+  return Ref<fs::Inode>(n);
+}
 
 i64 sys_epoll_create(const SysArgs& a) {
   if (a.i(0) <= 0) return -EINVAL;

@@ -11,6 +11,10 @@ u64 nofile_limit();
 // The open file behind fd, or EBADF.
 Result<Ref<fs::File>> file_of(int fd);
 
+// A new inode of the anonymous-inode file system (epoll, eventfd, timerfd,
+// signalfd), as Linux's anon_inodefs (epoll.cc).
+Ref<fs::Inode> anon_inode();
+
 inline i64 ret(Result<void> r) { return r.ok() ? 0 : -r.error(); }
 inline i64 ret(Result<int> r) { return r.ok() ? i64(r.value()) : -r.error(); }
 

@@ -82,6 +82,11 @@ enum class Arg : u8 {
   X(epoll_pwait2, Errno, Fd, Ptr, Int, Timespec, Ptr, Uint)                     \
   X(eventfd, Errno, Uint)                                                       \
   X(eventfd2, Errno, Uint, Hex)                                                 \
+  X(timerfd_create, Errno, Clock, Hex)                                          \
+  X(timerfd_settime, Errno, Fd, Hex, Ptr, Ptr)                                  \
+  X(timerfd_gettime, Errno, Fd, Ptr)                                            \
+  X(signalfd, Errno, Fd, Ptr, Uint)                                             \
+  X(signalfd4, Errno, Fd, Ptr, Uint, Hex)                                       \
   X(open, Errno, Str, Hex, Oct)                                                 \
   X(openat, Errno, Fd, Str, Hex, Oct)                                           \
   X(creat, Errno, Str, Oct)                                                     \

@@ -4,6 +4,7 @@
 // SIGEV_THREAD_ID and SIGEV_NONE. All timers share the platform's one-shot
 // timer, armed for the earliest deadline; core::on_timer calls
 // timers_expire, which sends the signals and re-arms periodic timers.
+// timerfds (timerfd.cc) share the same platform timer.
 #include "kernel/linux/timer.h"
 
 #include "kernel/core/fork.h"
@@ -58,6 +59,8 @@ u64 wake_at(const Timer& t) {
 
 void rearm() {
   u64 first = inet_deadline();  // the network stack's, 0 when none
+  u64 tfd = timerfd_deadline();
+  if (tfd && (!first || tfd < first)) first = tfd;
   for (const Timer& t : g_timers) {
     if (!t.armed) continue;
     u64 w = wake_at(t);
@@ -157,7 +160,7 @@ void timers_rearm() { rearm(); }
 bool timers_armed() {
   for (const Timer& t : g_timers)
     if (t.armed && t.signo) return true;
-  return false;
+  return timerfd_armed();
 }
 
 void timers_expire() {
@@ -180,6 +183,7 @@ void timers_expire() {
       t.armed = false;
     }
   }
+  timerfd_expire();
   rearm();
 }
 

@@ -1,6 +1,8 @@
 // Interval and POSIX timers (timer.cc), for core::on_timer.
 #pragma once
 
+#include "kernel/lib/types.h"
+
 namespace mote::core {
 struct SigInfo;
 }
@@ -17,6 +19,13 @@ void timer_signal_taken(core::SigInfo* info);
 // Arms the platform timer for the earliest of the program's timers and the
 // network stack's deadline (inet.cc). Kernel lock held.
 void timers_rearm();
+
+// timerfd.cc: the earliest expiry of an armed timerfd (monotonic ns, 0:
+// none), and counting the expirations that came, waking readers and
+// pollers. Kernel lock held.
+u64 timerfd_deadline();
+void timerfd_expire();
+bool timerfd_armed();
 
 // Some timer is armed (a blocked thread may yet be interrupted).
 bool timers_armed();
