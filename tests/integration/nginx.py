@@ -63,6 +63,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mote", required=True)
     ap.add_argument("--platform", default="process")
+    ap.add_argument("--size-mb", type=int, default=100, help="the file curl fetches")
+    ap.add_argument("--no-wrk", action="store_true",
+                    help="skip the 50-connection load (QEMU's own slirp listens with a backlog of 1)")
     args = ap.parse_args()
     nginx = "/usr/sbin/nginx"
     for tool in (nginx, "curl", "wrk"):
@@ -87,7 +90,7 @@ def main():
         digest = hashlib.sha256()
         with open(big, "wb") as f:
             chunk = os.urandom(1 << 20)
-            for i in range(100):
+            for i in range(args.size_mb):
                 block = bytes([i]) + chunk[1:]
                 digest.update(block)
                 f.write(block)
@@ -106,8 +109,10 @@ def main():
             p = subprocess.run(f"curl -sf http://127.0.0.1:{port}/big.bin | sha256sum", shell=True,
                                stdout=subprocess.PIPE, timeout=600)
             got = p.stdout.decode().split(" ")[0]
-            ok("curl: the 100 MB file arrives with the same sha256", got == digest.hexdigest(),
+            ok(f"curl: the {args.size_mb} MB file arrives with the same sha256", got == digest.hexdigest(),
                f"{got} != {digest.hexdigest()}")
+            if args.no_wrk:
+                return ok.finish()
             p = subprocess.run(["wrk", "-t", "2", "-c", "50", "-d", "10s",
                                 f"http://127.0.0.1:{port}/index.html"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)

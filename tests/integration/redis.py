@@ -50,6 +50,9 @@ def main():
     ap.add_argument("--mote", required=True)
     ap.add_argument("--platform", default="process")
     ap.add_argument("-n", type=int, default=100000, help="requests per benchmark test")
+    ap.add_argument("--no-benchmark", action="store_true",
+                    help="only the 10,000-key round trip (QEMU's own slirp listens with a "
+                         "backlog of 1: 50 clients at once wait on SYN retries)")
     args = ap.parse_args()
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     for tool in (server, "redis-benchmark", "redis-cli"):
@@ -69,7 +72,7 @@ def main():
         if not ready:
             return ok.finish()
         timeout = 1800 if args.platform == "qemu" else 300
-        for pipeline in (1, 16):
+        for pipeline in () if args.no_benchmark else (1, 16):
             p = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", str(args.n),
                                 "-c", "50", "-P", str(pipeline), "-t", "set,get"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
