@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -244,6 +245,10 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     return -1;
   }
   if (pid == 0) {
+    // QEMU goes with mote: a killed `mote run` must not leave the VM running.
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // mote died before the line above
     for (int fd : child_fds) fcntl(fd, F_SETFD, 0);  // QEMU inherits these
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
