@@ -164,6 +164,8 @@ bool timers_armed() {
 }
 
 void timers_expire() {
+  // timerfds only count, whoever runs: a forked child's and its parent's alike.
+  timerfd_expire();
   if (core::is_forked_child()) {
     // A forked child runs in its parent's place; the parent's timers wait.
     platform::timer_arm(platform::monotonic_ns() + 1000000);
@@ -183,7 +185,6 @@ void timers_expire() {
       t.armed = false;
     }
   }
-  timerfd_expire();
   rearm();
 }
 

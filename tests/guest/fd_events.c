@@ -3,7 +3,8 @@
  * timerfd: one-shot and periodic expiration counts, TFD_TIMER_ABSTIME on
  * CLOCK_MONOTONIC and CLOCK_REALTIME, timerfd_gettime's remaining time and
  * settime's old value, disarming, EAGAIN with TFD_NONBLOCK, epoll and poll
- * readiness, EINVAL for a short read and for bad arguments.
+ * readiness (also in a forked child), EINVAL for a short read and for bad
+ * arguments.
  * signalfd: SIGUSR1 from raise (SI_TKILL) and kill (SI_USER) with the
  * sender's pid, sigqueue's value, SIGALRM from alarm waking a poll and from
  * setitimer ending a blocking read (SI_KERNEL), EAGAIN with SFD_NONBLOCK,
@@ -21,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -148,6 +150,24 @@ static void timerfd_tests(void) {
     check_value("epoll_wait after read", epoll_wait(ep, got, 2, 0), 0);
     close(ep);
     close(fd);
+
+    /* A forked child's own timerfd wakes its poll. */
+    pid_t child = fork();
+    if (child == 0) {
+        int cfd = timerfd_create(CLOCK_MONOTONIC, 0);
+        struct itimerspec cs = spec_ms(20, 0);
+        timerfd_settime(cfd, 0, &cs, NULL);
+        struct pollfd cp = {cfd, POLLIN, 0};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int ready = poll(&cp, 1, 3000);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* Woken by the expiry, well before poll's own timeout. */
+        _exit(ready == 1 && ns_of(t1) - ns_of(t0) < 1500 * kMs && read_count(cfd) == 1 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    check("forked child's timerfd poll", WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     /* Bad arguments. */
     check_value("create bad clock errno", timerfd_create(12345, 0) < 0 ? errno : 0, EINVAL);
