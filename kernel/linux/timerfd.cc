@@ -218,15 +218,16 @@ i64 sys_timerfd_create(const SysArgs& a) {
 i64 sys_timerfd_settime(const SysArgs& a) {
   u64 flags = a.u(1);
   if (flags & ~(kTimerAbstime | kTimerCancelOnSet)) return -EINVAL;
-  Ref<fs::File> hold;
-  auto t = timerfd_of(a.fd(0), hold);
-  if (!t.ok()) return -t.error();
+  // The new value is checked before the fd, as Linux does.
   Itimerspec its;
   if (!get_user(&its, a.u(2)).ok()) return -EFAULT;
   u64 interval, value;
   if (load_ns(its.interval_sec, its.interval_nsec, &interval) ||
       load_ns(its.value_sec, its.value_nsec, &value))
     return -EINVAL;
+  Ref<fs::File> hold;
+  auto t = timerfd_of(a.fd(0), hold);
+  if (!t.ok()) return -t.error();
   if (a.u(3)) {
     Itimerspec old = t.value()->current();
     if (!put_user(a.u(3), old).ok()) return -EFAULT;
