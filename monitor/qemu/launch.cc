@@ -14,6 +14,7 @@
 #include <cerrno>
 
 #include "monitor/cli/platform_choice.h"
+#include "monitor/net/backend.h"
 #include "monitor/net/guest_net.h"
 #include "monitor/process/launch.h"
 #include "monitor/util/io.h"
@@ -65,19 +66,27 @@ std::string absolute_path(const std::string& p) {
   return out;
 }
 
-// --net user: QEMU's libslirp with mote's guest network (guest_net.h) and a
-// hostfwd per -p; --net tap:NAME: QEMU opens the tap. The kernel learns the
+// --net user: a virtio-net device on mote-net, the process platform's
+// libslirp backend (monitor/net/backend.h), through QEMU's dgram netdev on
+// the frame socket QEMU inherits; the same -p behaviour on every platform
+// (published ports listen with SOMAXCONN, 10.0.2.2 is the host). Without
+// that fd (command lines built for show), QEMU's own user network with a
+// hostfwd per -p. --net tap:NAME: QEMU opens the tap. The kernel learns the
 // addresses from `net=ADDR/PREFIX gw=ADDR dns=ADDR` (tap: `net=dhcp`).
-// Unlike mote-net, QEMU's slirp lets the guest reach the host's loopback
-// through 10.0.2.2 (QEMU has no switch for it).
-std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append) {
+std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append, int net_fd) {
   if (o.net.mode == cli::NetMode::None) return {};
   auto dotted = [](uint32_t a) {
     return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
            std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
   };
   std::string netdev;
-  if (o.net.mode == cli::NetMode::User) {
+  if (o.net.mode == cli::NetMode::User && net_fd >= 0) {
+    // mote-net (libslirp, the process platform's backend) on a frame socket
+    // QEMU inherits: one datagram, one frame.
+    netdev = "dgram,id=n0,local.type=fd,local.str=" + std::to_string(net_fd);
+    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
+               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
+  } else if (o.net.mode == cli::NetMode::User) {
     netdev = "user,id=n0,net=" + dotted(net::kUserNetwork) + "/" + std::to_string(net::kUserPrefixLen) +
              ",host=" + dotted(net::kUserGateway) + ",dns=" + dotted(net::kUserDns) +
              ",dhcpstart=" + dotted(net::kUserGuest);
@@ -120,7 +129,7 @@ std::string encode_word(const std::string& w) {
 
 std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
                                       const std::string& load_path, const std::string& kernel,
-                                      const int fds[4]) {
+                                      const int fds[4], int net_fd) {
   std::string append;
   if (o.strace) append += "strace ";
   if (o.verbose) append += "verbose ";
@@ -168,7 +177,7 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
     devices.push_back("virtio-9p-device,fsdev=" + id + ",mount_tag=" + id);
   }
   // --net: a virtio-net device on QEMU's own backends (qemu_net_args).
-  std::vector<std::string> net = net_args(o, &append);
+  std::vector<std::string> net = net_args(o, &append, net_fd);
   devices.insert(devices.end(), net.begin(), net.end());
   append += "--";
   append += " " + encode_word(o.program);
@@ -235,8 +244,11 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   int child_fds[4] = {pipes[0][1], pipes[1][1], pipes[2][1], pipes[3][0]};
   int stdin_w = pipes[3][1];
   fcntl(stdin_w, F_SETFL, O_NONBLOCK);
-  std::vector<std::string> cmd =
-      command_line(o, p.path, p.load_path, "/proc/self/fd/" + std::to_string(kfd), child_fds);
+  // --net user: the same backend as the process platform (mote-net).
+  net::Device dev;
+  if (o.net.mode == cli::NetMode::User && !net::open_device(o, &dev, error)) return -1;
+  std::vector<std::string> cmd = command_line(
+      o, p.path, p.load_path, "/proc/self/fd/" + std::to_string(kfd), child_fds, dev.fd);
   cmd[0] = qemu;
 
   pid_t pid = fork();
@@ -250,6 +262,10 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // mote died before the line above
     for (int fd : child_fds) fcntl(fd, F_SETFD, 0);  // QEMU inherits these
+    if (dev.fd >= 0) {
+      fcntl(dev.fd, F_SETFD, 0);
+      fcntl(dev.fd, F_SETFL, fcntl(dev.fd, F_GETFL) & ~O_NONBLOCK);
+    }
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     std::vector<char*> argv;
@@ -259,6 +275,7 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
     _exit(127);
   }
   for (int fd : child_fds) close(fd);
+  if (dev.fd >= 0) close(dev.fd);  // QEMU's now: mote-net ends when QEMU does
   close(kfd);
 
   // -t: the terminal's modes before the guest changes them, put back at the

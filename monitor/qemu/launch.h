@@ -20,7 +20,7 @@ namespace mote::qemu {
 // they must be inherited.
 std::vector<std::string> command_line(const cli::RunOptions& o, const std::string& program_path,
                                       const std::string& load_path, const std::string& kernel,
-                                      const int fds[4]);
+                                      const int fds[4], int net_fd = -1);
 
 // Encodes a word for the kernel command line: spaces, '%', and bytes outside
 // printable ASCII become %XX (kernel/platform/kvm/pvh_boot.cc decodes).

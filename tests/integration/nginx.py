@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--platform", default="process")
     ap.add_argument("--size-mb", type=int, default=100, help="the file curl fetches")
     ap.add_argument("--no-wrk", action="store_true",
-                    help="skip the 50-connection load (QEMU's own slirp listens with a backlog of 1)")
+                    help="skip the 50-connection load (under TCG nginx answers too slowly for wrk's 2 s timeout)")
     args = ap.parse_args()
     nginx = "/usr/sbin/nginx"
     for tool in (nginx, "curl", "wrk"):

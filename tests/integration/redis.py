@@ -51,8 +51,7 @@ def main():
     ap.add_argument("--platform", default="process")
     ap.add_argument("-n", type=int, default=100000, help="requests per benchmark test")
     ap.add_argument("--no-benchmark", action="store_true",
-                    help="only the 10,000-key round trip (QEMU's own slirp listens with a "
-                         "backlog of 1: 50 clients at once wait on SYN retries)")
+                    help="only the 10,000-key round trip")
     args = ap.parse_args()
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     for tool in (server, "redis-benchmark", "redis-cli"):
