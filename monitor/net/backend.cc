@@ -96,9 +96,15 @@ bool start_helper(const cli::RunOptions& o, int frame_fd, std::string* error) {
 bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
   memcpy(out->mac, kGuestMac, sizeof out->mac);
   out->mtu = kMtu;
+  // The guest's addresses: the user network's on a tap too (10.0.2.15/24,
+  // gateway 10.0.2.2, DNS 10.0.2.3): give the host side of the tap
+  // 10.0.2.2/24 and the guest is reachable at 10.0.2.15.
+  out->addr = kUserGuest;
+  out->prefix_len = kUserPrefixLen;
+  out->gateway = kUserGateway;
+  out->dns = kUserDns;
   if (o.net.mode == cli::NetMode::Tap) {
     out->fd = open_tap(o.net.tap, error);
-    // The tap's network is the administrator's: the guest asks DHCP.
     return out->fd >= 0;
   }
   if (o.net.mode != cli::NetMode::User) {
@@ -122,10 +128,6 @@ bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
   }
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
   out->fd = sv[0];
-  out->addr = kUserGuest;
-  out->prefix_len = kUserPrefixLen;
-  out->gateway = kUserGateway;
-  out->dns = kUserDns;
   return true;
 }
 

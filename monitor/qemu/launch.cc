@@ -72,7 +72,7 @@ std::string absolute_path(const std::string& p) {
 // (published ports listen with SOMAXCONN, 10.0.2.2 is the host). Without
 // that fd (command lines built for show), QEMU's own user network with a
 // hostfwd per -p. --net tap:NAME: QEMU opens the tap. The kernel learns the
-// addresses from `net=ADDR/PREFIX gw=ADDR dns=ADDR` (tap: `net=dhcp`).
+// addresses from `net=ADDR/PREFIX gw=ADDR dns=ADDR`.
 std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append, int net_fd) {
   if (o.net.mode == cli::NetMode::None) return {};
   auto dotted = [](uint32_t a) {
@@ -98,7 +98,9 @@ std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append,
                " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
   } else {
     netdev = "tap,id=n0,ifname=" + qemu_option_value(o.net.tap) + ",script=no,downscript=no";
-    *append += "net=dhcp ";
+    // The user network's addresses on a tap too (monitor/net/backend.cc).
+    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
+               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
   }
   char mac[18];
   snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", net::kGuestMac[0], net::kGuestMac[1],
