@@ -154,12 +154,10 @@ u64 deadline_ms(i64 ms) {
 
 // ---- eventfd ---------------------------------------------------------------------
 
-class EventFd final : public fs::File {
+class EventFd final : public AnonFile {
  public:
   EventFd(Ref<fs::Inode> node, u32 flags, u64 count, bool semaphore)
-      : File(static_cast<Ref<fs::Inode>&&>(node), flags), count_(count), semaphore_(semaphore) {}
-  bool seekable() const override { return false; }
-  Result<u64> seek(i64, int) override { return err(ESPIPE); }
+      : AnonFile(static_cast<Ref<fs::Inode>&&>(node), flags), count_(count), semaphore_(semaphore) {}
 
   Result<usize> pread(void* buf, usize len, u64) override {
     if (len < 8) return err(EINVAL);
@@ -198,7 +196,6 @@ class EventFd final : public fs::File {
     if (count_ < ~u64(0) - 1) ev |= fs::kPollOut | fs::kPollWrnorm;
     return ev;
   }
-  Result<u64> readable_bytes() override { return err(EINVAL); }
 
  private:
   void changed() {

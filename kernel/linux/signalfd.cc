@@ -14,6 +14,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/lib/errno.h"
+#include "kernel/lib/listed.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/fd.h"
 #include "kernel/linux/syscalls.h"
@@ -93,27 +94,11 @@ SignalfdSiginfo convert(const core::SigInfo& in) {
   return out;
 }
 
-class SignalFd;
-SignalFd* g_signalfds;  // every open signalfd (signalfd4 on an fd checks it is one)
-
-class SignalFd final : public fs::File {
+// Every open signalfd is listed (signalfd4 on an fd checks it is one).
+class SignalFd final : public AnonFile, public Listed<SignalFd> {
  public:
   SignalFd(Ref<fs::Inode> node, u32 flags, u64 mask)
-      : File(static_cast<Ref<fs::Inode>&&>(node), flags), mask(mask) {
-    next_ = g_signalfds;
-    if (next_) next_->prev_ = this;
-    g_signalfds = this;
-  }
-  ~SignalFd() override {
-    if (prev_) prev_->next_ = next_;
-    else g_signalfds = next_;
-    if (next_) next_->prev_ = prev_;
-  }
-
-  bool seekable() const override { return false; }
-  Result<u64> seek(i64, int) override { return err(ESPIPE); }
-  Result<usize> pwrite(const void*, usize, u64) override { return err(EINVAL); }
-  Result<u64> readable_bytes() override { return err(EINVAL); }
+      : AnonFile(static_cast<Ref<fs::Inode>&&>(node), flags), mask(mask) {}
 
   Result<usize> pread(void* buf, usize len, u64) override {
     if (len < sizeof(SignalfdSiginfo)) return err(EINVAL);
@@ -145,13 +130,7 @@ class SignalFd final : public fs::File {
     return (pending & mask) ? fs::kPollIn | fs::kPollRdnorm : 0;
   }
 
-  SignalFd* next() const { return next_; }
-
   u64 mask;  // the signals it reads
-
- private:
-  SignalFd* next_ = nullptr;
-  SignalFd* prev_ = nullptr;
 };
 
 i64 signalfd(int fd, u64 mask_addr, u64 size, u32 flags) {
@@ -163,7 +142,7 @@ i64 signalfd(int fd, u64 mask_addr, u64 size, u32 flags) {
   if (fd != -1) {  // a new mask for an existing signalfd
     Ref<fs::File> f = fs::fds().get(fd);
     if (!f) return -EBADF;
-    for (SignalFd* s = g_signalfds; s; s = s->next()) {
+    for (SignalFd* s = Listed<SignalFd>::first(); s; s = s->next_listed()) {
       if (s != f.get()) continue;
       s->mask = mask;
       core::notify_poll();  // readiness may have changed

@@ -20,6 +20,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/lib/errno.h"
+#include "kernel/lib/listed.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/fd.h"
 #include "kernel/linux/syscalls.h"
@@ -41,27 +42,11 @@ struct Itimerspec {
   i64 interval_sec, interval_nsec, value_sec, value_nsec;
 };
 
-class TimerFd;
-TimerFd* g_timerfds;  // every open timerfd, for expiry and the deadline
-
-class TimerFd final : public fs::File {
+// Every open timerfd is listed, for expiry and the deadline.
+class TimerFd final : public AnonFile, public Listed<TimerFd> {
  public:
   TimerFd(Ref<fs::Inode> node, u32 flags, bool realtime)
-      : File(static_cast<Ref<fs::Inode>&&>(node), flags), realtime_(realtime) {
-    next_ = g_timerfds;
-    if (next_) next_->prev_ = this;
-    g_timerfds = this;
-  }
-  ~TimerFd() override {
-    if (prev_) prev_->next_ = next_;
-    else g_timerfds = next_;
-    if (next_) next_->prev_ = prev_;
-  }
-
-  bool seekable() const override { return false; }
-  Result<u64> seek(i64, int) override { return err(ESPIPE); }
-  Result<usize> pwrite(const void*, usize, u64) override { return err(EINVAL); }
-  Result<u64> readable_bytes() override { return err(EINVAL); }
+      : AnonFile(static_cast<Ref<fs::Inode>&&>(node), flags), realtime_(realtime) {}
 
   Result<usize> pread(void* buf, usize len, u64) override {
     if (len < 8) return err(EINVAL);
@@ -140,7 +125,6 @@ class TimerFd final : public fs::File {
 
   bool armed() const { return armed_; }
   u64 expires() const { return expires_; }
-  TimerFd* next() const { return next_; }
 
  private:
   bool realtime_;
@@ -149,15 +133,13 @@ class TimerFd final : public fs::File {
   u64 interval_ = 0;  // ns, 0: one-shot
   u64 ticks_ = 0;     // expirations not yet read
   core::WaitQueue waiters_;
-  TimerFd* next_ = nullptr;
-  TimerFd* prev_ = nullptr;
 };
 
 // The timerfd behind fd: EBADF when no file, EINVAL when another kind.
 Result<TimerFd*> timerfd_of(int fd, Ref<fs::File>& hold) {
   hold = fs::fds().get(fd);
   if (!hold) return err(EBADF);
-  for (TimerFd* t = g_timerfds; t; t = t->next())
+  for (TimerFd* t = Listed<TimerFd>::first(); t; t = t->next_listed())
     if (t == hold.get()) return t;
   return err(EINVAL);
 }
@@ -172,7 +154,7 @@ i64 load_ns(i64 sec, i64 nsec, u64* out) {
 
 u64 timerfd_deadline() {
   u64 first = 0;
-  for (TimerFd* t = g_timerfds; t; t = t->next()) {
+  for (TimerFd* t = Listed<TimerFd>::first(); t; t = t->next_listed()) {
     if (!t->armed()) continue;
     u64 w = t->expires() ? t->expires() : 1;
     if (!first || w < first) first = w;
@@ -181,7 +163,7 @@ u64 timerfd_deadline() {
 }
 
 bool timerfd_armed() {
-  for (TimerFd* t = g_timerfds; t; t = t->next())
+  for (TimerFd* t = Listed<TimerFd>::first(); t; t = t->next_listed())
     if (t->armed()) return true;
   return false;
 }
@@ -189,7 +171,7 @@ bool timerfd_armed() {
 void timerfd_expire() {
   u64 now = platform::monotonic_ns();
   bool any = false;
-  for (TimerFd* t = g_timerfds; t; t = t->next()) {
+  for (TimerFd* t = Listed<TimerFd>::first(); t; t = t->next_listed()) {
     if (!t->update(now)) continue;
     t->wake();
     any = true;
