@@ -17,13 +17,14 @@ Result<Ref<fs::File>> file_of(int fd);
 Ref<fs::Inode> anon_inode();
 
 // A file on an anonymous inode that is a counter or a queue rather than a
-// stream of bytes (eventfd, timerfd, signalfd): not seekable (ESPIPE),
-// pwrite EINVAL unless the kind says otherwise, FIONREAD EINVAL.
+// stream of bytes (eventfd, timerfd, signalfd): not seekable (positional
+// I/O is ESPIPE), lseek a no-op returning 0 (Linux's noop_llseek), pwrite
+// EINVAL unless the kind says otherwise, FIONREAD EINVAL.
 class AnonFile : public fs::File {
  public:
   AnonFile(Ref<fs::Inode> node, u32 flags) : File(static_cast<Ref<fs::Inode>&&>(node), flags) {}
   bool seekable() const override { return false; }
-  Result<u64> seek(i64, int) override { return err(ESPIPE); }
+  Result<u64> seek(i64, int) override { return pos; }
   Result<usize> pwrite(const void*, usize, u64) override { return err(EINVAL); }
   Result<u64> readable_bytes() override { return err(EINVAL); }
 };

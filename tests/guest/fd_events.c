@@ -10,6 +10,9 @@
  * setitimer ending a blocking read (SI_KERNEL), EAGAIN with SFD_NONBLOCK,
  * poll and epoll readiness, a new mask on an existing fd, two signals in
  * one read, signals consumed from the pending set, EINVAL for a short read.
+ * eventfd: the counter read whole or one at a time (EFD_SEMAPHORE), EAGAIN
+ * when empty or full with EFD_NONBLOCK, poll readiness both ways, ESPIPE,
+ * lseek a no-op, EINVAL for a short read or a write of 2^64-1.
  * Prints only counts and flags (never raw times), so native and mote runs
  * compare line by line. */
 #define _GNU_SOURCE
@@ -19,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -304,8 +309,49 @@ static void signalfd_tests(void) {
     sigprocmask(SIG_UNBLOCK, &block, NULL);
 }
 
+static void eventfd_tests(void) {
+    int fd = eventfd(3, EFD_NONBLOCK | EFD_CLOEXEC);
+    check("eventfd with EFD_NONBLOCK|EFD_CLOEXEC", fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) &&
+          (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    uint64_t v = 0;
+    struct pollfd p = {fd, POLLIN | POLLOUT, 0};
+    check("eventfd 3: readable and writable", poll(&p, 1, 0) == 1 &&
+          (p.revents & POLLIN) && (p.revents & POLLOUT));
+    check("read takes the whole count", read(fd, &v, 8) == 8 && v == 3);
+    errno = 0;
+    check("read at 0: EAGAIN", read(fd, &v, 8) == -1 && errno == EAGAIN);
+    p.revents = 0;
+    check("at 0: not readable", poll(&p, 1, 0) == 1 && !(p.revents & POLLIN));
+    v = 5;
+    check("write adds", write(fd, &v, 8) == 8 && write(fd, &v, 8) == 8);
+    check("read returns the sum", read(fd, &v, 8) == 8 && v == 10);
+    v = 0xfffffffffffffffeull;
+    check("write up to the maximum", write(fd, &v, 8) == 8);
+    v = 1;
+    errno = 0;
+    check("a write past the maximum: EAGAIN", write(fd, &v, 8) == -1 && errno == EAGAIN);
+    p.revents = 0;
+    check("full: not writable", poll(&p, 1, 0) == 1 && !(p.revents & POLLOUT));
+    read(fd, &v, 8);
+    v = ~0ull;
+    errno = 0;
+    check("writing 2^64-1: EINVAL", write(fd, &v, 8) == -1 && errno == EINVAL);
+    errno = 0;
+    check("a 4-byte read: EINVAL", read(fd, &v, 4) == -1 && errno == EINVAL);
+    check("lseek: a no-op that returns 0 (Linux's noop_llseek)", lseek(fd, 5, SEEK_SET) == 0);
+    close(fd);
+
+    fd = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK);
+    check("EFD_SEMAPHORE: each read takes 1", read(fd, &v, 8) == 8 && v == 1 &&
+          read(fd, &v, 8) == 8 && v == 1);
+    errno = 0;
+    check("EFD_SEMAPHORE at 0: EAGAIN", read(fd, &v, 8) == -1 && errno == EAGAIN);
+    close(fd);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    eventfd_tests();
     timerfd_tests();
     signalfd_tests();
     printf("fd_events: %s\n", failures ? "FAILED" : "done");
