@@ -248,6 +248,17 @@ i64 name_common(int fd, u64 addr, u64 lenp, Get get) {
   return ret(addr_to_user(a, addr, lenp, room.value()));
 }
 
+// bind/connect: a socket and an address the program passes (fd, addr, len).
+template <typename Call>
+i64 addr_common(const SysArgs& a, Call call) {
+  Ref<fs::File> hold;
+  auto s = socket_of(a.fd(0), &hold);
+  if (!s.ok()) return -s.error();
+  fs::SockAddr addr;
+  if (auto r = addr_from_user(&addr, a.u(1), i32(a.u(2))); !r.ok()) return -r.error();
+  return ret(call(*s.value(), addr));
+}
+
 }  // namespace
 
 i64 sys_socket(const SysArgs& a) {
@@ -300,12 +311,7 @@ i64 sys_socketpair(const SysArgs& a) {
 }
 
 i64 sys_bind(const SysArgs& a) {
-  Ref<fs::File> hold;
-  auto s = socket_of(a.fd(0), &hold);
-  if (!s.ok()) return -s.error();
-  fs::SockAddr addr;
-  if (auto r = addr_from_user(&addr, a.u(1), i32(a.u(2))); !r.ok()) return -r.error();
-  return ret(s.value()->bind(addr));
+  return addr_common(a, [](fs::SocketFile& s, const fs::SockAddr& o) { return s.bind(o); });
 }
 
 i64 sys_listen(const SysArgs& a) {
@@ -321,12 +327,7 @@ i64 sys_accept(const SysArgs& a) { return accept_common(a.fd(0), a.u(1), a.u(2),
 i64 sys_accept4(const SysArgs& a) { return accept_common(a.fd(0), a.u(1), a.u(2), a.u(3)); }
 
 i64 sys_connect(const SysArgs& a) {
-  Ref<fs::File> hold;
-  auto s = socket_of(a.fd(0), &hold);
-  if (!s.ok()) return -s.error();
-  fs::SockAddr addr;
-  if (auto r = addr_from_user(&addr, a.u(1), i32(a.u(2))); !r.ok()) return -r.error();
-  return ret(s.value()->connect(addr));
+  return addr_common(a, [](fs::SocketFile& s, const fs::SockAddr& o) { return s.connect(o); });
 }
 
 i64 sys_sendto(const SysArgs& a) {
