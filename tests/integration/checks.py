@@ -4,6 +4,7 @@ docs/kernel-vm.md."""
 
 import socket
 import subprocess
+import time
 
 
 def run(cmd, timeout, env=None):
@@ -19,6 +20,22 @@ def free_port(udp=False):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def serving(proc, probe, timeout):
+    """True once probe() answers truthfully (OSError counts as not yet), False
+    when proc (a server under mote) exits first or the timeout passes."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            if probe():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 class Checks:

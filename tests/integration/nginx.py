@@ -16,10 +16,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
-from checks import Checks, free_port
+from checks import Checks, free_port, serving
 
 CONF = """user www-data;
 worker_processes 1;
@@ -44,19 +43,9 @@ http {
 """
 
 
-def wait_ready(port, proc, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
-                if r.read() == b"hello from mote\n":
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
+def serves_index(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
+        return r.read() == b"hello from mote\n"
 
 
 def main():
@@ -100,7 +89,7 @@ def main():
                nginx, "-g", "daemon off;"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            ready = wait_ready(port, proc, 120 if args.platform == "qemu" else 30)
+            ready = serving(proc, lambda: serves_index(port), 120 if args.platform == "qemu" else 30)
             ok("nginx under mote serves index.html through -p", ready,
                "no answer" if proc.poll() is None else
                f"mote exited {proc.returncode}: {proc.stdout.read()[-500:]!r}")

@@ -15,28 +15,16 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
-from checks import Checks, free_port
+from checks import Checks, free_port, serving
 
 KEYS = 10000
 
 
-def wait_ready(port, proc, timeout):
-    """True once the server answers PING through the published port."""
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
-                c.sendall(b"PING\r\n")
-                if c.recv(64).startswith(b"+PONG"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
+def answers_ping(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+        c.sendall(b"PING\r\n")
+        return c.recv(64).startswith(b"+PONG")
 
 
 def cli(port, *args, stdin=None, timeout=120):
@@ -65,7 +53,7 @@ def main():
            "--port", "6379"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        ready = wait_ready(port, proc, 120 if args.platform == "qemu" else 30)
+        ready = serving(proc, lambda: answers_ping(port), 120 if args.platform == "qemu" else 30)
         ok("redis-server under mote answers PING through -p", ready,
            "no answer" if proc.poll() is None else f"mote exited {proc.returncode}")
         if not ready:
