@@ -73,6 +73,17 @@ State* g_state;
 volatile bool g_rx_pending;  // set by on_net_ready, cleared by whoever drains
 bool g_device;
 
+u64 g_folded_deadline;  // what inet_deadline() last gave linux/timer.cc's rearm()
+
+// The stack's next deadline for the platform timer: 0 none, 1 at once.
+u64 stack_deadline() {
+  if (g_rx_pending) return 1;
+  if (!g_state) return 0;
+  u64 d = g_state->stack.next_deadline();
+  if (d == net::kNoDeadline) return 0;
+  return d ? d : 1;
+}
+
 // Frames taken per timer run: a flood cannot hold the kernel lock for long;
 // the rest are taken a millisecond later.
 constexpr int kRxBudget = 256;
@@ -118,7 +129,10 @@ u64 inet_now() { return platform::monotonic_ns(); }
 void inet_kick() {
   if (!g_state) return;
   g_state->stack.run_pending(inet_now());
-  timers_rearm();
+  // The platform timer already covers the deadline rearm() last folded in;
+  // re-arming costs the process platform a wake-up of its timer thread, so
+  // only a changed deadline does it (a send or receive usually changes none).
+  if (stack_deadline() != g_folded_deadline) timers_rearm();
 }
 
 void inet_timer_work() {
@@ -142,11 +156,8 @@ void inet_timer_work() {
 }
 
 u64 inet_deadline() {
-  if (g_rx_pending) return 1;
-  if (!g_state) return 0;
-  u64 d = g_state->stack.next_deadline();
-  if (d == net::kNoDeadline) return 0;
-  return d ? d : 1;
+  g_folded_deadline = stack_deadline();
+  return g_folded_deadline;
 }
 
 bool inet_wake_possible() {
