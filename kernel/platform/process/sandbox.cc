@@ -11,6 +11,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "kernel/platform/process/bpf.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -24,32 +25,13 @@ constexpr long kPrSysDispatchOn = 1;
 // threads.cc's host clone flags (VM FS FILES SIGHAND THREAD SYSVSEM CHILD_CLEARTID).
 constexpr u64 kThreadCloneFlags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x200000;
 
-// seccomp_data offsets (linux/seccomp.h).
-constexpr u32 kOffNr = 0, kOffArch = 4, kOffIpLo = 8, kOffIpHi = 12;
-constexpr u32 arg_lo(int i) { return 16 + 8 * u32(i); }
+constexpr u32 arg_lo(int i) { return 16 + 8 * u32(i); }  // seccomp_data.args[i], low word
 
 struct Rule {
   int nr;
   int arg = -1;          // argument whose low 32 bits must be one of `values`
   u32 values[5] = {};
   int nvalues = 0;
-};
-
-class Bpf {
- public:
-  void stmt(u16 code, u32 k) { add(sock_filter{code, 0, 0, k}); }
-  void jump(u16 code, u32 k, u8 jt, u8 jf) { add(sock_filter{code, jt, jf, k}); }
-  usize size() const { return n_; }
-  sock_filter* data() { return insns_; }
-
- private:
-  void add(sock_filter f) {
-    if (n_ == kMax) fatal("seccomp filter too long");
-    insns_[n_++] = f;
-  }
-  static constexpr usize kMax = 128;
-  sock_filter insns_[kMax];
-  usize n_ = 0;
 };
 
 constexpr u32 kKill = SECCOMP_RET_KILL_PROCESS;
@@ -111,21 +93,13 @@ void install_seccomp() {
 
   Bpf f;
   // Only x86-64 syscalls (no x32, no int 0x80 i386 ABI).
-  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffArch);
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kBpfOffArch);
   f.jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
   f.stmt(BPF_RET | BPF_K, kKill);
   // Only from the core's text: the program cannot reach the host even by
   // jumping to a syscall instruction elsewhere.
-  if ((g.text_start >> 32) != ((g.text_end - 1) >> 32)) fatal("core text crosses 4 GiB");
-  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffIpHi);
-  f.jump(BPF_JMP | BPF_JEQ | BPF_K, u32(g.text_start >> 32), 1, 0);
-  f.stmt(BPF_RET | BPF_K, kKill);
-  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffIpLo);
-  f.jump(BPF_JMP | BPF_JGE | BPF_K, u32(g.text_start), 1, 0);
-  f.stmt(BPF_RET | BPF_K, kKill);
-  f.jump(BPF_JMP | BPF_JGT | BPF_K, u32(g.text_end), 0, 1);
-  f.stmt(BPF_RET | BPF_K, kKill);
-  f.stmt(BPF_LD | BPF_W | BPF_ABS, kOffNr);
+  if (!bpf_ip_in_range(f, g.text_start, g.text_end, kKill)) fatal("core text spans 4 GiB");
+  f.stmt(BPF_LD | BPF_W | BPF_ABS, kBpfOffNr);
   // Dispatch: one JEQ per rule to its block; blocks follow the final KILL.
   usize block_size[kRules];
   for (int i = 0; i < kRules; ++i)
@@ -151,12 +125,12 @@ void install_seccomp() {
     f.stmt(BPF_RET | BPF_K, kAllow);
   }
 
+  if (!f.ok()) fatal("seccomp filter too long");
   sock_fprog prog{u16(f.size()), f.data()};
   if (host::failed(host::syscall5(__NR_prctl, kPrSetNoNewPrivs, 1, 0, 0, 0)))
     fatal("prctl(PR_SET_NO_NEW_PRIVS)");
   if (host::failed(host::syscall3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, long(&prog))))
     fatal("seccomp filter refused");
-  (void)kOffNr;
 }
 
 }  // namespace mote::process
