@@ -1,5 +1,7 @@
 #include "kernel/exec/loader.h"
 
+#include "kernel/mm/mapped_file.h"
+
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/platform.h"
@@ -23,7 +25,8 @@ u32 prot_of(u32 pflags) {
   return p;
 }
 
-Result<void> load_segment(mm::AddressSpace& as, fs::Inode& file, const elf::Phdr& ph, u64 bias) {
+Result<void> load_segment(mm::AddressSpace& as, fs::Inode& file, const elf::Phdr& ph, u64 bias,
+                          mm::MapName* name) {
   u32 prot = prot_of(ph.flags);
   u64 start = page_down(bias + ph.vaddr);
   u64 file_end = bias + ph.vaddr + ph.filesz;
@@ -34,7 +37,7 @@ Result<void> load_segment(mm::AddressSpace& as, fs::Inode& file, const elf::Phdr
     bool zero_tail = ph.memsz > ph.filesz && !page_aligned(file_end);
     u32 map_prot = zero_tail ? (prot | platform::kProtWrite) : prot;
     TRY(as.map_file(start, map_end - start, map_prot, mm::Placement::Fixed, mm::VmaKind::Image,
-                    file, page_down(ph.offset)));
+                    file, page_down(ph.offset), name));
     if (zero_tail) {
       // The bytes after the file data on its last page belong to .bss.
       memset(reinterpret_cast<void*>(file_end), 0, map_end - file_end);
@@ -72,12 +75,16 @@ Result<Placed> map_image(mm::AddressSpace& as, fs::Inode& file, const elf::Image
     return err(ENOMEM);  // collides with memory the platform uses
   }
   u64 bytes = 0;
-  for (int i = 0; i < img.phnum; ++i) {
+  mm::MappedFile* name = mm::MappedFile::get(file);
+  Result<void> r = ok();
+  for (int i = 0; i < img.phnum && r.ok(); ++i) {
     const elf::Phdr& ph = img.phdrs[i];
     if (ph.type != elf::kPtLoad || ph.memsz == 0) continue;
-    TRY(load_segment(as, file, ph, bias));
+    r = load_segment(as, file, ph, bias, name);
     bytes += ph.memsz;
   }
+  if (name) name->name_release();
+  if (!r.ok()) return Error{r.error()};
   return Placed{bias, bytes};
 }
 

@@ -17,6 +17,7 @@
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/mounts.h"
 #include "kernel/fs/pseudo.h"
+#include "kernel/mm/mapped_file.h"
 #include "kernel/fs/special.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
@@ -218,23 +219,28 @@ void gen_statm(Text& t) {
 }
 
 void gen_maps(Text& t) {
-  Attr exe{};
-  if (g_proc.exe) (void)g_proc.exe->getattr(&exe);
   const mm::VmaSet& v = g_proc.as.vmas();
   for (usize i = 0; i < v.size(); ++i) {
     const mm::Vma& a = v[i];
     if (a.kind == mm::VmaKind::Reserved) continue;
-    bool image = a.kind == mm::VmaKind::Image;
-    t.append("%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu", (unsigned long)a.start,
+    // A mapping of a file shows the file; the zero-filled rest of an image
+    // (.bss beyond the file's last page) is anonymous, as on Linux.
+    Attr file{};
+    StrView name;
+    if (a.name) {
+      mm::MappedFile& m = mm::MappedFile::of(*a.name);
+      (void)m.inode().getattr(&file);
+      name = m.path();
+    } else if (a.kind == mm::VmaKind::Heap) {
+      name = "[heap]";
+    } else if (a.kind == mm::VmaKind::Stack) {
+      name = "[stack]";
+    }
+    t.append("%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu ", (unsigned long)a.start,
              (unsigned long)a.end, a.prot & platform::kProtRead ? 'r' : '-',
              a.prot & platform::kProtWrite ? 'w' : '-', a.prot & platform::kProtExec ? 'x' : '-',
              a.kind == mm::VmaKind::Shared ? 's' : 'p', (unsigned long)a.offset,
-             image ? dev_major(exe.dev) : 0, image ? dev_minor(exe.dev) : 0,
-             image ? (unsigned long)exe.ino : 0ul);
-    StrView name;
-    if (image) name = g_proc.exe_path;
-    else if (a.kind == mm::VmaKind::Heap) name = "[heap]";
-    else if (a.kind == mm::VmaKind::Stack) name = "[stack]";
+             dev_major(file.dev), dev_minor(file.dev), (unsigned long)file.ino);
     if (name.size) {
       t.pad_to(73);
       t.put(name);
@@ -526,6 +532,11 @@ class FdDir final : public Inode {
 };
 
 }  // namespace
+
+Result<usize> inode_path(Inode* n, char* buf, usize cap) {
+  if (n == g_proc.exe) return copy_out(buf, cap, g_proc.exe_path);
+  return find_path(n, buf, cap);
+}
 
 Result<usize> file_link_text(File& f, char* buf, usize cap) {
   Inode* n = f.inode.get();

@@ -116,5 +116,8 @@ Result<void> procfs_fill_pid(PseudoDir& dir);
 // the file can be found in the tree, "pipe:[ino]", "socket:[ino]",
 // the terminal's /dev path, or "anon_inode:[ino]" (procfs_pid.cc).
 Result<usize> file_link_text(File& f, char* buf, usize cap);
+// The absolute path of a file in the tree (the program's own: the path it
+// was started by), ENOENT when it is in none (procfs_pid.cc).
+Result<usize> inode_path(Inode* n, char* buf, usize cap);
 
 }  // namespace mote::fs

@@ -6,7 +6,7 @@
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/special.h"
 #include "kernel/fs/tmpfs.h"
-#include "kernel/mm/vma.h"
+#include "kernel/mm/mapped_file.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/platform/platform.h"
@@ -70,15 +70,22 @@ i64 sys_mmap(const SysArgs& a) {
     if (off + len < off) return -EOVERFLOW;
     if (type != kMapPrivate) {
       if ((prot & 2) && !f->writable()) return -EACCES;
-      if (mm::SharedObject* obj = node.shared_object())
-        return ret(core::g_proc.as.map_shared(addr, len, u32(prot), how, *obj, off,
-                                              !f->writable()));
+      if (mm::SharedObject* obj = node.shared_object()) {
+        mm::MappedFile* name = mm::MappedFile::get(node);
+        auto r = core::g_proc.as.map_shared(addr, len, u32(prot), how, *obj, off, !f->writable(),
+                                            name);
+        if (name) name->name_release();
+        return ret(r);
+      }
       // Files whose pages cannot be shared (host shares over 9P): writable
       // shared mappings are ENODEV, read-only ones private copies that do
       // not follow later changes to the file (docs/compat.md).
       if (prot & 2) return -ENODEV;
     }
-    return ret(core::g_proc.as.map_file(addr, len, u32(prot), how, mm::VmaKind::Anon, node, off));
+    mm::MappedFile* name = mm::MappedFile::get(node);
+    auto r = core::g_proc.as.map_file(addr, len, u32(prot), how, mm::VmaKind::Anon, node, off, name);
+    if (name) name->name_release();
+    return ret(r);
   }
   if (type == kMapShared || type == kMapSharedValidate)
     return map_shared_anon(addr, len, u32(prot), how);

@@ -165,7 +165,7 @@ Result<void> AddressSpace::fill_from(u64 addr, u64 len, u32 prot, fs::Inode& fil
 }
 
 Result<u64> AddressSpace::map_file(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind,
-                                   fs::Inode& file, u64 off) {
+                                   fs::Inode& file, u64 off, MapName* name) {
   if (len == 0 || !page_aligned(off)) return err(EINVAL);
   if (!page_up_ok(len)) return err(ENOMEM);
   len = page_up(len);
@@ -176,8 +176,13 @@ Result<u64> AddressSpace::map_file(u64 addr, u64 len, u32 prot, Placement how, V
   u16 charged = writable(prot) ? 1 : 0;
   if (charged) TRY(commit(len));
   auto r = fill_from(addr, len, prot, file, off);
-  if (r.ok()) r = vmas_.insert(Vma{addr, addr + len, prot, kind, charged});
+  Vma v{addr, addr + len, prot, kind, charged};
+  v.name = name;
+  v.offset = name ? off : 0;
+  v.hold();
+  if (r.ok()) r = vmas_.insert(v);
   if (!r.ok()) {
+    v.release();
     if (charged) uncommit(len);
     return Error{r.error()};
   }
@@ -204,21 +209,22 @@ Result<void> AddressSpace::map_object(u64 addr, u64 len, u32 prot, SharedObject&
 }
 
 Result<u64> AddressSpace::map_shared(u64 addr, u64 len, u32 prot, Placement how,
-                                     SharedObject& obj, u64 off, bool no_write) {
+                                     SharedObject& obj, u64 off, bool no_write, MapName* name) {
   if (len == 0 || !page_aligned(off)) return err(EINVAL);
   if (!page_up_ok(len)) return err(ENOMEM);
   len = page_up(len);
   if (off + len < off) return err(EOVERFLOW);
   addr = TRY(place(addr, len, how));
   TRY(map_object(addr, len, prot, obj, off));
-  obj.map_hold();
   Vma v{addr, addr + len, prot, VmaKind::Shared, 0};
   v.object = &obj;
   v.offset = off;
   v.no_write = no_write;
+  v.name = name;
+  v.hold();
   auto r = vmas_.insert(v);
   if (!r.ok()) {
-    obj.map_release();
+    v.release();
     (void)platform::unmap(addr, len);
     return Error{r.error()};
   }
@@ -331,10 +337,21 @@ Result<u64> AddressSpace::remap(u64 old_addr, u64 old_len, u64 new_len, u32 flag
     return Error{r.error()};
   }
   // Bookkeeping: the old range is gone (its unmoved tail is unmapped too).
-  if (old_len > keep) TRY(platform::unmap(old_addr + keep, old_len - keep));
-  TRY(vmas_.remove(old_addr, old_addr + old_len));
-  if (attrs.charged) uncommit(old_len - keep);
-  TRY(vmas_.insert(Vma{new_addr, new_addr + new_len, attrs.prot, attrs.kind, attrs.charged}));
+  // A moved file mapping stays that file's, from the moved part's offset
+  // (held before the old pieces, perhaps the last holders, go).
+  Vma moved{new_addr, new_addr + new_len, attrs.prot, attrs.kind, attrs.charged};
+  moved.name = attrs.name;
+  moved.offset = attrs.name ? attrs.offset + (old_addr - attrs.start) : 0;
+  moved.hold();
+  Result<void> ins = ok();
+  if (old_len > keep) ins = platform::unmap(old_addr + keep, old_len - keep);
+  if (ins.ok()) ins = vmas_.remove(old_addr, old_addr + old_len);
+  if (ins.ok() && attrs.charged) uncommit(old_len - keep);
+  if (ins.ok()) ins = vmas_.insert(moved);
+  if (!ins.ok()) {
+    moved.release();
+    return Error{ins.error()};
+  }
   vmas_.coalesce();
   return new_addr;
 }
@@ -357,7 +374,7 @@ Result<u64> AddressSpace::remap_shared(const Vma& attrs, u64 old_addr, u64 old_l
     u64 tail = old_addr + old_len, grow = new_len - old_len;
     if (in_user_range(tail, grow) && vmas_.is_free(tail, tail + grow)) {
       TRY(map_shared(tail, grow, attrs.prot, Placement::FixedNoReplace, *attrs.object,
-                     off + old_len, attrs.no_write));
+                     off + old_len, attrs.no_write, attrs.name));
       return old_addr;
     }
     if (!(flags & kMremapMaymove)) return err(ENOMEM);
@@ -368,7 +385,8 @@ Result<u64> AddressSpace::remap_shared(const Vma& attrs, u64 old_addr, u64 old_l
   // Map the new place first (the object stays held), then drop the old one.
   SharedObject& obj = *attrs.object;
   obj.map_hold();
-  auto r = map_shared(new_addr, new_len, attrs.prot, Placement::Fixed, obj, off, attrs.no_write);
+  auto r = map_shared(new_addr, new_len, attrs.prot, Placement::Fixed, obj, off, attrs.no_write,
+                      attrs.name);
   if (r.ok()) {
     auto u = unmap(old_addr, old_len);
     if (!u.ok()) r = Error{u.error()};

@@ -32,16 +32,17 @@ class AddressSpace {
   // A private mapping of `file` from page-aligned offset `off` (mmap of a
   // file, ELF segments): copy-on-write from a boot image where the file's
   // bytes are page-aligned there, a private copy elsewhere. Bytes past the
-  // file's end read as zero.
+  // file's end read as zero. `name`: what /proc/self/maps and crash reports
+  // call the mapping (the VMAs take their own holds).
   Result<u64> map_file(u64 addr, u64 len, u32 prot, Placement how, VmaKind kind,
-                       fs::Inode& file, u64 off);
+                       fs::Inode& file, u64 off, MapName* name = nullptr);
   // A shared mapping (MAP_SHARED) of `obj`'s pages from page-aligned byte
   // offset `off`: every mapping of the object, the core's reads and writes
   // of it and a forked child's stores all see the same memory. Not charged
   // here: the object's pages are (as tmpfs pages). `no_write`: the file was
   // opened read-only, so mprotect may never add PROT_WRITE (EACCES).
   Result<u64> map_shared(u64 addr, u64 len, u32 prot, Placement how, SharedObject& obj, u64 off,
-                         bool no_write);
+                         bool no_write, MapName* name = nullptr);
   Result<void> unmap(u64 addr, u64 len);
   Result<void> protect(u64 addr, u64 len, u32 prot);
   // mremap(): flags are MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).

@@ -19,7 +19,7 @@ void AddressSpace::drop(Saved* s) {
   if (!s) return;
   for (usize i = 0; i < s->n; ++i) {
     kfree(s->data[i]);
-    if (s->vmas[i].object) s->vmas[i].object->map_release();
+    s->vmas[i].release();
   }
   kfree(s->data);
   kfree(s->vmas);
@@ -51,7 +51,7 @@ Result<AddressSpace::Saved*> AddressSpace::save() {
       memcpy(copy, reinterpret_cast<const void*>(v.start), v.bytes());
       s->data[s->n] = copy;
     }
-    if (v.object) v.object->map_hold();  // released by drop()
+    v.hold();  // released by drop()
     ++s->n;
   }
   s->charged = charged_;
@@ -81,9 +81,9 @@ Result<void> AddressSpace::restore(Saved* s) {
       // Not a copy: the object's pages, with what the child stored in them.
       r = map_object(v.start, v.bytes(), v.prot, *v.object, v.offset);
       if (!r.ok()) break;
-      v.object->map_hold();
+      v.hold();
       r = vmas_.insert(v);
-      if (!r.ok()) v.object->map_release();
+      if (!r.ok()) v.release();
       continue;
     }
     u32 rw = platform::kProtRead | platform::kProtWrite;
@@ -94,8 +94,12 @@ Result<void> AddressSpace::restore(Saved* s) {
     }
     Vma filling = v;
     filling.prot = fill_prot;
+    filling.hold();
     r = vmas_.insert(filling);
-    if (!r.ok()) break;
+    if (!r.ok()) {
+      filling.release();
+      break;
+    }
     if (s->data[i]) {
       memcpy(reinterpret_cast<void*>(v.start), s->data[i], v.bytes());
       if (fill_prot != v.prot) r = platform::protect(v.start, v.bytes(), v.prot);

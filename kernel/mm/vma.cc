@@ -10,9 +10,18 @@ constexpr int kENOMEM = 12;
 constexpr int kEEXIST = 17;
 }  // namespace
 
+void Vma::hold() const {
+  if (object) object->map_hold();
+  if (name) name->name_hold();
+}
+
+void Vma::release() const {
+  if (object) object->map_release();
+  if (name) name->name_release();
+}
+
 void VmaSet::clear() {
-  for (usize i = 0; i < n_; ++i)
-    if (v_[i].object) v_[i].object->map_release();
+  for (usize i = 0; i < n_; ++i) v_[i].release();
   kfree(v_);
   v_ = nullptr;
   n_ = cap_ = 0;
@@ -99,10 +108,8 @@ Result<void> VmaSet::split_at(u64 addr) {
   ++n_;
   v_[i].end = addr;
   v_[i + 1].start = addr;
-  if (v_[i + 1].object) {
-    v_[i + 1].offset += addr - v_[i].start;
-    v_[i + 1].object->map_hold();
-  }
+  if (v_[i + 1].object || v_[i + 1].name) v_[i + 1].offset += addr - v_[i].start;
+  v_[i + 1].hold();
   return ok();
 }
 
@@ -112,8 +119,7 @@ Result<void> VmaSet::remove(u64 start, u64 end) {
   usize i = lower(start);
   usize j = i;
   while (j < n_ && v_[j].end <= end) ++j;
-  for (usize k = i; k < j; ++k)
-    if (v_[k].object) v_[k].object->map_release();
+  for (usize k = i; k < j; ++k) v_[k].release();
   memmove(&v_[i], &v_[j], (n_ - j) * sizeof(Vma));
   n_ -= j - i;
   return ok();
@@ -125,12 +131,12 @@ void VmaSet::coalesce() {
   for (usize r = 1; r < n_; ++r) {
     Vma& a = v_[w];
     const Vma& b = v_[r];
-    bool same_object = a.object == b.object && a.no_write == b.no_write &&
-                       (!a.object || a.offset + a.bytes() == b.offset);
+    bool same_object = a.object == b.object && a.name == b.name && a.no_write == b.no_write &&
+                       (!(a.object || a.name) || a.offset + a.bytes() == b.offset);
     if (a.end == b.start && a.prot == b.prot && a.kind == b.kind && a.charged == b.charged &&
         same_object && a.kind != VmaKind::Reserved) {
       a.end = b.end;
-      if (b.object) b.object->map_release();
+      b.release();
     } else {
       v_[++w] = b;
     }

@@ -25,6 +25,18 @@ class SharedObject {
   ~SharedObject() = default;
 };
 
+// The file a mapping shows in /proc/self/maps and symbolizes from (private
+// file mappings and the program's images): held once per VMA piece, as a
+// SharedObject, and kept across splits, merges, removals and moves.
+class MapName {
+ public:
+  virtual void name_hold() = 0;
+  virtual void name_release() = 0;
+
+ protected:
+  ~MapName() = default;
+};
+
 enum class VmaKind : u16 {
   Anon,      // mmap'd anonymous memory
   Image,     // the program's ELF segments
@@ -41,9 +53,13 @@ struct Vma {
   VmaKind kind;
   u16 charged;  // 1 when counted against the memory limit
   SharedObject* object = nullptr;  // Shared only (one hold per VMA piece)
-  u64 offset = 0;                  // Shared: the object's byte offset at `start`
+  u64 offset = 0;                  // the object's or the named file's byte offset at `start`
   bool no_write = false;           // Shared: the file was opened read-only
+  MapName* name = nullptr;         // the file mapped (one hold per VMA piece), or none
   u64 bytes() const { return end - start; }
+  // One more or one fewer VMA piece referring to object and name.
+  void hold() const;
+  void release() const;
 };
 
 class VmaSet {
