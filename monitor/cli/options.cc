@@ -226,6 +226,8 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       o.overcommit = true;
     } else if (a == "--verbose") {
       o.verbose = true;
+    } else if (a == "--no-sandbox") {
+      o.no_sandbox = true;
     } else {
       *error = "unknown option '" + a + "' (see mote --help)";
       return std::nullopt;
@@ -298,6 +300,8 @@ const char* usage() {
          "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
+         "  --no-sandbox       debugging: run mote's own helper processes without their\n"
+         "                     seccomp filters (docs/security.md)\n"
          "  --net MODE         the network: user (NAT through the host, rootless; the\n"
          "                     guest is 10.0.2.15, DNS 10.0.2.3), tap:NAME (an existing\n"
          "                     tap device), none (default unless -p: loopback only)\n"

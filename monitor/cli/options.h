@@ -44,6 +44,7 @@ struct RunOptions {
   bool strace = false;
   bool overcommit = false;  // --cpus beyond the host's CPUs
   bool verbose = false;
+  bool no_sandbox = false;            // --no-sandbox: no monitor-side seccomp filter (debugging)
   std::string selftest;               // --selftest NAME (tests only, undocumented)
   std::string program;
   std::vector<std::string> args;      // argv[1..] for the program

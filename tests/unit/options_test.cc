@@ -155,6 +155,8 @@ TEST(Options, OtherOptions) {
   EXPECT_TRUE(o->overcommit);
   EXPECT_TRUE(o->strace);
   EXPECT_TRUE(o->verbose);
+  EXPECT_FALSE(o->no_sandbox);
+  EXPECT_TRUE(run({"--no-sandbox", "prog"})->no_sandbox);
   EXPECT_EQ(o->cpus, 4u);
   EXPECT_EQ(o->hostname, "box");
   EXPECT_EQ(o->publish, std::vector<std::string>{"8080:80"});
