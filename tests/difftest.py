@@ -132,7 +132,24 @@ class Checker:
         return 0
 
 
-def check_fault_report(check, mote, signame, addr, symbol):
+def check_backtrace(check, lines, names):
+    """The report's backtrace names these functions, in this order (innermost first)."""
+    try:
+        start = next(i for i, l in enumerate(lines) if l.strip() == "mote:   backtrace:")
+    except StopIteration:
+        check.expect(False, "the fault report has no backtrace")
+        return
+    frames = [l for l in lines[start + 1:] if re.match(r"mote:\s+#\d+", l)]
+    at = 0
+    for name in names:
+        pattern = rf"<{re.escape(name)}\+0x[0-9a-f]+>"
+        while at < len(frames) and not re.search(pattern, frames[at]):
+            at += 1
+        check.expect(at < len(frames), f"the backtrace does not name {name} (after the ones before)")
+        at += 1
+
+
+def check_fault_report(check, mote, signame, addr, symbol, backtrace=None, text_in=None):
     """mote's stderr must hold "mote: " lines naming the signal (and address / symbol)."""
     lines = [l for l in text(mote.stderr).splitlines() if l.startswith("mote: ")]
     check.expect(lines, "mote's stderr has no line starting with 'mote: ' (fault report)")
@@ -147,6 +164,10 @@ def check_fault_report(check, mote, signame, addr, symbol):
     if symbol is not None:
         check.expect(re.search(rf"(?<![A-Za-z0-9_]){re.escape(symbol)}(?![A-Za-z0-9_])", report),
                      f"the fault report does not name the function {symbol}")
+    if backtrace:
+        check_backtrace(check, lines, backtrace.split(","))
+    if text_in is not None:
+        check.expect(text_in in report, f"the fault report does not say '{text_in}'")
 
 
 def main():
@@ -160,6 +181,9 @@ def main():
     p.add_argument("--fault", metavar="SIGNAME", help="the program must die of this signal")
     p.add_argument("--report-addr", metavar="HEX", help="with --fault: address the report shows")
     p.add_argument("--report-symbol", metavar="NAME", help="with --fault: function the report names")
+    p.add_argument("--report-backtrace", metavar="F1,F2,...",
+                   help="with --fault: functions the report's backtrace names, innermost first")
+    p.add_argument("--report-text", metavar="TEXT", help="with --fault: text the report holds")
     p.add_argument("--mote-stdout", metavar="TEXT",
                    help="not differential: mote's stdout must be exactly TEXT (\\n escapes)")
     p.add_argument("--native-only", action="store_true", help="self-check without mote")
@@ -226,7 +250,8 @@ def main():
     if opts.fault:
         check.expect(mote.status == expect_status,
                      f"mote exit status {mote.status}, expected {expect_status} ({signame})")
-        check_fault_report(check, mote, signame, opts.report_addr, opts.report_symbol)
+        check_fault_report(check, mote, signame, opts.report_addr, opts.report_symbol,
+                           opts.report_backtrace, opts.report_text)
         if check.failures:
             show_output("mote", mote)
     elif opts.mote_stdout is not None:

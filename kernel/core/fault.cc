@@ -4,9 +4,11 @@
 #include "kernel/core/process.h"
 #include "kernel/core/signals.h"
 #include "kernel/core/thread.h"
+#include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/exec/loader.h"
 #include "kernel/linux/strace.h"
+#include "kernel/mm/mapped_file.h"
 #include "kernel/platform/platform.h"
 
 namespace mote::core {
@@ -28,6 +30,131 @@ const char* describe(int sig, int code) {
     case 5: return "trace/breakpoint trap";
     default: return "fault";
   }
+}
+
+// [a, a + n) is program memory that can be read (inside one readable VMA).
+bool user_readable(u64 a, u64 n) {
+  const mm::Vma* v = g_proc.as.vmas().find(a);
+  return v && v->kind != mm::VmaKind::Reserved && (v->prot & platform::kProtRead) && a + n > a &&
+         a + n <= v->end;
+}
+
+bool user_code(u64 pc) {
+  const mm::Vma* v = g_proc.as.vmas().find(pc);
+  return v && v->kind != mm::VmaKind::Reserved && (v->prot & platform::kProtExec);
+}
+
+// Whether a call instruction ends at `ret`: E8 rel32, or FF /2 in its
+// 2- to 7-byte forms (register, memory, RIP-relative, with SIB or REX).
+bool after_call(u64 ret) {
+  if (ret < 7 || !user_readable(ret - 7, 7)) return false;
+  const u8* b = reinterpret_cast<const u8*>(ret);
+  if (b[-5] == 0xe8) return true;
+  for (int k = 2; k <= 7; ++k)
+    if (b[-k] == 0xff && ((b[-k + 1] >> 3) & 7) == 2) return true;
+  return false;
+}
+
+// One backtrace line: the function and the file, from the mapping's file
+// (the program, a library mapped by the dynamic loader, the loader itself).
+void print_frame(int i, u64 pc) {
+  const mm::Vma* v = g_proc.as.vmas().find(pc);
+  char sym[128];
+  u64 off = 0;
+  const char* fn = nullptr;
+  StrView path;
+  if (v && v->name) {
+    mm::MappedFile& m = mm::MappedFile::of(*v->name);
+    // The program's bias is known; a library's segments are mapped at their
+    // file offsets from its base (p_vaddr == p_offset, as ld lays them out).
+    u64 bias = &m.inode() == g_proc.exe ? g_proc.load_bias : v->start - v->offset;
+    // A return address may be just past the function (a call to a
+    // noreturn function ends it): look up the call's last byte.
+    u64 at = i ? pc - 1 : pc;
+    fn = exec::symbolize(m.inode(), at, bias, sym, sizeof sym, &off);
+    if (fn && i) off += 1;
+    path = m.path();
+  }
+  char where[160];
+  if (path.size) format(where, sizeof where, " in %.*s", int(path.size), path.data);
+  else where[0] = 0;
+  if (fn) console_printf("mote:     #%-2d %#lx <%s+%#lx>%s\n", i, (unsigned long)pc, fn,
+                         (unsigned long)off, where);
+  else console_printf("mote:     #%-2d %#lx%s\n", i, (unsigned long)pc, where);
+}
+
+// The program's call stack: frame-pointer links while they hold (each
+// saved return address must follow a call), else the return addresses a
+// scan of the stack finds, marked as such: code built without frame
+// pointers (most of Debian) leaves nothing better without unwind tables.
+class Backtrace {
+ public:
+  // Prints frame pc unless it repeats the last one (deep recursion: one
+  // line says how often); false once enough lines are out.
+  bool add(u64 pc) {
+    if (n_ && pc == last_) {
+      ++repeats_;
+      return true;
+    }
+    flush();
+    if (printed_ == kMaxLines) return false;
+    print_frame(n_, pc);
+    ++printed_;
+    ++n_;
+    last_ = pc;
+    return true;
+  }
+  void flush() {
+    if (repeats_)
+      console_printf("mote:     ... the same %lu more time%s\n", (unsigned long)repeats_,
+                     repeats_ == 1 ? "" : "s");
+    n_ += repeats_;
+    repeats_ = 0;
+  }
+  u64 frames() const { return n_ + repeats_; }
+
+ private:
+  static constexpr u64 kMaxLines = 24;
+  u64 n_ = 0, repeats_ = 0, printed_ = 0, last_ = 0;
+};
+
+void print_backtrace(u64 pc, u64 fp, u64 sp) {
+  console_printf("mote:   backtrace:\n");
+  Backtrace bt;
+  bt.add(pc);
+  // A whole 8 MiB stack of the smallest frames is half a million steps.
+  for (u64 steps = 0; steps < (1u << 20) && fp >= sp && !(fp & 7) && user_readable(fp, 16);
+       ++steps) {
+    const u64* frame = reinterpret_cast<const u64*>(fp);
+    u64 next = frame[0], ret = frame[1];
+    if (!user_code(ret) || !after_call(ret) || !bt.add(ret)) break;
+    if (next <= fp) break;
+    fp = next;
+  }
+  if (bt.frames() > 1) {
+    bt.flush();
+    return;
+  }
+  console_printf("mote:     (no frame pointers: return addresses found on the stack)\n");
+  constexpr u64 kScan = 16 * 1024;
+  for (u64 a = sp & ~u64(7); a < sp + kScan && user_readable(a, 8); a += 8) {
+    u64 w = *reinterpret_cast<const u64*>(a);
+    if (user_code(w) && after_call(w) && !bt.add(w)) break;
+  }
+  bt.flush();
+}
+
+// A fault next to the stack pointer in memory that is not there or not
+// accessible is the stack running out: the main thread's guard below its
+// RLIMIT_STACK-sized stack, or a thread stack's guard page.
+bool stack_overflow(const FaultFrame& f, bool* main_stack) {
+  if (f.signal != 11) return false;
+  const u64 sp = f.regs[7], a = f.address;
+  const mm::Vma* v = g_proc.as.vmas().find(a);
+  if (v && v->prot != platform::kProtNone) return false;
+  *main_stack = v && v->kind == mm::VmaKind::Stack;
+  constexpr u64 kNear = 64 * 1024;
+  return *main_stack || (a + kNear >= sp && a <= sp + kNear);
 }
 
 }  // namespace
@@ -65,8 +192,18 @@ void on_fault(const FaultFrame& f, UserContext* ctx) {
   u64 pc = r[16];
   const char* fn =
       g_proc.exe ? exec::symbolize(*g_proc.exe, pc, g_proc.load_bias, sym, sizeof sym, &off) : nullptr;
-  console_printf("mote: program killed by %s (%s) at address 0x%lx\n", name ? name : "a signal",
-                 describe(f.signal, f.code), (unsigned long)f.address);
+  bool main_stack = false;
+  if (stack_overflow(f, &main_stack) && main_stack)
+    console_printf("mote: program killed by %s (stack overflow: the main thread's %lu KiB stack "
+                   "is used up; RLIMIT_STACK) at address 0x%lx\n",
+                   name ? name : "a signal", (unsigned long)(g_proc.stack_size >> 10),
+                   (unsigned long)f.address);
+  else if (stack_overflow(f, &main_stack))
+    console_printf("mote: program killed by %s (stack overflow: a thread's stack guard) at "
+                   "address 0x%lx\n", name ? name : "a signal", (unsigned long)f.address);
+  else
+    console_printf("mote: program killed by %s (%s) at address 0x%lx\n", name ? name : "a signal",
+                   describe(f.signal, f.code), (unsigned long)f.address);
   if (g_nthreads > 1 && t) console_printf("mote:   in thread %d of %d\n", t->tid, g_nthreads);
   if (fn) console_printf("mote:   pc %#lx <%s+%#lx> in %s\n", (unsigned long)pc, fn,
                          (unsigned long)off, g_proc.exe_path.data);
@@ -77,6 +214,7 @@ void on_fault(const FaultFrame& f, UserContext* ctx) {
   console_printf("mote:   r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n", r[12], r[13], r[14],
                  r[15]);
   console_printf("mote:   rip %016lx rflags %08lx\n", r[16], r[17]);
+  print_backtrace(pc, r[6], r[7]);
   process_exit(f.signal);
 }
 

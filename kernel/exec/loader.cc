@@ -137,19 +137,17 @@ Result<Loaded> load_program(mm::AddressSpace& as, fs::Inode& file, LoadProblem* 
   return l;
 }
 
-const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, u64* offset) {
-  // Section headers -> SHT_SYMTAB and its string table. Read in small pieces:
-  // this runs from the fault path, on a small stack, without the heap.
-  elf::Ehdr eh;
-  auto r = file.read(0, &eh, sizeof eh);
-  if (!r.ok() || r.value() != sizeof eh || eh.shentsize != sizeof(elf::Shdr) || cap == 0)
-    return nullptr;
-  u64 target = pc - bias;
+namespace {
+
+// The symbol of `file`'s table of section type `type` that contains
+// `target` (or the nearest before it), into name. nullptr if none.
+const char* symbolize_in(fs::Inode& file, const elf::Ehdr& eh, u32 type, u64 target, char* name,
+                         usize cap, u64* offset) {
   for (u16 i = 0; i < eh.shnum; ++i) {
     elf::Shdr sh;
-    r = file.read(eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
+    auto r = file.read(eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
     if (!r.ok() || r.value() != sizeof sh) return nullptr;
-    if (sh.type != 2 /*SHT_SYMTAB*/ || sh.entsize != sizeof(elf::Sym)) continue;
+    if (sh.type != type || sh.entsize != sizeof(elf::Sym) || sh.link >= eh.shnum) continue;
     elf::Shdr str;
     r = file.read(eh.shoff + u64(sh.link) * sizeof str, &str, sizeof str);
     if (!r.ok() || r.value() != sizeof str) return nullptr;
@@ -163,11 +161,11 @@ const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, 
       if (!r.ok()) return nullptr;
       for (usize j = 0; j < n; ++j) {
         const elf::Sym& s = syms[j];
-        u8 type = s.info & 0xf;
-        if ((type != 2 /*STT_FUNC*/ && type != 0 /*NOTYPE*/) || s.shndx == 0 || s.name == 0)
+        u8 kind = s.info & 0xf;
+        if ((kind != 2 /*STT_FUNC*/ && kind != 0 /*NOTYPE*/) || s.shndx == 0 || s.name == 0)
           continue;
         if (s.value > target || (s.size && target >= s.value + s.size)) continue;
-        if (!found || s.value > best || (s.value == best && type == 2)) {
+        if (!found || s.value > best || (s.value == best && kind == 2)) {
           best = s.value;
           best_name = s.name;
           found = true;
@@ -182,6 +180,22 @@ const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, 
     return name;
   }
   return nullptr;
+}
+
+}  // namespace
+
+const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, u64* offset) {
+  // Section headers -> the symbol table and its strings, read in small
+  // pieces: this runs from the fault path, on a small stack, without the
+  // heap. The full table (SHT_SYMTAB) when the file has one, else the
+  // dynamic symbols every shared library keeps (SHT_DYNSYM).
+  elf::Ehdr eh;
+  auto r = file.read(0, &eh, sizeof eh);
+  if (!r.ok() || r.value() != sizeof eh || eh.shentsize != sizeof(elf::Shdr) || cap == 0)
+    return nullptr;
+  const char* s = symbolize_in(file, eh, 2 /*SHT_SYMTAB*/, pc - bias, name, cap, offset);
+  if (!s) s = symbolize_in(file, eh, 11 /*SHT_DYNSYM*/, pc - bias, name, cap, offset);
+  return s;
 }
 
 }  // namespace mote::exec
