@@ -122,8 +122,10 @@ struct Handlers {
     p9::Str v = r.str();
     if (!r.ok()) return EPROTO;
     s.reset();
-    s.msize_ = msize < p9::kMsize ? msize : p9::kMsize;
-    if (s.msize_ < 4096) return EINVAL;
+    // A refused msize is not kept: the session stays usable for a new Tversion.
+    uint32_t m = msize < p9::kMsize ? msize : p9::kMsize;
+    if (m < 4096) return EINVAL;
+    s.msize_ = m;
     w.u32(s.msize_);
     bool known = to_string(v) == p9::kVersion;
     w.str(known ? p9::kVersion : "unknown", known ? 8 : 7);

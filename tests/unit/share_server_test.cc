@@ -482,6 +482,26 @@ TEST_F(ShareServer, AttachUnknownShareAndMalformedMessages) {
   EXPECT_EQ(rpc(p9::kTxattrwalk, [](p9::Writer& w) { w.u32(1); }).error(), uint32_t(EOPNOTSUPP));
 }
 
+// Found by share_fuzz (tests/fuzz/corpus/share_fuzz/crash-tversion-tiny-msize):
+// a Tversion with msize below 4096 was refused, but the server kept that
+// msize, so every later message (a correct Tversion included) was larger
+// than it and got EPROTO: the session could never recover.
+TEST_F(ShareServer, RefusedTinyMsizeDoesNotWedgeTheSession) {
+  Reply bad = rpc(p9::kTversion, [](p9::Writer& w) {
+    w.u32(4);
+    w.str("9P2000.L", 8);
+  });
+  EXPECT_EQ(bad.error(), uint32_t(EINVAL));
+  Reply good = rpc(p9::kTversion, [](p9::Writer& w) {
+    w.u32(8192);
+    w.str("9P2000.L", 8);
+  });
+  ASSERT_EQ(good.type, p9::kRversion);
+  EXPECT_EQ(good.body().u32(), 8192u);
+  EXPECT_EQ(attach(kRoot, "0"), 0u);
+  EXPECT_EQ(walk(kRoot, 2, {"hello.txt"}), 0u);
+}
+
 TEST(ShareServerSetup, MissingHostDirectoryIsOneLine) {
   Server s;
   std::string e;
