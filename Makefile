@@ -4,7 +4,7 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PREFIX  ?= /usr/local
 
-.PHONY: all setup build run test bench install clean
+.PHONY: all setup build run test fuzz bench install clean
 
 all: build
 
@@ -23,6 +23,12 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every libFuzzer target (tests/fuzz) for FUZZ_TIME seconds each, from its
+# seed corpus; prints executions per target and fails on any crash.
+FUZZ_TIME ?= 60
+fuzz: build
+	@tests/fuzz/run_all.sh $(BUILD) $(FUZZ_TIME)
 
 bench: build
 	bench/run.sh $(BUILD)
