@@ -261,6 +261,15 @@ void process_exit(int wstatus) {
   ForkState* s = g_fork;
   if (!s) {
     int code = (wstatus & 0x7f) ? 128 + (wstatus & 0x7f) : (wstatus >> 8) & 0xff;
+    // A run that fails after the memory limit refused the program: say so
+    // (its status stays its own; it saw ENOMEM where Linux would give it).
+    const mm::AddressSpace& as = g_proc.as;
+    if (code && as.refused())
+      console_printf("mote: guest out of memory: %lu request%s refused (used %lu of %lu MiB); "
+                     "try a larger --mem\n",
+                     (unsigned long)as.refused(), as.refused() == 1 ? "" : "s",
+                     (unsigned long)((as.charged() + (1 << 20) - 1) >> 20),
+                     (unsigned long)(as.limit() >> 20));
     platform::exit(code);
   }
   add_zombie(g_proc.pid, g_proc.ppid, wstatus);

@@ -44,7 +44,10 @@ Result<void> AddressSpace::init(u64 limit_bytes) {
 }
 
 Result<void> AddressSpace::commit(u64 bytes) {
-  if (bytes > limit_ - charged_) return err(ENOMEM);
+  if (bytes > limit_ - charged_) {
+    ++refused_;
+    return err(ENOMEM);
+  }
   charged_ += bytes;
   return ok();
 }

@@ -83,6 +83,8 @@ class AddressSpace {
 
   u64 limit() const { return limit_; }
   u64 charged() const { return charged_; }
+  // How many commits the limit refused (each an ENOMEM the program saw).
+  u64 refused() const { return refused_; }
   const VmaSet& vmas() const { return vmas_; }
   u64 mmap_top() const { return top_; }
 
@@ -107,6 +109,7 @@ class AddressSpace {
   u64 limit_ = 0;
   u64 charged_ = 0;
   u64 outside_ = 0;  // the part of charged_ that is tmpfs pages
+  u64 refused_ = 0;
   u64 min_ = 0;
   u64 max_ = 0;
   u64 top_ = 0;

@@ -118,6 +118,22 @@ def main():
              f"allocated {got} MiB, expected at least {mib - 4 - mib // 4 - 2} and below {mib}"),
         ])
 
+    # A program that fails after the limit refused it memory: its own status
+    # stays, and one line says memory ran out and what to do; a program that
+    # copes with ENOMEM (mem_limit above, status 0) gets no such line.
+    starved = Run([mote, "run", "--mem", "4M", "/usr/bin/python3", "-c", "x = bytearray(64 << 20)"])
+    oom = [l for l in starved.err().splitlines() if l.startswith("mote: guest out of memory")]
+    case("a program failing for want of memory", starved, [
+        (starved.status == 1, f"exit status {starved.status}, expected python's 1"),
+        (len(oom) == 1 and "try a larger --mem" in oom[0] and "of 4 MiB" in oom[0],
+         f"expected one 'mote: guest out of memory: ... of 4 MiB); try a larger --mem' line: {oom}"),
+    ])
+    coping = Run([mote, "run", "--mem", "16M", opts.mem_limit])
+    case("a program that copes with ENOMEM", coping, [
+        (coping.status == 0, f"exit status {coping.status}"),
+        ("out of memory" not in coping.err(), "a 'guest out of memory' line for a run that succeeded"),
+    ])
+
     # The sandbox: once the program could run, a host call outside the core's
     # allowlist (made by the core itself, from its own text) kills everything.
     escape = Run([mote, "run", "--selftest", "sandbox-escape", hello])
