@@ -41,6 +41,10 @@ enum BootFlags : uint32_t {
   // -t: the program's terminal mode changes (TCSETS*) reach the host
   // terminal, and the original modes come back when the run ends.
   kBootTty = 1u << 2,
+  // --gdb PORT (process platform): gdb_fd is a connected socket to gdb; the
+  // core serves the GDB remote protocol on it and stops the program at its
+  // first instruction.
+  kBootGdb = 1u << 3,
   // Self-test (tests only): once the sandbox is up, the core itself makes a
   // host call outside its allowlist; the platform must kill the process.
   kBootSelftestEscape = 1u << 8,
@@ -125,6 +129,11 @@ struct BootInfo {
   uint32_t net_dns;
   uint8_t net_mac[6];
   uint16_t net_mtu;          // IP MTU of the device (1500 when 0)
+
+  // --gdb (kBootGdb): the core's end of the connection to gdb, a host fd
+  // (process platform only).
+  int32_t gdb_fd;
+  uint32_t pad_gdb;
 };
 
 enum NetFlags : uint32_t {

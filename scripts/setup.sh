@@ -14,6 +14,7 @@ PACKAGES=(
   libslirp-dev libglib2.0-dev  # --net user (mote-net); GLib for slirp's pkg-config file
   libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
+  gdb                   # mote run --gdb: the gdb.* tests drive the stub with gdb -batch
   hyperfine             # benchmarks
   runsc                 # gVisor: benchmark baseline
   redis-server redis-tools nginx-light curl wrk  # network servers and clients (issue 6)

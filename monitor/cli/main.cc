@@ -155,6 +155,9 @@ int cmd_run(const std::vector<std::string>& args) {
                    choice.reason.c_str());
   }
 
+  if (opts->gdb_port && opts->platform == mote::cli::Platform::Kvm)
+    return fail("--gdb is not supported on the kvm platform yet");
+
   if (opts->platform == mote::cli::Platform::Kvm && opts->net.mode != mote::cli::NetMode::None)
     return fail(std::string(opts->ports.empty() ? "--net" : "-p") +
                 ": networking is not supported on --platform kvm yet (use --platform process or qemu)");
@@ -202,6 +205,9 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   if (opts->platform == mote::cli::Platform::Qemu) {
     if (opts->verbose) std::fprintf(stderr, "mote: qemu platform (microvm, PVH, TCG)\n");
+    if (opts->gdb_port)
+      std::fprintf(stderr, "mote: waiting for gdb on 127.0.0.1:%u (QEMU's gdbstub)\n",
+                   unsigned(opts->gdb_port));
     int rc = mote::qemu::run(*opts, prog, &error);
     return rc < 0 ? fail(error) : rc;
   }
@@ -217,11 +223,18 @@ int cmd_run(const std::vector<std::string>& args) {
                    opts->net.mode == mote::cli::NetMode::User ? "user (libslirp in mote-net)" : "tap:",
                    opts->net.tap.c_str());
   }
+  // --gdb: the connection is made last, once nothing else can fail, and
+  // handed to the core, which serves gdb itself.
+  int gdb_fd = -1;
+  if (opts->gdb_port) {
+    gdb_fd = mote::launch::accept_gdb(opts->gdb_port, &error);
+    if (gdb_fd < 0) return fail(error);
+  }
   if (shares.share_count()) {  // the process platform serves them here
-    int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error, net_dev);
+    int rc = mote::launch::run_process_platform_shared(*opts, prog, shares, &error, net_dev, gdb_fd);
     return rc < 0 ? fail(error) : rc;
   }
-  mote::launch::exec_process_platform(*opts, prog, &error, net_dev);
+  mote::launch::exec_process_platform(*opts, prog, &error, net_dev, gdb_fd);
   return fail(error);
 }
 

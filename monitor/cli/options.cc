@@ -207,6 +207,16 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
         return std::nullopt;
       }
       o.hostname = v;
+    } else if (matches(a, "--gdb")) {
+      if (!take_value(args, i, "--gdb", &v, error)) return std::nullopt;
+      char* end = nullptr;
+      bool digit = !v.empty() && isdigit(static_cast<unsigned char>(v[0]));
+      long n = digit ? strtol(v.c_str(), &end, 10) : -1;
+      if (n < 1 || n > 65535 || *end) {
+        *error = "--gdb needs a TCP port from 1 to 65535, not '" + v + "'";
+        return std::nullopt;
+      }
+      o.gdb_port = uint16_t(n);
     } else if (matches(a, "--selftest")) {
       if (!take_value(args, i, "--selftest", &v, error)) return std::nullopt;
       if (v != "sandbox-escape" && v != "timer" && v != "kernel" && v != "net") {
@@ -300,6 +310,8 @@ const char* usage() {
          "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
+         "  --gdb PORT         wait for gdb on 127.0.0.1:PORT and let it debug the program\n"
+         "                     (gdb -ex 'target remote :PORT' PROGRAM; process platform)\n"
          "  --no-sandbox       debugging: run mote's own helper processes without their\n"
          "                     seccomp filters (docs/security.md)\n"
          "  --net MODE         the network: user (NAT through the host, rootless; the\n"

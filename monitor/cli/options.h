@@ -46,6 +46,7 @@ struct RunOptions {
   bool verbose = false;
   bool no_sandbox = false;            // --no-sandbox: no monitor-side seccomp filter (debugging)
   std::string selftest;               // --selftest NAME (tests only, undocumented)
+  uint16_t gdb_port = 0;              // --gdb PORT: serve gdb on 127.0.0.1:PORT (0: no)
   std::string program;
   std::vector<std::string> args;      // argv[1..] for the program
 };

@@ -78,6 +78,7 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   h.net_dns = r.net_dns;
   memcpy(h.net_mac, r.net_mac, sizeof h.net_mac);
   h.net_mtu = r.net_mtu;
+  h.gdb_fd = r.gdb_fd;
   h.share_count = uint32_t(shares.size());
   if (!shares.empty()) {
     b.align(alignof(abi::ShareMount));

@@ -39,6 +39,8 @@ struct BootRequest {
   uint32_t net_addr = 0, net_prefix_len = 0, net_gateway = 0, net_dns = 0;
   uint8_t net_mac[6] = {};
   uint16_t net_mtu = 0;
+  // --gdb: the core's end of the gdb connection (-1: none; kBootGdb in flags).
+  int32_t gdb_fd = -1;
 };
 
 // The blob; it passes abi::boot_info_ok.

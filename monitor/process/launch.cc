@@ -6,6 +6,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -51,7 +54,8 @@ void reserve_std_fds() {
 bool std_fd_closed(int fd) { return fd >= 0 && fd < 3 && g_std_closed[fd]; }
 
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
-                                    std::string* error, int share_fd, const net::Device* net) {
+                                    std::string* error, int share_fd, const net::Device* net,
+                                    int gdb_fd) {
   BootRequest r;
   r.argv.push_back(o.program);
   r.argv.insert(r.argv.end(), o.args.begin(), o.args.end());
@@ -102,6 +106,10 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
     memcpy(r.net_mac, net->mac, sizeof r.net_mac);
     r.net_mtu = net->mtu;
   }
+  if (gdb_fd >= 0) {
+    r.gdb_fd = gdb_fd;
+    r.flags |= abi::kBootGdb;
+  }
   return build_boot_blob(r);
 }
 
@@ -110,9 +118,11 @@ namespace {
 // The boot blob in a sealed memfd (inherited) and the embedded core image
 // in another (close-on-exec): what the exec of the core needs.
 bool prepare_core(const cli::RunOptions& o, const image::Program& p, int share_fd,
-                  const net::Device* net, int* boot_fd, int* core_fd, std::string* error) {
-  std::vector<uint8_t> blob = make_boot_blob(o, p, error, share_fd, net);
+                  const net::Device* net, int gdb_fd, int* boot_fd, int* core_fd,
+                  std::string* error) {
+  std::vector<uint8_t> blob = make_boot_blob(o, p, error, share_fd, net, gdb_fd);
   if (net && net->fd >= 0) fcntl(net->fd, F_SETFD, 0);  // the core's, across the exec
+  if (gdb_fd >= 0) fcntl(gdb_fd, F_SETFD, 0);
   if (blob.empty()) return false;
 
   // The boot info: a sealed memfd the core maps read-only (inherited).
@@ -154,15 +164,15 @@ void forward_signal(int sig) {
 }  // namespace
 
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error,
-                           const net::Device* net) {
+                           const net::Device* net, int gdb_fd) {
   int boot_fd = -1, core_fd = -1;
-  if (!prepare_core(o, p, -1, net, &boot_fd, &core_fd, error)) return;
+  if (!prepare_core(o, p, -1, net, gdb_fd, &boot_fd, &core_fd, error)) return;
   exec_core(boot_fd, core_fd, error);
 }
 
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
                                 share::Server& server, std::string* error,
-                                const net::Device* net) {
+                                const net::Device* net, int gdb_fd) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     *error = std::string("share socket: ") + strerror(errno);
@@ -176,7 +186,7 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   }
   fcntl(sv[1], F_SETFD, 0);  // the core's end survives the exec
   int boot_fd = -1, core_fd = -1;
-  if (!prepare_core(o, p, sv[1], net, &boot_fd, &core_fd, error)) return -1;
+  if (!prepare_core(o, p, sv[1], net, gdb_fd, &boot_fd, &core_fd, error)) return -1;
 
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -206,6 +216,7 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   // The core's network device is the core's alone: when it ends, mote-net
   // sees the socket close and ends too.
   if (net && net->fd >= 0) close(net->fd);
+  if (gdb_fd >= 0) close(gdb_fd);  // the core's alone too
   // Keyboard signals reach the whole foreground group: the core acts on
   // them and its status says what happened. Others sent to this process go
   // on to the core.
@@ -237,6 +248,34 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   sigprocmask(SIG_UNBLOCK, &set, nullptr);
   raise(sig);
   return 128 + sig;
+}
+
+int accept_gdb(uint16_t port, std::string* error) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ls < 0) {
+    *error = std::string("--gdb: socket: ") + strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // never reachable from other hosts
+  if (bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(ls, 1) != 0) {
+    *error = "--gdb " + std::to_string(port) + ": cannot listen on 127.0.0.1:" +
+             std::to_string(port) + ": " + strerror(errno);
+    close(ls);
+    return -1;
+  }
+  std::fprintf(stderr, "mote: waiting for gdb on 127.0.0.1:%u\n", unsigned(port));
+  int fd;
+  do fd = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) *error = std::string("--gdb: accept: ") + strerror(errno);
+  close(ls);
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 }  // namespace mote::launch

@@ -16,8 +16,9 @@ namespace mote::launch {
 
 // Only returns on failure, with a one-line message in *error.
 // `net`: the network device (--net), null for none.
+// `gdb_fd`: a connected socket to gdb (--gdb), or -1.
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error,
-                           const net::Device* net = nullptr);
+                           const net::Device* net = nullptr, int gdb_fd = -1);
 
 // With -v shares: the core runs as a child process (the same exec as above,
 // plus its end of a SOCK_SEQPACKET share socket), while this process stays
@@ -26,7 +27,7 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
 // again here), or -1 with a one-line message in *error.
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
                                 share::Server& server, std::string* error,
-                                const net::Device* net = nullptr);
+                                const net::Device* net = nullptr, int gdb_fd = -1);
 
 // Call first thing: notes which of fds 0-2 are closed (the program will see
 // them closed) and puts /dev/null on them, so that no file the monitor opens
@@ -39,8 +40,14 @@ bool std_fd_closed(int fd);
 // the same on every platform. Empty with *error set on failure.
 // share_fd: the core's end of the share socket; -1 leaves -v shares out.
 // net: the network device, passed to the core as net_fd (null: none).
+// gdb_fd: the connection to gdb (--gdb), passed as gdb_fd with kBootGdb; -1: none.
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
                                     std::string* error, int share_fd = -1,
-                                    const net::Device* net = nullptr);
+                                    const net::Device* net = nullptr, int gdb_fd = -1);
+
+// --gdb PORT: listens on 127.0.0.1:PORT, says so on stderr and waits for one
+// connection (gdb's `target remote :PORT`). Returns the connected socket
+// (close-on-exec), or -1 with a one-line message in *error.
+int accept_gdb(uint16_t port, std::string* error);
 
 }  // namespace mote::launch

@@ -217,6 +217,13 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
     cmd.push_back("virtio-mmio.force-legacy=false");
     cmd.insert(cmd.end(), devices.begin(), devices.end());
   }
+  if (o.gdb_port) {
+    // --gdb: QEMU's own gdbstub (the whole VM: kernel and program), the
+    // CPUs held until gdb continues them.
+    cmd.push_back("-gdb");
+    cmd.push_back("tcp:127.0.0.1:" + std::to_string(o.gdb_port));
+    cmd.push_back("-S");
+  }
   return cmd;
 }
 

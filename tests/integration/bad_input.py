@@ -124,6 +124,12 @@ def main():
             ("--mem 0", ["run", "--mem", "0", hello], None),
             ("--mem 1K (too small)", ["run", "--mem", "1K", hello], None),
             ("unknown option --bogus", ["run", "--bogus", hello], None),
+            ("--gdb abc", ["run", "--gdb", "abc", hello], "--gdb"),
+            ("--gdb 0", ["run", "--gdb", "0", hello], "--gdb"),
+            ("--gdb 65536", ["run", "--gdb", "65536", hello], "--gdb"),
+            ("--gdb without a port", ["run", "--gdb"], "--gdb"),
+            ("--gdb on --platform kvm", ["run", "--platform", "kvm", "--gdb", "1234", hello],
+             "not supported on the kvm platform"),
             ("no arguments", [], None),
             ("run without a program", ["run"], None),
         ]

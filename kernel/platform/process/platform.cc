@@ -6,6 +6,7 @@
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/platform.h"
+#include "kernel/platform/process/gdb.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -277,6 +278,7 @@ void restore_terminal() {
 void random_seed(u8 out[32]) { memcpy(out, g.boot->random_seed, 32); }
 
 void exit(int status) {
+  process::gdb::on_exit(status & 0xff);
   restore_terminal();
   host::exit_group(status & 0xff);
 }
@@ -286,6 +288,7 @@ void panic(const char* msg) { process::fatal(msg); }
 }  // namespace mote::platform
 
 extern "C" [[noreturn]] void mote_enter_user(mote::u64 rip, mote::u64 rsp, mote::u64 rdx);
+extern "C" [[noreturn]] void mote_enter_user_traced(mote::u64 rip, mote::u64 rsp, mote::u64 rdx);
 
 namespace mote::platform {
 
@@ -303,6 +306,12 @@ void enter_program(const EntryState& s) {
     usize n = format(msg, sizeof msg, "mote: sandbox escape: openat reached the host (%ld)\n", fd);
     host::write(2, msg, n);
     host::exit_group(1);
+  }
+  if (process::gdb::enabled()) {
+    // --gdb: the program's first instruction raises a single-step trap,
+    // gdb's first stop (gdb.cc).
+    process::gdb::init();
+    mote_enter_user_traced(s.rip, s.rsp, s.rdx);
   }
   mote_enter_user(s.rip, s.rsp, s.rdx);
 }

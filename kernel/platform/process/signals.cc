@@ -13,6 +13,7 @@
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/platform.h"
+#include "kernel/platform/process/gdb.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -132,6 +133,10 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
     maybe_rewrite(si->addr, site);
     core::kunlock();
   }
+  if (gdb::halted()) {  // --gdb: another thread stopped the program
+    platform::UserContext ctx = user_context(uc);
+    gdb::park(r, ctx.fpstate, ctx.fpstate_size);
+  }
 }
 
 void on_fault(int sig, SigInfo* si, UContext* uc) {
@@ -171,6 +176,12 @@ void on_fault(int sig, SigInfo* si, UContext* uc) {
     core::kunlock();
     if (exec) return;
   }
+  if (gdb::enabled()) {
+    // --gdb: gdb's breakpoints, single steps and first stop, and a look at
+    // the program's faults before the core acts on them.
+    platform::UserContext ctx = user_context(uc);
+    if (gdb::on_stop(sig, si->code, r, ctx.fpstate, ctx.fpstate_size)) return;
+  }
   core::FaultFrame f;
   f.signal = sig;
   f.code = si->code;
@@ -197,6 +208,10 @@ void on_kick(int, SigInfo*, UContext* uc) {
     finish_fast_return(r);
   } else if (in_core_text(pc)) {
     return;  // in a system call: it checks on its way out
+  }
+  if (gdb::halted()) {  // --gdb: all-stop holds this thread here
+    platform::UserContext ctx = user_context(uc);
+    gdb::park(r, ctx.fpstate, ctx.fpstate_size);
   }
   cpu()->sig_ready = 0;
   if (core::signal_work()) {

@@ -39,6 +39,22 @@ mote_enter_user:
         ret
         .size   mote_enter_user, .-mote_enter_user
 
+// void mote_enter_user_traced(u64 rip, u64 rsp, u64 rdx): the same with the
+// trap flag set by the popf just before the ret, so the CPU raises a
+// single-step trap (host SIGTRAP, TRAP_TRACE) with %rip at the program's
+// first instruction, before it runs (--gdb: gdb's first stop).
+        .globl  mote_enter_user_traced
+        .type   mote_enter_user_traced, @function
+mote_enter_user_traced:
+        mov     %rsi, %rsp
+        push    %rdi                        // consumed by ret below
+        ZERO_GPRS rdx
+        cld
+        push    $0x302                      // IF, TF and the reserved bit 1
+        popf
+        ret
+        .size   mote_enter_user_traced, .-mote_enter_user_traced
+
 // Signal return trampoline (SA_RESTORER): must live in the core's text, the
 // region Syscall User Dispatch allows.
         .globl  mote_sigreturn

@@ -41,6 +41,12 @@ struct Cpu {
   u64 exec_rip, exec_rsp;
   u64 boot_frame;         // a new thread's first register frame (rt_sigreturn)
   Cpu* next;              // every Cpu ever made (reused after exit)
+  // --gdb (gdb.cc): the program's registers while this thread is stopped
+  // or parked (all-stop), and whether gdb asked it to single-step.
+  u64* volatile gdb_gregs;
+  u8* gdb_fpstate;
+  u32 gdb_fpsize;
+  bool gdb_step;
 };
 
 struct State {
