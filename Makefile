@@ -24,10 +24,12 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Every libFuzzer target (tests/fuzz) for FUZZ_TIME seconds each, from its
-# seed corpus; prints executions per target and fails on any crash.
+# Builds every libFuzzer target (tests/fuzz) and runs each for FUZZ_TIME
+# seconds from its seed corpus; prints executions per target and fails on
+# any crash.
 FUZZ_TIME ?= 60
-fuzz: build
+fuzz: setup $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target fuzzers -- --no-print-directory
 	@tests/fuzz/run_all.sh $(BUILD) $(FUZZ_TIME)
 
 bench: build
