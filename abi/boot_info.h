@@ -58,6 +58,14 @@ enum BootFlags : uint32_t {
   // the sandbox is up, the platform sends ARP and ICMP to the gateway
   // through the device and checks the answers arrive through its event path.
   kBootSelftestNet = 1u << 11,
+  // Self-test (tests only) of --timeout: the kernel takes its own lock and
+  // spins forever before the program starts, so only the deadline, checked
+  // without that lock, can end the run (VM platforms: `hangtest` on the
+  // command line spins with interrupts off, for the monitor's own deadline).
+  kBootSelftestHang = 1u << 12,
+  // Self-test (tests only): a kernel assertion fails on purpose before the
+  // program starts; the report must name it with its file:line.
+  kBootSelftestAssert = 1u << 13,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.
@@ -134,7 +142,22 @@ struct BootInfo {
   // (process platform only).
   int32_t gdb_fd;
   uint32_t pad_gdb;
+
+  // --timeout: the kernel ends the run this long after boot, hung program
+  // or not, with kTimeoutStatus (0: no limit).
+  uint64_t timeout_ns;
 };
+
+// The exit status of a run --timeout stopped (as timeout(1)'s).
+inline constexpr int kTimeoutStatus = 124;
+// The exit status of a run the monitor stopped because the guest broke the
+// VM contract (a triple fault, a malformed hypercall, an access to memory
+// that is not there, a VM that ended without an exit status): after one
+// `mote: guest fault: ...` line. docs/exit-status.md lists them all.
+inline constexpr int kGuestFaultStatus = 71;
+// The exit status of a kernel that stopped itself (a panic, a failed
+// assertion): after one line naming why.
+inline constexpr int kInternalErrorStatus = 70;
 
 enum NetFlags : uint32_t {
   kNetDevice = 1u << 0,      // a network device is present

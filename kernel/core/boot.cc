@@ -12,11 +12,13 @@
 #include "kernel/fs/mounts.h"
 #include "kernel/fs/share9p.h"
 #include "kernel/fs/tmpfs.h"
+#include "kernel/lib/assert.h"
 #include "kernel/lib/chacha20.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/inet.h"
+#include "kernel/linux/timer.h"
 #include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
 
@@ -121,6 +123,7 @@ void init_filesystem(const abi::BootInfo& b) {
 void boot() {
   const abi::BootInfo& b = platform::boot_info();
   g_proc.strace = b.flags & abi::kBootStrace;
+  set_run_deadline(b.timeout_ns);
   g_proc.exe_path = blob_string(b, b.program_path);
   g_proc.hostname = blob_string(b, b.hostname);
   u8 seed[32];
@@ -209,6 +212,12 @@ void boot() {
                    platform::name(), g_proc.exe_path.data, (unsigned long)l.entry,
                    (unsigned long)(g_proc.as.charged() >> 10),
                    (unsigned long)(b.mem_limit >> 20));
+  if (run_deadline()) linux::timers_rearm();  // --timeout counts from here on
+  MOTE_ASSERT(!(b.flags & abi::kBootSelftestAssert));  // --selftest assert
+  if (b.flags & abi::kBootSelftestHang) {
+    klock();  // never given back: only the deadline can end this run
+    for (;;) asm volatile("pause");
+  }
   platform::enter_program(platform::EntryState{l.entry, sp.value(), 0});
 }
 

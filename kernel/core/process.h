@@ -76,6 +76,13 @@ extern Csprng g_rng;
 // Checks the platform's one-shot timer and idle (kBootSelftestTimer).
 bool timer_selftest();
 
+// --timeout: the monotonic time at which the run ends (0: none), set at
+// boot. The platform timer is armed for it; when it passes, on_timer ends
+// the run with abi::kTimeoutStatus without taking the kernel lock, so a
+// program or a kernel path that never gives the lock back is stopped too.
+void set_run_deadline(u64 timeout_ns);
+u64 run_deadline();
+
 // Writes a message to the program's stderr stream (mote's own diagnostics).
 void console_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -13,11 +13,28 @@ namespace mote::core {
 namespace {
 volatile u64 g_timer_fired_at;
 volatile u32 g_timer_fires;
+u64 g_run_deadline;  // written once at boot
+u64 g_timeout_ns;
+
+[[noreturn]] void run_timed_out() {
+  u64 ms = g_timeout_ns / 1000000;
+  console_printf("mote: timeout: the run took longer than --timeout %lu.%03lu s; stopped\n",
+                 (unsigned long)(ms / 1000), (unsigned long)(ms % 1000));
+  platform::exit(abi::kTimeoutStatus);
+}
 }  // namespace
+
+void set_run_deadline(u64 timeout_ns) {
+  g_timeout_ns = timeout_ns;
+  g_run_deadline = timeout_ns ? platform::monotonic_ns() + timeout_ns : 0;
+}
+
+u64 run_deadline() { return g_run_deadline; }
 
 void on_timer() {
   g_timer_fired_at = platform::monotonic_ns();
   g_timer_fires = g_timer_fires + 1;
+  if (g_run_deadline && g_timer_fired_at >= g_run_deadline) run_timed_out();
   if (!g_threads) return;  // the boot self-test: no program yet
   // Called where sleeping is not allowed (an interrupt on the VM platform):
   // a busy kernel lock means a retry a millisecond later.

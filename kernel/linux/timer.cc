@@ -59,6 +59,8 @@ u64 wake_at(const Timer& t) {
 
 void rearm() {
   u64 first = inet_deadline();  // the network stack's, 0 when none
+  u64 run_end = core::run_deadline();  // --timeout
+  if (run_end && (!first || run_end < first)) first = run_end;
   u64 tfd = timerfd_deadline();
   if (tfd && (!first || tfd < first)) first = tfd;
   for (const Timer& t : g_timers) {

@@ -1,6 +1,7 @@
 #include "kernel/mm/mapped_file.h"
 
 #include "kernel/fs/pseudo.h"
+#include "kernel/lib/assert.h"
 #include "kernel/lib/string.h"
 #include "kernel/mm/heap.h"
 
@@ -28,6 +29,7 @@ MappedFile* MappedFile::get(fs::Inode& file) {
 }
 
 void MappedFile::name_release() {
+  MOTE_ASSERT(holds_ > 0);
   if (--holds_) return;
   for (MappedFile** p = &g_live; *p; p = &(*p)->next_) {
     if (*p == this) {

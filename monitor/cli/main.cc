@@ -135,8 +135,11 @@ int cmd_run(const std::vector<std::string>& args) {
   std::string error;
   auto opts = mote::cli::parse_run(args, &error, host_env);
   if (!opts) return fail(error);
-  if (!opts->selftest.empty() && opts->platform == mote::cli::Platform::Qemu)
-    return fail("--selftest runs on the process and kvm platforms");
+  if (!opts->selftest.empty() && opts->selftest != "hang" && opts->selftest != "assert" &&
+      opts->selftest != "triple" && opts->platform == mote::cli::Platform::Qemu)
+    return fail("--selftest runs on the process and kvm platforms (hang, assert, triple: also qemu)");
+  if (opts->selftest == "triple" && opts->platform != mote::cli::Platform::Qemu)
+    return fail("--selftest triple needs --platform qemu");
   if (opts->platform == mote::cli::Platform::Kvm && !opts->selftest.empty() &&
       opts->selftest != "kernel")
     return fail("--platform kvm runs --selftest kernel only");

@@ -217,9 +217,21 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
         return std::nullopt;
       }
       o.gdb_port = uint16_t(n);
+    } else if (matches(a, "--timeout")) {
+      if (!take_value(args, i, "--timeout", &v, error)) return std::nullopt;
+      // Seconds, whole or with a fraction: 10, 2.5, 0.1 (at most a week).
+      char* end = nullptr;
+      bool number = !v.empty() && (isdigit(static_cast<unsigned char>(v[0])) || v[0] == '.');
+      double secs = number ? strtod(v.c_str(), &end) : -1;
+      if (!number || *end || !(secs >= 0.001) || secs > 7 * 24 * 3600.0) {
+        *error = "--timeout needs seconds from 0.001 to 604800, not '" + v + "'";
+        return std::nullopt;
+      }
+      o.timeout_ms = uint64_t(secs * 1000 + 0.5);
     } else if (matches(a, "--selftest")) {
       if (!take_value(args, i, "--selftest", &v, error)) return std::nullopt;
-      if (v != "sandbox-escape" && v != "timer" && v != "kernel" && v != "net") {
+      if (v != "sandbox-escape" && v != "timer" && v != "kernel" && v != "net" && v != "hang" &&
+          v != "assert" && v != "triple") {
         *error = "unknown self-test '" + v + "'";
         return std::nullopt;
       }
@@ -310,6 +322,7 @@ const char* usage() {
          "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
          "  --verbose          print what mote does on stderr\n"
+         "  --timeout SECONDS  stop the run after SECONDS (status 124), hung or not\n"
          "  --gdb PORT         wait for gdb on 127.0.0.1:PORT and let it debug the program\n"
          "                     (gdb -ex 'target remote :PORT' PROGRAM; process platform)\n"
          "  --no-sandbox       debugging: run mote's own helper processes without their\n"

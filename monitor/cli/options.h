@@ -47,6 +47,7 @@ struct RunOptions {
   bool no_sandbox = false;            // --no-sandbox: no monitor-side seccomp filter (debugging)
   std::string selftest;               // --selftest NAME (tests only, undocumented)
   uint16_t gdb_port = 0;              // --gdb PORT: serve gdb on 127.0.0.1:PORT (0: no)
+  uint64_t timeout_ms = 0;            // --timeout SECONDS: stop the run after it (0: never)
   std::string program;
   std::vector<std::string> args;      // argv[1..] for the program
 };

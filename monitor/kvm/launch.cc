@@ -57,8 +57,9 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error, b
     return -1;
   }
   if (!report->result.stop_message.empty()) {
-    *error = report->result.stop_message;
-    return -1;
+    // The guest broke the VM contract: stopped, with a status of its own.
+    fprintf(stderr, "mote: guest fault: %s\n", report->result.stop_message.c_str());
+    return abi::kGuestFaultStatus;
   }
   return report->result.status;
 }

@@ -79,6 +79,7 @@ std::vector<uint8_t> build_boot_blob(const BootRequest& r) {
   memcpy(h.net_mac, r.net_mac, sizeof h.net_mac);
   h.net_mtu = r.net_mtu;
   h.gdb_fd = r.gdb_fd;
+  h.timeout_ns = r.timeout_ns;
   h.share_count = uint32_t(shares.size());
   if (!shares.empty()) {
     b.align(alignof(abi::ShareMount));

@@ -41,6 +41,8 @@ struct BootRequest {
   uint16_t net_mtu = 0;
   // --gdb: the core's end of the gdb connection (-1: none; kBootGdb in flags).
   int32_t gdb_fd = -1;
+  // --timeout: the run stops this long after boot (0: never).
+  uint64_t timeout_ns = 0;
 };
 
 // The blob; it passes abi::boot_info_ok.

@@ -65,11 +65,14 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
   r.cwd = "/";
   r.mem_limit = o.mem_bytes;
   r.cpus = o.cpus;
+  r.timeout_ns = o.timeout_ms * 1000000;
   r.flags = (o.strace ? abi::kBootStrace : 0u) | (o.verbose ? abi::kBootVerbose : 0u) |
             (o.tty ? abi::kBootTty : 0u) |
             (o.selftest == "sandbox-escape" ? abi::kBootSelftestEscape : 0u) |
             (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u) |
-            (o.selftest == "net" ? abi::kBootSelftestNet : 0u);
+            (o.selftest == "net" ? abi::kBootSelftestNet : 0u) |
+            (o.selftest == "hang" ? abi::kBootSelftestHang : 0u) |
+            (o.selftest == "assert" ? abi::kBootSelftestAssert : 0u);
   r.program_fd = p.fd;
   r.program_size = p.size;
   // A root filesystem image (dynamic programs, --add): the core maps it from

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 
+#include "abi/boot_info.h"
 #include "monitor/cli/platform_choice.h"
 #include "monitor/net/backend.h"
 #include "monitor/net/guest_net.h"
@@ -138,6 +139,10 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   append += "mem=" + std::to_string(o.mem_bytes >> 10) + "K ";
   append += "hostname=" + encode_word(o.hostname) + " ";
   if (o.cpus > 1) append += "cpus=" + std::to_string(o.cpus) + " ";
+  if (o.timeout_ms) append += "timeout_ms=" + std::to_string(o.timeout_ms) + " ";
+  if (o.selftest == "hang") append += "hangtest ";
+  if (o.selftest == "assert") append += "asserttest ";
+  if (o.selftest == "triple") append += "tripletest ";
   {
     // The guest's CLOCK_MONOTONIC continues the host's (as on the process
     // platform), so "now minus a while" stays positive as it is natively.
@@ -317,10 +322,30 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   int outputs = 3;
   for (int i = 0; i < 3; ++i) pfd[i] = {pipes[i][0], POLLIN, 0};
   char buf[65536];
+  // --timeout: the guest kernel stops the run itself at its deadline; this
+  // one, 2 s later, is for a guest that cannot (hung with interrupts off,
+  // in a loop before its timer works): QEMU is killed.
+  auto now_ms = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  };
+  const int64_t hard_deadline = o.timeout_ms ? now_ms() + int64_t(o.timeout_ms) + 2000 : 0;
+  bool timed_out = false;
   while (outputs > 0) {
     pfd[3] = {stdin_open && pending.empty() ? 0 : -1, POLLIN, 0};
     pfd[4] = {!pending.empty() && stdin_w >= 0 ? stdin_w : -1, POLLOUT, 0};
-    if (poll(pfd, 5, -1) < 0) {
+    int wait_ms = -1;
+    if (hard_deadline) {
+      int64_t left = hard_deadline - now_ms();
+      if (left <= 0) {
+        timed_out = true;
+        kill(pid, SIGKILL);
+        break;
+      }
+      wait_ms = int(left > 1000000 ? 1000000 : left);
+    }
+    if (poll(pfd, 5, wait_ms) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -368,14 +393,24 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error) {
   while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
   }
   if (termios_changed) ioctl(0, TCSETS, saved_termios);
+  if (timed_out) {
+    std::fprintf(stderr, "mote: timeout: the VM did not stop within --timeout %.3f s; killed\n",
+                 double(o.timeout_ms) / 1000);
+    return abi::kTimeoutStatus;
+  }
   size_t at = status_text.rfind("mote-exit: ");
   if (at != std::string::npos) return atoi(status_text.c_str() + at + 11) & 0xff;
   // No status line: the VM did not end through the kernel's exit (QEMU's own
   // errors exit 1, which isa-debug-exit cannot be told apart from).
-  *error = WIFSIGNALED(ws) ? "qemu was killed by signal " + std::to_string(WTERMSIG(ws))
-                           : "the VM stopped without an exit status (qemu status " +
-                                 std::to_string(WEXITSTATUS(ws)) + ")";
-  return -1;
+  if (WIFSIGNALED(ws)) {
+    *error = "qemu was killed by signal " + std::to_string(WTERMSIG(ws));
+    return -1;
+  }
+  // -no-reboot: a triple fault or a reset ends QEMU with status 0.
+  std::fprintf(stderr, "mote: guest fault: the VM stopped without an exit status (%s)\n",
+               WEXITSTATUS(ws) == 0 ? "a triple fault or a reset"
+                                    : ("qemu status " + std::to_string(WEXITSTATUS(ws))).c_str());
+  return abi::kGuestFaultStatus;
 }
 
 }  // namespace mote::qemu

@@ -134,6 +134,29 @@ def main():
         ("out of memory" not in coping.err(), "a 'guest out of memory' line for a run that succeeded"),
     ])
 
+    # A kernel assertion that fails names the condition and its file:line and
+    # stops the run with status 70, on the process and the VM platform.
+    for plat, prefix in (("process", "mote: internal error: "), ("qemu", "mote kernel: panic: ")):
+        asserted = Run([mote, "run", "--platform", plat, "--selftest", "assert", hello])
+        lines = asserted.err().splitlines()
+        case(f"a failed kernel assertion ({plat})", asserted, [
+            (asserted.status == 70, f"exit status {asserted.status}, expected 70"),
+            (any(l.startswith(prefix + "assertion failed: ") and
+                 re.search(r"\(kernel/core/boot\.cc:\d+\)$", l) for l in lines),
+             f"no '{prefix}assertion failed: ... (kernel/core/boot.cc:N)' line in {lines}"),
+            (asserted.stdout == b"", "the program ran"),
+        ])
+
+    # A VM that dies without the kernel's exit (a triple fault, QEMU -no-reboot)
+    # is a guest fault for the monitor: one line and status 71, never a hang.
+    triple = Run([mote, "run", "--platform", "qemu", "--selftest", "triple", hello])
+    faults = [l for l in triple.err().splitlines() if l.startswith("mote: guest fault: ")]
+    case("a triple-faulting VM (qemu)", triple, [
+        (triple.status == 71, f"exit status {triple.status}, expected 71"),
+        (len(faults) == 1 and "triple fault" in faults[0], f"guest fault lines: {faults}"),
+        (triple.stdout == b"", "the program ran"),
+    ])
+
     # The sandbox: once the program could run, a host call outside the core's
     # allowlist (made by the core itself, from its own text) kills everything.
     escape = Run([mote, "run", "--selftest", "sandbox-escape", hello])

@@ -140,7 +140,7 @@ void kprintf(const char* fmt, ...) {
   va_start(ap, fmt);
   usize n = vformat(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  console_write(1, buf, n);
+  console_write(2, buf, n);  // diagnostics: stderr (COM1 when there is no COM2)
 }
 
 bool console_status_line(const char* s, usize n) {

@@ -99,6 +99,19 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
       format(w, sizeof w, "cpus=%u", n);
       if (has_word(cmdline, w)) g_selftest_cpus = n;
     }
+    // `hangtest` (--selftest hang): a guest that never stops by itself, for
+    // the monitor's --timeout.
+    if (has_word(cmdline, "hangtest"))
+      for (;;) asm volatile("cli; hlt");
+    // `tripletest` (--selftest triple): a breakpoint with an empty IDT is a
+    // fault in delivering a fault: a triple fault, for the monitor to report.
+    if (has_word(cmdline, "tripletest")) {
+      struct [[gnu::packed]] {
+        u16 limit;
+        u64 base;
+      } empty{0, 0};
+      asm volatile("lidt %0; int3" ::"m"(empty));
+    }
     if (has_word(cmdline, "crashtest")) {
       traps_init();
       crash_outer();

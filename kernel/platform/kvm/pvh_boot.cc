@@ -2,6 +2,7 @@
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
 // options (selftest and crashtest are main.cc's): strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
+// timeout_ms=N (the run stops after N ms: --timeout),
 // hostname=NAME, exe=PATH, closed=FD, net=ADDR/PREFIX|dhcp gw=ADDR dns=ADDR (a virtio-net device,
 // net_virtio.cc), share=GUESTPATH and share_ro=GUESTPATH (share k is
 // the k-th of these: a virtio-9p device tagged "mote<k>", platform share_virtio.cc). Words are
@@ -168,6 +169,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   u8 termios[36] = {};
   u16 rows = 0, cols = 0;
   // The network device (--net): net=ADDR/PREFIX gw=ADDR dns=ADDR, or net=dhcp.
+  u64 timeout_ms = 0;
   bool net = false;
   u32 net_addr = 0, net_prefix = 0, net_gw = 0, net_dns = 0;
   usize first_arg = words.n;
@@ -180,11 +182,13 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     if (w == StrView("strace")) flags |= abi::kBootStrace;
     else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
     else if (w == StrView("bootstats")) g_vm.bootstats = true;
+    else if (w == StrView("asserttest")) flags |= abi::kBootSelftestAssert;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);
     else if (w.starts_with("clock0=")) clock_set_monotonic_base(parse_size(StrView(w.data + 7, w.size - 7)));
     else if (w.starts_with("cpus=")) cpus = u32(parse_size(StrView(w.data + 5, w.size - 5)));
+    else if (w.starts_with("timeout_ms=")) timeout_ms = parse_size(StrView(w.data + 11, w.size - 11));
     else if (w.starts_with("exe=") && w.size > 4) exe = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("net=")) {
       StrView v(w.data + 4, w.size - 4);
@@ -261,6 +265,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
   h.version = abi::kBootVersion;
   h.flags = flags | (tty ? u32(abi::kBootTty) : 0u);
   h.cpus = cpus;  // cpus=N (--cpus); 1 without it
+  h.timeout_ns = timeout_ms * 1000000;  // timeout_ms=N (--timeout)
   // What the program may commit: --mem if given, else 7/8 of free RAM (the
   // rest feeds page tables and the core's heap).
   u64 avail = frames_free() * kPageSize;
