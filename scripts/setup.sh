@@ -16,6 +16,7 @@ PACKAGES=(
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
   gdb                   # mote run --gdb: the gdb.* tests drive the stub with gdb -batch
   hyperfine             # benchmarks
+  python3-matplotlib    # the benchmark's chart (docs/performance.png)
   runsc                 # gVisor: benchmark baseline
   redis-server redis-tools nginx-light curl wrk  # network servers and clients (issue 6)
 )
