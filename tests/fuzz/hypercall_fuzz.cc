@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -58,12 +59,16 @@ uint8_t stdin_byte(size_t i) { return uint8_t(0x5a ^ (i * 7)); }
 
 Fixture& fixture() {
   static Fixture* f = [] {
+    // Guard pages on both sides: reserve RAM plus two pages, free the middle,
+    // and let GuestMemory map its RAM there (the next mapping of that size
+    // lands in that hole on Linux's top-down allocator; checked).
+    auto* hole = static_cast<uint8_t*>(
+        mmap(nullptr, kRam + 2 * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (hole == MAP_FAILED || munmap(hole + 4096, kRam) != 0) abort();
     auto mem = GuestMemory::create(kRam);
     if (!mem.ok()) abort();
     auto* ram = static_cast<uint8_t*>(mem->host_mapping());
-    // Guard pages on both sides (best effort: the neighbours may be taken).
-    mmap(ram - 4096, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    mmap(ram + kRam, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (ram != hole + 4096) fprintf(stderr, "hypercall_fuzz: guest RAM is not between guard pages\n");
     HostConsole c{make_memfd("stdin"), make_memfd("stdout"), make_memfd("stderr")};
     std::vector<uint8_t> in(kStdinBytes);
     for (size_t i = 0; i < in.size(); ++i) in[i] = stdin_byte(i);
