@@ -1,14 +1,18 @@
 #!/bin/sh
 # Runs one libFuzzer target for SECONDS from its checked-in seed corpus.
-#   run_fuzzer.sh FUZZER SEED_DIR WORK_DIR SECONDS
+#   run_fuzzer.sh FUZZER SEED_DIR WORK_DIR SECONDS [fresh]
 # New inputs go to WORK_DIR/corpus (libFuzzer writes only to its first
 # corpus directory; the seed directory is read, never written), crash
-# artifacts to WORK_DIR/. Prints one summary line:
+# artifacts to WORK_DIR/. With "fresh" (ctest) WORK_DIR is emptied first, so
+# a run's length does not grow with what earlier runs found (libFuzzer
+# replays its whole corpus before it looks at the clock); without it (make
+# fuzz) each run goes on from the last one's corpus. Prints one summary line:
 #   NAME: N executions in S s (R exec/s), corpus C inputs
 # and fails (with libFuzzer's report) on any crash, leak, timeout or OOM.
 set -u
-fuzzer=$1 seeds=$2 work=$3 seconds=$4
+fuzzer=$1 seeds=$2 work=$3 seconds=$4 mode=${5:-}
 name=$(basename "$fuzzer")
+[ "$mode" = fresh ] && rm -rf "$work"
 mkdir -p "$work/corpus" || exit 1
 log=$work/log
 set -- "$work/corpus"
