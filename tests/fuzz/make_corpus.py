@@ -253,8 +253,9 @@ def hypercall_seeds():
 
 
 # ---- 9P2000.L (share_fuzz): abi/p9.h ------------------------------------------
-# The harness has negotiated the version and attached fid 0 (read-write) and
-# fid 1 (read-only) before the input; each seed is a stream of messages.
+# The harness has negotiated the version and attached fid 0 (read-write:
+# hello.txt, sub/deep.txt, symlinks out, sub/up) and fid 1 (read-only: ro.txt,
+# sub/inner.txt, link, up) before the input; each seed is a stream of messages.
 T = dict(statfs=8, lopen=12, lcreate=14, symlink=16, mknod=18, readlink=22, getattr=24,
          setattr=26, readdir=40, fsync=50, link=70, mkdir=72, renameat=74, unlinkat=76,
          version=100, attach=104, flush=108, walk=110, read=116, write=118, clunk=120)
@@ -299,8 +300,10 @@ def share_seeds():
         + walk(0, 2, "hello.txt") + msg("link", struct.pack("<II", 0, 2) + p9s("hard")),
         "setattr-truncate": walk(0, 2, "hello.txt")
         + msg("setattr", struct.pack("<IIIIIQQQQQ", 2, 0x8, 0, 0, 0, 3, 0, 0, 0, 0)) + lopen(2, O_RDWR | O_TRUNC),
-        "readonly": walk(1, 2, "hello.txt") + lopen(2, O_RDWR)
+        "readonly": walk(1, 2, "ro.txt") + lopen(2, O_RDWR)
         + msg("mkdir", struct.pack("<I", 1) + p9s("x") + struct.pack("<II", 0o755, 0)),
+        "readonly-read": walk(1, 2, "sub", "inner.txt") + lopen(2, O_RDONLY) + read(2)
+        + msg("write", struct.pack("<IQI", 2, 0, 2) + b"no"),
         "statfs-fsync": msg("statfs", struct.pack("<I", 0)) + msg("fsync", struct.pack("<II", 0, 0))
         + msg("flush", struct.pack("<H", 1)),
         "version-attach": msg("version", struct.pack("<I", 8192) + p9s("9P2000.L"), tag=0xFFFF)

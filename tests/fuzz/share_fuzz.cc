@@ -2,26 +2,29 @@
 // (monitor/share/server.cc), which serves a guest that may send anything.
 // The input is a stream of 9P messages, each cut at its own size[4] field
 // (clamped to what is left); the harness first negotiates the version and
-// attaches fid 0 to a read-write share and fid 1 to a read-only share of the
-// same directory, so the fuzzer starts inside a session.
+// attaches fid 0 to a read-write share (aname "0") and fid 1 to a read-only
+// one ("1"), so the fuzzer starts inside a session.
 //
-// The tree, rebuilt before every input, beside a secret the guest must never
-// reach:
-//   TOP/secret                 random bytes (outside the share)
-//   TOP/outdir/inner           random bytes (outside the share)
-//   TOP/share/                 the share root
+// The trees, beside a secret the guest must never reach:
+//   TOP/secret                 random bytes (outside the shares)
+//   TOP/outdir/inner           random bytes (outside the shares)
+//   TOP/share/                 the read-write share, rebuilt before every input
 //     hello.txt, sub/deep.txt
 //     out -> ../secret, abs -> TOP/secret, outdir -> ../outdir,
 //     sub/up -> ../../secret   (symlinks that point outside)
+//   TOP/ro/                    the read-only share, made once: it never changes
+//     ro.txt, sub/inner.txt, link -> ro.txt, up -> ../secret
 // Checked after every message:
 //   - the reply is well formed (size field = length, type R or Rlerror, tag);
 //   - no reply carries the secret bytes (the search is not instrumented, so
 //     the fuzzer cannot learn them byte by byte from comparisons);
 //   - after a successful reply, every fd the server holds resolves beneath
-//     the share root (/proc/self/fd): the confinement itself, not just its
+//     a share root (/proc/self/fd): the confinement itself, not just its
 //     effect.
-// After each input: nothing outside the share changed (mtime, ctime, size,
-// mode, link count of TOP, the secret, outdir and inner), a well-formed
+// After each input: nothing outside the read-write share changed (mtime,
+// ctime, size, mode, link count of TOP, the secret, outdir and inner, and of
+// everything in the read-only share, whose listing must not change either),
+// a well-formed
 // Tversion still succeeds (a client can always start over), and once the
 // server is gone no fd it opened is left.
 // SHARE_FUZZ_TRACE=1 in the environment prints each message's type and the
@@ -32,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +57,7 @@ constexpr size_t kMaxMessages = 64;
 #define NOT_FUZZED __attribute__((no_sanitize("coverage")))
 
 struct Tree {
-  std::string top, root;
+  std::string top, root, ro_root;
   uint8_t secret[32], inner[32];
 };
 
@@ -107,6 +111,13 @@ Tree& tree() {
     if (mkdir((t->top + "/outdir").c_str(), 0755) != 0) fail("mkdir outdir");
     put_file(t->top + "/outdir/inner", t->inner, sizeof t->inner);
     if (mkdir(t->root.c_str(), 0755) != 0) fail("mkdir share");
+    t->ro_root = t->top + "/ro";
+    const std::string r = t->ro_root;
+    if (mkdir(r.c_str(), 0755) != 0 || mkdir((r + "/sub").c_str(), 0755) != 0) fail("mkdir ro");
+    put_file(r + "/ro.txt", "read only\n", 10);
+    put_file(r + "/sub/inner.txt", "inner\n", 6);
+    if (symlink("ro.txt", (r + "/link").c_str()) != 0 || symlink("../secret", (r + "/up").c_str()) != 0)
+      fail("symlink ro");
     atexit([] {
       std::string cmd = "rm -rf '" + tree().top + "'";
       if (system(cmd.c_str()) != 0) fprintf(stderr, "share_fuzz: could not remove %s\n", cmd.c_str());
@@ -132,27 +143,46 @@ NOT_FUZZED void rebuild(const Tree& t) {
     fail("symlink");
 }
 
-struct Snapshot {
-  struct stat st[4];
-};
+// What must not change: (path, lstat) of the files beside the read-write
+// share and of everything in the read-only share, in a fixed order.
+using Snapshot = std::vector<std::pair<std::string, struct stat>>;
+
+NOT_FUZZED void add_tree(const std::string& path, Snapshot* s) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) fail("cannot stat", path);
+  s->emplace_back(path, st);
+  if (!S_ISDIR(st.st_mode)) return;
+  DIR* d = opendir(path.c_str());
+  if (!d) fail("cannot list", path);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) add_tree(path + "/" + n, s);
+}
 
 NOT_FUZZED Snapshot outside(const Tree& t) {
   Snapshot s;
-  const std::string paths[4] = {t.top, t.top + "/secret", t.top + "/outdir",
-                                t.top + "/outdir/inner"};
-  for (int i = 0; i < 4; ++i)
-    if (lstat(paths[i].c_str(), &s.st[i]) != 0) fail("outside file gone:", paths[i]);
+  for (const std::string& p : {t.top, t.top + "/secret", t.top + "/outdir", t.top + "/outdir/inner"}) {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) fail("outside file gone:", p);
+    s.emplace_back(p, st);
+  }
+  add_tree(t.ro_root, &s);
   return s;
 }
 
 NOT_FUZZED void same_outside(const Snapshot& a, const Snapshot& b) {
-  for (int i = 0; i < 4; ++i) {
-    const struct stat &x = a.st[i], &y = b.st[i];
-    if (x.st_ino != y.st_ino || x.st_mode != y.st_mode || x.st_nlink != y.st_nlink ||
-        x.st_uid != y.st_uid || x.st_gid != y.st_gid || x.st_size != y.st_size ||
-        x.st_mtim.tv_sec != y.st_mtim.tv_sec || x.st_mtim.tv_nsec != y.st_mtim.tv_nsec ||
-        x.st_ctim.tv_sec != y.st_ctim.tv_sec || x.st_ctim.tv_nsec != y.st_ctim.tv_nsec)
-      fail("a file outside the share changed, index", std::to_string(i));
+  if (a.size() != b.size()) fail("files appeared or went outside the read-write share");
+  for (size_t i = 0; i < a.size(); ++i) {
+    const struct stat &x = a[i].second, &y = b[i].second;
+    if (a[i].first != b[i].first || x.st_ino != y.st_ino || x.st_mode != y.st_mode ||
+        x.st_nlink != y.st_nlink || x.st_uid != y.st_uid || x.st_gid != y.st_gid ||
+        x.st_size != y.st_size || x.st_mtim.tv_sec != y.st_mtim.tv_sec ||
+        x.st_mtim.tv_nsec != y.st_mtim.tv_nsec || x.st_ctim.tv_sec != y.st_ctim.tv_sec ||
+        x.st_ctim.tv_nsec != y.st_ctim.tv_nsec)
+      fail("changed outside the read-write share:", b[i].first);
   }
 }
 
@@ -202,7 +232,8 @@ NOT_FUZZED bool beneath(const std::string& path, const std::string& root) {
 
 NOT_FUZZED void check_confined(const Tree& t, const std::set<int>& baseline) {
   for (auto& [fd, path] : open_fds())
-    if (!baseline.count(fd) && !beneath(path, t.root)) fail("the server holds an fd outside the share:", path);
+    if (!baseline.count(fd) && !beneath(path, t.root) && !beneath(path, t.ro_root))
+      fail("the server holds an fd outside the shares:", path);
 }
 
 bool trace() {
@@ -282,7 +313,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     mote::share::Server server;
     std::string error;
-    if (!server.add_share(t.root, false, &error) || !server.add_share(t.root, true, &error))
+    if (!server.add_share(t.root, false, &error) || !server.add_share(t.ro_root, true, &error))
       fail("add_share:", error);
     const std::vector<uint8_t> setup[] = {tversion(), tattach(0, "0"), tattach(1, "1")};
     for (const auto& m : setup)
