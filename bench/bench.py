@@ -73,6 +73,8 @@ GOAL_BOOT_INSNS = 200000
 GOAL_SYSCALL_INSNS = 150
 GOAL_KERNEL_KIB = 512
 GOAL_MIN_RAM_MIB = 2
+# A figure whose runs spread (max - min) over this fraction of the median is flagged.
+NOISY = 0.2
 
 
 class Failure(Exception):
@@ -125,10 +127,10 @@ class Bench:
             e.update(extra)
         return e
 
-    def run(self, argv, extra_env=None, timeout=CMD_TIMEOUT):
-        """Runs argv from the repo root; returns (rc, stdout, stderr)."""
+    def run(self, argv, extra_env=None, timeout=CMD_TIMEOUT, cwd=None):
+        """Runs argv from the repo root (or cwd); returns (rc, stdout, stderr)."""
         try:
-            p = subprocess.Popen(argv, cwd=self.repo, env=self.env(extra_env),
+            p = subprocess.Popen(argv, cwd=cwd or self.repo, env=self.env(extra_env),
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, errors="replace",
                                  start_new_session=True)
@@ -981,6 +983,15 @@ class Bench:
                  "benchmark but never fail it; a command that fails or prints the wrong output "
                  "does." % mach["nproc"])
         L.append("")
+        why = self.chart(mach)
+        if why:
+            L.append("No chart in this run: %s." % why)
+        else:
+            L.append("![Headline ratios of this run](performance.png)")
+            L.append("")
+            L.append("[performance.png](performance.png): the headline ratios of this run "
+                     "(bench/chart.py; the same figures as the tables below).")
+        L.append("")
         for title, method, rows in self.sections:
             L.append("## %s" % title)
             L.append("")
@@ -1067,14 +1078,24 @@ class Bench:
         # docs/performance.md is then left as it was).
         only = [s for s in os.environ.get("BENCH_SECTIONS", "").split(",") if s]
         sections = {"startup": self.startup, "python": self.python,
-                    "syscalls": self.syscalls, "threads": self.threads,
-                    "memory": self.memory, "core_size": self.core_size, "vm": self.vm,
+                    "syscalls": self.syscalls,
+                    "syscall_cycles": lambda: guest_bench.syscall_cycles(self),
+                    "threads": self.threads,
+                    "files": lambda: resources_bench.files(self),
+                    "memory": self.memory,
+                    "footprint": lambda: resources_bench.footprint(self),
+                    "core_size": self.core_size, "vm": self.vm,
+                    "guest": lambda: guest_bench.linux_guest(self),
                     "network": lambda: net_bench.network(self)}
         unknown = [s for s in only if s not in sections]
         if unknown:
             log("unknown BENCH_SECTIONS %s (choose from %s)" % (
                 ",".join(unknown), ",".join(sections)))
             return 2
+        if not only or "guest" in only:
+            # The Linux guest boots for ~45 s of mostly idle wall time: in the
+            # background from the start, collected by its section at the end.
+            guest_bench.start(self)
         for name, fn in sections.items():
             if not only or name in only:
                 fn()
@@ -1097,6 +1118,20 @@ class Bench:
             return 1
         self.write_docs(mach)
         return 0
+
+    def chart(self, mach):
+        """docs/performance.png from this run's results (bench/chart.py); None, or why
+        there is no chart."""
+        path = os.path.join(self.repo, "docs", "performance.png")
+        why = chart.draw(chart.headlines(self.results), path,
+                         "mote benchmark %s, %s CPUs %s%s: ratio to baseline" % (
+                             mach["date"], mach["nproc"], mach["cpu"],
+                             " (QUICK=1)" if QUICK else ""))
+        if why:
+            self.skip("chart", why)
+        else:
+            log("wrote docs/performance.png")
+        return why
 
 
 HEADER = ("Figure", "Value", "Ratio vs baseline", "Goal", "Result")
@@ -1130,6 +1165,16 @@ def ms(h):
     return "%.2f ms (%.2f +- %.2f)" % (h["median"] * 1e3, h["mean"] * 1e3, h["stddev"] * 1e3)
 
 
+def spread(vals, unit):
+    """'[min X, max Y]' of a figure's runs, flagged 'noisy' when max - min is over
+    20% of the median (issue 8: noisy results flagged)."""
+    if len(vals) < 2:
+        return "[1 run]"
+    lo, hi, med = min(vals), max(vals), statistics.median(vals)
+    noisy = med and (hi - lo) / med > NOISY
+    return "[min %s, max %s%s]" % (unit(lo), unit(hi), "; NOISY" if noisy else "")
+
+
 def ns(v):
     return "%.1f ns" % v
 
@@ -1160,6 +1205,9 @@ def main():
 # of this script under the name "bench" (whose Failure the guards would not catch).
 sys.modules.setdefault("bench", sys.modules[__name__])
 import net_bench  # noqa: E402  (the network section, issue 6)
+import resources_bench  # noqa: E402  (files, page faults, footprint: issue 8)
+import guest_bench  # noqa: E402  (Linux guest beside the mote VM, syscall cycles: issue 8)
+import chart  # noqa: E402  (docs/performance.png)
 
 if __name__ == "__main__":
     sys.exit(main())
