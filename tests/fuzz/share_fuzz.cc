@@ -29,6 +29,8 @@
 // server is gone no fd it opened is left.
 // SHARE_FUZZ_TRACE=1 in the environment prints each message's type and the
 // reply (type, or errno for Rlerror): for reading a crash input or a seed.
+// TOP is /dev/shm/mote-share-fuzz-XXXXXX (else under /tmp), removed at a
+// normal exit and left as it was after a crash, for a look.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
