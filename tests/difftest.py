@@ -166,8 +166,8 @@ def check_fault_report(check, mote, signame, addr, symbol, backtrace=None, text_
                      f"the fault report does not name the function {symbol}")
     if backtrace:
         check_backtrace(check, lines, backtrace.split(","))
-    if text_in is not None:
-        check.expect(text_in in report, f"the fault report does not say '{text_in}'")
+    for want in text_in or []:
+        check.expect(want in report, f"the fault report does not say '{want}'")
 
 
 def main():
@@ -183,7 +183,8 @@ def main():
     p.add_argument("--report-symbol", metavar="NAME", help="with --fault: function the report names")
     p.add_argument("--report-backtrace", metavar="F1,F2,...",
                    help="with --fault: functions the report's backtrace names, innermost first")
-    p.add_argument("--report-text", metavar="TEXT", help="with --fault: text the report holds")
+    p.add_argument("--report-text", metavar="TEXT", action="append", default=[],
+                   help="with --fault: text the report holds (repeatable)")
     p.add_argument("--mote-stdout", metavar="TEXT",
                    help="not differential: mote's stdout must be exactly TEXT (\\n escapes)")
     p.add_argument("--native-only", action="store_true", help="self-check without mote")

@@ -6,6 +6,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
+#include "kernel/exec/dwarf_line.h"
 #include "kernel/exec/loader.h"
 #include "kernel/linux/strace.h"
 #include "kernel/mm/mapped_file.h"
@@ -55,14 +56,22 @@ bool after_call(u64 ret) {
   return false;
 }
 
+Result<usize> inode_read(void* ctx, u64 off, void* buf, usize len) {
+  return static_cast<fs::Inode*>(ctx)->read(off, buf, len);
+}
+
 // One backtrace line: the function and the file, from the mapping's file
-// (the program, a library mapped by the dynamic loader, the loader itself).
+// (the program, a library mapped by the dynamic loader, the loader itself),
+// and the source line where the file has a line table (built with -g).
 void print_frame(int i, u64 pc) {
   const mm::Vma* v = g_proc.as.vmas().find(pc);
   char sym[128];
   u64 off = 0;
   const char* fn = nullptr;
   StrView path;
+  char src[96];
+  u32 line = 0;
+  bool have_line = false;
   if (v && v->name) {
     mm::MappedFile& m = mm::MappedFile::of(*v->name);
     // The program's bias is known; a library's segments are mapped at their
@@ -73,11 +82,14 @@ void print_frame(int i, u64 pc) {
     u64 at = i ? pc - 1 : pc;
     fn = exec::symbolize(m.inode(), at, bias, sym, sizeof sym, &off);
     if (fn && i) off += 1;
+    have_line = dwarf::find_line(inode_read, &m.inode(), at - bias, src, sizeof src, &line);
     path = m.path();
   }
-  char where[160];
-  if (path.size) format(where, sizeof where, " in %.*s", int(path.size), path.data);
-  else where[0] = 0;
+  char where[288];
+  usize n = 0;
+  if (have_line) n = format(where, sizeof where, " at %s:%u", src, line);
+  if (path.size) format(where + n, sizeof where - n, " in %.*s", int(path.size), path.data);
+  else where[n] = 0;
   if (fn) console_printf("mote:     #%-2d %#lx <%s+%#lx>%s\n", i, (unsigned long)pc, fn,
                          (unsigned long)off, where);
   else console_printf("mote:     #%-2d %#lx%s\n", i, (unsigned long)pc, where);
