@@ -189,6 +189,16 @@ TEST(Options, AddErrors) {
   EXPECT_NE(run_error({"--add"}).find("needs a value"), std::string::npos);
 }
 
+TEST(Options, GdbPort) {
+  EXPECT_EQ(run({"prog"})->gdb_port, 0);
+  EXPECT_EQ(run({"--gdb", "1234", "prog"})->gdb_port, 1234);
+  EXPECT_EQ(run({"--gdb=65535", "prog"})->gdb_port, 65535);
+  for (const char* bad : {"0", "65536", "-1", "+5", "12ab", "", "99999999999999999999"})
+    EXPECT_NE(run_error({"--gdb", bad, "prog"}).find("--gdb needs a TCP port"), std::string::npos)
+        << bad;
+  EXPECT_NE(run_error({"--gdb"}).find("needs a value"), std::string::npos);
+}
+
 TEST(Options, UnknownOption) {
   std::string e = run_error({"--frobnicate", "prog"});
   EXPECT_NE(e.find("'--frobnicate'"), std::string::npos) << e;

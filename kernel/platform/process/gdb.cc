@@ -23,6 +23,8 @@
 #include "kernel/linux/user.h"
 #include "kernel/platform/platform.h"
 #include "kernel/platform/process/gdb.h"
+#include "kernel/platform/process/gdb_memory.h"
+#include "kernel/platform/process/gdb_remote.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -30,250 +32,32 @@ namespace mote::process::gdb {
 
 namespace {
 
-// Linux mcontext gregs indices (platform::UserContext).
-enum Greg { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL,
-            CSGSFS };
+using namespace remote;
+using namespace memory;
+
 constexpr u64 kTrapFlag = 1u << 8;     // rflags.TF (Intel SDM vol 1, 3.4.3 EFLAGS)
 constexpr int kSigTrap = 5;
 constexpr int kSiKernel = 0x80;        // si_code of an int3 trap
-constexpr usize kPacketMax = 0x4000;   // PacketSize we announce
-constexpr int kMaxBreakpoints = 256;
-
-// GDB's amd64 register numbers 0-17 (gdb/amd64-tdep.c order) as gregs.
-constexpr int kGdbToGreg[18] = {RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, R8,
-                                R9,  R10, R11, R12, R13, R14, R15, RIP, EFL};
-
-struct Breakpoint {
-  u64 addr;
-  u8 saved;  // the program's byte under the int3
-};
 
 struct Session {
-  int fd = -1;
+  Link link;
   bool active = false;   // attached (false after D, or when gdb went away)
-  bool ack = true;       // until QStartNoAckMode
   bool resumed = false;  // gdb resumed at least once: stops are reported
   volatile u32 lock = 0;
   u32 holder = 0;        // host tid serving gdb now
   volatile u32 halt = 0; // 1 while all-stop holds the program
+  int passed_signal = 0; // a fault gdb passed on to the program (C/S)
   int selected = 0;      // Hg: the thread whose registers g/G/p/P use (0: the stopped one)
   u64 auxv = 0, auxv_len = 0;  // the program's auxiliary vector (initial stack)
-  Breakpoint bps[kMaxBreakpoints];
-  int nbps = 0;
-  // Input buffer.
-  u8 in[4096];
-  usize in_pos = 0, in_len = 0;
   char pkt[kPacketMax + 1];
   char out[2 * kPacketMax + 64];
 };
 
 constinit Session s{};
 
-// ---- Transport ---------------------------------------------------------------
+bool send(const char* data, usize n) { return remote::send(s.link, data, n); }
+bool send_str(const char* str) { return remote::send_str(s.link, str); }
 
-int getc() {
-  if (s.in_pos == s.in_len) {
-    long n;
-    do n = host::read(s.fd, s.in, sizeof s.in);
-    while (n == -4 /*EINTR*/);
-    if (n <= 0) return -1;
-    s.in_pos = 0;
-    s.in_len = usize(n);
-  }
-  return s.in[s.in_pos++];
-}
-
-bool write_all(const char* p, usize n) {
-  while (n) {
-    long w = host::write(s.fd, p, n);
-    if (w == -4) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= usize(w);
-  }
-  return true;
-}
-
-const char kHex[] = "0123456789abcdef";
-
-int unhex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Sends one packet ($data#cs) and, in ack mode, waits for its '+'.
-bool send(const char* data, usize n) {
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    u8 sum = 0;
-    for (usize i = 0; i < n; ++i) sum = u8(sum + u8(data[i]));
-    char tail[3] = {'#', kHex[sum >> 4], kHex[sum & 15]};
-    if (!write_all("$", 1) || !write_all(data, n) || !write_all(tail, 3)) return false;
-    if (!s.ack) return true;
-    for (;;) {
-      int c = getc();
-      if (c < 0) return false;
-      if (c == '+') return true;
-      if (c == '-') break;  // send again
-      if (c == '$') {
-        // gdb's next packet: our reply arrived (its '+' was lost).
-        --s.in_pos;
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-bool send_str(const char* str) { return send(str, strlen(str)); }
-
-// Receives one packet into s.pkt (NUL-terminated, '}' escapes undone);
-// returns its length, or -1 when gdb is gone. A lone ^C while stopped is
-// ignored.
-long receive() {
-  for (;;) {
-    int c = getc();
-    if (c < 0) return -1;
-    if (c != '$') continue;
-    usize n = 0;
-    u8 sum = 0;
-    bool overflow = false;
-    for (;;) {
-      c = getc();
-      if (c < 0) return -1;
-      if (c == '#') break;
-      sum = u8(sum + u8(c));
-      if (c == '}') {
-        int e = getc();
-        if (e < 0) return -1;
-        sum = u8(sum + u8(e));
-        c = e ^ 0x20;
-      }
-      if (n < kPacketMax) s.pkt[n++] = char(c);
-      else overflow = true;
-    }
-    int h = getc(), l = getc();
-    if (h < 0 || l < 0) return -1;
-    bool good = !overflow && unhex(char(h)) >= 0 && unhex(char(l)) >= 0 &&
-                u8(unhex(char(h)) * 16 + unhex(char(l))) == sum;
-    if (s.ack && !write_all(good ? "+" : "-", 1)) return -1;
-    if (!good) continue;
-    s.pkt[n] = 0;
-    return long(n);
-  }
-}
-
-// ---- Parsing and formatting helpers ----------------------------------------------
-
-u64 parse_hex(const char*& p) {
-  u64 v = 0;
-  for (int d; (d = unhex(*p)) >= 0; ++p) v = v * 16 + u64(d);
-  return v;
-}
-
-// Little-endian bytes as hex.
-char* put_bytes(char* o, const void* src, usize n) {
-  const u8* b = static_cast<const u8*>(src);
-  for (usize i = 0; i < n; ++i) {
-    *o++ = kHex[b[i] >> 4];
-    *o++ = kHex[b[i] & 15];
-  }
-  return o;
-}
-
-char* put_unavailable(char* o, usize n) {
-  for (usize i = 0; i < 2 * n; ++i) *o++ = 'x';
-  return o;
-}
-
-char* put_num(char* o, u64 v) {
-  char tmp[16];
-  int n = 0;
-  do tmp[n++] = kHex[v & 15];
-  while (v >>= 4);
-  while (n) *o++ = tmp[--n];
-  return o;
-}
-
-// ---- Program memory -----------------------------------------------------------------
-
-Breakpoint* find_bp(u64 addr) {
-  for (int i = 0; i < s.nbps; ++i)
-    if (s.bps[i].addr == addr) return &s.bps[i];
-  return nullptr;
-}
-
-// Reads program memory as the program would see it without our int3s.
-bool peek(u64 addr, u8* out, usize n) {
-  if (n == 0) return true;
-  if (addr + n < addr) return false;
-  core::klock();
-  bool ok = core::g_proc.as.user_ok(addr, n, platform::kProtRead);
-  if (ok) memcpy(out, reinterpret_cast<const void*>(addr), n);
-  core::kunlock();
-  if (!ok) return false;
-  for (int i = 0; i < s.nbps; ++i)
-    if (s.bps[i].addr >= addr && s.bps[i].addr < addr + n) out[s.bps[i].addr - addr] = s.bps[i].saved;
-  return true;
-}
-
-// Writes program memory, read-only text included: the page is made
-// writable (never writable and executable at once) for the copy. Another
-// thread fetching from it meanwhile retries (signals.cc on_fault).
-bool poke_raw(u64 addr, const u8* src, usize n) {
-  if (n == 0) return true;
-  if (addr + n < addr) return false;
-  core::KLockGuard guard;
-  if (!core::g_proc.as.user_ok(addr, n, platform::kProtRead)) return false;
-  for (u64 at = addr; at < addr + n;) {
-    u64 page = page_down(at);
-    u64 end = min(addr + n, page + kPageSize);
-    const mm::Vma* v = core::g_proc.as.vmas().find(at);
-    if (!v) return false;
-    u32 prot = v->prot;
-    bool flip = !(prot & platform::kProtWrite);
-    if (flip && host::failed(host::mprotect(page, kPageSize, 1 | 2 /*READ|WRITE*/))) return false;
-    memcpy(reinterpret_cast<void*>(at), src + (at - addr), end - at);
-    if (flip) host::mprotect(page, kPageSize, int(prot));
-    at = end;
-  }
-  return true;
-}
-
-// A write from gdb: bytes under our breakpoints go to their saved copies.
-bool poke(u64 addr, const u8* src, usize n) {
-  u8 buf[kPacketMax / 2];
-  if (n > sizeof buf) return false;
-  memcpy(buf, src, n);
-  for (int i = 0; i < s.nbps; ++i) {
-    Breakpoint& b = s.bps[i];
-    if (b.addr >= addr && b.addr < addr + n) {
-      b.saved = buf[b.addr - addr];
-      buf[b.addr - addr] = 0xcc;
-    }
-  }
-  return poke_raw(addr, buf, n);
-}
-
-bool insert_bp(u64 addr) {
-  if (find_bp(addr)) return true;
-  if (s.nbps == kMaxBreakpoints) return false;
-  u8 orig;
-  if (!peek(addr, &orig, 1)) return false;
-  const u8 int3 = 0xcc;
-  if (!poke_raw(addr, &int3, 1)) return false;
-  s.bps[s.nbps++] = Breakpoint{addr, orig};
-  return true;
-}
-
-bool remove_bp(u64 addr) {
-  Breakpoint* b = find_bp(addr);
-  if (!b) return true;
-  u8 orig = b->saved;
-  *b = s.bps[--s.nbps];
-  return poke_raw(addr, &orig, 1);
-}
 
 // ---- Threads --------------------------------------------------------------------
 
@@ -343,94 +127,6 @@ void wait_parked(Cpu* self) {
   }
 }
 
-// ---- Registers --------------------------------------------------------------------
-
-// The 'g' packet: GDB's amd64 layout (gdb/features/i386/64bit-core.xml and
-// 64bit-sse.xml): rax..r15, rip, eflags (4 bytes), cs ss ds es fs gs (4
-// each), st0-st7 (10 each), fctrl fstat ftag fiseg fioff foseg fooff fop (4
-// each), xmm0-15, mxcsr. The x87/SSE part comes from the frame's fxsave
-// image (Intel SDM vol 1, 10.5.1 FXSAVE Area); 'x' where there is none.
-char* put_regs(char* o, const u64* r, const u8* fp) {
-  for (int i = 0; i < 17; ++i) o = put_bytes(o, &r[kGdbToGreg[i]], 8);
-  u32 eflags = u32(r[EFL]);
-  o = put_bytes(o, &eflags, 4);
-  u32 seg[6] = {u32(r[CSGSFS] & 0xffff), 0x2b /*ss*/, 0, 0, 0, 0};
-  if (!seg[0]) seg[0] = 0x33;
-  o = put_bytes(o, seg, sizeof seg);
-  if (!fp) return put_unavailable(o, 8 * 10 + 8 * 4 + 16 * 16 + 4);
-  for (int i = 0; i < 8; ++i) o = put_bytes(o, fp + 32 + 16 * i, 10);
-  u16 fcw, fsw, fop, fcs, fds;
-  u8 ftw;
-  u32 fip, fdp;
-  memcpy(&fcw, fp + 0, 2);
-  memcpy(&fsw, fp + 2, 2);
-  memcpy(&ftw, fp + 4, 1);
-  memcpy(&fop, fp + 6, 2);
-  memcpy(&fip, fp + 8, 4);
-  memcpy(&fcs, fp + 12, 2);
-  memcpy(&fdp, fp + 16, 4);
-  memcpy(&fds, fp + 20, 2);
-  // fxsave keeps one bit per register (valid or empty); gdb wants the full
-  // tag word: empty is 3, and "valid" (0) is close enough for the rest.
-  u32 tag = 0;
-  for (int i = 0; i < 8; ++i)
-    if (!(ftw & (1u << i))) tag |= 3u << (2 * i);
-  const u32 x87[8] = {fcw, fsw, tag, fcs, fip, fds, fdp, u32(fop & 0x7ff)};
-  o = put_bytes(o, x87, sizeof x87);
-  o = put_bytes(o, fp + 160, 16 * 16);
-  return put_bytes(o, fp + 24, 4);  // mxcsr
-}
-
-// Register n (GDB's numbering) from hex; false for one we cannot change.
-bool set_reg(u64* r, u8* fp, u64 n, const char* hex, usize digits) {
-  u8 v[16] = {};
-  usize len = digits / 2;
-  if (len > sizeof v) return false;
-  for (usize i = 0; i < len; ++i) {
-    int h = unhex(hex[2 * i]), l = unhex(hex[2 * i + 1]);
-    if (h < 0 || l < 0) return false;
-    v[i] = u8(h * 16 + l);
-  }
-  if (n < 17 && len == 8) {
-    memcpy(&r[kGdbToGreg[n]], v, 8);
-    return true;
-  }
-  if (n == 17 && len == 4) {
-    // eflags: the arithmetic, direction, trap and resume bits are the
-    // program's; the rest the host decides.
-    u32 f;
-    memcpy(&f, v, 4);
-    constexpr u32 kUserBits = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x10000;
-    r[EFL] = (r[EFL] & ~u64(kUserBits)) | (f & kUserBits);
-    return true;
-  }
-  if (n >= 18 && n < 24) return true;  // segments: fixed on Linux
-  if (!fp) return false;
-  if (n >= 24 && n < 32 && len == 10) {
-    memcpy(fp + 32 + 16 * (n - 24), v, 10);
-    return true;
-  }
-  if (n >= 40 && n < 56 && len == 16) {
-    memcpy(fp + 160 + 16 * (n - 40), v, 16);
-    return true;
-  }
-  if (n == 56 && len == 4) {
-    memcpy(fp + 24, v, 4);
-    return true;
-  }
-  return false;
-}
-
-// ---- Stop replies and commands ------------------------------------------------------
-
-int gdb_signal(int linux_sig) {
-  switch (linux_sig) {
-    case 7: return 10;   // SIGBUS
-    case 10: return 30;  // SIGUSR1
-    case 12: return 31;  // SIGUSR2
-    default: return linux_sig;
-  }
-}
 
 void send_stop_reply() {
   char* o = s.out;
@@ -532,7 +228,7 @@ void reply_auxv(const char* p) {
 // Serves gdb until it resumes the program (or goes away).
 Action serve() {
   for (;;) {
-    long n = receive();
+    long n = receive(s.link, s.pkt);
     if (n < 0) return Action{Resume::Detach, false};
     const char* p = s.pkt;
     char cmd = *p++;
@@ -571,21 +267,14 @@ Action serve() {
         u8* fp;
         u32 fps;
         u64* r = regs_of(s.selected, &fp, &fps);
-        char all[2 * 600];
-        if (!r) {
+        char all[2 * kRegBytes];
+        usize off, size;
+        if (!r || !reg_slot(k, &off, &size)) {
           send_str("E01");
           continue;
         }
         char* end = put_regs(all, r, fp);
-        // Offsets of register k in the 'g' image.
-        usize off = 0, size = 0;
-        if (k < 17) off = 8 * k, size = 8;
-        else if (k < 24) off = 136 + 4 * (k - 17), size = 4;
-        else if (k < 32) off = 164 + 10 * (k - 24), size = 10;
-        else if (k < 40) off = 244 + 4 * (k - 32), size = 4;
-        else if (k < 56) off = 276 + 16 * (k - 40), size = 16;
-        else if (k == 56) off = 532, size = 4;
-        if (!size || all + 2 * (off + size) > end) {
+        if (all + 2 * (off + size) > end) {
           send_str("E01");
           continue;
         }
@@ -659,7 +348,7 @@ Action serve() {
         }
         p += 2;
         u64 addr = parse_hex(p);
-        send_str((cmd == 'Z' ? insert_bp(addr) : remove_bp(addr)) ? "OK" : "E14");
+        send_str((cmd == 'Z' ? insert_breakpoint(addr) : remove_breakpoint(addr)) ? "OK" : "E14");
         continue;
       }
       case 'H': {
@@ -732,7 +421,7 @@ Action serve() {
       case 'Q':
         if (starts(p, "StartNoAckMode")) {
           send_str("OK");
-          s.ack = false;
+          s.link.ack = false;
         } else {
           send_str("");
         }
@@ -742,10 +431,6 @@ Action serve() {
         continue;
     }
   }
-}
-
-void remove_all_breakpoints() {
-  while (s.nbps) remove_bp(s.bps[s.nbps - 1].addr);
 }
 
 void lock() {
@@ -787,7 +472,7 @@ constinit bool g_first = true;
 bool enabled() { return (g.boot->flags & abi::kBootGdb) && g.boot->gdb_fd >= 3; }
 
 void init() {
-  s.fd = g.boot->gdb_fd;
+  s.link.fd = g.boot->gdb_fd;
   s.active = true;
   // Rewritten syscall sites would hide single steps and breakpoints behind
   // jumps into stubs (docs/debugging.md).
@@ -803,15 +488,16 @@ bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
   c->gdb_fpsize = fpsize;
   lock();
   bool swbreak = false;
-  bool stepped = false;
+  // A step gdb asked for ends here, with its trap or with a fault of the
+  // stepped instruction: either way TF comes off.
+  const bool stepped = c->gdb_step || g_first;
+  c->gdb_step = false;
+  if (stepped) r[EFL] &= ~kTrapFlag;
   if (sig == kSigTrap) {
-    stepped = c->gdb_step || g_first;
-    c->gdb_step = false;
-    if (stepped) r[EFL] &= ~kTrapFlag;
     if (code == kSiKernel) {
       u64 at = r[RIP] - 1;
       u8 byte = 0;
-      if (s.active && find_bp(at)) {
+      if (s.active && is_breakpoint(at)) {
         r[RIP] = at;
         swbreak = true;
       } else if (peek(at, &byte, 1) && byte != 0xcc) {
@@ -853,6 +539,9 @@ bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
     r[EFL] |= kTrapFlag;
     c->gdb_step = true;
   }
+  // A fault passed on to a program without a handler for it ends the run
+  // with 128+signal: on_exit then reports the signal (X), not a status.
+  if (a.with_signal && sig != kSigTrap) s.passed_signal = sig;
   c->gdb_gregs = nullptr;
   __atomic_store_n(&s.halt, 0, __ATOMIC_RELEASE);
   platform::wake_word(&s.halt, ~u32(0) >> 1);
@@ -878,6 +567,12 @@ void on_exit(int status) {
   // From inside a session (vKill, k) there is nobody left to tell.
   if (s.holder == u32(cpu()->host_tid)) return;
   char msg[4] = {'W', kHex[(status >> 4) & 15], kHex[status & 15], 0};
+  if (s.passed_signal && status == 128 + s.passed_signal) {
+    u8 sig = u8(gdb_signal(s.passed_signal));
+    msg[0] = 'X';
+    msg[1] = kHex[sig >> 4];
+    msg[2] = kHex[sig & 15];
+  }
   s.active = false;
   send(msg, 3);
 }
