@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HELLO_OUT = "hello from mote bench\n"
 
@@ -44,19 +45,19 @@ def setting(name, full, quick):
 HF_WARMUP = setting("BENCH_WARMUP", 3, 1)
 HF_RUNS = setting("BENCH_RUNS", 30, 10)
 # Null syscall: iterations per run, runs per figure (median taken).
-SYS_N = int(os.environ.get("BENCH_SYSCALL_N", "200000"))
-SYS_N_GVISOR = int(os.environ.get("BENCH_SYSCALL_N_GVISOR", "20000"))
+SYS_N = setting("BENCH_SYSCALL_N", 200000, 50000)
+SYS_N_GVISOR = setting("BENCH_SYSCALL_N_GVISOR", 20000, 5000)
 SYS_REPS = setting("BENCH_SYSCALL_REPS", 5, 3)
 # Peak RSS: runs per figure (median taken).
 RSS_REPS = setting("BENCH_RSS_REPS", 5, 3)
 # Threads (issue 5): operations per run (each run ~0.1-0.5 s here; gVisor is ~10-40x
 # slower per operation, hence its smaller N), spin_sum iterations, runs per figure.
-CREATE_N = int(os.environ.get("BENCH_CREATE_N", "2000"))
-CREATE_N_GVISOR = int(os.environ.get("BENCH_CREATE_N_GVISOR", "200"))
-PINGPONG_N = int(os.environ.get("BENCH_PINGPONG_N", "20000"))
-PINGPONG_N_GVISOR = int(os.environ.get("BENCH_PINGPONG_N_GVISOR", "1000"))
-YIELD_N = int(os.environ.get("BENCH_YIELD_N", "100000"))
-SPIN_ITER = int(os.environ.get("BENCH_SPIN_ITER", "400000000"))
+CREATE_N = setting("BENCH_CREATE_N", 2000, 500)
+CREATE_N_GVISOR = setting("BENCH_CREATE_N_GVISOR", 200, 100)
+PINGPONG_N = setting("BENCH_PINGPONG_N", 20000, 5000)
+PINGPONG_N_GVISOR = setting("BENCH_PINGPONG_N_GVISOR", 1000, 500)
+YIELD_N = setting("BENCH_YIELD_N", 100000, 20000)
+SPIN_ITER = setting("BENCH_SPIN_ITER", 400000000, 100000000)
 THREAD_REPS = setting("BENCH_THREADS_REPS", 5, 3)
 # One measured command may not take longer than this (seconds).
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
@@ -977,6 +978,11 @@ class Bench:
             L.append("- Quick run (`QUICK=1`): fewer runs per figure than a plain `make bench`; "
                      "each section's method gives the counts")
         L.append("- Tools: %s; %s; %s" % (mach["hyperfine"], mach["runsc"], mach["gcc"]))
+        if hasattr(self, "t_start"):
+            took = time.monotonic() - self.t_start
+            L.append("- This run took %.0f s (bench/run.sh after the build)%s" % (
+                took, "; issue 8: `make bench QUICK=1` in under 180 s: %s" % (
+                    verdict(took < 180)) if QUICK else ""))
         L.append("")
         L.append("Timings are wall-clock times on a %s-core VM: run-to-run noise of 10-20%% "
                  "is usual here, so compare figures of the same run. Goals are checked by the "
@@ -992,6 +998,7 @@ class Bench:
             L.append("[performance.png](performance.png): the headline ratios of this run "
                      "(bench/chart.py; the same figures as the tables below).")
         L.append("")
+        L += self.goal_summary()
         for title, method, rows in self.sections:
             L.append("## %s" % title)
             L.append("")
@@ -1063,6 +1070,29 @@ class Bench:
                  "/proc over the measured runs divided by the requests the clients counted; "
                  "peak RSS is the largest VmHWM of the server's processes. Both clients share "
                  "the 2 CPUs with the server.")
+        L.append("- Files: natively the file is on tmpfs (/dev/shm) or, for the share, a file "
+                 "in a host temporary directory read through the page cache; under mote the "
+                 "program's /tmp is the kernel's in-memory file system and `-v DIR:/data` "
+                 "goes through the share protocol to the monitor process (docs/shares.md). "
+                 "Page faults: natively each is a host kernel fault; this VM's nested paging "
+                 "makes them tens of microseconds here, so compare ratios.")
+        L.append("- Density: PSS (proportional set size) splits each shared page between the "
+                 "processes mapping it, so the sum over N instances is what N of them cost "
+                 "together; MemAvailable's fall over the start of the N is printed beside it "
+                 "as a cross-check (it also moves with everything else on the host). A plain "
+                 "`mote run` of a static program leaves one process (the core); a run with a "
+                 "`-v` share keeps the monitor process, reported on its own row.")
+        L.append("- Linux guest (bench/guest_bench.py): Debian's kernel is used as packaged "
+                 "(not installed: `apt-get download` + `dpkg-deb -x` into the build "
+                 "directory, once). `-M microvm` with QEMU's default CPU hangs in its TSC "
+                 "calibration under TCG; `-cpu max` with `tsc=unstable` boots, as "
+                 "seen on the development machines. No TCG plugin (libinsn.so) ships with Debian's "
+                 "QEMU 7.2, hence -icount. There is no hardware virtualization here, so both "
+                 "guests are emulated by TCG.")
+        L.append("- Syscall cycles: where `perf stat -e cycles` says `<not supported>` the VM "
+                 "exposes no performance counters to this guest; callgrind cannot follow "
+                 "`mote run` because mote reserves a fixed address range for its core, which "
+                 "valgrind's own mappings occupy (the row quotes mote's message).")
         L.append("- Core size: \"loaded\" is the sum of the PT_LOAD segments' MemSiz (what "
                  "mapping the ELF takes, bss included); the ratio compares that figure. gVisor's "
                  "`runsc` binary holds its whole Sentry kernel, gofer and CLI.")
@@ -1092,13 +1122,18 @@ class Bench:
             log("unknown BENCH_SECTIONS %s (choose from %s)" % (
                 ",".join(unknown), ",".join(sections)))
             return 2
-        if not only or "guest" in only:
-            # The Linux guest boots for ~45 s of mostly idle wall time: in the
-            # background from the start, collected by its section at the end.
+        if QUICK and (not only or "guest" in only):
+            # The Linux guest boots for ~45 s of mostly idle wall time: QUICK=1 starts
+            # it in the background now (its section collects it at the end); a full
+            # run boots it in its section, alone.
             guest_bench.start(self)
+        t_all = self.t_start = time.monotonic()
         for name, fn in sections.items():
             if not only or name in only:
+                t0 = time.monotonic()
                 fn()
+                log("section %s: %.1f s (%.1f s since the start)" % (
+                    name, time.monotonic() - t0, time.monotonic() - t_all))
         mach = self.machine()
         self.results["machine"] = mach
         self.results["quick"] = QUICK
@@ -1118,6 +1153,26 @@ class Bench:
             return 1
         self.write_docs(mach)
         return 0
+
+    def goal_summary(self):
+        """The figures that have a goal from the issues, beside it, and the rows of
+        this run without a figure, with the reason their row gives."""
+        L = ["## Goals from the issues and this run's figures", "",
+             "| Figure | Goal | This run | Result |", "|---|---|---:|---|"]
+        missing = []
+        for title, _method, rows in self.sections:
+            for r in rows:
+                if r[3]:
+                    L.append("| %s | %s | %s | %s |" % tuple(
+                        c.replace("|", "\\|") or " " for c in (r[0], r[3], r[1], r[4])))
+                if r[1] in ("SKIP", "not measured", "FAILED", "MISSING") or \
+                        "no figure" in r[4]:
+                    missing.append("- %s, %s: %s" % (title.split(":")[0], r[0],
+                                                      r[2] or r[4] or r[1]))
+        L.append("")
+        if missing:
+            L += ["Rows without a figure in this run, and why:", ""] + missing + [""]
+        return L
 
     def chart(self, mach):
         """docs/performance.png from this run's results (bench/chart.py); None, or why

@@ -29,12 +29,14 @@ def _rps(v):
 
 
 def headlines(r):
-    """[(label, ratio, lower_is_better)] of the figures present in results r."""
+    """[(label, ratio, lower_is_better, is_mote)] of the figures present in results r:
+    is_mote is False for another contestant's bar (gVisor over native)."""
     out = []
 
     def add(label, num, den, lower=True):
         if num and den:
-            out.append((label, num / den, lower))
+            out.append((label, num / den, lower, not label.split(":")[1].strip()
+                        .startswith("gVisor")))
 
     add("start-up, static hello: mote / native", _get(r, "startup", "mote", "median"),
         _get(r, "startup", "native", "median"))
@@ -50,7 +52,7 @@ def headlines(r):
         _get(r, "threads", "native-create-join", "median_ns"))
     add("futex round trip: mote / native", _get(r, "threads", "mote-futex-pingpong", "median_ns"),
         _get(r, "threads", "native-futex-pingpong", "median_ns"))
-    add("2-vCPU speedup: mote (higher is better)", _get(r, "threads", "speedup_mote"), 1.0,
+    add("2-vCPU speedup: mote --cpus 2 over --cpus 1", _get(r, "threads", "speedup_mote"), 1.0,
         lower=False)
     add("file read /tmp: mote / native tmpfs", _get(r, "files", "read-mote-tmp", "median"),
         _get(r, "files", "read-native-tmpfs", "median"), lower=False)
@@ -70,8 +72,8 @@ def headlines(r):
         _rps(_get(r, "network", "nginx_native", "median_rps")), lower=False)
     lin, mote = _get(r, "guest", "linux", "tsc_at_main"), _get(r, "guest", "mote", "tsc_at_main")
     if lin and mote:
-        add("TCG boot to main(): Linux guest / mote-kernel", statistics.median(lin),
-            statistics.median(mote))
+        add("QEMU/TCG reset to main(): mote-kernel / Linux guest", statistics.median(mote),
+            statistics.median(lin))
     return out
 
 
@@ -85,12 +87,12 @@ def draw(items, path, title):
         return "matplotlib not installed (apt-get install python3-matplotlib): %s" % ex
     if not items:
         return "no headline figures in this run"
-    labels = ["%s%s" % (l, "" if lower else " (higher = better)") for l, _, lower in items]
-    vals = [v for _, v, _ in items]
+    labels = ["%s%s" % (l, "" if lower else " (higher = better)") for l, _, lower, _ in items]
+    vals = [v for _, v, _, _ in items]
     colors = []
-    for _, v, lower in items:
+    for _, v, lower, mote in items:
         good = v <= 1.0 if lower else v >= 1.0
-        colors.append("#2a7f62" if good else "#c0504d")
+        colors.append("#999999" if not mote else "#2a7f62" if good else "#c0504d")
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(items) + 1.6))
     y = list(range(len(items)))[::-1]
     ax.barh(y, vals, color=colors)
@@ -100,8 +102,9 @@ def draw(items, path, title):
     ax.set_yticklabels(labels, fontsize=8)
     for yi, v in zip(y, vals):
         ax.text(v, yi, " %.3gx" % v, va="center", fontsize=7)
-    ax.set_xlabel("ratio to the baseline measured in the same run (log scale; 1 = parity; "
-                  "green: better than the baseline)", fontsize=8)
+    ax.set_xlabel("ratio to the baseline measured in the same run (log scale; 1 = parity); "
+                  "mote's bars green where better than the baseline, red where worse; "
+                  "grey: gVisor", fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

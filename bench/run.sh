@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # mote benchmark (`make bench`): start-up time, null-syscall cost, thread costs and
-# 2-vCPU speedup, peak RSS and kernel-core size, and network throughput (redis-server
-# and nginx-light: bench/net_bench.py), each beside native / gVisor baselines measured
-# in the same run.
+# 2-vCPU speedup, file reads and page faults, peak RSS, smallest --mem, density and
+# kernel-core size, the VM platform and a Linux guest under QEMU, and network
+# throughput (redis-server and nginx-light: bench/net_bench.py), each beside native /
+# gVisor baselines measured in the same run; docs/performance.md and the chart
+# docs/performance.png (bench/chart.py) are written from the results.
 #
 #   bench/run.sh BUILD_DIR [--baselines-only]
 #
@@ -18,7 +20,12 @@
 # BENCH_PINGPONG_N, BENCH_PINGPONG_N_GVISOR, BENCH_YIELD_N, BENCH_SPIN_ITER,
 # BENCH_THREADS_REPS, BENCH_TIMEOUT (seconds per command; defaults in bench/bench.py),
 # BENCH_REDIS_N, BENCH_REDIS_N_GVISOR, BENCH_WRK_SECONDS, BENCH_NET_REPS (network;
-# defaults in bench/net_bench.py), BENCH_SECTIONS=network,... (only those sections,
+# defaults in bench/net_bench.py), BENCH_FILE_MIB, BENCH_FILE_RUNS, BENCH_FAULT_MIB,
+# BENCH_FAULT_REPS, BENCH_DENSITY_N, BENCH_DENSITY_N_GVISOR, BENCH_REDIS_MEM_HI,
+# BENCH_REDIS_MEM_STEP (bench/resources_bench.py), BENCH_GUEST_RUNS (the Linux guest
+# beside the mote VM: bench/guest_bench.py, which fetches Debian's cloud kernel once
+# with apt-get download into BUILD_DIR/bench/linux-guest when the host has no
+# /boot/vmlinuz-*), BENCH_SECTIONS=network,... (only those sections,
 # printed, docs/performance.md left as it was). The network figures need root (a
 # network namespace and tap device for --net tap) and redis-server, redis-tools,
 # nginx-light and wrk; without them they are SKIP rows.
@@ -52,4 +59,8 @@ for prog in hello getppid_loop peakrss threads_bench fileread pagefault idle tsc
     || die "could not build bench/programs/$prog.c"
 done
 
-exec python3 "$REPO/bench/bench.py" --repo "$REPO" --build "$BUILD" $BASELINES_ONLY
+# Debian's python3 (scripts/setup.sh), whose python3-matplotlib draws the chart; a
+# python3 earlier in PATH (pyenv, a venv) may not have it.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+exec "$PY" "$REPO/bench/bench.py" --repo "$REPO" --build "$BUILD" $BASELINES_ONLY
