@@ -978,6 +978,9 @@ class Bench:
             L.append("- Quick run (`QUICK=1`): fewer runs per figure than a plain `make bench`; "
                      "each section's method gives the counts")
         L.append("- Tools: %s; %s; %s" % (mach["hyperfine"], mach["runsc"], mach["gcc"]))
+        if self.mote_flags:
+            L.append("- Extra `mote run` options for this run (MOTE_RUN_FLAGS): `%s`%s" % (
+                shlex.join(self.mote_flags), os.environ.get("BENCH_FLAGS_WHY", "")))
         if hasattr(self, "t_start"):
             took = time.monotonic() - self.t_start
             L.append("- This run took %.0f s (bench/run.sh after the build)%s" % (

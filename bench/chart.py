@@ -102,9 +102,8 @@ def draw(items, path, title):
     ax.set_yticklabels(labels, fontsize=8)
     for yi, v in zip(y, vals):
         ax.text(v, yi, " %.3gx" % v, va="center", fontsize=7)
-    ax.set_xlabel("ratio to the baseline measured in the same run (log scale; 1 = parity); "
-                  "mote's bars green where better than the baseline, red where worse; "
-                  "grey: gVisor", fontsize=8)
+    ax.set_xlabel("ratio to the baseline of the same run (log scale, 1 = parity); mote: "
+                  "green better, red worse than the baseline; grey: gVisor", fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

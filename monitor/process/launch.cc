@@ -160,7 +160,12 @@ void exec_core(int boot_fd, int core_fd, std::string* error) {
 
 pid_t g_child = -1;
 
-void forward_signal(int sig) {
+// Signals for the program reach this process, not the core: they are passed
+// on. SIGINT and SIGQUIT from the terminal (Ctrl-C, Ctrl-\: si_code
+// SI_KERNEL) went to the whole foreground group, the core included, so only
+// those sent by a process (kill: SI_USER) are.
+void forward_signal(int sig, siginfo_t* info, void*) {
+  if ((sig == SIGINT || sig == SIGQUIT) && info && info->si_code == SI_KERNEL) return;
   if (g_child > 0) kill(g_child, sig);
 }
 
@@ -223,12 +228,10 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   // Keyboard signals reach the whole foreground group: the core acts on
   // them and its status says what happened. Others sent to this process go
   // on to the core.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
   struct sigaction sa {};
-  sa.sa_handler = forward_signal;
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  sa.sa_sigaction = forward_signal;
+  sa.sa_flags = SA_RESTART | SA_SIGINFO;
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
 
   server.serve(sv[0]);
   close(sv[0]);
