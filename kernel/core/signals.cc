@@ -16,6 +16,10 @@ namespace mote::core {
 
 namespace {
 
+// Signals that came from the host: a death by one of them is what the user
+// asked for (kill, Ctrl-C), so it passes without a note, as natively.
+u64 g_from_host;
+
 constexpr u64 kSigDfl = 0, kSigIgn = 1;
 constexpr u64 kSaSiginfo = 4, kSaOnstack = 0x08000000, kSaRestart = 0x10000000;
 constexpr u64 kSaNodefer = 0x40000000, kSaResethand = 0x80000000, kSaRestorer = 0x04000000;
@@ -209,6 +213,7 @@ void settle_restart(Thread* t, UserContext& ctx, const SigAction* a) {
 }
 
 [[noreturn]] void die_default(int sig) {
+  if (g_from_host & sig_bit(sig)) process_exit(sig);
   die_by_signal(sig, "not handled");
 }
 
@@ -227,6 +232,22 @@ i64 set_call_sigmask(u64 mask_addr, u64 size) {
   t->saved_mask = t->sigmask;
   t->restore_mask = true;
   t->sigmask = mask & ~kUnblockable;
+  return 0;
+}
+
+u64 on_host_signals(u64 set) {
+  if (!g_threads) return 0;  // no program yet
+  if (!klock_try()) return set;
+  g_from_host |= set;
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (!(set & sig_bit(sig))) continue;
+    SigInfo info;
+    memset(&info, 0, sizeof info);
+    info.signo = sig;
+    info.code = kSiUser;  // from outside the unikernel: si_pid 0, si_uid 0
+    (void)send_signal(nullptr, sig, info);
+  }
+  kunlock();
   return 0;
 }
 

@@ -319,6 +319,12 @@ void deliver_signals(UserContext* ctx);
 bool signal_work();
 
 void on_timer();
+// Signals sent to mote from the host (kill, Ctrl-C), a set of sig_bit()s,
+// for the program: each is sent to the process as from a process outside
+// it (SI_USER, pid 0). Called from the platform's event context like
+// on_timer. Returns the signals not sent yet (the kernel lock was busy:
+// call again later).
+u64 on_host_signals(u64 set);
 // Frames arrived on the network device (platform::net_receive has some).
 // Called from the platform's event context like on_timer (an interrupt, the
 // process platform's event thread): the core takes them when it can.

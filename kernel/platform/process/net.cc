@@ -47,19 +47,25 @@ void drained() {
   if (__atomic_load_n(&g.net_waiting, __ATOMIC_ACQUIRE)) platform::wake_word(&g.net_drained, 1);
 }
 
+[[noreturn]] void park_forever() {
+  static volatile u32 forever;
+  for (;;) platform::wait_word(&forever, 0, ~u64(0));
+}
+
 void net_loop() {
   const int fd = g.boot->net_fd;
   u64 renotify = kRenotifyMin;
   for (;;) {
+    // The backend is gone (mote-net ended, the tap vanished): nothing will
+    // arrive any more; sends fail and TCP gives up in its own time. (The
+    // socket then polls readable for ever, its end-of-file: polling on
+    // would spin.)
+    if (__atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) park_forever();
     PollFd p{fd, kPollIn, 0};
     long r = host::syscall5(__NR_ppoll, long(&p), 1, 0, 0, 0);
     if (r == -EINTR) continue;
-    if (host::failed(r) || (!(p.revents & kPollIn) && (p.revents & (kPollErr | kPollHup | kPollNval)))) {
-      // The backend is gone (mote-net ended, the tap vanished): nothing will
-      // arrive any more; sends fail and TCP gives up in its own time.
-      static volatile u32 forever;
-      for (;;) platform::wait_word(&forever, 0, ~u64(0));
-    }
+    if (host::failed(r) || (!(p.revents & kPollIn) && (p.revents & (kPollErr | kPollHup | kPollNval))))
+      park_forever();
     u32 seen = __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE);
     __atomic_add_fetch(&g.net_notified, 1, __ATOMIC_RELEASE);
     if (g.net_selftest) platform::wake_word(&g.net_notified, 1);
@@ -102,7 +108,9 @@ usize net_receive(void* buf, usize cap) {
   do r = host::read(g.boot->net_fd, buf, cap);
   while (r == -EINTR);
   if (host::failed(r) || r == 0) {
-    // Empty (EAGAIN), or the backend is gone (0): the event thread may look again.
+    // Empty (EAGAIN), or the backend is gone (0): the event thread may look
+    // again (and, when gone, stops looking).
+    if (r == 0) __atomic_store_n(&g.net_gone, 1, __ATOMIC_RELEASE);
     process::drained();
     return 0;
   }

@@ -294,9 +294,13 @@ namespace mote::platform {
 
 void enter_program(const EntryState& s) {
   process::enable_syscall_dispatch();
+  process::install_host_signal_handlers();  // rt_sigaction: not in the allowlist
   process::install_seccomp();
   if (g.boot->flags & abi::kBootSelftestNet) g.net_selftest = true;
   process::start_net_thread();  // after the filter: the thread inherits it
+  // Signals from the host (kill, Ctrl-C) reach the program through the
+  // timer thread from now on (their handlers are in before the filter).
+  process::start_timer_thread();
   if (g.boot->flags & abi::kBootSelftestNet) process::net_selftest();
   if (g.boot->flags & abi::kBootSelftestEscape) {
     // Proves the seccomp wall: from the core's own text (so Syscall User

@@ -220,6 +220,17 @@ void on_kick(int, SigInfo*, UContext* uc) {
   }
 }
 
+// A signal from outside for the program (kill, Ctrl-C): noted for the
+// timer thread, which hands it to the core. The host gives it to any thread
+// that does not block it (the main thread first), so this may run anywhere:
+// only atomics and a wake (the bump of timer_seq also ends a wait that has
+// not begun yet).
+void on_host_signal(int sig, SigInfo*, UContext*) {
+  __atomic_or_fetch(&g.host_signals, u64(1) << (sig - 1), __ATOMIC_RELEASE);
+  __atomic_add_fetch(&g.timer_seq, 1, __ATOMIC_RELEASE);
+  platform::wake_word(&g.timer_seq, 1);
+}
+
 void handle(int sig, void (*fn)(int, SigInfo*, UContext*), u64 extra_flags, u64 mask) {
   KSigAction a{fn, kSaSiginfo | kSaOnstack | kSaRestorer | extra_flags, mote_sigreturn, mask};
   if (host::failed(host::syscall4(__NR_rt_sigaction, sig, long(&a), 0, 8)))
@@ -251,6 +262,11 @@ void install_signal_handlers() {
   handle(8, on_fault, kSaNodefer, async);    // SIGFPE
   handle(5, on_fault, kSaNodefer, async);    // SIGTRAP
   handle(kKickSignal, on_kick, 0, async);    // a signal for this thread
+}
+
+void install_host_signal_handlers() {
+  for (int sig = 1; sig < 64; ++sig)
+    if (kHostSignals & (u64(1) << (sig - 1))) handle(sig, on_host_signal, 0, ~u64(0));
 }
 
 }  // namespace mote::process

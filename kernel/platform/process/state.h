@@ -69,6 +69,10 @@ struct State {
   volatile u32 timer_seq = 0;
   volatile u64 timer_deadline = 0;
   volatile u32 timer_fired = 0;  // bumped after each on_timer (idle_until wakes)
+  // Asynchronous host signals (kill, Ctrl-C) for the program, as a set of
+  // sig_bit()s: the timer thread, the one thread that takes them, hands
+  // them to the core (signals.cc install_host_signal_handlers).
+  volatile u64 host_signals = 0;
   // The network event thread (net.cc): waits for received frames, calls
   // core::on_net_ready, then waits for net_receive to find the device empty
   // (net_drained changes) before it looks again.
@@ -76,6 +80,7 @@ struct State {
   volatile u32 net_drained = 0;
   volatile u32 net_waiting = 0;  // the event thread waits on net_drained
   volatile u32 net_notified = 0; // bumped each time the event thread reports arrivals
+  volatile u32 net_gone = 0;     // the backend closed its end (a read saw end-of-file)
   bool net_selftest = false;     // kBootSelftestNet: arrivals go to the self-test, not the core
   Cpu* cpus_list = nullptr;      // every Cpu but g_cpu0
   volatile u64 patching = 0;     // pages being rewritten (rewrite.cc); faults there retry
@@ -107,6 +112,12 @@ void enable_syscall_dispatch();
 void install_seccomp();
 // signals.cc
 void install_signal_handlers();
+// The host signals passed on to the program (SIGHUP, SIGINT, SIGQUIT,
+// SIGUSR1, SIGUSR2, SIGTERM): their handler records them in
+// g.host_signals. Every thread blocks them but the timer thread.
+inline constexpr u64 kHostSignals = (1ull << (1 - 1)) | (1ull << (2 - 1)) | (1ull << (3 - 1)) |
+                                    (1ull << (10 - 1)) | (1ull << (12 - 1)) | (1ull << (15 - 1));
+void install_host_signal_handlers();
 // The host signal that diverts a thread to the core (platform::thread_kick).
 inline constexpr int kKickSignal = 40;
 void setup_signal_stack(Cpu* c);
@@ -121,6 +132,8 @@ void init_cpus();  // --cpus: pins the process to its host CPUs (before the sand
 // A host thread of the platform's own (no program thread, all signals
 // blocked) running `loop`; null when it cannot be made.
 Cpu* start_service_thread(void (*loop)());  // loop never returns
+// Starts the timer thread now (it also takes the host signals), once.
+void start_timer_thread();
 // net.cc: starts the network event thread when there is a device.
 void start_net_thread();
 // net_selftest.cc: kBootSelftestNet, once the sandbox is up.

@@ -105,8 +105,20 @@ namespace {
 void timer_loop() {
   u64 all = ~u64(0);
   host::syscall4(__NR_rt_sigprocmask, 0 /*SIG_BLOCK*/, long(&all), 0, 8);
+  // The one thread that takes the host's signals for the program.
+  u64 host_set = kHostSignals;
+  host::syscall4(__NR_rt_sigprocmask, 1 /*SIG_UNBLOCK*/, long(&host_set), 0, 8);
+  u64 retry_at = 0;
   for (;;) {
     u32 seq = __atomic_load_n(&g.timer_seq, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&g.host_signals, __ATOMIC_ACQUIRE)) {
+      u64 set = __atomic_exchange_n(&g.host_signals, 0, __ATOMIC_ACQ_REL);
+      u64 left = core::on_host_signals(set);
+      if (left) {  // the kernel lock was busy: again in a millisecond
+        __atomic_or_fetch(&g.host_signals, left, __ATOMIC_RELEASE);
+        retry_at = platform::monotonic_ns() + 1000000;
+      }
+    }
     u64 d = g.timer_deadline;
     if (d && platform::monotonic_ns() >= d) {
       g.timer_deadline = 0;
@@ -115,7 +127,15 @@ void timer_loop() {
       platform::wake_word(&g.timer_fired, 1);
       continue;
     }
-    platform::wait_word(&g.timer_seq, seq, d ? d : ~u64(0));
+    u64 until = d ? d : ~u64(0);
+    if (retry_at) {
+      if (platform::monotonic_ns() >= retry_at) {
+        retry_at = 0;
+        continue;
+      }
+      if (retry_at < until) until = retry_at;
+    }
+    platform::wait_word(&g.timer_seq, seq, until);
   }
 }
 
@@ -133,6 +153,15 @@ bool start_host_thread(Cpu* c) {
 }
 
 }  // namespace
+
+void start_timer_thread() {
+  if (g.timer_cpu) return;
+  Cpu* c = alloc_cpu();
+  if (!c) platform::panic("no memory for the timer thread");
+  c->timer_thread = true;
+  if (!start_host_thread(c)) platform::panic("cannot start the timer thread");
+  g.timer_cpu = c;
+}
 
 Cpu* start_service_thread(void (*loop)()) {
   Cpu* c = alloc_cpu();
@@ -317,11 +346,7 @@ void timer_arm(u64 deadline_ns) {
   g.timer_deadline = deadline_ns;
   __atomic_add_fetch(&g.timer_seq, 1, __ATOMIC_RELEASE);
   if (!g.timer_cpu && deadline_ns) {
-    Cpu* c = process::alloc_cpu();
-    if (!c) panic("no memory for the timer thread");
-    c->timer_thread = true;
-    if (!process::start_host_thread(c)) panic("cannot start the timer thread");
-    g.timer_cpu = c;
+    process::start_timer_thread();
     return;
   }
   if (g.timer_cpu) wake_word(&g.timer_seq, 1);
