@@ -57,7 +57,7 @@ CREATE_N_GVISOR = setting("BENCH_CREATE_N_GVISOR", 200, 100)
 PINGPONG_N = setting("BENCH_PINGPONG_N", 20000, 5000)
 PINGPONG_N_GVISOR = setting("BENCH_PINGPONG_N_GVISOR", 1000, 500)
 YIELD_N = setting("BENCH_YIELD_N", 100000, 20000)
-SPIN_ITER = setting("BENCH_SPIN_ITER", 400000000, 100000000)
+SPIN_ITER = setting("BENCH_SPIN_ITER", 400000000, 40000000)
 THREAD_REPS = setting("BENCH_THREADS_REPS", 5, 3)
 # One measured command may not take longer than this (seconds).
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
@@ -1161,13 +1161,13 @@ class Bench:
         """The figures that have a goal from the issues, beside it, and the rows of
         this run without a figure, with the reason their row gives."""
         L = ["## Goals from the issues and this run's figures", "",
-             "| Figure | Goal | This run | Result |", "|---|---|---:|---|"]
+             "| Figure | Goal | This run | Ratio | Result |", "|---|---|---:|---|---|"]
         missing = []
         for title, _method, rows in self.sections:
             for r in rows:
                 if r[3]:
-                    L.append("| %s | %s | %s | %s |" % tuple(
-                        c.replace("|", "\\|") or " " for c in (r[0], r[3], r[1], r[4])))
+                    L.append("| %s | %s | %s | %s | %s |" % tuple(
+                        c.replace("|", "\\|") or " " for c in (r[0], r[3], r[1], r[2], r[4])))
                 if r[1] in ("SKIP", "not measured", "FAILED", "MISSING") or \
                         "no figure" in r[4]:
                     missing.append("- %s, %s: %s" % (title.split(":")[0], r[0],

@@ -249,7 +249,9 @@ def syscall_cycles(b):
                 rc, out, err = b.run(full)
                 m = re.findall(r"Collected : (\d+)", err)
                 if under_mote and (rc != 0 or "getppid_loop mode" not in out):
-                    why = [l for l in err.splitlines() if "mote:" in l] or err.splitlines()[-1:]
+                    why = [l for l in err.splitlines() if "mote:" in l and "error" in l] \
+                        or [l for l in err.splitlines() if "mote:" in l and "warning" not in l] \
+                        or err.splitlines()[-1:]
                     b.commands.append(("callgrind-" + key, shlex.join(full)))
                     return row(label, "not measured", "valgrind cannot run mote: %s" % (
                         why[0].strip()[:120] if why else "status %d" % rc), "", "no figure")
