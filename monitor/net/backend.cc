@@ -12,6 +12,7 @@
 
 #include "monitor/net/guest_net.h"
 #include "monitor/net/tap.h"
+#include "monitor/util/seccomp.h"
 
 namespace mote::net {
 
@@ -44,6 +45,10 @@ bool start_helper(const cli::RunOptions& o, int frame_fd, std::string* error) {
     return false;
   }
   std::vector<std::string> args = {"mote-net", "3", "4", o.hostname};
+  if (o.no_sandbox) {
+    args.insert(args.begin() + 1, "--no-sandbox");
+    sandbox::warn_unsandboxed();
+  }
   args.insert(args.end(), o.publish.begin(), o.publish.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

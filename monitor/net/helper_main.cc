@@ -4,11 +4,12 @@
 // linked statically; a process of its own also keeps slirp's parsing of
 // guest packets out of the monitor's and the core's address spaces.
 //
-//   mote-net FRAME_FD STATUS_FD HOSTNAME [PUBLISH...]
+//   mote-net [--no-sandbox] FRAME_FD STATUS_FD HOSTNAME [PUBLISH...]
 //
 // FRAME_FD is its end of the SOCK_SEQPACKET frame socket; PUBLISH are -p
 // values as the user gave them. Once slirp listens on every published port
-// it writes "ok\n" to STATUS_FD and closes it; on failure it writes the
+// and the seccomp filter is on (docs/security.md; not with --no-sandbox) it
+// writes "ok\n" to STATUS_FD and closes it; on failure it writes the
 // one-line reason instead and exits 1. It serves frames until the guest's
 // end of the socket closes (the guest ended, however it ended).
 #include <signal.h>
@@ -21,6 +22,8 @@
 
 #include "monitor/cli/options.h"
 #include "monitor/net/slirp_backend.h"
+#include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
 
 namespace {
 
@@ -34,6 +37,11 @@ void report(int fd, const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool sandbox = !(argc > 1 && std::string(argv[1]) == "--no-sandbox");
+  if (!sandbox) {
+    --argc;
+    ++argv;
+  }
   if (argc < 4) {
     std::fprintf(stderr, "mote-net: started by mote run --net user, not by hand\n");
     return 2;
@@ -63,7 +71,14 @@ int main(int argc, char** argv) {
     report(status_fd, error);
     return 1;
   }
+  // Everything slirp needed to open is open: from here on it parses what
+  // the guest sends.
+  if (sandbox && !mote::sandbox::install(mote::sandbox::net_helper_policy(status_fd), &error)) {
+    report(status_fd, "--net user: " + error);
+    return 1;
+  }
   report(status_fd, "ok");
+  mote::sandbox::test_escape_if_asked("net");
   backend.run();
   return 0;
 }

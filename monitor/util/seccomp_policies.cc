@@ -1,0 +1,105 @@
+// The monitor-side allowlists (seccomp_policies.h).
+#include "monitor/util/seccomp_policies.h"
+
+#include <asm/unistd_64.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+namespace mote::sandbox {
+
+namespace {
+
+uint32_t u(long v) { return uint32_t(v); }
+
+// O_TMPFILE's own bit (glibc's __O_TMPFILE includes O_DIRECTORY).
+constexpr uint32_t kTmpfileBit = 020000000;
+
+// What every policy needs: the SIGSYS handler's message and exit, and
+// returning from a signal handler.
+void add_base(Policy& p) {
+  p.rules.push_back({__NR_write, {{0, {2}}}});
+  p.rules.push_back({__NR_exit_group, {}});
+  p.rules.push_back({__NR_rt_sigreturn, {}});
+}
+
+// malloc: the heap and large blocks, never an executable mapping.
+void add_memory(Policy& p) {
+  p.rules.push_back({__NR_brk, {}});
+  p.rules.push_back({__NR_mmap, {{2, {0}, u(PROT_EXEC)}}});
+  p.rules.push_back({__NR_munmap, {}});
+}
+
+}  // namespace
+
+Policy share_server_policy(int sock, pid_t child, pid_t self) {
+  Policy p;
+  p.who = "the share server";
+  add_base(p);
+  add_memory(p);
+  // One request in, one reply out, on the core's socket only.
+  p.rules.push_back({__NR_recvfrom, {{0, {u(sock)}}}});
+  p.rules.push_back({__NR_sendto, {{0, {u(sock)}}}});
+  // Walking and creating go through openat2(RESOLVE_BENEATH) from a share
+  // root; openat only reopens an O_PATH fd through /proc/self/fd (never
+  // creating: O_CREAT is openat2's alone).
+  p.rules.push_back({__NR_openat2, {}});
+  p.rules.push_back({__NR_openat, {{2, {0}, u(O_CREAT | kTmpfileBit)}}});
+  p.rules.push_back({__NR_close, {}});
+  for (long nr : {__NR_newfstatat, __NR_fstatfs, __NR_fchownat, __NR_fchmodat, __NR_ftruncate,
+                  __NR_truncate, __NR_utimensat, __NR_pread64, __NR_pwrite64, __NR_lseek,
+                  __NR_getdents64, __NR_mkdirat, __NR_symlinkat, __NR_mknodat, __NR_readlinkat,
+                  __NR_unlinkat, __NR_renameat, __NR_linkat, __NR_fsync})
+    p.rules.push_back({int(nr), {}});
+  p.rules.push_back({__NR_fcntl, {{1, {u(F_GETFL), u(F_DUPFD_CLOEXEC)}}}});  // walks clone fids
+  // Signals go on to the core; its status is awaited; a core killed by a
+  // signal is followed by the same signal to this process.
+  p.rules.push_back({__NR_kill, {{0, {u(child), u(self)}}}});
+  p.rules.push_back({__NR_wait4, {{0, {u(child)}}}});
+  p.rules.push_back({__NR_rt_sigaction, {}});
+  p.rules.push_back({__NR_rt_sigprocmask, {{0, {u(SIG_UNBLOCK)}}}});
+  return p;
+}
+
+Policy net_helper_policy(int status_fd) {
+  Policy p;
+  p.who = "mote-net";
+  add_base(p);
+  add_memory(p);
+  p.rules.push_back({__NR_poll, {}});
+  p.rules.push_back({__NR_close, {}});
+  // The guest's frames (frame_fd) and the NAT's own sockets.
+  for (long nr : {__NR_recvfrom, __NR_sendto, __NR_recvmsg, __NR_connect, __NR_accept, __NR_shutdown,
+                  __NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
+                  __NR_read})
+    p.rules.push_back({int(nr), {}});
+  p.rules.push_back({__NR_write, {{0, {u(status_fd)}}}});
+  // IPv4 sockets only (the guest's stack is IPv4; no unix, netlink, packet).
+  p.rules.push_back({__NR_socket, {{0, {u(AF_INET)}}}});
+  p.rules.push_back({__NR_fcntl, {{1, {u(F_GETFL), u(F_SETFL), u(F_GETFD), u(F_SETFD)}}}});
+  p.rules.push_back({__NR_ioctl, {{1, {u(FIONREAD), u(FIONBIO)}}}});
+  // slirp rereads /etc/resolv.conf when it changes: read-only opens.
+  p.rules.push_back({__NR_newfstatat, {}});
+  p.rules.push_back({__NR_openat, {{2, {0}, u(O_ACCMODE | O_CREAT | O_TRUNC | kTmpfileBit)}}});
+  return p;
+}
+
+Policy kvm_run_policy(const std::vector<int>& vcpu_fds, int in, int out, int err) {
+  Policy p;
+  p.who = "the KVM run loop";
+  add_base(p);
+  add_memory(p);
+  std::vector<uint32_t> vcpus;
+  for (int fd : vcpu_fds) vcpus.push_back(u(fd));
+  p.rules.push_back({__NR_ioctl, {{0, vcpus}, {1, {u(KVM_RUN), u(KVM_GET_REGS)}}}});
+  p.rules.push_back({__NR_read, {{0, {u(in)}}}});
+  p.rules.push_back({__NR_write, {{0, {u(out), u(err)}}}});
+  p.rules.push_back({__NR_clock_gettime, {}});
+  p.rules.push_back({__NR_close, {}});
+  return p;
+}
+
+}  // namespace mote::sandbox

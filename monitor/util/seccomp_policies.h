@@ -1,0 +1,30 @@
+// The allowlist of each monitor-side process (seccomp.h), declared in one
+// place so the unit tests count them and docs/security.md quotes the
+// figures: what each loop calls once its setup is done, and nothing more.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "monitor/util/seccomp.h"
+
+namespace mote::sandbox {
+
+// The 9P share server (monitor/share/server.cc) in the `mote` process that
+// forked the core: host file calls (the paths are confined by openat2, not
+// here), the SOCK_SEQPACKET socket `sock` only, signals forwarded to and the
+// status of the core `child`, dying by the core's own signal (kill of
+// `self`).
+Policy share_server_policy(int sock, pid_t child, pid_t self);
+
+// mote-net (monitor/net/helper_main.cc, libslirp): the frame socket, NAT
+// sockets (IPv4 only), read-only opens (slirp rereads /etc/resolv.conf), and
+// its one line on `status_fd`.
+Policy net_helper_policy(int status_fd);
+
+// mote's KVM run loop (monitor/vm/machine.cc): KVM_RUN and KVM_GET_REGS on
+// the vCPU fds, the console fds.
+Policy kvm_run_policy(const std::vector<int>& vcpu_fds, int in, int out, int err);
+
+}  // namespace mote::sandbox
