@@ -289,7 +289,9 @@ def footprint(b):
         v = res["min_mem_hello_mib"] = bisect_mem(b, ok, 64, "static hello")
         b.commands.append(("min-mem-hello", "binary search: %s" % shlex.join(
             [b.mote, "run", "--mem", "NM", b.hello])))
-        return row("smallest --mem for static hello", "%d MiB" % v, "", "", "-")
+        return row("smallest --mem for static hello", "%d MiB" % v,
+                   "the smallest size tried (--mem takes whole MiB here)" if v == 1 else "",
+                   "", "-")
 
     def redis_ready(mib):
         """Does redis-server reach 'Ready to accept connections' with --mem mib?"""
