@@ -10,6 +10,7 @@
 
 #include "abi/boot_info.h"
 #include "monitor/process/launch.h"
+#include "monitor/util/seccomp.h"
 #include "monitor/vm/machine.h"
 
 extern "C" const unsigned char mote_kernel_image[];
@@ -48,6 +49,8 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error, b
                                             size_t(mote_kernel_image_end - mote_kernel_image));
   cfg.boot_blob = blob;
   cfg.program = std::span<const uint8_t>(static_cast<const uint8_t*>(image), size);
+  cfg.sandbox = !o.no_sandbox;
+  if (o.no_sandbox) sandbox::warn_unsandboxed();
   cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
   auto report = vm::run_machine(cfg);
   munmap(image, size);

@@ -7,6 +7,8 @@
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/kvm.h"
 #include "monitor/vm/memory.h"
+#include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
 
 namespace mote::vm {
 
@@ -60,6 +62,15 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
 
   signal(SIGPIPE, SIG_IGN);
   ExitDispatcher dispatcher(*mem, config.console);
+  // From the first KVM_RUN on, the guest drives this loop: KVM_RUN and
+  // KVM_GET_REGS on the vCPU, the console, memory, exit (docs/security.md).
+  if (config.sandbox) {
+    std::string error;
+    auto policy = sandbox::kvm_run_policy({vcpu->fd()}, config.console.in, config.console.out,
+                                          config.console.err);
+    if (!sandbox::install(policy, &error)) return fail(error);
+    sandbox::test_escape_if_asked("kvm");
+  }
   report.result = run_vcpu(*vcpu, dispatcher, &report.times);
   return report;
 }

@@ -25,6 +25,9 @@ struct MachineConfig {
   std::span<const uint8_t> program;    // the program's ELF, placed in guest RAM (may be empty)
   uint64_t ram_bytes = 64ull << 20;
   HostConsole console;
+  // The run loop's seccomp filter (monitor/util/seccomp_policies.h) goes in
+  // before the first KVM_RUN; `mote run` sets it unless --no-sandbox.
+  bool sandbox = false;
 };
 
 // CLOCK_MONOTONIC when each setup step ended (for --timing and the bench).

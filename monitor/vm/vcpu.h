@@ -18,6 +18,7 @@ class Vcpu {
  public:
   Vcpu(UniqueFd fd, uint32_t id, kvm_run* run, size_t run_size)
       : fd_(std::move(fd)), id_(id), run_(run), run_size_(run_size) {}
+  int fd() const { return fd_.get(); }
   Vcpu(Vcpu&& o) noexcept;
   Vcpu& operator=(Vcpu&&) = delete;
   Vcpu(const Vcpu&) = delete;
