@@ -102,7 +102,7 @@ def draw(items, path, title):
     ax.set_yticklabels(labels, fontsize=8)
     for yi, v in zip(y, vals):
         ax.text(v, yi, " %.3gx" % v, va="center", fontsize=7)
-    ax.set_xlabel("ratio to the baseline of the same run (log scale, 1 = parity); mote: "
+    ax.set_xlabel("ratio to the baseline of the same run (log scale, 1 = parity)\nmote: "
                   "green better, red worse than the baseline; grey: gVisor", fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
