@@ -81,7 +81,10 @@ class Reader {
     }
     if (out && cap) out[n] = 0;
   }
-  void skip(u64 n) { pos_ += n; }
+  void skip(u64 n) {
+    if (n > end_ - pos_ || pos_ > end_) bad_ = true;  // past the range: stop
+    else pos_ += n;
+  }
 
  private:
   elf::ReadFn read_;
@@ -227,6 +230,10 @@ bool file_name(Reader& in, const Header& h, u64 index, Section line_str, elf::Re
       formats[k][1] = in.uleb();
     }
     u64 count = in.uleb();
+    if (nformats == 0) {  // entries of no bytes: nothing to name a file by
+      if (table == 1) return false;
+      continue;
+    }
     for (u64 i = 0; i < count && !in.bad(); ++i) {
       bool mine = table == 1 && i == index;
       for (u8 k = 0; k < nformats; ++k)
@@ -274,6 +281,7 @@ bool run_program(Reader& in, const Header& h, u64 addr, Row* match) {
     switch (op) {
       case 0: {  // extended
         u64 len = in.uleb();
+        if (in.pos() > h.end || len > h.end - in.pos()) return false;  // past the unit
         u64 next = in.pos() + len;
         u8 sub = len ? in.byte() : 0;
         if (sub == 1) {  // DW_LNE_end_sequence
