@@ -7,6 +7,7 @@
 // mote; the output must match (no pids, paths or timings are printed).
 // Part 2 (readiness, SCM_RIGHTS, shutdown, SIGPIPE, mmsg): sockets_unix_io.c.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -486,12 +487,23 @@ static void test_errors(void) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    snprintf(dir, sizeof dir, "/tmp/mote-sockets-%d", (int)getpid());
-    if (mkdir(dir, 0700) != 0) fatal("mkdir");
+    /* A fresh directory for the socket files, whatever an earlier run that
+     * died half-way left behind in the host's /tmp (natively), and removed
+     * with whatever is still in it. */
+    snprintf(dir, sizeof dir, "/tmp/mote-sockets-XXXXXX");
+    if (!mkdtemp(dir)) fatal("mkdtemp");
     test_pairs();
     test_paths();
     test_abstract_and_dgram();
     test_errors();
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[sizeof dir + 260];
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d) closedir(d);
     rmdir(dir);
     printf("failures %d\n", failures);
     return failures ? 1 : 0;
