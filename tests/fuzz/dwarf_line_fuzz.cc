@@ -11,21 +11,12 @@
 #include <vector>
 
 #include "kernel/exec/dwarf_line.h"
+#include "tests/fuzz/buffer_reader.h"
 
 namespace {
 
-struct Buf {
-  const uint8_t* data;
-  size_t size;
-};
-
-mote::Result<mote::usize> read_buf(void* ctx, mote::u64 off, void* out, mote::usize len) {
-  auto* b = static_cast<Buf*>(ctx);
-  if (off >= b->size) return mote::usize(0);
-  mote::usize n = len < b->size - off ? len : mote::usize(b->size - off);
-  memcpy(out, b->data + off, n);
-  return n;
-}
+using fuzz::Buf;
+using fuzz::read_buf;
 
 // ELF header, then .shstrtab, .debug_line, .debug_line_str, then 4 section
 // headers (null, the three).
