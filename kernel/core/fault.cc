@@ -199,34 +199,28 @@ void on_fault(const FaultFrame& f, UserContext* ctx) {
     process_exit(f.signal);
   const char* name = linux::signal_name(f.signal);
   const u64* r = f.regs;
-  char sym[128];
-  u64 off = 0;
-  u64 pc = r[16];
-  const char* fn =
-      g_proc.exe ? exec::symbolize(*g_proc.exe, pc, g_proc.load_bias, sym, sizeof sym, &off) : nullptr;
+  const char* signame = name ? name : "a signal";
   bool main_stack = false;
-  if (stack_overflow(f, &main_stack) && main_stack)
+  if (!stack_overflow(f, &main_stack))
+    console_printf("mote: program killed by %s (%s) at address 0x%lx\n", signame,
+                   describe(f.signal, f.code), (unsigned long)f.address);
+  else if (main_stack)
     console_printf("mote: program killed by %s (stack overflow: the main thread's %lu KiB stack "
                    "is used up; RLIMIT_STACK) at address 0x%lx\n",
-                   name ? name : "a signal", (unsigned long)(g_proc.stack_size >> 10),
-                   (unsigned long)f.address);
-  else if (stack_overflow(f, &main_stack))
-    console_printf("mote: program killed by %s (stack overflow: a thread's stack guard) at "
-                   "address 0x%lx\n", name ? name : "a signal", (unsigned long)f.address);
+                   signame, (unsigned long)(g_proc.stack_size >> 10), (unsigned long)f.address);
   else
-    console_printf("mote: program killed by %s (%s) at address 0x%lx\n", name ? name : "a signal",
-                   describe(f.signal, f.code), (unsigned long)f.address);
+    console_printf("mote: program killed by %s (stack overflow: a thread's stack guard) at "
+                   "address 0x%lx\n", signame, (unsigned long)f.address);
   if (g_nthreads > 1 && t) console_printf("mote:   in thread %d of %d\n", t->tid, g_nthreads);
-  if (fn) console_printf("mote:   pc %#lx <%s+%#lx> in %s\n", (unsigned long)pc, fn,
-                         (unsigned long)off, g_proc.exe_path.data);
-  else console_printf("mote:   pc %#lx in %s\n", (unsigned long)pc, g_proc.exe_path.data);
   console_printf("mote:   rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", r[0], r[1], r[2], r[3]);
   console_printf("mote:   rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n", r[4], r[5], r[6], r[7]);
   console_printf("mote:   r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n", r[8], r[9], r[10], r[11]);
   console_printf("mote:   r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n", r[12], r[13], r[14],
                  r[15]);
   console_printf("mote:   rip %016lx rflags %08lx\n", r[16], r[17]);
-  print_backtrace(pc, r[6], r[7]);
+  // Frame 0 is where the fault is, named from the file mapped there (the
+  // program, a library or the loader).
+  print_backtrace(r[16], r[6], r[7]);
   process_exit(f.signal);
 }
 
