@@ -63,6 +63,13 @@ void put_sockaddr_in(u8* at, net::Ipv4 a) {
   net::store_be32(at + 4, a.v);
 }
 
+// An integer field of the ifreq union (ifr_flags: 2 bytes, ifr_mtu and
+// ifr_ifindex: 4), the rest of the union zeroed.
+void put_int(IfReq& r, u32 value, usize bytes) {
+  memset(r.u, 0, sizeof r.u);
+  memcpy(r.u, &value, bytes);
+}
+
 u32 netmask(u32 prefix) { return prefix ? ~u32(0) << (32 - prefix) : 0; }
 
 Result<i64> ifconf(u64 arg) {
@@ -125,30 +132,20 @@ Result<i64> netdevice_ioctl(u32 cmd, u64 arg) {
       memset(r.name, 0, sizeof r.name);
       memcpy(r.name, f->name, strlen(f->name));
       break;
-    case kSiocgifflags: memset(r.u, 0, sizeof r.u); memcpy(r.u, &f->flags, 2); break;
+    case kSiocgifflags: put_int(r, f->flags, 2); break;
     case kSiocgifaddr: put_sockaddr_in(r.u, f->addr); break;
     case kSiocgifnetmask: put_sockaddr_in(r.u, net::Ipv4(netmask(f->prefix))); break;
     case kSiocgifbrdaddr:
       if (!(f->flags & kIffBroadcast)) return err(EADDRNOTAVAIL);
       put_sockaddr_in(r.u, net::Ipv4(f->addr.v | ~netmask(f->prefix)));
       break;
-    case kSiocgifmtu: {
-      i32 mtu = f->mtu;
-      memset(r.u, 0, sizeof r.u);
-      memcpy(r.u, &mtu, 4);
-      break;
-    }
+    case kSiocgifmtu: put_int(r, u32(f->mtu), 4); break;
     case kSiocgifhwaddr:
       memset(r.u, 0, sizeof r.u);
       memcpy(r.u, &f->hwtype, 2);  // sa_family: ARPHRD_*
       memcpy(r.u + 2, f->mac, 6);
       break;
-    case kSiocgifindex: {
-      i32 index = f->index;
-      memset(r.u, 0, sizeof r.u);
-      memcpy(r.u, &index, 4);
-      break;
-    }
+    case kSiocgifindex: put_int(r, u32(f->index), 4); break;
   }
   TRY(copy_to_user(arg, &r, sizeof r));
   return i64(0);
