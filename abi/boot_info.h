@@ -66,6 +66,11 @@ enum BootFlags : uint32_t {
   // Self-test (tests only): a kernel assertion fails on purpose before the
   // program starts; the report must name it with its file:line.
   kBootSelftestAssert = 1u << 13,
+  // Self-test (tests only), process platform: the core's clock is a stand-in
+  // for a host vDSO without a user-mode clock read, whose every read is a
+  // system call from outside the core's text; the run must behave as
+  // usual, and stderr names what the start-up probe saw.
+  kBootSelftestVdsoFallback = 1u << 14,
 };
 
 // A string in the blob: offset from the blob start, length without the NUL.

@@ -231,7 +231,7 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
     } else if (matches(a, "--selftest")) {
       if (!take_value(args, i, "--selftest", &v, error)) return std::nullopt;
       if (v != "sandbox-escape" && v != "timer" && v != "kernel" && v != "net" && v != "hang" &&
-          v != "assert" && v != "triple") {
+          v != "assert" && v != "triple" && v != "vdso-fallback") {
         *error = "unknown self-test '" + v + "'";
         return std::nullopt;
       }

@@ -74,7 +74,8 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
             (o.selftest == "timer" ? abi::kBootSelftestTimer : 0u) |
             (o.selftest == "net" ? abi::kBootSelftestNet : 0u) |
             (o.selftest == "hang" ? abi::kBootSelftestHang : 0u) |
-            (o.selftest == "assert" ? abi::kBootSelftestAssert : 0u);
+            (o.selftest == "assert" ? abi::kBootSelftestAssert : 0u) |
+            (o.selftest == "vdso-fallback" ? abi::kBootSelftestVdsoFallback : 0u);
   r.program_fd = p.fd;
   r.program_size = p.size;
   // A root filesystem image (dynamic programs, --add): the core maps it from

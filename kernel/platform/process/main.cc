@@ -70,6 +70,10 @@ void add_host_mapping(const char* line, usize len) {
   if (*p == '-') ++p;
   u64 e = parse_hex(p);
   if (s >= 0x800000000000ull) return;  // [vsyscall]
+  if (len > 6 && StrView(line + len - 6, 6) == StrView("[vdso]")) {
+    g.vdso_start = s;
+    g.vdso_end = e;
+  }
   // The host stack may grow down: reserve 8 MiB below it too.
   if (len > 7 && StrView(line + len - 7, 7) == StrView("[stack]"))
     s = s > (8ull << 20) ? s - (8ull << 20) : 0;
@@ -135,6 +139,7 @@ void continue_on_core_stack() {
   init_cpus();
   g_cpu0.host_tid = g.host_pid;
   read_host_maps();
+  init_vdso_clock();
   core::boot();
 }
 
@@ -182,6 +187,7 @@ extern "C" void mote_process_start(u64* sp, u64 base, u64* dynamic) {
     if (auxv[0] == 16) g.hwcap = auxv[1];
     else if (auxv[0] == 26) g.hwcap2 = auxv[1];
     else if (auxv[0] == 51) g.minsigstksz = auxv[1];
+    else if (auxv[0] == 33) g.vdso_ehdr = auxv[1];  // AT_SYSINFO_EHDR
   }
   if (g.minsigstksz == 0) g.minsigstksz = 2048;
 

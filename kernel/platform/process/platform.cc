@@ -27,16 +27,6 @@ int host_prot(u32 prot) {
   return int(prot & 7);
 }
 
-struct Timespec {
-  i64 sec, nsec;
-};
-
-u64 read_clock(int id) {
-  Timespec ts;
-  if (host::failed(host::syscall2(__NR_clock_gettime, id, long(&ts)))) return 0;
-  return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
-}
-
 }  // namespace
 
 const abi::BootInfo& boot_info() { return *g.boot; }
@@ -233,11 +223,6 @@ u64 hwcap() { return g.hwcap; }
 u64 hwcap2() { return g.hwcap2; }
 u64 min_signal_stack() { return g.minsigstksz; }
 
-u64 monotonic_ns() { return read_clock(1) - g.mono0; }
-u64 wall_ns() { return read_clock(0); }
-u64 process_cpu_ns() { return read_clock(2); }
-u64 thread_cpu_ns() { return read_clock(3); }
-u64 clock_resolution_ns() { return 1; }
 
 isize console_write(int stream, const void* buf, usize len) {
   for (;;) {
@@ -294,6 +279,7 @@ namespace mote::platform {
 
 void enter_program(const EntryState& s) {
   process::enable_syscall_dispatch();
+  process::probe_vdso_clock();
   process::install_host_signal_handlers();  // rt_sigaction: not in the allowlist
   process::install_seccomp();
   if (g.boot->flags & abi::kBootSelftestNet) g.net_selftest = true;

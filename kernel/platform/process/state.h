@@ -102,6 +102,13 @@ struct State {
   u32* shm_free = nullptr;       // stack of freed page numbers (core memory)
   u64 shm_nfree = 0;
   bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
+  // The host's vDSO (clock.cc): where the kernel mapped it (AT_SYSINFO_EHDR,
+  // and its [vdso] line in /proc/self/maps), and its clock_gettime, which
+  // reads CLOCK_REALTIME and CLOCK_MONOTONIC without a host system call;
+  // null when there is none or it turned out to make system calls anyway.
+  u64 vdso_ehdr = 0, vdso_start = 0, vdso_end = 0;
+  long (*vdso_clock_gettime)(long, void*) = nullptr;
+  volatile u64 vdso_syscalls = 0;  // system calls the vDSO made, served by on_sigsys
 };
 
 extern State g;
@@ -110,6 +117,13 @@ extern Cpu g_cpu0;
 // sandbox.cc
 void enable_syscall_dispatch();
 void install_seccomp();
+// clock.cc
+void init_vdso_clock();   // after read_host_maps
+void probe_vdso_clock();  // once Syscall User Dispatch is on (enter_program)
+// A SIGSYS from a system call the vDSO made (its clock source has no fast
+// path): performs it for the vDSO, from the core's text, and stores the
+// result. False when `call_addr` is not in the vDSO.
+bool serve_vdso_syscall(u64 call_addr, u64 nr, const u64 args[2], u64* ret);
 // signals.cc
 void install_signal_handlers();
 // The host signals passed on to the program (SIGHUP, SIGINT, SIGQUIT,
