@@ -95,14 +95,19 @@ bool klock_try() {
 
 bool klock_mine() { return klock_held() && g_klock_owner == current(); }
 
-void kunlock() {
+namespace {
+
+volatile u32 g_posted;  // kWork* bits waiting for the lock
+
+void release_klock() {
   g_klock_owner = nullptr;
   // Sleepers woken under the lock are told after it is released: woken
   // while it is still held, they would only block on it again (a convoy of
   // two host wake-ups per hand-off).
   Thread* woken = g_woken;
   g_woken = nullptr;
-  if (__atomic_exchange_n(&g_klock, 0, __ATOMIC_RELEASE) == 2) platform::wake_word(&g_klock, 1);
+  // Sequentially consistent: the look at g_posted after it must not pass it.
+  if (__atomic_exchange_n(&g_klock, 0, __ATOMIC_SEQ_CST) == 2) platform::wake_word(&g_klock, 1);
   while (woken) {
     Thread* next = woken->woken_next;
     // (A thread freed meanwhile leaves its word in the heap, still mapped:
@@ -110,6 +115,28 @@ void kunlock() {
     platform::wake_word(&woken->wake, 1);
     woken = next;
   }
+}
+
+}  // namespace
+
+void post_work(u32 work) { __atomic_or_fetch(&g_posted, work, __ATOMIC_SEQ_CST); }
+
+void run_posted_work() {
+  // Bounded, so a flood of arrivals cannot keep one thread here for good:
+  // what is left stays posted for the next kunlock, and the platform timer
+  // is armed as the backstop when nobody may unlock soon.
+  for (int round = 0; round < 4; ++round) {
+    if (!__atomic_load_n(&g_posted, __ATOMIC_SEQ_CST) || !klock_try()) return;
+    u32 work = __atomic_exchange_n(&g_posted, 0, __ATOMIC_SEQ_CST);
+    if (work) do_posted_work(work);
+    release_klock();
+  }
+  if (__atomic_load_n(&g_posted, __ATOMIC_SEQ_CST)) platform::timer_arm(platform::monotonic_ns());
+}
+
+void kunlock() {
+  release_klock();
+  run_posted_work();
 }
 
 bool klock_held() { return __atomic_load_n(&g_klock, __ATOMIC_RELAXED) != 0; }

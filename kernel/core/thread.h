@@ -89,6 +89,20 @@ bool klock_try();
 bool klock_held();  // by anyone (for assertions)
 bool klock_mine();  // by the current thread
 
+// Work an event could not do because the kernel lock was busy: a timer that
+// fired, frames that arrived (the platform's event context may not sleep,
+// so it only tries the lock). post_work records it; whoever holds the lock
+// runs it in kunlock, after letting go and taking it again, so it waits for
+// the current holder instead of a timer. run_posted_work does it at once
+// when the lock is free. (Store then try, against release then look: one
+// of the two sees the other, so posted work is never left behind.)
+inline constexpr u32 kWorkTimer = 1;  // core::on_timer's work
+inline constexpr u32 kWorkNet = 2;    // received frames (linux::inet_timer_work)
+void post_work(u32 work);
+void run_posted_work();
+// The work itself (timer.cc), under the kernel lock.
+void do_posted_work(u32 work);
+
 // RAII holder.
 class KLockGuard {
  public:

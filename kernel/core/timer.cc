@@ -37,15 +37,15 @@ void on_timer() {
   if (g_run_deadline && g_timer_fired_at >= g_run_deadline) run_timed_out();
   if (!g_threads) return;  // the boot self-test: no program yet
   // Called where sleeping is not allowed (an interrupt on the VM platform):
-  // a busy kernel lock means a retry a millisecond later.
-  if (!klock_try()) {
-    platform::timer_arm(platform::monotonic_ns() + 1000000);
-    return;
-  }
-  linux::timers_expire();
+  // with the kernel lock busy, its holder does the work when it lets go.
+  post_work(kWorkTimer);
+  run_posted_work();
+}
+
+void do_posted_work(u32 work) {
+  if (work & kWorkTimer) linux::timers_expire();
   linux::inet_timer_work();  // frames that arrived, the stack's timers
   linux::timers_rearm();
-  kunlock();
 }
 
 bool timer_selftest() {

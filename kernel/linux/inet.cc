@@ -5,8 +5,7 @@
 // Events: the platform calls core::on_net_ready when frames arrive (an
 // interrupt, the process platform's event thread). It only marks them
 // pending and, when the kernel lock is free, takes them at once; otherwise
-// the core's timer path (on_timer -> inet_timer_work) takes them a
-// millisecond later. The stack's own deadlines (retransmissions, delayed
+// the lock's holder takes them as it lets go (core::post_work). The stack's own deadlines (retransmissions, delayed
 // ACKs, TIME_WAIT, ARP retries) are folded into the platform timer by
 // linux/timer.cc (inet_deadline).
 #include "kernel/linux/inet.h"
@@ -76,16 +75,20 @@ bool g_device;
 u64 g_folded_deadline;  // what inet_deadline() last gave linux/timer.cc's rearm()
 
 // The stack's next deadline for the platform timer: 0 none, 1 at once.
+// Frames waiting once the program runs are posted work (on_net_ready,
+// inet_timer_work), not a deadline: the kernel lock's holder takes them.
+// Before that only a timer takes them.
 u64 stack_deadline() {
-  if (g_rx_pending) return 1;
+  if (g_rx_pending && !core::g_threads) return 1;
   if (!g_state) return 0;
   u64 d = g_state->stack.next_deadline();
   if (d == net::kNoDeadline) return 0;
   return d ? d : 1;
 }
 
-// Frames taken per timer run: a flood cannot hold the kernel lock for long;
-// the rest are taken a millisecond later.
+// Frames taken per run: a flood cannot hold the kernel lock for long; the
+// rest are posted work again (core::post_work), taken after the lock was
+// let go once.
 constexpr int kRxBudget = 256;
 
 net::InterfaceConfig config_from_boot() {
@@ -147,7 +150,10 @@ void inet_timer_work() {
       if (!len) break;
       st.input_frame(g_state->rx_buf, len, inet_now());
     }
-    if (n == kRxBudget) g_rx_pending = true;  // more may wait: next round
+    if (n == kRxBudget) {  // more may wait: next round
+      g_rx_pending = true;
+      if (core::g_threads) core::post_work(core::kWorkNet);
+    }
   }
   u64 now = inet_now();
   u64 d = st.next_deadline();
@@ -172,15 +178,10 @@ namespace mote::core {
 void on_net_ready() {
   linux::g_rx_pending = true;
   if (!g_threads) return;  // before the program: taken with the first timer
-  // Called where sleeping is not allowed: a busy kernel lock leaves the
-  // frames to the timer path, a millisecond later.
-  if (!klock_try()) {
-    platform::timer_arm(platform::monotonic_ns() + 1000000);
-    return;
-  }
-  linux::inet_timer_work();
-  linux::timers_rearm();
-  kunlock();
+  // Called where sleeping is not allowed: with the kernel lock busy, its
+  // holder takes the frames when it lets go (core/thread.cc post_work).
+  post_work(kWorkNet);
+  run_posted_work();
 }
 
 }  // namespace mote::core

@@ -119,9 +119,12 @@ void timer_loop() {
         retry_at = platform::monotonic_ns() + 1000000;
       }
     }
-    u64 d = g.timer_deadline;
+    u64 d = __atomic_load_n(&g.timer_deadline, __ATOMIC_ACQUIRE);
     if (d && platform::monotonic_ns() >= d) {
-      g.timer_deadline = 0;
+      // Disarmed unless someone armed it anew meanwhile (timer_arm does not
+      // always wake this thread: that deadline must stay).
+      __atomic_compare_exchange_n(&g.timer_deadline, &d, 0, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE);
       core::on_timer();
       __atomic_add_fetch(&g.timer_fired, 1, __ATOMIC_RELEASE);
       platform::wake_word(&g.timer_fired, 1);
@@ -343,13 +346,19 @@ u64 syscall_user_sp() {
 }
 
 void timer_arm(u64 deadline_ns) {
-  g.timer_deadline = deadline_ns;
+  u64 old = __atomic_exchange_n(&g.timer_deadline, deadline_ns, __ATOMIC_ACQ_REL);
+  // The timer thread sleeps until the deadline it last saw and then looks
+  // again: a later deadline, or none, needs no wake-up now (it would only
+  // cost two host calls: the network stack pushes its deadlines out on
+  // nearly every segment). An earlier one does.
+  if (old && (!deadline_ns || deadline_ns >= old)) return;
+  if (!deadline_ns) return;
   __atomic_add_fetch(&g.timer_seq, 1, __ATOMIC_RELEASE);
-  if (!g.timer_cpu && deadline_ns) {
+  if (!g.timer_cpu) {
     process::start_timer_thread();
     return;
   }
-  if (g.timer_cpu) wake_word(&g.timer_seq, 1);
+  wake_word(&g.timer_seq, 1);
 }
 
 u64 idle_until(u64 deadline_ns) {
