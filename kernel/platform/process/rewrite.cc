@@ -23,9 +23,24 @@
 // and executable at once (written RW, then made RX), and are Reserved in the
 // address space so the program cannot unmap them. Pages are never made RWX.
 //
-// Limits (docs/compat.md): one thread, so patching needs no cross-thread
-// protocol yet; only that 7-byte pattern is patched.
+// Other sites (glibc's read is `xor %eax,%eax; syscall`, its futex calls
+// set %eax in a register move) go through alignment padding instead: the
+// `syscall` becomes `jmp rel8` (also two bytes) to a run of no-op padding
+// within reach after it, which becomes `jmp rel32` to a stub:
+//
+//   lea -128(%rsp), %rsp; call *entry(%rip); lea 128(%rsp), %rsp
+//   jmp site+2                back after the syscall instruction
+//
+// The padding is found by decoding forward from the end of the `syscall`
+// (an instruction boundary the SIGSYS proved) with kernel/exec/x86_length:
+// no-ops that directly follow an instruction that never falls through (ret,
+// jmp), which nothing executes. Only the two bytes of the `syscall` and
+// dead padding change, so a thread stopped anywhere near the site (on the
+// `syscall`, or after it in a SIGSYS of its own) runs on correctly.
+//
+// Limits (docs/compat.md): only those two shapes are patched.
 #include "kernel/core/process.h"
+#include "kernel/exec/x86_length.h"
 #include "kernel/lib/string.h"
 #include "kernel/mm/heap.h"
 #include "kernel/platform/platform.h"
@@ -165,21 +180,94 @@ bool displaceable(const u8* code, const SiteRegs& r) {
   return false;
 }
 
+// Program text: executable, not writable (no JIT pages), readable so we can
+// inspect it; [start, end) within one VMA. Its protection, or 0.
+u32 text_prot(u64 start, u64 end) {
+  const mm::Vma* v = core::g_proc.as.vmas().find(start);
+  if (!v || v->kind == mm::VmaKind::Reserved || end > v->end) return 0;
+  if (!(v->prot & platform::kProtExec) || (v->prot & platform::kProtWrite) ||
+      !(v->prot & platform::kProtRead))
+    return 0;
+  return v->prot;
+}
+
+// Dead no-op padding for a 5-byte jmp, reachable by `jmp rel8` from the
+// syscall that ends at call_end (see the top), or 0.
+u64 find_padding(u64 call_end) {
+  constexpr u64 kReach = 127;  // rel8, from call_end
+  const u64 limit = call_end + kReach + 5;
+  const mm::Vma* v = core::g_proc.as.vmas().find(call_end);
+  if (!v) return 0;
+  const u64 end = min(limit, v->end);
+  u64 at = call_end;
+  bool dead = false;  // the previous instruction never falls through
+  u64 run = 0;        // start of the dead no-op run we are in, or 0
+  while (at < end) {
+    x86::Insn in;
+    if (!x86::decode(reinterpret_cast<const u8*>(at), usize(end - at), &in)) return 0;
+    if (in.is_nop && (dead || run)) {
+      if (!run) run = at;
+      if (at + in.length - run >= 5) return run - call_end <= kReach ? run : 0;
+    } else {
+      run = 0;
+      dead = in.ends_flow;
+    }
+    at += in.length;
+  }
+  return 0;
+}
+
+// The second shape (see the top): `syscall` -> jmp rel8 to padding ->
+// jmp rel32 to a stub that calls the core and jumps back.
+void rewrite_via_padding(u64 call_end) {
+  const u64 site = call_end - 2;
+  const u32 site_prot = text_prot(site, call_end);
+  const u8* code = reinterpret_cast<const u8*>(site);
+  if (!site_prot || code[0] != 0x0f || code[1] != 0x05) return;
+  const u64 pad = find_padding(call_end);
+  if (!pad || text_prot(pad, pad + 5) != site_prot) return;
+  if (!hot(call_end)) return;
+
+  u64 slot = find_slot(site);
+  if (!slot) return;
+  u8 stub[kSlot];
+  memset(stub, 0xcc, sizeof stub);  // int3 padding
+  usize k = 0;
+  const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
+  memcpy(stub + k, lea_down, sizeof lea_down);
+  k += sizeof lea_down;
+  stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
+  stub[k++] = 0x15;
+  u64 page = page_down(slot);
+  put32(stub + k, u32(i32(i64(page) - i64(slot + k + 4))));
+  k += 4;
+  const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
+  memcpy(stub + k, lea_up, sizeof lea_up);
+  k += sizeof lea_up;
+  stub[k++] = 0xe9;  // jmp rel32 back after the syscall
+  put32(stub + k, u32(i32(i64(call_end) - i64(slot + k + 4))));
+  k += 4;
+  if (!write_text(slot, stub, sizeof stub, platform::kProtRead | platform::kProtExec)) return;
+
+  // The padding first (nothing runs it), then the two bytes of the syscall.
+  u8 far[5] = {0xe9};
+  put32(far + 1, u32(i32(i64(slot) - i64(pad + 5))));
+  if (!write_text(pad, far, sizeof far, site_prot)) return;
+  const u8 near[2] = {0xeb, u8(pad - call_end)};
+  if (write_text(site, near, sizeof near, site_prot)) ++g.rewritten_padding;
+}
+
 void maybe_rewrite(u64 call_end, const SiteRegs& regs) {
   u64 nr = regs.rax;
   if (never_rewrite(nr) || nr > 0xffffffffull) return;
   u64 site = call_end - 7;
-  // The site must be program text: executable, not writable (no JIT pages),
-  // one VMA, and mapped readable so we can inspect it.
-  const mm::Vma* v = core::g_proc.as.vmas().find(site);
-  if (!v || v->kind == mm::VmaKind::Reserved || call_end > v->end) return;
-  if (!(v->prot & platform::kProtExec) || (v->prot & platform::kProtWrite) ||
-      !(v->prot & platform::kProtRead))
-    return;
+  const u32 site_prot = text_prot(site, call_end);
   const u8* code = reinterpret_cast<const u8*>(site);
-  if (code[5] != 0x0f || code[6] != 0x05 || !displaceable(code, regs)) return;
+  if (!site_prot || code[5] != 0x0f || code[6] != 0x05 || !displaceable(code, regs)) {
+    if (text_prot(call_end - 2, call_end)) rewrite_via_padding(call_end);
+    return;
+  }
   if (!hot(call_end)) return;
-  const u32 site_prot = v->prot;  // v dies when find_slot adds a VMA
 
   u64 slot = find_slot(site);
   if (!slot) return;
@@ -206,7 +294,7 @@ void maybe_rewrite(u64 call_end, const SiteRegs& regs) {
 
   u8 jmp[5] = {0xe9};
   put32(jmp + 1, u32(i32(i64(slot) - i64(site + 5))));
-  write_text(site, jmp, sizeof jmp, site_prot);
+  if (write_text(site, jmp, sizeof jmp, site_prot)) ++g.rewritten_direct;
 }
 
 }  // namespace mote::process

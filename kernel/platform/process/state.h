@@ -102,6 +102,7 @@ struct State {
   u32* shm_free = nullptr;       // stack of freed page numbers (core memory)
   u64 shm_nfree = 0;
   bool rewrite = true;           // patch hot syscall sites (MOTE_NO_REWRITE=1 turns off)
+  u32 rewritten_direct = 0, rewritten_padding = 0;  // sites patched, by shape (rewrite.cc)
   // The host's vDSO (clock.cc): where the kernel mapped it (AT_SYSINFO_EHDR,
   // and its [vdso] line in /proc/self/maps), and its clock_gettime, which
   // reads CLOCK_REALTIME and CLOCK_MONOTONIC without a host system call;
