@@ -23,6 +23,7 @@
 #include "kernel/core/process.h"
 #include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
+#include "kernel/fs/share9p.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/syscalls.h"
@@ -270,6 +271,7 @@ void process_exit(int wstatus) {
                      (unsigned long)as.refused(), as.refused() == 1 ? "" : "s",
                      (unsigned long)((as.charged() + (1 << 20) - 1) >> 20),
                      (unsigned long)(as.limit() >> 20));
+    if (platform::boot_info().flags & abi::kBootVerbose) fs::share_report();
     platform::exit(code);
   }
   add_zombie(g_proc.pid, g_proc.ppid, wstatus);

@@ -8,6 +8,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
+#include "kernel/platform/platform.h"
 
 namespace mote::platform {
 // Platforms without a share channel (mote's KVM monitor so far).
@@ -33,6 +34,16 @@ bool name_ok(StrView s) { return s.size <= kNameMax && p9::valid_name(str(s)); }
 
 Timespec ts(u64 sec, u64 nsec) { return Timespec{i64(sec), i64(nsec)}; }
 
+// What the server said about names and attributes is trusted for a second,
+// as virtiofs's cache=auto and NFS's attribute cache do: a server that
+// serves a page from a share would otherwise ask the host for the same
+// name and attributes on every request (8 round trips for nginx's open,
+// fstat, sendfile, close). Changes the guest makes itself are seen at once;
+// changes made on the host, within a second.
+constexpr u64 kCacheNs = 1000000000;
+
+bool fresh(u64 at) { return at && platform::monotonic_ns() - at < kCacheNs; }
+
 class ShareNode final : public Inode {
  public:
   ShareNode(FileSystem* f, Client* c, u32 fid, const p9::Attr& a)
@@ -40,6 +51,7 @@ class ShareNode final : public Inode {
     apply(a);
   }
   ~ShareNode() override {
+    for (Entry& e : names_) e.node.reset();
     c_->clunk(fid_);
     c_->clunk(iofid_);
     c_->clunk(wfid_);
@@ -59,6 +71,7 @@ class ShareNode final : public Inode {
     atime = ts(a.atime_sec, a.atime_nsec);
     mtime = ts(a.mtime_sec, a.mtime_nsec);
     ctime = ts(a.ctime_sec, a.ctime_nsec);
+    attr_at_ = platform::monotonic_ns();
   }
   Result<void> refresh() {
     apply(TRY(c_->getattr(fid_)));
@@ -68,7 +81,7 @@ class ShareNode final : public Inode {
   // ---- Attributes ----
 
   Result<void> getattr(Attr* out) override {
-    TRY(refresh());
+    if (!fresh(attr_at_)) TRY(refresh());
     TRY(Inode::getattr(out));
     out->blocks = blocks_;
     return ok();
@@ -125,13 +138,28 @@ class ShareNode final : public Inode {
 
   Result<Ref<Inode>> lookup(StrView name) override {
     if (!name_ok(name)) return err(ENOENT);
+    for (Entry& e : names_) {
+      if (!e.node || !(e.name.view() == name)) continue;
+      if (fresh(e.at)) return e.node;
+      e.node.reset();
+      break;
+    }
     u32 nf = TRY(c_->walk(fid_, name));
-    return adopt(nf, name);
+    Ref<Inode> n = TRY(adopt(nf, name));
+    remember(name, n);
+    return n;
+  }
+
+  // The guest changed what `name` means here: the next lookup asks.
+  void forget(StrView name) {
+    for (Entry& e : names_)
+      if (e.node && e.name.view() == name) e.node.reset();
   }
 
   Result<Ref<Inode>> mknod(StrView name, u32 m, u64 dev) override {
     TRY(may_write(*this));
     if (!name_ok(name)) return err(EINVAL);
+    forget(name);
     switch (m & kIfmt) {
       case kIfreg: {
         // Tlcreate turns a clone of this directory's fid into the new file
@@ -177,6 +205,7 @@ class ShareNode final : public Inode {
     TRY(may_write(*this));
     if (!name_ok(name)) return err(EINVAL);
     if (target.size > 0xffff) return err(ENAMETOOLONG);
+    forget(name);
     p9::Writer& w = c_->begin(p9::kTsymlink);
     w.u32(fid_);
     w.str(str(name));
@@ -191,6 +220,8 @@ class ShareNode final : public Inode {
     if (target.fs != fs) return err(EXDEV);
     if (target.is_dir()) return err(EPERM);
     if (!name_ok(name)) return err(EINVAL);
+    forget(name);
+    static_cast<ShareNode&>(target).attr_at_ = 0;  // its link count changes
     p9::Writer& w = c_->begin(p9::kTlink);
     w.u32(fid_);
     w.u32(static_cast<ShareNode&>(target).fid_);
@@ -208,6 +239,8 @@ class ShareNode final : public Inode {
     if (!new_dir.is_dir()) return err(ENOTDIR);
     if (flags) return err(EINVAL);  // 9P2000.L has no RENAME_NOREPLACE/EXCHANGE (as Linux v9fs)
     if (!name_ok(name) || !name_ok(new_name)) return err(EINVAL);
+    forget(name);
+    static_cast<ShareNode&>(new_dir).forget(new_name);
     p9::Writer& w = c_->begin(p9::kTrenameat);
     w.u32(fid_);
     w.str(str(name));
@@ -329,6 +362,24 @@ class ShareNode final : public Inode {
     return Ref<Inode>(n);
   }
 
+  // Keeps what lookup found for kCacheNs. Not directories: a directory
+  // holds its parent (set_parent), so a parent holding it would keep both
+  // alive, and their fids, for good.
+  void remember(StrView name, const Ref<Inode>& n) {
+    if (n->is_dir()) return;
+    Entry* slot = nullptr;
+    for (Entry& e : names_)
+      if (!e.node || !fresh(e.at)) {
+        slot = &e;
+        break;
+      }
+    if (!slot) slot = &names_[next_++ % kNames];
+    slot->node.reset();
+    if (!slot->name.set(name).ok()) return;
+    slot->node = n;
+    slot->at = platform::monotonic_ns();
+  }
+
   Result<void> set(const p9::SetAttr& a) {
     TRY(may_write(*this));
     TRY(c_->setattr(fid_, a));
@@ -338,6 +389,7 @@ class ShareNode final : public Inode {
   Result<void> unlinkat(StrView name, u32 flags) {
     TRY(may_write(*this));
     if (!name_ok(name)) return err(ENOENT);
+    forget(name);
     p9::Writer& w = c_->begin(p9::kTunlinkat);
     w.u32(fid_);
     w.str(str(name));
@@ -346,8 +398,19 @@ class ShareNode final : public Inode {
     return ok();
   }
 
+  // Names looked up here lately (directories; see remember).
+  struct Entry {
+    KString name;
+    Ref<Inode> node;
+    u64 at = 0;
+  };
+  static constexpr usize kNames = 8;
+
   Client* c_;
   u32 fid_;
+  Entry names_[kNames];
+  usize next_ = 0;
+  u64 attr_at_ = 0;         // when the attributes came from the server
   u32 iofid_ = p9::kNoFid;  // opened for reading (files) or listing (directories)
   u32 wfid_ = p9::kNoFid;   // opened for writing through Inode::write
   u64 blocks_ = 0;
@@ -358,8 +421,11 @@ class ShareNode final : public Inode {
 // An open regular file: a fid of its own, opened with the file's access mode.
 class ShareFile final : public File {
  public:
-  ShareFile(Ref<Inode> n, u32 flags, u32 fid) : File(static_cast<Ref<Inode>&&>(n), flags), fid_(fid) {}
-  ~ShareFile() override { node().client()->clunk(fid_); }
+  ShareFile(Ref<Inode> n, u32 flags, u32 fid, bool own)
+      : File(static_cast<Ref<Inode>&&>(n), flags), fid_(fid), own_(own) {}
+  ~ShareFile() override {
+    if (own_) node().client()->clunk(fid_);
+  }
 
   Result<usize> pread(void* buf, usize len, u64 off) override {
     return node().client()->read(fid_, off, buf, len);
@@ -391,14 +457,24 @@ class ShareFile final : public File {
  private:
   ShareNode& node() { return static_cast<ShareNode&>(*inode); }
   u32 fid_;
+  bool own_;  // false: the inode's read fid, shared (ShareNode::open)
 };
 
 Result<Ref<File>> ShareNode::open(u32 flags) {
   if (is_dir()) return Inode::open(flags);
   if (is_symlink()) return err(ELOOP);
   if (!is_reg()) return open_special(Ref<Inode>(this), flags);
+  // Read-only opens share one fid opened for reading: a 9P read names its
+  // offset, so they need no state of their own on the server, and opening
+  // and closing the file again costs no round trip.
+  if ((flags & kLopenMask) == 0) {
+    if (iofid_ == p9::kNoFid) iofid_ = TRY(c_->open_clone(fid_, 0 /*O_RDONLY*/));
+    auto f = make_ref<ShareFile>(Ref<Inode>(this), flags, iofid_, false);
+    if (!f) return err(ENOMEM);
+    return Ref<File>(f);
+  }
   u32 nf = TRY(c_->open_clone(fid_, flags & kLopenMask));
-  auto f = make_ref<ShareFile>(Ref<Inode>(this), flags, nf);
+  auto f = make_ref<ShareFile>(Ref<Inode>(this), flags, nf, true);
   if (!f) {
     c_->clunk(nf);
     return err(ENOMEM);
@@ -437,7 +513,10 @@ Result<Client*> session(P9Transport& t) {
 struct PlatformTransport final : P9Transport {
   u32 channel = 0;
   bool used = false;
+  u64 requests = 0;  // for --verbose (share_report)
+  StrView guest_path;
   Result<usize> rpc(const u8* req, usize n, u8* resp, usize cap) override {
+    ++requests;
     return platform::share_rpc(channel, req, n, resp, cap);
   }
 };
@@ -494,8 +573,9 @@ void mount_shares(const abi::BootInfo& b) {
     usize an = format(aname, sizeof aname, "%u", k);
     const char* what = "attaching";
     int e = 0;
-    auto root = share9p_attach(transport(platform::share_channel(k)), StrView(aname, an),
-                               m.flags & abi::kShareReadOnly);
+    PlatformTransport& t = transport(platform::share_channel(k));
+    t.guest_path = path;
+    auto root = share9p_attach(t, StrView(aname, an), m.flags & abi::kShareReadOnly);
     if (!root.ok()) {
       e = root.error();
     } else {
@@ -523,6 +603,13 @@ void mount_shares(const abi::BootInfo& b) {
       platform::exit(125);
     }
   }
+}
+
+void share_report() {
+  for (const PlatformTransport& t : g_transports)
+    if (t.used)
+      core::console_printf("mote: share %.*s: %lu 9P requests\n", int(t.guest_path.size),
+                           t.guest_path.data, (unsigned long)t.requests);
 }
 
 }  // namespace mote::fs

@@ -7,9 +7,13 @@
 // followed by the VFS here, inside the unikernel: the server never follows
 // one.
 //
+// Names (not directories) and attributes are trusted for a second
+// (kCacheNs in share9p.cc): the guest's own changes show at once, the
+// host's within that second. Read-only opens of a file share one fid.
+//
 // Not yet: writable shared mappings write nothing back (file mmap copies
-// through Inode::read); an inode is made per lookup, so filesystems mounted
-// beneath a share are refused, and getcwd inside a directory renamed since
+// through Inode::read); an inode is made per lookup (or kept that second),
+// so filesystems mounted beneath a share are refused, and getcwd inside a directory renamed since
 // it was entered shows the old name.
 #pragma once
 
@@ -36,5 +40,9 @@ Result<Ref<Inode>> share9p_attach(P9Transport& t, StrView aname, bool read_only)
 // Mounts every share the boot info lists, each at its guest path (created
 // like mkdir -p). On failure prints one line and ends the run (status 125).
 void mount_shares(const abi::BootInfo& b);
+
+// --verbose, at the end of the run: one line per share with the number of
+// 9P requests it took.
+void share_report();
 
 }  // namespace mote::fs

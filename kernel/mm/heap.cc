@@ -71,6 +71,72 @@ bool carve(int c) {
   return true;
 }
 
+// Large blocks up to kLargeCached bytes are sized in powers of two and kept
+// on a free list when freed (up to kLargeCacheMax bytes in all), so the
+// buffers a busy path takes and gives back (sendfile's, a socket's bounce
+// buffer) cost no platform call: on the process platform that is three host
+// calls per block, and an address range map_core never hands out again.
+constexpr u64 kLargeCached = 1 << 20;
+constexpr u64 kLargeCacheMax = 4 << 20;
+
+struct LargeFree {
+  u64 bytes;
+  LargeFree* next;
+};
+LargeFree* g_large_free;
+u64 g_large_cached;  // bytes on g_large_free
+
+u64 large_size(usize total) {
+  u64 bytes = page_up(total);
+  if (bytes > kLargeCached) return bytes;
+  u64 b = kPageSize;
+  while (b < bytes) b <<= 1;
+  return b;
+}
+
+// A large block: from the free list (*fresh false: its bytes are old) or new
+// from the platform (zero).
+Header* large_alloc(usize total, bool* fresh) {
+  u64 bytes = large_size(total);
+  for (LargeFree** p = &g_large_free; *p; p = &(*p)->next) {
+    if ((*p)->bytes != bytes) continue;
+    LargeFree* b = *p;
+    *p = b->next;
+    g_large_cached -= bytes;
+    *fresh = false;
+    return reinterpret_cast<Header*>(b);
+  }
+  auto r = platform::map_core(bytes);
+  if (!r.ok()) return nullptr;
+  g_footprint += bytes;
+  *fresh = true;
+  return reinterpret_cast<Header*>(r.value());
+}
+
+void* large_block(usize total, bool* fresh) {
+  Header* h = large_alloc(total, fresh);
+  if (!h) return nullptr;
+  h->magic = kMagicUsed;
+  h->size_class = kLarge;
+  h->large_bytes = large_size(total);
+  return h + 1;
+}
+
+void large_free(Header* h) {
+  const u64 bytes = h->large_bytes;
+  h->magic = kMagicFree;
+  if (bytes <= kLargeCached && g_large_cached + bytes <= kLargeCacheMax) {
+    auto* b = reinterpret_cast<LargeFree*>(h);
+    b->bytes = bytes;
+    b->next = g_large_free;
+    g_large_free = b;
+    g_large_cached += bytes;
+    return;
+  }
+  g_footprint -= bytes;
+  platform::unmap_core(reinterpret_cast<u64>(h), bytes);
+}
+
 }  // namespace
 
 void* kalloc(usize n) {
@@ -78,15 +144,8 @@ void* kalloc(usize n) {
   usize total = n + sizeof(Header);
   int c = class_for(total);
   if (c < 0) {
-    u64 bytes = page_up(total);
-    auto r = platform::map_core(bytes);
-    if (!r.ok()) return nullptr;
-    g_footprint += bytes;
-    auto* h = reinterpret_cast<Header*>(r.value());
-    h->magic = kMagicUsed;
-    h->size_class = kLarge;
-    h->large_bytes = bytes;
-    return h + 1;
+    bool fresh;
+    return large_block(total, &fresh);
   }
   if (!g_free[c] && !carve(c)) return nullptr;
   FreeBlock* b = g_free[c];
@@ -96,11 +155,18 @@ void* kalloc(usize n) {
 }
 
 void* kzalloc(usize n) {
+  if (n > (u64(1) << 40)) return nullptr;
+  usize total = n + sizeof(Header);
+  if (class_for(total) < 0) {
+    // Fresh platform pages are zero already: clearing them would only fault
+    // every page in. A reused block is cleared.
+    bool fresh;
+    void* p = large_block(total, &fresh);
+    if (p && !fresh) memset(p, 0, n);
+    return p;
+  }
   void* p = kalloc(n);
-  if (!p) return nullptr;
-  // Large blocks are fresh platform pages, zero already: clearing them would
-  // only fault every page in.
-  if (static_cast<Header*>(p)[-1].size_class != kLarge) memset(p, 0, n);
+  if (p) memset(p, 0, n);
   return p;
 }
 
@@ -109,9 +175,7 @@ void kfree(void* p) {
   auto* h = static_cast<Header*>(p) - 1;
   if (h->magic != kMagicUsed) platform::panic("kfree: bad or double-freed block");
   if (h->size_class == kLarge) {
-    g_footprint -= h->large_bytes;
-    h->magic = kMagicFree;
-    platform::unmap_core(reinterpret_cast<u64>(h), h->large_bytes);
+    large_free(h);
     return;
   }
   if (h->size_class >= kClasses) platform::panic("kfree: corrupt block header");

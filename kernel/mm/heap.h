@@ -1,5 +1,6 @@
 // The kernel heap: small objects from size-class free lists carved out of
-// 64 KiB chunks, large ones straight from platform::map_core. Returns nullptr
+// 64 KiB chunks, large ones from platform::map_core (those up to 1 MiB in
+// power-of-two sizes, and kept for reuse when freed, up to 4 MiB). Returns nullptr
 // when memory runs out; never throws. Hosted unit tests link a malloc-backed
 // version instead (tests/unit/host_heap.cc).
 #pragma once

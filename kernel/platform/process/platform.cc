@@ -175,12 +175,72 @@ Result<void> map_shared(u64 addr, const u64* tokens, usize n, u32 prot) {
   return ok();
 }
 
+namespace {
+
+// Ranges of the core region unmap_core gave back, for map_core to hand out
+// again (first fit; neighbours merged). When the table is full a range is
+// not reused: address space lost, never memory.
+struct FreeRange {
+  u64 addr, len;
+};
+FreeRange g_free_ranges[128];
+usize g_nfree_ranges;
+
+u64 reuse_range(u64 len) {
+  for (usize i = 0; i < g_nfree_ranges; ++i) {
+    FreeRange& r = g_free_ranges[i];
+    if (r.len < len) continue;
+    u64 addr = r.addr;
+    r.addr += len;
+    r.len -= len;
+    if (!r.len) g_free_ranges[i] = g_free_ranges[--g_nfree_ranges];
+    return addr;
+  }
+  return 0;
+}
+
+void give_back_range(u64 addr, u64 len) {
+  for (usize i = 0; i < g_nfree_ranges; ++i) {
+    FreeRange& r = g_free_ranges[i];
+    if (r.addr + r.len == addr) {
+      r.len += len;
+    } else if (addr + len == r.addr) {
+      r.addr = addr;
+      r.len += len;
+    } else {
+      continue;
+    }
+    // It may now touch another range too: merge that one in.
+    for (usize j = 0; j < g_nfree_ranges; ++j) {
+      FreeRange& o = g_free_ranges[j];
+      if (j == i || (o.addr + o.len != r.addr && r.addr + r.len != o.addr)) continue;
+      r.addr = min(r.addr, o.addr);
+      r.len += o.len;
+      g_free_ranges[j] = g_free_ranges[--g_nfree_ranges];
+      break;
+    }
+    return;
+  }
+  if (g_nfree_ranges < sizeof g_free_ranges / sizeof g_free_ranges[0])
+    g_free_ranges[g_nfree_ranges++] = FreeRange{addr, len};
+}
+
+}  // namespace
+
 Result<u64> map_core(u64 len) {
   len = page_up(len);
-  if (len > g.core_region_size - g.core_region_used) return err(ENOMEM);
-  u64 addr = g.core_region + g.core_region_used;
-  TRY(check(host::mprotect(addr, len, 3 /*PROT_READ|PROT_WRITE*/)));
-  g.core_region_used += len;
+  u64 addr = reuse_range(len);
+  bool fresh = !addr;
+  if (fresh) {
+    if (len > g.core_region_size - g.core_region_used) return err(ENOMEM);
+    addr = g.core_region + g.core_region_used;
+  }
+  long r = host::mprotect(addr, len, 3 /*PROT_READ|PROT_WRITE*/);
+  if (host::failed(r)) {
+    if (!fresh) give_back_range(addr, len);
+    return err(int(-r));
+  }
+  if (fresh) g.core_region_used += len;
   return addr;
 }
 
@@ -189,9 +249,12 @@ void prefault_core(u64 addr, u64 len) {
 }
 
 void unmap_core(u64 addr, u64 len) {
-  // Gives the pages back to the host; the address range stays reserved.
+  // Gives the pages back to the host; the address range stays reserved, and
+  // map_core hands it out again.
+  len = page_up(len);
   host::syscall3(__NR_madvise, long(addr), long(len), 4 /*MADV_DONTNEED*/);
   host::mprotect(addr, len, 0);
+  give_back_range(addr, len);
 }
 
 void set_fs_base(u64 base) {
@@ -263,6 +326,15 @@ void restore_terminal() {
 void random_seed(u8 out[32]) { memcpy(out, g.boot->random_seed, 32); }
 
 void exit(int status) {
+  if (g.boot && (g.boot->flags & abi::kBootVerbose)) {
+    char msg[96];
+    usize n = format(msg, sizeof msg, "mote: core region: %lu KiB of address space used\n",
+                     (unsigned long)(g.core_region_used >> 10));
+    host::write(2, msg, n);
+    n = format(msg, sizeof msg, "mote: syscall sites rewritten: %u, %u of them through padding\n",
+               g.rewritten_direct + g.rewritten_padding, g.rewritten_padding);
+    host::write(2, msg, n);
+  }
   process::gdb::on_exit(status & 0xff);
   restore_terminal();
   host::exit_group(status & 0xff);
