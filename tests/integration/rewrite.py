@@ -49,6 +49,27 @@ print(total, got)
 """
 
 
+# A forked child's own sites: getppid and getpgrp only in the child, n times.
+FORKED = r"""
+import os, sys
+n = int(sys.argv[1])
+os.getpid(); os.getpid(); os.getpid()  # the parent makes a stub page first
+pid = os.fork()
+if pid == 0:
+    s = 0
+    for i in range(n):
+        s += os.getppid() + os.getpgrp()
+    os._exit(0 if n == 0 or s > 0 else 1)
+_, st = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(st))
+"""
+
+
+def rewritten(err):
+    m = re.search(rb"mote: syscall sites rewritten: (\d+)", err)
+    return int(m.group(1)) if m else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mote", required=True)
@@ -73,6 +94,17 @@ def main():
           f"status {status}, {out!r} vs {want!r}, {err[-300:]!r}")
     m = re.search(rb"mote: syscall sites rewritten: (\d+)", err)
     check("and then no site is rewritten", m is not None and m.group(1) == b"0", f"{err[-200:]!r}")
+
+    # A forked child rewrites its own hot sites into the parent's stub pages.
+    counts = []
+    for n in (0, 50):
+        status, out, err = run([opts.mote, "run", "--verbose", PY, "-c", FORKED, str(n)], 120)
+        counts.append(rewritten(err) if status == 0 and out == b"child 0\n" else None)
+        check(f"a forked child calls getppid and getpgrp {n} times", counts[-1] is not None,
+              f"status {status}, {out!r}, {err[-300:]!r}")
+    if None not in counts:
+        check("the child's own sites are rewritten (2 more sites)", counts[1] >= counts[0] + 2,
+              f"{counts[0]} sites without the calls, {counts[1]} with them")
     return check.finish()
 
 

@@ -108,6 +108,13 @@ u64 find_slot(u64 site) {
     if (p.used < kSlotsPerPage && within(p.addr, site)) return p.addr + kSlot * (1 + p.used++);
   }
   if (g_npages == sizeof g_pages / sizeof g_pages[0]) return 0;
+  // A forked child (fork.cc runs it in its parent's place) uses only pages
+  // made before the fork. Its patches to the text go when the parent's
+  // memory comes back from the snapshot, and stub pages, being Reserved,
+  // stay and serve the parent later; but a new page could land where the
+  // child unmapped something of the parent's, and the parent's mapping
+  // could then not come back.
+  if (g.fork_depth > 0) return 0;
   u64 lo = site > kTwoGiB ? site - kTwoGiB + 2 * kPageSize : 0;
   auto r = core::g_proc.as.map_reserved(kPageSize, platform::kProtRead | platform::kProtWrite, lo,
                                         page_down(site));

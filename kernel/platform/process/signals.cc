@@ -130,9 +130,9 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
   }
   if (core::signal_work()) core::deliver_signals(&c->ctx);  // the context made above
   c->sig_ready = 0;
-  // A forked child's stubs would land in its parent's address space, which
-  // comes back from a snapshot when the child ends: children take SIGSYS.
-  if (g.rewrite && g.fork_depth == 0) {
+  // A forked child rewrites too, into stub pages made before the fork only
+  // (rewrite.cc find_slot).
+  if (g.rewrite) {
     core::klock();
     maybe_rewrite(si->addr, site);
     core::kunlock();

@@ -86,7 +86,7 @@ struct State {
   volatile u64 patching = 0;     // pages being rewritten (rewrite.cc); faults there retry
   volatile u64 patching_end = 0;
   u32 termios_changed = 0;       // streams whose host terminal modes -t changed
-  int fork_depth = 0;            // > 0: a forked child runs; no new syscall stubs
+  int fork_depth = 0;            // > 0: a forked child runs; no new stub pages
   // The boot images (platform::Image), mapped read-only in the core region.
   u64 image_base[2] = {};
   u64 image_size[2] = {};
