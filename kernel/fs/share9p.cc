@@ -51,6 +51,7 @@ class ShareNode final : public Inode {
     apply(a);
   }
   ~ShareNode() override {
+    mm::kfree(data_);
     for (Entry& e : names_) e.node.reset();
     c_->clunk(fid_);
     c_->clunk(iofid_);
@@ -288,6 +289,22 @@ class ShareNode final : public Inode {
     return c_->read(iofid_, off, buf, len);
   }
 
+  // Reads through `fid` (opened for reading). A small file of a read-only
+  // share is kept whole for kCacheNs: the guest cannot change it, and the
+  // host's changes show within that second, as its names and attributes do.
+  Result<usize> read_via(u32 fid, u64 off, void* buf, usize len) {
+    if (!fs->read_only || !is_reg()) return c_->read(fid, off, buf, len);
+    if (!data_ || !fresh(data_at_)) {
+      if (!fresh(attr_at_)) TRY(refresh());
+      if (size > kDataMax) return c_->read(fid, off, buf, len);
+      TRY(fill(fid));
+    }
+    if (off >= data_len_) return usize(0);
+    usize n = usize(min<u64>(len, data_len_ - off));
+    memcpy(buf, data_ + off, n);
+    return n;
+  }
+
   Result<usize> write(u64 off, const void* buf, usize len) override {
     if (is_dir()) return err(EISDIR);
     TRY(may_write(*this));
@@ -362,6 +379,34 @@ class ShareNode final : public Inode {
     return Ref<Inode>(n);
   }
 
+  // The whole file (at most kDataMax bytes) into data_.
+  Result<void> fill(u32 fid) {
+    mm::kfree(data_);
+    data_ = nullptr;
+    data_len_ = 0;
+    u64 cap = size + 1;  // one more: a file that grew since the getattr is not kept
+    u8* d = static_cast<u8*>(mm::kalloc(usize(cap)));
+    if (!d) return err(ENOMEM);
+    u64 got = 0;
+    while (got < cap) {
+      auto r = c_->read(fid, got, d + got, usize(cap - got));
+      if (!r.ok()) {
+        mm::kfree(d);
+        return Error{r.error()};
+      }
+      if (r.value() == 0) break;
+      got += r.value();
+    }
+    if (got > size) {  // grew: read it uncached this time
+      mm::kfree(d);
+      return err(EAGAIN);
+    }
+    data_ = d;
+    data_len_ = got;
+    data_at_ = platform::monotonic_ns();
+    return ok();
+  }
+
   // Keeps what lookup found for kCacheNs. Not directories: a directory
   // holds its parent (set_parent), so a parent holding it would keep both
   // alive, and their fids, for good.
@@ -405,12 +450,16 @@ class ShareNode final : public Inode {
     u64 at = 0;
   };
   static constexpr usize kNames = 8;
+  static constexpr u64 kDataMax = 256 * 1024;  // read-only shares: files kept whole
 
   Client* c_;
   u32 fid_;
   Entry names_[kNames];
   usize next_ = 0;
   u64 attr_at_ = 0;         // when the attributes came from the server
+  u8* data_ = nullptr;      // read-only shares: the file's bytes (read_via)
+  u64 data_len_ = 0;
+  u64 data_at_ = 0;
   u32 iofid_ = p9::kNoFid;  // opened for reading (files) or listing (directories)
   u32 wfid_ = p9::kNoFid;   // opened for writing through Inode::write
   u64 blocks_ = 0;
@@ -428,7 +477,10 @@ class ShareFile final : public File {
   }
 
   Result<usize> pread(void* buf, usize len, u64 off) override {
-    return node().client()->read(fid_, off, buf, len);
+    auto r = node().read_via(fid_, off, buf, len);
+    // A file that grew while it was being kept: read it as it comes.
+    if (!r.ok() && r.error() == EAGAIN) return node().client()->read(fid_, off, buf, len);
+    return r;
   }
 
   Result<usize> pwrite(const void* buf, usize len, u64 off) override {

@@ -8,8 +8,9 @@
 // one.
 //
 // Names (not directories) and attributes are trusted for a second
-// (kCacheNs in share9p.cc): the guest's own changes show at once, the
-// host's within that second. Read-only opens of a file share one fid.
+// (kCacheNs in share9p.cc), and on read-only shares the bytes of small
+// files: the guest's own changes show at once, the host's within that
+// second. Read-only opens of a file share one fid.
 //
 // Not yet: writable shared mappings write nothing back (file mmap copies
 // through Inode::read); an inode is made per lookup (or kept that second),

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What the share client keeps (kernel/fs/share9p.cc): names and attributes
-for a second, one read fid for every read-only open of a file.
+for a second, one read fid for every read-only open of a file, and on
+read-only shares the bytes of small files for that second.
 
   - a loop of open, fstat, read, close of one file takes a handful of 9P
     requests, not a handful per round (`--verbose` counts them at exit);
@@ -69,17 +70,33 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "page.html"), "wb") as f:
             f.write(b"x" * 1000)
-        status, out, err = run([opts.mote, "run", "--verbose", "-v", f"{d}:/data", PY, "-c", LOOP], 60)
-        m = re.search(rb"mote: share /data: (\d+) 9P requests", err)
-        check("200 rounds of open, fstat, read, close", status == 0 and out == b"ok 1000\n",
-              f"status {status}, {out!r}, {err[-300:]!r}")
-        check("--verbose counts the share's requests", m is not None, f"stderr {err[-300:]!r}")
-        if m:
-            n = int(m.group(1))
-            # Without the cache: a walk, a getattr, a walk and an open, a read and
-            # two clunks per round, 1,400. With it: one read per round, the first
-            # round's lookup and open, a few more each second.
-            check("the rounds take one 9P request each", n <= 200 + 40, f"{n} requests")
+        # Without the cache: a walk, a getattr, a walk and an open, a read and two
+        # clunks per round, 1,400 requests. With it, on a writable share: one read
+        # per round, the first round's lookup and open, a few more each second; on a
+        # read-only share (the default) the file's bytes are kept too.
+        for mode, bound, what in ((":rw", 200 + 40, "one 9P request each"),
+                                  ("", 40, "almost no 9P requests (read-only: data kept)")):
+            status, out, err = run([opts.mote, "run", "--verbose", "-v", f"{d}:/data{mode}", PY,
+                                    "-c", LOOP], 60)
+            m = re.search(rb"mote: share /data: (\d+) 9P requests", err)
+            check(f"200 rounds of open, fstat, read, close ({mode or ':ro'})",
+                  status == 0 and out == b"ok 1000\n", f"status {status}, {out!r}, {err[-300:]!r}")
+            check(f"--verbose counts the share's requests ({mode or ':ro'})", m is not None,
+                  f"stderr {err[-300:]!r}")
+            if m:
+                n = int(m.group(1))
+                check(f"the rounds take {what}", n <= bound, f"{n} requests")
+
+        # A file too large to keep (256 KiB) reads through, byte for byte.
+        big = bytes(range(256)) * 2048 + b"tail"
+        with open(os.path.join(d, "big.bin"), "wb") as f:
+            f.write(big)
+        status, out, err = run([opts.mote, "run", "-v", f"{d}:/data", PY, "-c",
+                                "import hashlib,sys; d=open('/data/big.bin','rb').read(); "
+                                "sys.stdout.write(hashlib.sha256(d).hexdigest())"], 60)
+        import hashlib
+        check("a file larger than what is kept reads whole", status == 0 and
+              out.decode() == hashlib.sha256(big).hexdigest(), f"status {status}, {err!r}")
 
         status, out, err = run([opts.mote, "run", "-v", f"{d}:/data:rw", PY, "-c", GUEST_CHANGES], 60)
         want = b"one 3\nFalse\nsecond 6\nFalse second\nthird!! 7 False\n"
