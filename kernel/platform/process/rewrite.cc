@@ -187,6 +187,30 @@ bool displaceable(const u8* code, const SiteRegs& r) {
   return false;
 }
 
+// The stub in `slot` (see the top): `before` replayed, then the call into
+// the core with the red zone stepped over, then the jump back to call_end.
+bool write_stub(u64 slot, const u8* before, usize nbefore, u64 call_end) {
+  u8 stub[kSlot];
+  memset(stub, 0xcc, sizeof stub);  // int3 padding
+  usize k = 0;
+  memcpy(stub + k, before, nbefore);
+  k += nbefore;
+  const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
+  memcpy(stub + k, lea_down, sizeof lea_down);
+  k += sizeof lea_down;
+  stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
+  stub[k++] = 0x15;
+  u64 page = page_down(slot);
+  put32(stub + k, u32(i32(i64(page) - i64(slot + k + 4))));
+  k += 4;
+  const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
+  memcpy(stub + k, lea_up, sizeof lea_up);
+  k += sizeof lea_up;
+  stub[k++] = 0xe9;  // jmp rel32 back after the syscall
+  put32(stub + k, u32(i32(i64(call_end) - i64(slot + k + 4))));
+  return write_text(slot, stub, sizeof stub, platform::kProtRead | platform::kProtExec);
+}
+
 // Program text: executable, not writable (no JIT pages), readable so we can
 // inspect it; [start, end) within one VMA. Its protection, or 0.
 u32 text_prot(u64 start, u64 end) {
@@ -237,24 +261,7 @@ void rewrite_via_padding(u64 call_end) {
 
   u64 slot = find_slot(site);
   if (!slot) return;
-  u8 stub[kSlot];
-  memset(stub, 0xcc, sizeof stub);  // int3 padding
-  usize k = 0;
-  const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
-  memcpy(stub + k, lea_down, sizeof lea_down);
-  k += sizeof lea_down;
-  stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
-  stub[k++] = 0x15;
-  u64 page = page_down(slot);
-  put32(stub + k, u32(i32(i64(page) - i64(slot + k + 4))));
-  k += 4;
-  const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
-  memcpy(stub + k, lea_up, sizeof lea_up);
-  k += sizeof lea_up;
-  stub[k++] = 0xe9;  // jmp rel32 back after the syscall
-  put32(stub + k, u32(i32(i64(call_end) - i64(slot + k + 4))));
-  k += 4;
-  if (!write_text(slot, stub, sizeof stub, platform::kProtRead | platform::kProtExec)) return;
+  if (!write_stub(slot, nullptr, 0, call_end)) return;
 
   // The padding first (nothing runs it), then the two bytes of the syscall.
   u8 far[5] = {0xe9};
@@ -278,26 +285,8 @@ void maybe_rewrite(u64 call_end, const SiteRegs& regs) {
 
   u64 slot = find_slot(site);
   if (!slot) return;
-  u8 stub[kSlot];
-  memset(stub, 0xcc, sizeof stub);  // int3 padding
-  usize k = 0;
-  memcpy(stub + k, code, 5);  // the displaced instruction, at the same %rsp
-  k += 5;
-  const u8 lea_down[] = {0x48, 0x8d, 0x64, 0x24, 0x80};
-  memcpy(stub + k, lea_down, sizeof lea_down);
-  k += sizeof lea_down;
-  stub[k++] = 0xff;  // call *rel32(%rip): the entry pointer at the page start
-  stub[k++] = 0x15;
-  u64 page = page_down(slot);
-  put32(stub + k, u32(i32(i64(page) - i64(slot + k + 4))));
-  k += 4;
-  const u8 lea_up[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
-  memcpy(stub + k, lea_up, sizeof lea_up);
-  k += sizeof lea_up;
-  stub[k++] = 0xe9;  // jmp rel32 back after the syscall
-  put32(stub + k, u32(i32(i64(call_end) - i64(slot + k + 4))));
-  k += 4;
-  if (!write_text(slot, stub, sizeof stub, platform::kProtRead | platform::kProtExec)) return;
+  // The displaced instruction first, at the same %rsp.
+  if (!write_stub(slot, code, 5, call_end)) return;
 
   u8 jmp[5] = {0xe9};
   put32(jmp + 1, u32(i32(i64(slot) - i64(site + 5))));
