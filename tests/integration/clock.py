@@ -7,6 +7,8 @@ with a vDSO that falls back to a system call.
     between the host's readings taken before and after the run;
   - a program using timers (the core's timer thread), sleeps on several
     threads and TCP over the guest's loopback prints what it prints natively;
+  - timer signals every millisecond while the program reads clocks in a
+    loop (the core is often inside the vDSO when a signal is aimed at it);
   - the same under `--selftest vdso-fallback`, where every clock read of the
     core is a system call from outside its text (SIGSYS on program threads,
     also nested in the SIGSYS handler; the seccomp filter's exception on the
@@ -55,6 +57,28 @@ print("alarm", got, "slept", slept, "bytes", n)
 """
 
 
+# Signals aimed at a thread while the core reads the clock in the host's
+# vDSO for it: the core is interrupted there, and the signal must wait for
+# the end of the system call, not be delivered on the core's stack.
+KICKS = r"""
+import signal, time
+n = 0
+def on(s, f):
+    global n
+    n += 1
+signal.signal(signal.SIGPROF, on)
+signal.signal(signal.SIGALRM, on)
+signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)
+signal.setitimer(signal.ITIMER_REAL, 0.0007, 0.0007)
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    time.clock_gettime(time.CLOCK_REALTIME)
+signal.setitimer(signal.ITIMER_PROF, 0)
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("signals", n > 100)
+"""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mote", required=True)
@@ -91,6 +115,10 @@ def main():
                   b"mote: selftest: the vDSO probe saw 2 system calls" in err, f"stderr {err!r}")
         else:
             check("nothing on stderr", err == b"", f"stderr {err!r}")
+    for i in range(3):
+        status, out, err = run([opts.mote, "run", py, "-c", KICKS], 60)
+        check(f"timer signals while clocks are read, run {i + 1}",
+              status == 0 and out == b"signals True\n", f"status {status}, {out!r}, {err!r}")
     return check.finish()
 
 

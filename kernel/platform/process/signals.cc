@@ -59,7 +59,13 @@ constexpr u64 kSaSiginfo = 4, kSaOnstack = 0x08000000, kSaRestorer = 0x04000000;
 constexpr u64 kSaNodefer = 0x40000000;
 constexpr int kSysUserDispatch = 2;  // si_code of SIGSYS from SUD
 
-bool in_core_text(u64 pc) { return pc >= g.text_start && pc < g.text_end; }
+// The core's own code: its text, and the host vDSO it calls for the clock
+// (clock.cc). A thread interrupted there is in the core, never in the
+// program (the program is given no vDSO).
+bool in_core_text(u64 pc) {
+  if (pc >= g.text_start && pc < g.text_end) return true;
+  return g.vdso_clock_gettime && pc >= g.vdso_start && pc < g.vdso_end;
+}
 
 extern "C" char mote_fast_check[], mote_fast_popf[], mote_fast_mov[], mote_fast_ret[];
 extern "C" char mote_fast_deliver_trap[];
