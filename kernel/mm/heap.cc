@@ -94,31 +94,30 @@ u64 large_size(usize total) {
   return b;
 }
 
-// A large block: from the free list (*fresh false: its bytes are old) or new
+// A large block: from the free list (*zero false: its bytes are old) or new
 // from the platform (zero).
-Header* large_alloc(usize total, bool* fresh) {
-  u64 bytes = large_size(total);
+void* large_block(usize total, bool* zero) {
+  const u64 bytes = large_size(total);
+  Header* h = nullptr;
   for (LargeFree** p = &g_large_free; *p; p = &(*p)->next) {
     if ((*p)->bytes != bytes) continue;
     LargeFree* b = *p;
     *p = b->next;
     g_large_cached -= bytes;
-    *fresh = false;
-    return reinterpret_cast<Header*>(b);
+    *zero = false;
+    h = reinterpret_cast<Header*>(b);
+    break;
   }
-  auto r = platform::map_core(bytes);
-  if (!r.ok()) return nullptr;
-  g_footprint += bytes;
-  *fresh = true;
-  return reinterpret_cast<Header*>(r.value());
-}
-
-void* large_block(usize total, bool* fresh) {
-  Header* h = large_alloc(total, fresh);
-  if (!h) return nullptr;
+  if (!h) {
+    auto r = platform::map_core(bytes);
+    if (!r.ok()) return nullptr;
+    g_footprint += bytes;
+    *zero = true;
+    h = reinterpret_cast<Header*>(r.value());
+  }
   h->magic = kMagicUsed;
   h->size_class = kLarge;
-  h->large_bytes = large_size(total);
+  h->large_bytes = bytes;
   return h + 1;
 }
 
@@ -137,36 +136,33 @@ void large_free(Header* h) {
   platform::unmap_core(reinterpret_cast<u64>(h), bytes);
 }
 
-}  // namespace
-
-void* kalloc(usize n) {
+// A block of n bytes; *zero says whether it is known to be zero already.
+void* alloc(usize n, bool* zero) {
   if (n > (u64(1) << 40)) return nullptr;
   usize total = n + sizeof(Header);
   int c = class_for(total);
-  if (c < 0) {
-    bool fresh;
-    return large_block(total, &fresh);
-  }
+  if (c < 0) return large_block(total, zero);
   if (!g_free[c] && !carve(c)) return nullptr;
   FreeBlock* b = g_free[c];
   g_free[c] = b->next;
   b->h.magic = kMagicUsed;
+  *zero = false;
   return &b->h + 1;
 }
 
+}  // namespace
+
+void* kalloc(usize n) {
+  bool zero;
+  return alloc(n, &zero);
+}
+
 void* kzalloc(usize n) {
-  if (n > (u64(1) << 40)) return nullptr;
-  usize total = n + sizeof(Header);
-  if (class_for(total) < 0) {
-    // Fresh platform pages are zero already: clearing them would only fault
-    // every page in. A reused block is cleared.
-    bool fresh;
-    void* p = large_block(total, &fresh);
-    if (p && !fresh) memset(p, 0, n);
-    return p;
-  }
-  void* p = kalloc(n);
-  if (p) memset(p, 0, n);
+  // Fresh platform pages (large blocks) are zero already: clearing them
+  // would only fault every page in.
+  bool zero;
+  void* p = alloc(n, &zero);
+  if (p && !zero) memset(p, 0, n);
   return p;
 }
 

@@ -34,17 +34,15 @@ struct Timespec {
 
 constexpr long kClockRealtime = 0, kClockMonotonic = 1;
 
+}  // namespace
+
 u64 read_clock(long id) {
   Timespec ts;
   auto* vdso = g.vdso_clock_gettime;
-  if (vdso && (id == kClockRealtime || id == kClockMonotonic)) {
-    if (vdso(id, &ts) == 0) return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
-  }
-  if (host::failed(host::syscall2(__NR_clock_gettime, id, long(&ts)))) return 0;
+  bool got = vdso && (id == kClockRealtime || id == kClockMonotonic) && vdso(id, &ts) == 0;
+  if (!got && host::failed(host::syscall2(__NR_clock_gettime, id, long(&ts)))) return 0;
   return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
 }
-
-}  // namespace
 
 void init_vdso_clock() {
   // The auxiliary vector and /proc/self/maps must agree on where it is.

@@ -119,6 +119,9 @@ extern Cpu g_cpu0;
 void enable_syscall_dispatch();
 void install_seccomp();
 // clock.cc
+// The host clock `id` in ns (the vDSO for CLOCK_REALTIME and
+// CLOCK_MONOTONIC, else clock_gettime); 0 when the host refuses it.
+u64 read_clock(long id);
 void init_vdso_clock();   // after read_host_maps
 void probe_vdso_clock();  // once Syscall User Dispatch is on (enter_program)
 // A SIGSYS from a system call the vDSO made (its clock source has no fast

@@ -292,10 +292,7 @@ u64 thread_cpu_ns_of(void* thread) {
   auto* c = static_cast<Cpu*>(static_cast<core::Thread*>(thread)->platform);
   if (!c || !c->host_tid) return 0;
   // The host's CPU clock of that host thread: (~tid << 3) | PERTHREAD | SCHED.
-  long clock = long((~u64(c->host_tid)) << 3) | 6;
-  process::Timespec ts;
-  if (host::failed(host::syscall2(__NR_clock_gettime, clock, long(&ts)))) return 0;
-  return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
+  return process::read_clock(long((~u64(c->host_tid)) << 3) | 6);
 }
 
 u32 cpu_count() { return g.cpus; }
