@@ -17,6 +17,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
+#include "kernel/linux/timer.h"
 #include "kernel/linux/user.h"
 #include "kernel/platform/platform.h"
 
@@ -106,13 +107,10 @@ i64 deadline(u64 timeout_addr, u32 op, u32 flags, u64* out) {
   if (!copy_from_user(t, timeout_addr, sizeof t).ok()) return -EFAULT;
   if (t[0] < 0 || t[1] < 0 || t[1] >= i64(kNs)) return -EINVAL;
   u64 ns = u64(t[0]) * kNs + u64(t[1]);
-  u64 now = platform::monotonic_ns();
-  if (op == kWait) {
-    *out = now + ns;  // FUTEX_WAIT: relative, on CLOCK_MONOTONIC
-  } else {
-    u64 base = (flags & kClockRealtime) ? platform::wall_ns() : now;
-    *out = ns <= base ? now : now + (ns - base);
-  }
+  if (op == kWait)
+    *out = platform::monotonic_ns() + ns;  // FUTEX_WAIT: relative, on CLOCK_MONOTONIC
+  else
+    *out = (flags & kClockRealtime) ? monotonic_at_wall(ns) : ns;  // may be past: at once
   return 0;
 }
 

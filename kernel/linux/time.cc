@@ -4,6 +4,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/linux/syscalls.h"
+#include "kernel/linux/timer.h"
 #include "kernel/linux/user.h"
 #include "kernel/platform/platform.h"
 
@@ -92,6 +93,12 @@ i64 sleep_until(u64 deadline, u64* left) {
 
 }  // namespace
 
+u64 monotonic_at_wall(u64 wall) {
+  u64 now_wall = platform::wall_ns();
+  u64 now = platform::monotonic_ns();
+  return wall > now_wall ? add_sat(now, wall - now_wall) : now;
+}
+
 i64 sys_clock_gettime(const SysArgs& a) {
   u64 ns;
   if (!read_clock(i64(i32(a.u(0))), &ns)) return -EINVAL;
@@ -148,15 +155,13 @@ i64 sys_clock_nanosleep(const SysArgs& a) {
                                                                                   : -EINVAL;
   i64 r = load_ts(a.u(2), &t);
   if (r) return r;
-  u64 now_mono = platform::monotonic_ns();
   u64 deadline;
-  if (!(flags & kTimerAbstime)) {
-    deadline = add_sat(now_mono, t);
-  } else {
-    u64 now;
-    read_clock(id, &now);
-    deadline = t <= now ? now_mono : add_sat(now_mono, t - now);
-  }
+  if (!(flags & kTimerAbstime))
+    deadline = add_sat(platform::monotonic_ns(), t);
+  else if (id == kRealtime || id == kTai)
+    deadline = monotonic_at_wall(t);
+  else
+    deadline = t;  // the monotonic clock itself (CLOCK_BOOTTIME reads the same)
   if (id == kProcessCpu) {
     // Sleeping burns no CPU time: a CPU-clock sleep would wait forever for
     // a single-threaded program; Linux lets it, we refuse it.

@@ -127,10 +127,7 @@ void set_timer(Timer& t, u64 value, u64 interval, bool absolute) {
   } else {
     u64 now = now_of(t);
     if (absolute) {
-      if (t.realtime) {
-        u64 wall = platform::wall_ns();
-        value = value > wall ? now + (value - wall) : now;
-      }
+      if (t.realtime) value = monotonic_at_wall(value);
       t.expires = value > now ? value : now;
     } else {
       t.expires = now + value;

@@ -27,6 +27,12 @@ u64 timerfd_deadline();
 void timerfd_expire();
 bool timerfd_armed();
 
+// time.cc: the monotonic time at which CLOCK_REALTIME reaches `wall` (now
+// when it is past). The wall clock is read before the monotonic one, so the
+// answer is never early by the time between the two reads: an absolute
+// realtime deadline never fires before its time.
+u64 monotonic_at_wall(u64 wall);
+
 // Some timer is armed (a blocked thread may yet be interrupted).
 bool timers_armed();
 

@@ -109,8 +109,7 @@ class TimerFd final : public AnonFile, public Listed<TimerFd> {
       if (!absolute) {
         expires_ = now + value;
       } else if (realtime_) {
-        u64 wall = platform::wall_ns();
-        expires_ = value > wall ? now + (value - wall) : now;
+        expires_ = monotonic_at_wall(value);
       } else {
         expires_ = value;  // may be past: expires at once
       }
