@@ -21,6 +21,7 @@
 #include "kernel/core/fork.h"
 
 #include "kernel/core/process.h"
+#include "kernel/core/signals.h"
 #include "kernel/core/thread.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/share9p.h"
@@ -74,6 +75,7 @@ struct ForkState {
   SavedProc proc;
   u64 fs_base;
   int child_pid;
+  u64 host_signals;  // from outside while suspended (note_host_signals)
 };
 
 struct Zombie {
@@ -194,6 +196,10 @@ void add_zombie(int pid, int ppid, int wstatus) {
 
 bool is_forked_child() { return g_fork != nullptr; }
 
+void note_host_signals(u64 set) {
+  for (ForkState* s = g_fork; s; s = s->outer) s->host_signals |= set;
+}
+
 void release_exe(fs::Inode* n) {
   if (!n) return;
   Ref<fs::Inode> last(n);  // dropped with the reference g_proc.exe held
@@ -274,7 +280,8 @@ void process_exit(int wstatus) {
     if (platform::boot_info().flags & abi::kBootVerbose) fs::share_report();
     platform::exit(code);
   }
-  add_zombie(g_proc.pid, g_proc.ppid, wstatus);
+  int child_pid = g_proc.pid;
+  add_zombie(child_pid, g_proc.ppid, wstatus);
   // The child's resources go; the parent's come back.
   fs::FdTable* child_fds = fs::swap_fdtable(s->fds);
   s->fds = nullptr;
@@ -297,6 +304,19 @@ void process_exit(int wstatus) {
         reinterpret_cast<void*>((reinterpret_cast<u64>(s->fpu) + 63) & ~u64(63)));
   g_fork = s->outer;
   platform::fork_depth(--g_depth);
+  // The parent learns of its child's end as on Linux: SIGCHLD (dropped
+  // unless it has a handler or blocks it), then whatever came from outside
+  // while it waited.
+  SigInfo info;
+  memset(&info, 0, sizeof info);
+  info.signo = kSigchld;
+  bool killed = (wstatus & 0x7f) != 0;
+  info.code = !killed ? kCldExited : (wstatus & 0x80) ? kCldDumped : kCldKilled;
+  info.f[0] = u64(u32(child_pid));                                     // si_pid, si_uid 0
+  info.f[1] = u64(u32(killed ? wstatus & 0x7f : (wstatus >> 8) & 0xff));  // si_status
+  (void)send_signal(nullptr, kSigchld, info);
+  for (int sig = 1; sig <= kNumSignals; ++sig)
+    if (s->host_signals & sig_bit(sig)) (void)send_signal(nullptr, sig, host_siginfo(sig));
   mote_call_on_stack(reinterpret_cast<u64>(g_scratch + sizeof g_scratch), resume_parent, s);
 }
 

@@ -26,6 +26,11 @@ i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid);
 i64 wait_child(i64 pid, int* wstatus);
 
 bool is_forked_child();
+// Signals sent to mote from outside (on_host_signals) reach the running
+// process at once and every parent suspended behind it when it resumes:
+// they stand for a signal to the whole group (Ctrl-C, `docker stop`), and a
+// parent could not act on its own until its child ends.
+void note_host_signals(u64 set);
 // Drops the reference an execve'd program's inode held (g_proc.exe).
 void release_exe(fs::Inode* n);
 

@@ -239,16 +239,19 @@ u64 on_host_signals(u64 set) {
   if (!g_threads) return 0;  // no program yet
   if (!klock_try()) return set;
   g_from_host |= set;
-  for (int sig = 1; sig <= 64; ++sig) {
-    if (!(set & sig_bit(sig))) continue;
-    SigInfo info;
-    memset(&info, 0, sizeof info);
-    info.signo = sig;
-    info.code = kSiUser;  // from outside the unikernel: si_pid 0, si_uid 0
-    (void)send_signal(nullptr, sig, info);
-  }
+  note_host_signals(set);
+  for (int sig = 1; sig <= 64; ++sig)
+    if (set & sig_bit(sig)) (void)send_signal(nullptr, sig, host_siginfo(sig));
   kunlock();
   return 0;
+}
+
+SigInfo host_siginfo(int sig) {
+  SigInfo info;
+  memset(&info, 0, sizeof info);
+  info.signo = sig;
+  info.code = kSiUser;  // from outside the unikernel: si_pid 0, si_uid 0
+  return info;
 }
 
 SigInfo user_siginfo(int sig, int code) {

@@ -24,6 +24,8 @@ static_assert(sizeof(SigInfo) == 128);
 
 inline constexpr int kSigRtmin = 32;
 inline constexpr int kSiUser = 0, kSiKernel = 0x80, kSiQueue = -1, kSiTimer = -2, kSiTkill = -6;
+inline constexpr int kSigchld = 17;
+inline constexpr int kCldExited = 1, kCldKilled = 2, kCldDumped = 3;  // SIGCHLD si_code
 inline constexpr u64 sig_bit(int sig) { return u64(1) << (sig - 1); }
 inline constexpr u64 kUnblockable = sig_bit(9) | sig_bit(19);  // SIGKILL, SIGSTOP
 
@@ -35,6 +37,8 @@ inline constexpr i64 kErestartSys = 512, kErestartNoIntr = 513, kErestartNoHand 
 // A siginfo for a signal sent by the program itself (kill: SI_USER, tkill:
 // SI_TKILL) with its pid and uid.
 SigInfo user_siginfo(int sig, int code);
+// A siginfo for a signal sent to mote from outside: SI_USER, si_pid 0.
+SigInfo host_siginfo(int sig);
 
 // Sends `sig` to thread `t`, or to the process when t is null (any thread
 // not blocking it takes it). Kernel lock held. Returns 0 or -errno.

@@ -8,6 +8,11 @@ platform), as they reach a native process:
     and mote adds no note (the user asked for it);
   - SIGUSR1 and SIGHUP the same way, also with a -v share, where a monitor
     process stays between the shell and the program and passes them on;
+  - SIGTERM to a parent that forked a long-running child (nginx's master
+    and worker): under mote the child runs in its parent's place, so the
+    signal reaches the child and, when the child ends, the parent too, with
+    the child's SIGCHLD (si_code, si_status, si_pid as Linux). Compared with
+    the same program run natively and signalled as a group (killpg);
   - the network backend going away (mote-net killed) leaves the program
     running without the core spinning on the closed device.
 
@@ -37,10 +42,39 @@ while True:
     time.sleep(0.05)
 """
 
+# A master and its worker. The parent blocks SIGTERM and SIGCHLD and takes
+# them with sigwaitinfo, so it reports what each siginfo says.
+MASTER = r"""
+import os, signal, sys, time
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGCHLD})
+pid = os.fork()
+if pid == 0:
+    def on_term(sig, frame):
+        print("worker: SIGTERM", flush=True)
+        os._exit(7)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    print("ready", flush=True)
+    while True:
+        time.sleep(0.05)
+got = []
+while len(got) < 2:
+    si = signal.sigwaitinfo({signal.SIGTERM, signal.SIGCHLD})
+    if si.si_signo == signal.SIGCHLD:
+        got.append("master: SIGCHLD code %d status %d from the worker %s"
+                   % (si.si_code, si.si_status, si.si_pid == pid))
+    else:
+        got.append("master: SIGTERM code %d" % si.si_code)
+wpid, status = os.waitpid(pid, 0)
+print("\n".join(sorted(got)))
+print("master: reaped", wpid == pid, os.waitstatus_to_exitcode(status), flush=True)
+sys.exit(5)
+"""
 
-def start(argv):
+
+def start(argv, **kw):
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, **kw)
 
 
 def wait_line(p, want, timeout=30):
@@ -96,6 +130,24 @@ def main():
             status, out, err = finish(p)
             check(f"SIGINT ends a program without a handler: status 130, no note{label}",
                   status == 130 and b"mote:" not in err, f"status {status}, stderr {err!r}")
+
+    # A master and its worker: natively the group gets the signal (killpg).
+    results = []
+    for label, argv in (("natively", ["/usr/bin/python3", "-c", MASTER]),
+                        ("under mote", [m, "run", "/usr/bin/python3", "-c", MASTER])):
+        p = start(argv, start_new_session=True)
+        ok = wait_line(p, "ready")
+        check(f"the forked worker runs ({label})", ok)
+        if label == "natively":
+            os.killpg(p.pid, signal.SIGTERM)
+        else:
+            p.send_signal(signal.SIGTERM)
+        status, out, err = finish(p)
+        results.append((status, out, err))
+        check(f"the worker and then its master end on SIGTERM ({label}): status 5",
+              status == 5 and b"master: reaped True 7" in out, f"status {status}, {out!r} {err!r}")
+    check("the master's siginfo and output are the same under mote as natively",
+          results[0] == results[1], f"native {results[0]!r}, mote {results[1]!r}")
 
     # The backend goes away under a running program.
     port = free_port()
