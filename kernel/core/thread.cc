@@ -103,18 +103,30 @@ void release_klock() {
   g_klock_owner = nullptr;
   // Sleepers woken under the lock are told after it is released: woken
   // while it is still held, they would only block on it again (a convoy of
-  // two host wake-ups per hand-off).
-  Thread* woken = g_woken;
+  // two host wake-ups per hand-off). What telling them needs is copied out
+  // first: once the lock is free a woken thread may exit and be freed.
+  // (The current thread needs no host wake-up: it looks at its word before
+  // it sleeps.)
+  constexpr int kBatch = 16;
+  const volatile u32* words[kBatch];
+  void* cpus[kBatch];
+  int n = 0;
+  Thread* self = current();
+  for (Thread* w = g_woken; w; w = w->woken_next) {
+    if (w == self) continue;
+    if (n == kBatch) {  // a crowd: the rest are told under the lock
+      platform::thread_wake(w->platform, &w->wake);
+      continue;
+    }
+    words[n] = &w->wake;
+    cpus[n++] = w->platform;
+  }
   g_woken = nullptr;
   // Sequentially consistent: the look at g_posted after it must not pass it.
   if (__atomic_exchange_n(&g_klock, 0, __ATOMIC_SEQ_CST) == 2) platform::wake_word(&g_klock, 1);
-  while (woken) {
-    Thread* next = woken->woken_next;
-    // (A thread freed meanwhile leaves its word in the heap, still mapped:
-    // a stray wake there is harmless, every waiter re-checks.)
-    platform::wake_word(&woken->wake, 1);
-    woken = next;
-  }
+  // (A thread freed meanwhile leaves its word in the heap, still mapped:
+  // a stray wake there is harmless, every waiter re-checks.)
+  for (int i = 0; i < n; ++i) platform::thread_wake(cpus[i], words[i]);
 }
 
 }  // namespace
@@ -158,7 +170,7 @@ Wake sleep(u64 deadline_ns) {
   for (;;) {
     if (__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE) != 0) break;
     if (deadline_ns != kForever && platform::monotonic_ns() >= deadline_ns) break;
-    platform::wait_word(&t->wake, 0, deadline_ns);
+    platform::thread_sleep(&t->wake, deadline_ns);
   }
   klock();
   t->sleeping = false;

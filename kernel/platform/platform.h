@@ -162,6 +162,12 @@ void set_current_thread(void* thread);
 // or spuriously (a platform interruption); callers re-check and loop.
 void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns);
 void wake_word(const volatile u32* word, u32 count);
+// A core thread's sleep (core::sleep) on its wake word while it is 0, and
+// its wake-up after the word was set: wait_word/wake_word, except that the
+// process platform may have the sleeper watch the network device meanwhile
+// and take arrivals itself (net.cc). Same return rules as wait_word.
+void thread_sleep(const volatile u32* word, u64 deadline_ns);
+void thread_wake(void* thread_platform, const volatile u32* word);  // Thread::platform
 
 // Starts a new thread of the program (clone with CLONE_VM|CLONE_THREAD...).
 // It returns from the current system call with result 0, %rsp = `stack`

@@ -530,6 +530,10 @@ void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns) {
   g_lock.unlock();
 }
 
+// The device interrupts: a sleeper has nothing to watch.
+void thread_sleep(const volatile u32* word, u64 deadline_ns) { wait_word(word, 0, deadline_ns); }
+void thread_wake(void*, const volatile u32* word) { wake_word(word, 1); }
+
 void wake_word(const volatile u32* word, u32 count) {
   g_lock.lock();
   bool woke = false;

@@ -4,15 +4,32 @@
 // device itself (--net tap:NAME). The monitor made it non-blocking; the
 // seccomp filter lets read and write reach it (sandbox.cc).
 //
-// Arrivals: an event thread of the platform waits in ppoll for the fd to be
-// readable and calls core::on_net_ready. Readiness is level-triggered, so
-// the thread must not poll again until the core has taken what is there:
-// it waits for net_receive to find the device empty (it bumps
-// g.net_drained), then polls again. A frame that arrives after that empty
-// read makes the fd readable again, so the next ppoll sees it: no frame is
-// left behind, and an idle device costs a thread asleep in ppoll. When the
-// core does not drain (its lock was busy, it stopped at a budget) the thread
-// notifies again after 1 ms, backing off to 64 ms while the frames stay.
+// Arrivals, run to completion: a program thread that sleeps in the core
+// (platform::thread_sleep) while no other does waits in ppoll on the device
+// and on a kick eventfd instead of on its futex word -- it covers the
+// device. A frame then wakes the very thread that takes it (and usually the
+// one that waits for it), with no other thread in between; a wake-up of the
+// covering thread writes the eventfd (thread_wake).
+//
+// The event thread is the backstop for when no program thread sleeps: it
+// waits in ppoll for the fd to be readable and calls core::on_net_ready.
+// Readiness is level-triggered, so it must not poll again until the core
+// has taken what is there: it waits for net_receive to find the device
+// empty (it bumps g.net_drained), then polls again. A frame that arrives
+// after that empty read makes the fd readable again, so the next ppoll sees
+// it. When the core does not drain (its lock was busy, it stopped at a
+// budget) the thread notifies again after 1 ms, backing off to 64 ms while
+// the frames stay.
+//
+// The two never wait in ppoll at once (both would wake for one frame). The
+// event thread stands by while the device is covered or was moments ago
+// (the program is busy and will sleep, and so look, again): it looks once a
+// millisecond without blocking. A cover that lasts a whole millisecond means
+// the program is idle: the event thread then waits until the cover is let
+// go (which wakes it), so an idle program costs no wake-ups. After 2 ms
+// with nobody covering (the program computes, or sleeps outside the core)
+// it waits in ppoll itself, and hands back to the program's threads after
+// the arrivals it reported.
 #include <asm/unistd_64.h>
 
 #include "kernel/lib/errno.h"
@@ -32,6 +49,13 @@ namespace {
 constexpr short kPollIn = 0x1, kPollErr = 0x8, kPollHup = 0x10, kPollNval = 0x20;
 constexpr u64 kMs = 1000000;
 constexpr u64 kRenotifyMin = 1 * kMs, kRenotifyMax = 64 * kMs;
+constexpr u64 kTick = 1 * kMs;        // the event thread's look while the program runs
+constexpr u64 kUncovered = 2 * kMs;   // then it polls the device itself
+constexpr long kEfdCloexec = 02000000, kEfdNonblock = 04000;
+
+struct HostTs {
+  i64 sec, nsec;
+};
 
 struct PollFd {
   i32 fd;
@@ -43,13 +67,112 @@ bool have_device() {
 }
 
 void drained() {
-  __atomic_add_fetch(&g.net_drained, 1, __ATOMIC_RELEASE);
-  if (__atomic_load_n(&g.net_waiting, __ATOMIC_ACQUIRE)) platform::wake_word(&g.net_drained, 1);
+  __atomic_add_fetch(&g.net_drained, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&g.net_waiting, __ATOMIC_SEQ_CST))
+    platform::wake_word(&g.net_drained, ~u32(0) >> 1);
+}
+
+// Arrivals are reported (the device polled readable): the core takes them
+// now, or its lock's holder does when it lets go; the caller waits until
+// the device was found empty once (or `limit`), so that it does not see
+// the same frames again. Returns whether the device was drained.
+bool report_arrivals(u64 limit) {
+  u32 seen = __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE);
+  __atomic_add_fetch(&g.net_notified, 1, __ATOMIC_RELEASE);
+  if (g.net_selftest) platform::wake_word(&g.net_notified, 1);
+  else core::on_net_ready();
+  if (__atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE) != seen) return true;
+  __atomic_add_fetch(&g.net_waiting, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&g.net_drained, __ATOMIC_SEQ_CST) == seen)
+    platform::wait_word(&g.net_drained, seen, limit);
+  __atomic_sub_fetch(&g.net_waiting, 1, __ATOMIC_SEQ_CST);
+  return __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE) != seen;
+}
+
+bool device_failed(short revents) {
+  return !(revents & kPollIn) && (revents & (kPollErr | kPollHup | kPollNval));
+}
+
+// ---- Covering: a program thread sleeps watching the device ------------------
+
+u64 g_uncovered_at;  // when the cover was last let go (monotonic ns)
+
+bool take_cover(Cpu* c) {
+  if (g.net_kick_fd < 0 || __atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) return false;
+  if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) return false;
+  Cpu* none = nullptr;
+  if (!__atomic_compare_exchange_n(&g.net_poller, &none, c, false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_RELAXED))
+    return false;
+  // The event thread sets net_ev_polling, then looks at net_poller: one of
+  // the two sees the other and stands back.
+  if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) {
+    __atomic_store_n(&g.net_poller, nullptr, __ATOMIC_SEQ_CST);
+    return false;
+  }
+  __atomic_add_fetch(&g.net_cover, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&c->net_polling, 1, __ATOMIC_SEQ_CST);
+  return true;
+}
+
+void leave_cover(Cpu* c) {
+  __atomic_store_n(&c->net_polling, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&g_uncovered_at, platform::monotonic_ns(), __ATOMIC_RELAXED);
+  __atomic_store_n(&g.net_poller, nullptr, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&g.net_cover, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&g.net_ev_parked, __ATOMIC_SEQ_CST)) platform::wake_word(&g.net_cover, 1);
+}
+
+// Sleeps like wait_word(word, 0, deadline) while covering the device.
+void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
+  const int fd = g.boot->net_fd;
+  for (;;) {
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST)) return;
+    u64 now = platform::monotonic_ns();
+    if (deadline_ns != ~u64(0) && now >= deadline_ns) return;
+    PollFd p[2] = {{fd, kPollIn, 0}, {g.net_kick_fd, kPollIn, 0}};
+    HostTs rel{};
+    if (deadline_ns != ~u64(0)) rel = HostTs{i64((deadline_ns - now) / 1000000000ull),
+                                               i64((deadline_ns - now) % 1000000000ull)};
+    long r = host::syscall5(__NR_ppoll, long(p), 2, deadline_ns == ~u64(0) ? 0 : long(&rel), 0, 0);
+    if (r == -EINTR) return;  // a kick: the caller looks at what it is for
+    if (host::failed(r) || device_failed(p[0].revents)) {
+      // Nothing more will arrive (the backend is gone): sleep on the word.
+      __atomic_store_n(&g.net_gone, 1, __ATOMIC_RELEASE);
+      return;
+    }
+    if (p[1].revents & kPollIn) {
+      u64 count;
+      host::read(g.net_kick_fd, &count, sizeof count);
+    }
+    if (p[0].revents & kPollIn) report_arrivals(platform::monotonic_ns() + kRenotifyMin);
+  }
 }
 
 [[noreturn]] void park_forever() {
   static volatile u32 forever;
   for (;;) platform::wait_word(&forever, 0, ~u64(0));
+}
+
+// Waits in ppoll until the device is readable, reports it, and waits for
+// the drain (backing off while the frames stay). False when the device
+// failed.
+bool poll_and_report(int fd, u64* renotify) {
+  PollFd p{fd, kPollIn, 0};
+  long r = host::syscall5(__NR_ppoll, long(&p), 1, 0, 0, 0);
+  if (r == -EINTR) return true;
+  if (host::failed(r) || device_failed(p.revents)) return false;
+  bool ok = report_arrivals(platform::monotonic_ns() + *renotify);
+  *renotify = ok ? kRenotifyMin : *renotify < kRenotifyMax ? *renotify * 2 : *renotify;
+  return true;
+}
+
+// The device readable now? (ppoll with a zero timeout.)
+bool readable_now(int fd) {
+  PollFd p{fd, kPollIn, 0};
+  HostTs zero{};
+  long r = host::syscall5(__NR_ppoll, long(&p), 1, long(&zero), 0, 0);
+  return r == 1 && (p.revents & kPollIn);
 }
 
 void net_loop() {
@@ -61,24 +184,50 @@ void net_loop() {
     // socket then polls readable for ever, its end-of-file: polling on
     // would spin.)
     if (__atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) park_forever();
-    PollFd p{fd, kPollIn, 0};
-    long r = host::syscall5(__NR_ppoll, long(&p), 1, 0, 0, 0);
-    if (r == -EINTR) continue;
-    if (host::failed(r) || (!(p.revents & kPollIn) && (p.revents & (kPollErr | kPollHup | kPollNval))))
-      park_forever();
-    u32 seen = __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE);
-    __atomic_add_fetch(&g.net_notified, 1, __ATOMIC_RELEASE);
-    if (g.net_selftest) platform::wake_word(&g.net_notified, 1);
-    else core::on_net_ready();
-    __atomic_store_n(&g.net_waiting, 1, __ATOMIC_RELEASE);
-    platform::wait_word(&g.net_drained, seen, platform::monotonic_ns() + renotify);
-    __atomic_store_n(&g.net_waiting, 0, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE) != seen) renotify = kRenotifyMin;
-    else if (renotify < kRenotifyMax) renotify *= 2;
+    if (g.net_kick_fd < 0) {  // no covering (the self-test): the event thread alone
+      if (!poll_and_report(fd, &renotify)) park_forever();
+      continue;
+    }
+    u32 cover = __atomic_load_n(&g.net_cover, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&g.net_poller, __ATOMIC_SEQ_CST)) {
+      // Covered. Still the same cover a tick later: the program is idle;
+      // wait until it lets go.
+      platform::wait_word(&g.net_cover, cover, platform::monotonic_ns() + kTick);
+      if (__atomic_load_n(&g.net_cover, __ATOMIC_SEQ_CST) != cover) continue;
+      __atomic_store_n(&g.net_ev_parked, 1, __ATOMIC_SEQ_CST);
+      while (__atomic_load_n(&g.net_cover, __ATOMIC_SEQ_CST) == cover)
+        platform::wait_word(&g.net_cover, cover, ~u64(0));
+      __atomic_store_n(&g.net_ev_parked, 0, __ATOMIC_SEQ_CST);
+      continue;
+    }
+    u64 now = platform::monotonic_ns();
+    if (now - __atomic_load_n(&g_uncovered_at, __ATOMIC_RELAXED) < kUncovered) {
+      // Let go moments ago: a look without blocking, then the next tick.
+      if (readable_now(fd)) report_arrivals(now + kRenotifyMin);
+      platform::wait_word(&g.net_cover, cover, now + kTick);
+      continue;
+    }
+    // Nobody has covered it for a while: the event thread polls.
+    __atomic_store_n(&g.net_ev_polling, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&g.net_poller, __ATOMIC_SEQ_CST)) {
+      __atomic_store_n(&g.net_ev_polling, 0, __ATOMIC_SEQ_CST);
+      continue;
+    }
+    bool ok = poll_and_report(fd, &renotify);
+    // Arrivals wake the program: its threads may cover the device again.
+    __atomic_store_n(&g_uncovered_at, platform::monotonic_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&g.net_ev_polling, 0, __ATOMIC_SEQ_CST);
+    if (!ok) park_forever();
   }
 }
 
 }  // namespace
+
+void prepare_net() {
+  if (!have_device() || (g.boot->flags & abi::kBootSelftestNet)) return;
+  long r = host::syscall2(__NR_eventfd2, 0, kEfdCloexec | kEfdNonblock);
+  if (!host::failed(r)) g.net_kick_fd = int(r);  // else: the event thread alone
+}
 
 void start_net_thread() {
   if (!have_device() || g.net_cpu) return;
@@ -91,6 +240,29 @@ void start_net_thread() {
 namespace mote::platform {
 
 using process::g;
+
+void thread_sleep(const volatile u32* word, u64 deadline_ns) {
+  process::Cpu* c = process::cpu();
+  if (!process::have_device() || !process::take_cover(c)) {
+    wait_word(word, 0, deadline_ns);
+    return;
+  }
+  process::covered_sleep(c, word, deadline_ns);
+  process::leave_cover(c);
+}
+
+void thread_wake(void* thread_platform, const volatile u32* word) {
+  auto* c = static_cast<process::Cpu*>(thread_platform);
+  // The waker set the word; the sleeper set net_polling and then looks at
+  // the word: one of the two sees the other's store.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (c && __atomic_load_n(&c->net_polling, __ATOMIC_SEQ_CST)) {
+    u64 one = 1;
+    host::write(g.net_kick_fd, &one, sizeof one);
+    return;
+  }
+  wake_word(word, 1);
+}
 
 bool net_send(const void* frame, usize len) {
   if (!process::have_device()) return false;

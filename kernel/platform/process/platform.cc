@@ -353,6 +353,7 @@ void enter_program(const EntryState& s) {
   process::enable_syscall_dispatch();
   process::probe_vdso_clock();
   process::install_host_signal_handlers();  // rt_sigaction: not in the allowlist
+  process::prepare_net();                   // eventfd2: not in it either
   process::install_seccomp();
   if (g.boot->flags & abi::kBootSelftestNet) g.net_selftest = true;
   process::start_net_thread();  // after the filter: the thread inherits it

@@ -30,7 +30,7 @@ constexpr u32 arg_lo(int i) { return 16 + 8 * u32(i); }  // seccomp_data.args[i]
 struct Rule {
   int nr;
   int arg = -1;          // argument whose low 32 bits must be one of `values`
-  u32 values[6] = {};
+  u32 values[8] = {};
   int nvalues = 0;
 };
 
@@ -51,21 +51,25 @@ void install_seccomp() {
   // -v shares: read and write also on the share socket (platform share.cc).
   const bool share = g.boot->share_count && g.boot->share_fd >= 3;
   const u32 share_fd = share ? u32(g.boot->share_fd) : 0;
-  // The network device (net.cc): read and write on its fd, and the event
-  // thread's ppoll of one fd.
+  // The network device (net.cc): read and write on its fd and on the kick
+  // eventfd, and ppoll of one fd (the event thread) or of both (a program
+  // thread covering the device).
   const bool net = (g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3;
   const u32 net_fd = net ? u32(g.boot->net_fd) : 0;
   // --gdb: read and write on the connection to gdb (gdb.cc).
   const bool gdb = (g.boot->flags & abi::kBootGdb) && g.boot->gdb_fd >= 3;
-  u32 io_fds[6] = {0, 1, 2};
+  u32 io_fds[8] = {0, 1, 2};
   int nio = 3;
   if (share) io_fds[nio++] = share_fd;
   if (net) io_fds[nio++] = net_fd;
+  if (net && g.net_kick_fd >= 3) io_fds[nio++] = u32(g.net_kick_fd);
   if (gdb) io_fds[nio++] = u32(g.boot->gdb_fd);
   const Rule rules[] = {
-      {__NR_read, 0, {io_fds[0], io_fds[1], io_fds[2], io_fds[3], io_fds[4], io_fds[5]}, nio},
-      {__NR_write, 0, {io_fds[0], io_fds[1], io_fds[2], io_fds[3], io_fds[4], io_fds[5]}, nio},
-      {__NR_ppoll, 1, {1}, net ? 1 : 0},  // nfds == 1; without a device: never
+      {__NR_read, 0, {io_fds[0], io_fds[1], io_fds[2], io_fds[3], io_fds[4], io_fds[5], io_fds[6],
+                      io_fds[7]}, nio},
+      {__NR_write, 0, {io_fds[0], io_fds[1], io_fds[2], io_fds[3], io_fds[4], io_fds[5],
+                       io_fds[6], io_fds[7]}, nio},
+      {__NR_ppoll, 1, {1, 2}, net ? 2 : 0},  // nfds 1 or 2; without a device: never
       {__NR_mmap},                              // program memory; the boot images
       {__NR_munmap},
       {__NR_mprotect},

@@ -47,6 +47,9 @@ struct Cpu {
   u8* gdb_fpstate;
   u32 gdb_fpsize;
   bool gdb_step;
+  // net.cc: this thread sleeps in ppoll on the network device and the kick
+  // eventfd (it covers the device); a wake-up then writes the eventfd.
+  volatile u32 net_polling;
 };
 
 struct State {
@@ -73,12 +76,18 @@ struct State {
   // sig_bit()s: the timer thread, the one thread that takes them, hands
   // them to the core (signals.cc install_host_signal_handlers).
   volatile u64 host_signals = 0;
-  // The network event thread (net.cc): waits for received frames, calls
-  // core::on_net_ready, then waits for net_receive to find the device empty
-  // (net_drained changes) before it looks again.
+  // The network device (net.cc). Arrivals are noticed by a program thread
+  // sleeping in the core (it covers the device: net_poller) or else by the
+  // event thread, which calls core::on_net_ready and waits for net_receive
+  // to find the device empty (net_drained changes) before it looks again.
   Cpu* net_cpu = nullptr;
   volatile u32 net_drained = 0;
-  volatile u32 net_waiting = 0;  // the event thread waits on net_drained
+  volatile u32 net_waiting = 0;  // how many wait on net_drained
+  int net_kick_fd = -1;          // eventfd: wakes a covering thread (-1: no covering)
+  Cpu* volatile net_poller = nullptr;  // the covering thread, if any
+  volatile u32 net_cover = 0;    // bumped when the cover is taken or let go
+  volatile u32 net_ev_parked = 0;   // the event thread waits on net_cover for good
+  volatile u32 net_ev_polling = 0;  // the event thread is in (or enters) ppoll
   volatile u32 net_notified = 0; // bumped each time the event thread reports arrivals
   volatile u32 net_gone = 0;     // the backend closed its end (a read saw end-of-file)
   bool net_selftest = false;     // kBootSelftestNet: arrivals go to the self-test, not the core
@@ -154,6 +163,9 @@ Cpu* start_service_thread(void (*loop)());  // loop never returns
 void start_timer_thread();
 // net.cc: starts the network event thread when there is a device.
 void start_net_thread();
+// net.cc: what covering the device needs from before the sandbox (its kick
+// eventfd).
+void prepare_net();
 // net_selftest.cc: kBootSelftestNet, once the sandbox is up.
 [[noreturn]] void net_selftest();
 // rewrite.cc: the registers of a served SIGSYS that decide a rewrite.
