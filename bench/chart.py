@@ -70,6 +70,12 @@ def headlines(r):
         _rps(_get(r, "network", "redis_native", "median_rps")), lower=False)
     add("nginx GET: mote -p / native", _rps(_get(r, "network", "nginx_mote", "median_rps")),
         _rps(_get(r, "network", "nginx_native", "median_rps")), lower=False)
+    add("redis GET -P 1: mote --net tap / native",
+        _rps(_get(r, "network", "redis_tap", "median_rps")),
+        _rps(_get(r, "network", "redis_native", "median_rps")), lower=False)
+    add("nginx GET: mote --net tap / native",
+        _rps(_get(r, "network", "nginx_tap", "median_rps")),
+        _rps(_get(r, "network", "nginx_native", "median_rps")), lower=False)
     lin, mote = _get(r, "guest", "linux", "tsc_at_main"), _get(r, "guest", "mote", "tsc_at_main")
     if lin and mote:
         add("QEMU/TCG reset to main(): mote-kernel / Linux guest", statistics.median(mote),

@@ -10,6 +10,7 @@ CPU per request is utime+stime read from /proc over the measured runs only (afte
 the server answered, before it is stopped), summed over the server's process tree
 and, under mote, mote-net (which belongs to init, found by its -p argument)."""
 
+import contextlib
 import os
 import re
 import shlex
@@ -21,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from bench import Failure, Skip, setting, log, row, times, tail
+from bench import Failure, Skip, setting, log, row, times, tail, verdict
 
 REDIS = "/usr/bin/redis-server"
 REDIS_BENCH = "redis-benchmark"
@@ -257,9 +258,10 @@ def parse_redis_csv(out, cmd, exc):
     return {k: float(v) for k, v in got.items()}
 
 
-def wrk_rps(bench, url):
+def wrk_rps(bench, url, netns=None):
     """({"GET": requests/s}, requests) of one wrk run without errors."""
-    argv = ["wrk", "-t2", "-c%d" % CLIENTS, "-d%ds" % WRK_SECONDS, url]
+    argv = ([] if not netns else ["ip", "netns", "exec", netns]) + [
+        "wrk", "-t2", "-c%d" % CLIENTS, "-d%ds" % WRK_SECONDS, url]
     out, _ = bench.run_checked(argv, timeout=WRK_SECONDS + 60)
     m = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     n = re.search(r"(\d+) requests in", out)
@@ -321,12 +323,28 @@ def redis_cmds(host, port, netns=None):
         pre, REDIS_BENCH, host, port, REDIS_N, CLIENTS, p) for p in PIPELINES]
 
 
-def redis_rows(rows, what, med, base, extra):
+# Issue 6: servers over a tap device at least as fast as natively.
+GOAL_TAP = 1.0
+
+
+def tap_goal(rps, base):
+    """The goal and verdict cells of a --net tap row."""
+    if not base:
+        return ">= %gx native (issue 6)" % GOAL_TAP, "n/a (no native figure)"
+    return ">= %gx native (issue 6)" % GOAL_TAP, verdict(rps / base >= GOAL_TAP)
+
+
+def redis_rows(rows, what, med, base, extra, goal=False):
     for i, label in enumerate(sorted(med, key=label_order)):
         ratio = "(baseline)" if base is None else (
             "%s native" % times(med[label] / base[label]) if label in base else "n/a")
-        rows.append(row("redis %s, %s" % (label, what), "%.0f req/s" % med[label], ratio, "",
-                        extra if i == 0 else ""))
+        note = extra if i == 0 else ""
+        goal_cell = ""
+        if goal:
+            goal_cell, v = tap_goal(med[label], (base or {}).get(label))
+            note = v + ("; " + note if note else "")
+        rows.append(row("redis %s, %s" % (label, what), "%.0f req/s" % med[label], ratio,
+                        goal_cell, note))
 
 
 def network(b):
@@ -410,8 +428,10 @@ def network(b):
             rows.append(row("redis %s, gVisor runsc do (--network=none)" % label,
                             "%.0f req/s" % med[label], ratio, "", note if i == 0 else ""))
 
-    def redis_tap():
-        need(REDIS, REDIS_BENCH)
+    @contextlib.contextmanager
+    def tap_netns():
+        """A network namespace with the tap device TAP_DEV at TAP_HOST, for
+        `mote run --net tap:TAP_DEV` started inside it."""
         if os.geteuid() != 0:
             raise Skip("creating a network namespace and a tap device needs root")
         if not os.path.exists("/dev/net/tun"):
@@ -424,6 +444,26 @@ def network(b):
         try:
             for c in setup:
                 b.run_checked(c, exc=Skip)
+            yield
+        finally:
+            subprocess.run(["ip", "netns", "del", TAP_NS], capture_output=True)
+
+    def start_tap_server(name, argv, ready, port):
+        s = Server(b, name, argv, ready, netns=TAP_NS, ready_timeout=TAP_READY_TIMEOUT)
+        try:
+            s.start()
+        except Failure:
+            # Says why: does the guest answer ARP for TAP_GUEST at all?
+            neigh = subprocess.run(["ip", "-n", TAP_NS, "neigh", "show", TAP_GUEST],
+                                   capture_output=True, text=True).stdout.strip()
+            raise Skip("no answer from %s:%d on %s in netns %s within %d s (ARP: %s)"
+                       % (TAP_GUEST, port, TAP_DEV, TAP_NS, TAP_READY_TIMEOUT,
+                          neigh or "no entry"))
+        return s
+
+    def redis_tap():
+        need(REDIS, REDIS_BENCH)
+        with tap_netns():
             argv = [b.mote, "run", *b.mote_flags, "--net", "tap:" + TAP_DEV, *redis_argv([])]
 
             def ready():
@@ -432,26 +472,15 @@ def network(b):
                                    timeout=10)
                 return r.stdout.strip() == "PONG"
 
-            s = Server(b, "redis-tap", argv, ready, netns=TAP_NS,
-                       ready_timeout=TAP_READY_TIMEOUT)
-            try:
-                s.start()
-            except Failure:
-                # Says why: does the guest answer ARP for TAP_GUEST at all?
-                neigh = subprocess.run(["ip", "-n", TAP_NS, "neigh", "show", TAP_GUEST],
-                                       capture_output=True, text=True).stdout.strip()
-                raise Skip("no answer from %s:6379 on %s in netns %s within %d s (ARP: %s)"
-                           % (TAP_GUEST, TAP_DEV, TAP_NS, TAP_READY_TIMEOUT, neigh or "no entry"))
-            with s:
+            with start_tap_server("redis-tap", argv, ready, 6379) as s:
                 med, vals, cpu, _, n, rss = measure(s, redis_runs(b, TAP_GUEST, 6379, TAP_NS))
             res["redis_tap"] = {"median_rps": med, "runs_rps": vals, "cpu_s": cpu,
                                 "requests": n, "peak_rss_kib": rss}
             b.commands.append(("net-redis-tap", "ip netns exec %s %s" % (TAP_NS,
                                                                          shlex.join(argv))))
             base = res.get("redis_native", {}).get("median_rps") or {}
-            redis_rows(rows, "mote run --net tap", med, base, cpu_note(cpu, 0, n, rss, False))
-        finally:
-            subprocess.run(["ip", "netns", "del", TAP_NS], capture_output=True)
+            redis_rows(rows, "mote run --net tap", med, base, cpu_note(cpu, 0, n, rss, False),
+                       goal=True)
 
     # ---- nginx: native, mote (-p, -v shares)
     def nginx_setup(tmp, listen, pid, root, tmpdir):
@@ -524,6 +553,35 @@ def network(b):
                         "%s native" % times(med["GET"] / base) if base else "n/a", "",
                         cpu_note(cpu, helper, n, rss, True)))
 
+    def nginx_tap():
+        need(NGINX, "wrk")
+        with tap_netns(), tempfile.TemporaryDirectory() as tmp:
+            conf, site = nginx_setup(tmp, "80", "/tmp/nginx.pid", "/var/www/html", "/tmp")
+            argv = [b.mote, "run", *b.mote_flags, "--net", "tap:" + TAP_DEV,
+                    "-v", conf + ":/etc/nginx:ro", "-v", site + ":/var/www/html", NGINX,
+                    "-g", "daemon off;"]
+            url = "http://%s/index.html" % TAP_GUEST
+
+            def ready():
+                r = subprocess.run(["ip", "netns", "exec", TAP_NS, "curl", "-s", "-m", "2", url],
+                                   capture_output=True, timeout=10)
+                return r.returncode == 0 and r.stdout == PAGE
+
+            with start_tap_server("nginx-tap", argv, ready, 80) as s:
+                med, vals, cpu, _, n, rss = measure(s, [lambda: wrk_rps(b, url, TAP_NS)])
+        res["nginx_tap"] = {"median_rps": med["GET"], "runs_rps": vals["GET"], "cpu_s": cpu,
+                            "peak_rss_kib": rss}
+        b.commands.append(("net-nginx-tap", "ip netns exec %s %s" % (TAP_NS, shlex.join(argv))))
+        b.commands.append(("net-nginx-tap (client, %d x)" % NET_REPS,
+                           "ip netns exec %s wrk -t2 -c%d -d%ds %s"
+                           % (TAP_NS, CLIENTS, WRK_SECONDS, url)))
+        log("nginx tap: %.0f req/s" % med["GET"])
+        base = res.get("nginx_native", {}).get("median_rps")
+        goal_cell, v = tap_goal(med["GET"], base)
+        rows.append(row("nginx GET 440 B, mote run --net tap", "%.0f req/s" % med["GET"],
+                        "%s native" % times(med["GET"] / base) if base else "n/a", goal_cell,
+                        v + "; " + cpu_note(cpu, 0, n, rss, False)))
+
     def guard(label, fn, kind="native"):
         # Each figure adds its own rows (several); guarded adds the SKIP/FAILED one.
         got = []
@@ -536,6 +594,7 @@ def network(b):
     guard("redis mote --net tap", redis_tap, kind="mote")
     guard("nginx native", nginx_native)
     guard("nginx mote", nginx_mote, kind="mote")
+    guard("nginx mote --net tap", nginx_tap, kind="mote")
     b.sections.append((
         "Network: redis and nginx, native vs mote run -p",
         "the server natively on 127.0.0.1, under `mote run -p 127.0.0.1:PORT:GUESTPORT` "
