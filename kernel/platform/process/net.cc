@@ -29,7 +29,8 @@
 // go (which wakes it), so an idle program costs no wake-ups. After 2 ms
 // with nobody covering (the program computes, or sleeps outside the core)
 // it waits in ppoll itself, and hands back to the program's threads after
-// the arrivals it reported.
+// the arrivals it reported, or at once when a thread about to sleep asks
+// for the device through the kick eventfd.
 #include <asm/unistd_64.h>
 
 #include "kernel/lib/errno.h"
@@ -99,7 +100,17 @@ u64 g_uncovered_at;  // when the cover was last let go (monotonic ns)
 
 bool take_cover(Cpu* c) {
   if (g.net_kick_fd < 0 || __atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) return false;
-  if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) return false;
+  if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) {
+    // The event thread waits in ppoll (nobody covered for a while): the
+    // kick eventfd asks it to stand back (one write, however many ask),
+    // and it says so on net_ev_polling.
+    if (!__atomic_exchange_n(&g.net_standdown, 1, __ATOMIC_SEQ_CST)) {
+      u64 one = 1;
+      host::write(g.net_kick_fd, &one, sizeof one);
+    }
+    platform::wait_word(&g.net_ev_polling, 1, platform::monotonic_ns() + kTick);
+    if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) return false;  // this time not
+  }
   Cpu* none = nullptr;
   if (!__atomic_compare_exchange_n(&g.net_poller, &none, c, false, __ATOMIC_SEQ_CST,
                                    __ATOMIC_RELAXED))
@@ -128,6 +139,9 @@ void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
   const int fd = g.boot->net_fd;
   for (;;) {
     if (__atomic_load_n(word, __ATOMIC_SEQ_CST)) return;
+    // The backend is gone (a read saw end-of-file): the device polls
+    // readable for ever; the caller sleeps on its word instead.
+    if (__atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) return;
     u64 now = platform::monotonic_ns();
     if (deadline_ns != ~u64(0) && now >= deadline_ns) return;
     PollFd p[2] = {{fd, kPollIn, 0}, {g.net_kick_fd, kPollIn, 0}};
@@ -155,13 +169,19 @@ void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
 }
 
 // Waits in ppoll until the device is readable, reports it, and waits for
-// the drain (backing off while the frames stay). False when the device
+// the drain (backing off while the frames stay), or until a program thread
+// asks to cover the device (the kick eventfd). False when the device
 // failed.
 bool poll_and_report(int fd, u64* renotify) {
-  PollFd p{fd, kPollIn, 0};
-  long r = host::syscall5(__NR_ppoll, long(&p), 1, 0, 0, 0);
+  PollFd p[2] = {{fd, kPollIn, 0}, {g.net_kick_fd, kPollIn, 0}};
+  long r = host::syscall5(__NR_ppoll, long(p), g.net_kick_fd >= 0 ? 2 : 1, 0, 0, 0);
   if (r == -EINTR) return true;
-  if (host::failed(r) || device_failed(p.revents)) return false;
+  if (host::failed(r) || device_failed(p[0].revents)) return false;
+  if (p[1].revents & kPollIn) {
+    u64 count;
+    host::read(g.net_kick_fd, &count, sizeof count);
+  }
+  if (!(p[0].revents & kPollIn)) return true;
   bool ok = report_arrivals(platform::monotonic_ns() + *renotify);
   *renotify = ok ? kRenotifyMin : *renotify < kRenotifyMax ? *renotify * 2 : *renotify;
   return true;
@@ -214,9 +234,12 @@ void net_loop() {
       continue;
     }
     bool ok = poll_and_report(fd, &renotify);
-    // Arrivals wake the program: its threads may cover the device again.
+    // Arrivals wake the program, or a thread asked: the program's threads
+    // may cover the device again.
     __atomic_store_n(&g_uncovered_at, platform::monotonic_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&g.net_ev_polling, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&g.net_standdown, 0, __ATOMIC_SEQ_CST))
+      platform::wake_word(&g.net_ev_polling, ~u32(0) >> 1);
     if (!ok) park_forever();
   }
 }

@@ -88,6 +88,7 @@ struct State {
   volatile u32 net_cover = 0;    // bumped when the cover is taken or let go
   volatile u32 net_ev_parked = 0;   // the event thread waits on net_cover for good
   volatile u32 net_ev_polling = 0;  // the event thread is in (or enters) ppoll
+  volatile u32 net_standdown = 0;   // a thread asked it to leave ppoll (kick eventfd)
   volatile u32 net_notified = 0; // bumped each time the event thread reports arrivals
   volatile u32 net_gone = 0;     // the backend closed its end (a read saw end-of-file)
   bool net_selftest = false;     // kBootSelftestNet: arrivals go to the self-test, not the core
