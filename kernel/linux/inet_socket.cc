@@ -9,6 +9,14 @@
 // for a local address or changed the stack's timers, inet_kick() delivers
 // and re-arms.
 //
+// AF_INET6 sockets are dual-stack sockets over the same IPv4 stack (there
+// is no IPv6 on the wire): :: is INADDR_ANY, ::ffff:a.b.c.d is a.b.c.d, and
+// ::1 is kLoopback6, an IPv4 loopback address of its own, so that, as on
+// Linux, a socket bound to ::1 is reached from ::1 and not from 127.0.0.1,
+// while one bound to :: takes IPv4 clients as ::ffff:a.b.c.d. Any other
+// IPv6 address is unreachable (bind: EADDRNOTAVAIL; connect, sendto:
+// ENETUNREACH). IPV6_V6ONLY is kept but changes nothing.
+//
 // Differences from Linux (docs/compat.md): SO_LINGER with a positive time
 // does not make close() wait (the connection still finishes in the
 // background); ping sockets (SOCK_DGRAM, IPPROTO_ICMP) and raw sockets are
@@ -39,22 +47,59 @@ constexpr int kIpTos = 1;
 constexpr u32 kPollRdhup = 0x2000;
 constexpr usize kMaxDatagram = 65507;
 
-Result<net::Endpoint> parse_addr(const fs::SockAddr& a) {
-  if (a.len < 16) return err(EINVAL);
-  if (a.family() != fs::kAfInet) return err(EAFNOSUPPORT);
+constexpr int kSolIpv6 = 41, kIpv6V6only = 26;
+constexpr u32 kLoopback6 = 0x7f060001;  // 127.6.0.1: what ::1 is in the IPv4 stack
+constexpr u32 kSockaddrIn6Len = 28;
+
+// A sockaddr of the socket's family as an IPv4 endpoint. `unmapped`: the
+// error for an IPv6 address with no IPv4 meaning.
+Result<net::Endpoint> parse_addr(const fs::SockAddr& a, int family, int unmapped) {
   net::Endpoint e;
+  if (family == fs::kAfInet) {
+    if (a.len < 16) return err(EINVAL);
+    if (a.family() != fs::kAfInet) return err(EAFNOSUPPORT);
+    e.port = net::load_be16(a.bytes + 2);
+    e.addr = net::Ipv4(net::load_be32(a.bytes + 4));
+    return e;
+  }
+  if (a.len < 24) return err(EINVAL);  // SIN6_LEN_RFC2133: without sin6_scope_id
+  if (a.family() != fs::kAfInet6) return err(EAFNOSUPPORT);
   e.port = net::load_be16(a.bytes + 2);
-  e.addr = net::Ipv4(net::load_be32(a.bytes + 4));
+  const u8* ip = a.bytes + 8;
+  bool zero10 = true;
+  for (int i = 0; i < 10; ++i) zero10 &= ip[i] == 0;
+  u32 low = net::load_be32(ip + 12);
+  if (zero10 && ip[10] == 0xff && ip[11] == 0xff) {
+    e.addr = net::Ipv4(low);  // ::ffff:a.b.c.d
+  } else if (zero10 && ip[10] == 0 && ip[11] == 0 && (low == 0 || low == 1)) {
+    e.addr = net::Ipv4(low ? kLoopback6 : 0);  // :: or ::1
+  } else {
+    return err(unmapped);
+  }
   return e;
 }
 
-void put_addr(fs::SockAddr* out, net::Endpoint e) {
+void put_addr(fs::SockAddr* out, net::Endpoint e, int family) {
   if (!out) return;
-  memset(out->bytes, 0, 16);
-  out->bytes[0] = u8(fs::kAfInet);
+  if (family == fs::kAfInet) {
+    memset(out->bytes, 0, 16);
+    out->bytes[0] = u8(fs::kAfInet);
+    net::store_be16(out->bytes + 2, e.port);
+    net::store_be32(out->bytes + 4, e.addr.v);
+    out->len = 16;
+    return;
+  }
+  memset(out->bytes, 0, kSockaddrIn6Len);
+  out->bytes[0] = u8(fs::kAfInet6);
   net::store_be16(out->bytes + 2, e.port);
-  net::store_be32(out->bytes + 4, e.addr.v);
-  out->len = 16;
+  u8* ip = out->bytes + 8;
+  if (e.addr.v == kLoopback6) {
+    ip[15] = 1;  // ::1
+  } else if (e.addr.v) {
+    ip[10] = ip[11] = 0xff;  // ::ffff:a.b.c.d
+    net::store_be32(ip + 12, e.addr.v);
+  }
+  out->len = kSockaddrIn6Len;
 }
 
 Result<int> int_value(const void* val, u32 len) {
@@ -73,8 +118,8 @@ Result<void> put_int(void* val, u32* len, int v) {
 
 class InetSocket final : public fs::SocketFile {
  public:
-  InetSocket(Ref<fs::Inode> node, u32 flags, int type, int protocol)
-      : SocketFile(static_cast<Ref<fs::Inode>&&>(node), flags, fs::kAfInet, type, protocol) {}
+  InetSocket(Ref<fs::Inode> node, u32 flags, int family, int type, int protocol)
+      : SocketFile(static_cast<Ref<fs::Inode>&&>(node), flags, family, type, protocol) {}
   ~InetSocket() override;
 
   void attach_tcp(net::TcpSocket* t);
@@ -118,6 +163,7 @@ class InetSocket final : public fs::SocketFile {
   bool connecting_ = false;  // a connect that returned EINPROGRESS
   bool rd_shut_ = false, wr_shut_ = false;  // UDP shutdown
   int linger_ = -1;          // SO_LINGER as set (-1: off)
+  int v6only_ = 0;           // IPV6_V6ONLY as set
   u32 sndbuf_ = 212992;      // UDP's SO_SNDBUF as read back (not enforced)
 };
 
@@ -169,7 +215,7 @@ Result<u64> InetSocket::readable_bytes() {
 }
 
 Result<void> InetSocket::bind(const fs::SockAddr& addr) {
-  net::Endpoint e = TRY(parse_addr(addr));
+  net::Endpoint e = TRY(parse_addr(addr, family, EADDRNOTAVAIL));
   if (tcp_) return tcp_->bind(e);
   return udp_->bind(e);
 }
@@ -193,7 +239,8 @@ Result<Ref<fs::SocketFile>> InetSocket::accept(fs::SockAddr* peer) {
     if (r.ok()) {
       net::TcpSocket* child = r.value();
       auto node = fs::new_socket_inode();
-      auto f = node ? make_ref<InetSocket>(Ref<fs::Inode>(node), 2 /*O_RDWR*/, type, protocol)
+      auto f = node ? make_ref<InetSocket>(Ref<fs::Inode>(node), 2 /*O_RDWR*/, family, type,
+                                           protocol)
                     : Ref<InetSocket>();
       if (!f) {
         child->abort(inet_now());
@@ -203,7 +250,7 @@ Result<Ref<fs::SocketFile>> InetSocket::accept(fs::SockAddr* peer) {
       }
       f->attach_tcp(child);
       auto p = child->peer();
-      if (peer && p.ok()) put_addr(peer, p.value());
+      if (peer && p.ok()) put_addr(peer, p.value(), family);
       inet_kick();
       return Ref<fs::SocketFile>(f);
     }
@@ -219,10 +266,10 @@ Result<void> InetSocket::connect(const fs::SockAddr& addr) {
       TRY(udp_->connect(net::Endpoint{}));
       return ok();
     }
-    net::Endpoint e = TRY(parse_addr(addr));
+    net::Endpoint e = TRY(parse_addr(addr, family, ENETUNREACH));
     return udp_->connect(e);
   }
-  net::Endpoint e = TRY(parse_addr(addr));
+  net::Endpoint e = TRY(parse_addr(addr, family, ENETUNREACH));
   if (!connecting_) {
     auto r = tcp_->connect(e, inet_now());
     inet_kick();
@@ -345,7 +392,7 @@ Result<usize> InetSocket::udp_send(fs::SocketMsg& msg, int flags) {
   if (wr_shut_) return err(EPIPE);
   net::Endpoint dst;
   bool have_dst = msg.addr && msg.addr->len;
-  if (have_dst) dst = TRY(parse_addr(*msg.addr));
+  if (have_dst) dst = TRY(parse_addr(*msg.addr, family, ENETUNREACH));
   usize total = fs::iov_total(msg.iov, msg.iovcnt);
   if (total > kMaxDatagram) return err(EMSGSIZE);
   const void* data = msg.iovcnt ? msg.iov[0].base : nullptr;
@@ -390,7 +437,7 @@ Result<usize> InetSocket::udp_recv(fs::SocketMsg& msg, int flags) {
       mm::kfree(tmp);
     }
     if (r.ok()) {
-      if (msg.want_addr && msg.addr) put_addr(msg.addr, info.from);
+      if (msg.want_addr && msg.addr) put_addr(msg.addr, info.from, family);
       if (info.full_len > r.value()) msg.flags_out |= fs::kMsgTrunc;
       return (flags & fs::kMsgTrunc) ? info.full_len : r.value();
     }
@@ -417,18 +464,18 @@ Result<void> InetSocket::shutdown(int how) {
 }
 
 Result<void> InetSocket::getsockname(fs::SockAddr* out) {
-  put_addr(out, tcp_ ? tcp_->local() : udp_->local());
+  put_addr(out, tcp_ ? tcp_->local() : udp_->local(), family);
   return ok();
 }
 
 Result<void> InetSocket::getpeername(fs::SockAddr* out) {
   if (tcp_) {
     net::Endpoint p = TRY(tcp_->peer());
-    put_addr(out, p);
+    put_addr(out, p, family);
     return ok();
   }
   if (!udp_->connected()) return err(ENOTCONN);
-  put_addr(out, udp_->remote());
+  put_addr(out, udp_->remote(), family);
   return ok();
 }
 
@@ -465,6 +512,11 @@ Result<void> InetSocket::tcp_option(int level, int name, int v) {
 }
 
 Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 len) {
+  if (level == kSolIpv6) {
+    if (family != fs::kAfInet6 || name != kIpv6V6only) return err(ENOPROTOOPT);
+    v6only_ = TRY(int_value(val, len)) != 0;
+    return ok();
+  }
   if (level == fs::kSolSocket && name == kSoLinger) {
     if (len < 8) return err(EINVAL);
     int l[2];
@@ -507,6 +559,10 @@ Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 le
 
 Result<void> InetSocket::getsockopt(int level, int name, void* val, u32* len) {
   using net::TcpOpt;
+  if (level == kSolIpv6) {
+    if (family != fs::kAfInet6 || name != kIpv6V6only) return err(ENOPROTOOPT);
+    return put_int(val, len, v6only_);
+  }
   if (level == fs::kSolSocket) {
     switch (name) {
       case kSoError: return put_int(val, len, tcp_ ? tcp_->take_error() : udp_->take_error());
@@ -555,7 +611,7 @@ Result<void> InetSocket::getsockopt(int level, int name, void* val, u32* len) {
   return err(ENOPROTOOPT);
 }
 
-Result<Ref<fs::SocketFile>> create(int type, int protocol, u32 file_flags) {
+Result<Ref<fs::SocketFile>> create(int family, int type, int protocol, u32 file_flags) {
   if (type != fs::kSockStream && type != fs::kSockDgram) return err(ESOCKTNOSUPPORT);
   if (type == fs::kSockStream && protocol != 0 && protocol != kIpprotoTcp)
     return err(EPROTONOSUPPORT);
@@ -566,7 +622,7 @@ Result<Ref<fs::SocketFile>> create(int type, int protocol, u32 file_flags) {
   auto node = fs::new_socket_inode();
   if (!node) return err(ENOMEM);
   int proto = type == fs::kSockStream ? kIpprotoTcp : kIpprotoUdp;
-  auto f = make_ref<InetSocket>(Ref<fs::Inode>(node), file_flags, type, proto);
+  auto f = make_ref<InetSocket>(Ref<fs::Inode>(node), file_flags, family, type, proto);
   if (!f) return err(ENOMEM);
   if (type == fs::kSockStream) {
     net::TcpSocket* t = TRY(in->tcp->socket());
@@ -579,10 +635,22 @@ Result<Ref<fs::SocketFile>> create(int type, int protocol, u32 file_flags) {
   return Ref<fs::SocketFile>(f);
 }
 
-const fs::SocketFamily g_inet_family = {create, nullptr};
+Result<Ref<fs::SocketFile>> create4(int type, int protocol, u32 file_flags) {
+  return create(fs::kAfInet, type, protocol, file_flags);
+}
+
+Result<Ref<fs::SocketFile>> create6(int type, int protocol, u32 file_flags) {
+  return create(fs::kAfInet6, type, protocol, file_flags);
+}
+
+const fs::SocketFamily g_inet_family = {create4, nullptr};
+const fs::SocketFamily g_inet6_family = {create6, nullptr};
 
 }  // namespace
 
-void inet_register() { fs::register_socket_family(fs::kAfInet, &g_inet_family); }
+void inet_register() {
+  fs::register_socket_family(fs::kAfInet, &g_inet_family);
+  fs::register_socket_family(fs::kAfInet6, &g_inet6_family);
+}
 
 }  // namespace mote::linux

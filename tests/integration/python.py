@@ -3,7 +3,7 @@
 (tests/programs/py_acceptance.py: json, hashlib, re, decimal, sqlite3, zlib,
 datetime, pathlib, tempfile files written and read back) and the issue-5
 threads script (tests/programs/py_threads.py) and the issue-6 sockets scripts
-(tests/programs/py_sockets.py, py_unix_sockets.py) natively and under mote on the
+(tests/programs/py_sockets.py, py_unix_sockets.py, py_inet6.py) natively and under mote on the
 given platform, compared byte for byte with the exit status."""
 import argparse
 import os
@@ -17,6 +17,7 @@ SCRIPT = os.path.join(HERE, "..", "programs", "py_acceptance.py")
 THREADS = os.path.join(HERE, "..", "programs", "py_threads.py")
 SOCKETS = os.path.join(HERE, "..", "programs", "py_sockets.py")
 UNIX_SOCKETS = os.path.join(HERE, "..", "programs", "py_unix_sockets.py")
+INET6 = os.path.join(HERE, "..", "programs", "py_inet6.py")
 
 
 def main():
@@ -58,6 +59,12 @@ def main():
     cases.append(("unix_sockets", [args.mote, "run", "--platform", args.platform, "--add",
                                    f"{unix}:/unix_sockets.py", python, "/unix_sockets.py"],
                   run([python, unix], 120)))
+    # AF_INET6: dual-stack servers, ::1, UDP between families
+    # (tests/programs/py_inet6.py).
+    inet6 = os.path.realpath(INET6)
+    cases.append(("inet6", [args.mote, "run", "--platform", args.platform, "--add",
+                            f"{inet6}:/inet6.py", python, "/inet6.py"],
+                  run([python, inet6], 120)))
     # subprocess, os.system, os.popen: fork from a dynamic program, execve of
     # a static one, the parent's memory back afterwards (regression: the
     # exec'd child's stack guard page used to block the parent's stack).
