@@ -30,6 +30,13 @@ NGINX = "/usr/sbin/nginx"
 # redis-benchmark -n: requests per test (SET, GET) and run; gVisor is ~10x slower per
 # request with -P 1, hence its smaller N.
 REDIS_N = setting("BENCH_REDIS_N", 50000, 5000)
+# Pipelined runs take 10x the requests: 16 to a round trip, REDIS_N of them would be over
+# in tens of milliseconds, too short to measure.
+PIPELINE_N_FACTOR = 10
+
+
+def redis_n(pipeline):
+    return REDIS_N * (PIPELINE_N_FACTOR if pipeline > 1 else 1)
 REDIS_N_GVISOR = setting("BENCH_REDIS_N_GVISOR", 10000, 2000)
 WRK_SECONDS = setting("BENCH_WRK_SECONDS", 10, 2)
 NET_REPS = setting("BENCH_NET_REPS", 3, 1)
@@ -307,8 +314,8 @@ def redis_argv(port_args):
 
 def redis_runs(bench, host, port, netns=None):
     def one(p):
-        got = redis_rps(bench, host, port, p, REDIS_N, netns)
-        return {"%s -P %d" % (k, p): v for k, v in got.items()}, 2 * REDIS_N
+        got = redis_rps(bench, host, port, p, redis_n(p), netns)
+        return {"%s -P %d" % (k, p): v for k, v in got.items()}, 2 * redis_n(p)
     return [lambda p=p: one(p) for p in PIPELINES]
 
 
@@ -320,7 +327,7 @@ def label_order(label):
 def redis_cmds(host, port, netns=None):
     pre = "ip netns exec %s " % netns if netns else ""
     return ["%s%s -h %s -p %d --csv -t set,get -n %d -c %d -P %d" % (
-        pre, REDIS_BENCH, host, port, REDIS_N, CLIENTS, p) for p in PIPELINES]
+        pre, REDIS_BENCH, host, port, redis_n(p), CLIENTS, p) for p in PIPELINES]
 
 
 # Issue 6: servers over a tap device at least as fast as natively.
@@ -599,8 +606,8 @@ def network(b):
         "Network: redis and nginx, native vs mote run -p",
         "the server natively on 127.0.0.1, under `mote run -p 127.0.0.1:PORT:GUESTPORT` "
         "(libslirp in mote-net) and over `--net tap` in a network namespace; the client on the "
-        "host: `redis-benchmark --csv -t set,get -n %d -c %d -P 1` and `-P 16`, "
+        "host: `redis-benchmark --csv -t set,get -n %d -c %d -P 1` and `-n %d ... -P 16`, "
         "`wrk -t2 -c%d -d%ds` on a 440-byte index.html; median of %d runs; the Result column "
         "has the server's CPU per request (utime+stime of its process tree over the measured "
         "runs; under mote the core, plus mote-net's own) and its peak RSS (VmHWM)"
-        % (REDIS_N, CLIENTS, CLIENTS, WRK_SECONDS, NET_REPS), rows))
+        % (REDIS_N, CLIENTS, redis_n(16), CLIENTS, WRK_SECONDS, NET_REPS), rows))
