@@ -20,7 +20,7 @@
 // Differences from Linux (docs/compat.md): SO_LINGER with a positive time
 // does not make close() wait (the connection still finishes in the
 // background); ping sockets (SOCK_DGRAM, IPPROTO_ICMP) and raw sockets are
-// not supported; TCP_INFO is not answered.
+// not supported; TCP_INFO answers what the stack tracks (tcp_info above).
 #include "kernel/core/signals.h"
 #include "kernel/core/thread.h"
 #include "kernel/fs/socket.h"
@@ -42,7 +42,7 @@ constexpr int kSoReuseaddr = 2, kSoError = 4, kSoBroadcast = 6, kSoSndbuf = 7, k
               kSoKeepalive = 9, kSoLinger = 13, kSoReuseport = 15, kSoSndbufforce = 32,
               kSoRcvbufforce = 33;
 constexpr int kTcpNodelay = 1, kTcpMaxseg = 2, kTcpKeepidle = 4, kTcpKeepintvl = 5,
-              kTcpKeepcnt = 6, kTcpDeferAccept = 9, kTcpQuickack = 12;
+              kTcpKeepcnt = 6, kTcpDeferAccept = 9, kTcpInfo = 11, kTcpQuickack = 12;
 constexpr int kIpTos = 1;
 constexpr u32 kPollRdhup = 0x2000;
 constexpr usize kMaxDatagram = 65507;
@@ -156,6 +156,7 @@ class InetSocket final : public fs::SocketFile {
   Result<usize> udp_send(fs::SocketMsg& msg, int flags);
   Result<usize> udp_recv(fs::SocketMsg& msg, int flags);
   Result<void> tcp_option(int level, int name, int v);
+  Result<void> tcp_info(void* val, u32* len);
 
   core::WaitQueue q_;
   net::TcpSocket* tcp_ = nullptr;
@@ -557,6 +558,54 @@ Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 le
   return err(ENOPROTOOPT);
 }
 
+// TCP_INFO: struct tcp_info (linux/tcp.h) up to tcpi_snd_wnd, as Linux 6.1
+// has it, from the connection's snapshot; what the stack does not track
+// (SACK, pacing, byte and segment counters, timestamps of the last
+// segments) is 0. Segment counts are bytes over the MSS; times in us.
+Result<void> InetSocket::tcp_info(void* val, u32* len) {
+  constexpr u32 kSize = 232;
+  // Linux's numbering (include/net/tcp_states.h), in TcpState's order.
+  static constexpr u8 kLinuxState[] = {7 /*CLOSE*/, 10 /*LISTEN*/, 2 /*SYN_SENT*/,
+                                       3 /*SYN_RECV*/, 1 /*ESTABLISHED*/, 4 /*FIN_WAIT1*/,
+                                       5 /*FIN_WAIT2*/, 8 /*CLOSE_WAIT*/, 11 /*CLOSING*/,
+                                       9 /*LAST_ACK*/, 6 /*TIME_WAIT*/};
+  net::TcpInfo t = tcp_->info();
+  u8 b[kSize] = {};
+  auto put32 = [&](u32 off, u64 v) {
+    u32 x = v > 0xffffffffu ? 0xffffffffu : u32(v);
+    memcpy(b + off, &x, 4);
+  };
+  u32 mss = t.snd_mss ? t.snd_mss : 536;
+  auto segs = [&](u64 bytes) { return (bytes + mss - 1) / mss; };
+  b[0] = kLinuxState[u32(t.state)];
+  b[1] = t.in_recovery ? 3 /*TCP_CA_Recovery*/ : t.backoff ? 4 /*TCP_CA_Loss*/ : 0;
+  b[2] = u8(t.retransmits > 255 ? 255 : t.retransmits);
+  b[4] = u8(t.backoff > 255 ? 255 : t.backoff);
+  b[5] = u8((t.ts_ok ? 1 : 0) | (t.wscale_ok ? 4 : 0));  // TCPI_OPT_TIMESTAMPS, _WSCALE
+  if (t.wscale_ok) b[6] = u8((t.snd_wscale & 15) | (t.rcv_wscale & 15) << 4);
+  put32(8, t.rto_ns / 1000);       // tcpi_rto
+  put32(12, 40000);                // tcpi_ato: the delayed-ACK timeout
+  put32(16, t.snd_mss);
+  put32(20, t.rcv_mss);
+  put32(24, segs(t.unacked));      // tcpi_unacked
+  put32(60, t.snd_mss + 40);       // tcpi_pmtu
+  put32(64, t.rcv_wnd);            // tcpi_rcv_ssthresh
+  put32(68, t.srtt_ns / 1000);     // tcpi_rtt
+  put32(72, t.rttvar_ns / 1000);   // tcpi_rttvar
+  put32(76, t.ssthresh >= (1u << 30) ? 0x7fffffffu : t.ssthresh / mss);
+  put32(80, t.cwnd / mss);         // tcpi_snd_cwnd
+  put32(84, t.rcv_mss);            // tcpi_advmss
+  put32(88, 3);                    // tcpi_reordering
+  put32(96, t.rcv_wnd);            // tcpi_rcv_space
+  put32(100, t.retransmits);       // tcpi_total_retrans (this episode's)
+  put32(144, t.send_queued > t.unacked ? t.send_queued - t.unacked : 0);  // notsent
+  put32(228, t.snd_wnd);
+  u32 n = *len < kSize ? *len : kSize;
+  memcpy(val, b, n);
+  *len = n;
+  return ok();
+}
+
 Result<void> InetSocket::getsockopt(int level, int name, void* val, u32* len) {
   using net::TcpOpt;
   if (level == kSolIpv6) {
@@ -603,6 +652,7 @@ Result<void> InetSocket::getsockopt(int level, int name, void* val, u32* len) {
       case kTcpKeepidle: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepIdle)));
       case kTcpKeepintvl: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepIntvl)));
       case kTcpKeepcnt: return put_int(val, len, TRY(tcp_->get_option(TcpOpt::KeepCnt)));
+      case kTcpInfo: return tcp_info(val, len);
     }
     return err(ENOPROTOOPT);
   }
