@@ -15,7 +15,8 @@
 // Linux, a socket bound to ::1 is reached from ::1 and not from 127.0.0.1,
 // while one bound to :: takes IPv4 clients as ::ffff:a.b.c.d. Any other
 // IPv6 address is unreachable (bind: EADDRNOTAVAIL; connect, sendto:
-// ENETUNREACH). IPV6_V6ONLY is kept but changes nothing.
+// ENETUNREACH). An IPV6_V6ONLY socket bound to :: listens on ::1 alone
+// (leaving IPv4's port to an IPv4 socket, as redis and nginx expect).
 //
 // Differences from Linux (docs/compat.md): SO_LINGER with a positive time
 // does not make close() wait (the connection still finishes in the
@@ -165,6 +166,7 @@ class InetSocket final : public fs::SocketFile {
   bool rd_shut_ = false, wr_shut_ = false;  // UDP shutdown
   int linger_ = -1;          // SO_LINGER as set (-1: off)
   int v6only_ = 0;           // IPV6_V6ONLY as set
+  bool any6_ = false;        // bound to :: while IPv6-only: shown as ::, listens on ::1
   u32 sndbuf_ = 212992;      // UDP's SO_SNDBUF as read back (not enforced)
 };
 
@@ -217,6 +219,13 @@ Result<u64> InetSocket::readable_bytes() {
 
 Result<void> InetSocket::bind(const fs::SockAddr& addr) {
   net::Endpoint e = TRY(parse_addr(addr, family, EADDRNOTAVAIL));
+  if (family == fs::kAfInet6 && v6only_ && !e.addr.v) {
+    // An IPv6-only socket on :: takes IPv6 clients alone, and the only
+    // IPv6 address there is is ::1; it leaves IPv4's port free (redis
+    // and nginx bind 0.0.0.0 and IPv6-only :: on the same port).
+    e.addr = net::Ipv4(kLoopback6);
+    any6_ = true;
+  }
   if (tcp_) return tcp_->bind(e);
   return udp_->bind(e);
 }
@@ -465,7 +474,9 @@ Result<void> InetSocket::shutdown(int how) {
 }
 
 Result<void> InetSocket::getsockname(fs::SockAddr* out) {
-  put_addr(out, tcp_ ? tcp_->local() : udp_->local(), family);
+  net::Endpoint local = tcp_ ? tcp_->local() : udp_->local();
+  if (any6_ && local.addr.v == kLoopback6) local.addr = net::Ipv4(0);
+  put_addr(out, local, family);
   return ok();
 }
 
@@ -515,7 +526,9 @@ Result<void> InetSocket::tcp_option(int level, int name, int v) {
 Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 len) {
   if (level == kSolIpv6) {
     if (family != fs::kAfInet6 || name != kIpv6V6only) return err(ENOPROTOOPT);
-    v6only_ = TRY(int_value(val, len)) != 0;
+    int v = TRY(int_value(val, len)) != 0;
+    if (tcp_) TRY(tcp_->set_option(net::TcpOpt::V6Only, v, inet_now()));
+    v6only_ = v;
     return ok();
   }
   if (level == fs::kSolSocket && name == kSoLinger) {

@@ -127,10 +127,19 @@ void Tcp::listener_remove(TcpSocket* s) {
   s->listed_ = false;
 }
 
+bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb) {
+  if (la.port != lb.port) return false;
+  if (la.addr == lb.addr) return true;
+  // A wildcard covers every address of its own kind: an IPv4 (or
+  // dual-stack) wildcard leaves an IPv6-only socket's port alone, as Linux
+  // lets 0.0.0.0:P and an IPV6_V6ONLY [::]:P coexist.
+  return (la.addr.any() || lb.addr.any()) && a.v6only_ == b.v6only_;
+}
+
 bool Tcp::bind_conflict(const TcpSocket* s, Endpoint local) const {
   for (const TcpSocket* o = all_; o; o = o->all_next_) {
-    if (o == s || !o->bound_ || o->local_.port != local.port) continue;
-    if (!(o->local_.addr.any() || local.addr.any() || o->local_.addr == local.addr)) continue;
+    if (o == s || !o->bound_) continue;
+    if (!ports_overlap(*o, o->local_, *s, local)) continue;
     // SO_REUSEADDR (Linux semantics): binding over TIME_WAIT, or over
     // sockets that set it too and are not listening.
     if (s->reuseaddr_ &&

@@ -49,6 +49,8 @@ enum class TcpOpt : u8 {
   ReuseAddr,  // SO_REUSEADDR
   MaxSeg,     // TCP_MAXSEG (88..32767) before connecting; reads the MSS in use
   Linger,     // SO_LINGER: -1 off, else l_linger in seconds (0 = reset on close)
+  V6Only,     // an IPV6_V6ONLY socket of the AF_INET6 layer: its port is apart from
+              // IPv4 wildcards (see ports_overlap)
 };
 
 // poll() bits, with Linux's values.
@@ -78,6 +80,11 @@ struct TcpInfo {
   bool in_recovery;
   u32 unacked, send_queued, recv_queued, ooo_ranges;
 };
+
+class TcpSocket;
+// Two bound sockets' ports collide (tcp.cc): the same port and address, or a
+// wildcard of the same kind (see TcpOpt::V6Only).
+bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
 
 class TcpSocket {
  public:
@@ -131,6 +138,7 @@ class TcpSocket {
 
  private:
   friend class Tcp;
+  friend bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
   explicit TcpSocket(Tcp* tcp) : tcp_(tcp) {}
   ~TcpSocket() = default;
 
@@ -156,7 +164,7 @@ class TcpSocket {
   Endpoint local_, remote_;
 
   // Options.
-  bool nodelay_ = false, keepalive_ = false, reuseaddr_ = false;
+  bool nodelay_ = false, keepalive_ = false, reuseaddr_ = false, v6only_ = false;
   u32 keep_idle_s_ = 0, keep_intvl_s_ = 0, keep_cnt_ = 0;
   u32 rcvbuf_ = 0, sndbuf_ = 0;
   u8 tos_ = 0;

@@ -74,6 +74,7 @@ Result<int> TcpSocket::get_option(TcpOpt opt) const {
     case TcpOpt::SndBuf: return int(sndbuf_);
     case TcpOpt::Tos: return int(tos_);
     case TcpOpt::ReuseAddr: return int(reuseaddr_);
+    case TcpOpt::V6Only: return int(v6only_);
     case TcpOpt::MaxSeg:
       if (synchronized() || state_ == TcpState::SynReceived) return int(snd_mss_);
       return int(user_mss_ ? user_mss_ : 536);
@@ -127,11 +128,8 @@ Result<void> Tcp::user_listen(TcpSocket& s, u32 backlog) {
     s.local_ = Endpoint{Ipv4(), port};
     s.bound_ = true;
   }
-  for (TcpSocket* o = listeners_; o; o = o->listen_next_) {
-    if (o->local_.port == s.local_.port &&
-        (o->local_.addr.any() || s.local_.addr.any() || o->local_.addr == s.local_.addr))
-      return err(EADDRINUSE);
-  }
+  for (TcpSocket* o = listeners_; o; o = o->listen_next_)
+    if (ports_overlap(*o, o->local_, s, s.local_)) return err(EADDRINUSE);
   s.backlog_ = backlog;
   s.state_ = TcpState::Listen;
   listener_add(&s);
@@ -375,6 +373,10 @@ Result<void> Tcp::user_set_option(TcpSocket& s, TcpOpt opt, int v, u64 now) {
       return ok();
     case TcpOpt::ReuseAddr:
       s.reuseaddr_ = v != 0;
+      return ok();
+    case TcpOpt::V6Only:
+      if (s.bound_) return err(EINVAL);
+      s.v6only_ = v != 0;
       return ok();
     case TcpOpt::MaxSeg:
       if (v != 0 && (v < 88 || v > 32767)) return err(EINVAL);

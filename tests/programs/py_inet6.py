@@ -54,6 +54,25 @@ def loopback6_only():
                 print("::1 connected:", peer[0], s.getsockname()[0], c.family.name)
 
 
+def v6only_beside_v4():
+    # redis and nginx: 0.0.0.0:PORT and an IPv6-only [::]:PORT side by side.
+    v4 = socket.create_server(("0.0.0.0", 0))
+    port = v4.getsockname()[1]
+    v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    with v4, v6:
+        v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        v6.bind(("::", port))
+        v6.listen()
+        print("v6only beside v4:", addr(v6.getsockname()))
+        for family, host, srv in ((socket.AF_INET, "127.0.0.1", v4),
+                                  (socket.AF_INET6, "::1", v6)):
+            with socket.socket(family, socket.SOCK_STREAM) as c:
+                c.connect((host, port))
+                s, peer = srv.accept()
+                with s:
+                    print(" ", host, "accepted by the", srv.family.name, "listener from", peer[0])
+
+
 def udp():
     u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -85,5 +104,6 @@ def errors():
 
 dual_stack_tcp()
 loopback6_only()
+v6only_beside_v4()
 udp()
 errors()

@@ -125,9 +125,15 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   Cpu* cpu = this_cpu();
   cpu->sys = &st;
   mote::core::on_syscall(*f);
-  resched_after_syscall();
-  cpu = this_cpu();  // the thread may have slept or moved to another CPU
-  cpu->sys = &st;    // (and a fork's child may have left its own here)
+  // The thread may have slept or moved to another CPU (and a fork's child
+  // may have left its own state here). need_resched is tested inline: this
+  // is the hot path.
+  cpu = this_cpu();
+  if (cpu->need_resched) {
+    resched_after_syscall();
+    cpu = this_cpu();
+  }
+  cpu->sys = &st;
   gregs[RAX] = f->ret;
   if (mote::core::signal_work_of(static_cast<const mote::core::Thread*>(cpu->thread))) {
     save_fpu(&st);
