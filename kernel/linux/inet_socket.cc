@@ -528,6 +528,7 @@ Result<void> InetSocket::setsockopt(int level, int name, const void* val, u32 le
     if (family != fs::kAfInet6 || name != kIpv6V6only) return err(ENOPROTOOPT);
     int v = TRY(int_value(val, len)) != 0;
     if (tcp_) TRY(tcp_->set_option(net::TcpOpt::V6Only, v, inet_now()));
+    else udp_->set_v6only(v);
     v6only_ = v;
     return ok();
   }

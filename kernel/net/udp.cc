@@ -190,7 +190,8 @@ void Udp::remove(UdpSocket* s) {
 bool Udp::may_bind(const UdpSocket& s, Ipv4 addr, u16 port) const {
   for (const UdpSocket* o : socks_) {
     if (o == &s || o->local_.port != port) continue;
-    bool overlap = o->local_.addr.any() || addr.any() || o->local_.addr == addr;
+    bool overlap = o->local_.addr == addr ||
+                   ((o->local_.addr.any() || addr.any()) && o->v6only_ == s.v6only_);
     if (!overlap) continue;
     // Linux: UDP ports are shared when both set SO_REUSEADDR, or both set
     // SO_REUSEPORT (same owner, which one kernel instance always is).

@@ -67,6 +67,9 @@ class UdpSocket {
   // doubles SO_RCVBUF values as Linux does).
   void set_reuse_addr(bool on) { reuse_addr_ = on; }
   void set_reuse_port(bool on) { reuse_port_ = on; }
+  // An IPV6_V6ONLY socket of the AF_INET6 layer: its port is apart from
+  // IPv4 wildcards (may_bind), as TcpOpt::V6Only.
+  void set_v6only(bool on) { v6only_ = on; }
   void set_broadcast(bool on) { broadcast_ = on; }
   void set_rcvbuf(usize bytes) { rcvbuf_ = bytes; }
   void set_tos(u8 tos) { tos_ = tos; }
@@ -110,7 +113,7 @@ class UdpSocket {
   Endpoint remote_;
   bool connected_ = false;
   bool addr_from_connect_ = false;  // local_.addr chosen by connect, not bind
-  bool reuse_addr_ = false, reuse_port_ = false, broadcast_ = false;
+  bool reuse_addr_ = false, reuse_port_ = false, broadcast_ = false, v6only_ = false;
   u8 tos_ = 0;
   usize rcvbuf_ = kDefaultRcvbuf;
   int error_ = 0;

@@ -73,6 +73,21 @@ def v6only_beside_v4():
                     print(" ", host, "accepted by the", srv.family.name, "listener from", peer[0])
 
 
+def udp_v6only_beside_v4():
+    u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    c4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    with u4, u6, c4, c6:
+        u4.bind(("0.0.0.0", 0))
+        port = u4.getsockname()[1]
+        u6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        u6.bind(("::", port))
+        c4.sendto(b"to v4", ("127.0.0.1", port))
+        c6.sendto(b"to v6", ("::1", port))
+        print("udp v6only beside v4:", u4.recvfrom(100)[0], u6.recvfrom(100)[0])
+
+
 def udp():
     u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -105,5 +120,6 @@ def errors():
 dual_stack_tcp()
 loopback6_only()
 v6only_beside_v4()
+udp_v6only_beside_v4()
 udp()
 errors()
