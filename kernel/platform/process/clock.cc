@@ -28,9 +28,7 @@ namespace mote::process {
 
 namespace {
 
-struct Timespec {
-  i64 sec, nsec;
-};
+using host::Timespec;
 
 constexpr long kClockRealtime = 0, kClockMonotonic = 1;
 

@@ -34,6 +34,14 @@ inline long syscall5(long nr, long a, long b, long c, long d, long e) {
 
 inline bool failed(long r) { return r < 0 && r > -4096; }
 
+// struct timespec of the host's calls (clock_gettime, futex, ppoll).
+struct Timespec {
+  i64 sec, nsec;
+};
+inline Timespec timespec_of(u64 ns) {
+  return Timespec{i64(ns / 1000000000ull), i64(ns % 1000000000ull)};
+}
+
 inline long write(int fd, const void* buf, usize n) {
   return syscall3(__NR_write, fd, long(buf), long(n));
 }

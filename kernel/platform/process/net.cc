@@ -54,10 +54,6 @@ constexpr u64 kTick = 1 * kMs;        // the event thread's look while the progr
 constexpr u64 kUncovered = 2 * kMs;   // then it polls the device itself
 constexpr long kEfdCloexec = 02000000, kEfdNonblock = 04000;
 
-struct HostTs {
-  i64 sec, nsec;
-};
-
 struct PollFd {
   i32 fd;
   i16 events, revents;
@@ -96,6 +92,18 @@ bool device_failed(short revents) {
 
 // ---- Covering: a program thread sleeps watching the device ------------------
 
+// The kick eventfd: kick() makes it readable (waking whoever polls it),
+// take_kick() reads it back to not readable.
+void kick() {
+  u64 one = 1;
+  host::write(g.net_kick_fd, &one, sizeof one);
+}
+
+void take_kick() {
+  u64 count;
+  host::read(g.net_kick_fd, &count, sizeof count);
+}
+
 u64 g_uncovered_at;  // when the cover was last let go (monotonic ns)
 
 bool take_cover(Cpu* c) {
@@ -104,10 +112,7 @@ bool take_cover(Cpu* c) {
     // The event thread waits in ppoll (nobody covered for a while): the
     // kick eventfd asks it to stand back (one write, however many ask),
     // and it says so on net_ev_polling.
-    if (!__atomic_exchange_n(&g.net_standdown, 1, __ATOMIC_SEQ_CST)) {
-      u64 one = 1;
-      host::write(g.net_kick_fd, &one, sizeof one);
-    }
+    if (!__atomic_exchange_n(&g.net_standdown, 1, __ATOMIC_SEQ_CST)) kick();
     platform::wait_word(&g.net_ev_polling, 1, platform::monotonic_ns() + kTick);
     if (__atomic_load_n(&g.net_ev_polling, __ATOMIC_SEQ_CST)) return false;  // this time not
   }
@@ -145,9 +150,7 @@ void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
     u64 now = platform::monotonic_ns();
     if (deadline_ns != ~u64(0) && now >= deadline_ns) return;
     PollFd p[2] = {{fd, kPollIn, 0}, {g.net_kick_fd, kPollIn, 0}};
-    HostTs rel{};
-    if (deadline_ns != ~u64(0)) rel = HostTs{i64((deadline_ns - now) / 1000000000ull),
-                                               i64((deadline_ns - now) % 1000000000ull)};
+    host::Timespec rel = host::timespec_of(deadline_ns - now);  // (unused without a deadline)
     long r = host::syscall5(__NR_ppoll, long(p), 2, deadline_ns == ~u64(0) ? 0 : long(&rel), 0, 0);
     if (r == -EINTR) return;  // a kick: the caller looks at what it is for
     if (host::failed(r) || device_failed(p[0].revents)) {
@@ -155,10 +158,7 @@ void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
       __atomic_store_n(&g.net_gone, 1, __ATOMIC_RELEASE);
       return;
     }
-    if (p[1].revents & kPollIn) {
-      u64 count;
-      host::read(g.net_kick_fd, &count, sizeof count);
-    }
+    if (p[1].revents & kPollIn) take_kick();
     if (p[0].revents & kPollIn) report_arrivals(platform::monotonic_ns() + kRenotifyMin);
   }
 }
@@ -177,10 +177,7 @@ bool poll_and_report(int fd, u64* renotify) {
   long r = host::syscall5(__NR_ppoll, long(p), g.net_kick_fd >= 0 ? 2 : 1, 0, 0, 0);
   if (r == -EINTR) return true;
   if (host::failed(r) || device_failed(p[0].revents)) return false;
-  if (p[1].revents & kPollIn) {
-    u64 count;
-    host::read(g.net_kick_fd, &count, sizeof count);
-  }
+  if (p[1].revents & kPollIn) take_kick();
   if (!(p[0].revents & kPollIn)) return true;
   bool ok = report_arrivals(platform::monotonic_ns() + *renotify);
   *renotify = ok ? kRenotifyMin : *renotify < kRenotifyMax ? *renotify * 2 : *renotify;
@@ -190,7 +187,7 @@ bool poll_and_report(int fd, u64* renotify) {
 // The device readable now? (ppoll with a zero timeout.)
 bool readable_now(int fd) {
   PollFd p{fd, kPollIn, 0};
-  HostTs zero{};
+  host::Timespec zero{};
   long r = host::syscall5(__NR_ppoll, long(&p), 1, long(&zero), 0, 0);
   return r == 1 && (p.revents & kPollIn);
 }
@@ -280,8 +277,7 @@ void thread_wake(void* thread_platform, const volatile u32* word) {
   // the word: one of the two sees the other's store.
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (c && __atomic_load_n(&c->net_polling, __ATOMIC_SEQ_CST)) {
-    u64 one = 1;
-    host::write(g.net_kick_fd, &one, sizeof one);
+    process::kick();
     return;
   }
   wake_word(word, 1);

@@ -41,13 +41,8 @@ constexpr u64 kThreadFlags = 0x100 /*VM*/ | 0x200 /*FS*/ | 0x400 /*FILES*/ |
                              0x800 /*SIGHAND*/ | 0x10000 /*THREAD*/ | 0x40000 /*SYSVSEM*/ |
                              0x200000 /*CHILD_CLEARTID*/;
 
-struct Timespec {
-  i64 sec, nsec;
-};
-
-Timespec host_time(u64 deadline_ns) {
-  u64 h = deadline_ns + g.mono0;  // back to the host's CLOCK_MONOTONIC
-  return Timespec{i64(h / 1000000000ull), i64(h % 1000000000ull)};
+host::Timespec host_time(u64 deadline_ns) {
+  return host::timespec_of(deadline_ns + g.mono0);  // back to the host's CLOCK_MONOTONIC
 }
 
 // A Cpu with its stacks: a released one whose host thread is gone, or new.
@@ -226,7 +221,7 @@ void wait_word(const volatile u32* word, u32 expected, u64 deadline_ns) {
                    -1);
     return;
   }
-  process::Timespec ts = process::host_time(deadline_ns);
+  host::Timespec ts = process::host_time(deadline_ns);
   host::syscall6(__NR_futex, long(word), process::kFutexWaitBitsetPrivate, long(expected),
                  long(&ts), 0, -1);
 }
