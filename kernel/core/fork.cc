@@ -90,7 +90,10 @@ usize g_nzombies = 0;
 // all of them have ended already (they run first), so they are the zombies
 // with ppid == our pid.
 
-alignas(16) u8 g_scratch[16384];  // the stack resume_parent runs on
+// The stack resume_parent runs on: made by the first fork (most programs
+// never fork, and the VM kernel's image is smaller without it).
+constexpr usize kScratch = 16384;
+u8* g_scratch = nullptr;
 
 void save_proc(SavedProc* s) {
   Thread* t = current();
@@ -208,6 +211,7 @@ void release_exe(fs::Inode* n) {
 
 i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid) {
   if (g_depth >= kMaxDepth) return -EAGAIN;
+  if (!g_scratch && !(g_scratch = static_cast<u8*>(mm::kalloc(kScratch)))) return -ENOMEM;
   // The child runs in its parent's place, in its memory: other threads would
   // run concurrently with it there (docs/compat.md).
   if (g_nthreads > 1) {
@@ -317,7 +321,7 @@ void process_exit(int wstatus) {
   (void)send_signal(nullptr, kSigchld, info);
   for (int sig = 1; sig <= kNumSignals; ++sig)
     if (s->host_signals & sig_bit(sig)) (void)send_signal(nullptr, sig, host_siginfo(sig));
-  mote_call_on_stack(reinterpret_cast<u64>(g_scratch + sizeof g_scratch), resume_parent, s);
+  mote_call_on_stack(reinterpret_cast<u64>(g_scratch + kScratch), resume_parent, s);
 }
 
 i64 wait_child(i64 pid, int* wstatus) {

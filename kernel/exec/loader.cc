@@ -1,6 +1,7 @@
 #include "kernel/exec/loader.h"
 
 #include "kernel/mm/mapped_file.h"
+#include "kernel/mm/scratch.h"
 
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
@@ -91,9 +92,11 @@ Result<Placed> map_image(mm::AddressSpace& as, fs::Inode& file, const elf::Image
 }  // namespace
 
 Result<Loaded> load_program(mm::AddressSpace& as, fs::Inode& file, LoadProblem* why) {
-  static elf::Image img;  // ~3.6 KiB each: kept off the boot stack
-  static elf::Image interp;
   if (!file.is_reg()) return err(EACCES);
+  mm::Scratch<elf::Image> img_box, interp_box;  // ~3.6 KiB each
+  if (!img_box || !interp_box) return err(ENOMEM);
+  elf::Image& img = *img_box;
+  elf::Image& interp = *interp_box;
   why->problem = elf::parse(read_file, &file, file.size, &img);
   if (why->problem != elf::Problem::None) return err(ENOEXEC);
 

@@ -10,6 +10,7 @@
 #include "kernel/linux/syscalls.h"
 #include "kernel/linux/user.h"
 #include "kernel/mm/heap.h"
+#include "kernel/mm/scratch.h"
 #include "kernel/platform/platform.h"
 
 namespace mote::linux {
@@ -86,8 +87,17 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
                          core::g_nthreads);
     return -ENOSYS;
   }
-  static char path[fs::kPathMax];
-  auto pl = string_from_user(path, path_addr, sizeof path);
+  // The rare path's big buffers, on the heap: the path, the #! lines
+  // (kMaxInterp levels) and the new program's headers.
+  struct Buffers {
+    char path[fs::kPathMax];
+    char lines[kMaxInterp][256];
+    elf::Image img;
+  };
+  mm::Scratch<Buffers> bufs;
+  if (!bufs) return -ENOMEM;
+  char* path = bufs->path;
+  auto pl = string_from_user(path, path_addr, sizeof bufs->path);
   if (!pl.ok()) return -pl.error();
   if (pl.value() == 0 && !(flags & 0x1000)) return -ENOENT;
 
@@ -118,7 +128,7 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
     start = d->inode;
   }
   StrView file(path, pl.value());
-  static char lines[kMaxInterp][256];
+  auto& lines = bufs->lines;
   Ref<fs::Inode> node;
   for (int level = 0;; ++level) {
     auto n = fs::resolve(start.get(), file, (flags & 0x100) && level == 0 ? 0u : u32(fs::kFollow));
@@ -147,7 +157,7 @@ i64 do_execve(int dirfd, u64 path_addr, u64 argv_addr, u64 envp_addr, u64 flags)
   }
 
   // Check the ELF before the point of no return.
-  static elf::Image img;
+  elf::Image& img = bufs->img;
   struct Reader {
     static Result<usize> read(void* ctx, u64 off, void* buf, usize len) {
       return static_cast<fs::Inode*>(ctx)->read(off, buf, len);

@@ -14,7 +14,7 @@ import argparse
 import subprocess
 import sys
 
-SELFTESTS = ["invalid-opcode", "ist-red-zone", "page-fault", "divide-error", "lstar-syscall",
+SELFTESTS = ["invalid-opcode", "ist-red-zone", "page-fault", "divide-error", "lstar-syscall", "ksyms",
              "tsc", "lapic-timer"]
 
 

@@ -20,7 +20,7 @@ import tempfile
 
 from checks import Checks, microvm
 
-SELFTESTS = ["invalid-opcode", "ist-red-zone", "page-fault", "divide-error", "lstar-syscall",
+SELFTESTS = ["invalid-opcode", "ist-red-zone", "page-fault", "divide-error", "lstar-syscall", "ksyms",
              "tsc", "lapic-timer", "smp"]
 
 

@@ -6,8 +6,16 @@
 
 namespace mote::kvm {
 
-// The function containing `addr`, and the offset into it; nullptr if none.
-const char* ksym(u64 addr, u64* offset);
+// A function's name, printed as scope then name ("mote::net::Tcp::" "output"),
+// and an address's offset into it.
+struct Ksym {
+  const char* scope;
+  const char* name;
+  u64 offset;
+};
+
+// The function containing `addr`; false if none.
+bool ksym(u64 addr, Ksym* out);
 
 // Prints the frame-pointer chain starting at `rbp` (the kernel is built with
 // frame pointers), one symbolized line per frame.

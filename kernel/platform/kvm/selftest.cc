@@ -6,6 +6,7 @@
 
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/ksyms.h"
 #include "kernel/lib/format.h"
 #include "kernel/platform/kvm/smp.h"
 #include "kernel/platform/kvm/traps.h"
@@ -152,6 +153,35 @@ void test_smp(u64 rsdp, u32 hint) {
   report("smp", online == found, detail);
 }
 
+// The generated symbol table names a function from inside it: scope and name
+// decoded (gen_ksyms.py's compact form), anonymous namespaces left out.
+void test_ksyms() {
+  struct Want {
+    u64 addr;
+    const char* scope;
+    const char* name;
+    u64 offset;
+  } want[] = {
+      {reinterpret_cast<u64>(&run_selftests) + 3, "mote::kvm::", "run_selftests", 3},
+      {reinterpret_cast<u64>(&report) + 1, "mote::kvm::", "report", 1},
+      {reinterpret_cast<u64>(&ksym), "mote::kvm::", "ksym", 0},
+  };
+  char detail[160] = "";
+  bool ok = true;
+  for (const Want& w : want) {
+    Ksym k;
+    if (!ksym(w.addr, &k)) k = {"", "nothing", 0};
+    if (StrView(k.scope) == StrView(w.scope) && StrView(k.name) == StrView(w.name) &&
+        k.offset == w.offset)
+      continue;
+    format(detail, sizeof detail, "(%#lx: %s%s+%#lx, want %s%s+%#lx)", (unsigned long)w.addr,
+           k.scope, k.name, (unsigned long)k.offset, w.scope, w.name, (unsigned long)w.offset);
+    ok = false;
+    break;
+  }
+  report("ksyms", ok, detail);
+}
+
 }  // namespace
 
 u64 g_selftest_rsdp;
@@ -166,6 +196,7 @@ int run_selftests() {
   test_tsc();
   test_lapic_timer();
   test_smp(g_selftest_rsdp, g_selftest_cpus);
+  test_ksyms();
   kprintf("selftest: %d failed\n", g_failures);
   return g_failures;
 }
