@@ -58,6 +58,10 @@ for prog in hello getppid_loop peakrss threads_bench fileread pagefault idle tsc
   gcc -O2 -static -pthread -Wall -Wextra -Werror -o "$BUILD/bench/$prog" "$REPO/bench/programs/$prog.c" \
     || die "could not build bench/programs/$prog.c"
 done
+# The same hello on musl (scripts/setup.sh installs musl-tools): a static
+# program of a few KiB, for the VM's smallest-RAM figure.
+musl-gcc -O2 -static -Wall -Wextra -Werror -o "$BUILD/bench/hello-musl" "$REPO/bench/programs/hello.c" \
+  || die "could not build bench/programs/hello.c with musl-gcc"
 
 # Debian's python3 (scripts/setup.sh), whose python3-matplotlib draws the chart; a
 # python3 earlier in PATH (pyenv, a venv) may not have it.
