@@ -172,6 +172,23 @@ void forward_signal(int sig, siginfo_t* info, void*) {
   if (g_child > 0) kill(g_child, sig);
 }
 
+// The end of a run raises the core's signal again with SIG_DFL and kill()
+// only: the share server's filter has no rt_sigprocmask. So a signal this
+// process was started with blocked is ignored from here on instead: blocked,
+// it would only have waited unseen until then, the core (forked already)
+// keeps its own mask, and the kill() at the end delivers the core's signal
+// either way. SIGCHLD stays blocked (ignoring it would reap the core before
+// waitpid), and no process is killed by it.
+void ignore_blocked_signals() {
+  sigset_t blocked, ignored;
+  sigemptyset(&ignored);
+  if (sigprocmask(SIG_BLOCK, nullptr, &blocked) != 0) return;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGCHLD && sigismember(&blocked, sig) == 1 && signal(sig, SIG_IGN) != SIG_ERR)
+      sigaddset(&ignored, sig);
+  sigprocmask(SIG_UNBLOCK, &ignored, nullptr);
+}
+
 }  // namespace
 
 void exec_process_platform(const cli::RunOptions& o, const image::Program& p, std::string* error,
@@ -245,6 +262,7 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   sa.sa_sigaction = forward_signal;
   sa.sa_flags = SA_RESTART | SA_SIGINFO;
   for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  ignore_blocked_signals();
 
   // From here on the server parses what the guest sends: the seccomp wall
   // goes up first (docs/security.md).
@@ -268,12 +286,9 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   int sig = WTERMSIG(status);
-  // Die the same way (the calls the share server's filter admits: no raise).
+  // Die the same way (the calls the share server's filter admits: no raise;
+  // sig is not blocked, see ignore_blocked_signals).
   signal(sig, SIG_DFL);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, sig);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
   kill(self, sig);
   return 128 + sig;
 }

@@ -34,6 +34,16 @@ int open_beneath(int dirfd, const char* name, uint64_t flags, uint64_t mode = 0)
 
 std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// Opens the object `fd` stands for once more, through its /proc/self/fd magic
+// link (the fd's own object, even renamed or unlinked; a symlink itself, not
+// its target), with new open flags: O_PATH for a second handle, or for I/O.
+int reopen_fd(int fd, uint64_t flags) {
+  struct open_how how {};
+  how.flags = flags | O_CLOEXEC;
+  long r = syscall(SYS_openat2, AT_FDCWD, proc_path(fd).c_str(), &how, sizeof how);
+  return r < 0 ? -errno : int(r);
+}
+
 p9::Qid qid_of(const struct stat& st) {
   uint8_t t = S_ISDIR(st.st_mode) ? p9::kQtDir : S_ISLNK(st.st_mode) ? p9::kQtSymlink : p9::kQtFile;
   return p9::Qid{t, 0, uint64_t(st.st_ino)};
@@ -74,10 +84,10 @@ bool Server::add_share(const std::string& host_dir, bool read_only, std::string*
              "; Linux 5.6 or later needed)";
     return false;
   }
-  int reopened = open(proc_path(probe).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int reopened = reopen_fd(probe, O_RDONLY | O_DIRECTORY);
   close(probe);
   if (reopened < 0) {
-    int e = errno;
+    int e = -reopened;
     close(fd);
     *error = host_dir + ": " + strerror(e) + (e == ENOENT ? " (shares need /proc mounted)" : "");
     return false;
@@ -148,8 +158,8 @@ struct Handlers {
       k = size_t(std::stoul(aname));
     }
     if (k >= s.shares_.size()) return ENOENT;
-    int fd = fcntl(s.shares_[k].root, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) return errno;
+    int fd = reopen_fd(s.shares_[k].root, O_PATH);
+    if (fd < 0) return -fd;
     struct stat st;
     if (int e = stat_fd(fd, &st)) {
       close(fd);
@@ -172,8 +182,8 @@ struct Handlers {
     if (newfid != fid && s.fid(newfid)) return EBADF;
     if (newfid != fid && s.fids_.size() >= kMaxFids) return EMFILE;
     int root = s.shares_[src->share].root;
-    int cur = fcntl(src->path, F_DUPFD_CLOEXEC, 3);
-    if (cur < 0) return errno;
+    int cur = reopen_fd(src->path, O_PATH);
+    if (cur < 0) return -cur;
     std::string rel = src->rel;
     std::vector<p9::Qid> qids;
     int error = 0;
@@ -186,8 +196,7 @@ struct Handlers {
         next_rel = cut == std::string::npos ? "" : rel.substr(0, cut);
         next = open_beneath(root, next_rel.empty() ? "." : next_rel.c_str(), O_PATH | O_DIRECTORY);
       } else if (name == ".") {
-        next = fcntl(cur, F_DUPFD_CLOEXEC, 3);
-        if (next < 0) next = -errno;
+        next = reopen_fd(cur, O_PATH);
       } else if (!p9::valid_name(p9::Str{name.data(), uint16_t(name.size())})) {
         next = -ENOENT;
       } else {
@@ -264,7 +273,7 @@ struct Handlers {
     struct stat st;
     if (int e = stat_fd(f->path, &st)) return e;
     bool plain = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
-    std::string p = proc_path(f->path);
+    const std::string p = proc_path(f->path);
     if (a.valid & (p9::kSetattrUid | p9::kSetattrGid)) {
       uid_t uid = (a.valid & p9::kSetattrUid) ? uid_t(a.uid) : uid_t(-1);
       gid_t gid = (a.valid & p9::kSetattrGid) ? gid_t(a.gid) : gid_t(-1);
@@ -277,10 +286,16 @@ struct Handlers {
     if (a.valid & p9::kSetattrSize) {
       if (S_ISDIR(st.st_mode)) return EISDIR;
       if (!S_ISREG(st.st_mode)) return EINVAL;
-      int rc = f->io >= 0 && (fcntl(f->io, F_GETFL) & O_ACCMODE) != O_RDONLY
-                   ? ftruncate(f->io, off_t(a.size))
-                   : truncate(p.c_str(), off_t(a.size));
-      if (rc != 0) return errno;
+      if (off_t(a.size) < 0) return EINVAL;  // before any permission check, as truncate(2)
+      // Without a writable open file: the object opened for writing, as
+      // truncate(2) on its path would (the same checks: write permission,
+      // EROFS, append-only, ETXTBSY; the same times), never a path call.
+      const bool own = f->io < 0 || !f->io_writable;
+      int fd = own ? reopen_fd(f->path, O_WRONLY | O_LARGEFILE) : f->io;
+      if (fd < 0) return -fd;
+      int rc = ftruncate(fd, off_t(a.size)) == 0 ? 0 : errno;
+      if (own) close(fd);
+      if (rc) return rc;
     }
     if (a.valid & (p9::kSetattrAtime | p9::kSetattrMtime)) {
       if (!plain) return EOPNOTSUPP;
@@ -313,10 +328,11 @@ struct Handlers {
       return ENOTDIR;
     }
     if (ro(s, f) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))) return EROFS;
-    int fd = open(proc_path(f.path).c_str(), int(flags) | O_CLOEXEC | O_LARGEFILE);
-    if (fd < 0) return errno;
+    int fd = reopen_fd(f.path, flags | O_LARGEFILE);
+    if (fd < 0) return -fd;
     if (f.io >= 0) close(f.io);
     f.io = fd;
+    f.io_writable = (flags & O_ACCMODE) != O_RDONLY;
     return 0;
   }
 
@@ -346,10 +362,10 @@ struct Handlers {
     flags &= kOpenMask & ~uint32_t(O_DIRECTORY);
     int fd = open_beneath(f->path, n.c_str(), flags | O_CREAT | O_EXCL, mode & 07777);
     if (fd < 0) return -fd;
-    int path = open(proc_path(fd).c_str(), O_PATH | O_CLOEXEC);
+    int path = reopen_fd(fd, O_PATH);
     struct stat st;
     if (path < 0 || fstat(fd, &st) != 0) {
-      int e = errno;
+      int e = path < 0 ? -path : errno;
       if (path >= 0) close(path);
       close(fd);
       return e;
@@ -359,6 +375,7 @@ struct Handlers {
     close(f->path);
     f->path = path;
     f->io = fd;
+    f->io_writable = (flags & O_ACCMODE) != O_RDONLY;
     f->rel = join(f->rel, n);
     w.qid(qid_of(st));
     w.u32(0);
@@ -594,8 +611,8 @@ struct Handlers {
     struct stat st;
     if (int e = stat_fd(f->path, &st)) return e;
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
-    int fd = open(proc_path(f->path).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno;
+    int fd = reopen_fd(f->path, O_RDONLY);
+    if (fd < 0) return -fd;
     int rc = ::fsync(fd) == 0 ? 0 : errno;
     close(fd);
     return rc;

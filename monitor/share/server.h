@@ -50,6 +50,7 @@ class Server {
     int io = -1;     // after Tlopen / Tlcreate
     uint32_t share = 0;
     std::string rel;  // path beneath the share root ("" = the root), for ".."
+    bool io_writable = false;  // io was opened for writing (Tsetattr's size uses it)
   };
 
   void reset();

@@ -4,7 +4,6 @@
 #include <asm/unistd_64.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -43,24 +42,22 @@ Policy share_server_policy(int sock, pid_t child, pid_t self) {
   // One request in, one reply out, on the core's socket only.
   p.rules.push_back({__NR_recvfrom, {{0, {u(sock)}}}});
   p.rules.push_back({__NR_sendto, {{0, {u(sock)}}}});
-  // Walking and creating go through openat2(RESOLVE_BENEATH) from a share
-  // root; openat only reopens an O_PATH fd through /proc/self/fd (never
-  // creating: O_CREAT is openat2's alone).
+  // Every open is openat2: walking and creating with RESOLVE_BENEATH from a
+  // share root, opening for I/O, truncating and second handles (clones) by
+  // reopening an fd through /proc/self/fd. No openat, no truncate, no fcntl.
   p.rules.push_back({__NR_openat2, {}});
-  p.rules.push_back({__NR_openat, {{2, {0}, u(O_CREAT | kTmpfileBit)}}});
   p.rules.push_back({__NR_close, {}});
   for (long nr : {__NR_newfstatat, __NR_fstatfs, __NR_fchownat, __NR_fchmodat, __NR_ftruncate,
-                  __NR_truncate, __NR_utimensat, __NR_pread64, __NR_pwrite64, __NR_lseek,
-                  __NR_getdents64, __NR_mkdirat, __NR_symlinkat, __NR_mknodat, __NR_readlinkat,
-                  __NR_unlinkat, __NR_renameat, __NR_linkat, __NR_fsync})
+                  __NR_utimensat, __NR_pread64, __NR_pwrite64, __NR_lseek, __NR_getdents64,
+                  __NR_mkdirat, __NR_symlinkat, __NR_mknodat, __NR_readlinkat, __NR_unlinkat,
+                  __NR_renameat, __NR_linkat, __NR_fsync})
     p.rules.push_back({int(nr), {}});
-  p.rules.push_back({__NR_fcntl, {{1, {u(F_GETFL), u(F_DUPFD_CLOEXEC)}}}});  // walks clone fids
   // Signals go on to the core; its status is awaited; a core killed by a
-  // signal is followed by the same signal to this process.
+  // signal is followed by the same signal to this process (SIG_DFL, then
+  // kill: no rt_sigprocmask, as nothing but SIGCHLD is blocked by then).
   p.rules.push_back({__NR_kill, {{0, {u(child), u(self)}}}});
   p.rules.push_back({__NR_wait4, {{0, {u(child)}}}});
   p.rules.push_back({__NR_rt_sigaction, {}});
-  p.rules.push_back({__NR_rt_sigprocmask, {{0, {u(SIG_UNBLOCK)}}}});
   return p;
 }
 

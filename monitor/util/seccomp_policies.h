@@ -13,9 +13,9 @@ namespace mote::sandbox {
 
 // The 9P share server (monitor/share/server.cc) in the `mote` process that
 // forked the core: host file calls (the paths are confined by openat2, not
-// here), the SOCK_SEQPACKET socket `sock` only, signals forwarded to and the
-// status of the core `child`, dying by the core's own signal (kill of
-// `self`).
+// here; every open is openat2), the SOCK_SEQPACKET socket `sock` only,
+// signals forwarded to and the status of the core `child`, dying by the
+// core's own signal (kill of `self`).
 Policy share_server_policy(int sock, pid_t child, pid_t self);
 
 // mote-net (monitor/net/helper_main.cc, libslirp): the frame socket, NAT

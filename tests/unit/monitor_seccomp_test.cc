@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,10 +43,34 @@ int in_child(const Policy& p, F body, std::string* err) {
 }
 
 TEST(MonitorSeccomp, AllowlistSizes) {
-  // docs/security.md quotes these figures.
-  EXPECT_EQ(share_server_policy(5, 100, 99).distinct_calls(), 35u);
+  // docs/security.md quotes these figures (distinct calls, BPF instructions).
+  EXPECT_EQ(share_server_policy(5, 100, 99).distinct_calls(), 31u);
   EXPECT_EQ(net_helper_policy(4).distinct_calls(), 24u);
   EXPECT_EQ(kvm_run_policy({7}, 0, 1, 2).distinct_calls(), 10u);
+  EXPECT_EQ(compile(share_server_policy(5, 100, 99)).size(), 93u);
+  EXPECT_EQ(compile(net_helper_policy(4)).size(), 89u);
+  EXPECT_EQ(compile(kvm_run_policy({7}, 0, 1, 2)).size(), 52u);
+}
+
+TEST(MonitorSeccomp, ShareServerHasNoPathTruncateOpenatFcntlOrSigprocmask) {
+  // Opens are openat2 alone (reopening through /proc/self/fd included), a
+  // size change goes through an open fd, and the end needs no mask change.
+  auto refused = [](auto call) {
+    std::string err;
+    int st = in_child(share_server_policy(5, 100, 99), call, &err);
+    return WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus;
+  };
+  EXPECT_TRUE(refused([] { syscall(SYS_openat, AT_FDCWD, "/nonexistent-mote", O_RDONLY); }));
+  EXPECT_TRUE(refused([] { syscall(SYS_truncate, "/nonexistent-mote", 0); }));
+  EXPECT_TRUE(refused([] { syscall(SYS_fcntl, 1, F_GETFL); }));
+  EXPECT_TRUE(refused([] {
+    sigset_t none;
+    sigemptyset(&none);
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &none, nullptr, 8);
+  }));
+  // What replaces them is admitted: openat2 and ftruncate (both failing here).
+  EXPECT_FALSE(refused([] { syscall(SYS_openat2, AT_FDCWD, "/nonexistent-mote", nullptr, 0); }));
+  EXPECT_FALSE(refused([] { syscall(SYS_ftruncate, -1, 0); }));
 }
 
 TEST(MonitorSeccomp, ForbiddenCallEndsTheProcessWithTheMessage) {
@@ -55,12 +82,26 @@ TEST(MonitorSeccomp, ForbiddenCallEndsTheProcessWithTheMessage) {
 }
 
 TEST(MonitorSeccomp, ArgumentTests) {
-  // fcntl: F_GETFL admitted, F_SETFL not.
+  // mote-net's fcntl: F_GETFL admitted, F_DUPFD_CLOEXEC not.
   std::string err;
-  int st = in_child(share_server_policy(5, 100, 99), [] { fcntl(1, F_GETFL); }, &err);
+  int st = in_child(net_helper_policy(4), [] { fcntl(1, F_GETFL); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
   err.clear();
-  st = in_child(share_server_policy(5, 100, 99), [] { fcntl(1, F_SETFL, 0); }, &err);
+  st = in_child(net_helper_policy(4), [] { fcntl(1, F_DUPFD_CLOEXEC, 3); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  // The share server: recvfrom on its socket (fd 5) only; no PROT_EXEC mapping.
+  err.clear();
+  st = in_child(share_server_policy(5, 100, 99),
+                [] { syscall(SYS_recvfrom, 5, nullptr, 0, MSG_DONTWAIT, 0, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
+  err.clear();
+  st = in_child(share_server_policy(5, 100, 99),
+                [] { syscall(SYS_recvfrom, 6, nullptr, 0, MSG_DONTWAIT, 0, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  err.clear();
+  st = in_child(share_server_policy(5, 100, 99), [] {
+    mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // The KVM loop: write on its console fds only (two tests in one rule for ioctl).
   err.clear();
@@ -69,12 +110,16 @@ TEST(MonitorSeccomp, ArgumentTests) {
   err.clear();
   st = in_child(kvm_run_policy({7}, 0, 1, 2), [] { syscall(SYS_ioctl, 7, 0x5401, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
-  // openat with O_CREAT: refused to the share server.
+  // mote-net's openat: read-only, never creating.
   err.clear();
-  st = in_child(share_server_policy(5, 100, 99),
+  st = in_child(net_helper_policy(4),
                 [] { syscall(SYS_openat, AT_FDCWD, "/nonexistent-mote", O_CREAT | O_WRONLY, 0600); },
                 &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  err.clear();
+  st = in_child(net_helper_policy(4),
+                [] { syscall(SYS_openat, AT_FDCWD, "/nonexistent-mote", O_RDONLY); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
 }
 
 }  // namespace
