@@ -140,6 +140,7 @@ void boot() {
   init_filesystem(b);
   fs::init_sockets();      // AF_UNIX
   linux::inet_register();  // AF_INET (the stack itself is made on first use)
+  linux::netlink_register();  // AF_NETLINK, NETLINK_ROUTE
   auto exe = fs::resolve(nullptr, g_proc.exe_path, fs::kFollow);
   if (!exe.ok()) {
     console_printf("mote: %s: %s in the image\n", g_proc.exe_path.data,

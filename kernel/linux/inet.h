@@ -6,6 +6,7 @@
 
 #include "kernel/lib/result.h"
 #include "kernel/lib/types.h"
+#include "kernel/net/netdefs.h"
 
 namespace mote::net {
 class Stack;
@@ -37,6 +38,25 @@ u64 inet_deadline();
 // being closed).
 bool inet_wake_possible();
 
+// The interfaces there are: "lo" (index 1, 127.0.0.1/8) and, with a
+// network device, "eth0" (index 2, the boot info's address, MAC and MTU).
+// The ioctls below and route netlink (netlink.cc) describe them.
+inline constexpr int kMaxNetIfaces = 2;
+// linux/if.h flags, linux/if_arp.h types.
+inline constexpr u16 kIffUp = 0x1, kIffLoopback = 0x8, kIffRunning = 0x40,
+                     kIffMulticast = 0x1000;
+inline constexpr u16 kArphrdEther = 1, kArphrdLoopback = 772;
+struct NetIface {
+  const char* name;
+  int index;
+  net::Ipv4 addr;
+  u32 prefix;
+  u16 flags, hwtype;  // IFF_*, ARPHRD_*
+  u32 mtu;            // the IP MTU
+  u8 mac[6];
+};
+int net_interfaces(NetIface out[kMaxNetIfaces]);
+
 // The network interface ioctls (SIOCGIFCONF, SIOCGIFADDR, ...; netdevice(7),
 // inet_ioctl.cc), which Linux answers on a socket of any family; ENOTTY
 // for other commands.
@@ -44,5 +64,7 @@ Result<i64> netdevice_ioctl(u32 cmd, u64 arg);
 
 // Registers AF_INET with the socket layer (boot).
 void inet_register();
+// Registers AF_NETLINK (NETLINK_ROUTE; netlink.cc) with the socket layer.
+void netlink_register();
 
 }  // namespace mote::linux

@@ -23,10 +23,7 @@ enum : u32 {
   kSiocgifbrdaddr = 0x8919, kSiocgifnetmask = 0x891b, kSiocgifmtu = 0x8921,
   kSiocsifmtu = 0x8922, kSiocgifhwaddr = 0x8927, kSiocgifindex = 0x8933,
 };
-// linux/if.h.
-enum : u16 { kIffUp = 0x1, kIffBroadcast = 0x2, kIffLoopback = 0x8, kIffRunning = 0x40,
-             kIffMulticast = 0x1000 };
-constexpr u16 kArphrdEther = 1, kArphrdLoopback = 772;
+constexpr u16 kIffBroadcast = 0x2;  // linux/if.h
 
 // struct ifreq: the name, then a 24-byte union.
 struct IfReq {
@@ -34,28 +31,6 @@ struct IfReq {
   u8 u[24];
 };
 static_assert(sizeof(IfReq) == 40);
-
-struct Iface {
-  const char* name;
-  int index;
-  net::Ipv4 addr;
-  u32 prefix;
-  u16 flags, mtu, hwtype;
-  u8 mac[6];
-};
-
-// The interfaces there are: lo, and eth0 with a device.
-int interfaces(Iface out[2]) {
-  out[0] = Iface{"lo", 1, net::Ipv4::of(127, 0, 0, 1), 8,
-                 u16(kIffUp | kIffLoopback | kIffRunning), 65535, kArphrdLoopback, {}};
-  const abi::BootInfo& b = platform::boot_info();
-  if (!(b.net_flags & abi::kNetDevice)) return 1;
-  out[1] = Iface{"eth0", 2, net::Ipv4(b.net_addr), b.net_prefix_len <= 32 ? b.net_prefix_len : 24,
-                 u16(kIffUp | kIffBroadcast | kIffRunning | kIffMulticast),
-                 u16(b.net_mtu ? b.net_mtu : 1500), kArphrdEther, {}};
-  memcpy(out[1].mac, b.net_mac, 6);
-  return 2;
-}
 
 void put_sockaddr_in(u8* at, net::Ipv4 a) {
   memset(at, 0, 16);
@@ -72,6 +47,23 @@ void put_int(IfReq& r, u32 value, usize bytes) {
 
 u32 netmask(u32 prefix) { return prefix ? ~u32(0) << (32 - prefix) : 0; }
 
+}  // namespace
+
+int net_interfaces(NetIface out[kMaxNetIfaces]) {
+  out[0] = NetIface{"lo", 1, net::Ipv4::of(127, 0, 0, 1), 8,
+                    u16(kIffUp | kIffLoopback | kIffRunning), kArphrdLoopback, 65536, {}};
+  const abi::BootInfo& b = platform::boot_info();
+  if (!(b.net_flags & abi::kNetDevice)) return 1;
+  out[1] = NetIface{"eth0", 2, net::Ipv4(b.net_addr),
+                    b.net_prefix_len <= 32 ? b.net_prefix_len : 24,
+                    u16(kIffUp | kIffBroadcast | kIffRunning | kIffMulticast), kArphrdEther,
+                    u32(b.net_mtu ? b.net_mtu : 1500), {}};
+  memcpy(out[1].mac, b.net_mac, 6);
+  return 2;
+}
+
+namespace {
+
 Result<i64> ifconf(u64 arg) {
   struct {
     i32 len;
@@ -79,8 +71,8 @@ Result<i64> ifconf(u64 arg) {
     u64 buf;
   } conf;
   TRY(copy_from_user(&conf, arg, sizeof conf));
-  Iface ifs[2];
-  int n = interfaces(ifs);
+  NetIface ifs[kMaxNetIfaces];
+  int n = net_interfaces(ifs);
   if (!conf.buf) {  // the size needed
     conf.len = n * i32(sizeof(IfReq));
     TRY(copy_to_user(arg, &conf.len, 4));
@@ -113,9 +105,9 @@ Result<i64> netdevice_ioctl(u32 cmd, u64 arg) {
   }
   IfReq r;
   TRY(copy_from_user(&r, arg, sizeof r));
-  Iface ifs[2];
-  int n = interfaces(ifs);
-  const Iface* f = nullptr;
+  NetIface ifs[kMaxNetIfaces];
+  int n = net_interfaces(ifs);
+  const NetIface* f = nullptr;
   for (int i = 0; i < n; ++i) {
     if (cmd == kSiocgifname) {
       i32 index;

@@ -8,8 +8,9 @@
 // unless MSG_NOSIGNAL. Addresses, iovecs, control data and option values are
 // copied or checked here and handed to the family (fs::SocketFile, socket.h)
 // in kernel memory; families do the rest (AF_INET and AF_INET6, dual-stack
-// over IPv4: inet_socket.cc; AF_UNIX). Unknown families (AF_NETLINK, ...)
-// fail with EAFNOSUPPORT, so programs fall back to what there is.
+// over IPv4: inet_socket.cc; AF_UNIX; AF_NETLINK's NETLINK_ROUTE:
+// netlink.cc). Unknown families (AF_PACKET, ...) fail with EAFNOSUPPORT, so
+// programs fall back to what there is.
 #include "kernel/core/signals.h"
 #include "kernel/fs/fdtable.h"
 #include "kernel/fs/socket.h"
