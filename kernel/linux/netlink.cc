@@ -345,15 +345,13 @@ class NetlinkSocket final : public fs::SocketFile {
   void emit(Msg& msg) {
     usize n = msg.size();
     if (!tail_ || tail_->len + n > kDgramMax || tail_closed_) {
-      if (queued_ + sizeof(Dgram) > usize(opts.rcvbuf) * 2) {  // the reader is not reading
+      if (queued_ + sizeof(Dgram) > usize(opts.rcvbuf)) {  // SO_RCVBUF full: dropped, as Linux
         error_ = ENOBUFS;
-        overrun_ = true;
         return;
       }
       auto* d = static_cast<Dgram*>(mm::kalloc(sizeof(Dgram)));
       if (!d) {
         error_ = ENOBUFS;
-        overrun_ = true;
         return;
       }
       d->next = nullptr;
@@ -410,18 +408,14 @@ class NetlinkSocket final : public fs::SocketFile {
         error = get_link(h, body, body_len);
         break;
       case kRtmGetaddr:
+      case kRtmGetroute:  // dumps only (no single-address or route lookup)
         if (!dump) {
           error = EOPNOTSUPP;
           break;
         }
-        dump_addrs(h, body_len ? body[0] : kAfUnspec);
-        return;
-      case kRtmGetroute:
-        if (!dump) {
-          error = EOPNOTSUPP;
-          break;
-        }
-        dump_routes(h, body_len ? body[0] : kAfUnspec);
+        // body[0]: the family of ifaddrmsg, rtmsg or a bare rtgenmsg.
+        if (h.type == kRtmGetaddr) dump_addrs(h, body[0]);
+        else dump_routes(h, body[0]);
         return;
       case kRtmNewlink: case kRtmDellink: case kRtmSetlink:
       case kRtmNewaddr: case kRtmDeladdr: case kRtmNewroute: case kRtmDelroute:
@@ -572,7 +566,6 @@ class NetlinkSocket final : public fs::SocketFile {
   bool tail_closed_ = false;
   usize queued_ = 0;
   int error_ = 0;  // ENOBUFS once answers were dropped, reported by the next recv
-  bool overrun_ = false;
   bool bound_ = false, cap_ack_ = false;
   u32 portid_ = 0, groups_ = 0;
   NetlinkSocket* next_bound_ = nullptr;

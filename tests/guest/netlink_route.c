@@ -282,8 +282,26 @@ static void errors(void)
     close(fd2);
 }
 
-int main(void)
+/* mote only (natively root may): changing the network is EPERM. */
+static int changes(void)
 {
+    int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    struct {
+        struct ifaddrmsg a;
+        struct rtattr r;
+        unsigned char addr[4];
+    } add = {{AF_INET, 24, 0, 0, 1}, {RTA_LENGTH(4), IFA_LOCAL}, {10, 9, 9, 9}};
+    printf("new address: %s\n",
+           strerror(error_of(fd, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &add, sizeof add)));
+    struct ifinfomsg up = {.ifi_family = AF_UNSPEC, .ifi_index = 1};
+    printf("set link: %s\n", strerror(error_of(fd, RTM_SETLINK, 0, &up, sizeof up)));
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "changes") == 0) return changes();
     list_ifaddrs();
     list_nameindex();
     int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);

@@ -7,6 +7,7 @@ removes), IPv6 off as mote has none:
   - with one: lo and a veth end named eth0 with 10.0.2.15/24 and a default
     route through 10.0.2.2, against `mote run --net user PROGRAM` (slirp's
     addresses).
+Then, under mote alone, RTM_NEWADDR and RTM_SETLINK must be EPERM.
 SKIP (77) when network namespaces or veth devices cannot be made here.
 
     netlink.py --mote build/mote [--platform process|qemu] PROGRAM
@@ -75,6 +76,10 @@ def main():
             if device:
                 ok(f"{what}: eth0 and its routes listed", "ifaddr eth0 inet 10.0.2.15" in mote[1]
                    and "default/0 via 10.0.2.2 dev eth0" in mote[1], mote[1])
+        # Changing the network: EPERM under mote (natively, root may).
+        r = run([args.mote, "run", "--platform", args.platform, args.program, "changes"])
+        ok("changes are EPERM", r[0] == 0 and r[1].count("Operation not permitted") == 2,
+           r[1] + r[2][-300:])
     finally:
         for ns in made:
             sh("ip", "netns", "del", ns)
