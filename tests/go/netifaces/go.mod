@@ -1,0 +1,3 @@
+module mote-test/netifaces
+
+go 1.19
