@@ -80,10 +80,16 @@ void print_frame(int i, u64 pc) {
     // A return address may be just past the function (a call to a
     // noreturn function ends it): look up the call's last byte.
     u64 at = i ? pc - 1 : pc;
-    fn = exec::symbolize(m.inode(), at, bias, sym, sizeof sym, &off);
-    if (fn && i) off += 1;
-    have_line = dwarf::find_line(inode_read, &m.inode(), at - bias, src, sizeof src, &line);
     path = m.path();
+    // A separate debug file (a stripped Debian binary's, from
+    // /usr/lib/debug) has the full symbol table and the line table.
+    Ref<fs::Inode> debug = exec::separate_debug_file(m.inode(), path);
+    if (debug) fn = exec::symbolize(*debug, at, bias, sym, sizeof sym, &off);
+    if (!fn) fn = exec::symbolize(m.inode(), at, bias, sym, sizeof sym, &off);
+    if (fn && i) off += 1;
+    have_line = dwarf::find_line(inode_read, &m.inode(), at - bias, src, sizeof src, &line) ||
+                (debug && dwarf::find_line(inode_read, debug.get(), at - bias, src, sizeof src,
+                                           &line));
   }
   char where[288];
   usize n = 0;

@@ -1,5 +1,8 @@
 #include "kernel/exec/elf.h"
 
+#include "kernel/lib/format.h"
+#include "kernel/lib/string.h"
+
 namespace mote::elf {
 
 const char* machine_name(u16 m) {
@@ -134,6 +137,84 @@ Problem parse(ReadFn read, void* ctx, u64 file_size, Image* out) {
     return out->pie ? Problem::NotExecutable : Problem::BadHeaders;
   }
   return Problem::None;
+}
+
+bool debug_refs(ReadFn read, void* ctx, DebugRefs* out) {
+  out->build_id_len = 0;
+  out->link[0] = 0;
+  Ehdr eh;
+  auto r = read(ctx, 0, &eh, sizeof eh);
+  if (!r.ok() || r.value() != sizeof eh || eh.shentsize != sizeof(Shdr) ||
+      eh.shstrndx >= eh.shnum)
+    return false;
+  Shdr names;
+  r = read(ctx, eh.shoff + u64(eh.shstrndx) * sizeof names, &names, sizeof names);
+  if (!r.ok() || r.value() != sizeof names) return false;
+  for (u16 i = 0; i < eh.shnum && i < 512; ++i) {
+    Shdr sh;
+    r = read(ctx, eh.shoff + u64(i) * sizeof sh, &sh, sizeof sh);
+    if (!r.ok() || r.value() != sizeof sh) return false;
+    if (sh.type == 7 /*SHT_NOTE*/ && !out->build_id_len) {
+      // Notes: namesz, descsz, type, the name and the descriptor, each
+      // padded to 4 bytes. The one of type 3 named "GNU" is the build ID.
+      u8 buf[256];
+      usize n = usize(min<u64>(sh.size, sizeof buf));
+      r = read(ctx, sh.offset, buf, n);
+      if (!r.ok() || r.value() != n) continue;
+      for (usize at = 0; n - at >= 12;) {
+        u32 h[3];
+        memcpy(h, buf + at, sizeof h);
+        usize name_end = at + 12 + ((u64(h[0]) + 3) & ~u64(3));
+        usize desc_end = name_end + ((u64(h[1]) + 3) & ~u64(3));
+        if (h[0] > n || h[1] > n || desc_end > n) break;
+        if (h[2] == 3 && h[0] == 4 && memcmp(buf + at + 12, "GNU", 4) == 0 && h[1] &&
+            h[1] <= sizeof out->build_id) {
+          memcpy(out->build_id, buf + name_end, h[1]);
+          out->build_id_len = h[1];
+          break;
+        }
+        at = desc_end;
+      }
+    } else if (sh.type == 1 /*SHT_PROGBITS*/ && !out->link[0] && sh.name < names.size) {
+      char name[16];
+      r = read(ctx, names.offset + sh.name, name, sizeof name);
+      if (!r.ok() || r.value() < 15 || memcmp(name, ".gnu_debuglink", 15) != 0) continue;
+      // The file name, NUL-terminated, then padding and a CRC32.
+      usize n = usize(min<u64>(sh.size, sizeof out->link - 1));
+      r = read(ctx, sh.offset, out->link, n);
+      if (!r.ok()) continue;
+      usize got = min(r.value(), n);
+      out->link[got] = 0;
+      usize len = strnlen(out->link, got);
+      bool plain = len > 0 && len < got;  // NUL-terminated within the section
+      for (usize k = 0; k < len; ++k)
+        if (out->link[k] == '/') plain = false;  // a file name, not a path
+      if (!plain) out->link[0] = 0;
+    }
+  }
+  return out->build_id_len || out->link[0];
+}
+
+usize debug_file_paths(const DebugRefs& refs, StrView path, char (*out)[kDebugPathMax]) {
+  usize n = 0;
+  if (refs.build_id_len >= 2) {
+    usize at = format(out[n], kDebugPathMax, "/usr/lib/debug/.build-id/%02x/", refs.build_id[0]);
+    for (u32 i = 1; i < refs.build_id_len && at + 8 < kDebugPathMax; ++i)
+      at += format(out[n] + at, kDebugPathMax - at, "%02x", refs.build_id[i]);
+    format(out[n] + at, kDebugPathMax - at, ".debug");
+    ++n;
+  }
+  if (refs.link[0]) {
+    usize slash = path.size;
+    while (slash > 0 && path.data[slash - 1] != '/') --slash;
+    int dir = int(slash ? slash - 1 : 0);  // without the last slash; "" for the root
+    if (slash) {
+      format(out[n++], kDebugPathMax, "%.*s/%s", dir, path.data, refs.link);
+      format(out[n++], kDebugPathMax, "%.*s/.debug/%s", dir, path.data, refs.link);
+      format(out[n++], kDebugPathMax, "/usr/lib/debug%.*s/%s", dir, path.data, refs.link);
+    }
+  }
+  return n;
 }
 
 }  // namespace mote::elf

@@ -97,4 +97,21 @@ using ReadFn = Result<usize> (*)(void* ctx, u64 offset, void* buf, usize len);
 // On failure returns the problem and, for WrongMachine, sets *machine.
 Problem parse(ReadFn read, void* ctx, u64 file_size, Image* out);
 
+// Where a file's separate debug information is (gdb's "Separate Debug
+// Files"): the GNU build ID note (NT_GNU_BUILD_ID in an SHT_NOTE section)
+// and the file name in its .gnu_debuglink section, each absent when empty.
+struct DebugRefs {
+  u8 build_id[64];
+  u32 build_id_len = 0;
+  char link[128] = "";
+};
+inline constexpr usize kDebugPathMax = 512;
+inline constexpr usize kMaxDebugPaths = 4;
+// Reads them from the section headers; false when the file has neither.
+bool debug_refs(ReadFn read, void* ctx, DebugRefs* out);
+// The places the debug file of the file at `path` may be, in gdb's order:
+// /usr/lib/debug/.build-id/NN/REST.debug, then DIR/LINK, DIR/.debug/LINK and
+// /usr/lib/debug/DIR/LINK. Returns how many it wrote into out.
+usize debug_file_paths(const DebugRefs& refs, StrView path, char (*out)[kDebugPathMax]);
+
 }  // namespace mote::elf

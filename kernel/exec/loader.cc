@@ -187,6 +187,26 @@ const char* symbolize_in(fs::Inode& file, const elf::Ehdr& eh, u32 type, u64 tar
 
 }  // namespace
 
+Ref<fs::Inode> separate_debug_file(fs::Inode& file, StrView path) {
+  elf::DebugRefs refs;
+  if (!elf::debug_refs(read_file, &file, &refs)) return Ref<fs::Inode>();
+  char paths[elf::kMaxDebugPaths][elf::kDebugPathMax];
+  usize n = elf::debug_file_paths(refs, path, paths);
+  for (usize i = 0; i < n; ++i) {
+    auto r = fs::resolve(nullptr, StrView(paths[i]), fs::kFollow);
+    if (!r.ok() || !r.value()->is_reg() || r.value().get() == &file) continue;
+    if (i == 0 && refs.build_id_len) {  // the build-ID path: it must be this build's
+      elf::DebugRefs theirs;
+      if (!elf::debug_refs(read_file, r.value().get(), &theirs) ||
+          theirs.build_id_len != refs.build_id_len ||
+          memcmp(theirs.build_id, refs.build_id, refs.build_id_len) != 0)
+        continue;
+    }
+    return r.value();
+  }
+  return Ref<fs::Inode>();
+}
+
 const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, u64* offset) {
   // Section headers -> the symbol table and its strings, read in small
   // pieces: this runs from the fault path, on a small stack, without the

@@ -38,4 +38,11 @@ Result<Loaded> load_program(mm::AddressSpace& as, fs::Inode& file, LoadProblem* 
 // nullptr if none. Runs on the fault path: no heap.
 const char* symbolize(fs::Inode& file, u64 pc, u64 bias, char* name, usize cap, u64* offset);
 
+// The separate debug file of `file` (at `path` in the guest), found as gdb
+// finds one (elf::debug_file_paths: by build ID under /usr/lib/debug, by
+// .gnu_debuglink beside the file); a null Ref when there is none. The
+// packer copies such files into the root filesystem when the host has them.
+// A build-ID file must carry the same build ID.
+Ref<fs::Inode> separate_debug_file(fs::Inode& file, StrView path);
+
 }  // namespace mote::exec

@@ -1,5 +1,7 @@
 // libFuzzer target: the ELF parser (kernel/exec/elf.cc) against arbitrary
-// bytes, as the monitor and the kernel run it on every program. Any crash,
+// bytes, as the monitor and the kernel run it on every program, and the
+// separate-debug-file lookup (debug_refs, debug_file_paths) the packer and
+// the fault report run on every mapped file. Any crash,
 // out-of-bounds read (ASan) or hang is a bug; an accepted image must also be
 // self-consistent.
 #include <cstdint>
@@ -30,6 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ph.type != mote::elf::kPtLoad) continue;
       if (ph.filesz > ph.memsz || ph.offset + ph.filesz > size) abort();
     }
+  }
+  mote::elf::DebugRefs refs;
+  if (mote::elf::debug_refs(read_buf, &b, &refs)) {
+    if (refs.build_id_len > sizeof refs.build_id) abort();
+    if (strnlen(refs.link, sizeof refs.link) == sizeof refs.link || strchr(refs.link, '/')) abort();
+    char paths[mote::elf::kMaxDebugPaths][mote::elf::kDebugPathMax];
+    size_t n = mote::elf::debug_file_paths(refs, "/usr/lib/x86_64-linux-gnu/libfuzz.so.1", paths);
+    if (n > mote::elf::kMaxDebugPaths) abort();
+    for (size_t i = 0; i < n; ++i)
+      if (strnlen(paths[i], sizeof paths[i]) == sizeof paths[i]) abort();
   }
   return 0;
 }
