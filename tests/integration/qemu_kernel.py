@@ -47,6 +47,14 @@ def main():
     # isa-debug-exit: status 0 -> QEMU exits (0 << 1) | 1.
     check("status 0 through isa-debug-exit", r.returncode == 1, f"qemu status {r.returncode}")
 
+    # After memory_init: core memory given back is mapped again (the region
+    # does not grow with every thread a program makes), zeroed, frames kept.
+    r = subprocess.run(qemu_cmd(opts.kernel, "selftest-mem"), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=120)
+    out = r.stdout.decode(errors="replace").replace("\r\n", "\n")
+    check("selftest core-reuse", re.search("selftest core-reuse: ok\n", out) and
+          "selftest: 0 failed\n" in out and r.returncode == 1, out[-400:])
+
     # Application processors: found in the ACPI MADT (QEMU's -smp) or by
     # cpus=N without ACPI, started with INIT-SIPI-SIPI, online.
     for smp, machine, append in ((3, "microvm", "selftest"),

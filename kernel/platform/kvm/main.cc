@@ -66,6 +66,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   used.add(kLowMemory, virt_to_phys(__kernel_end));
   bool selftest = false;
   bool net_selftest_word = false;  // `selftest-net`: net_virtio.h, once memory is up
+  bool mem_selftest_word = false;  // `selftest-mem`: selftest.h, once memory is up
   u64 ram_bytes = 0, tsc_khz = 0, wall_ns = 0;
   g_vm.host = u32(magic) == kMoteMagic ? Host::MoteMonitor : Host::Pvh;
   console_init(g_vm.host);
@@ -93,6 +94,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
     const char* cmdline = si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "";
     selftest = has_word(cmdline, "selftest");
     net_selftest_word = has_word(cmdline, "selftest-net");
+    mem_selftest_word = has_word(cmdline, "selftest-mem");
     g_selftest_rsdp = si->rsdp_paddr;
     for (u32 n = 2; n <= 64; ++n) {
       char w[12];
@@ -159,6 +161,7 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   // Device interrupt lines (QEMU microvm's I/O APICs); before any driver.
   if (g_vm.host == Host::Pvh) ioapic_init(g_selftest_rsdp);
   if (net_selftest_word) vm_exit(net_selftest() ? 1 : 0);
+  if (mem_selftest_word) vm_exit(run_memory_selftests() ? 1 : 0);
   if (g_vm.host == Host::MoteMonitor) {
     g_vm.boot = static_cast<const abi::BootInfo*>(phys_to_virt(info_phys));
   } else {

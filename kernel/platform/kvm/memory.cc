@@ -4,6 +4,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/platform.h"
 
 extern "C" char __kernel_end[];
@@ -278,25 +279,78 @@ Result<void> move_page(u64 from, u64 to) {
   return ok();
 }
 
+namespace {
+
+// Blocks core_unmap gave back, for a later core_map of the same size (thread
+// stacks, KThreads, FPU areas and the heap's large blocks come in a few
+// sizes): their page-table entries were cleared and every vCPU's TLB flushed
+// when they were freed, so a block is clean to map again. Without reuse the
+// region, and the page tables mapping it, would grow with every thread a
+// program ever made. A full list leaves the block's range unused, as before.
+struct FreeBlock {
+  u64 base, len;
+};
+constexpr usize kMaxFreeBlocks = 128;
+FreeBlock g_free_blocks[kMaxFreeBlocks];
+usize g_nfree_blocks = 0;
+
+// Clears the entries of [addr, addr + len) and frees their frames once no
+// vCPU's TLB can still reach them.
+void core_release(u64 addr, u64 len) {
+  u64 frames[64];
+  usize n = 0;
+  for (u64 off = 0; off < len; off += kPageSize) {
+    u64 f = lookup_page(addr + off, true);
+    if (!f) continue;
+    if (n == 64) {
+      tlb_shootdown();
+      for (usize i = 0; i < n; ++i) frame_free(frames[i]);
+      n = 0;
+    }
+    frames[n++] = f;
+  }
+  tlb_shootdown();
+  for (usize i = 0; i < n; ++i) frame_free(frames[i]);
+}
+
+}  // namespace
+
 Result<u64> core_map(u64 len) {
   len = page_up(len);
-  u64 base = g_core_next;
+  if (len == 0) return err(EINVAL);
+  u64 base = 0;
+  for (usize i = 0; i < g_nfree_blocks; ++i)
+    if (g_free_blocks[i].len == len) {
+      base = g_free_blocks[i].base;
+      g_free_blocks[i] = g_free_blocks[--g_nfree_blocks];
+      break;
+    }
+  bool fresh = base == 0;
+  if (fresh) base = g_core_next;
   for (u64 off = 0; off < len; off += kPageSize) {
     u64 f = frame_alloc();
-    if (!f) return err(ENOMEM);
-    u64* e = walk(base + off, true);
-    if (!e) return err(ENOMEM);
+    u64* e = f ? walk(base + off, true) : nullptr;
+    if (!e) {
+      // Out of memory: what this call mapped goes back (never used, so no
+      // TLB holds it), and the block stays free for next time.
+      if (f) frame_free(f);
+      for (u64 o = 0; o < off; o += kPageSize) frame_free(lookup_page(base + o, true));
+      if (!fresh) g_free_blocks[g_nfree_blocks++] = FreeBlock{base, len};
+      return err(ENOMEM);
+    }
     *e = f | kPresent | kWrite | (g_nx ? u64(kNx) : 0);
   }
-  g_core_next += len + kPageSize;  // an unmapped guard page after each block
+  if (fresh) g_core_next += len + kPageSize;  // an unmapped guard page after each block
   return base;
 }
 
+u64 core_region_used() { return g_core_next - kCoreRegion; }
+
 void core_unmap(u64 addr, u64 len) {
-  for (u64 off = 0; off < page_up(len); off += kPageSize) {
-    u64 f = lookup_page(addr + off, true);
-    if (f) frame_free(f);
-  }
+  len = page_up(len);
+  if (len == 0) return;
+  core_release(addr, len);
+  if (g_nfree_blocks < kMaxFreeBlocks) g_free_blocks[g_nfree_blocks++] = FreeBlock{addr, len};
 }
 
 }  // namespace mote::kvm

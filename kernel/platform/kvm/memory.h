@@ -62,5 +62,8 @@ Result<void> protect_page(u64 virt, u32 prot);
 // Core memory: `len` bytes of fresh zeroed pages in the core region.
 Result<u64> core_map(u64 len);
 void core_unmap(u64 addr, u64 len);
+// The bytes of the core region ever handed out (guard pages included): a
+// block core_unmap gave back is used again before the region grows.
+u64 core_region_used();
 
 }  // namespace mote::kvm
