@@ -114,11 +114,13 @@ bool open_run_target(mote::cli::RunOptions& o, mote::image::Program* prog, std::
   }
   if (fd >= 0) close(fd);
   if (!mote::image::open_program(o.program, prog, error, status)) return false;
-  // Dynamic programs and --add: the program runs from a root filesystem image.
-  if (prog->interp.empty() && o.adds.empty()) return true;
+  // Dynamic programs, --add and --debug-files: the program runs from a root
+  // filesystem image.
+  if (prog->interp.empty() && o.adds.empty() && !o.debug_files) return true;
   mote::image::RootfsRequest req;
   req.program = prog->named_path;
   req.adds = o.adds;
+  req.debug_files = o.debug_files;
   req.guest_env = mote::cli::guest_environment(o);
   mote::image::Rootfs fs;
   if (!mote::image::build_rootfs(req, &fs, error, status)) return false;

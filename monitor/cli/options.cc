@@ -248,6 +248,8 @@ std::optional<RunOptions> parse_run(const std::vector<std::string>& args, std::s
       o.overcommit = true;
     } else if (a == "--verbose") {
       o.verbose = true;
+    } else if (a == "--debug-files") {
+      o.debug_files = true;
     } else if (a == "--no-sandbox") {
       o.no_sandbox = true;
     } else {
@@ -321,6 +323,9 @@ const char* usage() {
          "  -i, -t, -it        keep stdin open (always); -t: the program drives the host\n"
          "                     terminal (raw mode, size), restored when it ends\n"
          "  --strace           print every system call on stderr\n"
+         "  --debug-files      put the program's and its libraries' separate debug files\n"
+         "                     (/usr/lib/debug, .gnu_debuglink) in the image, for fault\n"
+         "                     reports with function names and source lines\n"
          "  --verbose          print what mote does on stderr\n"
          "  --timeout SECONDS  stop the run after SECONDS (status 124), hung or not\n"
          "  --gdb PORT         wait for gdb on 127.0.0.1:PORT and let it debug the program\n"

@@ -44,6 +44,7 @@ struct RunOptions {
   bool strace = false;
   bool overcommit = false;  // --cpus beyond the host's CPUs
   bool verbose = false;
+  bool debug_files = false;  // --debug-files: separate debug files into the image
   bool no_sandbox = false;            // --no-sandbox: no monitor-side seccomp filter (debugging)
   std::string selftest;               // --selftest NAME (tests only, undocumented)
   uint16_t gdb_port = 0;              // --gdb PORT: serve gdb on 127.0.0.1:PORT (0: no)

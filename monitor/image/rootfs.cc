@@ -457,9 +457,12 @@ bool collect(const RootfsRequest& req, Collector* c, std::string* interp, std::s
   }
   // Separate debug files of the program and its libraries, where the host
   // has them (Debian's -dbgsym packages, a .gnu_debuglink beside the file).
-  std::vector<std::string> elves{req.program};
-  elves.insert(elves.end(), files.begin(), files.end());
-  elves.insert(elves.end(), closure.libraries.begin(), closure.libraries.end());
+  std::vector<std::string> elves;
+  if (req.debug_files) elves.push_back(req.program);
+  if (req.debug_files) {
+    elves.insert(elves.end(), files.begin(), files.end());
+    elves.insert(elves.end(), closure.libraries.begin(), closure.libraries.end());
+  }
   std::sort(elves.begin(), elves.end());
   elves.erase(std::unique(elves.begin(), elves.end()), elves.end());
   for (const auto& f : elves) {
@@ -545,7 +548,8 @@ namespace {
 // The fast pointer (abi/rootfs_fast.h) for a plain request, rewritten only
 // when it says something else.
 void note_fast(const std::string& dir, const RootfsRequest& req, const std::string& index) {
-  if (!req.adds.empty() || guest_ld_library_path(req.guest_env) != "(unset)") return;
+  if (!req.adds.empty() || req.debug_files || guest_ld_library_path(req.guest_env) != "(unset)")
+    return;
   if (req.program.find('\n') != std::string::npos) return;
   char key[17];
   snprintf(key, sizeof key, "%016llx",
@@ -591,6 +595,7 @@ bool build_rootfs(const RootfsRequest& req, Rootfs* out, std::string* error, int
       rh.update(absolute_path("."));
     }
   }
+  if (req.debug_files) rh.update("\ndebug-files");
   std::string index = dir + "/index-" + util::Sha256::hex(rh.finish()).substr(0, 32);
 
   std::string key, interp;

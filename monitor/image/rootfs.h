@@ -22,6 +22,10 @@ struct RootfsRequest {
   std::vector<std::string> adds;        // --add HOST[:GUEST], as given
   std::vector<std::string> guest_env;   // K=V: LD_LIBRARY_PATH is taken from here
   std::string cache_dir;                // empty: default_cache_dir()
+  // --debug-files: the separate debug files of the program and its
+  // libraries, where the host has them (fault reports read them; on the VM
+  // platforms the whole image is guest RAM, hence only when asked).
+  bool debug_files = false;
 };
 
 struct Rootfs {

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Separate debug files in fault reports: a program stripped of its symbols
-and line table (objcopy --strip-all) crashes under mote, and the report still
-names the functions and source lines, read from its debug file
-(objcopy --only-keep-debug), which the packer found on the host and put in
-the root filesystem:
+and line table (objcopy --strip-all) crashes under `mote run --debug-files`,
+and the report still names the functions and source lines, read from its
+debug file (objcopy --only-keep-debug), which the packer found on the host
+and put in the root filesystem (without --debug-files it does not):
   - beside the program, named by its .gnu_debuglink;
   - under /usr/lib/debug/.build-id/NN/REST.debug (as Debian's -dbgsym
     packages install them), found by the program's build ID;
@@ -48,9 +48,10 @@ def main():
     env = dict(os.environ, MOTE_CACHE_DIR=os.path.join(tmp, "cache"))
     made = []
     try:
-        def run(prog):
-            r = subprocess.run([args.mote, "run", prog], stdin=subprocess.DEVNULL,
-                               capture_output=True, timeout=60, env=env)
+        def run(prog, debug_files=True):
+            r = subprocess.run([args.mote, "run"] + (["--debug-files"] if debug_files else []) +
+                               [prog], stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                               env=env)
             return r.returncode, r.stderr.decode(errors="replace")
 
         full = os.path.join(tmp, "full.debug")
@@ -70,6 +71,10 @@ def main():
            "<main+0x" in err, err[-800:])
         ok("debuglink: source lines from its line table",
            "at null_store.c:10 in" in err and "at null_store.c:14 in" in err, err[-800:])
+        # Only when asked: the image stays as small without --debug-files.
+        status, err = run(prog, debug_files=False)
+        ok("without --debug-files: no source lines", status == 139 and "null_store.c" not in err,
+           err[-800:])
 
         # The control: stripped, no debug file anywhere.
         d = os.path.join(tmp, "none")
