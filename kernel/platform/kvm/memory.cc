@@ -294,14 +294,15 @@ constexpr usize kMaxFreeBlocks = 128;
 FreeBlock g_free_blocks[kMaxFreeBlocks];
 usize g_nfree_blocks = 0;
 
-// Clears the entries of [addr, addr + len) and frees their frames once no
-// vCPU's TLB can still reach them.
-void core_release(u64 addr, u64 len) {
+}  // namespace
+
+void release_pages(u64 addr, u64 len) {
   u64 frames[64];
   usize n = 0;
   for (u64 off = 0; off < len; off += kPageSize) {
-    u64 f = lookup_page(addr + off, true);
-    if (!f) continue;
+    bool image = false;
+    u64 f = lookup_page(addr + off, true, &image);
+    if (!f || image) continue;
     if (n == 64) {
       tlb_shootdown();
       for (usize i = 0; i < n; ++i) frame_free(frames[i]);
@@ -309,11 +310,9 @@ void core_release(u64 addr, u64 len) {
     }
     frames[n++] = f;
   }
-  tlb_shootdown();
+  tlb_shootdown();  // nothing to do with one vCPU
   for (usize i = 0; i < n; ++i) frame_free(frames[i]);
 }
-
-}  // namespace
 
 Result<u64> core_map(u64 len) {
   len = page_up(len);
@@ -349,7 +348,7 @@ u64 core_region_used() { return g_core_next - kCoreRegion; }
 void core_unmap(u64 addr, u64 len) {
   len = page_up(len);
   if (len == 0) return;
-  core_release(addr, len);
+  release_pages(addr, len);
   if (g_nfree_blocks < kMaxFreeBlocks) g_free_blocks[g_nfree_blocks++] = FreeBlock{addr, len};
 }
 

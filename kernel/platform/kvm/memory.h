@@ -53,6 +53,10 @@ Result<void> map_shared_page(u64 virt, u64 phys, u32 prot);
 // The frame mapped at virt (0 if none); clears the entry when `unmap`;
 // *image tells whether it is an image or shared frame (not to be freed).
 u64 lookup_page(u64 virt, bool unmap, bool* image = nullptr);
+// Unmaps [addr, addr + len) and frees its frames (not the image's or shared
+// ones) once every other vCPU's TLB was flushed (tlb_shootdown, a batch of
+// 64 at a time), so no vCPU can reach a frame that is used again.
+void release_pages(u64 addr, u64 len);
 // Moves the page-table entry (frame and protection) of `from` to `to`.
 Result<void> move_page(u64 from, u64 to);
 void zero_page(void* p);

@@ -288,25 +288,7 @@ Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
 // Page-table changes that take something away end with every other vCPU's
 // TLB flushed (tlb_shootdown) before a frame can be reused.
 Result<void> unmap(u64 addr, u64 len) {
-  u64 frames[64];
-  usize n = 0;
-  for (u64 off = 0; off < len; off += kPageSize) {
-    bool image = false;
-    u64 f = lookup_page(addr + off, true, &image);
-    if (!f || image) continue;
-    if (g_ncpus < 2) {
-      frame_free(f);
-      continue;
-    }
-    if (n == 64) {
-      tlb_shootdown();
-      for (usize i = 0; i < n; ++i) frame_free(frames[i]);
-      n = 0;
-    }
-    frames[n++] = f;
-  }
-  tlb_shootdown();
-  for (usize i = 0; i < n; ++i) frame_free(frames[i]);
+  release_pages(addr, len);
   return ok();
 }
 
