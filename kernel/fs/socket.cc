@@ -79,6 +79,34 @@ int buffer_size(int v, int min_size, bool force) {
 
 }  // namespace
 
+void from_iov(const IoVec* iov, usize n, usize skip, u8* dst, usize len) {
+  for (usize i = 0; i < n && len; ++i) {
+    if (skip >= iov[i].len) {
+      skip -= iov[i].len;
+      continue;
+    }
+    usize k = min(iov[i].len - skip, len);
+    memcpy(dst, static_cast<const u8*>(iov[i].base) + skip, k);
+    dst += k;
+    len -= k;
+    skip = 0;
+  }
+}
+
+void to_iov(const IoVec* iov, usize n, usize skip, const u8* src, usize len) {
+  for (usize i = 0; i < n && len; ++i) {
+    if (skip >= iov[i].len) {
+      skip -= iov[i].len;
+      continue;
+    }
+    usize k = min(iov[i].len - skip, len);
+    memcpy(static_cast<u8*>(iov[i].base) + skip, src, k);
+    src += k;
+    len -= k;
+    skip = 0;
+  }
+}
+
 usize iov_total(const IoVec* iov, usize n) {
   usize t = 0;
   for (usize i = 0; i < n; ++i) t += iov[i].len;

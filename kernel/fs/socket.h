@@ -70,6 +70,11 @@ struct SocketMsg {
 };
 
 usize iov_total(const IoVec* iov, usize n);
+// Copies between program buffers (checked by the caller) and kernel memory,
+// starting `skip` bytes into the iovecs, at most `len` bytes (fewer when the
+// iovecs end first).
+void from_iov(const IoVec* iov, usize n, usize skip, u8* dst, usize len);
+void to_iov(const IoVec* iov, usize n, usize skip, const u8* src, usize len);
 
 class SocketFile : public File {
  public:

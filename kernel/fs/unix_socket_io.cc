@@ -25,36 +25,6 @@ struct CmsgHdr {
 constexpr usize kCmsgHdr = sizeof(CmsgHdr);
 constexpr usize cmsg_align(usize n) { return (n + 7) & ~usize(7); }
 
-// Copies between program buffers (checked by the caller) and kernel memory,
-// starting `skip` bytes into the iovecs.
-void from_iov(const IoVec* iov, usize n, usize skip, u8* dst, usize len) {
-  for (usize i = 0; i < n && len; ++i) {
-    if (skip >= iov[i].len) {
-      skip -= iov[i].len;
-      continue;
-    }
-    usize k = min(iov[i].len - skip, len);
-    memcpy(dst, static_cast<const u8*>(iov[i].base) + skip, k);
-    dst += k;
-    len -= k;
-    skip = 0;
-  }
-}
-
-void to_iov(const IoVec* iov, usize n, usize skip, const u8* src, usize len) {
-  for (usize i = 0; i < n && len; ++i) {
-    if (skip >= iov[i].len) {
-      skip -= iov[i].len;
-      continue;
-    }
-    usize k = min(iov[i].len - skip, len);
-    memcpy(static_cast<u8*>(iov[i].base) + skip, src, k);
-    src += k;
-    len -= k;
-    skip = 0;
-  }
-}
-
 Msg* new_msg(usize len) {
   auto* m = static_cast<Msg*>(mm::kzalloc(sizeof(Msg) + len));
   return m;

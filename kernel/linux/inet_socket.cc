@@ -350,12 +350,7 @@ Result<usize> tcp_pass(net::TcpSocket* t, fs::SocketMsg& msg, usize from, bool p
     u8* tmp = static_cast<u8*>(mm::kalloc(want));
     if (!tmp) return err(ENOMEM);
     auto r = t->recv(tmp, want, now, true);
-    usize off = 0;
-    for (usize i = 0; r.ok() && i < msg.iovcnt && off < r.value(); ++i) {
-      usize n = min(msg.iov[i].len, r.value() - off);
-      memcpy(msg.iov[i].base, tmp + off, n);
-      off += n;
-    }
+    if (r.ok()) fs::to_iov(msg.iov, msg.iovcnt, 0, tmp, r.value());
     mm::kfree(tmp);
     return r;
   }
@@ -410,11 +405,7 @@ Result<usize> InetSocket::udp_send(fs::SocketMsg& msg, int flags) {
   if (msg.iovcnt > 1) {  // gathered into one datagram
     tmp = static_cast<u8*>(mm::kalloc(total ? total : 1));
     if (!tmp) return err(ENOMEM);
-    usize off = 0;
-    for (usize i = 0; i < msg.iovcnt; ++i) {
-      memcpy(tmp + off, msg.iov[i].base, msg.iov[i].len);
-      off += msg.iov[i].len;
-    }
+    fs::from_iov(msg.iov, msg.iovcnt, 0, tmp, total);
     data = tmp;
   }
   auto r = udp_->sendto(data, total, have_dst ? &dst : nullptr);
@@ -436,14 +427,7 @@ Result<usize> InetSocket::udp_recv(fs::SocketMsg& msg, int flags) {
       u8* tmp = static_cast<u8*>(mm::kalloc(total ? total : 1));
       if (!tmp) return err(ENOMEM);
       r = udp_->recvfrom(tmp, total, &info, peek);
-      if (r.ok()) {
-        usize off = 0;
-        for (usize i = 0; i < msg.iovcnt && off < r.value(); ++i) {
-          usize n = min(msg.iov[i].len, r.value() - off);
-          memcpy(msg.iov[i].base, tmp + off, n);
-          off += n;
-        }
-      }
+      if (r.ok()) fs::to_iov(msg.iov, msg.iovcnt, 0, tmp, r.value());
       mm::kfree(tmp);
     }
     if (r.ok()) {

@@ -153,7 +153,7 @@ class NetlinkSocket final : public fs::SocketFile {
   Result<void> bind(const fs::SockAddr& a) override {
     u32 pid, groups;
     TRY(parse(a, &pid, &groups));
-    if (bound_) {
+    if (portid_) {
       if (pid && pid != portid_) return err(EINVAL);  // Linux: a second bind may not move it
     } else {
       TRY(take_portid(pid));
@@ -169,12 +169,12 @@ class NetlinkSocket final : public fs::SocketFile {
     }
     TRY(parse(a, &pid, &groups));
     if (pid != 0) return err(ECONNREFUSED);  // only the kernel answers here
-    if (!bound_) TRY(take_portid(0));
+    if (!portid_) TRY(take_portid(0));
     return ok();
   }
 
   Result<void> getsockname(fs::SockAddr* out) override {
-    put_addr(out, bound_ ? portid_ : 0, groups_);
+    put_addr(out, portid_, groups_);
     return ok();
   }
   Result<void> getpeername(fs::SockAddr* out) override {
@@ -191,14 +191,10 @@ class NetlinkSocket final : public fs::SocketFile {
     }
     usize total = fs::iov_total(m.iov, m.iovcnt);
     if (total > kRequestMax) return err(EMSGSIZE);
-    if (!bound_) TRY(take_portid(0));
+    if (!portid_) TRY(take_portid(0));
     u8* req = static_cast<u8*>(mm::kalloc(total ? total : 1));
     if (!req) return err(ENOMEM);
-    usize off = 0;
-    for (usize i = 0; i < m.iovcnt; ++i) {
-      memcpy(req + off, m.iov[i].base, m.iov[i].len);
-      off += m.iov[i].len;
-    }
+    fs::from_iov(m.iov, m.iovcnt, 0, req, total);
     // Each message in turn (netlink_rcv_skb): a short or overlong header
     // ends the batch.
     for (usize at = 0; total - at >= sizeof(NlMsgHdr);) {
@@ -226,13 +222,9 @@ class NetlinkSocket final : public fs::SocketFile {
       TRY(fs::socket_wait(wq_, deadline));
     }
     Dgram* d = head_;
-    usize want = fs::iov_total(m.iov, m.iovcnt), off = 0;
-    for (usize i = 0; i < m.iovcnt && off < d->len; ++i) {
-      usize n = min(m.iov[i].len, d->len - off);
-      memcpy(m.iov[i].base, d->bytes + off, n);
-      off += n;
-    }
-    if (want < d->len) m.flags_out |= fs::kMsgTrunc;
+    usize copied = min(fs::iov_total(m.iov, m.iovcnt), d->len);
+    fs::to_iov(m.iov, m.iovcnt, 0, d->bytes, copied);
+    if (copied < d->len) m.flags_out |= fs::kMsgTrunc;
     if (m.want_addr && m.addr) put_addr(m.addr, 0, 0);  // from the kernel
     usize len = d->len;
     if (!(flags & fs::kMsgPeek)) {
@@ -243,7 +235,7 @@ class NetlinkSocket final : public fs::SocketFile {
       core::notify_poll();
     }
     // MSG_TRUNC asks for the datagram's real length (netlink_recvmsg).
-    return (flags & fs::kMsgTrunc) ? len : off;
+    return (flags & fs::kMsgTrunc) ? len : copied;
   }
 
   u32 poll_ready() override {
@@ -325,7 +317,6 @@ class NetlinkSocket final : public fs::SocketFile {
       }
     }
     portid_ = want;
-    bound_ = true;
     next_bound_ = g_bound;
     g_bound = this;
     return ok();
@@ -566,8 +557,9 @@ class NetlinkSocket final : public fs::SocketFile {
   bool tail_closed_ = false;
   usize queued_ = 0;
   int error_ = 0;  // ENOBUFS once answers were dropped, reported by the next recv
-  bool bound_ = false, cap_ack_ = false;
-  u32 portid_ = 0, groups_ = 0;
+  bool cap_ack_ = false;
+  u32 portid_ = 0;  // 0 until bound (no port id is 0: that is the kernel's)
+  u32 groups_ = 0;
   NetlinkSocket* next_bound_ = nullptr;
 };
 
