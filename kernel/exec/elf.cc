@@ -217,4 +217,11 @@ usize debug_file_paths(const DebugRefs& refs, StrView path, char (*out)[kDebugPa
   return n;
 }
 
+bool debug_file_matches(const DebugRefs& refs, usize index, ReadFn read, void* ctx) {
+  if (index > 0 || refs.build_id_len < 2) return true;  // not the build-ID place
+  DebugRefs theirs;
+  return debug_refs(read, ctx, &theirs) && theirs.build_id_len == refs.build_id_len &&
+         memcmp(theirs.build_id, refs.build_id, refs.build_id_len) == 0;
+}
+
 }  // namespace mote::elf

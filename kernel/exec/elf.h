@@ -113,5 +113,9 @@ bool debug_refs(ReadFn read, void* ctx, DebugRefs* out);
 // /usr/lib/debug/.build-id/NN/REST.debug, then DIR/LINK, DIR/.debug/LINK and
 // /usr/lib/debug/DIR/LINK. Returns how many it wrote into out.
 usize debug_file_paths(const DebugRefs& refs, StrView path, char (*out)[kDebugPathMax]);
+// Whether the file found at debug_file_paths' place `index` may be taken: a
+// file at the build-ID path must carry that same build ID; a debuglink
+// file is taken by its name.
+bool debug_file_matches(const DebugRefs& refs, usize index, ReadFn read, void* ctx);
 
 }  // namespace mote::elf

@@ -93,10 +93,13 @@ Result<Placed> map_image(mm::AddressSpace& as, fs::Inode& file, const elf::Image
 
 Result<Loaded> load_program(mm::AddressSpace& as, fs::Inode& file, LoadProblem* why) {
   if (!file.is_reg()) return err(EACCES);
-  mm::Scratch<elf::Image> img_box, interp_box;  // ~3.6 KiB each
-  if (!img_box || !interp_box) return err(ENOMEM);
-  elf::Image& img = *img_box;
-  elf::Image& interp = *interp_box;
+  struct Images {  // ~3.6 KiB each
+    elf::Image img, interp;
+  };
+  mm::Scratch<Images> images;
+  if (!images) return err(ENOMEM);
+  elf::Image& img = images->img;
+  elf::Image& interp = images->interp;
   why->problem = elf::parse(read_file, &file, file.size, &img);
   if (why->problem != elf::Problem::None) return err(ENOEXEC);
 
@@ -195,14 +198,7 @@ Ref<fs::Inode> separate_debug_file(fs::Inode& file, StrView path) {
   for (usize i = 0; i < n; ++i) {
     auto r = fs::resolve(nullptr, StrView(paths[i]), fs::kFollow);
     if (!r.ok() || !r.value()->is_reg() || r.value().get() == &file) continue;
-    if (i == 0 && refs.build_id_len) {  // the build-ID path: it must be this build's
-      elf::DebugRefs theirs;
-      if (!elf::debug_refs(read_file, r.value().get(), &theirs) ||
-          theirs.build_id_len != refs.build_id_len ||
-          memcmp(theirs.build_id, refs.build_id, refs.build_id_len) != 0)
-        continue;
-    }
-    return r.value();
+    if (elf::debug_file_matches(refs, i, read_file, r.value().get())) return r.value();
   }
   return Ref<fs::Inode>();
 }

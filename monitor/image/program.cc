@@ -13,8 +13,6 @@
 
 namespace mote::image {
 
-namespace {
-
 Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len) {
   int fd = *static_cast<int*>(ctx);
   usize done = 0;
@@ -27,6 +25,8 @@ Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len) {
   }
   return done;
 }
+
+namespace {
 
 bool read_interp(int fd, const elf::Image& img, std::string* out) {
   if (img.interp_size == 0 || img.interp_size > PATH_MAX) return false;

@@ -8,6 +8,9 @@
 
 namespace mote::image {
 
+// An elf::ReadFn over a host file (ctx: the int fd), short only at its end.
+Result<usize> pread_fn(void* ctx, u64 off, void* buf, usize len);
+
 struct Program {
   int fd = -1;            // open O_RDONLY, inherited by the core; -1 with a root filesystem
   std::string path;       // absolute path the guest sees (AT_EXECFN, /proc/self/exe)

@@ -19,6 +19,7 @@
 #include "kernel/exec/elf.h"
 #include "monitor/image/cpio.h"
 #include "monitor/image/deps.h"
+#include "monitor/image/program.h"
 #include "monitor/image/rootfs_cache.h"
 #include "monitor/util/sha256.h"
 
@@ -337,12 +338,6 @@ std::string python_stdlib(const std::string& real_program) {
 
 int status_of(int err_no) { return err_no == ENOENT || err_no == ENOTDIR ? 127 : 126; }
 
-mote::Result<mote::usize> read_fd(void* ctx, mote::u64 off, void* buf, mote::usize len) {
-  ssize_t n = pread(*static_cast<int*>(ctx), buf, len, off_t(off));
-  if (n < 0) return mote::Error{errno};
-  return mote::usize(n);
-}
-
 // The host's separate debug file of the ELF file at `path` (as gdb finds
 // it: elf::debug_file_paths), "" when it has none: the fault report in the
 // guest reads its symbols and lines (kernel/core/fault.cc). A file under
@@ -351,7 +346,7 @@ std::string host_debug_file(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   mote::elf::DebugRefs refs;
-  bool any = mote::elf::debug_refs(read_fd, &fd, &refs);
+  bool any = mote::elf::debug_refs(pread_fn, &fd, &refs);
   close(fd);
   if (!any) return "";
   char paths[mote::elf::kMaxDebugPaths][mote::elf::kDebugPathMax];
@@ -359,11 +354,7 @@ std::string host_debug_file(const std::string& path) {
   for (size_t i = 0; i < n; ++i) {
     int dfd = open(paths[i], O_RDONLY | O_CLOEXEC);
     if (dfd < 0) continue;
-    mote::elf::DebugRefs theirs;
-    bool same = i > 0 || !refs.build_id_len ||
-                (mote::elf::debug_refs(read_fd, &dfd, &theirs) &&
-                 theirs.build_id_len == refs.build_id_len &&
-                 memcmp(theirs.build_id, refs.build_id, refs.build_id_len) == 0);
+    bool same = mote::elf::debug_file_matches(refs, i, pread_fn, &dfd);
     struct stat st;
     bool regular = fstat(dfd, &st) == 0 && S_ISREG(st.st_mode);
     close(dfd);
@@ -457,17 +448,16 @@ bool collect(const RootfsRequest& req, Collector* c, std::string* interp, std::s
   }
   // Separate debug files of the program and its libraries, where the host
   // has them (Debian's -dbgsym packages, a .gnu_debuglink beside the file).
-  std::vector<std::string> elves;
-  if (req.debug_files) elves.push_back(req.program);
   if (req.debug_files) {
+    std::vector<std::string> elves{req.program};
     elves.insert(elves.end(), files.begin(), files.end());
     elves.insert(elves.end(), closure.libraries.begin(), closure.libraries.end());
-  }
-  std::sort(elves.begin(), elves.end());
-  elves.erase(std::unique(elves.begin(), elves.end()), elves.end());
-  for (const auto& f : elves) {
-    std::string debug = host_debug_file(f);
-    if (!debug.empty()) c->add_path(debug, false, nullptr, &real, error, &e);
+    std::sort(elves.begin(), elves.end());
+    elves.erase(std::unique(elves.begin(), elves.end()), elves.end());
+    for (const auto& f : elves) {
+      std::string debug = host_debug_file(f);
+      if (!debug.empty()) c->add_path(debug, false, nullptr, &real, error, &e);
+    }
   }
   error->clear();
   for (const auto& dir : closure.dirs_searched) c->inputs.note(InputKind::Listing, dir);
