@@ -19,6 +19,7 @@ enum class ExitKind {
   InternalError,  // KVM_EXIT_INTERNAL_ERROR; code = suberror
   FailEntry,      // KVM_EXIT_FAIL_ENTRY; code = hardware entry failure reason
   Emulator,       // an emulator (tests) gave up; detail says why
+  Interrupted,    // KVM_RUN returned EINTR after Vcpu::kick (a device thread has news)
   Other,          // any other KVM exit; code = the exit reason
 };
 
@@ -34,6 +35,7 @@ struct MmioAccess {
   uint64_t gpa = 0;
   bool write = false;
   uint32_t len = 0;
+  std::span<uint8_t> data;  // len bytes: the written value, or where a read's value goes
 };
 
 struct VmExit {

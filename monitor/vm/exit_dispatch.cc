@@ -26,7 +26,19 @@ uint32_t low_bytes(const IoAccess& io) {
 
 Action ExitDispatcher::handle(const VmExit& exit) {
   if (exit.kind == ExitKind::Io) return handle_io(exit);
+  if (exit.kind == ExitKind::Interrupted) return device_fault().value_or(Action::resume());
+  if (exit.kind == ExitKind::Mmio && bus_) {
+    if (exit.mmio.data.size() != exit.mmio.len)
+      return Action::stop("malformed MMIO exit (" + describe(exit) + ")");
+    if (auto a = bus_->handle(exit.mmio, *fault_)) return *a;
+  }
   return Action::stop(describe(exit));
+}
+
+std::optional<Action> ExitDispatcher::device_fault() const {
+  if (!fault_) return std::nullopt;
+  if (auto why = fault_->reason()) return Action::stop("virtio: " + *why);
+  return std::nullopt;
 }
 
 Action ExitDispatcher::handle_io(const VmExit& exit) {

@@ -8,6 +8,7 @@
 #include "monitor/vm/host_console.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/uart.h"
+#include "monitor/vm/virtio/mmio.h"
 
 namespace mote::vm {
 
@@ -16,7 +17,18 @@ class ExitDispatcher {
   ExitDispatcher(const GuestMemory& mem, HostConsole console)
       : mem_(mem), console_(console), uart_(console.out) {}
 
+  // The virtio-mmio transports (MMIO exits in their windows) and the fault
+  // their devices report, also from the devices' own threads; both outlive
+  // the dispatcher.
+  void attach_devices(virtio::MmioBus* bus, virtio::GuestFault* fault) {
+    bus_ = bus;
+    fault_ = fault;
+  }
+
   Action handle(const VmExit& exit);
+  // A device thread's fault, when one was reported (the run loop asks after
+  // KVM_RUN was interrupted).
+  std::optional<Action> device_fault() const;
 
  private:
   Action handle_io(const VmExit& exit);
@@ -24,6 +36,8 @@ class ExitDispatcher {
   const GuestMemory& mem_;
   HostConsole console_;
   Uart16550 uart_;
+  virtio::MmioBus* bus_ = nullptr;
+  virtio::GuestFault* fault_ = nullptr;
 };
 
 }  // namespace mote::vm

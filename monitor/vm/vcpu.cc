@@ -123,14 +123,40 @@ Expected<kvm_regs> Vcpu::regs() const {
 
 Expected<VmExit> Vcpu::run() {
   for (;;) {
-    // KVM API doc "KVM_RUN": EINTR when a signal is pending; just go back in.
+    // KVM API doc "KVM_RUN": EINTR when a signal is pending; go back in,
+    // unless kick() asked for this.
+    bool interrupted = false;
     if (ioctl(fd_.get(), KVM_RUN, 0) < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return fail(errno_text("KVM_RUN"));
+      if (errno != EINTR && errno != EAGAIN) return fail(errno_text("KVM_RUN"));
+      interrupted = true;
+    } else if (run_->exit_reason == KVM_EXIT_INTR) {
+      interrupted = true;
     }
-    if (run_->exit_reason == KVM_EXIT_INTR) continue;
-    return translate_exit();
+    if (!interrupted) return translate_exit();
+    if (__atomic_exchange_n(&run_->immediate_exit, 0, __ATOMIC_ACQ_REL)) {
+      VmExit e;
+      e.kind = ExitKind::Interrupted;
+      return e;
+    }
   }
+}
+
+namespace {
+void on_kick(int) {}
+}  // namespace
+
+void Vcpu::install_kick_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_kick;  // no SA_RESTART: KVM_RUN returns EINTR
+  sigemptyset(&sa.sa_mask);
+  sigaction(kKickSignal, &sa, nullptr);
+}
+
+void Vcpu::kick(pthread_t thread) {
+  // KVM API doc "immediate_exit": KVM_RUN returns EINTR at once while it is
+  // set; the signal interrupts a KVM_RUN already running.
+  __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_RELEASE);
+  pthread_kill(thread, kKickSignal);
 }
 
 VmExit Vcpu::translate_exit() const {
@@ -156,6 +182,9 @@ VmExit Vcpu::translate_exit() const {
       e.mmio.gpa = run_->mmio.phys_addr;
       e.mmio.write = run_->mmio.is_write;
       e.mmio.len = run_->mmio.len;
+      // KVM_EXIT_MMIO: "data" holds a write's bytes, and a read's bytes go
+      // there before the next KVM_RUN (at most 8).
+      if (e.mmio.len <= sizeof run_->mmio.data) e.mmio.data = std::span<uint8_t>(run_->mmio.data, e.mmio.len);
       break;
     case KVM_EXIT_HLT: e.kind = ExitKind::Hlt; break;
     case KVM_EXIT_SHUTDOWN: e.kind = ExitKind::Shutdown; break;

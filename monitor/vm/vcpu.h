@@ -3,6 +3,8 @@
 #pragma once
 
 #include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,10 +45,19 @@ class Vcpu {
   // otherwise wait for INIT/SIPI (machine-notes.md: it blocks forever).
   Expected<void> make_runnable();
 
-  // KVM_RUN until the next exit the monitor must handle. For an I/O exit,
-  // exit.io.data points into kvm_run: an IN's result goes there before the
-  // next run(). EINTR and KVM_EXIT_INTR resume transparently.
+  // KVM_RUN until the next exit the monitor must handle. For an I/O or MMIO
+  // exit, the exit's data points into kvm_run: an IN's or a read's result
+  // goes there before the next run(). EINTR and KVM_EXIT_INTR resume
+  // transparently, except after kick(): then one Interrupted exit.
   Expected<VmExit> run();
+
+  // From another thread: make the vCPU's thread leave KVM_RUN soon (or not
+  // enter it) with an Interrupted exit. kvm_run.immediate_exit covers a
+  // thread about to enter; the signal (kKickSignal, whose handler
+  // install_kick_handler sets up, without SA_RESTART) one that is inside.
+  static constexpr int kKickSignal = SIGUSR2;
+  static void install_kick_handler();
+  void kick(pthread_t thread);
 
   // KVM_GET_REGS.
   Expected<kvm_regs> regs() const;

@@ -120,7 +120,7 @@ TEST(VmExitDispatch, EveryOtherExitStopsWithAClearReason) {
   EXPECT_EQ(f.other(ExitKind::Other, 24).reason, "unexpected KVM exit reason 24");
   VmExit m;
   m.kind = ExitKind::Mmio;
-  m.mmio = MmioAccess{0xd0000000, true, 4};
+  m.mmio = MmioAccess{0xd0000000, true, 4, std::span<uint8_t>(f.data, 4)};
   Action a = f.dispatcher.handle(m);
   EXPECT_EQ(a.kind, Action::Kind::Stop);
   EXPECT_EQ(a.reason, "access to unbacked guest-physical memory: write of 4 bytes at gpa 0xd0000000");

@@ -1,0 +1,486 @@
+// The KVM monitor's virtio devices (monitor/vm/virtio): the virtio-mmio
+// transport, the split virtqueue's checks against a hostile driver,
+// virtio-net on a frame socket and virtio-9p in front of the share server.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "abi/p9.h"
+#include "monitor/share/server.h"
+#include "monitor/vm/exit_dispatch.h"
+#include "monitor/vm/virtio/net.h"
+#include "monitor/vm/virtio/p9.h"
+#include "tests/vm/unit/console_pipe.h"
+#include "tests/vm/unit/virtio_driver.h"
+
+namespace mote::vmtest {
+namespace {
+
+constexpr uint8_t kMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+constexpr uint64_t kRam = 1ull << 20;
+constexpr uint64_t kRxRing = 0x10000, kTxRing = 0x20000;
+
+struct Irq {
+  bool level = false;
+  int raises = 0;
+  std::function<void(bool)> line() {
+    return [this](bool up) {
+      if (up && !level) ++raises;
+      level = up;
+    };
+  }
+};
+
+struct NetFixture {
+  GuestMemory mem = std::move(GuestMemory::create(kRam).value());
+  GuestFault fault;
+  int sv[2] = {-1, -1};  // sv[0]: the device's frame fd; sv[1]: the backend's end
+  NetDevice* dev = nullptr;
+  std::unique_ptr<Transport> t;
+  Irq irq;
+  VirtioDriver d{*make(), mem};
+
+  Transport* make() {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
+    auto device = std::make_unique<NetDevice>(sv[0], kMac, 1500);
+    dev = device.get();
+    t = std::make_unique<Transport>(mem, std::move(device), "virtio-net", fault);
+    t->set_irq(irq.line());
+    return t.get();
+  }
+  ~NetFixture() {
+    t.reset();  // stops the receive thread before the fds go
+    close(sv[0]);
+    close(sv[1]);
+  }
+  void bring_up() {
+    ASSERT_TRUE(d.negotiate(kFeatureVersion1 | kNetFeatureMac | kNetFeatureMtu));
+    d.setup_queue(0, 8, kRxRing);
+    d.setup_queue(1, 8, kTxRing);
+    d.driver_ok();
+    ASSERT_TRUE(d.read(Reg::Status) & kStatusDriverOk);
+  }
+  std::string fault_reason() { return fault.reason().value_or(""); }
+};
+
+std::vector<uint8_t> frame(size_t n, uint8_t seed) {
+  std::vector<uint8_t> f(n);
+  for (size_t i = 0; i < n; ++i) f[i] = uint8_t(seed + i * 7);
+  return f;
+}
+
+TEST(VirtioMmio, IdentifiesItselfAndOffersItsFeatures) {
+  NetFixture f;
+  EXPECT_EQ(f.d.read(Reg::Magic), kMagic);
+  EXPECT_EQ(f.d.read(Reg::Version), 2u);
+  EXPECT_EQ(f.d.read(Reg::DeviceId), kDeviceNet);
+  EXPECT_EQ(f.d.read(Reg::VendorId), kVendorId);
+  f.d.write(Reg::DeviceFeaturesSel, 0);
+  EXPECT_EQ(f.d.read(Reg::DeviceFeatures), uint32_t(kNetFeatureMac | kNetFeatureMtu | kNetFeatureStatus));
+  f.d.write(Reg::DeviceFeaturesSel, 1);
+  EXPECT_EQ(f.d.read(Reg::DeviceFeatures), 1u);  // VERSION_1 is bit 32
+  f.d.write(Reg::DeviceFeaturesSel, 2);
+  EXPECT_EQ(f.d.read(Reg::DeviceFeatures), 0u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(f.d.config_byte(i), kMac[i]);
+  EXPECT_EQ(f.d.config_byte(6), 1);     // status: link up
+  EXPECT_EQ(f.d.config_byte(10), 1500 & 0xff);  // mtu
+  EXPECT_EQ(f.d.config_byte(11), 1500 >> 8);
+  EXPECT_EQ(f.d.config_byte(40), 0);    // past the configuration: zero
+  f.d.write(Reg::QueueSel, 1);
+  EXPECT_EQ(f.d.read(Reg::QueueNumMax), kNetQueueMax);
+  f.d.write(Reg::QueueSel, 2);
+  EXPECT_EQ(f.d.read(Reg::QueueNumMax), 0u);  // no third queue
+  EXPECT_FALSE(f.fault.reason());
+}
+
+TEST(VirtioMmio, FeaturesOkOnlyForASubsetWithVersion1) {
+  NetFixture f;
+  EXPECT_FALSE(f.d.negotiate(kNetFeatureMac));                      // no VERSION_1
+  EXPECT_FALSE(f.d.negotiate(kFeatureVersion1 | (1ull << 0)));      // CSUM: not offered
+  EXPECT_TRUE(f.d.negotiate(kFeatureVersion1 | kNetFeatureStatus));
+  // DRIVER_OK without FEATURES_OK does not take.
+  f.d.write(Reg::Status, 0);
+  f.d.write(Reg::Status, kStatusAcknowledge | kStatusDriver | kStatusDriverOk);
+  EXPECT_FALSE(f.d.read(Reg::Status) & kStatusDriverOk);
+}
+
+TEST(VirtioNet, TransmitsOneFramePerChainAndInterrupts) {
+  NetFixture f;
+  f.bring_up();
+  auto fr = frame(60, 1);
+  // Header and frame split over three descriptors, the frame across two.
+  f.mem.copy_in(0x30000, std::vector<uint8_t>(kNetHeaderBytes, 0));
+  f.mem.copy_in(0x31000, std::span<const uint8_t>(fr.data(), 20));
+  f.mem.copy_in(0x32000, std::span<const uint8_t>(fr.data() + 20, 40));
+  uint16_t head = f.d.post(1, {{0x30000, kNetHeaderBytes, false}, {0x31000, 20, false}, {0x32000, 40, false}});
+  f.d.notify(1);
+  uint8_t got[2000];
+  ASSERT_EQ(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 60);
+  EXPECT_EQ(std::vector<uint8_t>(got, got + 60), fr);
+  auto u = f.d.take_used(1);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, head);
+  EXPECT_EQ(u->len, 0u);
+  EXPECT_TRUE(f.irq.level);
+  EXPECT_EQ(f.d.read(Reg::InterruptStatus), 1u);
+  f.d.write(Reg::InterruptAck, 1);
+  EXPECT_FALSE(f.irq.level);
+  EXPECT_EQ(f.dev->stats().sent, 1u);
+
+  // With VIRTQ_AVAIL_F_NO_INTERRUPT the buffer comes back without one.
+  f.d.set_avail_flags(1, kAvailNoInterrupt);
+  f.d.post(1, {{0x30000, kNetHeaderBytes, false}, {0x31000, 20, false}});
+  f.d.notify(1);
+  EXPECT_EQ(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 20);
+  EXPECT_TRUE(f.d.take_used(1));
+  EXPECT_FALSE(f.irq.level);
+  EXPECT_EQ(f.irq.raises, 1);
+  EXPECT_FALSE(f.fault.reason());
+}
+
+TEST(VirtioNet, ShortChainIsDroppedNotSent) {
+  NetFixture f;
+  f.bring_up();
+  f.d.post(1, {{0x30000, 8, false}});  // less than the header
+  f.d.notify(1);
+  uint8_t got[64];
+  EXPECT_LT(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
+  EXPECT_TRUE(f.d.take_used(1));
+  EXPECT_EQ(f.dev->stats().dropped, 1u);
+}
+
+TEST(VirtioNet, ReceivesIntoPostedBuffersWithTheHeader) {
+  NetFixture f;
+  f.bring_up();
+  auto a = frame(98, 3), b = frame(1514, 9);
+  ASSERT_EQ(send(f.sv[1], a.data(), a.size(), 0), ssize_t(a.size()));
+  // No buffers yet: the device stalls and the frame stays with the backend.
+  {
+    auto lock = f.t->lock();
+    EXPECT_TRUE(f.dev->receive(*f.t));
+  }
+  EXPECT_FALSE(f.d.take_used(0));
+  ASSERT_EQ(send(f.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  uint16_t h1 = f.d.post(0, {{0x40000, 2048, true}});
+  uint16_t h2 = f.d.post(0, {{0x41000, 12, true}, {0x42000, 2000, true}});  // header apart
+  {
+    auto lock = f.t->lock();
+    EXPECT_TRUE(f.dev->receive(*f.t));  // both frames in, then out of buffers
+  }
+  auto u1 = f.d.take_used(0), u2 = f.d.take_used(0);
+  ASSERT_TRUE(u1 && u2);
+  EXPECT_EQ(u1->id, h1);
+  EXPECT_EQ(u1->len, kNetHeaderBytes + a.size());
+  EXPECT_EQ(u2->id, h2);
+  EXPECT_EQ(u2->len, kNetHeaderBytes + b.size());
+  uint8_t hdr[kNetHeaderBytes];
+  std::memcpy(hdr, f.mem.at(0x40000, kNetHeaderBytes)->data(), kNetHeaderBytes);
+  uint8_t want[kNetHeaderBytes] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};  // num_buffers = 1
+  EXPECT_EQ(0, memcmp(hdr, want, sizeof hdr));
+  EXPECT_EQ(0, memcmp(f.mem.at(0x40000 + kNetHeaderBytes, a.size())->data(), a.data(), a.size()));
+  EXPECT_EQ(0, memcmp(f.mem.at(0x42000, b.size())->data(), b.data(), b.size()));
+  EXPECT_TRUE(f.irq.level);
+  EXPECT_EQ(f.dev->stats().received, 2u);
+}
+
+TEST(VirtioNet, FrameLargerThanItsBufferIsDropped) {
+  NetFixture f;
+  f.bring_up();
+  auto big = frame(1000, 5);
+  ASSERT_EQ(send(f.sv[1], big.data(), big.size(), 0), ssize_t(big.size()));
+  f.d.post(0, {{0x40000, 512, true}});
+  {
+    auto lock = f.t->lock();
+    f.dev->receive(*f.t);
+  }
+  auto u = f.d.take_used(0);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->len, 0u);
+  EXPECT_EQ(f.dev->stats().dropped, 1u);
+  EXPECT_EQ(f.dev->stats().received, 0u);
+}
+
+TEST(VirtioNet, ReceiveThreadDeliversWhenBuffersArePosted) {
+  NetFixture f;
+  f.bring_up();
+  f.dev->start(*f.t);
+  auto a = frame(64, 7);
+  ASSERT_EQ(send(f.sv[1], a.data(), a.size(), 0), ssize_t(a.size()));
+  // The frame waits (no buffers); posting one and notifying queue 0 lets it in.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    auto lock = f.t->lock();
+    EXPECT_EQ(f.d.used_idx(0), 0);
+  }
+  {
+    auto lock = f.t->lock();
+    f.d.post(0, {{0x40000, 2048, true}});
+  }
+  f.d.notify(0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      auto lock = f.t->lock();
+      if (f.d.used_idx(0) == 1) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto lock = f.t->lock();
+  auto u = f.d.take_used(0);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->len, kNetHeaderBytes + a.size());
+  EXPECT_EQ(0, memcmp(f.mem.at(0x40000 + kNetHeaderBytes, a.size())->data(), a.data(), a.size()));
+  EXPECT_TRUE(f.irq.level);
+}
+
+TEST(VirtioMmio, ResetDropsTheQueuesAndLowersTheLine) {
+  NetFixture f;
+  f.bring_up();
+  f.d.post(1, {{0x30000, 20, false}});
+  f.d.notify(1);
+  EXPECT_TRUE(f.irq.level);
+  f.d.write(Reg::Status, 0);
+  EXPECT_EQ(f.d.read(Reg::Status), 0u);
+  EXPECT_FALSE(f.irq.level);
+  f.d.write(Reg::QueueSel, 1);
+  EXPECT_EQ(f.d.read(Reg::QueueReady), 0u);
+  EXPECT_FALSE(f.fault.reason());
+}
+
+// --- The hostile driver: each broken rule stops the guest with its reason.
+
+struct Broken {
+  NetFixture f;
+  Broken() { f.bring_up(); }
+  void desc(uint16_t i, Desc d) { f.mem.write(f.d.ring(1).desc + 16ull * i, d); }
+  std::string notify_tx(uint16_t head) {
+    f.d.make_available(1, head);
+    f.d.notify(1);
+    return f.fault_reason();
+  }
+};
+
+TEST(VirtioQueue, DescriptorLoopStops) {
+  Broken b;
+  b.desc(0, Desc{0x30000, 16, kDescNext, 1});
+  b.desc(1, Desc{0x30000, 16, kDescNext, 0});
+  EXPECT_NE(b.notify_tx(0).find("longer than the queue (8): a loop"), std::string::npos) << b.f.fault_reason();
+  // Nothing was sent, nothing returned, and the queue gives nothing more.
+  uint8_t got[64];
+  EXPECT_LT(recv(b.f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
+  EXPECT_FALSE(b.f.d.take_used(1));
+}
+
+TEST(VirtioQueue, HeadOutsideTheTableStops) {
+  Broken b;
+  EXPECT_NE(b.notify_tx(8).find("names descriptor 8 of a table of 8"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, NextOutsideTheTableStops) {
+  Broken b;
+  b.desc(0, Desc{0x30000, 16, kDescNext, 200});
+  EXPECT_NE(b.notify_tx(0).find("chains to 200"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, BufferBeyondRamStops) {
+  Broken b;
+  b.desc(0, Desc{kRam - 8, 16, 0, 0});
+  EXPECT_NE(b.notify_tx(0).find("outside guest RAM"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, BufferWrappingTheAddressSpaceStops) {
+  Broken b;
+  b.desc(0, Desc{~0ull - 3, 16, 0, 0});
+  EXPECT_NE(b.notify_tx(0).find("outside guest RAM"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, ReadableAfterWritableStops) {
+  Broken b;
+  b.desc(0, Desc{0x30000, 16, uint16_t(kDescWrite | kDescNext), 1});
+  b.desc(1, Desc{0x31000, 16, 0, 0});
+  EXPECT_NE(b.notify_tx(0).find("device-readable after a device-writable"), std::string::npos)
+      << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, IndirectDescriptorStops) {
+  Broken b;
+  b.desc(0, Desc{0x30000, 16, kDescIndirect, 0});
+  EXPECT_NE(b.notify_tx(0).find("indirect"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, AvailableIndexRunningAheadStops) {
+  Broken b;
+  b.f.mem.write<uint16_t>(b.f.d.ring(1).avail + 2, 9);  // 9 chains in a queue of 8
+  b.f.d.notify(1);
+  EXPECT_NE(b.f.fault_reason().find("9 entries ahead"), std::string::npos) << b.f.fault_reason();
+}
+
+TEST(VirtioQueue, BadLayoutsAreRefusedWhenMadeReady) {
+  struct Case {
+    uint16_t size;
+    uint64_t desc, avail, used;
+    const char* why;
+  } cases[] = {
+      {6, 0x10000, 0x11000, 0x12000, "power of 2"},
+      {0, 0x10000, 0x11000, 0x12000, "power of 2"},
+      {512, 0x10000, 0x11000, 0x12000, "power of 2 from 1 to 256"},
+      {8, 0x10008, 0x11000, 0x12000, "descriptor table at 0x10008 is not 16-byte aligned"},
+      {8, 0x10000, 0x11001, 0x12000, "available ring at 0x11001"},
+      {8, 0x10000, 0x11000, 0x12002, "used ring at 0x12002"},
+      {8, kRam - 64, 0x11000, 0x12000, "descriptor table [0xfffc0, +128) is outside guest RAM"},
+      {8, 0x10000, 0x11000, kRam - 8, "used ring"},
+  };
+  for (const Case& c : cases) {
+    NetFixture f;
+    ASSERT_TRUE(f.d.negotiate(kFeatureVersion1));
+    f.d.setup_queue(0, VirtioDriver::Ring{c.size, c.desc, c.avail, c.used});
+    EXPECT_NE(f.fault_reason().find(c.why), std::string::npos) << f.fault_reason();
+    f.d.write(Reg::QueueSel, 0);
+    EXPECT_EQ(f.d.read(Reg::QueueReady), 0u);
+  }
+}
+
+// The vCPU's MMIO exits reach the transports through the dispatcher; a fault
+// becomes a stop, an access outside every window stays a stop.
+TEST(VirtioMmio, DispatcherRoutesMmioExitsAndStopsOnFaults) {
+  NetFixture f;
+  ConsolePipes pipes;
+  ExitDispatcher dispatcher(f.mem, pipes.console());
+  MmioBus bus;
+  bus.add(0xfeb00000, f.t.get());
+  dispatcher.attach_devices(&bus, &f.fault);
+  uint8_t data[8] = {};
+  auto mmio = [&](uint64_t gpa, bool write, uint32_t len) {
+    VmExit e;
+    e.kind = ExitKind::Mmio;
+    e.mmio = MmioAccess{gpa, write, len, std::span<uint8_t>(data, len)};
+    return dispatcher.handle(e);
+  };
+  Action a = mmio(0xfeb00000, false, 4);
+  EXPECT_EQ(a.kind, Action::Kind::Resume);
+  uint32_t magic;
+  std::memcpy(&magic, data, 4);
+  EXPECT_EQ(magic, kMagic);
+  a = mmio(0xfeb00100, false, 2);  // config: the MAC's first two bytes
+  EXPECT_EQ(a.kind, Action::Kind::Resume);
+  EXPECT_EQ(data[0], kMac[0]);
+  EXPECT_EQ(data[1], kMac[1]);
+  a = mmio(0xfeb00200, false, 4);  // just past the window: nothing there
+  EXPECT_EQ(a.kind, Action::Kind::Stop);
+  EXPECT_NE(a.reason.find("unbacked"), std::string::npos) << a.reason;
+  a = mmio(0xfeb001fc, false, 8);  // across the window's end
+  EXPECT_EQ(a.kind, Action::Kind::Stop);
+  EXPECT_NE(a.reason.find("crosses the end"), std::string::npos) << a.reason;
+  a = mmio(0xfeb00070, true, 2);  // a 16-bit write of Status
+  EXPECT_EQ(a.kind, Action::Kind::Stop);
+  EXPECT_EQ(a.reason, "virtio: virtio-net: 2-byte write of register 0x70 (the registers are 32-bit words)");
+  // Later exits see the fault too (a device thread may report one).
+  VmExit intr;
+  intr.kind = ExitKind::Interrupted;
+  EXPECT_EQ(dispatcher.handle(intr).kind, Action::Kind::Stop);
+}
+
+TEST(VirtioMmio, InterruptedExitResumesWithoutAFault) {
+  GuestMemory mem = std::move(GuestMemory::create(kRam).value());
+  ConsolePipes pipes;
+  ExitDispatcher dispatcher(mem, pipes.console());
+  MmioBus bus;
+  GuestFault fault;
+  dispatcher.attach_devices(&bus, &fault);
+  VmExit intr;
+  intr.kind = ExitKind::Interrupted;
+  EXPECT_EQ(dispatcher.handle(intr).kind, Action::Kind::Resume);
+}
+
+// --- virtio-9p in front of the real share server.
+
+struct NineP {
+  GuestMemory mem = std::move(GuestMemory::create(kRam).value());
+  GuestFault fault;
+  int sv[2] = {-1, -1};
+  std::unique_ptr<Transport> t;
+  VirtioDriver d{*make(), mem};
+
+  Transport* make() {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
+    t = std::make_unique<Transport>(mem, std::make_unique<NinePDevice>("mote0", sv[0]), "virtio-9p",
+                                    fault);
+    return t.get();
+  }
+  ~NineP() {
+    close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+  }
+  // Tversion through the device; the reply's bytes.
+  std::vector<uint8_t> version() {
+    std::vector<uint8_t> m(7 + 4 + 2 + 8);
+    uint32_t size = uint32_t(m.size()), msize = p9::kMsize;
+    uint16_t tag = p9::kNoTag, vlen = 8;
+    std::memcpy(&m[0], &size, 4);
+    m[4] = p9::kTversion;
+    std::memcpy(&m[5], &tag, 2);
+    std::memcpy(&m[7], &msize, 4);
+    std::memcpy(&m[11], &vlen, 2);
+    std::memcpy(&m[13], "9P2000.L", 8);
+    mem.copy_in(0x30000, m);
+    d.post(0, {{0x30000, uint32_t(m.size()), false}, {0x40000, 4096, true}});
+    d.notify(0);
+    auto u = d.take_used(0);
+    if (!u) return {};
+    auto bytes = mem.at(0x40000, u->len);
+    return std::vector<uint8_t>(bytes->begin(), bytes->end());
+  }
+};
+
+TEST(Virtio9p, CarriesMessagesToTheShareServer) {
+  NineP f;
+  char dir[] = "/tmp/mote-virtio9p-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  share::Server server;
+  std::string error;
+  ASSERT_TRUE(server.add_share(dir, true, &error)) << error;
+  std::thread serving([&] { server.serve(f.sv[1]); });
+  ASSERT_TRUE(f.d.negotiate(kFeatureVersion1 | k9pFeatureMountTag));
+  std::string tag;
+  uint16_t len = uint16_t(f.d.config_byte(0) | f.d.config_byte(1) << 8);
+  for (uint16_t i = 0; i < len; ++i) tag += char(f.d.config_byte(2 + i));
+  EXPECT_EQ(tag, "mote0");
+  f.d.setup_queue(0, 4, kRxRing);
+  f.d.driver_ok();
+  auto reply = f.version();
+  ASSERT_GE(reply.size(), 7u);
+  EXPECT_EQ(reply[4], p9::kRversion);
+  std::string v(reply.begin() + 13, reply.end());
+  EXPECT_EQ(v, "9P2000.L");
+  shutdown(f.sv[1], SHUT_RDWR);
+  serving.join();
+  rmdir(dir);
+  EXPECT_FALSE(f.fault.reason());
+}
+
+TEST(Virtio9p, AnswersEioWhenTheServerIsGone) {
+  NineP f;
+  close(f.sv[1]);
+  f.sv[1] = -1;
+  ASSERT_TRUE(f.d.negotiate(kFeatureVersion1 | k9pFeatureMountTag));
+  f.d.setup_queue(0, 4, kRxRing);
+  f.d.driver_ok();
+  auto reply = f.version();
+  ASSERT_EQ(reply.size(), 11u);
+  EXPECT_EQ(reply[4], p9::kRlerror);
+  EXPECT_EQ(reply[5], 0xff);  // the request's tag (NOTAG)
+  uint32_t ecode;
+  std::memcpy(&ecode, &reply[7], 4);
+  EXPECT_EQ(ecode, uint32_t(EIO));
+}
+
+}  // namespace
+}  // namespace mote::vmtest
