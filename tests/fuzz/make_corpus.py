@@ -315,6 +315,50 @@ def share_seeds():
         write("share_fuzz", name, data)
 
 
+# ---- virtio devices (virtqueue_fuzz) -----------------------------------------
+def vq_input(script, ram_writes):
+    # RAM past the last byte written reads as zero: only that much is stored.
+    ram = bytearray(max((at + len(data) for at, data in ram_writes), default=0))
+    for at, data in ram_writes:
+        ram[at:at + len(data)] = data
+    return struct.pack("<H", len(script)) + script + bytes(ram)
+
+
+def vq_bringup(dev, queues):
+    # op 1: per queue the size exponent, then desc/16, avail/2, used/4.
+    out = bytes([1 | dev << 7])
+    for exp, desc, avail, used in queues:
+        out += bytes([exp]) + struct.pack("<HHH", desc // 16, avail // 2, used // 4)
+    return out
+
+
+def vq_desc(addr, length, flags, nxt):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+def virtqueue_seeds():
+    net_rings = [(3, 0x200, 0x300, 0x340), (3, 0x400, 0x500, 0x540)]
+    tx = [(0x400, vq_desc(0x600, 12 + 60, 0, 0)), (0x500, struct.pack("<HHH", 0, 1, 0))]
+    rx = [(0x200, vq_desc(0x800, 2048, 2, 0)), (0x300, struct.pack("<HHH", 0, 1, 0))]
+    write("virtqueue_fuzz", "net-tx", vq_input(vq_bringup(0, net_rings) + bytes([2, 1, 7]), tx))
+    write("virtqueue_fuzz", "net-rx",
+          vq_input(vq_bringup(0, net_rings) + bytes([3]) + struct.pack("<H", 59) + bytes([2, 0, 4, 3, 7]), rx))
+    loop = [(0x400, vq_desc(0x600, 16, 1, 1) + vq_desc(0x600, 16, 1, 0)), (0x500, struct.pack("<HHH", 0, 1, 0))]
+    write("virtqueue_fuzz", "net-loop", vq_input(vq_bringup(0, net_rings) + bytes([2, 1]), loop))
+    # Registers and configuration, read (op 0) and written (op 8).
+    regs = b"".join(bytes([0]) + struct.pack("<HB", off, w) + bytes(8) for off, w in
+                    [(0x000, 2), (0x010, 2), (0x100, 0), (0x106, 1), (0x10a, 3), (0x1f8, 3)])
+    regs += bytes([8]) + struct.pack("<HB", 0x070, 1) + struct.pack("<Q", 1)
+    write("virtqueue_fuzz", "registers", vq_input(regs, []))
+    version = struct.pack("<IBHIH", 21, 100, 0xFFFF, 8192, 8) + b"9P2000.L"
+    reply = struct.pack("<IBHIH", 21, 101, 0xFFFF, 8192, 8) + b"9P2000.L"
+    p9 = [(0x1000, vq_desc(0x1300, len(version), 1, 1) + vq_desc(0x1400, 4096, 2, 0)),
+          (0x1100, struct.pack("<HHH", 0, 1, 0)), (0x1300, version)]
+    script = vq_bringup(1, [(2, 0x1000, 0x1100, 0x1200)])
+    script += bytes([0x85]) + struct.pack("<H", len(reply)) + reply + bytes([0x82, 0])
+    write("virtqueue_fuzz", "9p-version", vq_input(script, p9))
+
+
 def main():
     elf_seeds()
     boot_info()
@@ -322,6 +366,7 @@ def main():
     net_seeds()
     hypercall_seeds()
     share_seeds()
+    virtqueue_seeds()
     return 0
 
 

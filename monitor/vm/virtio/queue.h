@@ -92,6 +92,10 @@ class Queue {
   bool has_available() const;
 
   const QueueLayout& layout() const { return l_; }
+  // Chains taken from the available ring and returned to the used ring so
+  // far (mod 2^16); equal whenever no chain is in the device's hands.
+  uint16_t taken() const { return last_avail_; }
+  uint16_t returned() const { return used_idx_; }
 
  private:
   const GuestMemory* mem_;
