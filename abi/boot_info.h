@@ -168,6 +168,17 @@ enum NetFlags : uint32_t {
   kNetDevice = 1u << 0,      // a network device is present
 };
 
+// mote's KVM monitor gives the kernel no ACPI tables and no command line:
+// its virtio-mmio transports (virtio 1.x) sit at fixed places, QEMU
+// microvm's. Slot k's register window is kMoteVirtioBase + k *
+// kMoteVirtioStride. Slot 0 is the network device, present when net_flags
+// has kNetDevice, on GSI kMoteVirtioNetGsi of the I/O APIC at 0xfec00000;
+// slot 1 + k is share k's virtio-9p device (mount tag "mote<k>"), which
+// raises no interrupt (the kernel polls it).
+inline constexpr uint64_t kMoteVirtioBase = 0xfeb00000;
+inline constexpr uint64_t kMoteVirtioStride = 0x200;
+inline constexpr uint32_t kMoteVirtioNetGsi = 5;
+
 inline constexpr uint32_t kMaxShares = 64;  // share_count's bound
 
 enum ShareFlags : uint32_t {

@@ -4,9 +4,11 @@
 #include <asm/unistd_64.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace mote::sandbox {
 
@@ -55,9 +57,11 @@ Policy share_server_policy(int sock, pid_t child, pid_t self) {
   // Signals go on to the core; its status is awaited; a core killed by a
   // signal is followed by the same signal to this process (SIG_DFL, then
   // kill: no rt_sigprocmask, as nothing but SIGCHLD is blocked by then).
-  p.rules.push_back({__NR_kill, {{0, {u(child), u(self)}}}});
-  p.rules.push_back({__NR_wait4, {{0, {u(child)}}}});
-  p.rules.push_back({__NR_rt_sigaction, {}});
+  if (child > 0) {
+    p.rules.push_back({__NR_kill, {{0, {u(child), u(self)}}}});
+    p.rules.push_back({__NR_wait4, {{0, {u(child)}}}});
+    p.rules.push_back({__NR_rt_sigaction, {}});
+  }
   return p;
 }
 
@@ -84,18 +88,45 @@ Policy net_helper_policy(int status_fd) {
   return p;
 }
 
-Policy kvm_run_policy(const std::vector<int>& vcpu_fds, int in, int out, int err) {
+Policy kvm_run_policy(const KvmRunFds& fds) {
   Policy p;
   p.who = "the KVM run loop";
   add_base(p);
   add_memory(p);
   std::vector<uint32_t> vcpus;
-  for (int fd : vcpu_fds) vcpus.push_back(u(fd));
+  for (int fd : fds.vcpus) vcpus.push_back(u(fd));
   p.rules.push_back({__NR_ioctl, {{0, vcpus}, {1, {u(KVM_RUN), u(KVM_GET_REGS)}}}});
-  p.rules.push_back({__NR_read, {{0, {u(in)}}}});
-  p.rules.push_back({__NR_write, {{0, {u(out), u(err)}}}});
+  std::vector<uint32_t> readable{u(fds.in)}, writable{u(fds.out), u(fds.err)};
+  if (fds.net >= 0) {
+    for (int fd : {fds.net, fds.net_wake}) {
+      readable.push_back(u(fd));
+      writable.push_back(u(fd));
+    }
+    p.rules.push_back({__NR_poll, {}});
+  }
+  p.rules.push_back({__NR_read, {{0, readable}}});
+  p.rules.push_back({__NR_write, {{0, writable}}});
   p.rules.push_back({__NR_clock_gettime, {}});
   p.rules.push_back({__NR_close, {}});
+  if (fds.vm >= 0) p.rules.push_back({__NR_ioctl, {{0, {u(fds.vm)}}, {1, {u(KVM_IRQ_LINE)}}}});
+  if (!fds.shares.empty()) {
+    std::vector<uint32_t> socks;
+    for (int fd : fds.shares) socks.push_back(u(fd));
+    p.rules.push_back({__NR_sendto, {{0, socks}}});
+    p.rules.push_back({__NR_recvfrom, {{0, socks}}});
+  }
+  if (fds.net >= 0 || !fds.shares.empty()) {
+    // The device lock, the vCPU's kick (to this process only) and, for the
+    // receive thread, its end.
+    p.rules.push_back({__NR_futex, {}});
+    p.rules.push_back({__NR_tgkill, {{0, {u(getpid())}}}});
+    p.rules.push_back({__NR_exit, {}});
+    p.rules.push_back({__NR_madvise, {{2, {u(MADV_DONTNEED)}}}});
+    // glibc's thread exit blocks every signal first.
+    p.rules.push_back({__NR_rt_sigprocmask, {{0, {u(SIG_BLOCK)}}}});
+    // malloc on the receive thread grows its own arena (never executable).
+    p.rules.push_back({__NR_mprotect, {{2, {0}, u(PROT_EXEC)}}});
+  }
   return p;
 }
 

@@ -15,7 +15,8 @@ namespace mote::sandbox {
 // forked the core: host file calls (the paths are confined by openat2, not
 // here; every open is openat2), the SOCK_SEQPACKET socket `sock` only,
 // signals forwarded to and the status of the core `child`, dying by the
-// core's own signal (kill of `self`).
+// core's own signal (kill of `self`). With `child` 0 (a share server process
+// of --platform kvm, serving one virtio-9p device), none of the last three.
 Policy share_server_policy(int sock, pid_t child, pid_t self);
 
 // mote-net (monitor/net/helper_main.cc, libslirp): the frame socket, NAT
@@ -24,7 +25,20 @@ Policy share_server_policy(int sock, pid_t child, pid_t self);
 Policy net_helper_policy(int status_fd);
 
 // mote's KVM run loop (monitor/vm/machine.cc): KVM_RUN and KVM_GET_REGS on
-// the vCPU fds, the console fds.
-Policy kvm_run_policy(const std::vector<int>& vcpu_fds, int in, int out, int err);
+// the vCPU fds, the console fds; with devices (monitor/vm/virtio), what
+// they need on their own fds only: the frame fd and the receive thread's
+// eventfd (read, write, poll), KVM_IRQ_LINE on the VM fd, each share
+// server's socket (send, recv), and the threads' own calls (futex for the
+// device lock, tgkill to kick the vCPU thread, exit and madvise when the
+// receive thread ends).
+struct KvmRunFds {
+  std::vector<int> vcpus;
+  int in = 0, out = 1, err = 2;
+  int vm = -1;          // with a device that interrupts
+  int net = -1;         // the frame fd
+  int net_wake = -1;    // the receive thread's eventfd
+  std::vector<int> shares;
+};
+Policy kvm_run_policy(const KvmRunFds& fds);
 
 }  // namespace mote::sandbox

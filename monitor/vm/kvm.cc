@@ -99,6 +99,15 @@ Expected<Vm> Vm::create(const Kvm& kvm, const GuestMemory& mem) {
   return Vm(std::move(fd));
 }
 
+bool Vm::irq_line(uint32_t gsi, bool level) const {
+  // KVM API doc "KVM_IRQ_LINE": with the in-kernel irqchip, a level for a
+  // level-triggered line (virtio-mmio's stays up until acknowledged).
+  kvm_irq_level irq{};
+  irq.irq = gsi;
+  irq.level = level ? 1 : 0;
+  return ioctl(fd_.get(), KVM_IRQ_LINE, &irq) == 0;
+}
+
 Expected<Vcpu> Vm::create_vcpu(const Kvm& kvm, uint32_t id) const {
   auto mmap_size = kvm.vcpu_mmap_size();
   if (!mmap_size.ok()) return mmap_size.failure();

@@ -43,6 +43,12 @@ class Vm {
   // KVM_CREATE_VCPU with `id` (also its APIC ID), and its kvm_run mapping.
   Expected<Vcpu> create_vcpu(const Kvm& kvm, uint32_t id) const;
 
+  // KVM_IRQ_LINE: the level of input `gsi` of the in-kernel irqchip (its
+  // I/O APIC pin, and the PIC's for GSIs below 16). Safe from any thread.
+  bool irq_line(uint32_t gsi, bool level) const;
+
+  int fd() const { return fd_.get(); }
+
  private:
   explicit Vm(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;

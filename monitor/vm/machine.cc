@@ -2,15 +2,55 @@
 
 #include <linux/kvm.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "abi/boot_info.h"
 
 #include "monitor/boot/entry.h"
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/kvm.h"
 #include "monitor/vm/memory.h"
+#include "monitor/vm/virtio/net.h"
+#include "monitor/vm/virtio/p9.h"
 #include "monitor/util/seccomp.h"
 #include "monitor/util/seccomp_policies.h"
 
 namespace mote::vm {
+
+namespace {
+
+// The VM's virtio devices and the bus their windows are on.
+struct Devices {
+  virtio::GuestFault fault;
+  virtio::MmioBus bus;
+  std::vector<std::unique_ptr<virtio::Transport>> transports;
+  virtio::NetDevice* net = nullptr;
+  virtio::Transport* net_transport = nullptr;
+
+  Devices(const GuestMemory& mem, const Vm& vm, const MachineConfig& c) {
+    auto slot = [](uint64_t k) { return abi::kMoteVirtioBase + k * abi::kMoteVirtioStride; };
+    if (c.net_fd >= 0) {
+      auto dev = std::make_unique<virtio::NetDevice>(c.net_fd, c.net_mac, c.net_mtu);
+      net = dev.get();
+      auto t = std::make_unique<virtio::Transport>(mem, std::move(dev), "virtio-net", fault);
+      const Vm* v = &vm;
+      t->set_irq([v](bool up) { v->irq_line(abi::kMoteVirtioNetGsi, up); });
+      net_transport = t.get();
+      bus.add(slot(0), t.get());
+      transports.push_back(std::move(t));
+    }
+    for (size_t k = 0; k < c.share_fds.size(); ++k) {
+      auto dev = std::make_unique<virtio::NinePDevice>("mote" + std::to_string(k), c.share_fds[k]);
+      auto t = std::make_unique<virtio::Transport>(mem, std::move(dev), "virtio-9p", fault);
+      bus.add(slot(1 + k), t.get());
+      transports.push_back(std::move(t));
+    }
+  }
+};
+
+}  // namespace
 
 Expected<MachineReport> run_machine(const MachineConfig& config) {
   MachineReport report;
@@ -62,16 +102,37 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
 
   signal(SIGPIPE, SIG_IGN);
   ExitDispatcher dispatcher(*mem, config.console);
+  Devices devices(*mem, *vm, config);
+  dispatcher.attach_devices(&devices.bus, &devices.fault);
+  if (devices.net) {
+    // A device thread's fault must reach the vCPU even while it runs guest
+    // code: KVM_RUN is interrupted (Vcpu::kick) and the run loop stops.
+    Vcpu::install_kick_handler();
+    pid_t pid = getpid(), tid = gettid();
+    Vcpu* v = &*vcpu;
+    devices.fault.set_on_fault([v, pid, tid] { v->kick(pid, tid); });
+    devices.net->start(*devices.net_transport);
+  }
   // From the first KVM_RUN on, the guest drives this loop: KVM_RUN and
   // KVM_GET_REGS on the vCPU, the console, memory, exit (docs/security.md).
   if (config.sandbox) {
     std::string error;
-    auto policy = sandbox::kvm_run_policy({vcpu->fd()}, config.console.in, config.console.out,
-                                          config.console.err);
-    if (!sandbox::install(policy, &error)) return fail(error);
+    sandbox::KvmRunFds fds;
+    fds.vcpus = {vcpu->fd()};
+    fds.in = config.console.in;
+    fds.out = config.console.out;
+    fds.err = config.console.err;
+    if (devices.net) {
+      fds.vm = vm->fd();
+      fds.net = config.net_fd;
+      fds.net_wake = devices.net->wake_fd();
+    }
+    fds.shares = config.share_fds;
+    if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) return fail(error);
     sandbox::test_escape_if_asked("kvm");
   }
   report.result = run_vcpu(*vcpu, dispatcher, &report.times);
+  if (devices.net) devices.net->stop();  // before the vCPU and RAM go
   return report;
 }
 

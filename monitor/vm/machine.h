@@ -11,6 +11,7 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 #include "monitor/vm/cpuid.h"
 #include "monitor/vm/expected.h"
@@ -28,6 +29,14 @@ struct MachineConfig {
   // The run loop's seccomp filter (monitor/util/seccomp_policies.h) goes in
   // before the first KVM_RUN; `mote run` sets it unless --no-sandbox.
   bool sandbox = false;
+  // Devices (monitor/vm/virtio), at abi/boot_info.h's kMoteVirtio* places:
+  // virtio-net on the frame fd `net_fd` (-1: none), and one virtio-9p
+  // device per socket to a share server (share k: mount tag "mote<k>").
+  // The fds stay the caller's.
+  int net_fd = -1;
+  uint8_t net_mac[6] = {};
+  uint16_t net_mtu = 0;
+  std::vector<int> share_fds;
 };
 
 // CLOCK_MONOTONIC when each setup step ended (for --timing and the bench).

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -152,11 +154,11 @@ void Vcpu::install_kick_handler() {
   sigaction(kKickSignal, &sa, nullptr);
 }
 
-void Vcpu::kick(pthread_t thread) {
+void Vcpu::kick(pid_t pid, pid_t tid) {
   // KVM API doc "immediate_exit": KVM_RUN returns EINTR at once while it is
   // set; the signal interrupts a KVM_RUN already running.
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_RELEASE);
-  pthread_kill(thread, kKickSignal);
+  syscall(SYS_tgkill, pid, tid, kKickSignal);
 }
 
 VmExit Vcpu::translate_exit() const {

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <linux/kvm.h>
-#include <pthread.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,9 +55,11 @@ class Vcpu {
   // enter it) with an Interrupted exit. kvm_run.immediate_exit covers a
   // thread about to enter; the signal (kKickSignal, whose handler
   // install_kick_handler sets up, without SA_RESTART) one that is inside.
+  // `tid` is the vCPU thread's (gettid); the signal goes by tgkill, the one
+  // call it needs (pthread_kill would block and restore signals around it).
   static constexpr int kKickSignal = SIGUSR2;
   static void install_kick_handler();
-  void kick(pthread_t thread);
+  void kick(pid_t pid, pid_t tid);
 
   // KVM_GET_REGS.
   Expected<kvm_regs> regs() const;

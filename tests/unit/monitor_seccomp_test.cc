@@ -42,14 +42,29 @@ int in_child(const Policy& p, F body, std::string* err) {
   return status;
 }
 
+KvmRunFds kvm_fds() {
+  KvmRunFds f;
+  f.vcpus = {7};
+  return f;
+}
+
 TEST(MonitorSeccomp, AllowlistSizes) {
   // docs/security.md quotes these figures (distinct calls, BPF instructions).
   EXPECT_EQ(share_server_policy(5, 100, 99).distinct_calls(), 31u);
   EXPECT_EQ(net_helper_policy(4).distinct_calls(), 24u);
-  EXPECT_EQ(kvm_run_policy({7}, 0, 1, 2).distinct_calls(), 10u);
+  EXPECT_EQ(kvm_run_policy(kvm_fds()).distinct_calls(), 10u);
   EXPECT_EQ(compile(share_server_policy(5, 100, 99)).size(), 93u);
   EXPECT_EQ(compile(net_helper_policy(4)).size(), 89u);
-  EXPECT_EQ(compile(kvm_run_policy({7}, 0, 1, 2)).size(), 52u);
+  EXPECT_EQ(compile(kvm_run_policy(kvm_fds())).size(), 52u);
+  // With a network device and two shares (--platform kvm -p ... -v ... -v ...).
+  KvmRunFds devices = kvm_fds();
+  devices.vm = 6;
+  devices.net = 8;
+  devices.net_wake = 9;
+  devices.shares = {10, 11};
+  EXPECT_EQ(kvm_run_policy(devices).distinct_calls(), 19u);
+  // A share server of --platform kvm: no child to wait for or signal.
+  EXPECT_EQ(share_server_policy(5, 0, 0).distinct_calls(), 28u);
 }
 
 TEST(MonitorSeccomp, ShareServerHasNoPathTruncateOpenatFcntlOrSigprocmask) {
@@ -105,10 +120,10 @@ TEST(MonitorSeccomp, ArgumentTests) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // The KVM loop: write on its console fds only (two tests in one rule for ioctl).
   err.clear();
-  st = in_child(kvm_run_policy({7}, 0, 1, 2), [] { (void)!write(1, "", 0); }, &err);
+  st = in_child(kvm_run_policy(kvm_fds()), [] { (void)!write(1, "", 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
   err.clear();
-  st = in_child(kvm_run_policy({7}, 0, 1, 2), [] { syscall(SYS_ioctl, 7, 0x5401, 0); }, &err);
+  st = in_child(kvm_run_policy(kvm_fds()), [] { syscall(SYS_ioctl, 7, 0x5401, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // mote-net's openat: read-only, never creating.
   err.clear();

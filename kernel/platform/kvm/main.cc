@@ -158,8 +158,9 @@ extern "C" [[noreturn]] void mote_kernel_main(u64 info_phys, u64 magic) {
   memory_init(ram.r, ram.n, used.r, used.n);  // from here on, no identity map
   clock_init(tsc_khz, wall_ns);
   lapic_init();
-  // Device interrupt lines (QEMU microvm's I/O APICs); before any driver.
-  if (g_vm.host == Host::Pvh) ioapic_init(g_selftest_rsdp);
+  // Device interrupt lines (QEMU microvm's I/O APICs, or the one at
+  // 0xfec00000 of mote's monitor, which has no ACPI); before any driver.
+  ioapic_init(g_vm.host == Host::Pvh ? g_selftest_rsdp : 0);
   if (net_selftest_word) vm_exit(net_selftest() ? 1 : 0);
   if (mem_selftest_word) vm_exit(run_memory_selftests() ? 1 : 0);
   if (g_vm.host == Host::MoteMonitor) {

@@ -44,8 +44,8 @@ bool alloc_frames(u64* out, u32 n) {
 void find_devices() {
   if (g_found) return;
   g_found = true;
-  u64 bases[32];
-  usize n = virtio::device_bases(bases, 32);
+  u64 bases[1 + abi::kMaxShares];
+  usize n = virtio::device_bases(bases, 1 + abi::kMaxShares);
   const bool verbose = g_vm.boot && (g_vm.boot->flags & abi::kBootVerbose);
   for (usize i = 0; i < n && g_ndevs < kMaxShareDevices; ++i) {
     // Only 9P devices: another kind is not ours to reset.

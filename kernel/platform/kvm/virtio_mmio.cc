@@ -1,6 +1,7 @@
 // virtio-mmio transport and a polled split virtqueue (virtio_mmio.h).
 #include "kernel/platform/kvm/virtio_mmio.h"
 
+#include "abi/boot_info.h"
 #include "kernel/lib/errno.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/ioapic.h"
@@ -30,7 +31,8 @@ constexpr u64 kMicrovmBase = 0xfeb00000;
 constexpr u32 kMicrovmSlots = 24;
 constexpr u64 kSlotSize = 512;
 
-constexpr usize kMaxDevices = 32;
+// mote's monitor: the network device and one per share (abi/boot_info.h).
+constexpr usize kMaxDevices = 1 + abi::kMaxShares;
 u64 g_bases[kMaxDevices];
 u32 g_gsis[kMaxDevices];  // kNoGsi when the command line did not say
 usize g_nbases;
@@ -239,6 +241,13 @@ bool parse_cmdline_word(StrView w) {
 
 usize device_bases(u64* out, usize cap) {
   static bool probed;
+  if (!g_nbases && !probed && g_vm.host == Host::MoteMonitor && g_vm.boot) {
+    // mote's monitor: fixed slots, named by the boot info (abi/boot_info.h).
+    probed = true;
+    if (g_vm.boot->net_flags & abi::kNetDevice) add_base(abi::kMoteVirtioBase, abi::kMoteVirtioNetGsi);
+    for (u32 k = 0; k < g_vm.boot->share_count; ++k)
+      add_base(abi::kMoteVirtioBase + (1 + u64(k)) * abi::kMoteVirtioStride, kNoGsi);
+  }
   if (!g_nbases && !probed && g_vm.host == Host::Pvh) {
     // QEMU microvm with ACPI describes its transports only in the DSDT; its
     // slots are fixed, and an empty one reads as a device with ID 0.

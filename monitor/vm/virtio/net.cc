@@ -117,6 +117,10 @@ bool NetDevice::receive(Transport& t, unsigned budget) {
 void NetDevice::start(Transport& t) {
   if (thread_.joinable()) return;
   thread_ = std::thread([this, &t] { receive_loop(&t); });
+  // Until the thread runs its own code, glibc is still setting it up
+  // (robust list, rseq, its signal mask: calls no sandbox allows), so the
+  // caller's seccomp filter must wait for this.
+  running_.wait(false);
 }
 
 void NetDevice::stop() {
@@ -127,6 +131,8 @@ void NetDevice::stop() {
 }
 
 void NetDevice::receive_loop(Transport* t) {
+  running_ = true;
+  running_.notify_one();
   bool want_frames = false;  // the guest has buffers: poll the backend too
   for (;;) {
     pollfd p[2] = {{wake_fd_, POLLIN, 0}, {fd_, short(want_frames ? POLLIN : 0), 0}};

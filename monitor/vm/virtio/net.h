@@ -59,8 +59,9 @@ class NetDevice final : public Device {
   // of buffers (or of a live queue): then only a notification helps.
   bool receive(Transport& t, unsigned budget = 64);
 
-  // Starts the receive thread for the device behind `t` (once). It needs no
-  // system call outside kvm_run_policy's (monitor/util/seccomp_policies.h).
+  // Starts the receive thread for the device behind `t` (once), returning
+  // when it runs: from then on it needs no system call outside
+  // kvm_run_policy's (monitor/util/seccomp_policies.h).
   void start(Transport& t);
   // Ends the receive thread (the destructor does it too).
   void stop();
@@ -80,6 +81,7 @@ class NetDevice final : public Device {
   std::array<uint8_t, 12> config_{};
   std::vector<uint8_t> tx_buf_, rx_buf_;
   std::thread thread_;
+  std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   bool backend_gone_ = false;  // the frame fd reached end of file or failed
   std::atomic<uint64_t> sent_{0}, received_{0}, dropped_{0};

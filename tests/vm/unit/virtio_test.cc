@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +17,9 @@
 
 #include "abi/p9.h"
 #include "monitor/share/server.h"
+#include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
+#include "monitor/vm/vcpu.h"
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/virtio/net.h"
 #include "monitor/vm/virtio/p9.h"
@@ -480,6 +485,107 @@ TEST(Virtio9p, AnswersEioWhenTheServerIsGone) {
   uint32_t ecode;
   std::memcpy(&ecode, &reply[7], 4);
   EXPECT_EQ(ecode, uint32_t(EIO));
+}
+
+}  // namespace
+}  // namespace mote::vmtest
+
+namespace mote::vmtest {
+namespace {
+
+// The devices' work under the KVM run loop's allowlist, as the monitor has
+// it once the guest runs: the receive thread (started before the filter)
+// takes frames, the vCPU's thread transmits and serves 9P, a device thread's
+// fault kicks the vCPU thread (tgkill), and the receive thread ends (its
+// exit and the join). Any call outside the list kills the child. The
+// backend (mote-net, the share server) is this test's parent process.
+TEST(VirtioSandbox, DevicesRunUnderTheKvmRunLoopAllowlist) {
+  NetFixture f;
+  f.bring_up();
+  int share[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, share), 0);
+  auto a = frame(80, 2);
+  pid_t pid = fork();
+  if (pid == 0) {
+    Transport p9(f.mem, std::make_unique<NinePDevice>("mote0", share[0]), "virtio-9p", f.fault);
+    static volatile sig_atomic_t kicked;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { kicked = 1; };
+    sigaction(vm::Vcpu::kKickSignal, &sa, nullptr);
+    pid_t self = getpid(), tid = gettid();
+    f.fault.set_on_fault([self, tid] { syscall(SYS_tgkill, self, tid, vm::Vcpu::kKickSignal); });
+    f.dev->start(*f.t);
+    sandbox::KvmRunFds fds;
+    fds.vcpus = {99};
+    fds.vm = 98;
+    fds.net = f.sv[0];
+    fds.net_wake = f.dev->wake_fd();
+    fds.shares = {share[0]};
+    std::string error;
+    if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) _exit(11);
+    // Receive: the parent's frame lands in a posted buffer.
+    {
+      auto lock = f.t->lock();
+      f.d.post(0, {{0x40000, 2048, true}});
+    }
+    f.d.notify(0);
+    // Waits sleep in poll (the vCPU thread's only sleep here), 10 s at most.
+    for (int ms = 0;; ++ms) {
+      {
+        auto lock = f.t->lock();
+        if (f.d.used_idx(0) == 1) break;
+      }
+      if (ms == 10000) _exit(13);
+      poll(nullptr, 0, 1);
+    }
+    if (memcmp(f.mem.at(0x40000 + kNetHeaderBytes, a.size())->data(), a.data(), a.size())) _exit(14);
+    // 9P: the reply the parent queued.
+    VirtioDriver d9(p9, f.mem);
+    if (!d9.negotiate(kFeatureVersion1)) _exit(16);
+    d9.setup_queue(0, 4, 0x50000);
+    d9.driver_ok();
+    uint8_t req[7] = {7, 0, 0, 0, p9::kTversion, 1, 0};
+    f.mem.copy_in(0x60000, std::span<const uint8_t>(req, sizeof req));
+    d9.post(0, {{0x60000, 7, false}, {0x61000, 64, true}});
+    d9.notify(0);
+    auto u = d9.take_used(0);
+    if (!u || u->len != 11) _exit(17);
+    // A broken receive ring (the available index far ahead) is found on the
+    // receive thread when the parent's second frame comes; it kicks us.
+    {
+      auto lock = f.t->lock();
+      f.mem.write<uint16_t>(f.d.ring(0).avail + 2, 100);
+    }
+    f.d.notify(0);
+    // Transmit: the parent sends its second frame when it has this one.
+    f.d.post(1, {{0x30000, kNetHeaderBytes + 20, false}});
+    f.d.notify(1);
+    for (int ms = 0; !kicked; ++ms) {
+      if (ms == 10000) _exit(19);
+      poll(nullptr, 0, 1);  // the kick interrupts it
+    }
+    if (!f.fault.reason()) _exit(20);
+    f.dev->stop();
+    _exit(0);
+  }
+  ASSERT_EQ(write(f.sv[1], a.data(), a.size()), ssize_t(a.size()));
+  uint8_t reply[11] = {11, 0, 0, 0, p9::kRlerror, 1, 0, 2, 0, 0, 0};
+  ASSERT_EQ(write(share[1], reply, sizeof reply), ssize_t(sizeof reply));
+  uint8_t got[64];
+  pollfd p{f.sv[1], POLLIN, 0};
+  if (poll(&p, 1, 20000) == 1) {
+    EXPECT_EQ(read(f.sv[1], got, sizeof got), 20);
+    EXPECT_EQ(write(f.sv[1], a.data(), a.size()), ssize_t(a.size()));
+  } else {
+    ADD_FAILURE() << "no frame from the child";
+    kill(pid, SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << (WIFSIGNALED(status) ? " (signal)" : "");
+  close(share[0]);
+  close(share[1]);
 }
 
 }  // namespace
