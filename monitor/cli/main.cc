@@ -163,10 +163,6 @@ int cmd_run(const std::vector<std::string>& args) {
   if (opts->gdb_port && opts->platform == mote::cli::Platform::Kvm)
     return fail("--gdb is not supported on the kvm platform yet");
 
-  if (opts->platform == mote::cli::Platform::Kvm && opts->net.mode != mote::cli::NetMode::None)
-    return fail(std::string(opts->ports.empty() ? "--net" : "-p") +
-                ": networking is not supported on --platform kvm yet (use --platform process or qemu)");
-
   if (opts->tty) {
     if (!isatty(0)) return fail("-t: standard input is not a terminal");
     if (opts->platform == mote::cli::Platform::Kvm)
@@ -178,8 +174,6 @@ int cmd_run(const std::vector<std::string>& args) {
   mote::share::Server shares;
   if (!opts->volumes.empty()) {
     // qemu: QEMU's own virtio-9p (its local backend) serves the shares.
-    if (opts->platform == mote::cli::Platform::Kvm)
-      return fail("-v is not supported on --platform kvm yet");
     std::vector<std::string> guests;
     for (const auto& spec : opts->volumes) {
       auto v = mote::cli::parse_volume(spec, &error);
@@ -204,8 +198,14 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!open_run_target(*opts, &prog, &error, &status)) return fail(error, status);
   if (opts->platform == mote::cli::Platform::Kvm) {
     if (opts->verbose) std::fprintf(stderr, "mote: kvm platform (mote's KVM monitor)\n");
+    // --net: the process platform's backends, as a virtio-net device.
+    mote::net::Device net;
+    if (opts->net.mode != mote::cli::NetMode::None && !mote::net::open_device(*opts, &net, &error))
+      return fail(error);
     bool unavailable = false;
-    int rc = mote::kvmrun::run(*opts, prog, &error, &unavailable);
+    int rc = mote::kvmrun::run(*opts, prog, shares,
+                               opts->net.mode != mote::cli::NetMode::None ? &net : nullptr, &error,
+                               &unavailable);
     return rc < 0 ? fail(error) : rc;
   }
   if (opts->platform == mote::cli::Platform::Qemu) {

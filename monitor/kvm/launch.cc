@@ -1,7 +1,10 @@
 #include "monitor/kvm/launch.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,8 +12,10 @@
 #include <span>
 
 #include "abi/boot_info.h"
+#include "abi/p9.h"
 #include "monitor/process/launch.h"
 #include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
 #include "monitor/vm/machine.h"
 
 extern "C" const unsigned char mote_kernel_image[];
@@ -18,13 +23,73 @@ extern "C" const unsigned char mote_kernel_image_end[];
 
 namespace mote::kvmrun {
 
-int run(const cli::RunOptions& o, const image::Program& p, std::string* error, bool* unavailable) {
+bool start_share_servers(share::Server& shares, bool no_sandbox, std::vector<int>* fds,
+                         std::string* error) {
+  const pid_t parent = getpid();
+  std::vector<int> children;  // the servers' ends, closed here once forked
+  for (size_t k = 0; k < shares.share_count(); ++k) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      *error = std::string("share socket: ") + strerror(errno);
+      return false;
+    }
+    // Room for a whole message of the largest size each way.
+    int buf = int(4 * p9::kMsize);
+    for (int fd : sv) {
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      *error = std::string("fork: ") + strerror(errno);
+      return false;
+    }
+    if (pid == 0) {
+      // A server of one device: the other sockets are not its business.
+      close(sv[0]);
+      for (int fd : *fds) close(fd);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);
+      std::string e;
+      if (!no_sandbox && !sandbox::install(sandbox::share_server_policy(sv[1], 0, 0), &e)) {
+        fprintf(stderr, "mote: %s\n", e.c_str());
+        _exit(125);
+      }
+      sandbox::test_escape_if_asked("share");
+      shares.serve(sv[1]);
+      _exit(0);
+    }
+    close(sv[1]);
+    fds->push_back(sv[0]);
+  }
+  return true;
+}
+
+int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares,
+        const net::Device* net, std::string* error, bool* unavailable) {
   *unavailable = false;
   if (o.cpus > 1)
     fprintf(stderr, "mote: --platform kvm runs one vCPU so far (--cpus %u: the program's "
                     "threads share it)\n", o.cpus);
-  std::vector<uint8_t> blob = launch::make_boot_blob(o, p, error);
+  // The boot info names the devices the kernel finds at abi/boot_info.h's
+  // fixed places: the shares (any share_fd >= 0 lists them; the kernel
+  // reaches share k through the virtio-9p device tagged mote<k>) and the
+  // network's addresses (net_fd stays -1: the frame fd is the monitor's).
+  std::vector<uint8_t> blob =
+      launch::make_boot_blob(o, p, error, shares.share_count() ? 0 : -1, nullptr);
   if (blob.empty()) return -1;
+  if (net) {
+    abi::BootInfo h;
+    memcpy(&h, blob.data(), sizeof h);
+    h.net_flags = abi::kNetDevice;
+    h.net_addr = net->addr;
+    h.net_prefix_len = net->prefix_len;
+    h.net_gateway = net->gateway;
+    h.net_dns = net->dns;
+    memcpy(h.net_mac, net->mac, sizeof h.net_mac);
+    h.net_mtu = net->mtu;
+    memcpy(blob.data(), &h, sizeof h);
+  }
   if (!o.selftest.empty()) {
     // The kernel's platform self-tests instead of the program.
     abi::BootInfo h;
@@ -52,6 +117,15 @@ int run(const cli::RunOptions& o, const image::Program& p, std::string* error, b
   cfg.sandbox = !o.no_sandbox;
   if (o.no_sandbox) sandbox::warn_unsandboxed();
   cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
+  if (net) {
+    cfg.net_fd = net->fd;
+    memcpy(cfg.net_mac, net->mac, sizeof cfg.net_mac);
+    cfg.net_mtu = net->mtu;
+  }
+  if (!start_share_servers(shares, o.no_sandbox, &cfg.share_fds, error)) {
+    munmap(image, size);
+    return -1;
+  }
   auto report = vm::run_machine(cfg);
   munmap(image, size);
   if (!report.ok()) {
