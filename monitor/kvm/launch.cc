@@ -68,9 +68,6 @@ bool start_share_servers(share::Server& shares, bool no_sandbox, std::vector<int
 int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares,
         const net::Device* net, std::string* error, bool* unavailable) {
   *unavailable = false;
-  if (o.cpus > 1)
-    fprintf(stderr, "mote: --platform kvm runs one vCPU so far (--cpus %u: the program's "
-                    "threads share it)\n", o.cpus);
   // The boot info names the devices the kernel finds at abi/boot_info.h's
   // fixed places: the shares (any share_fd >= 0 lists them; the kernel
   // reaches share k through the virtio-9p device tagged mote<k>) and the
@@ -115,6 +112,7 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   cfg.boot_blob = blob;
   cfg.program = std::span<const uint8_t>(static_cast<const uint8_t*>(image), size);
   cfg.sandbox = !o.no_sandbox;
+  cfg.cpus = o.cpus;
   if (o.no_sandbox) sandbox::warn_unsandboxed();
   cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
   if (net) {

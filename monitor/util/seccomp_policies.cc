@@ -115,9 +115,9 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
     p.rules.push_back({__NR_sendto, {{0, socks}}});
     p.rules.push_back({__NR_recvfrom, {{0, socks}}});
   }
-  if (fds.net >= 0 || !fds.shares.empty()) {
-    // The device lock, the vCPU's kick (to this process only) and, for the
-    // receive thread, its end.
+  if (fds.net >= 0 || fds.vcpus.size() > 1) {
+    // Threads: locks, the vCPUs' kick (to this process only) and the
+    // threads' end.
     p.rules.push_back({__NR_futex, {}});
     p.rules.push_back({__NR_tgkill, {{0, {u(getpid())}}}});
     p.rules.push_back({__NR_exit, {}});

@@ -28,9 +28,9 @@ Policy net_helper_policy(int status_fd);
 // the vCPU fds, the console fds; with devices (monitor/vm/virtio), what
 // they need on their own fds only: the frame fd and the receive thread's
 // eventfd (read, write, poll), KVM_IRQ_LINE on the VM fd, each share
-// server's socket (send, recv), and the threads' own calls (futex for the
-// device lock, tgkill to kick the vCPU thread, exit and madvise when the
-// receive thread ends).
+// server's socket (send, recv); with threads (several vCPUs, or the
+// network's receive thread), their own calls (futex for the locks, tgkill
+// to kick a vCPU thread, and what glibc's thread end makes).
 struct KvmRunFds {
   std::vector<int> vcpus;
   int in = 0, out = 1, err = 2;

@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "abi/boot_info.h"
 
@@ -65,8 +67,16 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   auto vm = Vm::create(*kvm, *mem);
   if (!vm.ok()) return vm.failure();
   t.vm_created = monotonic_ns();
-  auto vcpu = vm->create_vcpu(*kvm, 0);
-  if (!vcpu.ok()) return vcpu.failure();
+  // vCPU 0 boots (the direct entry below); the others wait, as on QEMU and
+  // Firecracker, for the kernel's INIT and SIPI, which KVM's in-kernel LAPIC
+  // delivers (kernel/platform/kvm/smp.cc). APIC ID = vCPU id.
+  std::vector<Vcpu> vcpus;
+  for (uint32_t id = 0; id < std::max<uint32_t>(config.cpus, 1); ++id) {
+    auto vcpu = vm->create_vcpu(*kvm, id);
+    if (!vcpu.ok()) return vcpu.failure();
+    vcpus.push_back(std::move(*vcpu));
+  }
+  Vcpu* vcpu = &vcpus[0];
   t.vcpu_created = monotonic_ns();
 
   if (kvm->check_extension(KVM_CAP_GET_TSC_KHZ)) {
@@ -79,9 +89,11 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   CpuidPolicy policy;
   policy.tsc_khz = report.tsc_khz;
   policy.tsc_deadline = kvm->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
-  policy.apic_id = vcpu->id();
-  auto set = vcpu->set_cpuid(shape_cpuid(*supported, policy));
-  if (!set.ok()) return set.failure();
+  for (Vcpu& v : vcpus) {
+    policy.apic_id = v.id();
+    auto set = v.set_cpuid(shape_cpuid(*supported, policy));
+    if (!set.ok()) return set.failure();
+  }
   auto seen = vcpu->cpuid();
   if (!seen.ok()) return seen.failure();
   report.guest_cpuid = std::move(*seen);
@@ -104,13 +116,18 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   ExitDispatcher dispatcher(*mem, config.console);
   Devices devices(*mem, *vm, config);
   dispatcher.attach_devices(&devices.bus, &devices.fault);
+  // Threads (vCPUs after the first, virtio-net's receive side) are started
+  // and running before the filter goes in (VcpuGroup::start).
+  const bool threads = vcpus.size() > 1 || devices.net;
+  if (threads) Vcpu::install_kick_handler();
+  VcpuGroup group(vcpus, dispatcher);
+  group.start();
   if (devices.net) {
     // A device thread's fault must reach the vCPU even while it runs guest
-    // code: KVM_RUN is interrupted (Vcpu::kick) and the run loop stops.
-    Vcpu::install_kick_handler();
+    // code: the boot CPU's KVM_RUN is interrupted (Vcpu::kick) and its loop
+    // stops the VM (the others with it).
     pid_t pid = getpid(), tid = gettid();
-    Vcpu* v = &*vcpu;
-    devices.fault.set_on_fault([v, pid, tid] { v->kick(pid, tid); });
+    devices.fault.set_on_fault([vcpu, pid, tid] { vcpu->kick(pid, tid); });
     devices.net->start(*devices.net_transport);
   }
   // From the first KVM_RUN on, the guest drives this loop: KVM_RUN and
@@ -118,7 +135,7 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   if (config.sandbox) {
     std::string error;
     sandbox::KvmRunFds fds;
-    fds.vcpus = {vcpu->fd()};
+    for (const Vcpu& v : vcpus) fds.vcpus.push_back(v.fd());
     fds.in = config.console.in;
     fds.out = config.console.out;
     fds.err = config.console.err;
@@ -131,8 +148,8 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
     if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) return fail(error);
     sandbox::test_escape_if_asked("kvm");
   }
-  report.result = run_vcpu(*vcpu, dispatcher, &report.times);
-  if (devices.net) devices.net->stop();  // before the vCPU and RAM go
+  report.result = group.run(&report.times);
+  if (devices.net) devices.net->stop();  // before the vCPUs and RAM go
   return report;
 }
 

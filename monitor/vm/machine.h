@@ -25,6 +25,7 @@ struct MachineConfig {
   std::span<const uint8_t> boot_blob;  // abi::BootInfo blob; ram_bytes and tsc_khz are filled in
   std::span<const uint8_t> program;    // the program's ELF, placed in guest RAM (may be empty)
   uint64_t ram_bytes = 64ull << 20;
+  uint32_t cpus = 1;  // vCPUs (--cpus); the kernel starts the others by INIT/SIPI
   HostConsole console;
   // The run loop's seccomp filter (monitor/util/seccomp_policies.h) goes in
   // before the first KVM_RUN; `mote run` sets it unless --no-sandbox.

@@ -1,6 +1,7 @@
 #include "monitor/vm/run.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include "monitor/vm/hex.h"
 
@@ -16,23 +17,6 @@ std::string stop_message(const std::string& reason, std::optional<uint64_t> rip)
   std::string m = "VM stopped: " + reason;
   if (rip) m += " at rip " + hex(*rip);
   return m;
-}
-
-RunResult run_vcpu(Vcpu& vcpu, ExitDispatcher& dispatcher, RunTimes* times) {
-  RunTimes local;
-  RunTimes& t = times ? *times : local;
-  t.first_entry_ns = monotonic_ns();
-  for (;;) {
-    auto exit = vcpu.run();
-    if (t.exits++ == 0) t.first_exit_ns = monotonic_ns();
-    Action action = exit.ok() ? dispatcher.handle(*exit) : Action::stop(exit.failure().message);
-    if (action.kind == Action::Kind::Resume) continue;
-    if (action.kind == Action::Kind::Exit) return RunResult{action.status, {}};
-    auto regs = vcpu.regs();
-    std::optional<uint64_t> rip;
-    if (regs.ok()) rip = regs->rip;
-    return RunResult{kStopStatus, stop_message(action.reason, rip)};
-  }
 }
 
 }  // namespace mote::vm

@@ -1,11 +1,19 @@
 // The run loop: KVM_RUN, hand each exit to the ExitDispatcher, until the
-// guest exits or the monitor stops it with one clear line.
+// guest exits or the monitor stops it with one clear line; one loop per
+// vCPU.
 #pragma once
 
 #include <stdint.h>
 
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/vcpu.h"
@@ -28,6 +36,109 @@ int64_t monotonic_ns();
 // "VM stopped: <reason> at rip 0x..." (without rip when it cannot be read).
 std::string stop_message(const std::string& reason, std::optional<uint64_t> rip);
 
-RunResult run_vcpu(Vcpu& vcpu, ExitDispatcher& dispatcher, RunTimes* times);
+// The vCPUs of a VM, each run by a thread of its own (vcpus[0], the boot
+// CPU, by the thread that calls run()). The first to end the VM (an exit, a
+// stop) decides the result and kicks the others out of KVM_RUN
+// (Vcpu::kick), which end too. Exits are handled one at a time: the
+// dispatcher and its UART are not thread-safe, and exits are rare (console,
+// devices). A template over the vCPU type so that tests can drive it with
+// scripted vCPUs (tests/vm/unit/vcpu_group_test.cc); the monitor's is
+// VcpuGroup.
+template <typename V>
+class BasicVcpuGroup {
+ public:
+  BasicVcpuGroup(std::vector<V>& vcpus, ExitDispatcher& dispatcher)
+      : vcpus_(vcpus), dispatcher_(dispatcher), tids_(vcpus.size()) {}
+  BasicVcpuGroup(const BasicVcpuGroup&) = delete;
+  BasicVcpuGroup& operator=(const BasicVcpuGroup&) = delete;
+
+  ~BasicVcpuGroup() {
+    // Threads started but never run (the caller failed in between): release
+    // them with the VM already over.
+    done_ = true;
+    go_ = true;
+    go_.notify_all();
+    for (std::thread& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+  // Starts the threads of vcpus[1..]; when it returns they run their own
+  // code (glibc's thread start-up, which makes calls no seccomp filter here
+  // allows, is over) and wait for run(). Needs Vcpu::install_kick_handler.
+  void start() {
+    for (size_t i = 1; i < vcpus_.size(); ++i) {
+      threads_.emplace_back([this, i] {
+        tids_[i] = gettid();
+        started_.fetch_add(1);
+        started_.notify_all();
+        go_.wait(false);
+        if (!done_) loop(i, nullptr);
+      });
+    }
+    for (int n = started_.load(); n != int(threads_.size()); n = started_.load()) started_.wait(n);
+  }
+
+  // Runs every vCPU until the VM ends; returns its result.
+  RunResult run(RunTimes* times) {
+    tids_[0] = gettid();
+    go_ = true;
+    go_.notify_all();
+    loop(0, times);
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    return result_;
+  }
+
+ private:
+  void loop(size_t i, RunTimes* times) {
+    RunTimes local;
+    RunTimes& t = times ? *times : local;
+    V& vcpu = vcpus_[i];
+    t.first_entry_ns = monotonic_ns();
+    for (;;) {
+      auto exit = vcpu.run();
+      if (t.exits++ == 0) t.first_exit_ns = monotonic_ns();
+      if (done_) return;  // another vCPU ended the VM
+      Action action;
+      {
+        std::lock_guard<std::mutex> g(exit_mu_);
+        action = exit.ok() ? dispatcher_.handle(*exit) : Action::stop(exit.failure().message);
+      }
+      if (action.kind == Action::Kind::Resume) continue;
+      if (action.kind == Action::Kind::Exit) return finish(i, RunResult{action.status, {}});
+      auto regs = vcpu.regs();
+      std::optional<uint64_t> rip;
+      if (regs.ok()) rip = regs->rip;
+      std::string reason = action.reason;
+      if (vcpus_.size() > 1) reason += " (vCPU " + std::to_string(i) + ")";
+      return finish(i, RunResult{kStopStatus, stop_message(reason, rip)});
+    }
+  }
+
+  void finish(size_t i, RunResult r) {
+    std::lock_guard<std::mutex> g(m_);
+    if (done_) return;
+    result_ = std::move(r);
+    done_ = true;
+    // KVM_RUN returns EINTR at once for a vCPU about to enter it, and for
+    // one inside it when its thread gets the signal.
+    const pid_t pid = getpid();
+    for (size_t j = 0; j < vcpus_.size(); ++j)
+      if (j != i) vcpus_[j].kick(pid, tids_[j]);
+  }
+
+  std::vector<V>& vcpus_;
+  ExitDispatcher& dispatcher_;
+  std::vector<pid_t> tids_;
+  std::vector<std::thread> threads_;
+  std::mutex exit_mu_;  // one exit handled at a time
+  std::mutex m_;        // result_, and kicking
+  std::atomic<int> started_{0};
+  std::atomic<bool> go_{false};
+  std::atomic<bool> done_{false};
+  RunResult result_;
+};
+
+using VcpuGroup = BasicVcpuGroup<Vcpu>;
 
 }  // namespace mote::vm

@@ -63,6 +63,15 @@ TEST(MonitorSeccomp, AllowlistSizes) {
   devices.net_wake = 9;
   devices.shares = {10, 11};
   EXPECT_EQ(kvm_run_policy(devices).distinct_calls(), 19u);
+  // Two vCPUs, no device: the threads' calls (futex, tgkill, mprotect and
+  // the thread's end: rt_sigprocmask, madvise, exit). Shares alone: their
+  // sockets, no thread.
+  KvmRunFds smp = kvm_fds();
+  smp.vcpus = {7, 8};
+  EXPECT_EQ(kvm_run_policy(smp).distinct_calls(), 16u);
+  KvmRunFds shares = kvm_fds();
+  shares.shares = {10};
+  EXPECT_EQ(kvm_run_policy(shares).distinct_calls(), 12u);
   // A share server of --platform kvm: no child to wait for or signal.
   EXPECT_EQ(share_server_policy(5, 0, 0).distinct_calls(), 28u);
 }

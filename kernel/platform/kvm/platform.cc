@@ -422,8 +422,9 @@ void enter_program(const EntryState& s) {
   asm volatile("mov %%cr0, %0" : "=r"(cr0));
   asm volatile("mov %0, %%cr0" : : "r"(cr0 | (1u << 16)));
   sched_init(cpu->kernel_stack_top);
-  // The other vCPUs (PVH: QEMU's -smp), up to --cpus.
-  if (g_vm.host == Host::Pvh && g_vm.boot->cpus != 1) {
+  // The other vCPUs (PVH: QEMU's -smp, from the MADT; mote's monitor: the
+  // boot info's cpus, APIC IDs 0..n-1, no ACPI), up to --cpus.
+  if (g_vm.boot->cpus != 1) {
     lapic_calibrate();
     smp_start(g_selftest_rsdp, g_vm.boot->cpus, g_vm.boot->cpus);
   }
