@@ -51,7 +51,7 @@ bool start_share_servers(share::Server& shares, bool no_sandbox, std::vector<int
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(0);
       std::string e;
-      if (!no_sandbox && !sandbox::install(sandbox::share_server_policy(sv[1], 0, 0), &e)) {
+      if (!no_sandbox && !sandbox::install(sandbox::share_server_policy(sv[1]), &e)) {
         fprintf(stderr, "mote: %s\n", e.c_str());
         _exit(125);
       }

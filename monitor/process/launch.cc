@@ -173,7 +173,7 @@ void forward_signal(int sig, siginfo_t* info, void*) {
 }
 
 // The end of a run raises the core's signal again with SIG_DFL and kill()
-// only: the share server's filter has no rt_sigprocmask. So a signal this
+// only: the supervisor's filter has no rt_sigprocmask. So a signal this
 // process was started with blocked is ignored from here on instead: blocked,
 // it would only have waited unseen until then, the core (forked already)
 // keeps its own mask, and the kill() at the end delivers the core's signal
@@ -235,16 +235,52 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
     _exit(125);
   }
   g_child = pid;
-  // Every fid holds a host fd or two: allow as many as the hard limit does.
-  struct rlimit files;
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &files);
+
+  // The share server: a process of its own (its own session of nothing but
+  // 9P on sv[0], its own allowlist, 28 calls), so that this process, which
+  // waits for the core and passes signals on, parses nothing the guest sends.
+  pid_t server_pid = fork();
+  if (server_pid < 0) {
+    *error = std::string("fork: ") + strerror(errno);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return -1;
   }
+  if (server_pid == 0) {
+    // Out of the terminal's process group: Ctrl-C is the program's business
+    // (the core decides), and the server must serve until the core is done.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    for (int fd : {sv[1], boot_fd, core_fd, p.fd, p.initramfs_fd, gdb_fd, net ? net->fd : -1})
+      if (fd >= 0) close(fd);
+    // Every fid holds a host fd or two: allow as many as the hard limit does.
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
+    struct rlimit no_core {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(SIGPIPE, SIG_IGN);
+    // From here on the server parses what the guest sends: the seccomp wall
+    // goes up first (docs/security.md).
+    std::string e;
+    if (o.no_sandbox) {
+      sandbox::warn_unsandboxed();
+    } else if (!sandbox::install(sandbox::share_server_policy(sv[0]), &e)) {
+      std::fprintf(stderr, "mote: %s\n", e.c_str());
+      _exit(125);
+    }
+    sandbox::test_escape_if_asked("share");
+    server.serve(sv[0]);
+    _exit(0);
+  }
+  close(sv[0]);
   close(sv[1]);
   close(boot_fd);
   close(core_fd);
-  // The program's image is the core's now: the server never reads it.
+  // The program's image is the core's now.
   if (p.fd >= 0) close(p.fd);
   if (p.initramfs_fd >= 0) close(p.initramfs_fd);
   // Never a core dump of the monitor, whatever ends it (and the signal the
@@ -264,30 +300,42 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
   ignore_blocked_signals();
 
-  // From here on the server parses what the guest sends: the seccomp wall
-  // goes up first (docs/security.md).
+  // This process only waits now: the smallest list of all.
   const pid_t self = getpid();
-  if (o.no_sandbox) {
-    sandbox::warn_unsandboxed();
-  } else if (!sandbox::install(sandbox::share_server_policy(sv[0], pid, self), error)) {
+  if (!o.no_sandbox && !sandbox::install(sandbox::supervisor_policy(pid, server_pid, self), error)) {
     kill(pid, SIGKILL);
+    kill(server_pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     return -1;
   }
-  sandbox::test_escape_if_asked("share");
-  server.serve(sv[0]);
-  close(sv[0]);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
+  for (;;) {
+    int st = 0;
+    pid_t who = waitpid(-1, &st, 0);
+    if (who < 0) {
+      if (errno == EINTR) continue;
       *error = std::string("waitpid: ") + strerror(errno);
       return -1;
     }
+    if (who == pid) {
+      status = st;
+      break;
+    }
+    if (who == server_pid && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+      // The server failed (its filter stopped it, it crashed): the run
+      // ends with its status, as when it was this process.
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      status = st;
+      break;
+    }
   }
+  // The server ends by itself when the core's end of its socket closes.
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   int sig = WTERMSIG(status);
-  // Die the same way (the calls the share server's filter admits: no raise;
-  // sig is not blocked, see ignore_blocked_signals).
+  // Die the same way (the calls the filter admits: no raise; sig is not
+  // blocked, see ignore_blocked_signals).
   signal(sig, SIG_DFL);
   kill(self, sig);
   return 128 + sig;

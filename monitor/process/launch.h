@@ -21,10 +21,12 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
                            const net::Device* net = nullptr, int gdb_fd = -1);
 
 // With -v shares: the core runs as a child process (the same exec as above,
-// plus its end of a SOCK_SEQPACKET share socket), while this process stays
-// outside the sandbox and serves the shares' 9P requests until the child
-// ends. Returns the child's exit status (a signal that killed it is raised
-// again here), or -1 with a one-line message in *error.
+// plus its end of a SOCK_SEQPACKET share socket), the share server as
+// another (serving the shares' 9P requests behind its own filter), while
+// this process waits for them behind the smallest filter. Returns the
+// core's exit status (a signal that killed it is raised again here; a
+// failed share server's status instead, after killing the core), or -1
+// with a one-line message in *error.
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
                                 share::Server& server, std::string* error,
                                 const net::Device* net = nullptr, int gdb_fd = -1);

@@ -36,7 +36,7 @@ void add_memory(Policy& p) {
 
 }  // namespace
 
-Policy share_server_policy(int sock, pid_t child, pid_t self) {
+Policy share_server_policy(int sock) {
   Policy p;
   p.who = "the share server";
   add_base(p);
@@ -54,14 +54,20 @@ Policy share_server_policy(int sock, pid_t child, pid_t self) {
                   __NR_mkdirat, __NR_symlinkat, __NR_mknodat, __NR_readlinkat, __NR_unlinkat,
                   __NR_renameat, __NR_linkat, __NR_fsync})
     p.rules.push_back({int(nr), {}});
-  // Signals go on to the core; its status is awaited; a core killed by a
-  // signal is followed by the same signal to this process (SIG_DFL, then
-  // kill: no rt_sigprocmask, as nothing but SIGCHLD is blocked by then).
-  if (child > 0) {
-    p.rules.push_back({__NR_kill, {{0, {u(child), u(self)}}}});
-    p.rules.push_back({__NR_wait4, {{0, {u(child)}}}});
-    p.rules.push_back({__NR_rt_sigaction, {}});
-  }
+  return p;
+}
+
+Policy supervisor_policy(pid_t core, pid_t server, pid_t self) {
+  Policy p;
+  p.who = "mote (waiting for the core)";
+  add_base(p);
+  add_memory(p);
+  // Waits for either child (-1), passes signals on to the core, ends the
+  // server if the core dies first, and dies by the core's signal.
+  p.rules.push_back({__NR_wait4, {{0, {u(-1), u(core)}}}});
+  p.rules.push_back({__NR_kill, {{0, {u(core), u(server), u(self)}}}});
+  p.rules.push_back({__NR_rt_sigaction, {}});
+  p.rules.push_back({__NR_close, {}});  // the shares' root fds, as main() returns
   return p;
 }
 

@@ -11,13 +11,16 @@
 
 namespace mote::sandbox {
 
-// The 9P share server (monitor/share/server.cc) in the `mote` process that
-// forked the core: host file calls (the paths are confined by openat2, not
-// here; every open is openat2), the SOCK_SEQPACKET socket `sock` only,
-// signals forwarded to and the status of the core `child`, dying by the
-// core's own signal (kill of `self`). With `child` 0 (a share server process
-// of --platform kvm, serving one virtio-9p device), none of the last three.
-Policy share_server_policy(int sock, pid_t child, pid_t self);
+// The 9P share server (monitor/share/server.cc): host file calls (the paths
+// are confined by openat2, not here; every open is openat2), the
+// SOCK_SEQPACKET socket `sock` only. A process of its own (process
+// platform: a child of `mote`; kvm: one per share).
+Policy share_server_policy(int sock);
+
+// `mote` on the process platform with -v, once it forked the core and the
+// share server: it waits for them, passes signals on to the core, ends
+// with the core's status (or the server's, when the server failed).
+Policy supervisor_policy(pid_t core, pid_t server, pid_t self);
 
 // mote-net (monitor/net/helper_main.cc, libslirp): the frame socket, NAT
 // sockets (IPv4 only), read-only opens (slirp rereads /etc/resolv.conf), and

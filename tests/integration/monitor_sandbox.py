@@ -7,12 +7,14 @@
 The test hook MOTE_TEST_SANDBOX_ESCAPE=share|net makes that process call
 execve("/bin/true") right after its filter went in, as a compromised server
 would. Under the filter the call is refused and the process ends with
-"mote: monitor sandbox: forbidden system call 59 (execve) in ..." (the share
-server, which is the `mote` process, with status 159). With --no-sandbox the
-same hook must really escape (the process becomes /bin/true): proof that the
-hook makes the call and that the filter is what stops it. Also: the filters
-are on (/proc/PID/status: Seccomp 2, NoNewPrivs 1) while a program runs, and
-the share server keeps no fd of the program or of the core's memfds.
+"mote: monitor sandbox: forbidden system call 59 (execve) in ..." (for the
+share server, a child of `mote`, the run then ends with its status, 159).
+With --no-sandbox the same hook must really escape (the process becomes
+/bin/true; the share server is gone, so the guest cannot attach its share):
+proof that the hook makes the call and that the filter is what stops it.
+Also: the filters are on (/proc/PID/status: Seccomp 2, NoNewPrivs 1) in the
+share server and in `mote`, which waits for the core and the server, while a
+program runs, and neither keeps an fd of the program or of the core's memfds.
 Exit 77 (SKIP) when busybox-static is not installed.
 """
 
@@ -50,6 +52,22 @@ def fd_targets(pid):
     except OSError:
         pass
     return out
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def mote_net_pids(port):
@@ -103,8 +121,10 @@ def main():
           r.returncode == 159 and MESSAGE + "the share server" in err, repr(r))
     r = run(["--no-sandbox"] + vol + [bb, "cat", "/data/x"], escape="share")
     err = r.stderr.decode(errors="replace")
-    check("share server: --no-sandbox warns, and the same hook really escapes (/bin/true, 0)",
-          r.returncode == 0 and WARNING in err and "monitor sandbox" not in err, repr(r))
+    check("share server: --no-sandbox warns, and the same hook really escapes (the server "
+          "became /bin/true: the share cannot be attached)",
+          r.returncode == 125 and WARNING in err and "monitor sandbox" not in err and
+          "-v /data: attaching: EIO" in err and b"from the host" not in r.stdout, repr(r))
 
     # A live share server: filtered, no_new_privs, no fd of the program.
     p = subprocess.Popen([mote, "run", "--platform", "process", *vol, bb, "sh", "-c",
@@ -112,12 +132,16 @@ def main():
                          stderr=subprocess.PIPE)
     try:
         p.stdout.readline()  # the core has run: the server is serving
-        st, fds = status_fields(p.pid), fd_targets(p.pid)
-        check("share server: Seccomp 2 (filter), NoNewPrivs 1",
-              st.get("Seccomp") == "2" and st.get("NoNewPrivs") == "1", repr(st))
-        leaked = [t for t in fds if t == os.path.realpath(bb) or "memfd:" in t]
-        check("share server: no fd of the program or of the core's memfds", not leaked,
-              repr(fds))
+        kids = children(p.pid)
+        servers = [k for k in kids if not comm(k).startswith("memfd:mote-core")]
+        check("mote has two children: the core and the share server",
+              len(kids) == 2 and len(servers) == 1, repr([(k, comm(k)) for k in kids]))
+        for who, pid in (("share server", servers[0] if servers else -1), ("mote", p.pid)):
+            st, fds = status_fields(pid), fd_targets(pid)
+            check(who + ": Seccomp 2 (filter), NoNewPrivs 1",
+                  st.get("Seccomp") == "2" and st.get("NoNewPrivs") == "1", repr(st))
+            leaked = [t for t in fds if t == os.path.realpath(bb) or "memfd:" in t]
+            check(who + ": no fd of the program or of the core's memfds", not leaked, repr(fds))
     finally:
         p.kill()
         p.wait()

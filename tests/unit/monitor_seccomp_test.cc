@@ -50,10 +50,10 @@ KvmRunFds kvm_fds() {
 
 TEST(MonitorSeccomp, AllowlistSizes) {
   // docs/security.md quotes these figures (distinct calls, BPF instructions).
-  EXPECT_EQ(share_server_policy(5, 100, 99).distinct_calls(), 31u);
+  EXPECT_EQ(share_server_policy(5).distinct_calls(), 28u);
   EXPECT_EQ(net_helper_policy(4).distinct_calls(), 24u);
   EXPECT_EQ(kvm_run_policy(kvm_fds()).distinct_calls(), 10u);
-  EXPECT_EQ(compile(share_server_policy(5, 100, 99)).size(), 93u);
+  EXPECT_EQ(compile(share_server_policy(5)).size(), 78u);
   EXPECT_EQ(compile(net_helper_policy(4)).size(), 89u);
   EXPECT_EQ(compile(kvm_run_policy(kvm_fds())).size(), 52u);
   // With a network device and two shares (--platform kvm -p ... -v ... -v ...).
@@ -72,16 +72,19 @@ TEST(MonitorSeccomp, AllowlistSizes) {
   KvmRunFds shares = kvm_fds();
   shares.shares = {10};
   EXPECT_EQ(kvm_run_policy(shares).distinct_calls(), 12u);
-  // A share server of --platform kvm: no child to wait for or signal.
-  EXPECT_EQ(share_server_policy(5, 0, 0).distinct_calls(), 28u);
+  // What waits for the core and the share server on the process platform.
+  EXPECT_EQ(supervisor_policy(100, 101, 99).distinct_calls(), 10u);
+  EXPECT_EQ(compile(supervisor_policy(100, 101, 99)).size(), 45u);
+  EXPECT_EQ(compile(kvm_run_policy(devices)).size(), 109u);
 }
 
 TEST(MonitorSeccomp, ShareServerHasNoPathTruncateOpenatFcntlOrSigprocmask) {
   // Opens are openat2 alone (reopening through /proc/self/fd included), a
-  // size change goes through an open fd, and the end needs no mask change.
+  // size change goes through an open fd, and the end needs no mask change;
+  // it signals and waits for nothing (mote does).
   auto refused = [](auto call) {
     std::string err;
-    int st = in_child(share_server_policy(5, 100, 99), call, &err);
+    int st = in_child(share_server_policy(5), call, &err);
     return WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus;
   };
   EXPECT_TRUE(refused([] { syscall(SYS_openat, AT_FDCWD, "/nonexistent-mote", O_RDONLY); }));
@@ -92,6 +95,9 @@ TEST(MonitorSeccomp, ShareServerHasNoPathTruncateOpenatFcntlOrSigprocmask) {
     sigemptyset(&none);
     syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &none, nullptr, 8);
   }));
+  EXPECT_TRUE(refused([] { syscall(SYS_kill, getppid(), 0); }));
+  EXPECT_TRUE(refused([] { syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr); }));
+  EXPECT_TRUE(refused([] { syscall(SYS_rt_sigaction, SIGTERM, nullptr, nullptr, 8); }));
   // What replaces them is admitted: openat2 and ftruncate (both failing here).
   EXPECT_FALSE(refused([] { syscall(SYS_openat2, AT_FDCWD, "/nonexistent-mote", nullptr, 0); }));
   EXPECT_FALSE(refused([] { syscall(SYS_ftruncate, -1, 0); }));
@@ -99,10 +105,26 @@ TEST(MonitorSeccomp, ShareServerHasNoPathTruncateOpenatFcntlOrSigprocmask) {
 
 TEST(MonitorSeccomp, ForbiddenCallEndsTheProcessWithTheMessage) {
   std::string err;
-  int st = in_child(share_server_policy(5, 100, 99), [] { syscall(SYS_socket, 2, 1, 0); }, &err);
+  int st = in_child(share_server_policy(5), [] { syscall(SYS_socket, 2, 1, 0); }, &err);
   ASSERT_TRUE(WIFEXITED(st)) << st;
   EXPECT_EQ(WEXITSTATUS(st), kForbiddenStatus);
   EXPECT_EQ(err, "mote: monitor sandbox: forbidden system call 41 (socket) in the share server\n");
+}
+
+TEST(MonitorSeccomp, SupervisorSignalsAndWaitsForItsChildrenOnly) {
+  // Core 100, server 101 (no such processes: the calls fail, admitted).
+  auto outcome = [](auto call) {
+    std::string err;
+    int st = in_child(supervisor_policy(100, 101, getpid()), call, &err);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  EXPECT_EQ(outcome([] { syscall(SYS_kill, 100, 0); }), 0);
+  EXPECT_EQ(outcome([] { syscall(SYS_kill, 101, 0); }), 0);
+  EXPECT_EQ(outcome([] { syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr); }), 0);
+  EXPECT_EQ(outcome([] { syscall(SYS_kill, 1, 0); }), kForbiddenStatus);
+  EXPECT_EQ(outcome([] { syscall(SYS_wait4, 1, nullptr, WNOHANG, nullptr); }), kForbiddenStatus);
+  EXPECT_EQ(outcome([] { syscall(SYS_openat2, AT_FDCWD, "/x", nullptr, 0); }), kForbiddenStatus);
+  EXPECT_EQ(outcome([] { syscall(SYS_recvfrom, 5, nullptr, 0, MSG_DONTWAIT, 0, 0); }), kForbiddenStatus);
 }
 
 TEST(MonitorSeccomp, ArgumentTests) {
@@ -115,15 +137,15 @@ TEST(MonitorSeccomp, ArgumentTests) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // The share server: recvfrom on its socket (fd 5) only; no PROT_EXEC mapping.
   err.clear();
-  st = in_child(share_server_policy(5, 100, 99),
+  st = in_child(share_server_policy(5),
                 [] { syscall(SYS_recvfrom, 5, nullptr, 0, MSG_DONTWAIT, 0, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
   err.clear();
-  st = in_child(share_server_policy(5, 100, 99),
+  st = in_child(share_server_policy(5),
                 [] { syscall(SYS_recvfrom, 6, nullptr, 0, MSG_DONTWAIT, 0, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   err.clear();
-  st = in_child(share_server_policy(5, 100, 99), [] {
+  st = in_child(share_server_policy(5), [] {
     mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
