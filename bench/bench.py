@@ -1129,7 +1129,8 @@ class Bench:
                     "footprint": lambda: resources_bench.footprint(self),
                     "core_size": self.core_size, "vm": self.vm,
                     "guest": lambda: guest_bench.linux_guest(self),
-                    "network": lambda: net_bench.network(self)}
+                    "network": lambda: net_bench.network(self),
+                    "robustness": lambda: robust_bench.robustness(self)}
         unknown = [s for s in only if s not in sections]
         if unknown:
             log("unknown BENCH_SECTIONS %s (choose from %s)" % (
@@ -1275,6 +1276,7 @@ sys.modules.setdefault("bench", sys.modules[__name__])
 import net_bench  # noqa: E402  (the network section, issue 6)
 import resources_bench  # noqa: E402  (files, page faults, footprint: issue 8)
 import guest_bench  # noqa: E402  (Linux guest beside the mote VM, syscall cycles: issue 8)
+import robust_bench  # noqa: E402  (allowlists, hung guests, fuzzing: issue 7)
 import chart  # noqa: E402  (docs/performance.png)
 
 if __name__ == "__main__":

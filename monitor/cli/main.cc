@@ -21,6 +21,8 @@
 #include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
 #include "monitor/share/server.h"
+#include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
 
 extern "C" const unsigned char mote_kernel_image[];
 extern "C" const unsigned char mote_kernel_image_end[];
@@ -308,6 +310,35 @@ int cmd_pack(const std::vector<std::string>& args) {
   return 0;
 }
 
+// mote sandbox-report: each monitor-side seccomp allowlist (docs/security.md)
+// as this binary builds it: distinct calls and BPF instructions (the bench
+// prints them; fd numbers and pids are stand-ins, which change neither).
+int cmd_sandbox_report() {
+  namespace sb = mote::sandbox;
+  sb::KvmRunFds plain;
+  plain.vcpus = {10};
+  sb::KvmRunFds full = plain;
+  full.vcpus = {10, 11};
+  full.vm = 9;
+  full.net = 12;
+  full.net_wake = 13;
+  full.shares = {14, 15};
+  const struct {
+    const char* name;
+    sb::Policy policy;
+  } rows[] = {
+      {"share-server", sb::share_server_policy(5)},
+      {"mote-waiting-for-core-and-share-server", sb::supervisor_policy(100, 101, 99)},
+      {"mote-net", sb::net_helper_policy(4)},
+      {"kvm-run-loop", sb::kvm_run_policy(plain)},
+      {"kvm-run-loop-2-vcpus-net-2-shares", sb::kvm_run_policy(full)},
+  };
+  for (const auto& r : rows)
+    std::printf("%s calls=%zu bpf=%zu\n", r.name, r.policy.distinct_calls(),
+                sb::compile(r.policy).size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -328,5 +359,6 @@ int main(int argc, char** argv) {
     std::printf("mote 0.1.0\n");
     return 0;
   }
+  if (cmd == "sandbox-report") return cmd_sandbox_report();
   return fail("unknown command '" + cmd + "' (try: mote run PROGRAM)", 2);
 }
