@@ -1,5 +1,7 @@
 #include "tests/vm/driver.h"
 
+#include <sys/socket.h>
+
 #include <time.h>
 
 #include <cerrno>
@@ -55,6 +57,8 @@ bool parse_options(int argc, char** argv, DriverOptions* out) {
       out->page_1g = true;
     } else if (a == "--show-cpuid") {
       out->show_cpuid = true;
+    } else if (a == "--virtio-net") {
+      out->virtio_net = true;
     } else if ((a == "--since-ns" || a == "--mem") && i + 1 < argc) {
       char* end = nullptr;
       unsigned long long v = std::strtoull(argv[++i], &end, 10);
@@ -76,6 +80,33 @@ bool parse_options(int argc, char** argv, DriverOptions* out) {
     return false;
   }
   return true;
+}
+
+bool make_frame_socket(int fds[2]) {
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
+    std::fprintf(stderr, "mote: socketpair: %s\n", std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void print_frames(int fd) {
+  uint8_t buf[65536];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+    std::string line = "frame: ";
+    for (ssize_t i = 0; i < n; ++i) {
+      char hex[8];
+      if (buf[i] >= 0x20 && buf[i] < 0x7f && buf[i] != '\\') {
+        line += char(buf[i]);
+      } else {
+        std::snprintf(hex, sizeof hex, "\\x%02x", buf[i]);
+        line += hex;
+      }
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::fflush(stdout);
 }
 
 bool read_kernel(const std::string& path, std::vector<uint8_t>* out) {

@@ -2,7 +2,12 @@
 // and mote-vm-emu (the same monitor code on an emulated CPU, for hosts
 // without a usable KVM). Both boot a test kernel with the direct 64-bit entry.
 //
-//   DRIVER [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] KERNEL_ELF
+//   DRIVER [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] [--virtio-net]
+//          KERNEL_ELF
+//
+// --virtio-net gives the guest the monitor's virtio-net device (slot 0) on one
+// end of a socket pair; after the run, each frame it sent is printed on
+// stdout as "frame: BYTES" (printable bytes as they are, others as \xNN).
 //
 // Exit status: the guest's status; 125 when the monitor stopped the VM or
 // could not start it (one "mote: ..." line on stderr); 77 with a "SKIP: ..."
@@ -28,7 +33,14 @@ struct DriverOptions {
   bool page_1g = false;       // emulator only: KVM follows the guest's CPUID
   bool show_cpuid = false;    // KVM only: print the CPUID the guest sees (KVM_GET_CPUID2)
   int64_t since_realtime_ns = 0;  // when the caller spawned us (CLOCK_REALTIME), 0 = main()
+  bool virtio_net = false;
 };
+
+// --virtio-net: the frame socket pair (device end, the test's end), made
+// non-blocking; false with a message on failure.
+bool make_frame_socket(int fds[2]);
+// Prints "frame: ..." for each frame waiting on `fd`.
+void print_frames(int fd);
 
 // Parses argv; on error prints usage and returns false.
 bool parse_options(int argc, char** argv, DriverOptions* out);

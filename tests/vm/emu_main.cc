@@ -2,9 +2,12 @@
 // CPU (tests/vm/emulator.h), for hosts where KVM cannot run the test.
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
+#include "abi/boot_info.h"
 #include "monitor/boot/entry.h"
+#include "monitor/vm/virtio/net.h"
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/run.h"
@@ -38,8 +41,24 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);  // as run_machine does
   vm::ExitDispatcher dispatcher(*mem, vm::HostConsole{});
+  // --virtio-net: the monitor's device model at slot 0, polled (no interrupt
+  // controller here), exactly as run_machine builds it.
+  int frames[2] = {-1, -1};
+  vm::virtio::GuestFault fault;
+  vm::virtio::MmioBus bus;
+  std::unique_ptr<vm::virtio::Transport> net;
+  if (opts.virtio_net) {
+    if (!vmtest::make_frame_socket(frames)) return vm::kStopStatus;
+    const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    net = std::make_unique<vm::virtio::Transport>(
+        *mem, std::make_unique<vm::virtio::NetDevice>(frames[0], mac, 1500), "virtio-net", fault);
+    bus.add(abi::kMoteVirtioBase, net.get());
+    dispatcher.attach_devices(&bus, &fault);
+  }
   vm::RunTimes times;
-  auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times);
+  auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times,
+                                     opts.virtio_net ? abi::kMoteVirtioBase : 0);
+  if (opts.virtio_net) vmtest::print_frames(frames[1]);
   if (!result.ok()) {
     std::fprintf(stderr, "mote: %s\n", result.failure().message.c_str());
     return vm::kStopStatus;

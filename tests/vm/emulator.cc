@@ -59,6 +59,35 @@ uint32_t on_in(uc_engine* uc, uint32_t port, int size, void* user) {
   return value;
 }
 
+// MMIO (uc_mmio_map callbacks): one exit per access, data in and out as
+// KVM_EXIT_MMIO carries it.
+struct MmioWindow {
+  Session* s;
+  uint64_t base;
+};
+
+uint64_t on_mmio_read(uc_engine* uc, uint64_t offset, unsigned size, void* user) {
+  auto* w = static_cast<MmioWindow*>(user);
+  uint8_t bytes[8] = {};
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Mmio;
+  e.mmio = vm::MmioAccess{w->base + offset, false, size, std::span<uint8_t>(bytes, size)};
+  deliver(uc, w->s, e);
+  uint64_t value = 0;
+  std::memcpy(&value, bytes, sizeof value);
+  return value;
+}
+
+void on_mmio_write(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* user) {
+  auto* w = static_cast<MmioWindow*>(user);
+  uint8_t bytes[8];
+  std::memcpy(bytes, &value, sizeof bytes);
+  vm::VmExit e;
+  e.kind = vm::ExitKind::Mmio;
+  e.mmio = vm::MmioAccess{w->base + offset, true, size, std::span<uint8_t>(bytes, size)};
+  deliver(uc, w->s, e);
+}
+
 // Exceptions: with no IDT, KVM would report a triple fault.
 void on_interrupt(uc_engine* uc, uint32_t intno, void* user) {
   vm::VmExit e;
@@ -115,7 +144,8 @@ bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va) {
 }
 
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
-                                         vm::ExitDispatcher& dispatcher, vm::RunTimes* times) {
+                                         vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
+                                         uint64_t mmio_base) {
   uc_engine* uc = nullptr;
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
   if (err) return uc_failure("uc_open", err);
@@ -144,6 +174,9 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
       (err = uc_hook_add(uc, &h, UC_HOOK_INTR, reinterpret_cast<void*>(on_interrupt), &s, 1, 0)) ||
       (err = uc_hook_add(uc, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(on_invalid), &s, 1, 0)))
     return uc_failure("hooks", err);
+  MmioWindow window{&s, mmio_base};
+  if (mmio_base && (err = uc_mmio_map(uc, mmio_base, 0x1000, on_mmio_read, &window, on_mmio_write, &window)))
+    return uc_failure("mapping the MMIO window", err);
 
   times->first_entry_ns = vm::monotonic_ns();
   err = uc_emu_start(uc, entry.rip, 0, 0, 0);

@@ -18,7 +18,10 @@ namespace mote::vmtest {
 // PML4 entry's Accessed bit is set): the guest ran with paging on.
 bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va);
 
+// `mmio_base` (0: none): one page there is device memory whose every access
+// is an MMIO exit handed to the dispatcher, as KVM_EXIT_MMIO is.
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
-                                         vm::ExitDispatcher& dispatcher, vm::RunTimes* times);
+                                         vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
+                                         uint64_t mmio_base = 0);
 
 }  // namespace mote::vmtest

@@ -1,5 +1,6 @@
 // mote-vm-test: boots a test kernel on KVM with mote's monitor (mote_vm).
 // Linked statically, like mote, so --timing figures match mote's own start-up.
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -19,7 +20,15 @@ int main(int argc, char** argv) {
   config.kernel_elf = kernel;
   config.boot_blob = blob;
   config.ram_bytes = opts.ram_bytes;
+  int frames[2] = {-1, -1};
+  if (opts.virtio_net) {
+    if (!vmtest::make_frame_socket(frames)) return vm::kStopStatus;
+    config.net_fd = frames[0];
+    const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    std::copy(mac, mac + 6, config.net_mac);
+  }
   auto report = vm::run_machine(config);
+  if (opts.virtio_net && report.ok()) vmtest::print_frames(frames[1]);
   if (!report.ok()) {
     const vm::Failure& f = report.failure();
     if (f.kind == vm::FailureKind::KvmUnavailable) {
