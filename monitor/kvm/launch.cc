@@ -113,6 +113,7 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   cfg.program = std::span<const uint8_t>(static_cast<const uint8_t*>(image), size);
   cfg.sandbox = !o.no_sandbox;
   cfg.cpus = o.cpus;
+  cfg.timeout_ms = o.timeout_ms;
   if (o.no_sandbox) sandbox::warn_unsandboxed();
   cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
   if (net) {
@@ -130,6 +131,13 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
     *unavailable = report.failure().kind == vm::FailureKind::KvmUnavailable;
     *error = report.failure().message;
     return -1;
+  }
+  if (report->result.deadline) {
+    // The kernel did not end the run at its own deadline (hung with
+    // interrupts off): the monitor did, as the qemu platform's launcher does.
+    fprintf(stderr, "mote: timeout: the VM did not stop within --timeout %.3f s; killed\n",
+            double(o.timeout_ms) / 1000);
+    return abi::kTimeoutStatus;
   }
   if (!report->result.stop_message.empty()) {
     // The guest broke the VM contract: stopped, with a status of its own.

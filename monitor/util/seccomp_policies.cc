@@ -121,7 +121,7 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
     p.rules.push_back({__NR_sendto, {{0, socks}}});
     p.rules.push_back({__NR_recvfrom, {{0, socks}}});
   }
-  if (fds.net >= 0 || fds.vcpus.size() > 1) {
+  if (fds.net >= 0 || fds.vcpus.size() > 1 || fds.threads) {
     // Threads: locks, the vCPUs' kick (to this process only) and the
     // threads' end.
     p.rules.push_back({__NR_futex, {}});

@@ -41,6 +41,7 @@ struct KvmRunFds {
   int net = -1;         // the frame fd
   int net_wake = -1;    // the receive thread's eventfd
   std::vector<int> shares;
+  bool threads = false;  // threads besides the vCPUs' and the network's (--timeout's watchdog)
 };
 Policy kvm_run_policy(const KvmRunFds& fds);
 

@@ -118,10 +118,20 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   dispatcher.attach_devices(&devices.bus, &devices.fault);
   // Threads (vCPUs after the first, virtio-net's receive side) are started
   // and running before the filter goes in (VcpuGroup::start).
-  const bool threads = vcpus.size() > 1 || devices.net;
+  const bool threads = vcpus.size() > 1 || devices.net || config.timeout_ms;
   if (threads) Vcpu::install_kick_handler();
   VcpuGroup group(vcpus, dispatcher);
   group.start();
+  Watchdog watchdog;
+  if (config.timeout_ms) {
+    int64_t deadline = monotonic_ns() + int64_t(config.timeout_ms + kTimeoutGraceMs) * 1000000;
+    watchdog.start(deadline, [&group] {
+      RunResult r;
+      r.status = abi::kTimeoutStatus;
+      r.deadline = true;
+      group.stop_all(std::move(r));
+    });
+  }
   if (devices.net) {
     // A device thread's fault must reach the vCPU even while it runs guest
     // code: the boot CPU's KVM_RUN is interrupted (Vcpu::kick) and its loop
@@ -145,10 +155,12 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
       fds.net_wake = devices.net->wake_fd();
     }
     fds.shares = config.share_fds;
+    fds.threads = threads;
     if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) return fail(error);
     sandbox::test_escape_if_asked("kvm");
   }
   report.result = group.run(&report.times);
+  watchdog.cancel();
   if (devices.net) devices.net->stop();  // before the vCPUs and RAM go
   return report;
 }

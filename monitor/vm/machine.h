@@ -20,12 +20,19 @@
 
 namespace mote::vm {
 
+// As QEMU's launcher waits (monitor/qemu/launch.cc).
+inline constexpr uint64_t kTimeoutGraceMs = 2000;
+
 struct MachineConfig {
   std::span<const uint8_t> kernel_elf;
   std::span<const uint8_t> boot_blob;  // abi::BootInfo blob; ram_bytes and tsc_khz are filled in
   std::span<const uint8_t> program;    // the program's ELF, placed in guest RAM (may be empty)
   uint64_t ram_bytes = 64ull << 20;
   uint32_t cpus = 1;  // vCPUs (--cpus); the kernel starts the others by INIT/SIPI
+  // --timeout: the kernel ends the run itself at its deadline (the boot
+  // info's timeout_ns); the monitor stops the VM kTimeoutGraceMs later, for
+  // a kernel that cannot (hung with interrupts off): RunResult::deadline.
+  uint64_t timeout_ms = 0;
   HostConsole console;
   // The run loop's seccomp filter (monitor/util/seccomp_policies.h) goes in
   // before the first KVM_RUN; `mote run` sets it unless --no-sandbox.

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,6 +26,7 @@ namespace mote::vm {
 struct RunResult {
   int status = 0;            // the guest's exit status, or kStopStatus
   std::string stop_message;  // empty when the guest exited by itself; else "VM stopped: ..."
+  bool deadline = false;     // ended by BasicVcpuGroup::stop_all from the monitor's deadline
 };
 
 struct RunTimes {
@@ -78,12 +82,16 @@ class BasicVcpuGroup {
     for (int n = started_.load(); n != int(threads_.size()); n = started_.load()) started_.wait(n);
   }
 
+  // From any thread: ends the VM with `r` (unless it already ended), kicking
+  // every vCPU out of KVM_RUN. The monitor's --timeout deadline uses it.
+  void stop_all(RunResult r) { finish(vcpus_.size(), std::move(r)); }
+
   // Runs every vCPU until the VM ends; returns its result.
   RunResult run(RunTimes* times) {
     tids_[0] = gettid();
     go_ = true;
     go_.notify_all();
-    loop(0, times);
+    if (!done_) loop(0, times);  // stop_all may have come first
     for (std::thread& t : threads_) t.join();
     threads_.clear();
     return result_;
@@ -122,14 +130,15 @@ class BasicVcpuGroup {
     done_ = true;
     // KVM_RUN returns EINTR at once for a vCPU about to enter it, and for
     // one inside it when its thread gets the signal.
+    // (A vCPU whose thread has not started yet, tid 0, sees done_ first.)
     const pid_t pid = getpid();
     for (size_t j = 0; j < vcpus_.size(); ++j)
-      if (j != i) vcpus_[j].kick(pid, tids_[j]);
+      if (j != i && tids_[j]) vcpus_[j].kick(pid, tids_[j]);
   }
 
   std::vector<V>& vcpus_;
   ExitDispatcher& dispatcher_;
-  std::vector<pid_t> tids_;
+  std::vector<std::atomic<pid_t>> tids_;
   std::vector<std::thread> threads_;
   std::mutex exit_mu_;  // one exit handled at a time
   std::mutex m_;        // result_, and kicking
@@ -140,5 +149,43 @@ class BasicVcpuGroup {
 };
 
 using VcpuGroup = BasicVcpuGroup<Vcpu>;
+
+// A thread that calls `fire` once `deadline_ns` (CLOCK_MONOTONIC) has passed,
+// unless cancel() (or the destructor) came first. start() returns once the
+// thread runs its own code (see BasicVcpuGroup::start).
+class Watchdog {
+ public:
+  Watchdog() = default;
+  ~Watchdog() { cancel(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void start(int64_t deadline_ns, std::function<void()> fire) {
+    thread_ = std::thread([this, deadline_ns, fire = std::move(fire)] {
+      running_ = true;
+      running_.notify_one();
+      std::unique_lock<std::mutex> l(m_);
+      // The condition variable's clock is CLOCK_MONOTONIC (steady_clock).
+      auto until = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns));
+      if (!cv_.wait_until(l, until, [this] { return cancelled_; })) fire();
+    });
+    running_.wait(false);
+  }
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+  std::atomic<bool> running_{false};
+};
 
 }  // namespace mote::vm

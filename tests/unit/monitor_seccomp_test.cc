@@ -69,6 +69,9 @@ TEST(MonitorSeccomp, AllowlistSizes) {
   KvmRunFds smp = kvm_fds();
   smp.vcpus = {7, 8};
   EXPECT_EQ(kvm_run_policy(smp).distinct_calls(), 16u);
+  KvmRunFds watchdog = kvm_fds();  // --timeout: the monitor's deadline thread
+  watchdog.threads = true;
+  EXPECT_EQ(kvm_run_policy(watchdog).distinct_calls(), 16u);
   KvmRunFds shares = kvm_fds();
   shares.shares = {10};
   EXPECT_EQ(kvm_run_policy(shares).distinct_calls(), 12u);

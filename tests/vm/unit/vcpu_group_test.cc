@@ -4,11 +4,18 @@
 // threads.
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 
 #include "abi/hypercall.h"
+#include "monitor/util/seccomp.h"
+#include "monitor/util/seccomp_policies.h"
 #include "monitor/vm/run.h"
 #include "tests/vm/unit/console_pipe.h"
 
@@ -111,6 +118,86 @@ TEST(VcpuGroup, AGroupNeverRunEndsItsThreads) {
   }  // the destructor joins, and no thread ran its vCPU
   for (auto& v : vcpus) EXPECT_EQ(v.script.size(), 1u);
   EXPECT_EQ(f.pipes.out(), "");
+}
+
+TEST(VcpuGroup, StopAllEndsAGroupWhoseVcpusAllWait) {
+  // The monitor's --timeout deadline: every vCPU hung (here: waiting), the
+  // watchdog's stop_all ends them all with its result.
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(2);
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.start();
+  Watchdog watchdog;
+  const int64_t start = monotonic_ns();
+  watchdog.start(start + 50 * 1000000, [&group] {
+    RunResult r;
+    r.status = 124;
+    r.deadline = true;
+    group.stop_all(r);
+  });
+  RunResult r = group.run(nullptr);
+  EXPECT_GE(monotonic_ns() - start, 50 * 1000000);
+  EXPECT_EQ(r.status, 124);
+  EXPECT_TRUE(r.deadline);
+  EXPECT_EQ(vcpus[0].kicks, 1);
+  EXPECT_EQ(vcpus[1].kicks, 1);
+}
+
+TEST(VcpuGroup, StopAllBeforeRunEndsAtOnce) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(3);
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.start();
+  RunResult stop;
+  stop.status = 124;
+  stop.deadline = true;
+  group.stop_all(stop);
+  RunResult r = group.run(nullptr);  // must not block: the VM is over
+  EXPECT_TRUE(r.deadline);
+}
+
+TEST(Watchdog, CancelComesFirstAndNothingFires) {
+  std::atomic<int> fired{0};
+  {
+    Watchdog w;
+    w.start(monotonic_ns() + 60ll * 1000000000, [&fired] { ++fired; });
+    w.cancel();
+  }
+  EXPECT_EQ(fired.load(), 0);
+  Watchdog w;
+  w.start(monotonic_ns() + 1000000, [&fired] { ++fired; });
+  for (int i = 0; i < 5000 && !fired; ++i) usleep(1000);
+  EXPECT_EQ(fired.load(), 1);
+}
+
+// The watchdog under the KVM run loop's allowlist (with `threads`): its wait,
+// the kick it sends, its end. Any other call kills the child.
+TEST(Watchdog, RunsUnderTheKvmRunLoopAllowlist) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    Vcpu::install_kick_handler();
+    static volatile sig_atomic_t kicked;
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { kicked = 1; };
+    sigaction(Vcpu::kKickSignal, &sa, nullptr);
+    pid_t self = getpid(), tid = gettid();
+    Watchdog w;
+    w.start(monotonic_ns() + 20 * 1000000,
+            [self, tid] { syscall(SYS_tgkill, self, tid, Vcpu::kKickSignal); });
+    sandbox::KvmRunFds fds;
+    fds.vcpus = {99};
+    fds.threads = true;
+    std::string error;
+    if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) _exit(11);
+    const int64_t give_up = monotonic_ns() + 10ll * 1000000000;  // clock_gettime: allowed
+    while (!kicked)
+      if (monotonic_ns() > give_up) _exit(12);
+    w.cancel();
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace
