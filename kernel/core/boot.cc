@@ -137,6 +137,7 @@ void boot() {
   auto r = g_proc.as.init(b.mem_limit);
   if (!r.ok()) fail("address space", r.error());
 
+  linux::net_config_boot();  // DHCP, when asked: /etc/hosts and resolv.conf need its answer
   init_filesystem(b);
   fs::init_sockets();      // AF_UNIX
   linux::inet_register();  // AF_INET (the stack itself is made on first use)

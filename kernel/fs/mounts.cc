@@ -1,4 +1,5 @@
 #include "kernel/fs/mounts.h"
+#include "kernel/linux/inet.h"
 
 #include "kernel/core/process.h"
 #include "kernel/fs/pseudo.h"
@@ -149,10 +150,9 @@ Result<void> mount_standard() {
   // With a network device of known address (--net user: 10.0.2.15) the host
   // name resolves to it, as in a Docker container; else to 127.0.1.1 (Debian).
   // The nameserver is the device's (--net user: slirp's 10.0.2.3).
-  const abi::BootInfo& boot = platform::boot_info();
-  const bool dev = boot.net_flags & abi::kNetDevice;
-  const u32 self = dev && boot.net_addr ? boot.net_addr : 0x7f000101u;
-  const u32 dns = dev && boot.net_dns ? boot.net_dns : 0x0a000203u;
+  const linux::NetConfig& net = linux::net_config();  // after DHCP (core/boot.cc)
+  const u32 self = net.device && !net.addr.any() ? net.addr.v : 0x7f000101u;
+  const u32 dns = net.device && !net.dns.any() ? net.dns.v : 0x0a000203u;
   char hosts[256];
   StrView host = core::g_proc.hostname;
   usize n = format(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"

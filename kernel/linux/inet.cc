@@ -91,15 +91,15 @@ u64 stack_deadline() {
 // let go once.
 constexpr int kRxBudget = 256;
 
-net::InterfaceConfig config_from_boot() {
-  const abi::BootInfo& b = platform::boot_info();
+net::InterfaceConfig stack_config() {
+  const NetConfig& c = net_config();
   net::InterfaceConfig cfg;
-  if (!(b.net_flags & abi::kNetDevice)) return cfg;  // loopback only
-  for (int i = 0; i < 6; ++i) cfg.mac.b[i] = b.net_mac[i];
-  cfg.addr = net::Ipv4(b.net_addr);
-  cfg.prefix_len = u8(b.net_prefix_len <= 32 ? b.net_prefix_len : 24);
-  cfg.gateway = net::Ipv4(b.net_gateway);
-  cfg.mtu = b.net_mtu ? b.net_mtu : 1500;
+  if (!c.device) return cfg;  // loopback only
+  cfg.mac = c.mac;
+  cfg.addr = c.addr;
+  cfg.prefix_len = c.prefix_len;
+  cfg.gateway = c.gateway;
+  cfg.mtu = c.mtu;
   return cfg;
 }
 
@@ -107,8 +107,8 @@ net::InterfaceConfig config_from_boot() {
 
 Inet* inet() {
   if (g_state) return &g_state->inet;
-  net::InterfaceConfig cfg = config_from_boot();
-  g_device = platform::boot_info().net_flags & abi::kNetDevice;
+  net::InterfaceConfig cfg = stack_config();
+  g_device = net_config().device;
   net::TcpSecret secret;
   core::g_rng.fill(reinterpret_cast<u8*>(&secret), sizeof secret);
   void* mem = mm::kzalloc(sizeof(State));
@@ -125,6 +125,12 @@ Inet* inet() {
   s->rx_cap = cap;
   g_state = s;
   return &s->inet;
+}
+
+void inet_reconfigure() {
+  // A stack made before DHCP answered (a frame arrived while boot waited:
+  // the VM platforms' timer takes it) learns the lease.
+  if (g_state) g_state->stack.configure(stack_config());
 }
 
 u64 inet_now() { return platform::monotonic_ns(); }

@@ -20,7 +20,30 @@ struct Inet {
   net::Tcp* tcp;
 };
 
-// The network, made on first use from the boot info's device; null on ENOMEM.
+// The device's addresses: the boot info's, or those DHCP leased at boot
+// (net_config_boot). Everything that describes the network reads them: the
+// stack, the interface ioctls, route netlink, /etc/hosts and resolv.conf.
+struct NetConfig {
+  bool device = false;  // a network device (else loopback alone)
+  net::Mac mac;
+  net::Ipv4 addr;       // any(): none (DHCP found no server)
+  u8 prefix_len = 24;
+  net::Ipv4 gateway;
+  net::Ipv4 dns;
+  u16 mtu = 1500;
+};
+const NetConfig& net_config();
+// At boot, before the filesystem: a device whose address the monitor left
+// to DHCP (net_addr 0: --net user:dhcp, --net tap:NAME:dhcp, or net=dhcp on
+// a VM's command line) gets one (kernel/net/dhcp.h), waiting at most
+// kDhcpTimeoutNs; without an answer the run goes on without an address,
+// after one line saying so.
+inline constexpr u64 kDhcpTimeoutNs = 15ull * 1000 * 1000 * 1000;
+void net_config_boot();
+// The stack, if made already, takes net_config() again.
+void inet_reconfigure();
+
+// The network, made on first use from net_config(); null on ENOMEM.
 Inet* inet();
 // The stack's clock (monotonic ns).
 u64 inet_now();

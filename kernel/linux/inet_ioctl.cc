@@ -52,13 +52,12 @@ u32 netmask(u32 prefix) { return prefix ? ~u32(0) << (32 - prefix) : 0; }
 int net_interfaces(NetIface out[kMaxNetIfaces]) {
   out[0] = NetIface{"lo", 1, net::Ipv4::of(127, 0, 0, 1), 8,
                     u16(kIffUp | kIffLoopback | kIffRunning), kArphrdLoopback, 65536, {}};
-  const abi::BootInfo& b = platform::boot_info();
-  if (!(b.net_flags & abi::kNetDevice)) return 1;
-  out[1] = NetIface{"eth0", 2, net::Ipv4(b.net_addr),
-                    b.net_prefix_len <= 32 ? b.net_prefix_len : 24,
+  const NetConfig& c = net_config();
+  if (!c.device) return 1;
+  out[1] = NetIface{"eth0", 2, c.addr, c.prefix_len,
                     u16(kIffUp | kIffBroadcast | kIffRunning | kIffMulticast), kArphrdEther,
-                    u32(b.net_mtu ? b.net_mtu : 1500), {}};
-  memcpy(out[1].mac, b.net_mac, 6);
+                    c.mtu, {}};
+  memcpy(out[1].mac, c.mac.b, 6);
   return 2;
 }
 

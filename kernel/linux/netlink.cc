@@ -528,7 +528,7 @@ class NetlinkSocket final : public fs::SocketFile {
       const NetIface* eth = n > 1 && !ifs[1].addr.any() ? &ifs[1] : nullptr;
       const NetIface& lo = ifs[0];
       if (eth) {
-        net::Ipv4 gw(platform::boot_info().net_gateway);
+        net::Ipv4 gw = net_config().gateway;
         if (!gw.any())
           route_msg(h, kRtTableMain, kRtnUnicast, kRtprotBoot, kRtScopeUniverse, none, 0, gw,
                     none, eth->index);

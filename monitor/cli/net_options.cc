@@ -1,7 +1,7 @@
 // `mote run` network options: -p/--publish (Docker's syntax) and --net.
 //
 //   -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]   repeatable
-//   --net user | tap:NAME | none
+//   --net user | tap:NAME | none    (user:dhcp, tap:NAME:dhcp: the guest uses DHCP)
 //
 // Docker binds a published port on every host address unless HOSTIP names
 // one; so does mote. What Docker accepts and mote does not (a random host
@@ -75,8 +75,17 @@ std::optional<PortMapping> parse_publish(const std::string& spec, std::string* e
   return m;
 }
 
-std::optional<NetChoice> parse_net(const std::string& spec, std::string* error) {
+std::optional<NetChoice> parse_net(const std::string& spec_in, std::string* error) {
   NetChoice n;
+  // A ":dhcp" suffix: the guest asks a DHCP server for its address instead
+  // of taking the user network's (':' is never in an interface name).
+  std::string spec = spec_in;
+  const std::string dhcp = ":dhcp";
+  if (spec.size() > dhcp.size() && spec.compare(spec.size() - dhcp.size(), dhcp.size(), dhcp) == 0 &&
+      spec != "none:dhcp") {
+    n.dhcp = true;
+    spec.resize(spec.size() - dhcp.size());
+  }
   if (spec == "none") {
     n.mode = NetMode::None;
   } else if (spec == "user") {
@@ -86,11 +95,11 @@ std::optional<NetChoice> parse_net(const std::string& spec, std::string* error) 
     n.tap = spec.substr(4);
     // IFNAMSIZ is 16 with the NUL; '/' and spaces are not valid in a name.
     if (n.tap.empty() || n.tap.size() > 15 || n.tap.find_first_of("/ :\t") != std::string::npos) {
-      *error = "--net " + spec + ": needs a network interface name of 1 to 15 characters";
+      *error = "--net " + spec_in + ": needs a network interface name of 1 to 15 characters";
       return std::nullopt;
     }
   } else {
-    *error = "unknown --net '" + spec + "' (choose user, tap:NAME or none)";
+    *error = "unknown --net '" + spec_in + "' (choose user, tap:NAME or none; user:dhcp, tap:NAME:dhcp)";
     return std::nullopt;
   }
   return n;

@@ -15,7 +15,8 @@ enum class Platform { Auto, Process, Kvm, Qemu };
 enum class NetMode { None, User, Tap };
 struct NetChoice {
   NetMode mode = NetMode::None;
-  std::string tap;  // --net tap:NAME
+  std::string tap;    // --net tap:NAME
+  bool dhcp = false;  // --net user:dhcp, tap:NAME:dhcp: the guest asks DHCP for its address
 };
 
 // -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], Docker's syntax. Host ports are

@@ -104,10 +104,14 @@ bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
   // The guest's addresses: the user network's on a tap too (10.0.2.15/24,
   // gateway 10.0.2.2, DNS 10.0.2.3): give the host side of the tap
   // 10.0.2.2/24 and the guest is reachable at 10.0.2.15.
-  out->addr = kUserGuest;
-  out->prefix_len = kUserPrefixLen;
-  out->gateway = kUserGateway;
-  out->dns = kUserDns;
+  // With :dhcp, none: the guest asks (slirp answers with these same
+  // addresses; on a tap, the administrator's DHCP server does).
+  if (!o.net.dhcp) {
+    out->addr = kUserGuest;
+    out->prefix_len = kUserPrefixLen;
+    out->gateway = kUserGateway;
+    out->dns = kUserDns;
+  }
   if (o.net.mode == cli::NetMode::Tap) {
     out->fd = open_tap(o.net.tap, error);
     return out->fd >= 0;

@@ -80,13 +80,18 @@ std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append,
     return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
            std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
   };
+  // The user network's addresses (on a tap too: monitor/net/backend.cc), or
+  // `net=dhcp` with :dhcp: the kernel asks (kernel/net/dhcp.h).
+  const std::string addresses =
+      o.net.dhcp ? std::string("net=dhcp ")
+                 : "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
+                       " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
   std::string netdev;
   if (o.net.mode == cli::NetMode::User && net_fd >= 0) {
     // mote-net (libslirp, the process platform's backend) on a frame socket
     // QEMU inherits: one datagram, one frame.
     netdev = "dgram,id=n0,local.type=fd,local.str=" + std::to_string(net_fd);
-    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
-               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
+    *append += addresses;
   } else if (o.net.mode == cli::NetMode::User) {
     netdev = "user,id=n0,net=" + dotted(net::kUserNetwork) + "/" + std::to_string(net::kUserPrefixLen) +
              ",host=" + dotted(net::kUserGateway) + ",dns=" + dotted(net::kUserDns) +
@@ -95,13 +100,10 @@ std::vector<std::string> net_args(const cli::RunOptions& o, std::string* append,
       netdev += std::string(",hostfwd=") + (m.udp ? "udp" : "tcp") + ":" + m.host_ip + ":" +
                 std::to_string(m.host_port) + "-" + dotted(net::kUserGuest) + ":" +
                 std::to_string(m.guest_port);
-    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
-               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
+    *append += addresses;
   } else {
     netdev = "tap,id=n0,ifname=" + qemu_option_value(o.net.tap) + ",script=no,downscript=no";
-    // The user network's addresses on a tap too (monitor/net/backend.cc).
-    *append += "net=" + dotted(net::kUserGuest) + "/" + std::to_string(net::kUserPrefixLen) +
-               " gw=" + dotted(net::kUserGateway) + " dns=" + dotted(net::kUserDns) + " ";
+    *append += addresses;
   }
   char mac[18];
   snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", net::kGuestMac[0], net::kGuestMac[1],

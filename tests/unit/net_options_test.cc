@@ -92,6 +92,28 @@ TEST(NetOptions, NetModes) {
   EXPECT_NE((parse_net("bridge", &e), e).find("user, tap:NAME or none"), std::string::npos) << e;
 }
 
+TEST(NetOptions, DhcpSuffix) {
+  std::string e;
+  EXPECT_FALSE(parse_net("user", &e)->dhcp);
+  auto u = parse_net("user:dhcp", &e);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->mode, NetMode::User);
+  EXPECT_TRUE(u->dhcp);
+  auto t = parse_net("tap:tap0:dhcp", &e);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->mode, NetMode::Tap);
+  EXPECT_EQ(t->tap, "tap0");
+  EXPECT_TRUE(t->dhcp);
+  auto named = parse_net("tap:dhcp:dhcp", &e);  // a device named "dhcp"
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->tap, "dhcp");
+  EXPECT_TRUE(named->dhcp);
+  for (const char* bad : {"none:dhcp", "tap::dhcp", ":dhcp", "user:DHCP", "user:dhcp:dhcp"}) {
+    EXPECT_FALSE(parse_net(bad, &e)) << bad;
+    EXPECT_NE(e.find(bad), std::string::npos) << e;  // the line names what was given
+  }
+}
+
 TEST(NetOptions, DefaultIsNoneAndPublishImpliesUser) {
   auto o = run({"prog"});
   ASSERT_TRUE(o);
