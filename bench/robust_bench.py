@@ -28,7 +28,7 @@ FUZZ_SECONDS = setting("BENCH_FUZZ_SECONDS", 10, 1)
 HANG_REPS = setting("BENCH_HANG_REPS", 3, 1)
 ALLOWLIST_GOAL = 30
 FUZZ_TARGETS = ("elf_fuzz", "deps_fuzz", "boot_info_fuzz", "initramfs_fuzz", "net_stack_fuzz",
-                "hypercall_fuzz", "share_fuzz", "dwarf_line_fuzz", "virtqueue_fuzz")
+                "hypercall_fuzz", "share_fuzz", "dwarf_line_fuzz", "virtqueue_fuzz", "dhcp_fuzz")
 
 
 def robustness(b):

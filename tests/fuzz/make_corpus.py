@@ -359,6 +359,33 @@ def virtqueue_seeds():
     write("virtqueue_fuzz", "9p-version", vq_input(script, p9))
 
 
+# ---- DHCP replies (dhcp_fuzz) --------------------------------------------------
+def dhcp_reply(msg_type, yiaddr=(10, 0, 2, 15), server=(10, 0, 2, 2)):
+    mac = bytes([0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
+    m = bytearray(240)
+    m[0:3] = bytes([2, 1, 6])
+    m[4:8] = struct.pack(">I", 0x6d6f7465)
+    m[16:20] = bytes(yiaddr)
+    m[28:34] = mac
+    m[236:240] = bytes([99, 130, 83, 99])
+    m += bytes([53, 1, msg_type, 54, 4, *server, 1, 4, 255, 255, 255, 0, 3, 4, *server,
+                6, 4, 10, 0, 2, 3, 51, 4, 0, 1, 81, 128, 26, 2, 5, 220, 0, 255])
+    udp = struct.pack(">HHHH", 67, 68, 8 + len(m), 0) + bytes(m)
+    ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                               bytes(server), bytes([255] * 4)))
+    s = sum(struct.unpack(">10H", bytes(ip)))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    ip[10:12] = struct.pack(">H", ~s & 0xFFFF)
+    return bytes([0xFF] * 6) + bytes([0x52, 0x55, 10, 0, 2, 2]) + b"\x08\x00" + bytes(ip) + udp
+
+
+def dhcp_seeds():
+    write("dhcp_fuzz", "offer", b"\x00" + dhcp_reply(2))
+    write("dhcp_fuzz", "ack", b"\x01" + dhcp_reply(5))
+    write("dhcp_fuzz", "nak", b"\x01" + dhcp_reply(6))
+
+
 def main():
     elf_seeds()
     boot_info()
@@ -367,6 +394,7 @@ def main():
     hypercall_seeds()
     share_seeds()
     virtqueue_seeds()
+    dhcp_seeds()
     return 0
 
 
