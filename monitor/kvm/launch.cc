@@ -72,21 +72,14 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   // fixed places: the shares (any share_fd >= 0 lists them; the kernel
   // reaches share k through the virtio-9p device tagged mote<k>) and the
   // network's addresses (net_fd stays -1: the frame fd is the monitor's).
-  std::vector<uint8_t> blob =
-      launch::make_boot_blob(o, p, error, shares.share_count() ? 0 : -1, nullptr);
-  if (blob.empty()) return -1;
+  net::Device blob_net;
   if (net) {
-    abi::BootInfo h;
-    memcpy(&h, blob.data(), sizeof h);
-    h.net_flags = abi::kNetDevice;
-    h.net_addr = net->addr;
-    h.net_prefix_len = net->prefix_len;
-    h.net_gateway = net->gateway;
-    h.net_dns = net->dns;
-    memcpy(h.net_mac, net->mac, sizeof h.net_mac);
-    h.net_mtu = net->mtu;
-    memcpy(blob.data(), &h, sizeof h);
+    blob_net = *net;
+    blob_net.fd = -1;
   }
+  std::vector<uint8_t> blob = launch::make_boot_blob(o, p, error, shares.share_count() ? 0 : -1,
+                                                     net ? &blob_net : nullptr);
+  if (blob.empty()) return -1;
   if (!o.selftest.empty()) {
     // The kernel's platform self-tests instead of the program.
     abi::BootInfo h;

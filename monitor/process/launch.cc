@@ -102,8 +102,8 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
       r.shares.push_back(BootRequest::Share{v->guest, v->read_only ? uint32_t(abi::kShareReadOnly) : 0u});
     }
   }
-  if (net && net->fd >= 0) {
-    r.net_fd = net->fd;
+  if (net) {
+    r.net_fd = net->fd;  // -1 on mote's KVM monitor: the device is the monitor's
     r.net_flags = abi::kNetDevice;
     r.net_addr = net->addr;
     r.net_prefix_len = net->prefix_len;

@@ -41,7 +41,8 @@ bool std_fd_closed(int fd);
 // The boot-info blob for a run (argv, guest environment, console, seed...):
 // the same on every platform. Empty with *error set on failure.
 // share_fd: the core's end of the share socket; -1 leaves -v shares out.
-// net: the network device, passed to the core as net_fd (null: none).
+// net: the network device (null: none): its addresses, and its fd as net_fd
+// (-1 when the device is the monitor's own, as on mote's KVM monitor).
 // gdb_fd: the connection to gdb (--gdb), passed as gdb_fd with kBootGdb; -1: none.
 std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Program& p,
                                     std::string* error, int share_fd = -1,

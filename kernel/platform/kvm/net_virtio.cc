@@ -37,8 +37,8 @@ namespace mote::kvm {
 
 namespace {
 
-constexpr u64 kFeatureMtu = 1ull << 3;  // VIRTIO_NET_F_MTU
-constexpr u64 kFeatureMac = 1ull << 5;  // VIRTIO_NET_F_MAC
+constexpr u64 kFeatureMtu = abi::virtio::kNetFeatureMtu;
+constexpr u64 kFeatureMac = abi::virtio::kNetFeatureMac;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
 constexpr u32 kQueueWant = 64;
 constexpr u32 kMaxFrame = 1514;         // without FCS, no VLAN tag

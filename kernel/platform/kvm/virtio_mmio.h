@@ -13,70 +13,31 @@
 // (memory.cc).
 #pragma once
 
+#include "abi/virtio.h"
 #include "kernel/lib/result.h"
 #include "kernel/lib/string.h"
 #include "kernel/lib/types.h"
 
 namespace mote::kvm::virtio {
 
-// 2.6.5 "The Virtqueue Descriptor Table".
-struct Desc {
-  u64 addr;
-  u32 len;
-  u16 flags;
-  u16 next;
-};
-static_assert(sizeof(Desc) == 16);
-enum : u16 { kDescNext = 1, kDescWrite = 2 };
-// 2.6.6 "The Virtqueue Available Ring" / 2.6.8 "The Virtqueue Used Ring".
-enum : u16 { kAvailNoInterrupt = 1 };
-
-
-// 4.2.2 "MMIO Device Register Layout": byte offsets in the register window.
-enum class Reg : u32 {
-  Magic = 0x000,              // "virt"
-  Version = 0x004,            // 2 (1 is the legacy interface)
-  DeviceId = 0x008,           // 5 "Device Types": 9 = 9P transport
-  VendorId = 0x00c,
-  DeviceFeatures = 0x010,
-  DeviceFeaturesSel = 0x014,
-  DriverFeatures = 0x020,
-  DriverFeaturesSel = 0x024,
-  QueueSel = 0x030,
-  QueueNumMax = 0x034,
-  QueueNum = 0x038,
-  QueueReady = 0x044,
-  QueueNotify = 0x050,
-  InterruptStatus = 0x060,
-  InterruptAck = 0x064,
-  Status = 0x070,
-  QueueDescLow = 0x080,
-  QueueDescHigh = 0x084,
-  QueueDriverLow = 0x090,     // the available ring
-  QueueDriverHigh = 0x094,
-  QueueDeviceLow = 0x0a0,     // the used ring
-  QueueDeviceHigh = 0x0a4,
-  ConfigGeneration = 0x0fc,
-  Config = 0x100,             // device-specific configuration space
-};
-
-inline constexpr u32 kMagic = 0x74726976;  // "virt", little-endian
-inline constexpr u32 kDeviceNet = 1;
-inline constexpr u32 kDevice9p = 9;
-
-// 2.1 "Device Status Field".
-enum Status : u32 {
-  kStatusAcknowledge = 1,
-  kStatusDriver = 2,
-  kStatusDriverOk = 4,
-  kStatusFeaturesOk = 8,
-  kStatusNeedsReset = 64,
-  kStatusFailed = 128,
-};
-
-// 6 "Reserved Feature Bits" and 5.3.3 (9P device).
-inline constexpr u64 kFeatureVersion1 = 1ull << 32;   // VIRTIO_F_VERSION_1
-inline constexpr u64 kFeature9pMountTag = 1ull << 0;  // VIRTIO_9P_MOUNT_TAG
+// The transport's layout and constants (abi/virtio.h, shared with mote's
+// monitor's devices).
+using abi::virtio::Desc;
+using abi::virtio::kAvailNoInterrupt;
+using abi::virtio::kDescNext;
+using abi::virtio::kDescWrite;
+using Reg = abi::virtio::MmioReg;
+using abi::virtio::kMagic;
+using abi::virtio::kDeviceNet;
+using abi::virtio::kDevice9p;
+using abi::virtio::kStatusAcknowledge;
+using abi::virtio::kStatusDriver;
+using abi::virtio::kStatusDriverOk;
+using abi::virtio::kStatusFeaturesOk;
+using abi::virtio::kStatusNeedsReset;
+using abi::virtio::kStatusFailed;
+using abi::virtio::kFeatureVersion1;
+inline constexpr u64 kFeature9pMountTag = abi::virtio::k9pFeatureMountTag;
 
 // Where a buffer lives for the device: guest-physical, and who writes it.
 struct Segment {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "abi/virtio.h"
 #include "monitor/vm/action.h"
 #include "monitor/vm/exit.h"
 #include "monitor/vm/memory.h"
@@ -34,48 +35,17 @@
 
 namespace mote::vm::virtio {
 
-inline constexpr uint32_t kMagic = 0x74726976;       // "virt"
+using abi::virtio::kMagic;
 inline constexpr uint32_t kVendorId = 0x45544f4d;    // "MOTE"
 inline constexpr uint64_t kWindowBytes = 0x200;      // registers 0x000..0x0ff, config 0x100..
-inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;  // VIRTIO_F_VERSION_1
-
-// 4.2.2 "MMIO Device Register Layout".
-enum class Reg : uint32_t {
-  Magic = 0x000,
-  Version = 0x004,
-  DeviceId = 0x008,
-  VendorId = 0x00c,
-  DeviceFeatures = 0x010,
-  DeviceFeaturesSel = 0x014,
-  DriverFeatures = 0x020,
-  DriverFeaturesSel = 0x024,
-  QueueSel = 0x030,
-  QueueNumMax = 0x034,
-  QueueNum = 0x038,
-  QueueReady = 0x044,
-  QueueNotify = 0x050,
-  InterruptStatus = 0x060,
-  InterruptAck = 0x064,
-  Status = 0x070,
-  QueueDescLow = 0x080,
-  QueueDescHigh = 0x084,
-  QueueDriverLow = 0x090,
-  QueueDriverHigh = 0x094,
-  QueueDeviceLow = 0x0a0,
-  QueueDeviceHigh = 0x0a4,
-  ConfigGeneration = 0x0fc,
-  Config = 0x100,
-};
-
-// 2.1 "Device Status Field".
-enum : uint32_t {
-  kStatusAcknowledge = 1,
-  kStatusDriver = 2,
-  kStatusDriverOk = 4,
-  kStatusFeaturesOk = 8,
-  kStatusNeedsReset = 64,
-  kStatusFailed = 128,
-};
+using abi::virtio::kFeatureVersion1;
+using Reg = abi::virtio::MmioReg;
+using abi::virtio::kStatusAcknowledge;
+using abi::virtio::kStatusDriver;
+using abi::virtio::kStatusDriverOk;
+using abi::virtio::kStatusFeaturesOk;
+using abi::virtio::kStatusNeedsReset;
+using abi::virtio::kStatusFailed;
 
 // The first way the guest broke a device rule, shared by all devices of a
 // VM (any thread may report; the first reason wins). `on_fault` runs once,

@@ -28,10 +28,10 @@
 
 namespace mote::vm::virtio {
 
-inline constexpr uint32_t kDeviceNet = 1;
-inline constexpr uint64_t kNetFeatureMtu = 1ull << 3;     // VIRTIO_NET_F_MTU
-inline constexpr uint64_t kNetFeatureMac = 1ull << 5;     // VIRTIO_NET_F_MAC
-inline constexpr uint64_t kNetFeatureStatus = 1ull << 16; // VIRTIO_NET_F_STATUS
+using abi::virtio::kDeviceNet;
+using abi::virtio::kNetFeatureMac;
+using abi::virtio::kNetFeatureMtu;
+using abi::virtio::kNetFeatureStatus;
 inline constexpr size_t kNetHeaderBytes = 12;             // struct virtio_net_hdr_v1
 inline constexpr uint16_t kNetQueueMax = 256;
 

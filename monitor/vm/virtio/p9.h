@@ -22,8 +22,8 @@
 
 namespace mote::vm::virtio {
 
-inline constexpr uint32_t kDevice9p = 9;
-inline constexpr uint64_t k9pFeatureMountTag = 1ull << 0;  // VIRTIO_9P_MOUNT_TAG
+using abi::virtio::k9pFeatureMountTag;
+using abi::virtio::kDevice9p;
 inline constexpr uint16_t k9pQueueMax = 128;
 
 class NinePDevice final : public Device {

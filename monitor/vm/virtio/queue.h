@@ -25,22 +25,17 @@
 #include <string>
 #include <vector>
 
+#include "abi/virtio.h"
 #include "monitor/vm/memory.h"
 
 namespace mote::vm::virtio {
 
-// 2.6.5 "The Virtqueue Descriptor Table".
-struct Desc {
-  uint64_t addr;
-  uint32_t len;
-  uint16_t flags;
-  uint16_t next;
-};
-static_assert(sizeof(Desc) == 16);
-enum : uint16_t { kDescNext = 1, kDescWrite = 2, kDescIndirect = 4 };
-// 2.6.6 / 2.6.8: the driver's "no interrupt, please" and the device's "no
-// notification, please".
-enum : uint16_t { kAvailNoInterrupt = 1, kUsedNoNotify = 1 };
+using abi::virtio::Desc;
+using abi::virtio::kAvailNoInterrupt;
+using abi::virtio::kDescIndirect;
+using abi::virtio::kDescNext;
+using abi::virtio::kDescWrite;
+using abi::virtio::kUsedNoNotify;
 
 // Where the driver put the queue's three parts, and its size.
 struct QueueLayout {

@@ -1,0 +1,75 @@
+// virtio 1.x over MMIO (virtio 1.1: 2.1 status, 2.6 split virtqueues, 4.2
+// the MMIO transport, 5.1 network and 5.3 9P devices), declared once for
+// both sides: the guest kernel's driver (kernel/platform/kvm/virtio_mmio.h,
+// which also drives QEMU's and Firecracker's devices) and mote's KVM
+// monitor's device models (monitor/vm/virtio/). Fixed-width types only.
+#pragma once
+
+#include <stdint.h>
+
+namespace mote::abi::virtio {
+
+// 2.6.5 "The Virtqueue Descriptor Table".
+struct Desc {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags;
+  uint16_t next;
+};
+static_assert(sizeof(Desc) == 16);
+enum : uint16_t { kDescNext = 1, kDescWrite = 2, kDescIndirect = 4 };
+// 2.6.6 / 2.6.8: the driver's "no interrupt, please", the device's "no
+// notification, please".
+enum : uint16_t { kAvailNoInterrupt = 1, kUsedNoNotify = 1 };
+
+// 4.2.2 "MMIO Device Register Layout": byte offsets in the register window.
+enum class MmioReg : uint32_t {
+  Magic = 0x000,              // "virt"
+  Version = 0x004,            // 2 (1 is the legacy interface)
+  DeviceId = 0x008,           // 5 "Device Types"
+  VendorId = 0x00c,
+  DeviceFeatures = 0x010,
+  DeviceFeaturesSel = 0x014,
+  DriverFeatures = 0x020,
+  DriverFeaturesSel = 0x024,
+  QueueSel = 0x030,
+  QueueNumMax = 0x034,
+  QueueNum = 0x038,
+  QueueReady = 0x044,
+  QueueNotify = 0x050,
+  InterruptStatus = 0x060,
+  InterruptAck = 0x064,
+  Status = 0x070,
+  QueueDescLow = 0x080,
+  QueueDescHigh = 0x084,
+  QueueDriverLow = 0x090,     // the available ring
+  QueueDriverHigh = 0x094,
+  QueueDeviceLow = 0x0a0,     // the used ring
+  QueueDeviceHigh = 0x0a4,
+  ConfigGeneration = 0x0fc,
+  Config = 0x100,             // device-specific configuration space
+};
+inline constexpr uint32_t kMagic = 0x74726976;  // "virt", little-endian
+
+// 2.1 "Device Status Field".
+enum : uint32_t {
+  kStatusAcknowledge = 1,
+  kStatusDriver = 2,
+  kStatusDriverOk = 4,
+  kStatusFeaturesOk = 8,
+  kStatusNeedsReset = 64,
+  kStatusFailed = 128,
+};
+
+// 5 "Device Types".
+inline constexpr uint32_t kDeviceNet = 1;
+inline constexpr uint32_t kDevice9p = 9;
+
+// 6 "Reserved Feature Bits", 5.1.3 (network), 5.3.3 (9P).
+inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;    // VIRTIO_F_VERSION_1
+inline constexpr uint64_t kNetFeatureMtu = 1ull << 3;       // VIRTIO_NET_F_MTU
+inline constexpr uint64_t kNetFeatureMac = 1ull << 5;       // VIRTIO_NET_F_MAC
+inline constexpr uint64_t kNetFeatureStatus = 1ull << 16;   // VIRTIO_NET_F_STATUS
+inline constexpr uint64_t k9pFeatureMountTag = 1ull << 0;   // VIRTIO_9P_MOUNT_TAG
+
+}  // namespace mote::abi::virtio
