@@ -308,10 +308,17 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
     waitpid(pid, nullptr, 0);
     return -1;
   }
-  int status = 0;
-  for (;;) {
+  // The run's status is the core's, unless the share server failed (its
+  // filter stopped it, it crashed): then the server's, as when it was this
+  // process. A server that fails first makes the core fail too (its share
+  // calls see the socket close), and either may be reaped first: so once
+  // the core is gone, the server is waited for as well. It ends by itself
+  // when the core's end of its socket closes, at once.
+  int status = 0, server_status = 0;
+  bool core_done = false, server_done = false;
+  while (!core_done || !server_done) {
     int st = 0;
-    pid_t who = waitpid(-1, &st, 0);
+    pid_t who = waitpid(core_done ? server_pid : -1, &st, 0);
     if (who < 0) {
       if (errno == EINTR) continue;
       *error = std::string("waitpid: ") + strerror(errno);
@@ -319,19 +326,14 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
     }
     if (who == pid) {
       status = st;
-      break;
-    }
-    if (who == server_pid && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-      // The server failed (its filter stopped it, it crashed): the run
-      // ends with its status, as when it was this process.
-      kill(pid, SIGKILL);
-      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      status = st;
-      break;
+      core_done = true;
+    } else if (who == server_pid) {
+      server_status = st;
+      server_done = true;
+      if (!core_done && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) kill(pid, SIGKILL);
     }
   }
-  // The server ends by itself when the core's end of its socket closes.
+  if (!(WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0)) status = server_status;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   int sig = WTERMSIG(status);
   // Die the same way (the calls the filter admits: no raise; sig is not

@@ -64,7 +64,7 @@ Policy supervisor_policy(pid_t core, pid_t server, pid_t self) {
   add_memory(p);
   // Waits for either child (-1), passes signals on to the core, ends the
   // server if the core dies first, and dies by the core's signal.
-  p.rules.push_back({__NR_wait4, {{0, {u(-1), u(core)}}}});
+  p.rules.push_back({__NR_wait4, {{0, {u(-1), u(core), u(server)}}}});
   p.rules.push_back({__NR_kill, {{0, {u(core), u(server), u(self)}}}});
   p.rules.push_back({__NR_rt_sigaction, {}});
   p.rules.push_back({__NR_close, {}});  // the shares' root fds, as main() returns

@@ -77,7 +77,7 @@ TEST(MonitorSeccomp, AllowlistSizes) {
   EXPECT_EQ(kvm_run_policy(shares).distinct_calls(), 12u);
   // What waits for the core and the share server on the process platform.
   EXPECT_EQ(supervisor_policy(100, 101, 99).distinct_calls(), 10u);
-  EXPECT_EQ(compile(supervisor_policy(100, 101, 99)).size(), 45u);
+  EXPECT_EQ(compile(supervisor_policy(100, 101, 99)).size(), 46u);
   EXPECT_EQ(compile(kvm_run_policy(devices)).size(), 109u);
 }
 
