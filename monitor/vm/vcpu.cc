@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include <cstring>
 #include <memory>

@@ -4,9 +4,9 @@
 
 #include <linux/kvm.h>
 #include <signal.h>
-#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "monitor/boot/entry.h"
 #include "monitor/vm/cpuid.h"
