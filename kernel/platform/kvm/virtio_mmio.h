@@ -22,22 +22,9 @@ namespace mote::kvm::virtio {
 
 // The transport's layout and constants (abi/virtio.h, shared with mote's
 // monitor's devices).
-using abi::virtio::Desc;
-using abi::virtio::kAvailNoInterrupt;
-using abi::virtio::kDescNext;
-using abi::virtio::kDescWrite;
-using Reg = abi::virtio::MmioReg;
-using abi::virtio::kMagic;
-using abi::virtio::kDeviceNet;
-using abi::virtio::kDevice9p;
-using abi::virtio::kStatusAcknowledge;
-using abi::virtio::kStatusDriver;
-using abi::virtio::kStatusDriverOk;
-using abi::virtio::kStatusFeaturesOk;
-using abi::virtio::kStatusNeedsReset;
-using abi::virtio::kStatusFailed;
-using abi::virtio::kFeatureVersion1;
-inline constexpr u64 kFeature9pMountTag = abi::virtio::k9pFeatureMountTag;
+using namespace abi::virtio;
+using Reg = MmioReg;
+inline constexpr u64 kFeature9pMountTag = k9pFeatureMountTag;
 
 // Where a buffer lives for the device: guest-physical, and who writes it.
 struct Segment {

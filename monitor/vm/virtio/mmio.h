@@ -35,17 +35,9 @@
 
 namespace mote::vm::virtio {
 
-using abi::virtio::kMagic;
 inline constexpr uint32_t kVendorId = 0x45544f4d;    // "MOTE"
 inline constexpr uint64_t kWindowBytes = 0x200;      // registers 0x000..0x0ff, config 0x100..
-using abi::virtio::kFeatureVersion1;
-using Reg = abi::virtio::MmioReg;
-using abi::virtio::kStatusAcknowledge;
-using abi::virtio::kStatusDriver;
-using abi::virtio::kStatusDriverOk;
-using abi::virtio::kStatusFeaturesOk;
-using abi::virtio::kStatusNeedsReset;
-using abi::virtio::kStatusFailed;
+using Reg = MmioReg;  // abi/virtio.h (through queue.h)
 
 // The first way the guest broke a device rule, shared by all devices of a
 // VM (any thread may report; the first reason wins). `on_fault` runs once,

@@ -28,10 +28,6 @@
 
 namespace mote::vm::virtio {
 
-using abi::virtio::kDeviceNet;
-using abi::virtio::kNetFeatureMac;
-using abi::virtio::kNetFeatureMtu;
-using abi::virtio::kNetFeatureStatus;
 inline constexpr size_t kNetHeaderBytes = 12;             // struct virtio_net_hdr_v1
 inline constexpr uint16_t kNetQueueMax = 256;
 

@@ -22,8 +22,6 @@
 
 namespace mote::vm::virtio {
 
-using abi::virtio::k9pFeatureMountTag;
-using abi::virtio::kDevice9p;
 inline constexpr uint16_t k9pQueueMax = 128;
 
 class NinePDevice final : public Device {

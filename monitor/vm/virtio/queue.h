@@ -30,12 +30,8 @@
 
 namespace mote::vm::virtio {
 
-using abi::virtio::Desc;
-using abi::virtio::kAvailNoInterrupt;
-using abi::virtio::kDescIndirect;
-using abi::virtio::kDescNext;
-using abi::virtio::kDescWrite;
-using abi::virtio::kUsedNoNotify;
+// The layout and constants (abi/virtio.h, shared with the kernel's driver).
+using namespace abi::virtio;
 
 // Where the driver put the queue's three parts, and its size.
 struct QueueLayout {
