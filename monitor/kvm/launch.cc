@@ -1,10 +1,7 @@
 #include "monitor/kvm/launch.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,10 +9,8 @@
 #include <span>
 
 #include "abi/boot_info.h"
-#include "abi/p9.h"
 #include "monitor/process/launch.h"
 #include "monitor/util/seccomp.h"
-#include "monitor/util/seccomp_policies.h"
 #include "monitor/vm/machine.h"
 
 extern "C" const unsigned char mote_kernel_image[];
@@ -25,40 +20,13 @@ namespace mote::kvmrun {
 
 bool start_share_servers(share::Server& shares, bool no_sandbox, std::vector<int>* fds,
                          std::string* error) {
-  const pid_t parent = getpid();
-  std::vector<int> children;  // the servers' ends, closed here once forked
   for (size_t k = 0; k < shares.share_count(); ++k) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-      *error = std::string("share socket: ") + strerror(errno);
-      return false;
-    }
-    // Room for a whole message of the largest size each way.
-    int buf = int(4 * p9::kMsize);
-    for (int fd : sv) {
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-      *error = std::string("fork: ") + strerror(errno);
-      return false;
-    }
-    if (pid == 0) {
-      // A server of one device: the other sockets are not its business.
-      close(sv[0]);
-      for (int fd : *fds) close(fd);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(0);
-      std::string e;
-      if (!no_sandbox && !sandbox::install(sandbox::share_server_policy(sv[1]), &e)) {
-        fprintf(stderr, "mote: %s\n", e.c_str());
-        _exit(125);
-      }
-      sandbox::test_escape_if_asked("share");
-      shares.serve(sv[1]);
-      _exit(0);
-    }
+    if (!launch::share_socket_pair(sv, error)) return false;
+    // A server of one device: the other devices' sockets are not its business.
+    std::vector<int> others = *fds;
+    others.push_back(sv[0]);
+    if (launch::fork_share_server(shares, sv[1], others, no_sandbox, error) < 0) return false;
     close(sv[1]);
     fds->push_back(sv[0]);
   }

@@ -201,13 +201,10 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
   exec_core(boot_fd, core_fd, error);
 }
 
-int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
-                                share::Server& server, std::string* error,
-                                const net::Device* net, int gdb_fd) {
-  int sv[2];
+bool share_socket_pair(int sv[2], std::string* error) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     *error = std::string("share socket: ") + strerror(errno);
-    return -1;
+    return false;
   }
   // Room for a whole message of the largest size each way.
   int buf = int(4 * p9::kMsize);
@@ -215,6 +212,53 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
     setsockopt(sv[k], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     setsockopt(sv[k], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   }
+  return true;
+}
+
+pid_t fork_share_server(share::Server& server, int sock, const std::vector<int>& close_fds,
+                        bool no_sandbox, std::string* error) {
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("fork: ") + strerror(errno);
+    return -1;
+  }
+  if (pid > 0) return pid;
+  // Out of the terminal's process group: Ctrl-C is the program's business
+  // (the core decides), and the server must serve until the core is done.
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(0);
+  for (int fd : close_fds)
+    if (fd >= 0) close(fd);
+  // Every fid holds a host fd or two: allow as many as the hard limit does.
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  struct rlimit no_core {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(SIGPIPE, SIG_IGN);
+  // From here on the server parses what the guest sends: the seccomp wall
+  // goes up first (docs/security.md).
+  std::string e;
+  if (no_sandbox) {
+    sandbox::warn_unsandboxed();
+  } else if (!sandbox::install(sandbox::share_server_policy(sock), &e)) {
+    std::fprintf(stderr, "mote: %s\n", e.c_str());
+    _exit(125);
+  }
+  sandbox::test_escape_if_asked("share");
+  server.serve(sock);
+  _exit(0);
+}
+
+int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
+                                share::Server& server, std::string* error,
+                                const net::Device* net, int gdb_fd) {
+  int sv[2];
+  if (!share_socket_pair(sv, error)) return -1;
   fcntl(sv[1], F_SETFD, 0);  // the core's end survives the exec
   int boot_fd = -1, core_fd = -1;
   if (!prepare_core(o, p, sv[1], net, gdb_fd, &boot_fd, &core_fd, error)) return -1;
@@ -239,42 +283,13 @@ int run_process_platform_shared(const cli::RunOptions& o, const image::Program& 
   // The share server: a process of its own (its own session of nothing but
   // 9P on sv[0], its own allowlist, 28 calls), so that this process, which
   // waits for the core and passes signals on, parses nothing the guest sends.
-  pid_t server_pid = fork();
+  pid_t server_pid = fork_share_server(
+      server, sv[0], {sv[1], boot_fd, core_fd, p.fd, p.initramfs_fd, gdb_fd, net ? net->fd : -1},
+      o.no_sandbox, error);
   if (server_pid < 0) {
-    *error = std::string("fork: ") + strerror(errno);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     return -1;
-  }
-  if (server_pid == 0) {
-    // Out of the terminal's process group: Ctrl-C is the program's business
-    // (the core decides), and the server must serve until the core is done.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);
-    for (int fd : {sv[1], boot_fd, core_fd, p.fd, p.initramfs_fd, gdb_fd, net ? net->fd : -1})
-      if (fd >= 0) close(fd);
-    // Every fid holds a host fd or two: allow as many as the hard limit does.
-    struct rlimit files;
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-      files.rlim_cur = files.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &files);
-    }
-    struct rlimit no_core {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(SIGPIPE, SIG_IGN);
-    // From here on the server parses what the guest sends: the seccomp wall
-    // goes up first (docs/security.md).
-    std::string e;
-    if (o.no_sandbox) {
-      sandbox::warn_unsandboxed();
-    } else if (!sandbox::install(sandbox::share_server_policy(sv[0]), &e)) {
-      std::fprintf(stderr, "mote: %s\n", e.c_str());
-      _exit(125);
-    }
-    sandbox::test_escape_if_asked("share");
-    server.serve(sv[0]);
-    _exit(0);
   }
   close(sv[0]);
   close(sv[1]);

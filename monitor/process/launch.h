@@ -3,6 +3,8 @@
 // signals pass straight through and nothing of the monitor stays mapped.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +32,19 @@ void exec_process_platform(const cli::RunOptions& o, const image::Program& p, st
 int run_process_platform_shared(const cli::RunOptions& o, const image::Program& p,
                                 share::Server& server, std::string* error,
                                 const net::Device* net = nullptr, int gdb_fd = -1);
+
+// A SOCK_SEQPACKET socket pair (close-on-exec) for 9P between the core or a
+// virtio-9p device and a share server, with room for a whole message each
+// way; false with a one-line *error.
+bool share_socket_pair(int sv[2], std::string* error);
+
+// Forks a share server serving `server` on `sock` (process platform: one;
+// kvm: one per share): in a process group of its own (the terminal's Ctrl-C
+// is the program's), ending with this process, without `close_fds` (-1s
+// skipped), with as many fds as the hard limit allows and no core dump,
+// behind share_server_policy unless `no_sandbox`. Its pid, or -1 with *error.
+pid_t fork_share_server(share::Server& server, int sock, const std::vector<int>& close_fds,
+                        bool no_sandbox, std::string* error);
 
 // Call first thing: notes which of fds 0-2 are closed (the program will see
 // them closed) and puts /dev/null on them, so that no file the monitor opens
