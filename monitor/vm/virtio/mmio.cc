@@ -81,28 +81,35 @@ uint32_t Transport::read_reg(Reg r) {
 void Transport::write_reg(Reg r, uint32_t v) {
   QueueState* q = queue_sel_ < queues_.size() ? &queues_[queue_sel_] : nullptr;
   // 4.2.3.2: the layout may change only while the queue is not ready.
-  auto set_layout = [&](auto update) {
-    if (q && !q->live) update(q->layout);
+  const bool layout_open = q && !q->live;
+  // One 32-bit half (0 low, 1 high) of a 64-bit field written in two registers.
+  auto set_half = [v](uint64_t& field, unsigned half) {
+    const unsigned shift = 32 * half;
+    field = (field & ~(0xffffffffull << shift)) | (uint64_t(v) << shift);
   };
   switch (r) {
     case Reg::DeviceFeaturesSel: device_features_sel_ = v; break;
     case Reg::DriverFeaturesSel: driver_features_sel_ = v; break;
     case Reg::DriverFeatures:
-      if (driver_features_sel_ < 2 && !(status_ & kStatusFeaturesOk)) {
-        unsigned shift = 32 * driver_features_sel_;
-        driver_features_ = (driver_features_ & ~(0xffffffffull << shift)) | (uint64_t(v) << shift);
-      }
+      if (driver_features_sel_ < 2 && !(status_ & kStatusFeaturesOk))
+        set_half(driver_features_, driver_features_sel_);
       break;
     case Reg::QueueSel: queue_sel_ = v; break;
     case Reg::QueueNum:
-      set_layout([&](QueueLayout& l) { l.size = v > 0xffff ? 0 : uint16_t(v); });
+      if (layout_open) q->layout.size = v > 0xffff ? 0 : uint16_t(v);
       break;
-    case Reg::QueueDescLow: set_layout([&](QueueLayout& l) { l.desc = (l.desc & ~0xffffffffull) | v; }); break;
-    case Reg::QueueDescHigh: set_layout([&](QueueLayout& l) { l.desc = (l.desc & 0xffffffffull) | uint64_t(v) << 32; }); break;
-    case Reg::QueueDriverLow: set_layout([&](QueueLayout& l) { l.avail = (l.avail & ~0xffffffffull) | v; }); break;
-    case Reg::QueueDriverHigh: set_layout([&](QueueLayout& l) { l.avail = (l.avail & 0xffffffffull) | uint64_t(v) << 32; }); break;
-    case Reg::QueueDeviceLow: set_layout([&](QueueLayout& l) { l.used = (l.used & ~0xffffffffull) | v; }); break;
-    case Reg::QueueDeviceHigh: set_layout([&](QueueLayout& l) { l.used = (l.used & 0xffffffffull) | uint64_t(v) << 32; }); break;
+    case Reg::QueueDescLow:
+    case Reg::QueueDescHigh:
+      if (layout_open) set_half(q->layout.desc, r == Reg::QueueDescHigh);
+      break;
+    case Reg::QueueDriverLow:
+    case Reg::QueueDriverHigh:
+      if (layout_open) set_half(q->layout.avail, r == Reg::QueueDriverHigh);
+      break;
+    case Reg::QueueDeviceLow:
+    case Reg::QueueDeviceHigh:
+      if (layout_open) set_half(q->layout.used, r == Reg::QueueDeviceHigh);
+      break;
     case Reg::QueueReady:
       if (!q) break;
       if (!v) {
