@@ -191,22 +191,16 @@ usize DhcpClient::build(DhcpType type, u64 now_ns, u8* buf) {
 usize DhcpClient::poll(u64 now_ns, u8* buf, u64* next_ns) {
   *next_ns = ~0ull;
   if (state_ == State::Bound) return 0;
-  if (state_ == State::Init) {
+  // A REQUEST unanswered four times: start again from DISCOVER (RFC 2131
+  // 3.1 step 5 lets the client go back to INIT).
+  if (state_ == State::Requesting && now_ns >= next_send_ns_ && backoff_ >= 4) restart(now_ns);
+  if (state_ == State::Init) {  // a new exchange (restart() made it due now)
     state_ = State::Selecting;
     start_ns_ = now_ns;
-    backoff_ = 0;
-    next_send_ns_ = now_ns;
   }
   if (now_ns < next_send_ns_) {
     *next_ns = next_send_ns_;
     return 0;
-  }
-  // A REQUEST unanswered four times: start again from DISCOVER (RFC 2131
-  // 3.1 step 5 lets the client go back to INIT).
-  if (state_ == State::Requesting && backoff_ >= 4) {
-    restart(now_ns);
-    state_ = State::Selecting;
-    start_ns_ = now_ns;
   }
   usize n = build(state_ == State::Selecting ? DhcpType::Discover : DhcpType::Request, now_ns, buf);
   next_send_ns_ = now_ns + backoff_ns(backoff_++);
