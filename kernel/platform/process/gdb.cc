@@ -19,12 +19,12 @@
 
 #include "kernel/core/process.h"
 #include "kernel/core/thread.h"
+#include "kernel/lib/gdb/server.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/user.h"
 #include "kernel/platform/platform.h"
 #include "kernel/platform/process/gdb.h"
 #include "kernel/platform/process/gdb_memory.h"
-#include "kernel/platform/process/gdb_remote.h"
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -32,7 +32,7 @@ namespace mote::process::gdb {
 
 namespace {
 
-using namespace remote;
+using namespace mote::gdb;
 using namespace memory;
 
 constexpr u64 kTrapFlag = 1u << 8;     // rflags.TF (Intel SDM vol 1, 3.4.3 EFLAGS)
@@ -40,32 +40,23 @@ constexpr int kSigTrap = 5;
 constexpr int kSiKernel = 0x80;        // si_code of an int3 trap
 
 struct Session {
-  Link link;
-  bool active = false;   // attached (false after D, or when gdb went away)
+  Server server;
   bool resumed = false;  // gdb resumed at least once: stops are reported
   volatile u32 lock = 0;
   u32 holder = 0;        // host tid serving gdb now
   volatile u32 halt = 0; // 1 while all-stop holds the program
   int passed_signal = 0; // a fault gdb passed on to the program (C/S)
-  int selected = 0;      // Hg: the thread whose registers g/G/p/P use (0: the stopped one)
   u64 auxv = 0, auxv_len = 0;  // the program's auxiliary vector (initial stack)
-  char pkt[kPacketMax + 1];
-  char out[2 * kPacketMax + 64];
 };
 
 constinit Session s{};
-
-bool send(const char* data, usize n) { return remote::send(s.link, data, n); }
-bool send_str(const char* str) { return remote::send_str(s.link, str); }
 
 
 // ---- Threads --------------------------------------------------------------------
 
 // The stopped thread (the one serving gdb) and its registers.
 struct Stop {
-  int tid;
-  int sig;  // Linux signal number
-  bool swbreak;
+  StopInfo info;
   u64* gregs;
   u8* fpstate;
   u32 fpsize;
@@ -82,7 +73,7 @@ Cpu* cpu_of(int tid) {
 u64* regs_of(int tid, u8** fp, u32* fpsize) {
   *fp = nullptr;
   *fpsize = 0;
-  if (tid == 0 || tid == g_stop.tid) {
+  if (tid == 0 || tid == g_stop.info.tid) {
     *fp = g_stop.fpstate;
     *fpsize = g_stop.fpsize;
     return g_stop.gregs;
@@ -128,310 +119,41 @@ void wait_parked(Cpu* self) {
 }
 
 
-void send_stop_reply() {
-  char* o = s.out;
-  *o++ = 'T';
-  u8 sig = u8(gdb_signal(g_stop.sig));
-  o = put_bytes(o, &sig, 1);
-  memcpy(o, "thread:", 7);
-  o = put_num(o + 7, u64(g_stop.tid));
-  *o++ = ';';
-  if (g_stop.swbreak) {
-    memcpy(o, "swbreak:;", 9);
-    o += 9;
+// What the shared packet loop (kernel/lib/gdb/server.h) sees of the program.
+class ProcessTarget final : public Target {
+ public:
+  u64* regs(int tid, u8** fxsave) override {
+    u32 size;
+    return regs_of(tid, fxsave, &size);
   }
-  send(s.out, usize(o - s.out));
-}
-
-enum class Resume { None, Continue, Step, Kill, Detach };
-
-struct Action {
-  Resume how = Resume::None;
-  bool with_signal = false;
+  bool peek(u64 addr, u8* out, usize n) override { return memory::peek(addr, out, n); }
+  bool poke(u64 addr, const u8* src, usize n) override { return memory::poke(addr, src, n); }
+  bool set_breakpoint(u64 addr, bool insert) override {
+    return insert ? insert_breakpoint(addr) : remove_breakpoint(addr);
+  }
+  void for_each_thread(void (*fn)(void*, int), void* ctx) override {
+    core::KLockGuard guard;
+    for (core::Thread* t = core::g_threads; t; t = t->next) fn(ctx, t->tid);
+  }
+  bool thread_alive(int tid) override {
+    core::KLockGuard guard;
+    return core::find_thread(tid) != nullptr;
+  }
+  // A parked thread steps with TF in its saved frame.
+  void step_thread(int tid) override {
+    u8* fp;
+    u32 fps;
+    if (u64* r = regs_of(tid, &fp, &fps)) r[EFL] |= kTrapFlag;
+    if (Cpu* c = cpu_of(tid)) c->gdb_step = true;
+  }
+  bool auxv(u64* addr, u64* len) override {
+    *addr = s.auxv;
+    *len = s.auxv_len;
+    return s.auxv_len != 0;
+  }
 };
 
-// vCont;ACTION[:TID];...: the first action naming the stopped thread, or
-// else the first default one, decides; steps of parked threads set their TF.
-Action parse_vcont(const char* p) {
-  Action mine;
-  while (*p == ';') {
-    ++p;
-    char a = *p++;
-    bool sig = false;
-    if (a == 'C' || a == 'S') {
-      parse_hex(p);
-      sig = true;
-    }
-    i64 tid = -1;  // all
-    if (*p == ':') {
-      ++p;
-      if (*p == '-') {
-        ++p;
-        parse_hex(p);
-      } else {
-        tid = i64(parse_hex(p));
-      }
-    }
-    Resume how = (a == 's' || a == 'S') ? Resume::Step : Resume::Continue;
-    if (tid == g_stop.tid || (tid == -1 && mine.how == Resume::None)) {
-      if (mine.how == Resume::None) mine = Action{how, sig};
-    } else if (tid > 0 && how == Resume::Step) {
-      u8* fp;
-      u32 fps;
-      if (u64* r = regs_of(int(tid), &fp, &fps)) r[EFL] |= kTrapFlag;
-      if (Cpu* c = cpu_of(int(tid))) c->gdb_step = true;
-    }
-    while (*p && *p != ';') ++p;
-  }
-  if (mine.how == Resume::None) mine.how = Resume::Continue;
-  return mine;
-}
-
-void reply_thread_list() {
-  char* o = s.out;
-  *o++ = 'm';
-  bool first = true;
-  core::KLockGuard guard;
-  for (core::Thread* t = core::g_threads; t && o < s.out + sizeof s.out - 40; t = t->next) {
-    if (!first) *o++ = ',';
-    first = false;
-    o = put_num(o, u64(t->tid));
-  }
-  if (first) o = put_num(o, u64(g_stop.tid));
-  send(s.out, usize(o - s.out));
-}
-
-bool starts(const char* p, const char* prefix) { return StrView(p).starts_with(StrView(prefix)); }
-
-// qXfer:auxv:read::OFFSET,LENGTH
-void reply_auxv(const char* p) {
-  u64 off = parse_hex(p);
-  if (*p++ != ',') return (void)send_str("E01");
-  u64 len = min<u64>(parse_hex(p), kPacketMax / 2 - 8);
-  if (off >= s.auxv_len) return (void)send_str("l");
-  u64 n = min(len, s.auxv_len - off);
-  u8 raw[kPacketMax / 2];
-  if (!peek(s.auxv + off, raw, n)) return (void)send_str("E14");
-  char* o = s.out;
-  *o++ = off + n < s.auxv_len ? 'm' : 'l';
-  for (u64 i = 0; i < n; ++i) {
-    char c = char(raw[i]);
-    if (c == '$' || c == '#' || c == '}' || c == '*') {
-      *o++ = '}';
-      c = char(c ^ 0x20);
-    }
-    *o++ = c;
-  }
-  send(s.out, usize(o - s.out));
-}
-
-// Serves gdb until it resumes the program (or goes away).
-Action serve() {
-  for (;;) {
-    long n = receive(s.link, s.pkt);
-    if (n < 0) return Action{Resume::Detach, false};
-    const char* p = s.pkt;
-    char cmd = *p++;
-    switch (cmd) {
-      case '?':
-        send_stop_reply();
-        continue;
-      case 'g': {
-        u8* fp;
-        u32 fps;
-        u64* r = regs_of(s.selected, &fp, &fps);
-        char* o = r ? put_regs(s.out, r, fp) : put_unavailable(s.out, 8 * 17 + 4 * 7);
-        send(s.out, usize(o - s.out));
-        continue;
-      }
-      case 'G': {
-        u8* fp;
-        u32 fps;
-        u64* r = regs_of(s.selected, &fp, &fps);
-        if (!r) {
-          send_str("E01");
-          continue;
-        }
-        static const u8 sizes[] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 4,
-                                   4, 4};
-        usize at = 0, len = usize(n) - 1;
-        for (u64 k = 0; k < sizeof sizes && at + 2 * sizes[k] <= len; ++k) {
-          if (p[at] != 'x') set_reg(r, fp, k, p + at, 2 * sizes[k]);
-          at += 2 * sizes[k];
-        }
-        send_str("OK");
-        continue;
-      }
-      case 'p': {
-        u64 k = parse_hex(p);
-        u8* fp;
-        u32 fps;
-        u64* r = regs_of(s.selected, &fp, &fps);
-        char all[2 * kRegBytes];
-        usize off, size;
-        if (!r || !reg_slot(k, &off, &size)) {
-          send_str("E01");
-          continue;
-        }
-        char* end = put_regs(all, r, fp);
-        if (all + 2 * (off + size) > end) {
-          send_str("E01");
-          continue;
-        }
-        send(all + 2 * off, 2 * size);
-        continue;
-      }
-      case 'P': {
-        u64 k = parse_hex(p);
-        u8* fp;
-        u32 fps;
-        u64* r = regs_of(s.selected, &fp, &fps);
-        if (*p++ != '=' || !r) {
-          send_str("E01");
-          continue;
-        }
-        send_str(set_reg(r, fp, k, p, strlen(p)) ? "OK" : "E01");
-        continue;
-      }
-      case 'm': {
-        u64 addr = parse_hex(p);
-        if (*p++ != ',') {
-          send_str("E01");
-          continue;
-        }
-        u64 len = min<u64>(parse_hex(p), kPacketMax / 2);
-        u8 buf[kPacketMax / 2];
-        // A read that starts readable but runs into an unmapped page
-        // returns what it has (gdb asks again for the rest).
-        u64 got = 0;
-        while (got < len) {
-          u64 chunk = min(len - got, page_up(addr + got + 1) - (addr + got));
-          if (!peek(addr + got, buf + got, chunk)) break;
-          got += chunk;
-        }
-        if (got == 0) send_str("E14");
-        else send(s.out, usize(put_bytes(s.out, buf, got) - s.out));
-        continue;
-      }
-      case 'M':
-      case 'X': {
-        u64 addr = parse_hex(p);
-        if (*p++ != ',') {
-          send_str("E01");
-          continue;
-        }
-        u64 len = parse_hex(p);
-        if (*p++ != ':' || len > kPacketMax / 2) {
-          send_str("E01");
-          continue;
-        }
-        u8 buf[kPacketMax / 2];
-        bool good = true;
-        if (cmd == 'M') {
-          for (u64 i = 0; i < len && good; ++i) {
-            int h = unhex(p[2 * i]), l = h < 0 ? -1 : unhex(p[2 * i + 1]);
-            good = h >= 0 && l >= 0;
-            buf[i] = u8(h * 16 + l);
-          }
-        } else {
-          good = usize(n) - usize(p - s.pkt) >= len;
-          if (good) memcpy(buf, p, len);
-        }
-        send_str(good && poke(addr, buf, len) ? "OK" : "E14");
-        continue;
-      }
-      case 'Z':
-      case 'z': {
-        if (*p != '0') {  // hardware breakpoints and watchpoints: not supported
-          send_str("");
-          continue;
-        }
-        p += 2;
-        u64 addr = parse_hex(p);
-        send_str((cmd == 'Z' ? insert_breakpoint(addr) : remove_breakpoint(addr)) ? "OK" : "E14");
-        continue;
-      }
-      case 'H': {
-        ++p;  // g or c
-        i64 tid = (*p == '-') ? 0 : i64(parse_hex(p));
-        if (s.pkt[1] == 'g') s.selected = int(tid);
-        send_str("OK");
-        continue;
-      }
-      case 'T': {
-        int tid = int(parse_hex(p));
-        core::klock();
-        bool alive = core::find_thread(tid) != nullptr;
-        core::kunlock();
-        send_str(alive ? "OK" : "E01");
-        continue;
-      }
-      case 'c':
-      case 's':
-      case 'C':
-      case 'S': {
-        if (cmd == 'C' || cmd == 'S') parse_hex(p);
-        if (*p == ';' || ((cmd == 'c' || cmd == 's') && *p)) {
-          if (*p == ';') ++p;
-          g_stop.gregs[RIP] = parse_hex(p);
-        }
-        return Action{(cmd == 's' || cmd == 'S') ? Resume::Step : Resume::Continue,
-                      cmd == 'C' || cmd == 'S'};
-      }
-      case 'D':
-        send_str("OK");
-        return Action{Resume::Detach, false};
-      case 'k':
-        return Action{Resume::Kill, false};
-      case 'v':
-        if (starts(p, "Cont?")) {
-          send_str("vCont;c;C;s;S");
-        } else if (starts(p, "Cont;")) {
-          return parse_vcont(p + 4);
-        } else if (starts(p, "Kill")) {
-          send_str("OK");
-          return Action{Resume::Kill, false};
-        } else {
-          send_str("");  // vMustReplyEmpty, vFile, vRun...: not supported
-        }
-        continue;
-      case 'q':
-        if (starts(p, "Supported")) {
-          send_str("PacketSize=4000;qXfer:auxv:read+;swbreak+;QStartNoAckMode+");
-        } else if (starts(p, "Attached")) {
-          send_str("0");  // gdb's quit kills the program (as for a program it ran)
-        } else if (starts(p, "C") && p[1] == 0) {
-          char* o = s.out;
-          *o++ = 'Q';
-          *o++ = 'C';
-          o = put_num(o, u64(g_stop.tid));
-          send(s.out, usize(o - s.out));
-        } else if (starts(p, "fThreadInfo")) {
-          reply_thread_list();
-        } else if (starts(p, "sThreadInfo")) {
-          send_str("l");
-        } else if (starts(p, "Xfer:auxv:read::")) {
-          reply_auxv(p + 16);
-        } else if (starts(p, "Symbol::")) {
-          send_str("OK");
-        } else {
-          send_str("");
-        }
-        continue;
-      case 'Q':
-        if (starts(p, "StartNoAckMode")) {
-          send_str("OK");
-          s.link.ack = false;
-        } else {
-          send_str("");
-        }
-        continue;
-      default:
-        send_str("");
-        continue;
-    }
-  }
-}
+constinit ProcessTarget g_target;
 
 void lock() {
   while (__atomic_exchange_n(&s.lock, 1, __ATOMIC_ACQUIRE))
@@ -472,14 +194,16 @@ constinit bool g_first = true;
 bool enabled() { return (g.boot->flags & abi::kBootGdb) && g.boot->gdb_fd >= 3; }
 
 void init() {
-  s.link.fd = g.boot->gdb_fd;
-  s.active = true;
+  s.server.link.fd = g.boot->gdb_fd;
+  s.server.link.read = [](int fd, void* buf, usize n) { return host::read(fd, buf, n); };
+  s.server.link.write = [](int fd, const void* buf, usize n) { return host::write(fd, buf, n); };
+  s.server.active = true;
   // Rewritten syscall sites would hide single steps and breakpoints behind
   // jumps into stubs (docs/debugging.md).
   g.rewrite = false;
 }
 
-bool attached() { return s.active; }
+bool attached() { return s.server.active; }
 
 bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
   Cpu* c = cpu();
@@ -497,7 +221,7 @@ bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
     if (code == kSiKernel) {
       u64 at = r[RIP] - 1;
       u8 byte = 0;
-      if (s.active && is_breakpoint(at)) {
+      if (s.server.active && is_breakpoint(at)) {
         r[RIP] = at;
         swbreak = true;
       } else if (peek(at, &byte, 1) && byte != 0xcc) {
@@ -510,7 +234,7 @@ bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
       }
     }
   }
-  if (!s.active) {
+  if (!s.server.active) {
     c->gdb_gregs = nullptr;
     unlock();
     // A stray single-step trap after detaching is ours; anything else is
@@ -521,19 +245,18 @@ bool on_stop(int sig, int code, u64* r, u8* fp, u32 fpsize) {
   kick_others(c);
   wait_parked(c);
   core::Thread* t = static_cast<core::Thread*>(c->thread);
-  g_stop = Stop{t ? t->tid : 1, sig, swbreak, r, fp, fpsize};
+  g_stop = Stop{StopInfo{t ? t->tid : 1, sig, swbreak}, r, fp, fpsize};
   if (g_first) {
     g_first = false;
     find_auxv(r[RSP]);
   }
-  s.selected = 0;
-  if (s.resumed) send_stop_reply();
-  Action a = serve();
+  if (s.resumed) s.server.send_stop(g_stop.info);
+  ResumeAction a = s.server.serve(g_target, g_stop.info);
   s.resumed = true;
   if (a.how == Resume::Kill) platform::exit(137);
   if (a.how == Resume::Detach) {
     remove_all_breakpoints();
-    s.active = false;
+    s.server.active = false;
   }
   if (a.how == Resume::Step) {
     r[EFL] |= kTrapFlag;
@@ -563,18 +286,11 @@ void park(u64* r, u8* fp, u32 fpsize) {
 bool halted() { return __atomic_load_n(&s.halt, __ATOMIC_RELAXED); }
 
 void on_exit(int status) {
-  if (!s.active) return;
+  if (!s.server.active) return;
   // From inside a session (vKill, k) there is nobody left to tell.
   if (s.holder == u32(cpu()->host_tid)) return;
-  char msg[4] = {'W', kHex[(status >> 4) & 15], kHex[status & 15], 0};
-  if (s.passed_signal && status == 128 + s.passed_signal) {
-    u8 sig = u8(gdb_signal(s.passed_signal));
-    msg[0] = 'X';
-    msg[1] = kHex[sig >> 4];
-    msg[2] = kHex[sig & 15];
-  }
-  s.active = false;
-  send(msg, 3);
+  bool by_signal = s.passed_signal && status == 128 + s.passed_signal;
+  s.server.send_exit(status, by_signal ? s.passed_signal : 0);
 }
 
 }  // namespace mote::process::gdb

@@ -1,11 +1,13 @@
-// The GDB remote serial protocol's wire format for the process platform's
-// stub (gdb.cc): packets ($data#checksum, acks, '}' escapes) on one socket,
-// hex encoding, and GDB's amd64 register layout over Linux signal frames.
+// The GDB remote serial protocol's wire format, for both stubs: the process
+// platform's (in the core, kernel/platform/process/gdb.cc) and the KVM
+// monitor's (monitor/vm/gdb/): packets ($data#checksum, acks, '}' escapes)
+// on one socket, hex encoding, and GDB's amd64 register layout over Linux
+// mcontext gregs and an fxsave image.
 #pragma once
 
 #include "kernel/lib/types.h"
 
-namespace mote::process::gdb::remote {
+namespace mote::gdb {
 
 inline constexpr usize kPacketMax = 0x4000;  // the PacketSize the stub announces
 inline constexpr char kHex[] = "0123456789abcdef";
@@ -14,11 +16,15 @@ inline constexpr char kHex[] = "0123456789abcdef";
 enum Greg { R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX, RCX, RSP, RIP, EFL,
             CSGSFS };
 
-// One connection to gdb.
+// One connection to gdb. The I/O calls are the user's: raw system calls in
+// the core, libc's in the monitor (a negative errno or -1 on failure; -4,
+// EINTR, is retried).
 struct Link {
   int fd = -1;
+  long (*read)(int fd, void* buf, usize n) = nullptr;
+  long (*write)(int fd, const void* buf, usize n) = nullptr;
   bool ack = true;  // until QStartNoAckMode
-  u8 in[4096];
+  u8 in[4096] = {};
   usize in_pos = 0, in_len = 0;
 };
 
@@ -51,4 +57,4 @@ bool set_reg(u64* r, u8* fp, u64 n, const char* hex, usize digits);
 // GDB's number for a Linux signal (gdb/signals.def; they differ from SIGBUS on).
 int gdb_signal(int linux_sig);
 
-}  // namespace mote::process::gdb::remote
+}  // namespace mote::gdb

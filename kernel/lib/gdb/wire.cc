@@ -1,12 +1,11 @@
 // The GDB remote serial protocol's wire format (gdb_remote.h). See the GDB
 // manual, appendix "Remote Serial Protocol": Overview (packets, acks,
 // escapes) and "Register Packet Format".
-#include "kernel/platform/process/gdb_remote.h"
+#include "kernel/lib/gdb/wire.h"
 
 #include "kernel/lib/string.h"
-#include "kernel/platform/process/host.h"
 
-namespace mote::process::gdb::remote {
+namespace mote::gdb {
 
 namespace {
 
@@ -16,7 +15,7 @@ constexpr int kGdbToGreg[18] = {RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, R8,
 
 bool write_all(Link& l, const char* p, usize n) {
   while (n) {
-    long w = host::write(l.fd, p, n);
+    long w = l.write(l.fd, p, n);
     if (w == -4) continue;
     if (w <= 0) return false;
     p += w;
@@ -30,7 +29,7 @@ bool write_all(Link& l, const char* p, usize n) {
 int getc(Link& l) {
   if (l.in_pos == l.in_len) {
     long n;
-    do n = host::read(l.fd, l.in, sizeof l.in);
+    do n = l.read(l.fd, l.in, sizeof l.in);
     while (n == -4 /*EINTR*/);
     if (n <= 0) return -1;
     l.in_pos = 0;
@@ -238,4 +237,4 @@ int gdb_signal(int linux_sig) {
   }
 }
 
-}  // namespace mote::process::gdb::remote
+}  // namespace mote::gdb
