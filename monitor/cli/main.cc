@@ -21,6 +21,7 @@
 #include "monitor/kvm/launch.h"
 #include "monitor/qemu/launch.h"
 #include "monitor/share/server.h"
+#include "monitor/util/gdb_listen.h"
 #include "monitor/util/seccomp.h"
 #include "monitor/util/seccomp_policies.h"
 

@@ -63,9 +63,5 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
                                     std::string* error, int share_fd = -1,
                                     const net::Device* net = nullptr, int gdb_fd = -1);
 
-// --gdb PORT: listens on 127.0.0.1:PORT, says so on stderr and waits for one
-// connection (gdb's `target remote :PORT`). Returns the connected socket
-// (close-on-exec), or -1 with a one-line message in *error.
-int accept_gdb(uint16_t port, std::string* error);
 
 }  // namespace mote::launch

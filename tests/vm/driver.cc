@@ -28,7 +28,8 @@ int64_t clock_ns(clockid_t c) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: mote-vm-test [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] KERNEL_ELF\n");
+               "usage: mote-vm-test [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] [--virtio-net]\n"
+               "                    [--gdb PORT] KERNEL_ELF\n");
 }
 
 // "VmHWM:  1234 kB" -> 1234.
@@ -59,6 +60,14 @@ bool parse_options(int argc, char** argv, DriverOptions* out) {
       out->show_cpuid = true;
     } else if (a == "--virtio-net") {
       out->virtio_net = true;
+    } else if (a == "--gdb" && i + 1 < argc) {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(argv[++i], &end, 10);
+      if (!end || *end || v == 0 || v > 65535) {
+        usage();
+        return false;
+      }
+      out->gdb_port = uint16_t(v);
     } else if ((a == "--since-ns" || a == "--mem") && i + 1 < argc) {
       char* end = nullptr;
       unsigned long long v = std::strtoull(argv[++i], &end, 10);

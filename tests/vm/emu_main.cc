@@ -7,6 +7,7 @@
 
 #include "abi/boot_info.h"
 #include "monitor/boot/entry.h"
+#include "monitor/util/gdb_listen.h"
 #include "monitor/vm/virtio/net.h"
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/memory.h"
@@ -55,9 +56,19 @@ int main(int argc, char** argv) {
     bus.add(abi::kMoteVirtioBase, net.get());
     dispatcher.attach_devices(&bus, &fault);
   }
+  std::unique_ptr<vm::gdb::Stub> stub;
+  if (opts.gdb_port) {
+    std::string error;
+    int fd = launch::accept_gdb(opts.gdb_port, &error);
+    if (fd < 0) {
+      std::fprintf(stderr, "mote: %s\n", error.c_str());
+      return vm::kStopStatus;
+    }
+    stub = std::make_unique<vm::gdb::Stub>(*mem, fd);
+  }
   vm::RunTimes times;
   auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times,
-                                     opts.virtio_net ? abi::kMoteVirtioBase : 0);
+                                     opts.virtio_net ? abi::kMoteVirtioBase : 0, stub.get());
   if (opts.virtio_net) vmtest::print_frames(frames[1]);
   if (!result.ok()) {
     std::fprintf(stderr, "mote: %s\n", result.failure().message.c_str());

@@ -15,11 +15,18 @@ namespace mote::vmtest {
 namespace {
 
 constexpr uint32_t kMsrEfer = 0xc0000080;
+constexpr int kKilledStatus = 137;  // gdb's kill: as SIGKILL would end a process
 
 struct Session {
   vm::ExitDispatcher* dispatcher;
   vm::RunTimes* times;
   std::optional<vm::RunResult> result;
+  // --gdb: a debug stop the hooks saw (int3, the entry breakpoint).
+  vm::gdb::Stub* stub = nullptr;
+  std::optional<vm::gdb::StopKind> debug_stop;
+  std::optional<uint64_t> exec_breakpoint;
+  uint64_t start_rip = 0;  // where this uc_emu_start began: a breakpoint there is behind us (RF)
+  bool first_insn = true;
 };
 
 uint64_t rip_of(uc_engine* uc) {
@@ -88,8 +95,15 @@ void on_mmio_write(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value
   deliver(uc, w->s, e);
 }
 
-// Exceptions: with no IDT, KVM would report a triple fault.
+// Exceptions: with no IDT, KVM would report a triple fault. Under --gdb an
+// int3 is the debugger's (KVM_GUESTDBG_USE_SW_BP), with rip past it.
 void on_interrupt(uc_engine* uc, uint32_t intno, void* user) {
+  auto* s = static_cast<Session*>(user);
+  if (s->stub && s->stub->attached() && intno == 3) {
+    s->debug_stop = vm::gdb::StopKind::Breakpoint;
+    uc_emu_stop(uc);
+    return;
+  }
   vm::VmExit e;
   e.kind = vm::ExitKind::Emulator;
   e.detail = "exception " + std::to_string(intno) + " with no IDT (a triple fault on KVM)";
@@ -103,6 +117,49 @@ bool on_invalid(uc_engine* uc, void* user) {
   deliver(uc, static_cast<Session*>(user), e);
   return false;
 }
+
+// A hardware execute breakpoint (DR0), checked before each instruction; not
+// on the instruction a run resumes at (the resume flag's job on a CPU).
+void on_code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
+  auto* s = static_cast<Session*>(user);
+  bool first = s->first_insn;
+  s->first_insn = false;
+  if (s->exec_breakpoint && address == *s->exec_breakpoint && !(first && address == s->start_rip)) {
+    s->debug_stop = vm::gdb::StopKind::Entry;
+    uc_emu_stop(uc);
+  }
+}
+
+// The vCPU as the gdb stub sees it: general registers, rflags, CR3.
+class EmuCpus final : public vm::gdb::Cpus {
+ public:
+  explicit EmuCpus(uc_engine* uc) : uc_(uc) {}
+  size_t count() const override { return 1; }
+  bool load(size_t, vm::gdb::CpuState* out) override {
+    for (const auto& [greg, reg] : kMap)
+      if (uc_reg_read(uc_, reg, &out->gregs[greg])) return false;
+    uint64_t cs = 0;
+    uc_reg_read(uc_, UC_X86_REG_CS, &cs);
+    out->gregs[gdb::CSGSFS] = cs & 0xffff;
+    out->has_fxsave = false;
+    return uc_reg_read(uc_, UC_X86_REG_CR3, &out->cr3) == UC_ERR_OK;
+  }
+  bool store(size_t, const vm::gdb::CpuState& in) override {
+    for (const auto& [greg, reg] : kMap)
+      if (uc_reg_write(uc_, reg, &in.gregs[greg])) return false;
+    return true;
+  }
+
+ private:
+  static constexpr std::pair<int, int> kMap[] = {
+      {gdb::R8, UC_X86_REG_R8},     {gdb::R9, UC_X86_REG_R9},   {gdb::R10, UC_X86_REG_R10},
+      {gdb::R11, UC_X86_REG_R11},   {gdb::R12, UC_X86_REG_R12}, {gdb::R13, UC_X86_REG_R13},
+      {gdb::R14, UC_X86_REG_R14},   {gdb::R15, UC_X86_REG_R15}, {gdb::RDI, UC_X86_REG_RDI},
+      {gdb::RSI, UC_X86_REG_RSI},   {gdb::RBP, UC_X86_REG_RBP}, {gdb::RBX, UC_X86_REG_RBX},
+      {gdb::RDX, UC_X86_REG_RDX},   {gdb::RAX, UC_X86_REG_RAX}, {gdb::RCX, UC_X86_REG_RCX},
+      {gdb::RSP, UC_X86_REG_RSP},   {gdb::RIP, UC_X86_REG_RIP}, {gdb::EFL, UC_X86_REG_RFLAGS}};
+  uc_engine* uc_;
+};
 
 vm::Failure uc_failure(const char* what, uc_err err) {
   return vm::fail(std::string("emulator: ") + what + ": " + uc_strerror(err));
@@ -145,7 +202,7 @@ bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va) {
 
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
                                          vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
-                                         uint64_t mmio_base) {
+                                         uint64_t mmio_base, vm::gdb::Stub* stub) {
   uc_engine* uc = nullptr;
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
   if (err) return uc_failure("uc_open", err);
@@ -167,7 +224,7 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
     return uc_failure("mapping the higher-half alias", err);
   if ((err = load_entry_state(uc, entry))) return uc_failure("loading the entry state", err);
 
-  Session s{&dispatcher, times, std::nullopt};
+  Session s{&dispatcher, times, std::nullopt, nullptr, std::nullopt, std::nullopt, 0, true};
   uc_hook h;
   if ((err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_out), &s, 1, 0, UC_X86_INS_OUT)) ||
       (err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_in), &s, 1, 0, UC_X86_INS_IN)) ||
@@ -178,9 +235,38 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
   if (mmio_base && (err = uc_mmio_map(uc, mmio_base, 0x1000, on_mmio_read, &window, on_mmio_write, &window)))
     return uc_failure("mapping the MMIO window", err);
 
+  if (stub && (err = uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(on_code), &s, 1, 0)))
+    return uc_failure("hooks", err);
+  s.stub = stub;
+
   times->first_entry_ns = vm::monotonic_ns();
-  err = uc_emu_start(uc, entry.rip, 0, 0, 0);
-  if (s.result) return *s.result;
+  EmuCpus cpus(uc);
+  uint64_t rip = entry.rip;
+  if (stub && !stub->waiting_for_entry() && stub->on_stop(cpus, 0, vm::gdb::StopKind::Start) == vm::gdb::Verdict::Kill)
+    return vm::RunResult{kKilledStatus, {}};
+  for (;;) {
+    vm::gdb::DebugConfig cfg = stub ? stub->debug_config(0) : vm::gdb::DebugConfig{};
+    uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    s.debug_stop.reset();
+    s.exec_breakpoint = cfg.exec_breakpoint;
+    s.start_rip = rip;
+    s.first_insn = true;
+    err = uc_emu_start(uc, rip, 0, 0, cfg.single_step ? 1 : 0);
+    if (s.result) break;
+    std::optional<vm::gdb::StopKind> kind = s.debug_stop;
+    if (!kind && cfg.single_step && !err) kind = vm::gdb::StopKind::Step;
+    if (!kind) break;
+    bool after_int3 = *kind == vm::gdb::StopKind::Breakpoint;
+    if (stub->on_stop(cpus, 0, *kind, after_int3) == vm::gdb::Verdict::Kill) return vm::RunResult{kKilledStatus, {}};
+    // The stub wrote guest RAM through the host mapping (breakpoints, gdb's
+    // M packets), which Unicorn's translated blocks do not notice: drop them
+    // all, as a CPU would see the new bytes.
+    uc_ctl_flush_tlb(uc);
+  }
+  if (s.result) {
+    if (stub && s.result->stop_message.empty()) stub->on_exit(s.result->status);
+    return *s.result;
+  }
   vm::VmExit e;
   e.kind = vm::ExitKind::Emulator;
   e.detail = err ? uc_strerror(err) : "the CPU stopped (hlt)";

@@ -9,6 +9,7 @@
 #include "monitor/boot/entry.h"
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/expected.h"
+#include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/run.h"
 
@@ -20,8 +21,10 @@ bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va);
 
 // `mmio_base` (0: none): one page there is device memory whose every access
 // is an MMIO exit handed to the dispatcher, as KVM_EXIT_MMIO is.
+// `stub` (--gdb): debug stops (the first instruction, int3s, single steps,
+// its execute breakpoint) go to it, as the KVM run loop's do.
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
                                          vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
-                                         uint64_t mmio_base = 0);
+                                         uint64_t mmio_base = 0, vm::gdb::Stub* stub = nullptr);
 
 }  // namespace mote::vmtest
