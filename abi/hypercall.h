@@ -24,6 +24,7 @@ enum class Hypercall : uint16_t {
   ConsoleWrite = 0,  // HcConsoleWrite
   Exit = 1,          // HcExit: never returns
   ConsoleRead = 2,   // HcConsoleRead
+  DebugProgram = 3,  // HcDebugProgram: with kBootGdb, just before the program's first instruction
   Count,
 };
 
@@ -43,6 +44,14 @@ struct HcConsoleRead {
   uint64_t buf_gpa;  // IN
   uint64_t len;      // IN: capacity
   int64_t ret;       // OUT: bytes read, 0 at end of input, or -errno
+};
+
+// --gdb on mote's monitor (kBootGdb): where the program starts, so that the
+// monitor's gdb stub stops there (an execute breakpoint) and finds the
+// auxiliary vector on the initial stack. Nothing to return.
+struct HcDebugProgram {
+  uint64_t rip;      // IN: the program's entry point (virtual)
+  uint64_t rsp;      // IN: its initial stack pointer (virtual): argc, argv, envp, auxv
 };
 
 struct HcExit {

@@ -39,6 +39,7 @@ std::string describe(const VmExit& e) {
       return "VM entry failed (KVM_EXIT_FAIL_ENTRY), hardware reason " + hex(e.code);
     case ExitKind::Emulator: return "emulator: " + e.detail;
     case ExitKind::Interrupted: return "KVM_RUN interrupted";
+    case ExitKind::Debug: return "debug exception " + std::to_string(e.code) + " with no debugger";
     case ExitKind::Other: return "unexpected KVM exit reason " + std::to_string(e.code);
   }
   return "unknown exit";

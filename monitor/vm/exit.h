@@ -20,6 +20,7 @@ enum class ExitKind {
   FailEntry,      // KVM_EXIT_FAIL_ENTRY; code = hardware entry failure reason
   Emulator,       // an emulator (tests) gave up; detail says why
   Interrupted,    // KVM_RUN returned EINTR after Vcpu::kick (a device thread has news)
+  Debug,          // KVM_EXIT_DEBUG (--gdb's guest debug); code = exception (1 #DB, 3 #BP), dr6
   Other,          // any other KVM exit; code = the exit reason
 };
 
@@ -43,6 +44,7 @@ struct VmExit {
   IoAccess io;        // kind == Io
   MmioAccess mmio;    // kind == Mmio
   uint64_t code = 0;  // see ExitKind
+  uint64_t dr6 = 0;   // Debug: which #DB (bit 14 single step, bits 0-3 breakpoints)
   std::string detail; // Emulator: the emulator's message
 };
 

@@ -5,6 +5,7 @@
 
 #include "monitor/vm/action.h"
 #include "monitor/vm/exit.h"
+#include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/host_console.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/uart.h"
@@ -25,6 +26,9 @@ class ExitDispatcher {
     fault_ = fault;
   }
 
+  // --gdb: the stub the DebugProgram hypercall informs.
+  void attach_debugger(gdbstub::Stub* stub) { debugger_ = stub; }
+
   Action handle(const VmExit& exit);
   // A device thread's fault, when one was reported (the run loop asks after
   // KVM_RUN was interrupted).
@@ -38,6 +42,7 @@ class ExitDispatcher {
   Uart16550 uart_;
   virtio::MmioBus* bus_ = nullptr;
   virtio::GuestFault* fault_ = nullptr;
+  gdbstub::Stub* debugger_ = nullptr;
 };
 
 }  // namespace mote::vm

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/hex.h"
 
 namespace mote::vm {
@@ -49,6 +50,14 @@ Action console_read(const HypercallContext& ctx, uint64_t gpa) {
   return Action::resume();
 }
 
+// Without --gdb (a kernel built to ask anyway) it does nothing.
+Action debug_program(const HypercallContext& ctx, uint64_t gpa) {
+  auto call = ctx.mem.read<abi::HcDebugProgram>(gpa);
+  if (!call) return Action::stop(outside_ram("DebugProgram", "struct", gpa, sizeof *call, ctx.mem));
+  if (ctx.debugger) ctx.debugger->program_starts(call->rip, call->rsp);
+  return Action::resume();
+}
+
 Action exit_vm(const HypercallContext& ctx, uint64_t gpa) {
   auto call = ctx.mem.read<abi::HcExit>(gpa);
   if (!call) return Action::stop(outside_ram("Exit", "struct", gpa, sizeof *call, ctx.mem));
@@ -59,6 +68,7 @@ constexpr std::array<HypercallEntry, size_t(abi::Hypercall::Count)> kTable = {{
     {abi::Hypercall::ConsoleWrite, "ConsoleWrite", console_write},
     {abi::Hypercall::Exit, "Exit", exit_vm},
     {abi::Hypercall::ConsoleRead, "ConsoleRead", console_read},
+    {abi::Hypercall::DebugProgram, "DebugProgram", debug_program},
 }};
 
 constexpr bool table_in_order() {

@@ -13,9 +13,14 @@
 
 namespace mote::vm {
 
+namespace gdbstub {
+class Stub;
+}
+
 struct HypercallContext {
   const GuestMemory& mem;
   const HostConsole& console;
+  gdbstub::Stub* debugger = nullptr;  // --gdb
 };
 
 using HypercallHandler = Action (*)(const HypercallContext& ctx, uint64_t struct_gpa);

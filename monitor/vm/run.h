@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "monitor/vm/exit_dispatch.h"
+#include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/vcpu.h"
 
 namespace mote::vm {
@@ -36,6 +37,24 @@ struct RunTimes {
 };
 
 int64_t monotonic_ns();
+
+// The status of a VM gdb killed (as SIGKILL would end a process).
+inline constexpr int kKilledStatus = 137;
+
+// --gdb: what the run loop asks of the debugger (monitor/vm/gdb/vcpus.h),
+// by vCPU index.
+class DebugHooks {
+ public:
+  // This exit is a debug stop: a Debug exit, or the kick of gdb's ^C.
+  virtual bool is_stop(const VmExit& exit) = 0;
+  // Every other vCPU is parked: serves gdb for vCPU `cpu`'s stop.
+  virtual gdbstub::Verdict stop(size_t cpu, const VmExit& exit) = 0;
+  // Before vCPU `cpu` enters the guest: brings its guest debug up to date.
+  virtual void prepare(size_t cpu) = 0;
+
+ protected:
+  ~DebugHooks() = default;
+};
 
 // "VM stopped: <reason> at rip 0x..." (without rip when it cannot be read).
 std::string stop_message(const std::string& reason, std::optional<uint64_t> rip);
@@ -86,6 +105,16 @@ class BasicVcpuGroup {
   // every vCPU out of KVM_RUN. The monitor's --timeout deadline uses it.
   void stop_all(RunResult r) { finish(vcpus_.size(), std::move(r)); }
 
+  // --gdb, before start(): debug stops are all-stop. The vCPU that stops
+  // kicks the others, which park (in this loop, outside KVM_RUN) until the
+  // debugger resumes the VM; a debug exit of a vCPU that finds another
+  // serving is dropped (an int3 hits again; gdb restarts a step).
+  void attach_debugger(DebugHooks* hooks) { debug_ = hooks; }
+  // From any thread (gdb's ^C): kicks vCPU `i` out of KVM_RUN.
+  void kick(size_t i) {
+    if (tids_[i]) vcpus_[i].kick(getpid(), tids_[i]);
+  }
+
   // Runs every vCPU until the VM ends; returns its result.
   RunResult run(RunTimes* times) {
     tids_[0] = gettid();
@@ -104,9 +133,16 @@ class BasicVcpuGroup {
     V& vcpu = vcpus_[i];
     t.first_entry_ns = monotonic_ns();
     for (;;) {
+      if (debug_) debug_->prepare(i);
       auto exit = vcpu.run();
       if (t.exits++ == 0) t.first_exit_ns = monotonic_ns();
       if (done_) return;  // another vCPU ended the VM
+      if (debug_ && exit.ok()) {
+        DebugOutcome d = debug_stop(i, *exit);
+        if (d == DebugOutcome::Handled) continue;
+        if (d == DebugOutcome::Kill) return finish(i, RunResult{kKilledStatus, {}});
+        if (done_) return;
+      }
       Action action;
       {
         std::lock_guard<std::mutex> g(exit_mu_);
@@ -123,7 +159,49 @@ class BasicVcpuGroup {
     }
   }
 
+  enum class DebugOutcome { NotMine, Handled, Kill };
+
+  // All-stop (attach_debugger). Parked vCPUs wait on debug_cv_ until the
+  // stop is over or the VM ended.
+  DebugOutcome debug_stop(size_t i, const VmExit& exit) {
+    std::unique_lock<std::mutex> l(debug_mu_);
+    if (halting_) {
+      park(l);
+      return DebugOutcome::Handled;
+    }
+    if (!debug_->is_stop(exit)) return DebugOutcome::NotMine;
+    halting_ = true;
+    const pid_t pid = getpid();
+    for (size_t j = 0; j < vcpus_.size(); ++j)
+      if (j != i && tids_[j]) vcpus_[j].kick(pid, tids_[j]);
+    debug_cv_.wait(l, [&] { return parked_ + 1 == vcpus_.size() || done_; });
+    if (done_) {
+      halting_ = false;
+      debug_cv_.notify_all();
+      return DebugOutcome::Handled;
+    }
+    gdbstub::Verdict v = debug_->stop(i, exit);
+    halting_ = false;
+    debug_cv_.notify_all();
+    return v == gdbstub::Verdict::Kill ? DebugOutcome::Kill : DebugOutcome::Handled;
+  }
+
+  void park(std::unique_lock<std::mutex>& l) {
+    ++parked_;
+    debug_cv_.notify_all();
+    debug_cv_.wait(l, [&] { return !halting_ || done_; });
+    --parked_;
+  }
+
   void finish(size_t i, RunResult r) {
+    end(i, std::move(r));
+    // Wakes parked vCPUs and one waiting for them to park (after a stop
+    // being served: a debugger holds the VM).
+    std::lock_guard<std::mutex> g(debug_mu_);
+    debug_cv_.notify_all();
+  }
+
+  void end(size_t i, RunResult r) {
     std::lock_guard<std::mutex> g(m_);
     if (done_) return;
     result_ = std::move(r);
@@ -146,6 +224,11 @@ class BasicVcpuGroup {
   std::atomic<bool> go_{false};
   std::atomic<bool> done_{false};
   RunResult result_;
+  DebugHooks* debug_ = nullptr;
+  std::mutex debug_mu_;
+  std::condition_variable debug_cv_;
+  bool halting_ = false;  // a vCPU serves gdb; the others park
+  size_t parked_ = 0;
 };
 
 using VcpuGroup = BasicVcpuGroup<Vcpu>;

@@ -123,6 +123,93 @@ Expected<kvm_regs> Vcpu::regs() const {
   return regs;
 }
 
+Expected<void> Vcpu::set_guest_debug(const gdbstub::DebugConfig& c) {
+  // KVM API doc "KVM_SET_GUEST_DEBUG": int3s exit to the monitor (USE_SW_BP),
+  // TF on every entry (SINGLESTEP), and debugreg[0]/[7] as DR0/DR7 for an
+  // execute breakpoint (DR7.L0, R/W0 = LEN0 = 00: SDM 3B 18.2.4).
+  kvm_guest_debug d{};
+  d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+  if (c.single_step) d.control |= KVM_GUESTDBG_SINGLESTEP;
+  if (c.exec_breakpoint) {
+    d.control |= KVM_GUESTDBG_USE_HW_BP;
+    d.arch.debugreg[0] = *c.exec_breakpoint;
+    d.arch.debugreg[7] = 1;
+  }
+  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &d) < 0) return fail(errno_text("KVM_SET_GUEST_DEBUG"));
+  return {};
+}
+
+Expected<void> Vcpu::clear_guest_debug() {
+  kvm_guest_debug d{};
+  if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &d) < 0) return fail(errno_text("KVM_SET_GUEST_DEBUG"));
+  return {};
+}
+
+namespace {
+
+// kvm_regs <-> Linux mcontext gregs (mote::gdb::Greg order).
+constexpr std::pair<int, __u64 kvm_regs::*> kGregs[] = {
+    {mote::gdb::R8, &kvm_regs::r8},   {mote::gdb::R9, &kvm_regs::r9},   {mote::gdb::R10, &kvm_regs::r10},
+    {mote::gdb::R11, &kvm_regs::r11}, {mote::gdb::R12, &kvm_regs::r12}, {mote::gdb::R13, &kvm_regs::r13},
+    {mote::gdb::R14, &kvm_regs::r14}, {mote::gdb::R15, &kvm_regs::r15}, {mote::gdb::RDI, &kvm_regs::rdi},
+    {mote::gdb::RSI, &kvm_regs::rsi}, {mote::gdb::RBP, &kvm_regs::rbp}, {mote::gdb::RBX, &kvm_regs::rbx},
+    {mote::gdb::RDX, &kvm_regs::rdx}, {mote::gdb::RAX, &kvm_regs::rax}, {mote::gdb::RCX, &kvm_regs::rcx},
+    {mote::gdb::RSP, &kvm_regs::rsp}, {mote::gdb::RIP, &kvm_regs::rip}, {mote::gdb::EFL, &kvm_regs::rflags}};
+
+// kvm_fpu <-> the fxsave image (SDM vol 1, 10.5.1 FXSAVE Area).
+void fpu_to_fxsave(const kvm_fpu& f, uint8_t* fx) {
+  std::memcpy(fx + 0, &f.fcw, 2);
+  std::memcpy(fx + 2, &f.fsw, 2);
+  fx[4] = f.ftwx;
+  std::memcpy(fx + 6, &f.last_opcode, 2);
+  std::memcpy(fx + 8, &f.last_ip, 8);
+  std::memcpy(fx + 16, &f.last_dp, 8);
+  std::memcpy(fx + 24, &f.mxcsr, 4);
+  for (int i = 0; i < 8; ++i) std::memcpy(fx + 32 + 16 * i, f.fpr[i], 16);
+  for (int i = 0; i < 16; ++i) std::memcpy(fx + 160 + 16 * i, f.xmm[i], 16);
+}
+
+void fxsave_to_fpu(const uint8_t* fx, kvm_fpu* f) {
+  std::memcpy(&f->fcw, fx + 0, 2);
+  std::memcpy(&f->fsw, fx + 2, 2);
+  f->ftwx = fx[4];
+  std::memcpy(&f->last_opcode, fx + 6, 2);
+  std::memcpy(&f->last_ip, fx + 8, 8);
+  std::memcpy(&f->last_dp, fx + 16, 8);
+  std::memcpy(&f->mxcsr, fx + 24, 4);
+  for (int i = 0; i < 8; ++i) std::memcpy(f->fpr[i], fx + 32 + 16 * i, 16);
+  for (int i = 0; i < 16; ++i) std::memcpy(f->xmm[i], fx + 160 + 16 * i, 16);
+}
+
+}  // namespace
+
+Expected<void> Vcpu::load_debug_state(gdbstub::CpuState* out) const {
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  kvm_fpu fpu{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return fail(errno_text("KVM_GET_REGS"));
+  if (ioctl(fd_.get(), KVM_GET_SREGS, &sregs) < 0) return fail(errno_text("KVM_GET_SREGS"));
+  for (const auto& [greg, field] : kGregs) out->gregs[greg] = regs.*field;
+  out->gregs[mote::gdb::CSGSFS] = sregs.cs.selector;
+  out->cr3 = sregs.cr3;
+  out->has_fxsave = ioctl(fd_.get(), KVM_GET_FPU, &fpu) == 0;
+  if (out->has_fxsave) fpu_to_fxsave(fpu, out->fxsave);
+  return {};
+}
+
+Expected<void> Vcpu::store_debug_state(const gdbstub::CpuState& in) {
+  kvm_regs regs{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return fail(errno_text("KVM_GET_REGS"));
+  for (const auto& [greg, field] : kGregs) regs.*field = in.gregs[greg];
+  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return fail(errno_text("KVM_SET_REGS"));
+  if (in.has_fxsave) {
+    kvm_fpu fpu{};
+    fxsave_to_fpu(in.fxsave, &fpu);
+    if (ioctl(fd_.get(), KVM_SET_FPU, &fpu) < 0) return fail(errno_text("KVM_SET_FPU"));
+  }
+  return {};
+}
+
 Expected<VmExit> Vcpu::run() {
   for (;;) {
     // KVM API doc "KVM_RUN": EINTR when a signal is pending; go back in,
@@ -187,6 +274,12 @@ VmExit Vcpu::translate_exit() const {
       // KVM_EXIT_MMIO: "data" holds a write's bytes, and a read's bytes go
       // there before the next KVM_RUN (at most 8).
       if (e.mmio.len <= sizeof run_->mmio.data) e.mmio.data = std::span<uint8_t>(run_->mmio.data, e.mmio.len);
+      break;
+    case KVM_EXIT_DEBUG:
+      // KVM API doc "KVM_EXIT_DEBUG": kvm_debug_exit_arch on x86.
+      e.kind = ExitKind::Debug;
+      e.code = run_->debug.arch.exception;
+      e.dr6 = run_->debug.arch.dr6;
       break;
     case KVM_EXIT_HLT: e.kind = ExitKind::Hlt; break;
     case KVM_EXIT_SHUTDOWN: e.kind = ExitKind::Shutdown; break;

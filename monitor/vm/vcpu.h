@@ -13,6 +13,7 @@
 #include "monitor/vm/exit.h"
 #include "monitor/vm/expected.h"
 #include "monitor/vm/fd.h"
+#include "monitor/vm/gdb/stub.h"
 
 namespace mote::vm {
 
@@ -63,6 +64,16 @@ class Vcpu {
 
   // KVM_GET_REGS.
   Expected<kvm_regs> regs() const;
+
+  // --gdb (monitor/vm/gdb/stub.h). KVM_SET_GUEST_DEBUG: int3s, single steps
+  // and an execute breakpoint become Debug exits; clear_guest_debug turns
+  // it all off (after gdb detached).
+  Expected<void> set_guest_debug(const gdbstub::DebugConfig& config);
+  Expected<void> clear_guest_debug();
+  // KVM_GET_REGS/SREGS/FPU into the stub's layout, and back (KVM_SET_REGS,
+  // KVM_SET_FPU) for what gdb changes. Not while the vCPU runs.
+  Expected<void> load_debug_state(gdbstub::CpuState* out) const;
+  Expected<void> store_debug_state(const gdbstub::CpuState& in);
 
  private:
   VmExit translate_exit() const;

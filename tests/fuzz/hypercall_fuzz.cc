@@ -24,10 +24,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "abi/hypercall.h"
 #include "monitor/vm/exit_dispatch.h"
+#include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/hypercalls.h"
 #include "monitor/vm/memory.h"
 
@@ -47,6 +49,7 @@ struct Fixture {
   GuestMemory mem;
   HostConsole console;
   uint8_t* ram;
+  std::unique_ptr<vm::gdbstub::Stub> stub;  // DebugProgram's listener (no gdb connected: fd -1)
 };
 
 int make_memfd(const char* name) {
@@ -73,7 +76,9 @@ Fixture& fixture() {
     std::vector<uint8_t> in(kStdinBytes);
     for (size_t i = 0; i < in.size(); ++i) in[i] = stdin_byte(i);
     if (write(c.in, in.data(), in.size()) != ssize_t(in.size())) abort();
-    return new Fixture{std::move(*mem), c, ram};
+    auto* f = new Fixture{std::move(*mem), c, ram, nullptr};
+    f->stub = std::make_unique<vm::gdbstub::Stub>(f->mem, -1);
+    return f;
   }();
   return *f;
 }
@@ -164,6 +169,16 @@ NOT_FUZZED void check_call(const Fixture& f, uint16_t number, uint64_t gpa, cons
       unchanged_except(ram, before, 0, 0, 0, 0);
       return;
     }
+    case abi::Hypercall::DebugProgram: {
+      abi::HcDebugProgram c;
+      if (!in_ram(gpa, sizeof c)) return stopped_cleanly();
+      memcpy(&c, before.data() + gpa, sizeof c);
+      if (act.kind != Action::Kind::Resume) abort();
+      unchanged_except(ram, before, 0, 0, 0, 0);
+      // The stub now stops at the program's entry.
+      if (f.stub->debug_config(0).exec_breakpoint != c.rip) abort();
+      return;
+    }
     case abi::Hypercall::Count:
       break;
   }
@@ -198,7 +213,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     memset(f.ram, 0, kRam);
     memcpy(f.ram, in.p, in.n < kRam ? in.n : kRam);
     std::vector<uint8_t> before(f.ram, f.ram + kRam);
-    HypercallContext ctx{f.mem, f.console};
+    HypercallContext ctx{f.mem, f.console, f.stub.get()};
     Action act = dispatch_hypercall(ctx, number, gpa);
     check_call(f, number, gpa, act, before);
     return 0;
@@ -225,6 +240,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   exit.kind = ExitKind::Io;
   exit.io = io;
   ExitDispatcher dispatcher(f.mem, f.console);
+  dispatcher.attach_debugger(f.stub.get());
   Action act = dispatcher.handle(exit);
 
   bool well_formed = (io.size == 1 || io.size == 2 || io.size == 4) && io.count > 0 &&

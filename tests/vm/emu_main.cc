@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     bus.add(abi::kMoteVirtioBase, net.get());
     dispatcher.attach_devices(&bus, &fault);
   }
-  std::unique_ptr<vm::gdb::Stub> stub;
+  std::unique_ptr<vm::gdbstub::Stub> stub;
   if (opts.gdb_port) {
     std::string error;
     int fd = launch::accept_gdb(opts.gdb_port, &error);
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mote: %s\n", error.c_str());
       return vm::kStopStatus;
     }
-    stub = std::make_unique<vm::gdb::Stub>(*mem, fd);
+    stub = std::make_unique<vm::gdbstub::Stub>(*mem, fd);
   }
   vm::RunTimes times;
   auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times,

@@ -22,8 +22,8 @@ struct Session {
   vm::RunTimes* times;
   std::optional<vm::RunResult> result;
   // --gdb: a debug stop the hooks saw (int3, the entry breakpoint).
-  vm::gdb::Stub* stub = nullptr;
-  std::optional<vm::gdb::StopKind> debug_stop;
+  vm::gdbstub::Stub* stub = nullptr;
+  std::optional<vm::gdbstub::StopKind> debug_stop;
   std::optional<uint64_t> exec_breakpoint;
   uint64_t start_rip = 0;  // where this uc_emu_start began: a breakpoint there is behind us (RF)
   bool first_insn = true;
@@ -100,7 +100,7 @@ void on_mmio_write(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value
 void on_interrupt(uc_engine* uc, uint32_t intno, void* user) {
   auto* s = static_cast<Session*>(user);
   if (s->stub && s->stub->attached() && intno == 3) {
-    s->debug_stop = vm::gdb::StopKind::Breakpoint;
+    s->debug_stop = vm::gdbstub::StopKind::Breakpoint;
     uc_emu_stop(uc);
     return;
   }
@@ -125,26 +125,26 @@ void on_code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
   bool first = s->first_insn;
   s->first_insn = false;
   if (s->exec_breakpoint && address == *s->exec_breakpoint && !(first && address == s->start_rip)) {
-    s->debug_stop = vm::gdb::StopKind::Entry;
+    s->debug_stop = vm::gdbstub::StopKind::Entry;
     uc_emu_stop(uc);
   }
 }
 
 // The vCPU as the gdb stub sees it: general registers, rflags, CR3.
-class EmuCpus final : public vm::gdb::Cpus {
+class EmuCpus final : public vm::gdbstub::Cpus {
  public:
   explicit EmuCpus(uc_engine* uc) : uc_(uc) {}
   size_t count() const override { return 1; }
-  bool load(size_t, vm::gdb::CpuState* out) override {
+  bool load(size_t, vm::gdbstub::CpuState* out) override {
     for (const auto& [greg, reg] : kMap)
       if (uc_reg_read(uc_, reg, &out->gregs[greg])) return false;
     uint64_t cs = 0;
     uc_reg_read(uc_, UC_X86_REG_CS, &cs);
-    out->gregs[gdb::CSGSFS] = cs & 0xffff;
+    out->gregs[mote::gdb::CSGSFS] = cs & 0xffff;
     out->has_fxsave = false;
     return uc_reg_read(uc_, UC_X86_REG_CR3, &out->cr3) == UC_ERR_OK;
   }
-  bool store(size_t, const vm::gdb::CpuState& in) override {
+  bool store(size_t, const vm::gdbstub::CpuState& in) override {
     for (const auto& [greg, reg] : kMap)
       if (uc_reg_write(uc_, reg, &in.gregs[greg])) return false;
     return true;
@@ -152,12 +152,12 @@ class EmuCpus final : public vm::gdb::Cpus {
 
  private:
   static constexpr std::pair<int, int> kMap[] = {
-      {gdb::R8, UC_X86_REG_R8},     {gdb::R9, UC_X86_REG_R9},   {gdb::R10, UC_X86_REG_R10},
-      {gdb::R11, UC_X86_REG_R11},   {gdb::R12, UC_X86_REG_R12}, {gdb::R13, UC_X86_REG_R13},
-      {gdb::R14, UC_X86_REG_R14},   {gdb::R15, UC_X86_REG_R15}, {gdb::RDI, UC_X86_REG_RDI},
-      {gdb::RSI, UC_X86_REG_RSI},   {gdb::RBP, UC_X86_REG_RBP}, {gdb::RBX, UC_X86_REG_RBX},
-      {gdb::RDX, UC_X86_REG_RDX},   {gdb::RAX, UC_X86_REG_RAX}, {gdb::RCX, UC_X86_REG_RCX},
-      {gdb::RSP, UC_X86_REG_RSP},   {gdb::RIP, UC_X86_REG_RIP}, {gdb::EFL, UC_X86_REG_RFLAGS}};
+      {mote::gdb::R8, UC_X86_REG_R8},     {mote::gdb::R9, UC_X86_REG_R9},   {mote::gdb::R10, UC_X86_REG_R10},
+      {mote::gdb::R11, UC_X86_REG_R11},   {mote::gdb::R12, UC_X86_REG_R12}, {mote::gdb::R13, UC_X86_REG_R13},
+      {mote::gdb::R14, UC_X86_REG_R14},   {mote::gdb::R15, UC_X86_REG_R15}, {mote::gdb::RDI, UC_X86_REG_RDI},
+      {mote::gdb::RSI, UC_X86_REG_RSI},   {mote::gdb::RBP, UC_X86_REG_RBP}, {mote::gdb::RBX, UC_X86_REG_RBX},
+      {mote::gdb::RDX, UC_X86_REG_RDX},   {mote::gdb::RAX, UC_X86_REG_RAX}, {mote::gdb::RCX, UC_X86_REG_RCX},
+      {mote::gdb::RSP, UC_X86_REG_RSP},   {mote::gdb::RIP, UC_X86_REG_RIP}, {mote::gdb::EFL, UC_X86_REG_RFLAGS}};
   uc_engine* uc_;
 };
 
@@ -202,7 +202,7 @@ bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va) {
 
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
                                          vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
-                                         uint64_t mmio_base, vm::gdb::Stub* stub) {
+                                         uint64_t mmio_base, vm::gdbstub::Stub* stub) {
   uc_engine* uc = nullptr;
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
   if (err) return uc_failure("uc_open", err);
@@ -242,10 +242,10 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
   times->first_entry_ns = vm::monotonic_ns();
   EmuCpus cpus(uc);
   uint64_t rip = entry.rip;
-  if (stub && !stub->waiting_for_entry() && stub->on_stop(cpus, 0, vm::gdb::StopKind::Start) == vm::gdb::Verdict::Kill)
+  if (stub && !stub->waiting_for_entry() && stub->on_stop(cpus, 0, vm::gdbstub::StopKind::Start) == vm::gdbstub::Verdict::Kill)
     return vm::RunResult{kKilledStatus, {}};
   for (;;) {
-    vm::gdb::DebugConfig cfg = stub ? stub->debug_config(0) : vm::gdb::DebugConfig{};
+    vm::gdbstub::DebugConfig cfg = stub ? stub->debug_config(0) : vm::gdbstub::DebugConfig{};
     uc_reg_read(uc, UC_X86_REG_RIP, &rip);
     s.debug_stop.reset();
     s.exec_breakpoint = cfg.exec_breakpoint;
@@ -253,11 +253,11 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
     s.first_insn = true;
     err = uc_emu_start(uc, rip, 0, 0, cfg.single_step ? 1 : 0);
     if (s.result) break;
-    std::optional<vm::gdb::StopKind> kind = s.debug_stop;
-    if (!kind && cfg.single_step && !err) kind = vm::gdb::StopKind::Step;
+    std::optional<vm::gdbstub::StopKind> kind = s.debug_stop;
+    if (!kind && cfg.single_step && !err) kind = vm::gdbstub::StopKind::Step;
     if (!kind) break;
-    bool after_int3 = *kind == vm::gdb::StopKind::Breakpoint;
-    if (stub->on_stop(cpus, 0, *kind, after_int3) == vm::gdb::Verdict::Kill) return vm::RunResult{kKilledStatus, {}};
+    bool after_int3 = *kind == vm::gdbstub::StopKind::Breakpoint;
+    if (stub->on_stop(cpus, 0, *kind, after_int3) == vm::gdbstub::Verdict::Kill) return vm::RunResult{kKilledStatus, {}};
     // The stub wrote guest RAM through the host mapping (breakpoints, gdb's
     // M packets), which Unicorn's translated blocks do not notice: drop them
     // all, as a CPU would see the new bytes.

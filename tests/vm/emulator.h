@@ -25,6 +25,6 @@ bool paging_was_walked(const vm::GuestMemory& mem, uint64_t cr3, uint64_t va);
 // its execute breakpoint) go to it, as the KVM run loop's do.
 vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot::EntryState& entry,
                                          vm::ExitDispatcher& dispatcher, vm::RunTimes* times,
-                                         uint64_t mmio_base = 0, vm::gdb::Stub* stub = nullptr);
+                                         uint64_t mmio_base = 0, vm::gdbstub::Stub* stub = nullptr);
 
 }  // namespace mote::vmtest

@@ -7,7 +7,7 @@
 
 #include "monitor/boot/page_tables.h"
 
-namespace mote::vm::gdb {
+namespace mote::vm::gdbstub {
 
 namespace {
 
@@ -80,6 +80,7 @@ Stub::Stub(const GuestMemory& mem, int fd) : mem_(mem) {
 }
 
 void Stub::program_starts(uint64_t rip, uint64_t rsp) {
+  std::lock_guard<std::mutex> g(config_mu_);
   if (!server_.active) return;
   entry_ = rip;
   entry_rsp_ = rsp;
@@ -186,10 +187,14 @@ Verdict Stub::on_stop(Cpus& cpus, size_t cpu, StopKind kind, bool pc_after_int3)
   cr3_ = regs_[cpu]->cr3;
   StopInfo info{int(cpu) + 1, kSigTrap, false};
   if (kind == StopKind::Entry) {
-    entry_.reset();
-    wait_entry_ = false;
-    ++generation_;
-    find_auxv(entry_rsp_);
+    uint64_t rsp;
+    {
+      std::lock_guard<std::mutex> g(config_mu_);
+      entry_.reset();
+      wait_entry_ = false;
+      rsp = entry_rsp_;
+    }
+    find_auxv(rsp);
   }
   if (kind == StopKind::Interrupt) info.sig = kSigInt;
   if (kind == StopKind::Breakpoint) {
@@ -212,6 +217,7 @@ Verdict Stub::on_stop(Cpus& cpus, size_t cpu, StopKind kind, bool pc_after_int3)
     }
   }
   cpus_ = nullptr;
+  std::lock_guard<std::mutex> g(config_mu_);
   ++generation_;
   switch (a.how) {
     case Resume::Kill:
@@ -234,6 +240,7 @@ Verdict Stub::on_stop(Cpus& cpus, size_t cpu, StopKind kind, bool pc_after_int3)
 }
 
 DebugConfig Stub::debug_config(size_t cpu) const {
+  std::lock_guard<std::mutex> g(config_mu_);
   DebugConfig c;
   if (!server_.active) return c;
   c.single_step = step_cpu_ == int(cpu);
@@ -246,4 +253,4 @@ void Stub::on_exit(int status) {
   server_.send_exit(status, 0);
 }
 
-}  // namespace mote::vm::gdb
+}  // namespace mote::vm::gdbstub

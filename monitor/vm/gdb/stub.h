@@ -17,7 +17,9 @@
 
 #include <stdint.h>
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <vector>
@@ -25,7 +27,7 @@
 #include "kernel/lib/gdb/server.h"
 #include "monitor/vm/memory.h"
 
-namespace mote::vm::gdb {
+namespace mote::vm::gdbstub {
 
 // One vCPU's registers in the layout the packets use: Linux mcontext gregs
 // (mote::gdb::Greg order) and an fxsave image.
@@ -89,7 +91,7 @@ class Stub {
   DebugConfig debug_config(size_t cpu) const;
   // Bumped whenever a DebugConfig changes (the hypercall arms the entry
   // breakpoint from a running vCPU's exit).
-  uint64_t config_generation() const { return generation_; }
+  uint64_t config_generation() const { return generation_.load(std::memory_order_acquire); }
 
   // gdb is attached (false after detach or when it went away).
   bool attached() const { return server_.active; }
@@ -128,8 +130,11 @@ class Stub {
   std::optional<uint64_t> entry_;
   uint64_t entry_rsp_ = 0;
   uint64_t auxv_ = 0, auxv_len_ = 0;
-  uint64_t generation_ = 0;
+  // What debug_config() reads, which the hypercall changes from a running
+  // vCPU's thread while others ask.
+  mutable std::mutex config_mu_;
+  std::atomic<uint64_t> generation_{0};
   bool resumed_ = false;  // gdb resumed once: later stops are reported
 };
 
-}  // namespace mote::vm::gdb
+}  // namespace mote::vm::gdbstub

@@ -32,6 +32,7 @@ struct ScriptedVcpu {
   std::condition_variable cv;
   bool kicked = false;
   int kicks = 0;
+  int ignore_kicks = 0;  // this many kicks find it deaf (a vCPU stuck in KVM_RUN)
   uint64_t rip = 0;
   std::vector<uint8_t> data;  // the I/O data of the exits (stable storage)
 
@@ -55,8 +56,12 @@ struct ScriptedVcpu {
   }
   void kick(pid_t, pid_t) {
     std::lock_guard<std::mutex> g(m);
-    kicked = true;
     ++kicks;
+    if (ignore_kicks > 0) {
+      --ignore_kicks;
+      return;
+    }
+    kicked = true;
     cv.notify_all();
   }
   // One `out` of `value` (1 byte) to `port`.
@@ -154,6 +159,115 @@ TEST(VcpuGroup, StopAllBeforeRunEndsAtOnce) {
   group.stop_all(stop);
   RunResult r = group.run(nullptr);  // must not block: the VM is over
   EXPECT_TRUE(r.deadline);
+}
+
+// --gdb's all-stop (BasicVcpuGroup::attach_debugger) with scripted hooks.
+struct ScriptedDebugger : DebugHooks {
+  std::vector<ScriptedVcpu>* vcpus = nullptr;
+  gdbstub::Verdict verdict = gdbstub::Verdict::Resume;
+  std::mutex m;
+  std::vector<size_t> stops;  // the vCPU of each stop served
+  std::vector<int> kicks_seen;  // at each stop: how many vCPUs had been kicked
+  std::atomic<int> prepares{0};
+  bool is_stop(const VmExit& e) override { return e.kind == ExitKind::Debug; }
+  gdbstub::Verdict stop(size_t cpu, const VmExit&) override {
+    std::lock_guard<std::mutex> g(m);
+    stops.push_back(cpu);
+    int kicked = 0;
+    for (auto& v : *vcpus) kicked += v.kicks > 0;
+    kicks_seen.push_back(kicked);
+    return verdict;
+  }
+  void prepare(size_t) override { ++prepares; }
+};
+
+VmExit debug_exit(uint64_t vector) {
+  VmExit e;
+  e.kind = ExitKind::Debug;
+  e.code = vector;
+  return e;
+}
+
+TEST(VcpuGroup, ADebugStopIsServedWithTheOtherVcpusParkedThenTheVmGoesOn) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(3);
+  vcpus[1].script.push_back(debug_exit(3));      // vCPU 1 hits an int3,
+  vcpus[1].out(abi::kIsaDebugExitPort, 9);       // then, resumed, exits 9
+  ScriptedDebugger dbg;
+  dbg.vcpus = &vcpus;
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.attach_debugger(&dbg);
+  group.start();
+  RunResult r = group.run(nullptr);
+  EXPECT_EQ(r.status, 9);
+  ASSERT_EQ(dbg.stops.size(), 1u);
+  EXPECT_EQ(dbg.stops[0], 1u);
+  // Served only once vCPUs 0 and 2 were kicked out and parked.
+  EXPECT_EQ(dbg.kicks_seen[0], 2);
+  // Each vCPU brings its guest debug up to date before every entry.
+  EXPECT_GE(dbg.prepares.load(), 4);
+}
+
+TEST(VcpuGroup, GdbsKillEndsTheVmWith137) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(2);
+  vcpus[0].script.push_back(debug_exit(1));
+  vcpus[0].out(abi::kIsaDebugExitPort, 9);  // never reached
+  ScriptedDebugger dbg;
+  dbg.vcpus = &vcpus;
+  dbg.verdict = gdbstub::Verdict::Kill;
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.attach_debugger(&dbg);
+  group.start();
+  RunResult r = group.run(nullptr);
+  EXPECT_EQ(r.status, kKilledStatus);
+  EXPECT_TRUE(r.stop_message.empty());
+  EXPECT_EQ(vcpus[0].script.size(), 1u);
+}
+
+TEST(VcpuGroup, DebugExitsOnEveryVcpuAtOnceNeitherDeadlockNorLeaveOneParked) {
+  // Each vCPU stops; one may find another serving and be dropped (its int3
+  // would hit again). Either way the VM goes on to its exit.
+  for (int round = 0; round < 50; ++round) {
+    Fixture f;
+    std::vector<ScriptedVcpu> vcpus(4);
+    for (auto& v : vcpus) v.script.push_back(debug_exit(3));
+    vcpus[2].out(abi::kIsaDebugExitPort, 5);
+    ScriptedDebugger dbg;
+    dbg.vcpus = &vcpus;
+    BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+    group.attach_debugger(&dbg);
+    group.start();
+    RunResult r = group.run(nullptr);
+    EXPECT_EQ(r.status, 5);
+    EXPECT_GE(dbg.stops.size(), 1u);
+    EXPECT_LE(dbg.stops.size(), 4u);
+  }
+}
+
+TEST(VcpuGroup, AStopAllWhileAVcpuWaitsForOthersToParkEndsTheVm) {
+  // vCPU 1 does not leave KVM_RUN when kicked, so vCPU 0's stop waits for it
+  // to park: the deadline still ends the VM, and the stop is not served.
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(2);
+  vcpus[0].script.push_back(debug_exit(3));
+  vcpus[1].ignore_kicks = 1;
+  ScriptedDebugger dbg;
+  dbg.vcpus = &vcpus;
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.attach_debugger(&dbg);
+  group.start();
+  Watchdog watchdog;
+  watchdog.start(monotonic_ns() + 50 * 1000000, [&group] {
+    RunResult r;
+    r.status = 124;
+    r.deadline = true;
+    group.stop_all(r);
+  });
+  RunResult r = group.run(nullptr);
+  EXPECT_EQ(r.status, 124);
+  EXPECT_TRUE(r.deadline);
+  EXPECT_EQ(dbg.stops.size(), 0u);
 }
 
 TEST(Watchdog, CancelComesFirstAndNothingFires) {
