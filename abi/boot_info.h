@@ -41,9 +41,10 @@ enum BootFlags : uint32_t {
   // -t: the program's terminal mode changes (TCSETS*) reach the host
   // terminal, and the original modes come back when the run ends.
   kBootTty = 1u << 2,
-  // --gdb PORT (process platform): gdb_fd is a connected socket to gdb; the
+  // --gdb PORT. Process platform: gdb_fd is a connected socket to gdb; the
   // core serves the GDB remote protocol on it and stops the program at its
-  // first instruction.
+  // first instruction. mote's KVM monitor: the monitor serves gdb, and the
+  // kernel tells it where the program starts (HcDebugProgram) just before.
   kBootGdb = 1u << 3,
   // Self-test (tests only): once the sandbox is up, the core itself makes a
   // host call outside its allowlist; the platform must kill the process.

@@ -163,9 +163,6 @@ int cmd_run(const std::vector<std::string>& args) {
                    choice.reason.c_str());
   }
 
-  if (opts->gdb_port && opts->platform == mote::cli::Platform::Kvm)
-    return fail("--gdb is not supported on the kvm platform yet");
-
   if (opts->tty) {
     if (!isatty(0)) return fail("-t: standard input is not a terminal");
     if (opts->platform == mote::cli::Platform::Kvm)

@@ -10,6 +10,7 @@
 
 #include "abi/boot_info.h"
 #include "monitor/process/launch.h"
+#include "monitor/util/gdb_listen.h"
 #include "monitor/util/seccomp.h"
 #include "monitor/vm/machine.h"
 
@@ -48,6 +49,13 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   std::vector<uint8_t> blob = launch::make_boot_blob(o, p, error, shares.share_count() ? 0 : -1,
                                                      net ? &blob_net : nullptr);
   if (blob.empty()) return -1;
+  if (o.gdb_port) {
+    // The monitor serves gdb; the kernel says where the program starts.
+    abi::BootInfo h;
+    memcpy(&h, blob.data(), sizeof h);
+    h.flags |= abi::kBootGdb;
+    memcpy(blob.data(), &h, sizeof h);
+  }
   if (!o.selftest.empty()) {
     // The kernel's platform self-tests instead of the program.
     abi::BootInfo h;
@@ -75,6 +83,12 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   cfg.sandbox = !o.no_sandbox;
   cfg.cpus = o.cpus;
   cfg.timeout_ms = o.timeout_ms;
+  if (o.gdb_port) {
+    // Waited for once the VM is set up, as `mote run --gdb` does elsewhere.
+    uint16_t port = o.gdb_port;
+    cfg.gdb_connect = [port](std::string* err) { return launch::accept_gdb(port, err); };
+    cfg.gdb_at_program = true;
+  }
   if (o.no_sandbox) sandbox::warn_unsandboxed();
   cfg.ram_bytes = o.mem_bytes + kOverheadBytes + ((size + 0xfff) & ~uint64_t(0xfff));
   if (net) {

@@ -103,13 +103,23 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
   for (int fd : fds.vcpus) vcpus.push_back(u(fd));
   p.rules.push_back({__NR_ioctl, {{0, vcpus}, {1, {u(KVM_RUN), u(KVM_GET_REGS)}}}});
   std::vector<uint32_t> readable{u(fds.in)}, writable{u(fds.out), u(fds.err)};
+  if (fds.gdb >= 0) {
+    p.rules.push_back({__NR_ioctl, {{0, vcpus},
+                                    {1, {u(KVM_GET_SREGS), u(KVM_GET_FPU), u(KVM_SET_REGS), u(KVM_SET_FPU),
+                                         u(KVM_SET_GUEST_DEBUG)}}}});
+    for (int fd : {fds.gdb, fds.gdb_wake}) {
+      if (fd < 0) continue;
+      readable.push_back(u(fd));
+      writable.push_back(u(fd));
+    }
+  }
   if (fds.net >= 0) {
     for (int fd : {fds.net, fds.net_wake}) {
       readable.push_back(u(fd));
       writable.push_back(u(fd));
     }
-    p.rules.push_back({__NR_poll, {}});
   }
+  if (fds.net >= 0 || fds.gdb >= 0) p.rules.push_back({__NR_poll, {}});
   p.rules.push_back({__NR_read, {{0, readable}}});
   p.rules.push_back({__NR_write, {{0, writable}}});
   p.rules.push_back({__NR_clock_gettime, {}});
@@ -121,7 +131,7 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
     p.rules.push_back({__NR_sendto, {{0, socks}}});
     p.rules.push_back({__NR_recvfrom, {{0, socks}}});
   }
-  if (fds.net >= 0 || fds.vcpus.size() > 1 || fds.threads) {
+  if (fds.net >= 0 || fds.vcpus.size() > 1 || fds.threads || fds.gdb >= 0) {
     // Threads: locks, the vCPUs' kick (to this process only) and the
     // threads' end.
     p.rules.push_back({__NR_futex, {}});

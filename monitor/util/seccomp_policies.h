@@ -33,7 +33,9 @@ Policy net_helper_policy(int status_fd);
 // eventfd (read, write, poll), KVM_IRQ_LINE on the VM fd, each share
 // server's socket (send, recv); with threads (several vCPUs, or the
 // network's receive thread), their own calls (futex for the locks, tgkill
-// to kick a vCPU thread, and what glibc's thread end makes).
+// to kick a vCPU thread, and what glibc's thread end makes); with --gdb,
+// the debug ioctls on the vCPU fds (registers, FPU, guest debug), the
+// connection to gdb and the ^C watcher's eventfd (read, write, poll).
 struct KvmRunFds {
   std::vector<int> vcpus;
   int in = 0, out = 1, err = 2;
@@ -41,6 +43,8 @@ struct KvmRunFds {
   int net = -1;         // the frame fd
   int net_wake = -1;    // the receive thread's eventfd
   std::vector<int> shares;
+  int gdb = -1;         // --gdb: the connection to gdb
+  int gdb_wake = -1;    // and the ^C watcher's eventfd
   bool threads = false;  // threads besides the vCPUs' and the network's (--timeout's watchdog)
 };
 Policy kvm_run_policy(const KvmRunFds& fds);

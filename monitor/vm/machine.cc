@@ -12,6 +12,7 @@
 
 #include "monitor/boot/entry.h"
 #include "monitor/vm/exit_dispatch.h"
+#include "monitor/vm/gdb/vcpus.h"
 #include "monitor/vm/kvm.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/virtio/net.h"
@@ -116,12 +117,33 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   ExitDispatcher dispatcher(*mem, config.console);
   Devices devices(*mem, *vm, config);
   dispatcher.attach_devices(&devices.bus, &devices.fault);
-  // Threads (vCPUs after the first, virtio-net's receive side) are started
-  // and running before the filter goes in (VcpuGroup::start).
-  const bool threads = vcpus.size() > 1 || devices.net || config.timeout_ms;
+  std::unique_ptr<gdbstub::Stub> stub;
+  std::unique_ptr<gdbstub::VcpuDebugger> debugger;
+  if (config.gdb_connect) {
+    std::string error;
+    int fd = config.gdb_connect(&error);
+    if (fd < 0) return fail(error);
+    stub = std::make_unique<gdbstub::Stub>(*mem, fd);
+    if (config.gdb_at_program) stub->expect_program_entry();
+    dispatcher.attach_debugger(stub.get());
+    debugger = std::make_unique<gdbstub::VcpuDebugger>(*stub, vcpus);
+  }
+  // Threads (vCPUs after the first, virtio-net's receive side, gdb's ^C
+  // watcher) are started and running before the filter goes in
+  // (VcpuGroup::start).
+  const bool threads = vcpus.size() > 1 || devices.net || config.timeout_ms || debugger;
   if (threads) Vcpu::install_kick_handler();
   VcpuGroup group(vcpus, dispatcher);
+  if (debugger) group.attach_debugger(debugger.get());
   group.start();
+  if (debugger) debugger->watch([&group] { group.kick(0); });
+  // The watcher kicks through the group: it ends first, however we leave.
+  struct WatcherEnd {
+    gdbstub::VcpuDebugger* d;
+    ~WatcherEnd() {
+      if (d) d->stop_watching();
+    }
+  } watcher_end{debugger.get()};
   Watchdog watchdog;
   if (config.timeout_ms) {
     int64_t deadline = monotonic_ns() + int64_t(config.timeout_ms + kTimeoutGraceMs) * 1000000;
@@ -156,11 +178,20 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
     }
     fds.shares = config.share_fds;
     fds.threads = threads;
+    if (stub) {
+      fds.gdb = stub->fd();
+      fds.gdb_wake = debugger->wake_fd();
+    }
     if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) return fail(error);
     sandbox::test_escape_if_asked("kvm");
   }
+  if (debugger && debugger->start() == gdbstub::Verdict::Kill) {
+    group.stop_all(RunResult{kKilledStatus, {}});
+  }
   report.result = group.run(&report.times);
   watchdog.cancel();
+  // gdb hears how it ended (unless it ended it: kill).
+  if (stub && report.result.status != kKilledStatus) stub->on_exit(report.result.status);
   if (devices.net) devices.net->stop();  // before the vCPUs and RAM go
   return report;
 }

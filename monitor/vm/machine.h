@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,6 +46,13 @@ struct MachineConfig {
   uint8_t net_mac[6] = {};
   uint16_t net_mtu = 0;
   std::vector<int> share_fds;
+  // --gdb (monitor/vm/gdb/stub.h): called once the VM is set up (so a host
+  // without KVM fails before anyone waits for gdb), for the connection to
+  // gdb (-1 with a message in *error: setup fails with it). The first stop
+  // is the program's entry (the kernel's DebugProgram hypercall) when
+  // gdb_at_program, else the VM's first instruction.
+  std::function<int(std::string* error)> gdb_connect;
+  bool gdb_at_program = false;
 };
 
 // CLOCK_MONOTONIC when each setup step ended (for --timing and the bench).

@@ -78,6 +78,7 @@ Fixture& fixture() {
     if (write(c.in, in.data(), in.size()) != ssize_t(in.size())) abort();
     auto* f = new Fixture{std::move(*mem), c, ram, nullptr};
     f->stub = std::make_unique<vm::gdbstub::Stub>(f->mem, -1);
+    f->stub->expect_program_entry();  // each DebugProgram arms the entry breakpoint
     return f;
   }();
   return *f;

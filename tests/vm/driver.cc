@@ -29,7 +29,7 @@ int64_t clock_ns(clockid_t c) {
 void usage() {
   std::fprintf(stderr,
                "usage: mote-vm-test [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] [--virtio-net]\n"
-               "                    [--gdb PORT] KERNEL_ELF\n");
+               "                    [--gdb PORT [--gdb-at-program]] KERNEL_ELF\n");
 }
 
 // "VmHWM:  1234 kB" -> 1234.
@@ -58,6 +58,8 @@ bool parse_options(int argc, char** argv, DriverOptions* out) {
       out->page_1g = true;
     } else if (a == "--show-cpuid") {
       out->show_cpuid = true;
+    } else if (a == "--gdb-at-program") {
+      out->gdb_at_program = true;
     } else if (a == "--virtio-net") {
       out->virtio_net = true;
     } else if (a == "--gdb" && i + 1 < argc) {

@@ -3,14 +3,16 @@
 // without a usable KVM). Both boot a test kernel with the direct 64-bit entry.
 //
 //   DRIVER [--timing] [--since-ns NS] [--mem MIB] [--page-1g] [--show-cpuid] [--virtio-net]
-//          [--gdb PORT] KERNEL_ELF
+//          [--gdb PORT [--gdb-at-program]] KERNEL_ELF
 //
 // --virtio-net gives the guest the monitor's virtio-net device (slot 0) on one
 // end of a socket pair; after the run, each frame it sent is printed on
 // stdout as "frame: BYTES" (printable bytes as they are, others as \xNN).
 //
 // --gdb PORT waits for gdb on 127.0.0.1:PORT and serves it from the first
-// instruction on (the monitor's stub, monitor/vm/gdb/stub.h).
+// instruction on (the monitor's stub, monitor/vm/gdb/stub.h); with
+// --gdb-at-program, from where the kernel's DebugProgram hypercall says
+// the program starts (as `mote run --platform kvm --gdb` does).
 //
 // Exit status: the guest's status; 125 when the monitor stopped the VM or
 // could not start it (one "mote: ..." line on stderr); 77 with a "SKIP: ..."
@@ -38,6 +40,7 @@ struct DriverOptions {
   int64_t since_realtime_ns = 0;  // when the caller spawned us (CLOCK_REALTIME), 0 = main()
   bool virtio_net = false;
   uint16_t gdb_port = 0;
+  bool gdb_at_program = false;
 };
 
 // --virtio-net: the frame socket pair (device end, the test's end), made

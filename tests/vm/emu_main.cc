@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
       return vm::kStopStatus;
     }
     stub = std::make_unique<vm::gdbstub::Stub>(*mem, fd);
+    if (opts.gdb_at_program) stub->expect_program_entry();
+    dispatcher.attach_debugger(stub.get());
   }
   vm::RunTimes times;
   auto result = vmtest::run_emulated(*mem, *entry, dispatcher, &times,

@@ -25,6 +25,7 @@ struct Session {
   vm::gdbstub::Stub* stub = nullptr;
   std::optional<vm::gdbstub::StopKind> debug_stop;
   std::optional<uint64_t> exec_breakpoint;
+  uint64_t generation = 0;  // the stub's config generation exec_breakpoint is from
   uint64_t start_rip = 0;  // where this uc_emu_start began: a breakpoint there is behind us (RF)
   bool first_insn = true;
 };
@@ -124,6 +125,11 @@ void on_code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
   auto* s = static_cast<Session*>(user);
   bool first = s->first_insn;
   s->first_insn = false;
+  // A hypercall (DebugProgram) may have armed it since this run began.
+  if (uint64_t gen = s->stub->config_generation(); gen != s->generation) {
+    s->generation = gen;
+    s->exec_breakpoint = s->stub->debug_config(0).exec_breakpoint;
+  }
   if (s->exec_breakpoint && address == *s->exec_breakpoint && !(first && address == s->start_rip)) {
     s->debug_stop = vm::gdbstub::StopKind::Entry;
     uc_emu_stop(uc);
@@ -224,7 +230,7 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
     return uc_failure("mapping the higher-half alias", err);
   if ((err = load_entry_state(uc, entry))) return uc_failure("loading the entry state", err);
 
-  Session s{&dispatcher, times, std::nullopt, nullptr, std::nullopt, std::nullopt, 0, true};
+  Session s{&dispatcher, times, std::nullopt, nullptr, std::nullopt, std::nullopt, 0, 0, true};
   uc_hook h;
   if ((err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_out), &s, 1, 0, UC_X86_INS_OUT)) ||
       (err = uc_hook_add(uc, &h, UC_HOOK_INSN, reinterpret_cast<void*>(on_in), &s, 1, 0, UC_X86_INS_IN)) ||
@@ -249,6 +255,7 @@ vm::Expected<vm::RunResult> run_emulated(const vm::GuestMemory& mem, const boot:
     uc_reg_read(uc, UC_X86_REG_RIP, &rip);
     s.debug_stop.reset();
     s.exec_breakpoint = cfg.exec_breakpoint;
+    s.generation = stub ? stub->config_generation() : 0;
     s.start_rip = rip;
     s.first_insn = true;
     err = uc_emu_start(uc, rip, 0, 0, cfg.single_step ? 1 : 0);

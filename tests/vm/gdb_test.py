@@ -5,15 +5,21 @@ the emulated CPU (mote-vm-emu) where KVM cannot run it.
 
     gdb_test.py --driver build/mote-vm-emu --kernel build/tests/vm/guest/gdb.elf
 
-The kernel sums 1..10 into %rbx, stores it at `result` (at `counted`), loads
-it back into %rax and exits with it. Each session checks what gdb sees and
-that what it changes reaches the guest, through the exit status:
-  - the first stop is the kernel's first instruction; a breakpoint at
+The kernel tells the monitor where its "program" starts (the DebugProgram
+hypercall, with an initial stack and auxiliary vector, as the mote kernel
+does), jumps there, sums 1..10 into %rbx, stores it at `result` (at
+`counted`), loads it back into %rax and exits with it. Each session checks
+what gdb sees and that what it changes reaches the guest, through the exit
+status:
+  - with --gdb-at-program the first stop is the program's entry (the
+    monitor's execute breakpoint), and `info auxv` shows its AT_ENTRY;
+  - otherwise it is the kernel's first instruction; a breakpoint at
     `counted` is hit with %rbx = 55; stepi moves by one instruction; memory
     reads through the guest's page tables show the stored 55; a write to
     `result` changes the status to 42;
   - a register write (%rbx = 7) at the breakpoint changes the status to 7;
-  - single steps from the start walk the loop instruction by instruction;
+  - single steps from the program's entry walk the loop instruction by
+    instruction;
   - `info threads` lists the vCPU; `detach` lets the guest run on (55);
     `kill` ends the VM (137); gdb going away lets the guest run on (55).
 Every wait has a timeout. Exit 77 (SKIP) without gdb, or when the driver
@@ -56,10 +62,11 @@ def wait_listening(proc, timeout):
     return False, seen
 
 
-def session(driver, kernel, cmds, gdb_kill=False):
+def session(driver, kernel, cmds, gdb_kill=False, at_program=False):
     """(gdb output, driver stderr, driver status) for one gdb session."""
     port = free_port()
-    proc = subprocess.Popen([driver, "--gdb", str(port), kernel], stdin=subprocess.DEVNULL,
+    extra = ["--gdb-at-program"] if at_program else []
+    proc = subprocess.Popen([driver, "--gdb", str(port), *extra, kernel], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         ok, err = wait_listening(proc, 30)
@@ -105,7 +112,7 @@ def main():
         return 77
     check = Checks()
     try:
-        def run(name, cmds, **kw):
+        def run(name, cmds, **kw):  # noqa: ARG001 (name: for reading)
             gout, err, rc = session(a.driver, a.kernel, cmds, **kw)
             return gout, rc, f"\n--- gdb:\n{gout}\n--- driver stderr:\n{err}\n--- status {rc}"
 
@@ -127,9 +134,18 @@ def main():
         check("a register write at the breakpoint reaches the guest (status 7)",
               rc == 7 and "exited with code 07" in gout, d)
 
+        gout, rc, d = run("entry", ["print $pc == program", "print/x (long) &program", "info auxv",
+                                    "continue"], at_program=True)
+        entry = re.search(r"\$2 = (0x[0-9a-f]+)", gout)
+        check("with the entry breakpoint, the first stop is the program's entry", "$1 = 1" in gout, d)
+        check("info auxv reads the program's auxiliary vector (AT_ENTRY)",
+              entry is not None and re.search(r"AT_ENTRY\s.*" + entry.group(1) + r"\b", gout) is not None, d)
+        check("the program then runs to its exit (55)", rc == 55, d)
+
         gout, rc, d = run("steps", ["stepi", "stepi", "print $pc == loop", "print $rcx", "stepi 4",
-                                    "print $pc == loop", "print $rbx", "print $rcx", "continue"])
-        check("two single steps from the start reach the loop with %rcx = 1",
+                                    "print $pc == loop", "print $rbx", "print $rcx", "continue"],
+                          at_program=True)
+        check("two single steps from the program's entry reach the loop with %rcx = 1",
               "$1 = 1" in gout and "$2 = 1" in gout, d)
         check("four more steps make one loop turn (back at loop, %rbx = 1, %rcx = 2)",
               "$3 = 1" in gout and "$4 = 1" in gout and "$5 = 2" in gout, d)

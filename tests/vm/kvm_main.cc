@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "monitor/util/gdb_listen.h"
 #include "monitor/vm/machine.h"
 #include "tests/vm/driver.h"
 
@@ -26,6 +27,11 @@ int main(int argc, char** argv) {
     config.net_fd = frames[0];
     const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
     std::copy(mac, mac + 6, config.net_mac);
+  }
+  if (opts.gdb_port) {
+    uint16_t port = opts.gdb_port;
+    config.gdb_connect = [port](std::string* error) { return launch::accept_gdb(port, error); };
+    config.gdb_at_program = opts.gdb_at_program;
   }
   auto report = vm::run_machine(config);
   if (opts.virtio_net && report.ok()) vmtest::print_frames(frames[1]);

@@ -54,6 +54,7 @@ void uart_write(u16 base, const char* s, usize n) {
 abi::HcConsoleWrite g_hc_write;
 abi::HcConsoleRead g_hc_read;
 abi::HcExit g_hc_exit;
+abi::HcDebugProgram g_hc_debug;
 // Hypercall buffers go through here: their physical address must be below
 // 4 GiB and known, and the caller's buffer may be anywhere (the program's
 // memory, a kernel stack in the core region).
@@ -147,6 +148,12 @@ bool console_status_line(const char* s, usize n) {
   if (g_host == Host::MoteMonitor || !g_com3) return false;
   uart_write(kCom3, s, n);
   return true;
+}
+
+void debug_program(u64 rip, u64 rsp) {
+  if (g_host != Host::MoteMonitor) return;
+  g_hc_debug = abi::HcDebugProgram{rip, rsp};
+  outl(abi::hypercall_port(abi::Hypercall::DebugProgram), u32(virt_to_phys(&g_hc_debug)));
 }
 
 void vm_exit(int status) {

@@ -18,5 +18,8 @@ void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // A line on the launcher's status channel (QEMU: COM3); false without one.
 bool console_status_line(const char* s, usize n);
 [[noreturn]] void vm_exit(int status);
+// --gdb on mote's monitor (kBootGdb): tells the monitor's gdb stub where the
+// program starts (HcDebugProgram), just before it does. Nothing elsewhere.
+void debug_program(u64 rip, u64 rsp);
 
 }  // namespace mote::kvm

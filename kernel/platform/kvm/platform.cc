@@ -436,6 +436,7 @@ void enter_program(const EntryState& s) {
     kprintf("mote-bootstats: tsc at kernel entry %lu, at program entry %lu, %lu frames\n",
             (unsigned long)entry_tsc, (unsigned long)rdtsc(), (unsigned long)kvm::g_frames_allocated);
   }
+  if (g_vm.boot->flags & abi::kBootGdb) kvm::debug_program(s.rip, s.rsp);
   mote_vm_enter(s.rip, s.rsp);
 }
 

@@ -63,6 +63,7 @@ class Stub::Target final : public mote::gdb::Target {
     if (thread_alive(tid)) s_.step_cpu_ = tid - 1;
   }
   bool auxv(u64* addr, u64* len) override {
+    if (!s_.auxv_len_ && s_.entry_rsp_) s_.find_auxv(s_.entry_rsp_);
     *addr = s_.auxv_;
     *len = s_.auxv_len_;
     return s_.auxv_len_ != 0;
@@ -82,8 +83,10 @@ Stub::Stub(const GuestMemory& mem, int fd) : mem_(mem) {
 void Stub::program_starts(uint64_t rip, uint64_t rsp) {
   std::lock_guard<std::mutex> g(config_mu_);
   if (!server_.active) return;
-  entry_ = rip;
   entry_rsp_ = rsp;
+  auxv_len_ = 0;  // found again, on this stack, when gdb asks
+  if (!wait_entry_) return;
+  entry_ = rip;
   ++generation_;
 }
 
@@ -187,14 +190,9 @@ Verdict Stub::on_stop(Cpus& cpus, size_t cpu, StopKind kind, bool pc_after_int3)
   cr3_ = regs_[cpu]->cr3;
   StopInfo info{int(cpu) + 1, kSigTrap, false};
   if (kind == StopKind::Entry) {
-    uint64_t rsp;
-    {
-      std::lock_guard<std::mutex> g(config_mu_);
-      entry_.reset();
-      wait_entry_ = false;
-      rsp = entry_rsp_;
-    }
-    find_auxv(rsp);
+    std::lock_guard<std::mutex> g(config_mu_);
+    entry_.reset();
+    wait_entry_ = false;
   }
   if (kind == StopKind::Interrupt) info.sig = kSigInt;
   if (kind == StopKind::Breakpoint) {

@@ -78,7 +78,9 @@ class Stub {
   void expect_program_entry() { wait_entry_ = true; }
   bool waiting_for_entry() const { return wait_entry_; }
   // The hypercall: the program starts at `rip` with its initial stack at
-  // `rsp` (argc, argv, envp, auxv, as Linux lays it out).
+  // `rsp` (argc, argv, envp, auxv, as Linux lays it out). Arms the entry
+  // breakpoint when the first stop waits for it; the auxiliary vector is
+  // read from that stack when gdb asks.
   void program_starts(uint64_t rip, uint64_t rsp);
 
   // All vCPUs are stopped; `cpu` stopped for `kind` with its register pc at

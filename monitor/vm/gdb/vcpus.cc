@@ -21,13 +21,17 @@ VcpuDebugger::VcpuDebugger(Stub& stub, std::vector<Vcpu>& vcpus)
     : stub_(stub), vcpus_(vcpus), applied_(vcpus.size(), std::numeric_limits<uint64_t>::max()) {}
 
 VcpuDebugger::~VcpuDebugger() {
+  stop_watching();
+  if (wake_ >= 0) close(wake_);
+}
+
+void VcpuDebugger::stop_watching() {
   quit_ = true;
   if (wake_ >= 0) {
     uint64_t one = 1;
     (void)!write(wake_, &one, sizeof one);
   }
   if (watcher_.joinable()) watcher_.join();
-  if (wake_ >= 0) close(wake_);
 }
 
 Verdict VcpuDebugger::start() {

@@ -30,6 +30,9 @@ class VcpuDebugger final : public DebugHooks, private Cpus {
   // Starts the ^C watcher (before the seccomp filter goes in); `kick`
   // interrupts vCPU 0.
   void watch(std::function<void()> kick);
+  // Ends the watcher (before what `kick` uses goes away).
+  void stop_watching();
+  int wake_fd() const { return wake_; }
 
   bool is_stop(const VmExit& exit) override;
   Verdict stop(size_t cpu, const VmExit& exit) override;

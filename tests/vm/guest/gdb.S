@@ -1,9 +1,13 @@
-/* A kernel for the monitor's gdb stub (tests/vm/gdb_test.py): gdb breaks at
-   `counted`, reads and writes registers and memory, single-steps and lets it
-   exit with the status in `result` (which gdb may have changed). Sums
-   1..10 into %rbx with a loop, so stepping has something to see.
-   Identity-linked; only mov/add/cmp/jcc/out, as in hypercall.inc. */
+/* A kernel for the monitor's gdb stub (tests/vm/gdb_test.py). It first tells
+   the monitor where "the program" starts (the DebugProgram hypercall, as the
+   mote kernel does under --gdb), with an initial stack holding argc, argv,
+   envp and an auxiliary vector, then jumps there. The program sums 1..10
+   into %rbx with a loop (something to step through), stores it at `result`
+   (at `counted`, where gdb breaks), loads it back and exits with it, so
+   what gdb changes shows in the exit status.
+   Identity-linked; only mov/add/cmp/jcc/jmp/out, as in hypercall.inc. */
 #define KERNEL_OFFSET 0
+#define HC_DEBUG_PROGRAM 3
 #include "hypercall.inc"
 
   .data
@@ -13,10 +17,25 @@ result:
   .quad 0
 exit_call:
   .long 0, 0
+debug_call:
+  .quad program, initial_stack     /* HcDebugProgram: rip, rsp */
+initial_stack:
+  .quad 1, argv0, 0                /* argc, argv[0], end of argv */
+  .quad 0                          /* end of envp */
+  .quad 9, program                 /* AT_ENTRY */
+  .quad 6, 4096                    /* AT_PAGESZ */
+  .quad 0, 0                       /* AT_NULL */
+argv0:
+  .asciz "gdb-test-program"
 
   .text
   .globl _start
 _start:
+  HYPERCALL HC_DEBUG_PROGRAM, debug_call
+  jmp program
+
+  .globl program
+program:
   mov $0, %rbx
   mov $1, %rcx
   .globl loop
