@@ -321,6 +321,9 @@ int cmd_sandbox_report() {
   full.net = 12;
   full.net_wake = 13;
   full.shares = {14, 15};
+  sb::KvmRunFds gdb = plain;
+  gdb.gdb = 16;
+  gdb.gdb_wake = 17;
   const struct {
     const char* name;
     sb::Policy policy;
@@ -330,6 +333,7 @@ int cmd_sandbox_report() {
       {"mote-net", sb::net_helper_policy(4)},
       {"kvm-run-loop", sb::kvm_run_policy(plain)},
       {"kvm-run-loop-2-vcpus-net-2-shares", sb::kvm_run_policy(full)},
+      {"kvm-run-loop-gdb", sb::kvm_run_policy(gdb)},
   };
   for (const auto& r : rows)
     std::printf("%s calls=%zu bpf=%zu\n", r.name, r.policy.distinct_calls(),

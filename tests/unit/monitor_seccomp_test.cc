@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <linux/kvm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,12 @@ TEST(MonitorSeccomp, AllowlistSizes) {
   KvmRunFds shares = kvm_fds();
   shares.shares = {10};
   EXPECT_EQ(kvm_run_policy(shares).distinct_calls(), 12u);
+  // --gdb: the debug ioctls (one rule), the socket and the ^C watcher
+  // (a thread: poll on its eventfd and the socket).
+  KvmRunFds gdb = kvm_fds();
+  gdb.gdb = 8;
+  gdb.gdb_wake = 9;
+  EXPECT_EQ(kvm_run_policy(gdb).distinct_calls(), 17u);
   // What waits for the core and the share server on the process platform.
   EXPECT_EQ(supervisor_policy(100, 101, 99).distinct_calls(), 10u);
   EXPECT_EQ(compile(supervisor_policy(100, 101, 99)).size(), 46u);
@@ -158,6 +165,20 @@ TEST(MonitorSeccomp, ArgumentTests) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
   err.clear();
   st = in_child(kvm_run_policy(kvm_fds()), [] { syscall(SYS_ioctl, 7, 0x5401, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  // --gdb: the debug ioctls on the vCPU fds, never KVM_SET_SREGS (which
+  // could change the guest's paging or privilege under the stub).
+  KvmRunFds gdb = kvm_fds();
+  gdb.gdb = 8;
+  gdb.gdb_wake = 9;
+  err.clear();
+  st = in_child(kvm_run_policy(gdb), [] { syscall(SYS_ioctl, 7, KVM_SET_GUEST_DEBUG, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
+  err.clear();
+  st = in_child(kvm_run_policy(gdb), [] { syscall(SYS_ioctl, 7, KVM_SET_SREGS, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  err.clear();
+  st = in_child(kvm_run_policy(kvm_fds()), [] { syscall(SYS_ioctl, 7, KVM_SET_GUEST_DEBUG, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // mote-net's openat: read-only, never creating.
   err.clear();

@@ -1,4 +1,4 @@
-// The GDB remote serial protocol's wire format (gdb_remote.h). See the GDB
+// The GDB remote serial protocol's wire format (wire.h). See the GDB
 // manual, appendix "Remote Serial Protocol": Overview (packets, acks,
 // escapes) and "Register Packet Format".
 #include "kernel/lib/gdb/wire.h"
