@@ -25,6 +25,7 @@ enum class Hypercall : uint16_t {
   Exit = 1,          // HcExit: never returns
   ConsoleRead = 2,   // HcConsoleRead
   DebugProgram = 3,  // HcDebugProgram: with kBootGdb, just before the program's first instruction
+  StartCpu = 4,      // HcStartCpu: an application processor, straight in 64-bit mode
   Count,
 };
 
@@ -52,6 +53,19 @@ struct HcConsoleRead {
 struct HcDebugProgram {
   uint64_t rip;      // IN: the program's entry point (virtual)
   uint64_t rsp;      // IN: its initial stack pointer (virtual): argc, argv, envp, auxv
+};
+
+// The kernel starts application processor `apic_id` (= its vCPU index on
+// mote's monitor) at `rip`, in the direct entry's 64-bit state (the
+// monitor's boot GDT, page tables, EFER, CR0/CR4; rsp, rdi, rsi as given),
+// instead of INIT/SIPI and a real-mode trampoline. The AP starts
+// asynchronously: the kernel waits for it as after a SIPI.
+struct HcStartCpu {
+  uint32_t apic_id;  // IN
+  uint32_t pad;
+  uint64_t rip;      // IN: a kernel address the boot page tables map
+  uint64_t rsp;      // IN
+  int64_t ret;       // OUT: 0; -EINVAL: no such vCPU, or vCPU 0; -EBUSY: already started
 };
 
 struct HcExit {

@@ -101,7 +101,14 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
   add_memory(p);
   std::vector<uint32_t> vcpus;
   for (int fd : fds.vcpus) vcpus.push_back(u(fd));
-  p.rules.push_back({__NR_ioctl, {{0, vcpus}, {1, {u(KVM_RUN), u(KVM_GET_REGS)}}}});
+  // Several vCPUs: StartCpu sets an application processor's rip/rsp and
+  // makes it runnable (its other registers were set before the filter).
+  std::vector<uint32_t> vcpu_calls{u(KVM_RUN), u(KVM_GET_REGS)};
+  if (fds.vcpus.size() > 1) {
+    vcpu_calls.push_back(u(KVM_SET_REGS));
+    vcpu_calls.push_back(u(KVM_SET_MP_STATE));
+  }
+  p.rules.push_back({__NR_ioctl, {{0, vcpus}, {1, vcpu_calls}}});
   std::vector<uint32_t> readable{u(fds.in)}, writable{u(fds.out), u(fds.err)};
   if (fds.gdb >= 0) {
     p.rules.push_back({__NR_ioctl, {{0, vcpus},

@@ -28,7 +28,8 @@ Policy supervisor_policy(pid_t core, pid_t server, pid_t self);
 Policy net_helper_policy(int status_fd);
 
 // mote's KVM run loop (monitor/vm/machine.cc): KVM_RUN and KVM_GET_REGS on
-// the vCPU fds, the console fds; with devices (monitor/vm/virtio), what
+// the vCPU fds (with several, KVM_SET_REGS and KVM_SET_MP_STATE for
+// StartCpu), the console fds; with devices (monitor/vm/virtio), what
 // they need on their own fds only: the frame fd and the receive thread's
 // eventfd (read, write, poll), KVM_IRQ_LINE on the VM fd, each share
 // server's socket (send, recv); with threads (several vCPUs, or the

@@ -7,6 +7,7 @@
 #include "monitor/vm/exit.h"
 #include "monitor/vm/gdb/stub.h"
 #include "monitor/vm/host_console.h"
+#include "monitor/vm/hypercalls.h"
 #include "monitor/vm/memory.h"
 #include "monitor/vm/uart.h"
 #include "monitor/vm/virtio/mmio.h"
@@ -28,6 +29,8 @@ class ExitDispatcher {
 
   // --gdb: the stub the DebugProgram hypercall informs.
   void attach_debugger(gdbstub::Stub* stub) { debugger_ = stub; }
+  // Several vCPUs: what StartCpu starts.
+  void attach_cpu_starter(CpuStarter* cpus) { cpus_ = cpus; }
 
   Action handle(const VmExit& exit);
   // A device thread's fault, when one was reported (the run loop asks after
@@ -43,6 +46,7 @@ class ExitDispatcher {
   virtio::MmioBus* bus_ = nullptr;
   virtio::GuestFault* fault_ = nullptr;
   gdbstub::Stub* debugger_ = nullptr;
+  CpuStarter* cpus_ = nullptr;
 };
 
 }  // namespace mote::vm

@@ -58,6 +58,14 @@ Action debug_program(const HypercallContext& ctx, uint64_t gpa) {
   return Action::resume();
 }
 
+Action start_cpu(const HypercallContext& ctx, uint64_t gpa) {
+  auto call = ctx.mem.read<abi::HcStartCpu>(gpa);
+  if (!call) return Action::stop(outside_ram("StartCpu", "struct", gpa, sizeof *call, ctx.mem));
+  int64_t ret = ctx.cpus ? ctx.cpus->start_cpu(call->apic_id, call->rip, call->rsp) : -ENOSYS;
+  ctx.mem.write(gpa + offsetof(abi::HcStartCpu, ret), ret);
+  return Action::resume();
+}
+
 Action exit_vm(const HypercallContext& ctx, uint64_t gpa) {
   auto call = ctx.mem.read<abi::HcExit>(gpa);
   if (!call) return Action::stop(outside_ram("Exit", "struct", gpa, sizeof *call, ctx.mem));
@@ -69,6 +77,7 @@ constexpr std::array<HypercallEntry, size_t(abi::Hypercall::Count)> kTable = {{
     {abi::Hypercall::Exit, "Exit", exit_vm},
     {abi::Hypercall::ConsoleRead, "ConsoleRead", console_read},
     {abi::Hypercall::DebugProgram, "DebugProgram", debug_program},
+    {abi::Hypercall::StartCpu, "StartCpu", start_cpu},
 }};
 
 constexpr bool table_in_order() {

@@ -17,10 +17,22 @@ namespace gdbstub {
 class Stub;
 }
 
+// StartCpu's other end: the vCPUs (VcpuGroup).
+class CpuStarter {
+ public:
+  // Starts vCPU `index` at rip/rsp in the direct entry's 64-bit state;
+  // 0, -EINVAL (no such vCPU, or vCPU 0) or -EBUSY (started already).
+  virtual int64_t start_cpu(uint32_t index, uint64_t rip, uint64_t rsp) = 0;
+
+ protected:
+  ~CpuStarter() = default;
+};
+
 struct HypercallContext {
   const GuestMemory& mem;
   const HostConsole& console;
   gdbstub::Stub* debugger = nullptr;  // --gdb
+  CpuStarter* cpus = nullptr;         // several vCPUs (else StartCpu is -ENOSYS)
 };
 
 using HypercallHandler = Action (*)(const HypercallContext& ctx, uint64_t struct_gpa);

@@ -109,8 +109,13 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   auto entry = boot::prepare_direct_boot(*mem, boot);
   if (!entry.ok()) return entry.failure();
   t.guest_loaded = monotonic_ns();
-  auto regs = vcpu->set_entry_state(*entry);
-  if (!regs.ok()) return regs.failure();
+  // The application processors get the same 64-bit state now (the run loop's
+  // filter has no KVM_SET_SREGS); StartCpu later sets rip/rsp and makes one
+  // runnable. Until then each waits in KVM_RUN as for a SIPI.
+  for (Vcpu& v : vcpus) {
+    auto regs = v.set_entry_state(*entry);
+    if (!regs.ok()) return regs.failure();
+  }
   t.registers_set = monotonic_ns();
 
   signal(SIGPIPE, SIG_IGN);
@@ -135,6 +140,10 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   if (threads) Vcpu::install_kick_handler();
   VcpuGroup group(vcpus, dispatcher);
   if (debugger) group.attach_debugger(debugger.get());
+  if (vcpus.size() > 1) {
+    group.set_ap_start([](Vcpu& v, uint64_t rip, uint64_t rsp) { return v.start_at(rip, rsp).ok(); });
+    dispatcher.attach_cpu_starter(&group);
+  }
   group.start();
   if (debugger) debugger->watch([&group] { group.kick(0); });
   // The watcher kicks through the group: it ends first, however we leave.

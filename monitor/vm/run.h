@@ -3,6 +3,7 @@
 // vCPU.
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>
 
 #include <sys/types.h>
@@ -20,6 +21,7 @@
 
 #include "monitor/vm/exit_dispatch.h"
 #include "monitor/vm/gdb/stub.h"
+#include "monitor/vm/hypercalls.h"
 #include "monitor/vm/vcpu.h"
 
 namespace mote::vm {
@@ -68,10 +70,10 @@ std::string stop_message(const std::string& reason, std::optional<uint64_t> rip)
 // scripted vCPUs (tests/vm/unit/vcpu_group_test.cc); the monitor's is
 // VcpuGroup.
 template <typename V>
-class BasicVcpuGroup {
+class BasicVcpuGroup final : public CpuStarter {
  public:
   BasicVcpuGroup(std::vector<V>& vcpus, ExitDispatcher& dispatcher)
-      : vcpus_(vcpus), dispatcher_(dispatcher), tids_(vcpus.size()) {}
+      : vcpus_(vcpus), dispatcher_(dispatcher), tids_(vcpus.size()), starts_(vcpus.size()) {}
   BasicVcpuGroup(const BasicVcpuGroup&) = delete;
   BasicVcpuGroup& operator=(const BasicVcpuGroup&) = delete;
 
@@ -110,6 +112,22 @@ class BasicVcpuGroup {
   // debugger resumes the VM; a debug exit of a vCPU that finds another
   // serving is dropped (an int3 hits again; gdb restarts a step).
   void attach_debugger(DebugHooks* hooks) { debug_ = hooks; }
+  // StartCpu (application processors straight in 64-bit mode): `start`
+  // runs on vCPU i's own thread, out of KVM_RUN (where an AP waiting for a
+  // SIPI blocks), and sets its entry state at rip/rsp and makes it runnable.
+  using ApStart = std::function<bool(V& vcpu, uint64_t rip, uint64_t rsp)>;
+  void set_ap_start(ApStart start) { ap_start_ = std::move(start); }
+  int64_t start_cpu(uint32_t index, uint64_t rip, uint64_t rsp) override {
+    if (!ap_start_ || index == 0 || index >= vcpus_.size()) return -EINVAL;
+    {
+      std::lock_guard<std::mutex> g(start_mu_);
+      if (starts_[index].asked) return -EBUSY;
+      starts_[index] = Start{true, rip, rsp};
+    }
+    if (tids_[index]) vcpus_[index].kick(getpid(), tids_[index]);
+    return 0;
+  }
+
   // From any thread (gdb's ^C): kicks vCPU `i` out of KVM_RUN.
   void kick(size_t i) {
     if (tids_[i]) vcpus_[i].kick(getpid(), tids_[i]);
@@ -137,6 +155,10 @@ class BasicVcpuGroup {
       auto exit = vcpu.run();
       if (t.exits++ == 0) t.first_exit_ns = monotonic_ns();
       if (done_) return;  // another vCPU ended the VM
+      if (exit.ok() && exit->kind == ExitKind::Interrupted && i != 0 && take_start(i, &vcpu)) {
+        if (done_) return;  // it could not start, and ended the VM
+        continue;
+      }
       if (debug_ && exit.ok()) {
         DebugOutcome d = debug_stop(i, *exit);
         if (d == DebugOutcome::Handled) continue;
@@ -157,6 +179,22 @@ class BasicVcpuGroup {
       if (vcpus_.size() > 1) reason += " (vCPU " + std::to_string(i) + ")";
       return finish(i, RunResult{kStopStatus, stop_message(reason, rip)});
     }
+  }
+
+  // A StartCpu for vCPU i (on its own thread): true when one was pending
+  // and done; a start that fails ends the VM.
+  bool take_start(size_t i, V* vcpu) {
+    Start s;
+    {
+      std::lock_guard<std::mutex> g(start_mu_);
+      if (!starts_[i].asked || starts_[i].done) return false;
+      starts_[i].done = true;
+      s = starts_[i];
+    }
+    if (!ap_start_(*vcpu, s.rip, s.rsp))
+      finish(i, RunResult{kStopStatus, stop_message("vCPU " + std::to_string(i) + " could not be started "
+                                                    "(StartCpu)", s.rip)});
+    return true;
   }
 
   enum class DebugOutcome { NotMine, Handled, Kill };
@@ -225,6 +263,14 @@ class BasicVcpuGroup {
   std::atomic<bool> done_{false};
   RunResult result_;
   DebugHooks* debug_ = nullptr;
+  struct Start {
+    bool asked = false;
+    uint64_t rip = 0, rsp = 0;
+    bool done = false;
+  };
+  std::mutex start_mu_;
+  std::vector<Start> starts_;
+  ApStart ap_start_;
   std::mutex debug_mu_;
   std::condition_variable debug_cv_;
   bool halting_ = false;  // a vCPU serves gdb; the others park

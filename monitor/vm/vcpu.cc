@@ -117,6 +117,16 @@ Expected<void> Vcpu::make_runnable() {
   return {};
 }
 
+Expected<void> Vcpu::start_at(uint64_t rip, uint64_t rsp) {
+  kvm_regs regs{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return fail(errno_text("KVM_GET_REGS"));
+  regs.rip = rip;
+  regs.rsp = rsp;
+  regs.rflags = 0x2;  // interrupts off, as the boot CPU's entry
+  if (ioctl(fd_.get(), KVM_SET_REGS, &regs) < 0) return fail(errno_text("KVM_SET_REGS"));
+  return make_runnable();
+}
+
 Expected<kvm_regs> Vcpu::regs() const {
   kvm_regs regs{};
   if (ioctl(fd_.get(), KVM_GET_REGS, &regs) < 0) return fail(errno_text("KVM_GET_REGS"));

@@ -46,6 +46,12 @@ class Vcpu {
   // otherwise wait for INIT/SIPI (machine-notes.md: it blocks forever).
   Expected<void> make_runnable();
 
+  // StartCpu: an application processor whose entry state was set at setup
+  // (set_entry_state, before the first KVM_RUN) starts at rip/rsp:
+  // KVM_GET_REGS + KVM_SET_REGS, then make_runnable. On its own thread,
+  // out of KVM_RUN.
+  Expected<void> start_at(uint64_t rip, uint64_t rsp);
+
   // KVM_RUN until the next exit the monitor must handle. For an I/O or MMIO
   // exit, the exit's data points into kvm_run: an IN's or a read's result
   // goes there before the next run(). EINTR and KVM_EXIT_INTR resume

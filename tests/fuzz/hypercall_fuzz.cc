@@ -180,6 +180,16 @@ NOT_FUZZED void check_call(const Fixture& f, uint16_t number, uint64_t gpa, cons
       if (f.stub->debug_config(0).exec_breakpoint != c.rip) abort();
       return;
     }
+    case abi::Hypercall::StartCpu: {
+      // No vCPUs to start here: -ENOSYS in ret, nothing else touched.
+      abi::HcStartCpu c;
+      if (!in_ram(gpa, sizeof c)) return stopped_cleanly();
+      if (act.kind != Action::Kind::Resume) abort();
+      uint64_t ret_gpa = gpa + offsetof(abi::HcStartCpu, ret);
+      unchanged_except(ram, before, ret_gpa, 8, 0, 0);
+      if (ret_at(ram, ret_gpa) != -ENOSYS) abort();
+      return;
+    }
     case abi::Hypercall::Count:
       break;
   }

@@ -55,6 +55,7 @@ abi::HcConsoleWrite g_hc_write;
 abi::HcConsoleRead g_hc_read;
 abi::HcExit g_hc_exit;
 abi::HcDebugProgram g_hc_debug;
+abi::HcStartCpu g_hc_start;
 // Hypercall buffers go through here: their physical address must be below
 // 4 GiB and known, and the caller's buffer may be anywhere (the program's
 // memory, a kernel stack in the core region).
@@ -154,6 +155,13 @@ void debug_program(u64 rip, u64 rsp) {
   if (g_host != Host::MoteMonitor) return;
   g_hc_debug = abi::HcDebugProgram{rip, rsp};
   outl(abi::hypercall_port(abi::Hypercall::DebugProgram), u32(virt_to_phys(&g_hc_debug)));
+}
+
+i64 start_cpu(u32 apic_id, u64 rip, u64 rsp) {
+  if (g_host != Host::MoteMonitor) return -38;  // ENOSYS
+  g_hc_start = abi::HcStartCpu{apic_id, 0, rip, rsp, -38};
+  outl(abi::hypercall_port(abi::Hypercall::StartCpu), u32(virt_to_phys(&g_hc_start)));
+  return g_hc_start.ret;
 }
 
 void vm_exit(int status) {

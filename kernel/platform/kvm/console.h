@@ -21,5 +21,8 @@ bool console_status_line(const char* s, usize n);
 // --gdb on mote's monitor (kBootGdb): tells the monitor's gdb stub where the
 // program starts (HcDebugProgram), just before it does. Nothing elsewhere.
 void debug_program(u64 rip, u64 rsp);
+// mote's monitor: starts vCPU `apic_id` at `rip` in 64-bit mode on the boot
+// page tables (HcStartCpu); 0, or -errno. Elsewhere -ENOSYS (INIT/SIPI).
+i64 start_cpu(u32 apic_id, u64 rip, u64 rsp);
 
 }  // namespace mote::kvm

@@ -16,6 +16,7 @@
 #include "kernel/platform/kvm/traps.h"
 
 extern "C" mote::u8 mote_ap_trampoline[], mote_ap_trampoline_end[], mote_ap_trampoline_efer[];
+extern "C" char mote_ap_entry64[];
 
 extern "C" {
 // The stack the next AP starts on, and the page tables it switches to (0:
@@ -160,11 +161,22 @@ u32 smp_start(u64 rsdp_phys, u32 hint, u32 want) {
     c->ist_top = ist.value() + 16384;
     sched_prepare_cpu(c);
     u32 before = g_online;
-    send_ipi(g_apic_ids[i], 0x4500);
-    spin(1000000);
-    send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
-    spin(200000);
-    if (g_online == before) send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
+    // mote's monitor starts the AP in 64-bit mode at mote_ap_entry64 (the
+    // boot page tables map it; it switches to mote_ap_cr3 and the stack
+    // above); elsewhere, INIT-SIPI-SIPI and the trampoline get it there.
+    if (host_kind() == Host::MoteMonitor) {
+      i64 r = start_cpu(g_apic_ids[i], reinterpret_cast<u64>(mote_ap_entry64), mote_ap_stack);
+      if (r != 0) {
+        kprintf("mote: vCPU %u did not start (StartCpu: %ld)\n", g_apic_ids[i], long(r));
+        break;
+      }
+    } else {
+      send_ipi(g_apic_ids[i], 0x4500);
+      spin(1000000);
+      send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
+      spin(200000);
+      if (g_online == before) send_ipi(g_apic_ids[i], 0x4600 | u32(kApBase >> 12));
+    }
     u64 start = rdtsc();
     while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && rdtsc() - start < 4000000000ull)
       asm volatile("pause");

@@ -134,6 +134,35 @@ TEST(VmHypercalls, ExitKeepsTheLowEightBitsLikeExit2) {
   }
 }
 
+TEST(VmHypercalls, StartCpuGoesToTheVcpusAndReportsTheirAnswer) {
+  struct Cpus : CpuStarter {
+    uint32_t index = 0;
+    uint64_t rip = 0, rsp = 0;
+    int64_t start_cpu(uint32_t i, uint64_t r, uint64_t s) override {
+      index = i;
+      rip = r;
+      rsp = s;
+      return i == 1 ? 0 : -EINVAL;
+    }
+  } cpus;
+  Fixture f;
+  f.mem.write(kCall, abi::HcStartCpu{1, 0, 0xffffffff80001000, 0xffffffff80200000, -1});
+  EXPECT_EQ(f.call(abi::Hypercall::StartCpu).kind, Action::Kind::Resume);
+  EXPECT_EQ(f.mem.read<abi::HcStartCpu>(kCall)->ret, -ENOSYS);  // one vCPU: nothing to start
+  f.ctx.cpus = &cpus;
+  EXPECT_EQ(f.call(abi::Hypercall::StartCpu).kind, Action::Kind::Resume);
+  EXPECT_EQ(f.mem.read<abi::HcStartCpu>(kCall)->ret, 0);
+  EXPECT_EQ(cpus.index, 1u);
+  EXPECT_EQ(cpus.rip, 0xffffffff80001000u);
+  EXPECT_EQ(cpus.rsp, 0xffffffff80200000u);
+  f.mem.write(kCall, abi::HcStartCpu{7, 0, 0, 0, -1});
+  f.call(abi::Hypercall::StartCpu);
+  EXPECT_EQ(f.mem.read<abi::HcStartCpu>(kCall)->ret, -EINVAL);
+  Action a = f.call(abi::Hypercall::StartCpu, kRam - 8);  // the struct runs past RAM
+  EXPECT_EQ(a.kind, Action::Kind::Stop);
+  EXPECT_NE(a.reason.find("StartCpu: struct"), std::string::npos);
+}
+
 TEST(VmHypercalls, UnknownNumberStops) {
   Fixture f;
   Action a = dispatch_hypercall(f.ctx, 99, kCall);

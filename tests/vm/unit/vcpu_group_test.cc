@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -268,6 +269,74 @@ TEST(VcpuGroup, AStopAllWhileAVcpuWaitsForOthersToParkEndsTheVm) {
   EXPECT_EQ(r.status, 124);
   EXPECT_TRUE(r.deadline);
   EXPECT_EQ(dbg.stops.size(), 0u);
+}
+
+// StartCpu: application processors started straight in 64-bit mode.
+TEST(VcpuGroup, StartCpuStartsTheApOnItsOwnThreadAtTheGivenRipAndRsp) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(2);
+  // vCPU 0: the StartCpu hypercall (one outl of its struct's GPA), then it
+  // waits; vCPU 1 waits, as for a SIPI, until started.
+  constexpr uint64_t kGpa = 0x1000;
+  ASSERT_TRUE(f.mem.write(kGpa, abi::HcStartCpu{1, 0, 0xffffffff80123456, 0xffffffff80200000, -1}));
+  uint32_t gpa32 = kGpa;
+  vcpus[0].data.resize(4);
+  std::memcpy(vcpus[0].data.data(), &gpa32, 4);
+  VmExit hc;
+  hc.kind = ExitKind::Io;
+  hc.io = IoAccess{true, abi::hypercall_port(abi::Hypercall::StartCpu), 4, 1,
+                   std::span<uint8_t>(vcpus[0].data.data(), 4)};
+  vcpus[0].script.push_back(hc);
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  std::atomic<pid_t> started_on{0};
+  uint64_t rip = 0, rsp = 0;
+  group.set_ap_start([&](ScriptedVcpu& v, uint64_t r, uint64_t s) {
+    started_on = gettid();
+    rip = r;
+    rsp = s;
+    v.out(abi::kIsaDebugExitPort, 7);  // the started AP ends the VM with 7
+    return true;
+  });
+  f.dispatcher.attach_cpu_starter(&group);
+  group.start();
+  RunResult r = group.run(nullptr);
+  EXPECT_EQ(r.status, 7);
+  EXPECT_EQ(rip, 0xffffffff80123456u);
+  EXPECT_EQ(rsp, 0xffffffff80200000u);
+  EXPECT_NE(started_on.load(), 0);
+  EXPECT_NE(started_on.load(), gettid());  // not the boot CPU's (this) thread
+  auto call = f.mem.read<abi::HcStartCpu>(kGpa);
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->ret, 0);
+}
+
+TEST(VcpuGroup, StartCpuRefusesVcpu0AnUnknownOneAndASecondStart) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(3);
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  EXPECT_EQ(group.start_cpu(1, 0x1000, 0x2000), -EINVAL);  // no way to start one yet
+  group.set_ap_start([](ScriptedVcpu& v, uint64_t, uint64_t) {
+    v.out(abi::kIsaDebugExitPort, 3);
+    return true;
+  });
+  EXPECT_EQ(group.start_cpu(0, 0x1000, 0x2000), -EINVAL);
+  EXPECT_EQ(group.start_cpu(3, 0x1000, 0x2000), -EINVAL);
+  group.start();
+  EXPECT_EQ(group.start_cpu(2, 0x1000, 0x2000), 0);
+  EXPECT_EQ(group.start_cpu(2, 0x1000, 0x2000), -EBUSY);
+  EXPECT_EQ(group.run(nullptr).status, 3);
+}
+
+TEST(VcpuGroup, AnApThatCannotBeStartedStopsTheVm) {
+  Fixture f;
+  std::vector<ScriptedVcpu> vcpus(2);
+  BasicVcpuGroup<ScriptedVcpu> group(vcpus, f.dispatcher);
+  group.set_ap_start([](ScriptedVcpu&, uint64_t, uint64_t) { return false; });
+  group.start();
+  EXPECT_EQ(group.start_cpu(1, 0xffffffff80001000, 0), 0);
+  RunResult r = group.run(nullptr);
+  EXPECT_EQ(r.status, kStopStatus);
+  EXPECT_EQ(r.stop_message, "VM stopped: vCPU 1 could not be started (StartCpu) at rip 0xffffffff80001000");
 }
 
 TEST(Watchdog, CancelComesFirstAndNothingFires) {
