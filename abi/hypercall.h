@@ -26,6 +26,7 @@ enum class Hypercall : uint16_t {
   ConsoleRead = 2,   // HcConsoleRead
   DebugProgram = 3,  // HcDebugProgram: with kBootGdb, just before the program's first instruction
   StartCpu = 4,      // HcStartCpu: an application processor, straight in 64-bit mode
+  ConsoleTermios = 5,  // HcConsoleTermios: -t, the program's terminal mode change
   Count,
 };
 
@@ -66,6 +67,17 @@ struct HcStartCpu {
   uint64_t rip;      // IN: a kernel address the boot page tables map
   uint64_t rsp;      // IN
   int64_t ret;       // OUT: 0; -EINVAL: no such vCPU, or vCPU 0; -EBUSY: already started
+};
+
+// -t (kBootTty): the program set a console stream's terminal modes
+// (TCSETS/TCSETSW/TCSETSF); the monitor applies them to the host terminal
+// and puts the original ones back when the run ends.
+struct HcConsoleTermios {
+  uint32_t stream;      // IN: 0, 1 or 2
+  uint32_t cmd;         // IN: TCSETS, TCSETSW or TCSETSF (0x5402..0x5404)
+  uint8_t termios[36];  // IN: the kernel's struct termios (c_iflag ... c_cc[19])
+  uint32_t pad;
+  int64_t ret;          // OUT: 0 or -errno (-ENOTTY without -t or for a stream that is no terminal)
 };
 
 struct HcExit {

@@ -163,11 +163,7 @@ int cmd_run(const std::vector<std::string>& args) {
                    choice.reason.c_str());
   }
 
-  if (opts->tty) {
-    if (!isatty(0)) return fail("-t: standard input is not a terminal");
-    if (opts->platform == mote::cli::Platform::Kvm)
-      return fail("-t is not supported on --platform kvm yet");
-  }
+  if (opts->tty && !isatty(0)) return fail("-t: standard input is not a terminal");
 
   // -v: each host directory opened now (a missing one is an error before
   // anything starts); served by this process while the core runs.

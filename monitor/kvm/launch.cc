@@ -83,6 +83,7 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
   cfg.sandbox = !o.no_sandbox;
   cfg.cpus = o.cpus;
   cfg.timeout_ms = o.timeout_ms;
+  cfg.tty = o.tty;
   if (o.gdb_port) {
     // Waited for once the VM is set up, as `mote run --gdb` does elsewhere.
     uint16_t port = o.gdb_port;

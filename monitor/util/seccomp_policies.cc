@@ -132,6 +132,9 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
   p.rules.push_back({__NR_clock_gettime, {}});
   p.rules.push_back({__NR_close, {}});
   if (fds.vm >= 0) p.rules.push_back({__NR_ioctl, {{0, {u(fds.vm)}}, {1, {u(KVM_IRQ_LINE)}}}});
+  if (fds.tty)
+    p.rules.push_back({__NR_ioctl, {{0, {u(fds.in), u(fds.out), u(fds.err)}},
+                                    {1, {u(TCSETS), u(TCSETSW), u(TCSETSF)}}}});
   if (!fds.shares.empty()) {
     std::vector<uint32_t> socks;
     for (int fd : fds.shares) socks.push_back(u(fd));

@@ -36,7 +36,8 @@ Policy net_helper_policy(int status_fd);
 // network's receive thread), their own calls (futex for the locks, tgkill
 // to kick a vCPU thread, and what glibc's thread end makes); with --gdb,
 // the debug ioctls on the vCPU fds (registers, FPU, guest debug), the
-// connection to gdb and the ^C watcher's eventfd (read, write, poll).
+// connection to gdb and the ^C watcher's eventfd (read, write, poll); with
+// -t, the terminal mode ioctls on the console fds.
 struct KvmRunFds {
   std::vector<int> vcpus;
   int in = 0, out = 1, err = 2;
@@ -46,6 +47,7 @@ struct KvmRunFds {
   std::vector<int> shares;
   int gdb = -1;         // --gdb: the connection to gdb
   int gdb_wake = -1;    // and the ^C watcher's eventfd
+  bool tty = false;     // -t: TCSETS, TCSETSW, TCSETSF on the console fds
   bool threads = false;  // threads besides the vCPUs' and the network's (--timeout's watchdog)
 };
 Policy kvm_run_policy(const KvmRunFds& fds);

@@ -51,7 +51,7 @@ Action ExitDispatcher::handle_io(const VmExit& exit) {
     // The contract (abi/hypercall.h): one `outl` of the struct's 32-bit GPA.
     if (!io.out || io.size != 4 || io.count != 1)
       return Action::stop("hypercall port " + hex(io.port) + " needs one 4-byte out (" + describe(exit) + ")");
-    HypercallContext ctx{mem_, console_, debugger_, cpus_};
+    HypercallContext ctx{mem_, console_, debugger_, cpus_, terminal_};
     return dispatch_hypercall(ctx, uint16_t(io.port - abi::kHypercallPortBase), low_bytes(io));
   }
   if (Uart16550::claims(io.port)) return uart_.access(io);

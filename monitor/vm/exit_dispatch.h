@@ -31,6 +31,8 @@ class ExitDispatcher {
   void attach_debugger(gdbstub::Stub* stub) { debugger_ = stub; }
   // Several vCPUs: what StartCpu starts.
   void attach_cpu_starter(CpuStarter* cpus) { cpus_ = cpus; }
+  // -t: where ConsoleTermios's mode changes go.
+  void attach_terminal(HostTerminal* terminal) { terminal_ = terminal; }
 
   Action handle(const VmExit& exit);
   // A device thread's fault, when one was reported (the run loop asks after
@@ -47,6 +49,7 @@ class ExitDispatcher {
   virtio::GuestFault* fault_ = nullptr;
   gdbstub::Stub* debugger_ = nullptr;
   CpuStarter* cpus_ = nullptr;
+  HostTerminal* terminal_ = nullptr;
 };
 
 }  // namespace mote::vm

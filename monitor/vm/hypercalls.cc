@@ -66,6 +66,14 @@ Action start_cpu(const HypercallContext& ctx, uint64_t gpa) {
   return Action::resume();
 }
 
+Action console_termios(const HypercallContext& ctx, uint64_t gpa) {
+  auto call = ctx.mem.read<abi::HcConsoleTermios>(gpa);
+  if (!call) return Action::stop(outside_ram("ConsoleTermios", "struct", gpa, sizeof *call, ctx.mem));
+  int64_t ret = ctx.terminal ? ctx.terminal->set(call->stream, call->cmd, call->termios) : -ENOTTY;
+  ctx.mem.write(gpa + offsetof(abi::HcConsoleTermios, ret), ret);
+  return Action::resume();
+}
+
 Action exit_vm(const HypercallContext& ctx, uint64_t gpa) {
   auto call = ctx.mem.read<abi::HcExit>(gpa);
   if (!call) return Action::stop(outside_ram("Exit", "struct", gpa, sizeof *call, ctx.mem));
@@ -78,6 +86,7 @@ constexpr std::array<HypercallEntry, size_t(abi::Hypercall::Count)> kTable = {{
     {abi::Hypercall::ConsoleRead, "ConsoleRead", console_read},
     {abi::Hypercall::DebugProgram, "DebugProgram", debug_program},
     {abi::Hypercall::StartCpu, "StartCpu", start_cpu},
+    {abi::Hypercall::ConsoleTermios, "ConsoleTermios", console_termios},
 }};
 
 constexpr bool table_in_order() {

@@ -9,6 +9,7 @@
 #include "abi/hypercall.h"
 #include "monitor/vm/action.h"
 #include "monitor/vm/host_console.h"
+#include "monitor/vm/host_terminal.h"
 #include "monitor/vm/memory.h"
 
 namespace mote::vm {
@@ -33,6 +34,7 @@ struct HypercallContext {
   const HostConsole& console;
   gdbstub::Stub* debugger = nullptr;  // --gdb
   CpuStarter* cpus = nullptr;         // several vCPUs (else StartCpu is -ENOSYS)
+  HostTerminal* terminal = nullptr;   // -t (else ConsoleTermios is -ENOTTY)
 };
 
 using HypercallHandler = Action (*)(const HypercallContext& ctx, uint64_t struct_gpa);

@@ -122,6 +122,11 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
   ExitDispatcher dispatcher(*mem, config.console);
   Devices devices(*mem, *vm, config);
   dispatcher.attach_devices(&devices.bus, &devices.fault);
+  std::unique_ptr<HostTerminal> terminal;  // restores the modes as run_machine returns
+  if (config.tty) {
+    terminal = std::make_unique<HostTerminal>(config.console);
+    dispatcher.attach_terminal(terminal.get());
+  }
   std::unique_ptr<gdbstub::Stub> stub;
   std::unique_ptr<gdbstub::VcpuDebugger> debugger;
   if (config.gdb_connect) {
@@ -187,6 +192,7 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
     }
     fds.shares = config.share_fds;
     fds.threads = threads;
+    fds.tty = config.tty;
     if (stub) {
       fds.gdb = stub->fd();
       fds.gdb_wake = debugger->wake_fd();

@@ -53,6 +53,9 @@ struct MachineConfig {
   // gdb_at_program, else the VM's first instruction.
   std::function<int(std::string* error)> gdb_connect;
   bool gdb_at_program = false;
+  // -t: the program's terminal mode changes reach the console's terminals,
+  // whose modes are put back at the end (HostTerminal).
+  bool tty = false;
 };
 
 // CLOCK_MONOTONIC when each setup step ended (for --timing and the bench).

@@ -190,6 +190,16 @@ NOT_FUZZED void check_call(const Fixture& f, uint16_t number, uint64_t gpa, cons
       if (ret_at(ram, ret_gpa) != -ENOSYS) abort();
       return;
     }
+    case abi::Hypercall::ConsoleTermios: {
+      // No terminal here (no -t): -ENOTTY in ret, nothing else touched.
+      abi::HcConsoleTermios c;
+      if (!in_ram(gpa, sizeof c)) return stopped_cleanly();
+      if (act.kind != Action::Kind::Resume) abort();
+      uint64_t ret_gpa = gpa + offsetof(abi::HcConsoleTermios, ret);
+      unchanged_except(ram, before, ret_gpa, 8, 0, 0);
+      if (ret_at(ram, ret_gpa) != -ENOTTY) abort();
+      return;
+    }
     case abi::Hypercall::Count:
       break;
   }

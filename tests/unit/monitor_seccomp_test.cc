@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -179,6 +180,19 @@ TEST(MonitorSeccomp, ArgumentTests) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   err.clear();
   st = in_child(kvm_run_policy(kvm_fds()), [] { syscall(SYS_ioctl, 7, KVM_SET_GUEST_DEBUG, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  // -t: the terminal mode changes on the console fds, nothing else (no
+  // TIOCSTI, which would type into the user's shell).
+  KvmRunFds tty = kvm_fds();
+  tty.tty = true;
+  err.clear();
+  st = in_child(kvm_run_policy(tty), [] { syscall(SYS_ioctl, 0, TCSETS, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << err;
+  err.clear();
+  st = in_child(kvm_run_policy(tty), [] { syscall(SYS_ioctl, 0, TIOCSTI, 0); }, &err);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
+  err.clear();
+  st = in_child(kvm_run_policy(kvm_fds()), [] { syscall(SYS_ioctl, 0, TCSETS, 0); }, &err);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == kForbiddenStatus) << st;
   // mote-net's openat: read-only, never creating.
   err.clear();

@@ -56,6 +56,7 @@ abi::HcConsoleRead g_hc_read;
 abi::HcExit g_hc_exit;
 abi::HcDebugProgram g_hc_debug;
 abi::HcStartCpu g_hc_start;
+abi::HcConsoleTermios g_hc_termios;
 // Hypercall buffers go through here: their physical address must be below
 // 4 GiB and known, and the caller's buffer may be anywhere (the program's
 // memory, a kernel stack in the core region).
@@ -162,6 +163,14 @@ i64 start_cpu(u32 apic_id, u64 rip, u64 rsp) {
   g_hc_start = abi::HcStartCpu{apic_id, 0, rip, rsp, -38};
   outl(abi::hypercall_port(abi::Hypercall::StartCpu), u32(virt_to_phys(&g_hc_start)));
   return g_hc_start.ret;
+}
+
+i64 console_termios(int stream, u32 cmd, const u8* termios) {
+  if (g_host != Host::MoteMonitor) return -38;  // ENOSYS
+  g_hc_termios = abi::HcConsoleTermios{u32(stream), cmd, {}, 0, -38};
+  memcpy(g_hc_termios.termios, termios, sizeof g_hc_termios.termios);
+  outl(abi::hypercall_port(abi::Hypercall::ConsoleTermios), u32(virt_to_phys(&g_hc_termios)));
+  return g_hc_termios.ret;
 }
 
 void vm_exit(int status) {

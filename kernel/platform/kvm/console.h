@@ -24,5 +24,8 @@ void debug_program(u64 rip, u64 rsp);
 // mote's monitor: starts vCPU `apic_id` at `rip` in 64-bit mode on the boot
 // page tables (HcStartCpu); 0, or -errno. Elsewhere -ENOSYS (INIT/SIPI).
 i64 start_cpu(u32 apic_id, u64 rip, u64 rsp);
+// mote's monitor, -t: a terminal mode change for console stream `stream`
+// (HcConsoleTermios); 0 or -errno. Elsewhere -ENOSYS.
+i64 console_termios(int stream, u32 cmd, const u8* termios);
 
 }  // namespace mote::kvm

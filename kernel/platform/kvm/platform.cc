@@ -197,9 +197,15 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
 }
 
 // -t under QEMU: the launcher applies "mote-termios: HEX" status lines to
-// the host terminal (monitor/qemu/launch.cc) and restores it at the end.
-Result<void> console_set_termios(int stream, u32, const u8* termios) {
+// the host terminal (monitor/qemu/launch.cc) and restores it at the end; on
+// mote's monitor, a hypercall does (HcConsoleTermios).
+Result<void> console_set_termios(int stream, u32 cmd, const u8* termios) {
   if (!(g_vm.boot->flags & abi::kBootTty) || stream < 0 || stream > 2) return err(ENOTTY);
+  if (kvm::host_kind() == kvm::Host::MoteMonitor) {
+    i64 r = kvm::console_termios(stream, cmd, termios);
+    if (r < 0) return err(int(-r));
+    return ok();
+  }
   char line[14 + 72 + 2] = "mote-termios: ";
   for (usize k = 0; k < 36; ++k) {
     line[14 + 2 * k] = "0123456789abcdef"[termios[k] >> 4];

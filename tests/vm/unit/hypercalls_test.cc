@@ -5,6 +5,12 @@
 #include <errno.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -161,6 +167,55 @@ TEST(VmHypercalls, StartCpuGoesToTheVcpusAndReportsTheirAnswer) {
   Action a = f.call(abi::Hypercall::StartCpu, kRam - 8);  // the struct runs past RAM
   EXPECT_EQ(a.kind, Action::Kind::Stop);
   EXPECT_NE(a.reason.find("StartCpu: struct"), std::string::npos);
+}
+
+// -t: a pseudo-terminal stands for the user's terminal.
+TEST(VmHypercalls, ConsoleTermiosSetsTheHostTerminalAndTheEndPutsItBack) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int tty = open(ptsname(master), O_RDWR | O_NOCTTY);
+  ASSERT_GE(tty, 0);
+  struct termios before;
+  ASSERT_EQ(tcgetattr(tty, &before), 0);
+  ASSERT_TRUE(before.c_lflag & ECHO);
+  Fixture f;
+  // Without -t: nothing is changed.
+  struct termios raw = before;
+  raw.c_lflag &= ~tcflag_t(ECHO | ICANON);
+  abi::HcConsoleTermios call{0, TCSETS, {}, 0, -1};
+  std::memcpy(call.termios, &raw, 36);
+  f.mem.write(kCall, call);
+  EXPECT_EQ(f.call(abi::Hypercall::ConsoleTermios).kind, Action::Kind::Resume);
+  EXPECT_EQ(f.mem.read<abi::HcConsoleTermios>(kCall)->ret, -ENOTTY);
+  {
+    // stdin is the terminal; stdout is a pipe (the fixture's).
+    HostTerminal terminal(HostConsole{tty, f.console.out, f.console.err});
+    f.ctx.terminal = &terminal;
+    EXPECT_EQ(f.call(abi::Hypercall::ConsoleTermios).kind, Action::Kind::Resume);
+    EXPECT_EQ(f.mem.read<abi::HcConsoleTermios>(kCall)->ret, 0);
+    struct termios now;
+    ASSERT_EQ(tcgetattr(tty, &now), 0);
+    EXPECT_FALSE(now.c_lflag & ECHO);
+    EXPECT_FALSE(now.c_lflag & ICANON);
+    call.stream = 1;  // a pipe
+    f.mem.write(kCall, call);
+    f.call(abi::Hypercall::ConsoleTermios);
+    EXPECT_EQ(f.mem.read<abi::HcConsoleTermios>(kCall)->ret, -ENOTTY);
+    call.stream = 0;
+    call.cmd = TCGETS;  // not a mode change
+    f.mem.write(kCall, call);
+    f.call(abi::Hypercall::ConsoleTermios);
+    EXPECT_EQ(f.mem.read<abi::HcConsoleTermios>(kCall)->ret, -EINVAL);
+    f.ctx.terminal = nullptr;
+  }  // the run's end: the modes come back
+  struct termios after;
+  ASSERT_EQ(tcgetattr(tty, &after), 0);
+  EXPECT_TRUE(after.c_lflag & ECHO);
+  EXPECT_TRUE(after.c_lflag & ICANON);
+  close(tty);
+  close(master);
 }
 
 TEST(VmHypercalls, UnknownNumberStops) {
