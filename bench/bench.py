@@ -1130,6 +1130,7 @@ class Bench:
                     "core_size": self.core_size, "vm": self.vm,
                     "guest": lambda: guest_bench.linux_guest(self),
                     "network": lambda: net_bench.network(self),
+                    "vm_network": lambda: vm_net_bench.vm_network(self),
                     "robustness": lambda: robust_bench.robustness(self)}
         unknown = [s for s in only if s not in sections]
         if unknown:
@@ -1277,6 +1278,7 @@ import net_bench  # noqa: E402  (the network section, issue 6)
 import resources_bench  # noqa: E402  (files, page faults, footprint: issue 8)
 import guest_bench  # noqa: E402  (Linux guest beside the mote VM, syscall cycles: issue 8)
 import robust_bench  # noqa: E402  (allowlists, hung guests, fuzzing: issue 7)
+import vm_net_bench  # noqa: E402  (redis over tap: mote VM vs a Linux guest, issue 6)
 import chart  # noqa: E402  (docs/performance.png)
 
 if __name__ == "__main__":
