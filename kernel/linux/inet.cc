@@ -80,10 +80,12 @@ u64 g_folded_deadline;  // what inet_deadline() last gave linux/timer.cc's rearm
 // Before that only a timer takes them.
 u64 stack_deadline() {
   if (g_rx_pending && !core::g_threads) return 1;
-  if (!g_state) return 0;
+  u64 dhcp = dhcp_deadline();  // the lease's renewal, with or without a stack
+  if (!g_state) return dhcp;
   u64 d = g_state->stack.next_deadline();
-  if (d == net::kNoDeadline) return 0;
-  return d ? d : 1;
+  if (d == net::kNoDeadline) return dhcp;
+  if (!d) d = 1;
+  return dhcp && dhcp < d ? dhcp : d;
 }
 
 // Frames taken per run: a flood cannot hold the kernel lock for long; the
@@ -145,6 +147,7 @@ void inet_kick() {
 }
 
 void inet_timer_work() {
+  dhcp_work(inet_now());
   if (g_rx_pending && !g_state) inet();  // frames before any socket: ARP, ping
   if (!g_state) return;
   net::Stack& st = g_state->stack;
@@ -154,6 +157,7 @@ void inet_timer_work() {
     for (; n < kRxBudget; ++n) {
       usize len = platform::net_receive(g_state->rx_buf, g_state->rx_cap);
       if (!len) break;
+      if (dhcp_input(g_state->rx_buf, len, inet_now())) continue;  // the lease's renewal
       st.input_frame(g_state->rx_buf, len, inet_now());
     }
     if (n == kRxBudget) {  // more may wait: next round

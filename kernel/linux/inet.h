@@ -40,6 +40,14 @@ const NetConfig& net_config();
 // after one line saying so.
 inline constexpr u64 kDhcpTimeoutNs = 15ull * 1000 * 1000 * 1000;
 void net_config_boot();
+// The leased address's renewal, after boot (kernel lock held; called by the
+// network's timer work): its next deadline (0: none), the work due by
+// `now` (a REQUEST sent, a new lease taken into net_config()), and a
+// received frame, which it takes (true) when it is the DHCP reply it waits
+// for, before the stack sees it.
+u64 dhcp_deadline();
+void dhcp_work(u64 now);
+bool dhcp_input(const u8* frame, usize len, u64 now);
 // The stack, if made already, takes net_config() again.
 void inet_reconfigure();
 

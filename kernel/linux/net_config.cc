@@ -4,9 +4,12 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/string.h"
 #include "kernel/linux/inet.h"
+#include "kernel/linux/timer.h"
 #include "kernel/mm/heap.h"
 #include "kernel/net/dhcp.h"
 #include "kernel/platform/platform.h"
+
+#include <new>
 
 namespace mote::linux {
 
@@ -14,6 +17,14 @@ namespace {
 
 NetConfig g_config;
 bool g_loaded;
+
+// After boot: the client that holds the lease, renewing it (dhcp.h), and
+// the buffer its REQUESTs are built in.
+net::DhcpClient* g_dhcp;
+u8* g_dhcp_tx;
+u32 g_dhcp_leases;  // the client's leases() net_config() has
+u32 g_dhcp_losses;  // and its losses() said
+u64 g_dhcp_next;    // its next poll (~0: none)
 
 void load_from_boot() {
   const abi::BootInfo& b = platform::boot_info();
@@ -36,7 +47,57 @@ void print_addr(const char* what, net::Ipv4 a) {
                        a.v & 255);
 }
 
+// A lease (at boot, or renewed) becomes net_config(), and the stack's.
+void take_lease(const net::DhcpLease& l) {
+  g_config.addr = l.addr;
+  g_config.prefix_len = l.prefix_len;
+  g_config.gateway = l.gateway;
+  g_config.dns = l.dns;
+  if (l.mtu >= 576 && l.mtu < g_config.mtu) g_config.mtu = l.mtu;
+  core::klock();
+  inet_reconfigure();
+  core::kunlock();
+}
+
 }  // namespace
+
+u64 dhcp_deadline() { return g_dhcp && g_dhcp_next != ~0ull ? g_dhcp_next : 0; }
+
+void dhcp_work(u64 now) {
+  if (!g_dhcp || now < g_dhcp_next) return;
+  u64 next;
+  usize n = g_dhcp->poll(now, g_dhcp_tx, &next);
+  if (n) platform::net_send(g_dhcp_tx, n);
+  g_dhcp_next = next;
+  if (g_dhcp->losses() != g_dhcp_losses) {
+    // The address stays in use until a new lease comes (dhcp.h).
+    g_dhcp_losses = g_dhcp->losses();
+    print_addr("mote: DHCP: the lease of ", g_config.addr);
+    core::console_printf(" was not renewed; asking the network again\n");
+  }
+}
+
+bool dhcp_input(const u8* frame, usize len, u64 now) {
+  if (!g_dhcp || (g_dhcp->bound() && !g_dhcp->renewing())) return false;
+  if (!g_dhcp->input(frame, len, now)) return false;
+  if (g_dhcp->leases() != g_dhcp_leases) {
+    // Renewed (or a new lease after a lost one): the addresses may differ.
+    g_dhcp_leases = g_dhcp->leases();
+    const net::DhcpLease& l = g_dhcp->lease();
+    g_config.addr = l.addr;
+    g_config.prefix_len = l.prefix_len;
+    g_config.gateway = l.gateway;
+    g_config.dns = l.dns;
+    inet_reconfigure();
+    if (platform::boot_info().flags & abi::kBootVerbose) {
+      print_addr("mote: DHCP: renewed ", l.addr);
+      core::console_printf(" (lease %lu s)\n", (unsigned long)l.lease_s);
+    }
+  }
+  // What it sends next, and when.
+  dhcp_work(now);
+  return true;
+}
 
 const NetConfig& net_config() {
   if (!g_loaded) load_from_boot();
@@ -84,21 +145,28 @@ void net_config_boot() {
   }
   core::kunlock();
   mm::kfree(rx);
-  mm::kfree(tx);
   if (!client.bound()) {
+    mm::kfree(tx);
     core::console_printf("mote: DHCP: no answer on the network in %lu s; the program runs "
                          "without an address\n", (unsigned long)(kDhcpTimeoutNs / 1000000000));
     return;
   }
   const net::DhcpLease& l = client.lease();
-  g_config.addr = l.addr;
-  g_config.prefix_len = l.prefix_len;
-  g_config.gateway = l.gateway;
-  g_config.dns = l.dns;
-  if (l.mtu >= 576 && l.mtu < g_config.mtu) g_config.mtu = l.mtu;
-  core::klock();
-  inet_reconfigure();
-  core::kunlock();
+  take_lease(l);
+  // The client lives on to renew the lease (dhcp_work).
+  if (void* mem = mm::kalloc(sizeof(net::DhcpClient))) {
+    g_dhcp = new (mem) net::DhcpClient(client);
+    g_dhcp_tx = tx;
+    g_dhcp_leases = client.leases();
+    u64 next;
+    core::klock();
+    g_dhcp->poll(platform::monotonic_ns(), tx, &next);  // nothing due yet: it says when
+    g_dhcp_next = next;
+    timers_rearm();
+    core::kunlock();
+  } else {
+    mm::kfree(tx);
+  }
   if (verbose) {
     print_addr("mote: DHCP: ", l.addr);
     core::console_printf("/%u", unsigned(l.prefix_len));

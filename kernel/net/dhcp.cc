@@ -132,7 +132,11 @@ usize DhcpClient::build(DhcpType type, u64 now_ns, u8* buf) {
   store_be32(m + 4, xid_);
   u64 secs = (now_ns - start_ns_) / 1000000000ull;
   store_be16(m + 8, u16(secs > 0xffff ? 0xffff : secs));
-  store_be16(m + 10, 0x8000);  // BROADCAST: we have no address to be sent to
+  // Renewing, the client has its address (ciaddr) and is answered there;
+  // before, BROADCAST: we have no address to be sent to.
+  const bool renew = renewing();
+  if (renew) store_be32(m + 12, lease_.addr.v);
+  else store_be16(m + 10, 0x8000);
   memcpy(m + 28, mac_.b, 6);
   memcpy(m + kFixed, kCookie, 4);
   usize i = kCookieEnd;
@@ -147,7 +151,7 @@ usize DhcpClient::build(DhcpType type, u64 now_ns, u8* buf) {
   u8 client_id[7] = {1};
   memcpy(client_id + 1, mac_.b, 6);
   opt(kClientId, client_id, 7);
-  if (type == DhcpType::Request) {
+  if (type == DhcpType::Request && !renew) {
     u8 v[4];
     store_be32(v, offered_.v);
     opt(kRequestedIp, v, 4);
@@ -161,9 +165,9 @@ usize DhcpClient::build(DhcpType type, u64 now_ns, u8* buf) {
   usize msg = i < kMinMessage ? kMinMessage : i;
   memset(m + i, 0, msg - i);
 
-  // UDP from 0.0.0.0:68 to 255.255.255.255:67 (RFC 2131 4.1), in an
-  // Ethernet broadcast.
-  const Ipv4 src, dst(0xffffffffu);
+  // UDP from 0.0.0.0:68 (the leased address when renewing) to
+  // 255.255.255.255:67 (RFC 2131 4.1), in an Ethernet broadcast.
+  const Ipv4 src = renew ? lease_.addr : Ipv4(), dst(0xffffffffu);
   u8* udp = buf + EthHeader::kSize + Ipv4Header::kMinSize;
   UdpHeader uh;
   uh.src_port = kDhcpClientPort;
@@ -188,9 +192,51 @@ usize DhcpClient::build(DhcpType type, u64 now_ns, u8* buf) {
   return EthHeader::kSize + ih.total_len;
 }
 
+// BOUND, RENEWING, REBINDING: the lease's clock (RFC 2131 4.4.5).
+usize DhcpClient::poll_lease(u64 now_ns, u8* buf, u64* next_ns) {
+  if (lease_.lease_s == 0 || lease_.lease_s == 0xffffffffu) return 0;  // never renewed
+  const u64 len = u64(lease_.lease_s) * 1000000000ull;
+  const u64 t1 = bound_ns_ + len / 2, t2 = bound_ns_ + len / 8 * 7, end = bound_ns_ + len;
+  if (now_ns >= end) {  // lost: start again (poll goes on with DISCOVER)
+    ++losses_;
+    restart(now_ns);
+    return 0;
+  }
+  if (state_ == State::Bound) {
+    if (now_ns < t1) {
+      *next_ns = t1;
+      return 0;
+    }
+    state_ = State::Renewing;
+    start_ns_ = now_ns;
+    ++xid_;  // a new exchange
+    next_send_ns_ = now_ns;
+  }
+  if (state_ == State::Renewing && now_ns >= t2) {
+    state_ = State::Rebinding;
+    next_send_ns_ = now_ns;
+  }
+  const u64 until = state_ == State::Renewing ? t2 : end;
+  if (now_ns < next_send_ns_) {
+    *next_ns = min(next_send_ns_, until);
+    return 0;
+  }
+  // Half the time left, at least 1 s (RFC 2131 4.4.5 says 60 s; leases of
+  // minutes would then get one try), never past the next phase.
+  u64 wait = (until - now_ns) / 2;
+  if (wait < 1000000000ull) wait = min<u64>(1000000000ull, until - now_ns);
+  usize n = build(DhcpType::Request, now_ns, buf);
+  next_send_ns_ = now_ns + wait;
+  *next_ns = next_send_ns_;
+  return n;
+}
+
 usize DhcpClient::poll(u64 now_ns, u8* buf, u64* next_ns) {
   *next_ns = ~0ull;
-  if (state_ == State::Bound) return 0;
+  if (bound()) {
+    usize n = poll_lease(now_ns, buf, next_ns);
+    if (n || state_ != State::Init) return n;
+  }
   // A REQUEST unanswered four times: start again from DISCOVER (RFC 2131
   // 3.1 step 5 lets the client go back to INIT).
   if (state_ == State::Requesting && now_ns >= next_send_ns_ && backoff_ >= 4) restart(now_ns);
@@ -208,10 +254,36 @@ usize DhcpClient::poll(u64 now_ns, u8* buf, u64* next_ns) {
   return n;
 }
 
+void DhcpClient::take(const DhcpReply& r, u64 now_ns) {
+  lease_.addr = r.yiaddr;
+  lease_.prefix_len = r.prefix_len ? r.prefix_len : 24;
+  lease_.gateway = r.router;
+  lease_.dns = r.dns;
+  lease_.server = r.server;
+  lease_.lease_s = r.lease_s;
+  lease_.mtu = r.mtu;
+  server_ = r.server;
+  bound_ns_ = now_ns;
+  state_ = State::Bound;
+  ++leases_;
+}
+
 bool DhcpClient::input(const u8* frame, usize len, u64 now_ns) {
-  if (state_ != State::Selecting && state_ != State::Requesting) return false;
+  if (state_ != State::Selecting && state_ != State::Requesting && !renewing()) return false;
   DhcpReply r;
   if (!dhcp_parse_reply(frame, len, mac_, xid_, &r)) return false;
+  if (renewing()) {
+    // RENEWING asks the leasing server; REBINDING any.
+    if (state_ == State::Renewing && r.server != server_) return false;
+    if (r.type == DhcpType::Nak) {
+      ++losses_;
+      restart(now_ns);
+      return true;
+    }
+    if (r.type != DhcpType::Ack || r.yiaddr.any()) return false;
+    take(r, now_ns);
+    return true;
+  }
   if (state_ == State::Selecting) {
     if (r.type != DhcpType::Offer || r.yiaddr.any() || r.server.any()) return false;
     offered_ = r.yiaddr;
@@ -227,14 +299,7 @@ bool DhcpClient::input(const u8* frame, usize len, u64 now_ns) {
     return true;
   }
   if (r.type != DhcpType::Ack || r.yiaddr.any()) return false;
-  lease_.addr = r.yiaddr;
-  lease_.prefix_len = r.prefix_len ? r.prefix_len : 24;
-  lease_.gateway = r.router;
-  lease_.dns = r.dns;
-  lease_.server = r.server;
-  lease_.lease_s = r.lease_s;
-  lease_.mtu = r.mtu;
-  state_ = State::Bound;
+  take(r, now_ns);
   return true;
 }
 

@@ -8,15 +8,25 @@
 // from the stack and the host tests drive it with crafted frames.
 //
 //   INIT --DISCOVER--> SELECTING --OFFER--> REQUESTING --ACK--> BOUND
-//                          ^                     |
-//                          +------- NAK ---------+
+//    ^                     ^                     |                |  T1
+//    |                     +------- NAK ---------+                v
+//    +---- NAK, or the lease ran out ---- REBINDING <--T2-- RENEWING
+//                                             |  ACK: BOUND  |
 //
 // DISCOVER and REQUEST are broadcast from 0.0.0.0 (the BROADCAST flag asks
 // the server to broadcast its replies: we cannot receive unicast to an
 // address we do not have yet). Retransmissions back off 1, 2, 4, 8 s
 // (RFC 2131 4.1 suggests 4, 8, ...: shorter at first, since a unikernel's
-// boot waits on it), each with a fresh `secs`. Not done: renewing the lease
-// (T1/T2); the address is kept for the life of the run.
+// boot waits on it), each with a fresh `secs`.
+//
+// Renewal (RFC 2131 4.4.5): at T1 (half the lease) a REQUEST with ciaddr and
+// no server id or requested address asks the leasing server again; at T2
+// (7/8) any server; each retransmitted after half the time left (at least
+// 1 s). RENEWING's REQUEST should be unicast to the server: it is broadcast
+// at the Ethernet and IP level here (the client has no ARP; servers answer
+// both alike, to ciaddr). A lease that runs out, or a NAK, starts again from
+// DISCOVER; what the address meanwhile is, the caller decides (leases()).
+// An infinite lease (0xffffffff) or none given is never renewed.
 #pragma once
 
 #include "kernel/lib/types.h"
@@ -81,12 +91,20 @@ class DhcpClient {
   // Takes a received frame; true when it moved the client on.
   bool input(const u8* frame, usize len, u64 now_ns);
 
-  bool bound() const { return state_ == State::Bound; }
+  // Holding a lease (BOUND, or RENEWING/REBINDING it).
+  bool bound() const { return state_ == State::Bound || renewing(); }
+  bool renewing() const { return state_ == State::Renewing || state_ == State::Rebinding; }
   const DhcpLease& lease() const { return lease_; }
   u32 transmissions() const { return sent_; }
+  // ACKs taken so far: a change means lease() is new (renewed, or another).
+  u32 leases() const { return leases_; }
+  // Times the lease was lost (ran out unrenewed, or NAKed in renewal).
+  u32 losses() const { return losses_; }
 
  private:
-  enum class State { Init, Selecting, Requesting, Bound };
+  enum class State { Init, Selecting, Requesting, Bound, Renewing, Rebinding };
+  usize poll_lease(u64 now_ns, u8* buf, u64* next_ns);
+  void take(const DhcpReply& r, u64 now_ns);
   usize build(DhcpType type, u64 now_ns, u8* buf);
   void restart(u64 now_ns);
 
@@ -99,6 +117,8 @@ class DhcpClient {
   u64 next_send_ns_ = 0;   // 0: now
   u32 backoff_ = 0;        // retransmissions of the current message
   u32 sent_ = 0;
+  u32 leases_ = 0, losses_ = 0;
+  u64 bound_ns_ = 0;       // when the lease was taken: T1, T2 and its end count from here
   Ipv4 offered_, server_;
   DhcpLease lease_;
 };

@@ -13,6 +13,9 @@ Checks, on the platform given:
   2. without :dhcp nothing asks (no DHCP line), the static addresses stand;
   3. (process platform, root) a tap in a network namespace with no DHCP
      server: the run goes on without an address after one line saying so;
+     with a DHCP server there (dhcp_server.py) whose leases last 4 s, the
+     kernel renews the lease while the program runs: REQUESTs from its
+     address (ciaddr) at T1, each ACK said with -v;
   4. --net none:dhcp is a one-line error.
 Exit 77 (SKIP) when busybox-static is not installed.
 """
@@ -103,6 +106,33 @@ def main():
                       rc == 0 and e == "mote: DHCP: no answer on the network in 15 s; the program "
                       "runs without an address\n" and out == b"ran\n0\n" and took >= 15,
                       f"status {rc}, {took:.1f} s, stdout {out!r}, stderr {e!r}")
+                # A server with 4 s leases: renewals every 2 s (T1) while the
+                # program sleeps 7 s.
+                subprocess.run(["ip", "-n", ns, "addr", "add", "10.0.2.2/24", "dev", dev],
+                               check=True, capture_output=True)
+                server = subprocess.Popen(
+                    ["ip", "netns", "exec", ns, sys.executable,
+                     os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_server.py"),
+                     dev, "10.0.2.2", "10.0.2.15", "4"],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                try:
+                    ready = server.stdout.readline().strip() == b"ready"
+                    rc, out, err = run(["ip", "netns", "exec", ns, mote, "run", "--verbose", "--net",
+                                        f"tap:{dev}:dhcp", bb, "sh", "-c",
+                                        "sleep 7; ifconfig eth0 | grep -o 'inet addr:[0-9.]*'"], 60)
+                finally:
+                    server.kill()
+                    log = server.communicate()[0].decode(errors="replace")
+                e = err.decode(errors="replace")
+                renewals = log.count("REQUEST ciaddr=10.0.2.15 requested=0.0.0.0")
+                check("a DHCP server with 4 s leases: the lease is taken at boot",
+                      ready and rc == 0 and "mote: DHCP: 10.0.2.15/24, gateway 10.0.2.2" in e
+                      and "DISCOVER" in log, f"status {rc}, stderr {e!r}, server {log!r}")
+                check("the kernel renews it at T1 from its address while the program runs",
+                      renewals >= 2 and e.count("mote: DHCP: renewed 10.0.2.15 (lease 4 s)") >= 2,
+                      f"{renewals} renewals; server {log!r}; stderr {e!r}")
+                check("the address stands through the renewals",
+                      out == b"inet addr:10.0.2.15\n" and "not renewed" not in e, repr((out, e)))
             finally:
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 

@@ -31,6 +31,7 @@ struct Sent {
   u8 op = 0;
   u32 xid = 0;
   u16 flags = 0;
+  Ipv4 ciaddr;
   Mac chaddr;
   std::vector<std::pair<u8, std::vector<u8>>> options;
   usize bootp_len = 0;
@@ -63,6 +64,7 @@ Sent decode(const u8* f, usize n) {
   s.op = m[0];
   s.xid = load_be32(m + 4);
   s.flags = load_be16(m + 10);
+  s.ciaddr = Ipv4(load_be32(m + 12));
   memcpy(s.chaddr.b, m + 28, 6);
   const u8 cookie[4] = {99, 130, 83, 99};
   EXPECT_EQ(memcmp(m + 236, cookie, 4), 0);
@@ -99,7 +101,7 @@ std::vector<u8> reply(const ReplyOptions& o) {
   store_be32(&m[4], o.xid);
   store_be16(&m[10], 0x8000);
   store_be32(&m[16], o.yiaddr.v);
-  store_be32(&m[20], kServer.v);
+  store_be32(&m[20], o.server_id.v);
   memcpy(&m[28], o.chaddr.b, 6);
   m[236] = 99, m[237] = 130, m[238] = 83, m[239] = 99;
   auto opt = [&](u8 code, std::vector<u8> v) {
@@ -326,6 +328,109 @@ TEST(NetDhcp, SubnetMaskBecomesAPrefixOnlyWhenContiguous) {
     ASSERT_TRUE(x.c.input(ack.data(), ack.size(), 0));
     EXPECT_EQ(x.c.lease().prefix_len, want) << std::hex << mask;
   }
+}
+
+// Renewal (RFC 2131 4.4.5): a client bound at t0 with a 100 s lease.
+struct Bound : Exchange {
+  u64 t0 = 10 * kSec;
+  explicit Bound(u32 lease_s = 100) {
+    send(0);
+    ReplyOptions o;
+    o.lease = lease_s;
+    auto offer = reply(o);
+    EXPECT_TRUE(c.input(offer.data(), offer.size(), kSec));
+    send(kSec);
+    o.type = 5;
+    auto ack = reply(o);
+    EXPECT_TRUE(c.input(ack.data(), ack.size(), t0));
+    EXPECT_TRUE(c.bound());
+    EXPECT_EQ(c.leases(), 1u);
+  }
+  // The server's answer to the renewal exchange (xid + 1).
+  std::vector<u8> answer(u8 type, u32 lease_s = 100, Ipv4 server = kServer) {
+    ReplyOptions o;
+    o.type = type;
+    o.xid = kXid + 1;
+    o.lease = lease_s;
+    o.server_id = server;
+    return reply(o);
+  }
+};
+
+TEST(NetDhcp, RenewsAtT1FromItsAddressAndAnAckExtendsTheLease) {
+  Bound x;
+  u64 next;
+  EXPECT_EQ(x.c.poll(x.t0 + 49 * kSec, x.buf, &next), 0u);
+  EXPECT_EQ(next, x.t0 + 50 * kSec);  // T1: half the lease
+  Sent r = x.send(x.t0 + 50 * kSec);
+  EXPECT_EQ(*r.option(53), std::vector<u8>{3});  // REQUEST
+  EXPECT_EQ(r.ciaddr, kOffered);                 // from the address it holds
+  EXPECT_EQ(r.ip_src, kOffered);
+  EXPECT_EQ(r.option(50), nullptr);  // no requested address, no server id (4.3.2)
+  EXPECT_EQ(r.option(54), nullptr);
+  EXPECT_EQ(r.flags, 0);  // answered at ciaddr, not broadcast
+  EXPECT_EQ(r.xid, kXid + 1);  // a new exchange
+  EXPECT_TRUE(x.c.bound());  // still holding the lease meanwhile
+  auto ack = x.answer(5, 200);
+  EXPECT_TRUE(x.c.input(ack.data(), ack.size(), x.t0 + 51 * kSec));
+  EXPECT_EQ(x.c.leases(), 2u);
+  EXPECT_EQ(x.c.lease().lease_s, 200u);
+  EXPECT_EQ(x.c.poll(x.t0 + 150 * kSec, x.buf, &next), 0u);
+  EXPECT_EQ(next, x.t0 + 151 * kSec);  // T1 of the new lease
+  EXPECT_EQ(x.c.losses(), 0u);
+}
+
+TEST(NetDhcp, RenewalRetransmitsAfterHalfTheTimeLeftThenRebindsWithAnyServer) {
+  Bound x;
+  x.send(x.t0 + 50 * kSec);
+  EXPECT_EQ(x.next, x.t0 + 50 * kSec + 18750000000ull);  // (T2 - now) / 2 = 18.75 s
+  u64 next;
+  EXPECT_EQ(x.c.poll(x.t0 + 60 * kSec, x.buf, &next), 0u);
+  x.send(x.t0 + 69 * kSec);  // RENEWING again
+  // Another server's ACK counts only when rebinding.
+  const Ipv4 other = Ipv4::of(10, 0, 2, 9);
+  auto foreign = x.answer(5, 100, other);
+  EXPECT_FALSE(x.c.input(foreign.data(), foreign.size(), x.t0 + 70 * kSec));
+  Sent r = x.send(x.t0 + 88 * kSec);  // past T2 (87.5 s): REBINDING
+  EXPECT_EQ(r.ciaddr, kOffered);
+  EXPECT_TRUE(r.ip_dst.broadcast());
+  EXPECT_TRUE(x.c.input(foreign.data(), foreign.size(), x.t0 + 89 * kSec));
+  EXPECT_EQ(x.c.leases(), 2u);
+  EXPECT_EQ(x.c.lease().server, other);
+}
+
+TEST(NetDhcp, ALeaseThatRunsOutOrANakStartsAgainFromDiscover) {
+  {
+    Bound x;
+    x.send(x.t0 + 50 * kSec);
+    u64 next;
+    for (u64 t = 51; t < 100; ++t) x.c.poll(x.t0 + t * kSec, x.buf, &next);  // unanswered
+    EXPECT_TRUE(x.c.bound());
+    EXPECT_EQ(x.c.losses(), 0u);
+    Sent d = x.send(x.t0 + 100 * kSec);  // the lease's end
+    EXPECT_EQ(*d.option(53), std::vector<u8>{1});  // DISCOVER
+    EXPECT_TRUE(d.ip_src.any());
+    EXPECT_FALSE(x.c.bound());
+    EXPECT_EQ(x.c.losses(), 1u);
+  }
+  {
+    Bound x;
+    x.send(x.t0 + 50 * kSec);
+    auto nak = x.answer(6);
+    EXPECT_TRUE(x.c.input(nak.data(), nak.size(), x.t0 + 51 * kSec));
+    EXPECT_FALSE(x.c.bound());
+    EXPECT_EQ(x.c.losses(), 1u);
+    Sent d = x.send(x.t0 + 51 * kSec);
+    EXPECT_EQ(*d.option(53), std::vector<u8>{1});
+  }
+}
+
+TEST(NetDhcp, AnInfiniteLeaseIsNeverRenewed) {
+  Bound x(0xffffffffu);
+  u64 next;
+  EXPECT_EQ(x.c.poll(x.t0 + 1000000 * kSec, x.buf, &next), 0u);
+  EXPECT_EQ(next, ~0ull);
+  EXPECT_TRUE(x.c.bound());
 }
 
 }  // namespace
