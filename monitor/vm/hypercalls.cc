@@ -58,20 +58,28 @@ Action debug_program(const HypercallContext& ctx, uint64_t gpa) {
   return Action::resume();
 }
 
-Action start_cpu(const HypercallContext& ctx, uint64_t gpa) {
-  auto call = ctx.mem.read<abi::HcStartCpu>(gpa);
-  if (!call) return Action::stop(outside_ram("StartCpu", "struct", gpa, sizeof *call, ctx.mem));
-  int64_t ret = ctx.cpus ? ctx.cpus->start_cpu(call->apic_id, call->rip, call->rsp) : -ENOSYS;
-  ctx.mem.write(gpa + offsetof(abi::HcStartCpu, ret), ret);
+// A call whose one OUT field is `ret`: its struct read once (or the VM
+// stopped), `op` on it, ret written back.
+template <typename Call, typename Op>
+Action with_ret(const HypercallContext& ctx, uint64_t gpa, const char* name, Op op) {
+  auto call = ctx.mem.read<Call>(gpa);
+  if (!call) return Action::stop(outside_ram(name, "struct", gpa, sizeof(Call), ctx.mem));
+  int64_t ret = op(*call);
+  ctx.mem.write(gpa + offsetof(Call, ret), ret);  // in range: read above
   return Action::resume();
 }
 
+Action start_cpu(const HypercallContext& ctx, uint64_t gpa) {
+  return with_ret<abi::HcStartCpu>(ctx, gpa, "StartCpu", [&](const abi::HcStartCpu& c) -> int64_t {
+    return ctx.cpus ? ctx.cpus->start_cpu(c.apic_id, c.rip, c.rsp) : -ENOSYS;
+  });
+}
+
 Action console_termios(const HypercallContext& ctx, uint64_t gpa) {
-  auto call = ctx.mem.read<abi::HcConsoleTermios>(gpa);
-  if (!call) return Action::stop(outside_ram("ConsoleTermios", "struct", gpa, sizeof *call, ctx.mem));
-  int64_t ret = ctx.terminal ? ctx.terminal->set(call->stream, call->cmd, call->termios) : -ENOTTY;
-  ctx.mem.write(gpa + offsetof(abi::HcConsoleTermios, ret), ret);
-  return Action::resume();
+  return with_ret<abi::HcConsoleTermios>(ctx, gpa, "ConsoleTermios",
+                                         [&](const abi::HcConsoleTermios& c) -> int64_t {
+    return ctx.terminal ? ctx.terminal->set(c.stream, c.cmd, c.termios) : -ENOTTY;
+  });
 }
 
 Action exit_vm(const HypercallContext& ctx, uint64_t gpa) {

@@ -2,6 +2,8 @@
 command for its status and output, and the plain QEMU microvm command line of
 docs/kernel-vm.md."""
 
+import os
+import select
 import socket
 import subprocess
 import time
@@ -21,6 +23,34 @@ def free_port(udp=False):
     s.close()
     return port
 
+
+def wait_listening(proc, timeout):
+    """Reads proc's stderr until it says it waits for gdb (`mote run --gdb`, the
+    VM test drivers); (ok, text so far)."""
+    end = time.time() + timeout
+    seen = b""
+    while time.time() < end:
+        r, _, _ = select.select([proc.stderr], [], [], max(0.0, end - time.time()))
+        if not r:
+            break
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+        if b"waiting for gdb on 127.0.0.1:" in seen:
+            return True, seen
+    return False, seen
+
+
+def reap(proc, what, timeout=30):
+    """(stdout, stderr) of proc once it ends by itself, or once killed after
+    `timeout` s (then the stderr says so, naming `what`)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        return out, err + b"\n(%s TIMED OUT after gdb ended)" % what.encode()
 
 def serving(proc, probe, timeout):
     """True once probe() answers truthfully (OSError counts as not yet), False

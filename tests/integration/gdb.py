@@ -17,35 +17,16 @@ never hangs it. Exit 77 (SKIP) without gdb or a C compiler.
 
 import argparse
 import os
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import Checks, free_port  # noqa: E402
+from checks import Checks, free_port, reap, wait_listening  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 60
-
-
-def wait_listening(proc, timeout):
-    """Reads mote's stderr until it says it waits for gdb; (ok, text so far)."""
-    end = time.time() + timeout
-    seen = b""
-    while time.time() < end:
-        r, _, _ = select.select([proc.stderr], [], [], max(0.0, end - time.time()))
-        if not r:
-            break
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        seen += chunk
-        if b"waiting for gdb on 127.0.0.1:" in seen:
-            return True, seen
-    return False, seen
 
 
 def debug(mote, prog, args, gdb_cmds, extra=()):
@@ -70,12 +51,7 @@ def debug(mote, prog, args, gdb_cmds, extra=()):
             gout = g.stdout.decode(errors="replace") + g.stderr.decode(errors="replace")
         except subprocess.TimeoutExpired as e:
             gout = "gdb TIMED OUT\n" + (e.stdout or b"").decode(errors="replace")
-        try:
-            out, rest = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, rest = proc.communicate(timeout=10)
-            rest += b"\n(mote TIMED OUT after gdb ended)"
+        out, rest = reap(proc, "mote")
         return gout, out.decode(errors="replace"), (err + rest).decode(errors="replace"), proc.returncode
     finally:
         if proc.poll() is None:

@@ -29,37 +29,19 @@ says KVM is not usable here.
 import argparse
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from checks import Checks, free_port  # noqa: E402
+from checks import Checks, free_port, reap, wait_listening  # noqa: E402
 
 TIMEOUT = 60
 
 
 class Skip(Exception):
     pass
-
-
-def wait_listening(proc, timeout):
-    """Reads the driver's stderr until it waits for gdb; (ok, text so far)."""
-    end = time.time() + timeout
-    seen = b""
-    while time.time() < end:
-        r, _, _ = select.select([proc.stderr], [], [], max(0.0, end - time.time()))
-        if not r:
-            break
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        seen += chunk
-        if b"waiting for gdb on 127.0.0.1:" in seen:
-            return True, seen
-    return False, seen
 
 
 def session(driver, kernel, cmds, gdb_kill=False, at_program=False):
@@ -89,12 +71,7 @@ def session(driver, kernel, cmds, gdb_kill=False, at_program=False):
         except subprocess.TimeoutExpired:
             g.kill()
             gout = "gdb TIMED OUT\n" + g.communicate()[0].decode(errors="replace")
-        try:
-            _, rest = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, rest = proc.communicate(timeout=10)
-            rest += b"\n(driver TIMED OUT after gdb ended)"
+        _, rest = reap(proc, "driver")
         return gout, (err + rest).decode(errors="replace"), proc.returncode
     finally:
         if proc.poll() is None:
