@@ -6,6 +6,7 @@ import os
 import select
 import socket
 import subprocess
+import threading
 import time
 
 
@@ -66,6 +67,48 @@ def serving(proc, probe, timeout):
             pass
         time.sleep(0.2)
     return False
+
+
+class StallWatch:
+    """What the host did to time while the `with` block ran, for tools that
+    time requests by the wall clock (wrk): `longest` is the longest the host
+    stopped running this test (a thread sleeps 50 ms at a time and records
+    its longest gap), `clock_step` how far the wall clock moved against the
+    monotonic one (an NTP step, a paused VM's clock catching up). Either of
+    seconds means the host, not the program under test, made requests look
+    slow."""
+
+    def __enter__(self):
+        self.longest = 0.0
+        self.clock_step = 0.0
+        self._offset = time.time() - time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _look(self):
+        self.clock_step = max(self.clock_step, abs(time.time() - time.monotonic() - self._offset))
+
+    def _watch(self):
+        last = time.monotonic()
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last - 0.05)
+            last = now
+            self._look()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._look()
+        return False
+
+    def stalled(self):
+        return self.longest > 1.0 or self.clock_step > 1.0
+
+    def __str__(self):
+        return f"longest stop {self.longest:.2f} s, wall clock stepped {self.clock_step:.2f} s"
 
 
 class Checks:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import urllib.request
 
-from checks import Checks, free_port, serving
+from checks import Checks, StallWatch, free_port, serving
 
 CONF = """user www-data;
 worker_processes 1;
@@ -46,6 +46,34 @@ http {
 def serves_index(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
         return r.read() == b"hello from mote\n"
+
+
+def run_wrk(port):
+    """wrk's output and request count. wrk times requests by the wall clock
+    (gettimeofday): a step of that clock, or the whole host stopping, makes
+    every connection's request "time out" at once (seen in CI: timeout 50,
+    "requests in 15.29s" for a 10 s run). A run whose only errors are
+    timeouts while that happened is run once more, saying so."""
+    for attempt in (1, 2):
+        with StallWatch() as host:
+            p = subprocess.run(["wrk", "-t", "2", "-c", "50", "-d", "10s",
+                                f"http://127.0.0.1:{port}/index.html"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        if p.returncode != 0:
+            out += f"\n(wrk exit status {p.returncode})"
+        m = re.search(r"(\d+) requests in", out)
+        requests = int(m.group(1)) if m else 0
+        only_timeouts = re.search(r"Socket errors: connect 0, read 0, write 0, timeout \d+\n", out)
+        if attempt == 1 and p.returncode == 0 and only_timeouts and host.stalled():
+            print(f"NOTE the host disturbed time during wrk ({host}): its timeouts are not "
+                  f"the server's; running wrk again")
+            continue
+        return out, requests
+
+
+def wrk_clean(out, requests):
+    return requests > 0 and not re.search("Socket errors|Non-2xx|wrk exit status", out)
 
 
 def main():
@@ -102,15 +130,9 @@ def main():
                f"{got} != {digest.hexdigest()}")
             if args.no_wrk:
                 return ok.finish()
-            p = subprocess.run(["wrk", "-t", "2", "-c", "50", "-d", "10s",
-                                f"http://127.0.0.1:{port}/index.html"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-            out = p.stdout.decode(errors="replace")
-            m = re.search(r"(\d+) requests in", out)
-            requests = int(m.group(1)) if m else 0
+            out, requests = run_wrk(port)
             ok("wrk -c 50 -d 10s: requests answered, no socket errors, no non-2xx",
-               p.returncode == 0 and requests > 0 and "Socket errors" not in out and
-               "Non-2xx" not in out, out)
+               wrk_clean(out, requests), out)
             rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
             print(f"     wrk: {requests} requests, {rate.group(1) if rate else '?'} req/s")
         finally:
