@@ -42,6 +42,7 @@ void ArpCache::release(Entry& e, const Mac* resolved) {
   // Detach first: the callbacks may send, and so reach this table again.
   Packet* p = e.q_head;
   Mac mac = resolved ? *resolved : Mac();
+  if (e.state == State::Incomplete) --incomplete_;
   e = Entry();
   while (p) {
     Packet* n = p->next;
@@ -91,6 +92,7 @@ void ArpCache::send(Ipv4 next_hop, Packet* pkt, u64 now_ns) {
   }
   e = take_slot();
   e->state = State::Incomplete;
+  ++incomplete_;
   e->ip = next_hop;
   e->tries = 1;
   e->deadline = now_ns + kRetryNs;
@@ -101,6 +103,7 @@ void ArpCache::send(Ipv4 next_hop, Packet* pkt, u64 now_ns) {
 
 void ArpCache::learn(Entry& e, const Mac& mac, u64 now_ns) {
   bool was_waiting = e.state == State::Incomplete;
+  if (was_waiting) --incomplete_;
   e.state = State::Reachable;
   e.mac = mac;
   e.deadline = now_ns + kReachableNs;
@@ -162,6 +165,7 @@ void ArpCache::tick(u64 now_ns) {
 
 u64 ArpCache::next_deadline() const {
   u64 d = kNoDeadline;
+  if (!incomplete_) return d;  // (asked after every frame: most often none)
   for (const Entry& e : table_)
     if (e.state == State::Incomplete) d = min(d, e.deadline);
   return d;

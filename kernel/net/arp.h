@@ -86,6 +86,7 @@ class ArpCache {
 
   Output& out_;
   Entry table_[kEntries];
+  u32 incomplete_ = 0;  // entries resolving: the only ones with a deadline to run
 };
 
 }  // namespace mote::net

@@ -181,6 +181,7 @@ void Reassembler::tick(u64 now_ns, TimeoutSink* sink) {
 
 u64 Reassembler::next_deadline() const {
   u64 t = kNoDeadline;
+  if (!count_) return t;  // (asked after every frame: most often nothing held)
   for (const Datagram& d : slots_)
     if (d.used) t = min(t, d.started + kTimeoutNs);
   return t;

@@ -40,7 +40,7 @@ Result<TcpSocket*> Tcp::new_socket() {
   if (nsockets_ >= cfg_.max_sockets) return err(EMFILE);
   void* mem = mm::kzalloc(sizeof(TcpSocket));
   if (!mem) return err(ENOMEM);
-  TcpSocket* s = new (mem) TcpSocket(this);
+  TcpSocket* s = new (mem) TcpSocket(this, &deadlines_);
   s->rcvbuf_ = cfg_.rcvbuf;
   s->sndbuf_ = cfg_.sndbuf;
   s->keep_idle_s_ = cfg_.keep_idle_s;
@@ -219,7 +219,9 @@ void Tcp::set_closed(TcpSocket& s, int error) {
   if (s.hashed_) hash_remove(&s);
   if (s.listed_) listener_remove(&s);
   s.state_ = TcpState::Closed;
-  s.t_rtx_ = s.t_delack_ = s.t_keep_ = 0;
+  s.t_rtx_ = 0;
+  s.t_delack_ = 0;
+  s.t_keep_ = 0;
   s.persist_ = false;
   s.sbuf_.release();
   if (!s.user_ref_) s.rbuf_.release();
@@ -245,7 +247,8 @@ void Tcp::set_closed(TcpSocket& s, int error) {
 
 void Tcp::enter_time_wait(TcpSocket& s, u64 now) {
   s.state_ = TcpState::TimeWait;
-  s.t_rtx_ = s.t_delack_ = 0;
+  s.t_rtx_ = 0;
+  s.t_delack_ = 0;
   s.persist_ = false;
   s.t_keep_ = now + 2 * cfg_.msl_ns;
   s.sbuf_.release();

@@ -164,6 +164,7 @@ class Tcp {
   TcpStats stats_;
   TcpSocket** buckets_ = nullptr;
   TcpSocket* all_ = nullptr;
+  mutable TcpDeadlines deadlines_;  // the sockets point at it (~Tcp destroys them first)
   TcpSocket* listeners_ = nullptr;
   usize nsockets_ = 0;
   u32 next_ephemeral_ = 0;

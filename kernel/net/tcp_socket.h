@@ -86,6 +86,40 @@ class TcpSocket;
 // wildcard of the same kind (see TcpOpt::V6Only).
 bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
 
+// The earliest deadline among a Tcp's timers, kept as they are armed and
+// disarmed so that Tcp::next_deadline (asked after every socket call and
+// frame) does not walk every socket: `earliest` is exact unless `stale`
+// (the timer that held it was disarmed or moved later), and a stale value
+// is found again by one walk.
+struct TcpDeadlines {
+  u64 earliest = ~u64(0);
+  bool stale = false;
+  void changed(u64 from, u64 to) {
+    if (to && to < earliest) earliest = to;
+    else if (from && from == earliest && to != from) stale = true;
+  }
+};
+
+// One socket timer: an absolute deadline in ns, 0 when off. Every change
+// goes through operator=, which tells the Tcp's TcpDeadlines.
+class TcpTimer {
+ public:
+  explicit TcpTimer(TcpDeadlines* d) : d_(d) {}
+  TcpTimer(const TcpTimer&) = delete;
+  TcpTimer& operator=(const TcpTimer&) = delete;
+  ~TcpTimer() { d_->changed(at_, 0); }
+  TcpTimer& operator=(u64 at) {
+    if (at != at_) d_->changed(at_, at);
+    at_ = at;
+    return *this;
+  }
+  operator u64() const { return at_; }
+
+ private:
+  TcpDeadlines* d_;
+  u64 at_ = 0;
+};
+
 class TcpSocket {
  public:
   // --- socket calls -------------------------------------------------------
@@ -139,7 +173,8 @@ class TcpSocket {
  private:
   friend class Tcp;
   friend bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
-  explicit TcpSocket(Tcp* tcp) : tcp_(tcp) {}
+  TcpSocket(Tcp* tcp, TcpDeadlines* deadlines)
+      : tcp_(tcp), t_rtx_(deadlines), t_delack_(deadlines), t_keep_(deadlines) {}
   ~TcpSocket() = default;
 
   bool synchronized() const { return state_ >= TcpState::Established; }
@@ -212,7 +247,7 @@ class TcpSocket {
   // Timers: absolute deadlines, 0 when off. t_rtx_ is the retransmission
   // timer, or the persist timer when persist_; t_keep_ is keepalive,
   // FIN_WAIT_2 or TIME_WAIT by state.
-  u64 t_rtx_ = 0, t_delack_ = 0, t_keep_ = 0;
+  TcpTimer t_rtx_, t_delack_, t_keep_;
   bool persist_ = false;
   u32 persist_backoff_ = 0, keep_probes_ = 0;
   u64 last_rcv_ns_ = 0;

@@ -15,13 +15,16 @@ void Tcp::tick(u64 now) {
 }
 
 u64 Tcp::next_deadline() const {
-  u64 best = ~u64(0);
-  for (const TcpSocket* s = all_; s; s = s->all_next_) {
-    if (s->t_rtx_) best = min(best, s->t_rtx_);
-    if (s->t_delack_) best = min(best, s->t_delack_);
-    if (s->t_keep_) best = min(best, s->t_keep_);
+  if (deadlines_.stale) {
+    u64 best = ~u64(0);
+    for (const TcpSocket* s = all_; s; s = s->all_next_) {
+      const u64 timers[] = {s->t_rtx_, s->t_delack_, s->t_keep_};
+      for (u64 t : timers)
+        if (t) best = min(best, t);
+    }
+    deadlines_ = {best, false};
   }
-  return best;
+  return deadlines_.earliest;
 }
 
 void Tcp::run_timers(TcpSocket& s, u64 now) {

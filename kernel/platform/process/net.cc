@@ -9,7 +9,10 @@
 // and on a kick eventfd instead of on its futex word -- it covers the
 // device. A frame then wakes the very thread that takes it (and usually the
 // one that waits for it), with no other thread in between; a wake-up of the
-// covering thread writes the eventfd (thread_wake).
+// covering thread writes the eventfd (thread_wake). When the core's lock is
+// busy, the frames are posted to its holder, a thread that runs and takes
+// them when it lets go; the covering thread then lets the device go and
+// sleeps out the rest plainly (the holder covers when it next sleeps).
 //
 // The event thread is the backstop for when no program thread sleeps: it
 // waits in ppoll for the fd to be readable and calls core::on_net_ready.
@@ -24,7 +27,8 @@
 // The two never wait in ppoll at once (both would wake for one frame). The
 // event thread stands by while the device is covered or was moments ago
 // (the program is busy and will sleep, and so look, again): it looks once a
-// millisecond without blocking. A cover that lasts a whole millisecond means
+// millisecond without blocking, reporting what it finds without waiting for
+// it to be taken. A cover that lasts a whole millisecond means
 // the program is idle: the event thread then waits until the cover is let
 // go (which wakes it), so an idle program costs no wake-ups. After 2 ms
 // with nobody covering (the program computes, or sleeps outside the core)
@@ -70,15 +74,24 @@ void drained() {
 }
 
 // Arrivals are reported (the device polled readable): the core takes them
-// now, or its lock's holder does when it lets go; the caller waits until
-// the device was found empty once (or `limit`), so that it does not see
-// the same frames again. Returns whether the device was drained.
-bool report_arrivals(u64 limit) {
-  u32 seen = __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE);
+// now, in this thread, when its lock is free, or else its lock's holder
+// does when it lets go (core::post_work never loses them). Returns whether
+// this thread found the device empty (took them); `seen` is net_drained
+// from before.
+bool report(u32* seen) {
+  *seen = __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE);
   __atomic_add_fetch(&g.net_notified, 1, __ATOMIC_RELEASE);
   if (g.net_selftest) platform::wake_word(&g.net_notified, 1);
   else core::on_net_ready();
-  if (__atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE) != seen) return true;
+  return __atomic_load_n(&g.net_drained, __ATOMIC_ACQUIRE) != *seen;
+}
+
+// report(), and then the caller waits until the device was found empty
+// once (or `limit`), so that a blocking poll does not see the same frames
+// again. Returns whether the device was drained.
+bool report_arrivals(u64 limit) {
+  u32 seen;
+  if (report(&seen)) return true;
   __atomic_add_fetch(&g.net_waiting, 1, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(&g.net_drained, __ATOMIC_SEQ_CST) == seen)
     platform::wait_word(&g.net_drained, seen, limit);
@@ -140,26 +153,34 @@ void leave_cover(Cpu* c) {
 }
 
 // Sleeps like wait_word(word, 0, deadline) while covering the device.
-void covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
+// Returns false when the caller should sleep on for the rest without it:
+// arrivals went to the kernel lock's holder, a program thread that runs
+// (it takes them when it lets go, and covers the device itself when it
+// next sleeps). Waiting here until it has, and polling again after, cost
+// a pair of cross-CPU wake-ups per batch of frames: with a busy server
+// thread and an idle one covering (redis' background threads), that
+// waiting thread took 40% of a CPU from the client beside it.
+bool covered_sleep(Cpu* c, const volatile u32* word, u64 deadline_ns) {
   const int fd = g.boot->net_fd;
   for (;;) {
-    if (__atomic_load_n(word, __ATOMIC_SEQ_CST)) return;
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST)) return true;
     // The backend is gone (a read saw end-of-file): the device polls
     // readable for ever; the caller sleeps on its word instead.
-    if (__atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) return;
+    if (__atomic_load_n(&g.net_gone, __ATOMIC_ACQUIRE)) return false;
     u64 now = platform::monotonic_ns();
-    if (deadline_ns != ~u64(0) && now >= deadline_ns) return;
+    if (deadline_ns != ~u64(0) && now >= deadline_ns) return true;
     PollFd p[2] = {{fd, kPollIn, 0}, {g.net_kick_fd, kPollIn, 0}};
     host::Timespec rel = host::timespec_of(deadline_ns - now);  // (unused without a deadline)
     long r = host::syscall5(__NR_ppoll, long(p), 2, deadline_ns == ~u64(0) ? 0 : long(&rel), 0, 0);
-    if (r == -EINTR) return;  // a kick: the caller looks at what it is for
+    if (r == -EINTR) return true;  // a kick: the caller looks at what it is for
     if (host::failed(r) || device_failed(p[0].revents)) {
       // Nothing more will arrive (the backend is gone): sleep on the word.
       __atomic_store_n(&g.net_gone, 1, __ATOMIC_RELEASE);
-      return;
+      return false;
     }
     if (p[1].revents & kPollIn) take_kick();
-    if (p[0].revents & kPollIn) report_arrivals(platform::monotonic_ns() + kRenotifyMin);
+    u32 seen;
+    if ((p[0].revents & kPollIn) && !report(&seen)) return false;
   }
 }
 
@@ -219,8 +240,11 @@ void net_loop() {
     }
     u64 now = platform::monotonic_ns();
     if (now - __atomic_load_n(&g_uncovered_at, __ATOMIC_RELAXED) < kUncovered) {
-      // Let go moments ago: a look without blocking, then the next tick.
-      if (readable_now(fd)) report_arrivals(now + kRenotifyMin);
+      // Let go moments ago: a look without blocking, then the next tick
+      // (frames not taken by then are reported again: no harm, and no
+      // waiting for the lock's holder to take them).
+      u32 seen;
+      if (readable_now(fd)) report(&seen);
       platform::wait_word(&g.net_cover, cover, now + kTick);
       continue;
     }
@@ -267,8 +291,9 @@ void thread_sleep(const volatile u32* word, u64 deadline_ns) {
     wait_word(word, 0, deadline_ns);
     return;
   }
-  process::covered_sleep(c, word, deadline_ns);
+  bool covering = process::covered_sleep(c, word, deadline_ns);
   process::leave_cover(c);
+  if (!covering) wait_word(word, 0, deadline_ns);
 }
 
 void thread_wake(void* thread_platform, const volatile u32* word) {

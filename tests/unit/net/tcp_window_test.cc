@@ -137,6 +137,30 @@ TEST_F(TcpWindow, DelayedAckFiresAfter40ms) {
   EXPECT_EQ(out[0].seg().ack, pnxt);
 }
 
+// next_deadline is kept as timers are armed and disarmed (TcpDeadlines):
+// when the timer that was the earliest is disarmed, the next one counts,
+// and a socket freed with timers armed leaves none behind.
+TEST_F(TcpWindow, NextDeadlineFollowsTimersAsTheyAreDisarmed) {
+  open();
+  u64 t0 = now;
+  peer_send(text("request"), data0());
+  EXPECT_EQ(tcp.next_deadline(), t0 + 40 * kMs);  // the delayed ACK
+  TcpSocket* other = tcp.socket().value();
+  ASSERT_TRUE(other->connect(Endpoint{peer.addr, u16(peer.port + 1)}, now).ok());
+  take();
+  EXPECT_EQ(tcp.next_deadline(), t0 + 40 * kMs);  // still first; the SYN's is at 1 s
+  now += kMs;
+  ASSERT_EQ(s->send("reply", 5, now).value(), 5u);  // the ACK rides on the reply
+  ASSERT_EQ(take().size(), 1u);
+  // The delayed ACK is off; the reply's retransmission timer (200 ms
+  // here) comes before the SYN's.
+  EXPECT_EQ(tcp.next_deadline(), t0 + kMs + 200 * kMs);
+  peer_ack(data0() + 5);
+  EXPECT_EQ(tcp.next_deadline(), t0 + kSec);  // the other's SYN
+  other->abort(now);  // freed: its SYN timer goes with it
+  EXPECT_EQ(tcp.next_deadline(), ~u64(0));  // none
+}
+
 TEST_F(TcpWindow, EverySecondFullSegmentIsAckedAtOnce) {
   open();
   Bytes full(1460, 'x');
