@@ -47,7 +47,13 @@ void Virtqueue::post(u16 id, u64 phys, u32 len, bool device_writes) {
 void Virtqueue::notify() {
   if (!posted_) return;
   posted_ = false;
-  mb();  // the index before the notification
+  mb();  // the index before the flags: a device that clears NO_NOTIFY then
+         // looks at the index again (2.7.10)
+  // A device busy with the queue says it needs no notification (QEMU's
+  // virtio-net while its receive ring has buffers, and while it drains the
+  // transmit queue): each one is an exit, under TCG a costly one.
+  auto* used = static_cast<volatile u16*>(phys_to_virt(ring_ + kUsedOffset));
+  if (used[0] & kUsedNoNotify) return;
   dev_->notify(index_);
 }
 
