@@ -226,8 +226,13 @@ Result<usize> Tcp::user_recv(TcpSocket& s, u8* out, usize len, u64 now, bool pee
     // the peer learns of it with our next segment, or by probing).
     bool receiving = s.state_ == TcpState::Established || s.state_ == TcpState::FinWait1 ||
                      s.state_ == TcpState::FinWait2;
+    // What a segment could advertise now: the space, up to the largest
+    // window the field can carry (without window scaling a buffer larger
+    // than 64 KiB would otherwise "open" on every read, and each read sent
+    // a pure ACK).
+    u32 can = min<u32>(s.rbuf_.space(), 0xffffu << (s.ws_ok_ ? s.rcv_wscale_ : 0));
     u32 useful = min(s.rbuf_.cap() / 2, 2 * s.rcv_mss_);
-    if (receiving && s.rbuf_.space() >= cur + useful) send_ack(s, now);
+    if (receiving && can >= cur + useful) send_ack(s, now);
     return usize(n);
   }
   if (s.so_error_) return err(s.take_error());

@@ -161,6 +161,24 @@ TEST_F(TcpWindow, NextDeadlineFollowsTimersAsTheyAreDisarmed) {
   EXPECT_EQ(tcp.next_deadline(), ~u64(0));  // none
 }
 
+// A peer without window scaling (libslirp): the 128 KiB buffer cannot be
+// advertised beyond 65535, so reading a request opens no window worth an
+// update, and the ACK waits to ride on the reply.
+TEST_F(TcpWindow, ReadingWithoutWindowScalingSendsNoWindowUpdate) {
+  open();  // no wscale in the SYN-ACK
+  for (int round = 0; round < 3; ++round) {
+    peer_send(text("GET key\r\n"), data0() + 5 * round);
+    char buf[64];
+    ASSERT_EQ(s->recv(buf, sizeof buf, now).value(), 9u);
+    EXPECT_TRUE(take().empty()) << "round " << round;
+    ASSERT_EQ(s->send("$1\r\nv\r\n", 5, now).value(), 5u);
+    auto out = take();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].seg().ack, pnxt);  // the reply carries the ACK
+    peer_ack(data0() + 5 * (round + 1));
+  }
+}
+
 TEST_F(TcpWindow, EverySecondFullSegmentIsAckedAtOnce) {
   open();
   Bytes full(1460, 'x');
