@@ -19,6 +19,7 @@
 // wait in the ring until the core calls net_receive.
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/ioapic.h"
 #include "kernel/platform/kvm/memory.h"
@@ -40,7 +41,12 @@ namespace {
 constexpr u64 kFeatureMtu = abi::virtio::kNetFeatureMtu;
 constexpr u64 kFeatureMac = abi::virtio::kNetFeatureMac;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
-constexpr u32 kQueueWant = 64;
+constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
+// How long a send waits for the device to free a transmit buffer before the
+// frame is dropped: a burst (a reply to each of 50 clients, and ACKs) can
+// fill the ring while QEMU's transmit bottom half is still to run, and a
+// dropped segment costs TCP a retransmission timeout (200 ms at least).
+constexpr u64 kTxWaitNs = 2000000;
 constexpr u32 kMaxFrame = 1514;         // without FCS, no VLAN tag
 
 }  // namespace
@@ -179,8 +185,17 @@ bool net_send(const void* frame, usize len) {
   u32 used;
   while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
   if (!d->ntx_free) {
+    // Full: the device has every buffer and drains them (it was notified,
+    // or said it needs no notification because it is at it).
+    const u64 until = kvm::clock_monotonic_ns() + kvm::kTxWaitNs;
+    while (!d->ntx_free && kvm::clock_monotonic_ns() < until) {
+      asm volatile("pause");
+      while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
+    }
+  }
+  if (!d->ntx_free) {
     kvm::unlock(&d->lock);
-    return false;  // the ring is full: dropped, as a NIC would
+    return false;  // still full: dropped, as a NIC would
   }
   id = d->tx_free[--d->ntx_free];
   u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
