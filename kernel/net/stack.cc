@@ -56,6 +56,14 @@ void Stack::configure(const InterfaceConfig& cfg) {
 
 void Stack::set_transport(u8 proto, TransportHandler* handler) {
   if (proto == kProtoIcmp || proto == kProtoUdp) return;
+  u32 i = 0;
+  while (i < nregistered_ && registered_[i] != proto) ++i;
+  if (handler && i == nregistered_) {
+    if (nregistered_ == sizeof registered_) return;  // (a handful of protocols at most)
+    registered_[nregistered_++] = proto;
+  } else if (!handler && i < nregistered_) {
+    registered_[i] = registered_[--nregistered_];
+  }
   transports_[proto] = handler;
 }
 
@@ -415,16 +423,14 @@ void Stack::tick(u64 now_ns) {
   advance(now_ns);
   arp_.tick(now_);
   reasm_.tick(now_, this);
-  for (TransportHandler* t : transports_)
-    if (t) t->tick(now_);
+  for (u32 i = 0; i < nregistered_; ++i) transports_[registered_[i]]->tick(now_);
   run_pending(now_);
 }
 
 u64 Stack::next_deadline() {
   if (lo_head_ || failed_head_) return 0;
   u64 d = min(arp_.next_deadline(), reasm_.next_deadline());
-  for (TransportHandler* t : transports_)
-    if (t) d = min(d, t->next_deadline());
+  for (u32 i = 0; i < nregistered_; ++i) d = min(d, transports_[registered_[i]]->next_deadline());
   return d;
 }
 

@@ -135,6 +135,10 @@ class Stack final : public IpSender,
   Udp udp_;
   IcmpRateLimit icmp_limit_;
   TransportHandler* transports_[256] = {};
+  // The protocols with a handler, for tick and next_deadline (asked after
+  // every frame and socket call) to visit without walking all 256.
+  u8 registered_[8] = {};
+  u32 nregistered_ = 0;
   u64 now_ = 0;
   u16 next_id_ = 1;
   bool draining_ = false;

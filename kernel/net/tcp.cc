@@ -38,9 +38,10 @@ Result<TcpSocket*> Tcp::socket() {
 Result<TcpSocket*> Tcp::new_socket() {
   if (!buckets_) return err(ENOMEM);
   if (nsockets_ >= cfg_.max_sockets) return err(EMFILE);
+  if (!heap_reserve(u32(nsockets_ + 1))) return err(ENOMEM);
   void* mem = mm::kzalloc(sizeof(TcpSocket));
   if (!mem) return err(ENOMEM);
-  TcpSocket* s = new (mem) TcpSocket(this, &deadlines_);
+  TcpSocket* s = new (mem) TcpSocket(this);
   s->rcvbuf_ = cfg_.rcvbuf;
   s->sndbuf_ = cfg_.sndbuf;
   s->keep_idle_s_ = cfg_.keep_idle_s;
@@ -55,6 +56,7 @@ Result<TcpSocket*> Tcp::new_socket() {
 }
 
 void Tcp::destroy(TcpSocket* s) {
+  if (s->heap_pos_) heap_remove(*s);
   if (s->hashed_) hash_remove(s);
   if (s->listed_) listener_remove(s);
   if (s->all_prev_) s->all_prev_->all_next_ = s->all_next_;
@@ -62,7 +64,11 @@ void Tcp::destroy(TcpSocket* s) {
   if (s->all_next_) s->all_next_->all_prev_ = s->all_prev_;
   s->~TcpSocket();
   mm::kfree(s);
-  --nsockets_;
+  if (--nsockets_ == 0) {  // the heap's array goes with the last socket
+    mm::kfree(heap_);
+    heap_ = nullptr;
+    heap_cap_ = 0;
+  }
 }
 
 void Tcp::reap() {

@@ -73,6 +73,9 @@ class Tcp {
   void tick(u64 now_ns);
   // The earliest timer deadline, ~0 when none is armed.
   u64 next_deadline() const;
+  // For tests: the deadline heap holds exactly the sockets with a timer on,
+  // in heap order, and next_deadline() is the earliest of all their timers.
+  bool deadlines_consistent() const;
 
   const TcpConfig& config() const { return cfg_; }
   const TcpStats& stats() const { return stats_; }
@@ -147,6 +150,11 @@ class Tcp {
   void on_persist(TcpSocket& s, u64 now);
   void on_keep(TcpSocket& s, u64 now);
   void arm_rto(TcpSocket& s, u64 now);
+  friend class TcpTimer;
+  void timer_changed(TcpSocket& s);
+  void heap_remove(TcpSocket& s);
+  void heap_place(u32 i);  // restores the heap order around index i
+  bool heap_reserve(u32 sockets);  // room for that many: every socket has its slot
   void arm_persist(TcpSocket& s, u64 now);
   void arm_keepalive(TcpSocket& s, u64 now);
   void rtt_sample(TcpSocket& s, u64 rtt_ns);
@@ -164,7 +172,10 @@ class Tcp {
   TcpStats stats_;
   TcpSocket** buckets_ = nullptr;
   TcpSocket* all_ = nullptr;
-  mutable TcpDeadlines deadlines_;  // the sockets point at it (~Tcp destroys them first)
+  // Sockets with a timer on, a binary min-heap by their earliest deadline
+  // (tcp_timer.cc); grown by doubling.
+  TcpSocket** heap_ = nullptr;
+  u32 heap_len_ = 0, heap_cap_ = 0;
   TcpSocket* listeners_ = nullptr;
   usize nsockets_ = 0;
   u32 next_ephemeral_ = 0;

@@ -86,37 +86,20 @@ class TcpSocket;
 // wildcard of the same kind (see TcpOpt::V6Only).
 bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
 
-// The earliest deadline among a Tcp's timers, kept as they are armed and
-// disarmed so that Tcp::next_deadline (asked after every socket call and
-// frame) does not walk every socket: `earliest` is exact unless `stale`
-// (the timer that held it was disarmed or moved later), and a stale value
-// is found again by one walk.
-struct TcpDeadlines {
-  u64 earliest = ~u64(0);
-  bool stale = false;
-  void changed(u64 from, u64 to) {
-    if (to && to < earliest) earliest = to;
-    else if (from && from == earliest && to != from) stale = true;
-  }
-};
-
 // One socket timer: an absolute deadline in ns, 0 when off. Every change
-// goes through operator=, which tells the Tcp's TcpDeadlines.
+// goes through operator=, which keeps the socket's place in its Tcp's heap
+// of sockets by earliest deadline (Tcp::next_deadline, asked after every
+// socket call and frame, reads the top instead of walking every socket).
 class TcpTimer {
  public:
-  explicit TcpTimer(TcpDeadlines* d) : d_(d) {}
+  explicit TcpTimer(TcpSocket* owner) : owner_(owner) {}
   TcpTimer(const TcpTimer&) = delete;
   TcpTimer& operator=(const TcpTimer&) = delete;
-  ~TcpTimer() { d_->changed(at_, 0); }
-  TcpTimer& operator=(u64 at) {
-    if (at != at_) d_->changed(at_, at);
-    at_ = at;
-    return *this;
-  }
+  TcpTimer& operator=(u64 at);  // tcp_timer.cc
   operator u64() const { return at_; }
 
  private:
-  TcpDeadlines* d_;
+  TcpSocket* owner_;
   u64 at_ = 0;
 };
 
@@ -172,9 +155,9 @@ class TcpSocket {
 
  private:
   friend class Tcp;
+  friend class TcpTimer;
   friend bool ports_overlap(const TcpSocket& a, Endpoint la, const TcpSocket& b, Endpoint lb);
-  TcpSocket(Tcp* tcp, TcpDeadlines* deadlines)
-      : tcp_(tcp), t_rtx_(deadlines), t_delack_(deadlines), t_keep_(deadlines) {}
+  explicit TcpSocket(Tcp* tcp) : tcp_(tcp), t_rtx_(this), t_delack_(this), t_keep_(this) {}
   ~TcpSocket() = default;
 
   bool synchronized() const { return state_ >= TcpState::Established; }
@@ -248,6 +231,8 @@ class TcpSocket {
   // timer, or the persist timer when persist_; t_keep_ is keepalive,
   // FIN_WAIT_2 or TIME_WAIT by state.
   TcpTimer t_rtx_, t_delack_, t_keep_;
+  u32 heap_pos_ = 0;  // 1 + its index in Tcp's deadline heap, 0 when no timer is on
+  u64 earliest_timer() const;
   bool persist_ = false;
   u32 persist_backoff_ = 0, keep_probes_ = 0;
   u64 last_rcv_ns_ = 0;

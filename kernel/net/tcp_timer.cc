@@ -5,6 +5,8 @@
 #include "kernel/net/tcp.h"
 
 #include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/mm/heap.h"
 #include "kernel/net/tcp_seq.h"
 
 namespace mote::net {
@@ -14,17 +16,99 @@ void Tcp::tick(u64 now) {
   reap();
 }
 
-u64 Tcp::next_deadline() const {
-  if (deadlines_.stale) {
-    u64 best = ~u64(0);
-    for (const TcpSocket* s = all_; s; s = s->all_next_) {
-      const u64 timers[] = {s->t_rtx_, s->t_delack_, s->t_keep_};
-      for (u64 t : timers)
-        if (t) best = min(best, t);
+u64 Tcp::next_deadline() const { return heap_len_ ? heap_[0]->earliest_timer() : ~u64(0); }
+
+// ---- The heap of sockets by earliest deadline -------------------------------------
+
+bool Tcp::deadlines_consistent() const {
+  u32 with_timer = 0;
+  u64 best = ~u64(0);
+  for (const TcpSocket* s = all_; s; s = s->all_next_) {
+    u64 k = s->earliest_timer();
+    if (!k) {
+      if (s->heap_pos_) return false;
+      continue;
     }
-    deadlines_ = {best, false};
+    ++with_timer;
+    best = min(best, k);
+    if (!s->heap_pos_ || s->heap_pos_ > heap_len_ || heap_[s->heap_pos_ - 1] != s) return false;
   }
-  return deadlines_.earliest;
+  if (with_timer != heap_len_) return false;
+  for (u32 i = 1; i < heap_len_; ++i)
+    if (heap_[i]->earliest_timer() < heap_[(i - 1) / 2]->earliest_timer()) return false;
+  return next_deadline() == best;
+}
+
+u64 TcpSocket::earliest_timer() const {
+  u64 best = 0;
+  const u64 timers[] = {t_rtx_, t_delack_, t_keep_};
+  for (u64 t : timers)
+    if (t && (!best || t < best)) best = t;
+  return best;
+}
+
+TcpTimer& TcpTimer::operator=(u64 at) {
+  if (at != at_) {
+    at_ = at;
+    owner_->tcp_->timer_changed(*owner_);
+  }
+  return *this;
+}
+
+void Tcp::timer_changed(TcpSocket& s) {
+  if (!s.earliest_timer()) {
+    if (s.heap_pos_) heap_remove(s);
+    return;
+  }
+  if (!s.heap_pos_) {  // (its slot was reserved when it was made)
+    heap_[heap_len_] = &s;
+    s.heap_pos_ = ++heap_len_;
+  }
+  heap_place(s.heap_pos_ - 1);
+}
+
+bool Tcp::heap_reserve(u32 sockets) {
+  if (sockets <= heap_cap_) return true;
+  u32 cap = heap_cap_ ? heap_cap_ * 2 : 64;
+  while (cap < sockets) cap *= 2;
+  auto* grown = static_cast<TcpSocket**>(mm::kalloc(cap * sizeof(TcpSocket*)));
+  if (!grown) return false;
+  if (heap_len_) memcpy(grown, heap_, heap_len_ * sizeof(TcpSocket*));
+  mm::kfree(heap_);
+  heap_ = grown;
+  heap_cap_ = cap;
+  return true;
+}
+
+void Tcp::heap_remove(TcpSocket& s) {
+  u32 i = s.heap_pos_ - 1;
+  s.heap_pos_ = 0;
+  TcpSocket* last = heap_[--heap_len_];
+  if (i == heap_len_) return;
+  heap_[i] = last;
+  last->heap_pos_ = i + 1;
+  heap_place(i);
+}
+
+void Tcp::heap_place(u32 i) {
+  auto key = [this](u32 k) { return heap_[k]->earliest_timer(); };
+  auto swap = [this](u32 a, u32 b) {
+    TcpSocket* t = heap_[a];
+    heap_[a] = heap_[b], heap_[b] = t;
+    heap_[a]->heap_pos_ = a + 1, heap_[b]->heap_pos_ = b + 1;
+  };
+  while (i > 0 && key(i) < key((i - 1) / 2)) {
+    swap(i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    u32 l = 2 * i + 1, r = l + 1, m = i;
+    if (l < heap_len_ && key(l) < key(m)) m = l;
+    if (r < heap_len_ && key(r) < key(m)) m = r;
+    if (m == i) return;
+    swap(i, m);
+    i = m;
+  }
 }
 
 void Tcp::run_timers(TcpSocket& s, u64 now) {

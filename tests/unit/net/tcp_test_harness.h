@@ -115,6 +115,7 @@ struct TcpFixture : ::testing::Test {
   // Runs the timers up to t, one deadline at a time.
   void run_until(u64 t) {
     for (;;) {
+      EXPECT_TRUE(tcp.deadlines_consistent());
       u64 d = tcp.next_deadline();
       if (d > t) break;
       now = std::max(now, d);
@@ -264,6 +265,10 @@ class Wire {
     for (;;) {
       if (pump) pump();
       if (pred && pred()) return true;
+      if (!a.deadlines_consistent() || !b.deadlines_consistent()) {
+        ADD_FAILURE() << "a Tcp's deadline heap is out of step with its sockets' timers";
+        return false;
+      }
       u64 next = std::min(a.next_deadline(), b.next_deadline());
       for (const Flight& f : q_) next = std::min(next, f.at);
       if (next > t_end) {

@@ -1,6 +1,8 @@
 // Flow control and segment timing against a scripted peer: zero windows on
 // either side and the persist timer, Nagle vs TCP_NODELAY, delayed ACKs,
 // window scaling, timestamps and PAWS.
+#include <random>
+
 #include "tests/unit/net/tcp_test_harness.h"
 
 namespace mote::net::tcptest {
@@ -177,6 +179,41 @@ TEST_F(TcpWindow, ReadingWithoutWindowScalingSendsNoWindowUpdate) {
     EXPECT_EQ(out[0].seg().ack, pnxt);  // the reply carries the ACK
     peer_ack(data0() + 5 * (round + 1));
   }
+}
+
+// Many sockets whose timers are armed, backed off and disarmed at random:
+// the heap behind next_deadline stays in step (deadlines_consistent walks
+// every socket) -- new sockets, retransmission timers moving later as they
+// back off, aborts, and sockets freed.
+TEST_F(TcpWindow, DeadlineHeapStaysInStepWithManySockets) {
+  std::mt19937 rng(7);
+  std::vector<TcpSocket*> socks;
+  u16 port = 2000;
+  auto connect_one = [&] {
+    TcpSocket* x = tcp.socket().value();
+    ASSERT_TRUE(x->connect(Endpoint{kPeerIp, port++}, now).ok());  // a SYN: its timer
+    socks.push_back(x);
+  };
+  for (int i = 0; i < 64; ++i) {
+    connect_one();
+    now += (rng() % 50) * kMs;
+    ASSERT_TRUE(tcp.deadlines_consistent()) << "socket " << i;
+  }
+  for (int step = 0; step < 600; ++step) {
+    if (rng() % 3 == 0 && !socks.empty()) {
+      usize i = rng() % socks.size();
+      if (rng() % 2) socks[i]->abort(now);
+      socks[i]->close(now);  // freed once the protocol is done with it
+      socks.erase(socks.begin() + long(i));
+      connect_one();
+    } else {
+      now += (rng() % 400) * kMs;  // SYNs time out: resent, their timers later
+      tcp.tick(now);
+    }
+    ip.take();
+    ASSERT_TRUE(tcp.deadlines_consistent()) << "step " << step;
+  }
+  EXPECT_LT(tcp.next_deadline(), ~u64(0));
 }
 
 TEST_F(TcpWindow, EverySecondFullSegmentIsAckedAtOnce) {
