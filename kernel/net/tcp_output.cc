@@ -17,7 +17,7 @@ u32 Tcp::window_field(TcpSocket& s, bool syn) {
   if (syn) return min<u32>(space, 0xffff);  // a SYN's window is never scaled
   u8 ws = s.ws_ok_ ? s.rcv_wscale_ : 0;
   u32 cur = seq_gt(s.rcv_adv_, s.rcv_nxt_) ? s.rcv_adv_ - s.rcv_nxt_ : 0;
-  u32 wnd = min<u32>(space, 0xffffu << ws);
+  u32 wnd = min<u32>(space, s.max_rcv_window());
   if (wnd < cur) {
     wnd = cur;  // the right edge never moves back (RFC 9293 3.8.6)
   } else if (wnd - cur < min<u32>(s.rbuf_.cap() / 2, s.rcv_mss_)) {

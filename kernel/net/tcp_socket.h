@@ -162,6 +162,8 @@ class TcpSocket {
 
   bool synchronized() const { return state_ >= TcpState::Established; }
   u32 data_end() const { return snd_una_ + sbuf_.size(); }
+  // The largest receive window a segment's 16-bit field can advertise.
+  u32 max_rcv_window() const { return 0xffffu << (ws_ok_ ? rcv_wscale_ : 0); }
 
   Tcp* tcp_;
   // Tcp's tables.

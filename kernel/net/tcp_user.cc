@@ -230,7 +230,7 @@ Result<usize> Tcp::user_recv(TcpSocket& s, u8* out, usize len, u64 now, bool pee
     // window the field can carry (without window scaling a buffer larger
     // than 64 KiB would otherwise "open" on every read, and each read sent
     // a pure ACK).
-    u32 can = min<u32>(s.rbuf_.space(), 0xffffu << (s.ws_ok_ ? s.rcv_wscale_ : 0));
+    u32 can = min<u32>(s.rbuf_.space(), s.max_rcv_window());
     u32 useful = min(s.rbuf_.cap() / 2, 2 * s.rcv_mss_);
     if (receiving && can >= cur + useful) send_ack(s, now);
     return usize(n);

@@ -180,18 +180,18 @@ bool net_send(const void* frame, usize len) {
   NetDevice* d = kvm::net_device();
   if (!d || len > kvm::kMaxFrame || len == 0) return false;
   kvm::lock(&d->lock);
-  // Reclaim what the device has sent.
+  // Reclaim what the device has sent. A full ring is drained by the device
+  // (it was notified, or said it needs no notification because it is at
+  // it): wait a little for a buffer.
   u16 id;
   u32 used;
-  while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
-  if (!d->ntx_free) {
-    // Full: the device has every buffer and drains them (it was notified,
-    // or said it needs no notification because it is at it).
-    const u64 until = kvm::clock_monotonic_ns() + kvm::kTxWaitNs;
-    while (!d->ntx_free && kvm::clock_monotonic_ns() < until) {
-      asm volatile("pause");
-      while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
-    }
+  for (u64 until = 0;;) {
+    while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
+    if (d->ntx_free) break;
+    u64 now = kvm::clock_monotonic_ns();
+    if (!until) until = now + kvm::kTxWaitNs;
+    else if (now >= until) break;
+    asm volatile("pause");
   }
   if (!d->ntx_free) {
     kvm::unlock(&d->lock);

@@ -139,8 +139,8 @@ TEST_F(TcpWindow, DelayedAckFiresAfter40ms) {
   EXPECT_EQ(out[0].seg().ack, pnxt);
 }
 
-// next_deadline is kept as timers are armed and disarmed (TcpDeadlines):
-// when the timer that was the earliest is disarmed, the next one counts,
+// next_deadline is kept as timers are armed and disarmed (Tcp's deadline
+// heap): when the timer that was the earliest is disarmed, the next one counts,
 // and a socket freed with timers armed leaves none behind.
 TEST_F(TcpWindow, NextDeadlineFollowsTimersAsTheyAreDisarmed) {
   open();
