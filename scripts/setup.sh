@@ -12,6 +12,7 @@ PACKAGES=(
   sqlite3 lua5.4        # real dynamic programs for integration tests (python3 above)
   qemu-system-x86       # the VM platform under TCG (issue 3)
   libslirp-dev libglib2.0-dev  # --net user (mote-net); GLib for slirp's pkg-config file
+  zlib1g-dev            # zlib: the reference gzip that the kernel's decompressor is tested against
   libunicorn-dev        # CPU emulator: checks the KVM monitor's boot path where /dev/kvm is absent
   clang libclang-rt-14-dev  # libFuzzer and sanitizers for tests/fuzz
   gdb                   # mote run --gdb: the gdb.* tests drive the stub with gdb -batch

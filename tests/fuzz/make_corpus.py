@@ -386,6 +386,28 @@ def dhcp_seeds():
     write("dhcp_fuzz", "nak", b"\x01" + dhcp_reply(6))
 
 
+# ---- gzip (gunzip_fuzz) ------------------------------------------------------
+def gunzip_seeds():
+    import gzip
+    import zlib
+    text = b"".join(b"mote unikernel %d zero page ring\n" % i for i in range(200))
+    write("gunzip_fuzz", "text-9", b"\0" + gzip.compress(text, 9, mtime=0))
+    write("gunzip_fuzz", "text-1", b"\0" + gzip.compress(text, 1, mtime=0))
+    write("gunzip_fuzz", "stored", b"\0" + gzip.compress(bytes(range(256)) * 4, 0, mtime=0))
+    write("gunzip_fuzz", "empty", b"\0" + gzip.compress(b"", 9, mtime=0))
+    # Fixed Huffman codes (zlib's Z_FIXED) and a header with every optional field.
+    c = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FIXED)
+    raw = c.compress(text[:2000]) + c.flush()
+    head = bytes([0x1F, 0x8B, 8, 2 | 4 | 8 | 16, 0, 0, 0, 0, 0, 3]) + b"\x04\x00ABCD" + b"name\0" + b"note\0"
+    head += struct.pack("<H", zlib.crc32(head) & 0xFFFF)
+    write("gunzip_fuzz", "fixed-fields", b"\0" + head + raw + struct.pack("<II", zlib.crc32(text[:2000]), 2000))
+    # Raw DEFLATE (odd first byte): the fuzzer wraps it with the right trailer.
+    for level, strategy, name in ((9, zlib.Z_DEFAULT_STRATEGY, "dynamic"), (9, zlib.Z_FIXED, "fixed"),
+                                  (0, zlib.Z_DEFAULT_STRATEGY, "stored"), (6, zlib.Z_RLE, "rle")):
+        c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
+        write("gunzip_fuzz", "raw-" + name, b"\1" + c.compress(text[:3000]) + c.flush())
+
+
 def main():
     elf_seeds()
     boot_info()
@@ -395,6 +417,7 @@ def main():
     share_seeds()
     virtqueue_seeds()
     dhcp_seeds()
+    gunzip_seeds()
     return 0
 
 

@@ -345,6 +345,32 @@ Result<u64> core_map(u64 len) {
 
 u64 core_region_used() { return g_core_next - kCoreRegion; }
 
+u64 core_open_block() { return g_core_next; }
+
+Result<void> core_map_page(u64 virt) {
+  u64 f = frame_alloc();
+  u64* e = f ? walk(virt, true) : nullptr;
+  if (!e) {
+    if (f) frame_free(f);
+    return err(ENOMEM);
+  }
+  *e = f | kPresent | kWrite | (g_nx ? u64(kNx) : 0);
+  return ok();
+}
+
+void core_close_block(u64 base, u64 len) { g_core_next = base + page_up(len) + kPageSize; }
+
+void frames_release_used(u64 start, u64 end) {
+  for (u64 p = page_down(start); p < page_up(end); p += kPageSize) {
+    usize users = 0;
+    for (usize i = 0; i < g_nused; ++i)
+      if (p < g_used[i].end && p + kPageSize > g_used[i].start) ++users;
+    bool ram = false;
+    for (usize i = 0; i < g_nram && !ram; ++i) ram = p >= g_ram[i].start && p + kPageSize <= g_ram[i].end;
+    if (users == 1 && ram) frame_free(p);
+  }
+}
+
 void core_unmap(u64 addr, u64 len) {
   len = page_up(len);
   if (len == 0) return;

@@ -69,5 +69,17 @@ void core_unmap(u64 addr, u64 len);
 // The bytes of the core region ever handed out (guard pages included): a
 // block core_unmap gave back is used again before the region grows.
 u64 core_region_used();
+// A core block whose size is known only once it is full (a decompressed
+// initrd): core_open_block gives its start, core_map_page backs one page of
+// it at a time, core_close_block ends it at `len` bytes. Nothing else may take
+// core memory while it is open.
+u64 core_open_block();
+Result<void> core_map_page(u64 virt);
+void core_close_block(u64 base, u64 len);
+
+// Gives the frames of [start, end), part of a range memory_init was told is
+// in use, back to the allocator: each page wholly RAM that no other in-use
+// range touches. Each page must be given back once (a consumed initrd).
+void frames_release_used(u64 start, u64 end);
 
 }  // namespace mote::kvm

@@ -162,15 +162,27 @@ Result<void> map_anonymous(u64, u64, u32) { return ok(); }
 
 namespace {
 
-void image_location(Image which, u64* gpa, u64* size) {
+// Where an image is: in RAM as the boot loaded it (physically contiguous,
+// through the direct map), or decompressed into core memory (initrd.cc),
+// whose frames the page tables give.
+struct ImageLocation {
+  const u8* data;
+  u64 size;
+  u64 gpa;        // the first byte's guest-physical address; 0 if unpacked
+  bool unpacked;
+
+  // The frame holding image bytes [at, at + 4 KiB), at page-aligned `at`.
+  u64 frame(u64 at) const { return unpacked ? lookup_page(u64(data) + at, false) : gpa + at; }
+  bool zero_copy_ok() const { return unpacked || page_aligned(gpa); }
+};
+
+ImageLocation image_location(Image which) {
+  const auto& u = g_vm.unpacked[which == Image::Program ? 0 : 1];
+  if (u.size) return ImageLocation{reinterpret_cast<const u8*>(u.virt), u.size, 0, true};
   const abi::BootInfo& b = *g_vm.boot;
-  if (which == Image::Program) {
-    *gpa = b.program_gpa;
-    *size = b.program_size;
-  } else {
-    *gpa = b.initramfs_gpa;
-    *size = b.initramfs_size;
-  }
+  u64 gpa = which == Image::Program ? b.program_gpa : b.initramfs_gpa;
+  u64 size = which == Image::Program ? b.program_size : b.initramfs_size;
+  return ImageLocation{size ? static_cast<const u8*>(phys_to_virt(gpa)) : nullptr, size, gpa, false};
 }
 
 }  // namespace
@@ -262,27 +274,25 @@ void exec_return(u64 rip, u64 rsp) {
 }
 
 ImageBytes image(Image which) {
-  u64 gpa, size;
-  image_location(which, &gpa, &size);
-  if (!size) return ImageBytes{nullptr, 0};
-  return ImageBytes{static_cast<const u8*>(phys_to_virt(gpa)), size};
+  ImageLocation l = image_location(which);
+  if (!l.size) return ImageBytes{nullptr, 0};
+  return ImageBytes{l.data, l.size};
 }
 
 Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
-  u64 gpa, size;
-  image_location(which, &gpa, &size);
+  ImageLocation l = image_location(which);
   // Zero-copy: read-only pages wholly inside a page-aligned image are the
   // image's own frames (the initrd in guest RAM); the rest is copied.
-  bool aligned = page_aligned(gpa);
+  bool aligned = l.zero_copy_ok() && page_aligned(offset);
   for (u64 off = 0; off < len; off += kPageSize) {
     u64 at = offset + off;
-    if (aligned && !(prot & kProtWrite) && at + kPageSize <= size) {
-      TRY(map_image_page(addr + off, gpa + at, prot));
+    if (aligned && !(prot & kProtWrite) && at + kPageSize <= l.size) {
+      TRY(map_image_page(addr + off, l.frame(at), prot));
       continue;
     }
     // A private copy: writable, unaligned or the image's last partial page.
-    usize n = at < size ? usize(min<u64>(kPageSize, size - at)) : 0;
-    auto r = map_copy(addr + off, kPageSize, prot, phys_to_virt(gpa + at), n);
+    usize n = at < l.size ? usize(min<u64>(kPageSize, l.size - at)) : 0;
+    auto r = map_copy(addr + off, kPageSize, prot, l.data + at, n);
     if (!r.ok()) {
       (void)unmap(addr, off);
       return r;

@@ -17,6 +17,7 @@
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
+#include "kernel/platform/kvm/initrd.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/net_virtio.h"
 #include "kernel/platform/kvm/pvh.h"
@@ -233,7 +234,20 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     auto* mod = static_cast<const HvmModlistEntry*>(phys_to_virt(si->modlist_paddr));
     program_phys = mod[0].paddr;
     program_size = mod[0].size;
-    if (program_size >= 6 && memcmp(phys_to_virt(program_phys), "070701", 6) == 0) {
+    const u8* bytes = static_cast<const u8*>(phys_to_virt(program_phys));
+    bool unpacked = false;
+    if (initrd_is_gzip(program_phys, program_size)) {
+      // Compressed: the decompressed copy in core memory is the image from
+      // now on (platform.cc image_location); the module's frames are free.
+      UnpackedImage u = unpack_gzip_initrd(program_phys, program_size, flags & abi::kBootVerbose);
+      bytes = reinterpret_cast<const u8*>(u.virt);
+      program_phys = 0;
+      program_size = u.size;
+      unpacked = true;
+    }
+    const bool cpio = program_size >= 6 && memcmp(bytes, "070701", 6) == 0;
+    if (unpacked) g_vm.unpacked[cpio ? 1 : 0] = {reinterpret_cast<u64>(bytes), program_size};
+    if (cpio) {
       rootfs_phys = program_phys;
       rootfs_size = program_size;
       program_phys = program_size = 0;

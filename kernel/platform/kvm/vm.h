@@ -10,6 +10,11 @@ struct VmState {
   Host host;
   const abi::BootInfo* boot;  // through the direct map
   bool bootstats;             // print boot TSC figures before the program starts
+  // A gzip initrd decompressed into the core region (initrd.cc), by
+  // platform::Image: it, not the boot info's physical range, is the image.
+  struct {
+    u64 virt, size;
+  } unpacked[2];
 };
 extern VmState g_vm;
 
