@@ -115,7 +115,7 @@ i64 sys_setfsuid(const SysArgs& a) { return set_fs(uids(), id_arg(a, 0)); }
 i64 sys_setfsgid(const SysArgs& a) { return set_fs(gids(), id_arg(a, 0)); }
 
 i64 sys_getgroups(const SysArgs& a) {
-  i64 size = a.i(0);
+  i64 size = a.c_int(0);
   if (size < 0) return -EINVAL;
   core::Creds& c = creds();
   if (size == 0) return c.ngroups;
@@ -126,7 +126,7 @@ i64 sys_getgroups(const SysArgs& a) {
 
 // More than Creds::kMaxGroups groups is EINVAL here (Linux takes 65536).
 i64 sys_setgroups(const SysArgs& a) {
-  i64 size = a.i(0);
+  i64 size = a.c_int(0);
   if (size < 0 || size > kNgroupsMax) return -EINVAL;
   if (!privileged()) return -EPERM;
   if (size > core::Creds::kMaxGroups) return -EINVAL;

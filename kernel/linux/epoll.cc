@@ -215,7 +215,7 @@ Ref<fs::Inode> anon_inode() {
 }
 
 i64 sys_epoll_create(const SysArgs& a) {
-  if (a.i(0) <= 0) return -EINVAL;
+  if (a.c_int(0) <= 0) return -EINVAL;
   return create(0);
 }
 

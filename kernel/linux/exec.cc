@@ -308,7 +308,7 @@ i64 sys_execveat(const SysArgs& a) {
 }
 
 i64 sys_setpgid(const SysArgs& a) {
-  i64 pid = a.i(0), pgid = a.i(1);
+  i64 pid = a.c_int(0), pgid = a.c_int(1);
   if (pgid < 0) return -EINVAL;
   if (pid != 0 && pid != core::g_proc.pid) return -ESRCH;
   core::g_proc.pgid = pgid ? int(pgid) : core::g_proc.pid;

@@ -440,14 +440,14 @@ i64 sys_fstat(const SysArgs& a) {
 }
 
 i64 sys_newfstatat(const SysArgs& a) {
-  u64 flags = a.u(3);
+  u64 flags = u32(a.u(3));  // int flags
   if (flags & ~(kAtEmptyPath | kAtSymlinkNofollow | kAtNoAutomount)) return -EINVAL;
   auto n = lookup_at(a.fd(0), a.u(1), flags, true);
   return n.ok() ? stat_to_user(*n.value(), a.u(2)) : -n.error();
 }
 
 i64 sys_statx(const SysArgs& a) {
-  u64 flags = a.u(2), mask = a.u(3);
+  u64 flags = u32(a.u(2)), mask = u32(a.u(3));  // int flags, unsigned int mask
   if (flags & ~(kAtEmptyPath | kAtSymlinkNofollow | kAtNoAutomount | kAtStatxSyncMask))
     return -EINVAL;
   if ((flags & kAtStatxSyncMask) == kAtStatxSyncMask) return -EINVAL;
@@ -573,7 +573,7 @@ i64 sys_fchown(const SysArgs& a) {
 
 i64 sys_utimensat(const SysArgs& a) {
   constexpr i64 kUtimeNow = (1l << 30) - 1, kUtimeOmit = (1l << 30) - 2;
-  u64 flags = a.u(3);
+  u64 flags = u32(a.u(3));  // int flags
   if (flags & ~(kAtSymlinkNofollow | kAtEmptyPath)) return -EINVAL;
   Ref<fs::Inode> node;
   if (a.u(1) == 0) {  // futimens: the fd itself

@@ -93,7 +93,7 @@ i64 sys_getrlimit(const SysArgs& a) { return get_limit(int(a.u(0)), a.u(1)); }
 i64 sys_setrlimit(const SysArgs& a) { return set_limit(int(a.u(0)), a.u(1)); }
 
 i64 sys_prlimit64(const SysArgs& a) {
-  if (!self(a.i(0))) return -ESRCH;
+  if (!self(a.c_int(0))) return -ESRCH;
   int res = int(a.u(1));
   if (res < 0 || res >= core::kNumRlimits) return -EINVAL;
   core::Rlimit old = core::g_proc.rlimits[res];
@@ -106,10 +106,10 @@ i64 sys_prlimit64(const SysArgs& a) {
 }
 
 i64 sys_sched_getaffinity(const SysArgs& a) {
-  if (!self(a.i(0))) return -ESRCH;
+  if (!self(a.c_int(0))) return -ESRCH;
   u64 len = a.u(1);
   if (len < 8 || (len & 7)) return -EINVAL;
-  core::Thread* t = sched_target(a.i(0));
+  core::Thread* t = sched_target(a.c_int(0));
   u64 mask = t && t->affinity ? t->affinity : all_cpus();
   return put_user(a.u(2), mask).ok() ? 8 : -EFAULT;
 }
@@ -130,14 +130,14 @@ i64 sys_getcpu(const SysArgs& a) {
 // thread is moved at once (platform::set_affinity); another thread's mask is
 // recorded and reported, and applies when the platform next places it.
 i64 sys_sched_setaffinity(const SysArgs& a) {
-  if (!self(a.i(0))) return -ESRCH;
+  if (!self(a.c_int(0))) return -ESRCH;
   u64 len = a.u(1);
   if (len < 8) return -EINVAL;
   u64 mask;
   if (!get_user(&mask, a.u(2)).ok()) return -EFAULT;
   mask &= all_cpus();
   if (!mask) return -EINVAL;
-  core::Thread* t = sched_target(a.i(0));
+  core::Thread* t = sched_target(a.c_int(0));
   if (!t) return -ESRCH;
   t->affinity = mask == all_cpus() ? 0 : mask;
   if (t == core::current()) {

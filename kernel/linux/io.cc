@@ -183,7 +183,7 @@ i64 sys_lseek(const SysArgs& a) {
   if (f.value()->flags & fs::kOPath) return -EBADF;
   if (f.value()->inode->is_dir()) {
     // Directories seek by cookie: only rewinding and SEEK_SET to a cookie.
-    if (a.i(2) != 0 || a.i(1) < 0) return -EINVAL;
+    if (u32(a.u(2)) != 0 || a.i(1) < 0) return -EINVAL;  // unsigned int whence
     f.value()->pos = u64(a.i(1));
     return a.i(1);
   }
@@ -255,7 +255,7 @@ i64 sys_dup2(const SysArgs& a) {
 
 i64 sys_dup3(const SysArgs& a) {
   int from = a.fd(0), to = a.fd(1);
-  u64 flags = a.u(2);
+  u64 flags = u32(a.u(2));  // int flags
   if (flags & ~u64(fs::kOCloexec)) return -EINVAL;
   if (from == to) return -EINVAL;
   Ref<fs::File> f = fs::fds().get(from);
@@ -270,12 +270,13 @@ i64 sys_fcntl(const SysArgs& a) {
   fs::File& f = *fr.value();
   constexpr u32 kSettable = fs::kOAppend | fs::kONonblock | fs::kOAsync | fs::kODirect |
                             fs::kONoatime;
-  switch (a.u(1)) {
+  const u32 cmd = u32(a.u(1));  // unsigned int cmd
+  switch (cmd) {
     case 0:       // F_DUPFD
     case 1030: {  // F_DUPFD_CLOEXEC
       i64 min_fd = a.i(2);
       if (min_fd < 0 || u64(min_fd) >= nofile_limit()) return -EINVAL;
-      return dup_to(fd, int(min_fd), a.u(1) == 1030);
+      return dup_to(fd, int(min_fd), cmd == 1030);
     }
     case 1:  // F_GETFD
       return fs::fds().cloexec(fd) ? 1 : 0;
@@ -314,7 +315,7 @@ i64 sys_fcntl(const SysArgs& a) {
     case 10: case 11:       // F_SETSIG, F_GETSIG
       return 0;
     case 1024: case 1025:   // F_SETLEASE, F_GETLEASE
-      return a.u(1) == 1025 ? 2 /*F_UNLCK*/ : 0;
+      return cmd == 1025 ? 2 /*F_UNLCK*/ : 0;
     case 1031:  // F_SETPIPE_SZ
     case 1032:  // F_GETPIPE_SZ
       if ((f.inode->mode & fs::kIfmt) != fs::kIfifo) return -EBADF;
@@ -328,13 +329,13 @@ i64 sys_fcntl(const SysArgs& a) {
 
 i64 sys_flock(const SysArgs& a) {
   if (!fs::fds().get(a.fd(0))) return -EBADF;
-  u64 op = a.u(1) & ~u64(4 /*LOCK_NB*/);
+  u64 op = u32(a.u(1)) & ~u64(4 /*LOCK_NB*/);  // unsigned int cmd
   if (op != 1 && op != 2 && op != 8) return -EINVAL;  // LOCK_SH LOCK_EX LOCK_UN
   return 0;  // one process: always granted
 }
 
 i64 sys_pipe2(const SysArgs& a) {
-  u64 flags = a.u(1);
+  u64 flags = u32(a.u(1));  // int flags
   if (flags & ~u64(fs::kOCloexec | fs::kONonblock | fs::kODirect)) return -EINVAL;
   Ref<fs::File> r, w;
   auto made = fs::make_pipe(u32(flags), &r, &w);
@@ -386,7 +387,7 @@ i64 sys_fallocate(const SysArgs& a) {
   auto f = file_of(a.fd(0));
   if (!f.ok()) return -f.error();
   fs::File& file = *f.value();
-  i64 mode = a.i(1), off = a.i(2), len = a.i(3);
+  i64 mode = a.c_int(1), off = a.i(2), len = a.i(3);
   if (off < 0 || len <= 0) return -EINVAL;
   if (!file.writable()) return -EBADF;
   if (!file.inode->is_reg()) return file.inode->is_dir() ? -EISDIR : -ENODEV;

@@ -107,7 +107,7 @@ i64 sys_mremap(const SysArgs& a) {
 
 i64 sys_madvise(const SysArgs& a) {
   u64 addr = a.u(0), len = a.u(1);
-  i64 advice = a.i(2);
+  int advice = a.c_int(2);
   if (!page_aligned(addr)) return -EINVAL;
   switch (advice) {
     case 4:   // MADV_DONTNEED

@@ -114,47 +114,47 @@ i64 set_sched(i64 pid, i64 policy, u64 param_addr) {
 }  // namespace
 
 i64 sys_sched_getparam(const SysArgs& a) {
-  if (a.i(0) < 0 || !a.u(1)) return -EINVAL;
-  core::Thread* t = sched_thread(a.i(0));
+  if (a.c_int(0) < 0 || !a.u(1)) return -EINVAL;
+  core::Thread* t = sched_thread(a.c_int(0));
   if (!t) return -ESRCH;
   return put_user(a.u(1), i32(t->sched_priority)).ok() ? 0 : -EFAULT;
 }
 
 i64 sys_sched_getscheduler(const SysArgs& a) {
-  if (a.i(0) < 0) return -EINVAL;
-  core::Thread* t = sched_thread(a.i(0));
+  if (a.c_int(0) < 0) return -EINVAL;
+  core::Thread* t = sched_thread(a.c_int(0));
   if (!t) return -ESRCH;
   return t->sched_policy;
 }
 
 i64 sys_sched_setscheduler(const SysArgs& a) {
-  if (a.i(1) < 0) return -EINVAL;
-  return set_sched(a.i(0), a.i(1), a.u(2));
+  if (a.c_int(1) < 0) return -EINVAL;
+  return set_sched(a.c_int(0), a.c_int(1), a.u(2));
 }
 
-i64 sys_sched_setparam(const SysArgs& a) { return set_sched(a.i(0), -1, a.u(1)); }
+i64 sys_sched_setparam(const SysArgs& a) { return set_sched(a.c_int(0), -1, a.u(1)); }
 
 i64 sys_sched_get_priority_max(const SysArgs& a) {
-  i64 p = a.i(0);
+  i64 p = a.c_int(0);
   if (realtime(p)) return 99;
   return (p == kSchedOther || p == kSchedBatch || p == kSchedIdle) ? 0 : -EINVAL;
 }
 
 i64 sys_sched_get_priority_min(const SysArgs& a) {
-  i64 p = a.i(0);
+  i64 p = a.c_int(0);
   if (realtime(p)) return 1;
   return (p == kSchedOther || p == kSchedBatch || p == kSchedIdle) ? 0 : -EINVAL;
 }
 
 i64 sys_sched_rr_get_interval(const SysArgs& a) {
-  if (a.i(0) < 0) return -EINVAL;
-  if (!sched_thread(a.i(0))) return -ESRCH;
+  if (a.c_int(0) < 0) return -EINVAL;
+  if (!sched_thread(a.c_int(0))) return -ESRCH;
   i64 ts[2] = {0, 100000000};  // Linux's default SCHED_RR quantum, 100 ms
   return copy_to_user(a.u(1), ts, sizeof ts).ok() ? 0 : -EFAULT;
 }
 
 i64 sys_getrusage(const SysArgs& a) {
-  i64 who = a.i(0);
+  i64 who = a.c_int(0);
   if (who != 0 && who != -1 && who != 1) return -EINVAL;  // SELF CHILDREN THREAD
   i64 ru[18] = {};
   if (who != -1) {
@@ -177,7 +177,7 @@ i64 sys_times(const SysArgs& a) {
 
 i64 sys_memfd_create(const SysArgs& a) {
   constexpr u64 kCloexec = 1, kAllowSealing = 2, kHugetlb = 4, kNoexec = 8, kExec = 0x10;
-  u64 flags = a.u(1);
+  u64 flags = u32(a.u(1));  // unsigned int flags
   if (flags & ~(kCloexec | kAllowSealing | kHugetlb | kNoexec | kExec)) return -EINVAL;
   if (flags & kHugetlb) return -EINVAL;
   char name[250];

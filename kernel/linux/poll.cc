@@ -167,7 +167,7 @@ i64 sys_select(const SysArgs& a) {
     if (tv[0] < 0 || tv[1] < 0 || tv[1] >= 1000000) return -EINVAL;
     deadline = platform::monotonic_ns() + u64(tv[0]) * kNs + u64(tv[1]) * 1000;
   }
-  i64 r = do_select(a.i(0), a.u(1), a.u(2), a.u(3), deadline);
+  i64 r = do_select(a.c_int(0), a.u(1), a.u(2), a.u(3), deadline);
   if (r >= 0 && a.u(4)) {
     i64 zero[2] = {0, 0};  // Linux updates the timeout with the time left
     u64 now = platform::monotonic_ns();
@@ -187,7 +187,7 @@ i64 sys_pselect6(const SysArgs& a) {
     if (!copy_from_user(sig, a.u(5), sizeof sig).ok()) return -EFAULT;
     if (i64 e = core::set_call_sigmask(sig[0], sig[1])) return e;
   }
-  return do_select(a.i(0), a.u(1), a.u(2), a.u(3), deadline);
+  return do_select(a.c_int(0), a.u(1), a.u(2), a.u(3), deadline);
 }
 
 }  // namespace mote::linux

@@ -74,7 +74,7 @@ i64 sys_exit(const SysArgs& a) {
 i64 sys_exit_group(const SysArgs& a) { core::terminate(int(a.u(0) & 0xff)); }
 
 i64 sys_arch_prctl(const SysArgs& a) {
-  switch (a.u(0)) {
+  switch (a.c_int(0)) {  // int option
     case kArchSetFs:
       if (a.u(1) >= kUserTop) return -EPERM;
       platform::set_fs_base(a.u(1));
@@ -110,7 +110,7 @@ i64 sys_set_robust_list(const SysArgs& a) {
 }
 
 i64 sys_get_robust_list(const SysArgs& a) {
-  core::Thread* t = a.i(0) == 0 ? core::current() : core::find_thread(int(a.i(0)));
+  core::Thread* t = a.c_int(0) == 0 ? core::current() : core::find_thread(int(a.c_int(0)));
   if (!t) return -ESRCH;
   if (!put_user(a.u(1), t->robust_list).ok()) return -EFAULT;
   if (!put_user(a.u(2), t->robust_len).ok()) return -EFAULT;
@@ -122,10 +122,10 @@ i64 sys_gettid(const SysArgs&) { return core::current()->tid; }
 i64 sys_getppid(const SysArgs&) { return core::g_proc.ppid; }
 i64 sys_getpgrp(const SysArgs&) { return core::g_proc.pgid; }
 i64 sys_getpgid(const SysArgs& a) {
-  return (a.i(0) == 0 || is_self(a.i(0))) ? core::g_proc.pgid : -ESRCH;
+  return (a.c_int(0) == 0 || is_self(a.c_int(0))) ? core::g_proc.pgid : -ESRCH;
 }
 i64 sys_getsid(const SysArgs& a) {
-  return (a.i(0) == 0 || is_self(a.i(0))) ? core::g_proc.sid : -ESRCH;
+  return (a.c_int(0) == 0 || is_self(a.c_int(0))) ? core::g_proc.sid : -ESRCH;
 }
 
 i64 sys_kill(const SysArgs& a) {

@@ -50,7 +50,7 @@ i64 sys_rt_sigprocmask(const SysArgs& a) {
     u64 set;
     if (!get_user(&set, a.u(1)).ok()) return -EFAULT;
     u64 next;
-    switch (a.u(0)) {
+    switch (a.c_int(0)) {  // int how
       case 0: next = old | set; break;   // SIG_BLOCK
       case 1: next = old & ~set; break;  // SIG_UNBLOCK
       case 2: next = set; break;         // SIG_SETMASK

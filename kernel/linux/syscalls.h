@@ -246,6 +246,10 @@ enum class Arg : u8 {
 struct SysArgs {
   u64 a[6];
   i64 i(int k) const { return i64(a[k]); }
+  // A C int argument (pid_t, timer_t, `int who`, a flag word): its low 32
+  // bits, as Linux reads it. glibc may leave anything in the upper half
+  // (getrusage(RUSAGE_CHILDREN) arrives as 0x00000000ffffffff).
+  int c_int(int k) const { return int(a[k]); }
   int fd(int k) const { return int(a[k]); }
   u64 u(int k) const { return a[k]; }
 };

@@ -146,7 +146,7 @@ i64 sys_nanosleep(const SysArgs& a) {
 
 i64 sys_clock_nanosleep(const SysArgs& a) {
   i64 id = i64(i32(a.u(0)));  // clockid_t is an int
-  u64 flags = a.u(1);
+  u64 flags = u32(a.u(1));  // int flags
   u64 t;
   if (id == kThreadCpu || (id < 0 && (id & 4))) return -EINVAL;
   if (id != kRealtime && id != kMonotonic && id != kBoottime && id != kTai &&

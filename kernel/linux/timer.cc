@@ -288,7 +288,7 @@ i64 sys_timer_create(const SysArgs& a) {
 }
 
 i64 sys_timer_settime(const SysArgs& a) {
-  Timer* t = posix_timer(a.i(0));
+  Timer* t = posix_timer(a.c_int(0));
   if (!t) return -EINVAL;
   i64 its[4];
   if (!copy_from_user(its, a.u(2), sizeof its).ok()) return -EFAULT;
@@ -303,20 +303,20 @@ i64 sys_timer_settime(const SysArgs& a) {
 }
 
 i64 sys_timer_gettime(const SysArgs& a) {
-  Timer* t = posix_timer(a.i(0));
+  Timer* t = posix_timer(a.c_int(0));
   if (!t) return -EINVAL;
   Itimerspec s = current(*t);
   return put_user(a.u(1), s).ok() ? 0 : -EFAULT;
 }
 
 i64 sys_timer_getoverrun(const SysArgs& a) {
-  Timer* t = posix_timer(a.i(0));
+  Timer* t = posix_timer(a.c_int(0));
   if (!t) return -EINVAL;
   return t->last_overrun;
 }
 
 i64 sys_timer_delete(const SysArgs& a) {
-  Timer* t = posix_timer(a.i(0));
+  Timer* t = posix_timer(a.c_int(0));
   if (!t) return -EINVAL;
   *t = Timer{};
   rearm();

@@ -197,7 +197,7 @@ i64 sys_timerfd_create(const SysArgs& a) {
 }
 
 i64 sys_timerfd_settime(const SysArgs& a) {
-  u64 flags = a.u(1);
+  u64 flags = u32(a.u(1));  // int flags
   if (flags & ~(kTimerAbstime | kTimerCancelOnSet)) return -EINVAL;
   // The new value is checked before the fd, as Linux does.
   Itimerspec its;
