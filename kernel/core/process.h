@@ -56,6 +56,7 @@ struct Process {
   StrView hostname;
   char comm[16] = {};      // prctl(PR_SET_NAME); empty: the program file's basename
   u64 stack_size = 0;      // main-thread stack (RLIMIT_STACK)
+  u64 vdso = 0;            // the vDSO image's address (AT_SYSINFO_EHDR), 0 if none
   u64 image_path_unused = 0;
   // The loaded image, for fault reports.
   u64 load_bias = 0;

@@ -227,7 +227,11 @@ void gen_maps(Text& t) {
     // (.bss beyond the file's last page) is anonymous, as on Linux.
     Attr file{};
     StrView name;
-    if (a.name) {
+    if (g_proc.vdso && a.start == g_proc.vdso - kPageSize) {
+      name = "[vvar]";
+    } else if (g_proc.vdso && a.start == g_proc.vdso) {
+      name = "[vdso]";
+    } else if (a.name) {
       mm::MappedFile& m = mm::MappedFile::of(*a.name);
       (void)m.inode().getattr(&file);
       name = m.path();

@@ -58,7 +58,9 @@ Result<void> map_anonymous(u64 addr, u64 len, u32 prot);
 // The boot images the monitor hands over: the program file (a static program
 // run without a root filesystem image) and the root filesystem image (cpio
 // newc with page-aligned file data: program, interpreter, libraries...).
-enum class Image : u8 { Program = 0, Initramfs = 1 };
+// Vdso: the platform's vDSO, its data page then the ELF image (the VM
+// platform's; the process platform has none).
+enum class Image : u8 { Program = 0, Initramfs = 1, Vdso = 2 };
 struct ImageBytes {
   const u8* data;  // readable by the core for the whole run; nullptr if absent
   u64 size;

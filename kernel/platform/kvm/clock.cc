@@ -1,7 +1,10 @@
 #include "kernel/platform/kvm/clock.h"
 
+#include "abi/vdso_data.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/console.h"
+
+extern "C" char mote_vvar_page[];  // vdso/vdso_blob.S
 
 namespace mote::kvm {
 
@@ -10,6 +13,25 @@ namespace {
 u64 g_tsc0;
 u64 g_khz;
 u64 g_wall0;
+u64 g_mono_base;  // CLOCK_MONOTONIC at boot: 0, or the host's (clock0=)
+
+abi::VdsoData& vdso_data() { return *reinterpret_cast<abi::VdsoData*>(mote_vvar_page); }
+
+// The conversion from TSC ticks to nanoseconds, for the kernel's clock and
+// the programs' vDSO alike (abi/vdso_data.h): ns = ticks * 1e6 / kHz as a
+// multiplication by (1e6 << 40) / kHz and a shift, exact to 2^-39 for any
+// frequency over 1 GHz (a microsecond a week). Set before the program runs
+// (boot: clock_init, clock0=) or by the first calibration; readers see
+// `ready` last.
+void publish() {
+  abi::VdsoData& d = vdso_data();
+  d.tsc0 = g_tsc0;
+  d.shift = 40;
+  d.mult = (1000000ull << 40) / g_khz;
+  d.mono_base = g_mono_base;
+  d.wall0 = g_wall0;
+  __atomic_store_n(&d.ready, 1u, __ATOMIC_RELEASE);
+}
 
 // CPUID 0x40000010 (hypervisor timing leaf: eax = TSC kHz), then 0x15/0x16.
 u64 khz_from_cpuid() {
@@ -130,27 +152,28 @@ void calibrate() {
     kprintf("mote kernel: cannot tell the TSC frequency (no boot info, CPUID leaf or PIT)\n");
     vm_exit(125);
   }
+  publish();
 }
 
 void clock_init(u64 tsc_khz, u64 wall_ns) {
   g_tsc0 = rdtsc();
   g_khz = tsc_khz ? tsc_khz : khz_from_cpuid();
   g_wall0 = wall_ns ? wall_ns : wall_from_rtc();
+  if (g_khz) publish();
 }
 
 namespace {
-u64 g_mono_base;  // CLOCK_MONOTONIC at boot: 0, or the host's (clock0=)
-
 // Nanoseconds since boot.
 u64 elapsed_ns() {
   if (!g_khz) calibrate();
-  u64 d = rdtsc() - g_tsc0;
-  // ns = ticks * 1e6 / khz, without overflowing for years of uptime.
-  return (d / g_khz) * 1000000 + (d % g_khz) * 1000000 / g_khz;
+  return abi::vdso_ns_since_boot(vdso_data(), rdtsc());
 }
 }  // namespace
 
-void clock_set_monotonic_base(u64 ns) { g_mono_base = ns; }
+void clock_set_monotonic_base(u64 ns) {
+  g_mono_base = ns;
+  if (g_khz) publish();
+}
 
 u64 clock_monotonic_ns() { return g_mono_base + elapsed_ns(); }
 

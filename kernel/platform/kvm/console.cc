@@ -1,3 +1,4 @@
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/console.h"
 
 #include <stdarg.h>
@@ -175,6 +176,7 @@ i64 console_termios(int stream, u32 cmd, const u8* termios) {
 
 void vm_exit(int status) {
   status &= 0xff;
+  profile_report();
   if (g_host == Host::MoteMonitor) {
     g_hc_exit = abi::HcExit{status, 0};
     outl(abi::hypercall_port(abi::Hypercall::Exit), u32(virt_to_phys(&g_hc_exit)));

@@ -19,11 +19,13 @@
 // wait in the ring until the core calls net_receive.
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/ioapic.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/net_virtio.h"
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/virtqueue.h"
 #include "kernel/platform/kvm/vm.h"
@@ -185,6 +187,8 @@ bool net_send(const void* frame, usize len) {
   // it): wait a little for a buffer.
   u16 id;
   u32 used;
+  kvm::Profile* prof = kvm::g_profile;
+  const u64 t0 = prof ? kvm::rdtsc() : 0;
   for (u64 until = 0;;) {
     while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
     if (d->ntx_free) break;
@@ -192,6 +196,10 @@ bool net_send(const void* frame, usize len) {
     if (!until) until = now + kvm::kTxWaitNs;
     else if (now >= until) break;
     asm volatile("pause");
+  }
+  if (prof) {
+    ++prof->tx_frames;
+    if (u64 waited = kvm::rdtsc() - t0; waited > 2000) prof->tx_waits++, prof->tx_wait_tsc += waited;
   }
   if (!d->ntx_free) {
     kvm::unlock(&d->lock);

@@ -11,6 +11,7 @@
 #include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/kvm/selftest.h"
 #include "kernel/platform/kvm/smp.h"
@@ -19,6 +20,7 @@
 
 extern "C" [[noreturn]] void mote_vm_enter(mote::u64 rip, mote::u64 rsp);
 extern "C" void mote_vm_syscall_entry();
+extern "C" char mote_vvar_page[], mote_vdso_image_end[];
 extern "C" mote::u64 boot_tsc;
 
 namespace mote::kvm {
@@ -124,7 +126,17 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   st.dirty = false;
   Cpu* cpu = this_cpu();
   cpu->sys = &st;
-  mote::core::on_syscall(*f);
+  if (Profile* prof = g_profile) [[unlikely]] {
+    // Time blocked in the call is idle (or another thread's), not its cost.
+    const mote::u64 t0 = rdtsc(), idle0 = prof->idle_tsc, nr = f->nr;
+    mote::core::on_syscall(*f);
+    if (nr < 512) {
+      prof->sys_tsc[nr] += rdtsc() - t0 - (prof->idle_tsc - idle0);
+      ++prof->sys_count[nr];
+    }
+  } else {
+    mote::core::on_syscall(*f);
+  }
   // The thread may have slept or moved to another CPU (and a fork's child
   // may have left its own state here). need_resched is tested inline: this
   // is the hot path.
@@ -177,6 +189,11 @@ struct ImageLocation {
 };
 
 ImageLocation image_location(Image which) {
+  if (which == Image::Vdso) {
+    // In the kernel's data (vdso_blob.S): the data page, then the image.
+    const u8* v = reinterpret_cast<const u8*>(mote_vvar_page);
+    return ImageLocation{v, u64(mote_vdso_image_end - mote_vvar_page), virt_to_phys(v), false};
+  }
   const auto& u = g_vm.unpacked[which == Image::Program ? 0 : 1];
   if (u.size) return ImageLocation{reinterpret_cast<const u8*>(u.virt), u.size, 0, true};
   const abi::BootInfo& b = *g_vm.boot;
@@ -274,6 +291,7 @@ void exec_return(u64 rip, u64 rsp) {
 }
 
 ImageBytes image(Image which) {
+  if (which == Image::Vdso && g_vm.no_vdso) return ImageBytes{nullptr, 0};
   ImageLocation l = image_location(which);
   if (!l.size) return ImageBytes{nullptr, 0};
   return ImageBytes{l.data, l.size};

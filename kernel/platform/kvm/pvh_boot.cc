@@ -18,6 +18,7 @@
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/console.h"
 #include "kernel/platform/kvm/initrd.h"
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/net_virtio.h"
 #include "kernel/platform/kvm/pvh.h"
@@ -183,6 +184,8 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     if (w == StrView("strace")) flags |= abi::kBootStrace;
     else if (w == StrView("verbose")) flags |= abi::kBootVerbose;
     else if (w == StrView("bootstats")) g_vm.bootstats = true;
+    else if (w == StrView("profile")) profile_start();
+    else if (w == StrView("vdso=0")) g_vm.no_vdso = true;
     else if (w == StrView("asserttest")) flags |= abi::kBootSelftestAssert;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);

@@ -30,6 +30,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
 #include "kernel/platform/kvm/cpu.h"
@@ -343,7 +344,14 @@ void on_tick() {
     rearm();
     c->halted = true;
     g_lock.unlock();
-    asm volatile("sti; hlt; cli" ::: "memory");
+    if (Profile* prof = g_profile) {
+      // Interrupts taken while halted are theirs, not idle time.
+      const u64 t0 = rdtsc(), busy0 = prof->irq_tsc + prof->timer_tsc;
+      asm volatile("sti; hlt; cli" ::: "memory");
+      prof->idle_tsc += rdtsc() - t0 - (prof->irq_tsc + prof->timer_tsc - busy0);
+    } else {
+      asm volatile("sti; hlt; cli" ::: "memory");
+    }
     c->halted = false;
   }
 }

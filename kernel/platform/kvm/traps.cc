@@ -1,4 +1,5 @@
 #include "kernel/platform/kvm/traps.h"
+#include "kernel/platform/kvm/profile.h"
 
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
@@ -205,9 +206,12 @@ using namespace mote;
 using namespace mote::kvm;
 
 extern "C" void mote_trap_dispatch(TrapFrame* f) {
+  Profile* prof = g_profile;
+  const u64 t0 = prof ? rdtsc() : 0;
   if (f->vector == kTimerVector) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
     if (g_timer_handler) g_timer_handler();
+    if (prof) prof->timer_tsc += rdtsc() - t0, ++prof->timers;
     // Program code was interrupted: its slice may be over; a signal the
     // timer raised is taken now (on the thread's kernel stack).
     after_interrupt(f);
@@ -223,6 +227,7 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
     auto fn = __atomic_load_n(&h.fn, __ATOMIC_ACQUIRE);
     if (fn) fn(h.arg);
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // EOI
+    if (prof) prof->irq_tsc += rdtsc() - t0, ++prof->irqs;
     after_interrupt(f);
     return;
   }

@@ -10,6 +10,7 @@ struct VmState {
   Host host;
   const abi::BootInfo* boot;  // through the direct map
   bool bootstats;             // print boot TSC figures before the program starts
+  bool no_vdso;               // vdso=0: programs get no vDSO (clock reads are system calls)
   // A gzip initrd decompressed into the core region (initrd.cc), by
   // platform::Image: it, not the boot info's physical range, is the image.
   struct {

@@ -71,13 +71,13 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
 
 ImageBytes image(Image which) {
   int k = int(which);
-  if (!g.image_size[k]) return ImageBytes{nullptr, 0};
+  if (k > 1 || !g.image_size[k]) return ImageBytes{nullptr, 0};  // no vDSO here
   return ImageBytes{reinterpret_cast<const u8*>(g.image_base[k]), g.image_size[k]};
 }
 
 Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
   int k = int(which);
-  if (g.image_fd[k] < 0) return err(ENODEV);
+  if (k > 1 || g.image_fd[k] < 0) return err(ENODEV);
   // Past the file's last page the host would raise SIGBUS: map only what the
   // image covers and leave the rest zero-filled anonymous memory.
   u64 covered = offset < g.image_size[k] ? min(len, page_up(g.image_size[k] - offset)) : 0;

@@ -1,0 +1,30 @@
+// `profile` on the kernel command line: where the vCPU's time goes, printed
+// when the VM exits -- the program, each system call (the core's work for
+// it; the time it slept with the CPU idle is not counted, but the time other
+// threads ran while it was blocked is, so a futex wait of a thread that
+// waits for others shows large), device and timer interrupts, and idle
+// (halted). TSC time: wall-clock cycles on hardware, instructions under
+// QEMU -icount. For finding what a workload costs the kernel; with one
+// vCPU (the counters are not per CPU).
+#pragma once
+
+#include "kernel/lib/types.h"
+
+namespace mote::kvm {
+
+struct Profile {
+  u64 start_tsc;
+  u64 idle_tsc, irq_tsc, timer_tsc;
+  u64 irqs, timers;
+  u64 tx_waits, tx_wait_tsc, tx_frames, tx_notifies;  // virtio-net sends: ring-full waits
+  u64 sys_tsc[512];
+  u32 sys_count[512];
+};
+extern Profile* g_profile;  // null: off
+
+// Starts counting (boot, after memory is up).
+void profile_start();
+// Prints the figures to the console.
+void profile_report();
+
+}  // namespace mote::kvm
