@@ -208,9 +208,12 @@ bool net_send(const void* frame, usize len) {
   id = d->tx_free[--d->ntx_free];
   u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
   memset(buf, 0, kvm::kHeader);  // no offloads, no GSO
+  const u64 t1 = prof ? kvm::rdtsc() : 0;
   memcpy(buf + kvm::kHeader, frame, len);
   d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);
+  const u64 t2 = prof ? kvm::rdtsc() : 0;
   d->tx.notify();
+  if (prof) prof->tx_copy_tsc += t2 - t1, prof->tx_notify_tsc += kvm::rdtsc() - t2;
   kvm::unlock(&d->lock);
   return true;
 }

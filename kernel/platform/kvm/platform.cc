@@ -128,10 +128,12 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   cpu->sys = &st;
   if (Profile* prof = g_profile) [[unlikely]] {
     // Time blocked in the call is idle (or another thread's), not its cost.
-    const mote::u64 t0 = rdtsc(), idle0 = prof->idle_tsc, nr = f->nr;
+    const mote::u64 t0 = rdtsc(), switches0 = prof->switches, nr = f->nr;
     mote::core::on_syscall(*f);
-    if (nr < 512) {
-      prof->sys_tsc[nr] += rdtsc() - t0 - (prof->idle_tsc - idle0);
+    if (prof->switches != switches0) {
+      ++prof->blocked_calls;  // its time went to idle or to other threads
+    } else if (nr < 512) {
+      prof->sys_tsc[nr] += rdtsc() - t0;
       ++prof->sys_count[nr];
     }
   } else {

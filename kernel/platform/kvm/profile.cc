@@ -61,10 +61,14 @@ void profile_report() {
             (unsigned long)p->sys_count[best], pct(p->sys_tsc[best]) / 100,
             pct(p->sys_tsc[best]) % 100, (unsigned long)(p->sys_tsc[best] / p->sys_count[best]));
   }
+  if (p->blocked_calls)
+    kprintf("mote-profile:   %lu calls blocked (their time is idle's or other threads')\n",
+            (unsigned long)p->blocked_calls);
   if (p->tx_frames)
-    kprintf("mote-profile:   net send: %lu frames, %lu waited for a buffer (%lu ticks each)\n",
-            (unsigned long)p->tx_frames, (unsigned long)p->tx_waits,
-            (unsigned long)(p->tx_waits ? p->tx_wait_tsc / p->tx_waits : 0));
+    kprintf("mote-profile:   net send: %lu frames (copy %lu, notify %lu ticks each), %lu waited "
+            "for a buffer (%lu ticks each)\n", (unsigned long)p->tx_frames,
+            (unsigned long)(p->tx_copy_tsc / p->tx_frames), (unsigned long)(p->tx_notify_tsc / p->tx_frames),
+            (unsigned long)p->tx_waits, (unsigned long)(p->tx_waits ? p->tx_wait_tsc / p->tx_waits : 0));
   if (p->irqs)
     kprintf("mote-profile:   device interrupt %lu ticks each\n", (unsigned long)(p->irq_tsc / p->irqs));
 }

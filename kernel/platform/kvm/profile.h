@@ -1,8 +1,7 @@
 // `profile` on the kernel command line: where the vCPU's time goes, printed
 // when the VM exits -- the program, each system call (the core's work for
-// it; the time it slept with the CPU idle is not counted, but the time other
-// threads ran while it was blocked is, so a futex wait of a thread that
-// waits for others shows large), device and timer interrupts, and idle
+// it; a call that blocked, letting the CPU idle or run other threads, is
+// counted apart, its time theirs), device and timer interrupts, and idle
 // (halted). TSC time: wall-clock cycles on hardware, instructions under
 // QEMU -icount. For finding what a workload costs the kernel; with one
 // vCPU (the counters are not per CPU).
@@ -16,7 +15,9 @@ struct Profile {
   u64 start_tsc;
   u64 idle_tsc, irq_tsc, timer_tsc;
   u64 irqs, timers;
-  u64 tx_waits, tx_wait_tsc, tx_frames, tx_notifies;  // virtio-net sends: ring-full waits
+  u64 switches;  // thread switches: a system call that saw one blocked
+  u64 blocked_calls;
+  u64 tx_waits, tx_wait_tsc, tx_frames, tx_notify_tsc, tx_copy_tsc;  // virtio-net sends: ring-full waits
   u64 sys_tsc[512];
   u32 sys_count[512];
 };

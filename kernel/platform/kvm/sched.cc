@@ -277,6 +277,7 @@ void schedule() {
   next->on_cpu = c->index;
   c->sys = next->sys;
   c->cur = next;
+  if (Profile* prof = g_profile) ++prof->switches;
   c->thread = next->thread;
   c->kernel_stack_top = next->kstack_top;
   wrmsr(Msr::FsBase, next->fs_base);
