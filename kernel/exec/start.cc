@@ -3,6 +3,7 @@
 #include "kernel/core/process.h"
 #include "kernel/exec/stack.h"
 #include "kernel/fs/tmpfs.h"
+#include "kernel/fs/vfs.h"
 #include "kernel/mm/heap.h"
 #include "kernel/lib/chacha20.h"
 #include "kernel/lib/errno.h"
@@ -24,6 +25,12 @@ u64 map_vdso(mm::AddressSpace& as) {
   if (!v.data || v.size <= kPageSize) return 0;
   static Ref<fs::Inode>* file;
   if (!file) {
+    // Stamped with the boot's time: a clock read now could calibrate the
+    // TSC (millions of instructions before the program starts).
+    fs::freeze_time(true);
+    struct Thaw {
+      ~Thaw() { fs::freeze_time(false); }
+    } thaw;
     auto root = fs::tmpfs_create(0755);
     if (!root.ok()) return 0;
     auto f = fs::tmpfs_image_file(*root.value(), "vdso", 0555, platform::Image::Vdso, 0, v.size);

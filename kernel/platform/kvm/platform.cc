@@ -126,19 +126,7 @@ extern "C" mote::u64 mote_vm_syscall(mote::core::SyscallFrame* f, mote::u64* gre
   st.dirty = false;
   Cpu* cpu = this_cpu();
   cpu->sys = &st;
-  if (Profile* prof = g_profile) [[unlikely]] {
-    // Time blocked in the call is idle (or another thread's), not its cost.
-    const mote::u64 t0 = rdtsc(), switches0 = prof->switches, nr = f->nr;
-    mote::core::on_syscall(*f);
-    if (prof->switches != switches0) {
-      ++prof->blocked_calls;  // its time went to idle or to other threads
-    } else if (nr < 512) {
-      prof->sys_tsc[nr] += rdtsc() - t0;
-      ++prof->sys_count[nr];
-    }
-  } else {
-    mote::core::on_syscall(*f);
-  }
+  g_syscall_handler(*f);  // core::on_syscall, or profile's timed wrapper
   // The thread may have slept or moved to another CPU (and a fork's child
   // may have left its own state here). need_resched is tested inline: this
   // is the hot path.

@@ -8,6 +8,26 @@
 namespace mote::kvm {
 
 Profile* g_profile;
+void (*g_syscall_handler)(core::SyscallFrame&) = core::on_syscall;
+
+namespace {
+
+// The call's own time; one that blocked is counted apart (its time went to
+// idle or to other threads).
+void timed_syscall(core::SyscallFrame& f) {
+  Profile* p = g_profile;
+  if (!p) return core::on_syscall(f);
+  const u64 t0 = rdtsc(), switches0 = p->switches, nr = f.nr;
+  core::on_syscall(f);
+  if (p->switches != switches0) {
+    ++p->blocked_calls;
+  } else if (nr < 512) {
+    p->sys_tsc[nr] += rdtsc() - t0;
+    ++p->sys_count[nr];
+  }
+}
+
+}  // namespace
 
 void profile_start() {
   auto m = core_map(sizeof(Profile));
@@ -18,6 +38,7 @@ void profile_start() {
   auto* p = reinterpret_cast<Profile*>(m.value());
   p->start_tsc = rdtsc();
   g_profile = p;
+  g_syscall_handler = timed_syscall;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kernel/lib/types.h"
+#include "kernel/platform/platform.h"
 
 namespace mote::kvm {
 
@@ -22,6 +23,10 @@ struct Profile {
   u32 sys_count[512];
 };
 extern Profile* g_profile;  // null: off
+
+// What the system-call entry calls: core::on_syscall, or with `profile` a
+// wrapper that times it (an indirect call costs the entry nothing more).
+extern void (*g_syscall_handler)(core::SyscallFrame&);
 
 // Starts counting (boot, after memory is up).
 void profile_start();
