@@ -349,23 +349,33 @@ void track_consumed(void* ctx, u64 n) {
   t->consumed = n;
 }
 
+// A gzip member copied into page-protected memory, with a tracker that
+// writes into `out` and takes the input's pages away as they are consumed.
+struct GuardedInput {
+  GuardedInput(const std::vector<u8>& gz, Guarded& out) : pages(gz.size()) {
+    pages.allow(0, (gz.size() + 4095) / 4096 * 4096, PROT_READ | PROT_WRITE);
+    memcpy(pages.data(), gz.data(), gz.size());
+    tracker.in = &pages;
+    tracker.in_size = gz.size();
+    tracker.out = &out;
+  }
+  Guarded pages;
+  Tracker tracker;
+};
+
 TEST(Inflate, OutputIsBackedPageByPageAndInputGivenBackFrontToBack) {
   std::vector<u8> data = self_exe();
   std::vector<u8> extra = mixed_bytes(300000, 6);
   data.insert(data.end(), extra.begin(), extra.end());
   const std::vector<u8> gz = zlib_gzip(data);
-  Guarded in(gz.size()), out(data.size() + 8192);
-  in.allow(0, (gz.size() + 4095) / 4096 * 4096, PROT_READ | PROT_WRITE);
-  memcpy(in.data(), gz.data(), gz.size());
-  Tracker t;
-  t.in = &in;
-  t.in_size = gz.size();
-  t.out = &out;
+  Guarded out(data.size() + 8192);
+  GuardedInput in(gz, out);
+  Tracker& t = in.tracker;
   GunzipSink sink{out.data(), data.size() + 8192, track_reserve, track_consumed, &t};
   u64 len = 0;
   // A stray write past the reserved pages or a read of given-back input
   // faults (SIGSEGV ends the test).
-  ASSERT_EQ(gunzip(in.data(), gz.size(), sink, &len), GunzipStatus::Ok);
+  ASSERT_EQ(gunzip(in.pages.data(), gz.size(), sink, &len), GunzipStatus::Ok);
   EXPECT_TRUE(t.order_ok);
   ASSERT_EQ(len, data.size());
   EXPECT_EQ(memcmp(out.data(), data.data(), len), 0);
@@ -380,17 +390,13 @@ TEST(Inflate, OutputIsBackedPageByPageAndInputGivenBackFrontToBack) {
 TEST(Inflate, ARefusedReserveStopsWithNoMemory) {
   std::vector<u8> data = mixed_bytes(100000, 7);
   const std::vector<u8> gz = zlib_gzip(data);
-  Guarded in(gz.size()), out(data.size());
-  in.allow(0, (gz.size() + 4095) / 4096 * 4096, PROT_READ | PROT_WRITE);
-  memcpy(in.data(), gz.data(), gz.size());
-  Tracker t;
-  t.in = &in;
-  t.in_size = gz.size();
-  t.out = &out;
+  Guarded out(data.size());
+  GuardedInput in(gz, out);
+  Tracker& t = in.tracker;
   t.refuse_after = 40960;
   GunzipSink sink{out.data(), data.size(), track_reserve, track_consumed, &t};
   u64 len = 0;
-  EXPECT_EQ(gunzip(in.data(), gz.size(), sink, &len), GunzipStatus::NoMemory);
+  EXPECT_EQ(gunzip(in.pages.data(), gz.size(), sink, &len), GunzipStatus::NoMemory);
   EXPECT_EQ(t.reserved, 40960u);
 }
 

@@ -1,4 +1,3 @@
-#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/console.h"
 
 #include <stdarg.h>
@@ -7,6 +6,7 @@
 #include "kernel/lib/format.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
+#include "kernel/platform/kvm/profile.h"
 
 namespace mote::kvm {
 

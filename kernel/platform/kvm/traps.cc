@@ -1,5 +1,4 @@
 #include "kernel/platform/kvm/traps.h"
-#include "kernel/platform/kvm/profile.h"
 
 #include "kernel/lib/string.h"
 #include "kernel/platform/kvm/arch.h"
@@ -8,6 +7,7 @@
 #include "kernel/core/thread.h"
 #include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/platform.h"
 
