@@ -128,14 +128,16 @@ class Checks:
         return 1 if self.failed else 0
 
 
-def microvm(kernel, append=None, ram="64M"):
+def microvm(kernel, append=None, ram="64M", initrd=None):
     """qemu-system-x86_64 -M microvm under TCG, console on stdio, status via
     isa-debug-exit: the documented way to boot mote-kernel or a `mote pack`
-    image by hand."""
+    image by hand (initrd: module 0, the program or a root filesystem)."""
     cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-m", ram,
            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-           "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-           "-kernel", kernel]
+           "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+    if initrd is not None:
+        cmd += ["-initrd", initrd]
+    cmd += ["-kernel", kernel]
     if append is not None:
         cmd += ["-append", append]
     return cmd

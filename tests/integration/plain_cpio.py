@@ -51,8 +51,7 @@ def main():
         path = os.path.join(d, "root.cpio")
         with open(path, "wb") as f:
             f.write(archive)
-        cmd = microvm(args.kernel, "exe=/bin/sh -- sh -c cat%20/etc/motd;%20ls%20/bin")
-        cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", path]
+        cmd = microvm(args.kernel, "exe=/bin/sh -- sh -c cat%20/etc/motd;%20ls%20/bin", initrd=path)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
         out = p.stdout.decode(errors="replace")
         check("a plain cpio boots: the file is there",

@@ -23,8 +23,7 @@ from plain_cpio import newc
 
 
 def boot(kernel, initrd, append, ram="64M"):
-    cmd = microvm(kernel, append, ram=ram)
-    cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", initrd]
+    cmd = microvm(kernel, append, ram=ram, initrd=initrd)
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     out = r.stdout.decode(errors="replace").replace("\r\n", "\n")
     # isa-debug-exit: (status << 1) | 1.

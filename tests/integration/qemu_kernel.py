@@ -80,8 +80,7 @@ def main():
     with tempfile.NamedTemporaryFile() as initrd:
         initrd.write(b"\0" * (700 << 10))  # QEMU puts it at the top of the 2 MiB
         initrd.flush()
-        cmd = microvm(opts.kernel, "-- prog", ram="2M")
-        cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", initrd.name]
+        cmd = microvm(opts.kernel, "-- prog", ram="2M", initrd=initrd.name)
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         out = r.stdout.decode(errors="replace")
         check("an initrd over the kernel is reported", "overlaps the kernel image" in out, out[-300:])

@@ -52,16 +52,14 @@ def main():
 
     # The kernel option vdso=0 (plain QEMU command line): no vDSO, every clock
     # read a system call, the same answers.
-    cmd = microvm(opts.kernel, "vdso=0 -- vdso_clock")
-    cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", opts.program]
+    cmd = microvm(opts.kernel, "vdso=0 -- vdso_clock", initrd=opts.program)
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     out = r.stdout.decode(errors="replace").replace("\r\n", "\n")
     check("vdso=0: no vDSO, the clocks right", out.endswith("vdso no, maps 0, clocks ok\n") and
           r.returncode == 1, f"qemu status {r.returncode}: {out[-300:]}")
     # The kernel option `profile`: where the vCPU's time went, printed at the
     # exit; its system-call counts see the same 17 clock_gettime calls.
-    cmd = microvm(opts.kernel, "profile -- vdso_clock")
-    cmd[cmd.index("-kernel"):cmd.index("-kernel")] = ["-initrd", opts.program]
+    cmd = microvm(opts.kernel, "profile -- vdso_clock", initrd=opts.program)
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     out = r.stdout.decode(errors="replace").replace("\r\n", "\n")
     rows = [l.split() for l in out.splitlines() if l.startswith("mote-profile:   clock_gettime")]
