@@ -11,7 +11,9 @@
 
 #include <linux/kvm.h>
 #include <stdint.h>
+#include <string.h>
 
+#include <memory>
 #include <vector>
 
 #include "monitor/boot/entry.h"
@@ -33,6 +35,44 @@ struct CpuidPolicy {
   uint32_t tsc_khz = 0;        // KVM_GET_TSC_KHZ; 0 when unknown
   bool tsc_deadline = false;   // KVM_CAP_TSC_DEADLINE_TIMER: the LAPIC's TSC-deadline mode works
   uint32_t apic_id = 0;        // this vCPU's (x2)APIC ID
+};
+
+// The argument of KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2 and KVM_GET_CPUID2:
+// struct kvm_cpuid2 as the kernel lays it out, nent and padding, then the
+// entries at offset 8. Not the header's struct: newer <linux/kvm.h>
+// (linux-libc-dev 6.1.187) declares `entries` with __DECLARE_FLEX_ARRAY,
+// whose empty struct has size 1 in C++, putting the entries at offset 12
+// and making sizeof 12 -- and the three ioctl numbers encode that size, so
+// the kernel refuses them with EINVAL. The numbers below use the C size.
+struct KvmCpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+static_assert(sizeof(KvmCpuidHeader) == 8 && sizeof(kvm_cpuid_entry2) == 40);
+inline constexpr unsigned long kKvmGetSupportedCpuid = _IOWR(KVMIO, 0x05, KvmCpuidHeader);
+inline constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuidHeader);
+inline constexpr unsigned long kKvmGetCpuid2 = _IOWR(KVMIO, 0x91, KvmCpuidHeader);
+
+class KvmCpuidBuffer {
+ public:
+  // Room for n entries, nent = n.
+  explicit KvmCpuidBuffer(size_t n)
+      : bytes_(sizeof(KvmCpuidHeader) + n * sizeof(kvm_cpuid_entry2)),
+        data_(std::make_unique<uint8_t[]>(bytes_)) {
+    memset(data_.get(), 0, bytes_);
+    header()->nent = uint32_t(n);
+  }
+  void* arg() { return data_.get(); }
+  KvmCpuidHeader* header() { return reinterpret_cast<KvmCpuidHeader*>(data_.get()); }
+  kvm_cpuid_entry2* entries() {
+    return reinterpret_cast<kvm_cpuid_entry2*>(data_.get() + sizeof(KvmCpuidHeader));
+  }
+  // The entries the kernel filled in (nent of them).
+  CpuidTable table() { return CpuidTable(entries(), entries() + header()->nent); }
+
+ private:
+  size_t bytes_;
+  std::unique_ptr<uint8_t[]> data_;
 };
 
 // The table to hand to KVM_SET_CPUID2 for one vCPU.

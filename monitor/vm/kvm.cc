@@ -52,13 +52,8 @@ int Kvm::check_extension(long capability) const {
 Expected<CpuidTable> Kvm::supported_cpuid() const {
   // KVM API doc "KVM_GET_SUPPORTED_CPUID": E2BIG means "more entries than nent".
   for (uint32_t n = 128; n <= kMaxCpuidEntries; n *= 2) {
-    size_t bytes = sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<uint8_t[]>(bytes);
-    std::memset(buf.get(), 0, bytes);
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    cpuid->nent = n;
-    if (ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-      return CpuidTable(cpuid->entries, cpuid->entries + cpuid->nent);
+    KvmCpuidBuffer buf(n);
+    if (ioctl(fd_.get(), kKvmGetSupportedCpuid, buf.arg()) == 0) return buf.table();
     if (errno != E2BIG) return fail(errno_text("KVM_GET_SUPPORTED_CPUID"));
   }
   return fail("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");

@@ -90,7 +90,11 @@ class BasicVcpuGroup final : public CpuStarter {
   // Starts the threads of vcpus[1..]; when it returns they run their own
   // code (glibc's thread start-up, which makes calls no seccomp filter here
   // allows, is over) and wait for run(). Needs Vcpu::install_kick_handler.
+  // Called by the thread that will call run(): its thread id (vCPU 0's, for
+  // kicks) is read here too, before the run loop's filter, which has no
+  // gettid.
   void start() {
+    tids_[0] = gettid();
     for (size_t i = 1; i < vcpus_.size(); ++i) {
       threads_.emplace_back([this, i] {
         tids_[i] = gettid();
@@ -124,18 +128,18 @@ class BasicVcpuGroup final : public CpuStarter {
       if (starts_[index].asked) return -EBUSY;
       starts_[index] = Start{true, rip, rsp};
     }
-    if (tids_[index]) vcpus_[index].kick(getpid(), tids_[index]);
+    if (tids_[index]) vcpus_[index].kick(pid_, tids_[index]);
     return 0;
   }
 
   // From any thread (gdb's ^C): kicks vCPU `i` out of KVM_RUN.
   void kick(size_t i) {
-    if (tids_[i]) vcpus_[i].kick(getpid(), tids_[i]);
+    if (tids_[i]) vcpus_[i].kick(pid_, tids_[i]);
   }
 
   // Runs every vCPU until the VM ends; returns its result.
   RunResult run(RunTimes* times) {
-    tids_[0] = gettid();
+    if (!tids_[0]) tids_[0] = gettid();  // start() was not called
     go_ = true;
     go_.notify_all();
     if (!done_) loop(0, times);  // stop_all may have come first
@@ -209,9 +213,8 @@ class BasicVcpuGroup final : public CpuStarter {
     }
     if (!debug_->is_stop(exit)) return DebugOutcome::NotMine;
     halting_ = true;
-    const pid_t pid = getpid();
     for (size_t j = 0; j < vcpus_.size(); ++j)
-      if (j != i && tids_[j]) vcpus_[j].kick(pid, tids_[j]);
+      if (j != i && tids_[j]) vcpus_[j].kick(pid_, tids_[j]);
     debug_cv_.wait(l, [&] { return parked_ + 1 == vcpus_.size() || done_; });
     if (done_) {
       halting_ = false;
@@ -247,13 +250,14 @@ class BasicVcpuGroup final : public CpuStarter {
     // KVM_RUN returns EINTR at once for a vCPU about to enter it, and for
     // one inside it when its thread gets the signal.
     // (A vCPU whose thread has not started yet, tid 0, sees done_ first.)
-    const pid_t pid = getpid();
     for (size_t j = 0; j < vcpus_.size(); ++j)
-      if (j != i && tids_[j]) vcpus_[j].kick(pid, tids_[j]);
+      if (j != i && tids_[j]) vcpus_[j].kick(pid_, tids_[j]);
   }
 
   std::vector<V>& vcpus_;
   ExitDispatcher& dispatcher_;
+  // For kicks (tgkill), read before the run loop's filter, which has no getpid.
+  const pid_t pid_ = getpid();
   std::vector<std::atomic<pid_t>> tids_;
   std::vector<std::thread> threads_;
   std::mutex exit_mu_;  // one exit handled at a time

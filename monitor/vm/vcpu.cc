@@ -34,18 +34,6 @@ kvm_segment to_kvm(const boot::SegmentState& s) {
   return k;
 }
 
-// A kvm_cpuid2 header followed by `n` entries.
-struct CpuidBuffer {
-  explicit CpuidBuffer(size_t n)
-      : bytes(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2)), data(std::make_unique<uint8_t[]>(bytes)) {
-    std::memset(data.get(), 0, bytes);
-    get()->nent = uint32_t(n);
-  }
-  kvm_cpuid2* get() { return reinterpret_cast<kvm_cpuid2*>(data.get()); }
-  size_t bytes;
-  std::unique_ptr<uint8_t[]> data;
-};
-
 }  // namespace
 
 Vcpu::Vcpu(Vcpu&& o) noexcept
@@ -56,21 +44,18 @@ Vcpu::~Vcpu() {
 }
 
 Expected<void> Vcpu::set_cpuid(const CpuidTable& table) {
-  CpuidBuffer buf(table.size());
-  std::memcpy(buf.get()->entries, table.data(), table.size() * sizeof(kvm_cpuid_entry2));
+  KvmCpuidBuffer buf(table.size());
+  std::memcpy(buf.entries(), table.data(), table.size() * sizeof(kvm_cpuid_entry2));
   // KVM API doc "KVM_SET_CPUID2".
-  if (ioctl(fd_.get(), KVM_SET_CPUID2, buf.get()) < 0) return fail(errno_text("KVM_SET_CPUID2"));
+  if (ioctl(fd_.get(), kKvmSetCpuid2, buf.arg()) < 0) return fail(errno_text("KVM_SET_CPUID2"));
   return {};
 }
 
 Expected<CpuidTable> Vcpu::cpuid() const {
   // KVM API doc "KVM_GET_CPUID2": E2BIG when nent is smaller than the table.
   for (size_t n = 128; n <= 4096; n *= 2) {
-    CpuidBuffer buf(n);
-    if (ioctl(fd_.get(), KVM_GET_CPUID2, buf.get()) == 0) {
-      const kvm_cpuid2* c = buf.get();
-      return CpuidTable(c->entries, c->entries + c->nent);
-    }
+    KvmCpuidBuffer buf(n);
+    if (ioctl(fd_.get(), kKvmGetCpuid2, buf.arg()) == 0) return buf.table();
     if (errno != E2BIG) return fail(errno_text("KVM_GET_CPUID2"));
   }
   return fail("KVM_GET_CPUID2: more than 4096 entries");

@@ -11,6 +11,7 @@ kernel is proven under QEMU by vm.qemu_kernel_selftest and the qemu.* suite.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -48,6 +49,15 @@ def main():
                                  "HOME": "/root", "TERM": "xterm", "HOSTNAME": "mote"})
     vm = subprocess.run([opts.mote, "run", "--platform", "kvm", opts.hello, "a b"],
                         stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    vm_err = vm.stderr.decode(errors="replace")
+    if "KVM could not emulate an instruction" in vm_err and os.path.exists("/sys/module/kvm_pvm"):
+        # machine-notes.md: kvm_pvm emulates ring-0 code and fails on the
+        # SSE in any C library; the program part is proven under QEMU
+        # (qemu.* suite). The self-tests above did run.
+        print("SKIP static hello: this KVM is kvm_pvm, which cannot run a program's SSE at "
+              "ring 0 (" + vm_err.strip() + ")")
+        print(f"{len(SELFTESTS) + 2 - failed} passed, {failed} failed, 2 skipped")
+        return 1 if failed else 77
     check("static hello: same stdout", vm.stdout == native.stdout,
           f"{vm.stdout!r} vs {native.stdout!r}; stderr {vm.stderr!r}")
     check("static hello: same status", vm.returncode == native.returncode,

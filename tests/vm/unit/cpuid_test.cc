@@ -6,8 +6,23 @@
 #include <cstring>
 #include <string>
 
+extern "C" const unsigned long mote_c_kvm_get_supported_cpuid, mote_c_kvm_set_cpuid2,
+    mote_c_kvm_get_cpuid2, mote_c_kvm_cpuid2_entries_offset;  // kvm_abi_c.c
+
 namespace mote::vm {
 namespace {
+
+// The ioctl numbers and the layout the kernel expects (C's view of the
+// header), whatever C++ makes of the header's flexible array.
+TEST(KvmCpuidAbi, IoctlNumbersAndLayoutAreCs) {
+  EXPECT_EQ(kKvmGetSupportedCpuid, mote_c_kvm_get_supported_cpuid);
+  EXPECT_EQ(kKvmSetCpuid2, mote_c_kvm_set_cpuid2);
+  EXPECT_EQ(kKvmGetCpuid2, mote_c_kvm_get_cpuid2);
+  KvmCpuidBuffer buf(3);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buf.entries()) - reinterpret_cast<uintptr_t>(buf.arg()),
+            mote_c_kvm_cpuid2_entries_offset);
+  EXPECT_EQ(buf.header()->nent, 3u);
+}
 
 kvm_cpuid_entry2 entry(uint32_t fn, uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx, uint32_t index = 0,
                        uint32_t flags = 0) {
