@@ -141,8 +141,10 @@ int cmd_run(const std::vector<std::string>& args) {
   auto opts = mote::cli::parse_run(args, &error, host_env);
   if (!opts) return fail(error);
   if (!opts->selftest.empty() && opts->selftest != "hang" && opts->selftest != "assert" &&
-      opts->selftest != "triple" && opts->platform == mote::cli::Platform::Qemu)
-    return fail("--selftest runs on the process and kvm platforms (hang, assert, triple: also qemu)");
+      opts->selftest != "triple" && opts->selftest != "timer" &&
+      opts->platform == mote::cli::Platform::Qemu)
+    return fail(
+        "--selftest runs on the process and kvm platforms (hang, assert, triple, timer: also qemu)");
   if (opts->selftest == "triple" && opts->platform != mote::cli::Platform::Qemu)
     return fail("--selftest triple needs --platform qemu");
   if (opts->platform == mote::cli::Platform::Kvm && !opts->selftest.empty() &&

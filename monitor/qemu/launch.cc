@@ -145,6 +145,7 @@ std::vector<std::string> command_line(const cli::RunOptions& o, const std::strin
   if (o.selftest == "hang") append += "hangtest ";
   if (o.selftest == "assert") append += "asserttest ";
   if (o.selftest == "triple") append += "tripletest ";
+  if (o.selftest == "timer") append += "timertest ";
   {
     // The guest's CLOCK_MONOTONIC continues the host's (as on the process
     // platform), so "now minus a while" stays positive as it is natively.

@@ -24,6 +24,10 @@ struct Cpu {
   KThread* idle;             // this CPU's idle thread
   KThread* switched_from;    // the thread the last switch here left
   u64 slice_end;             // the running thread's slice, 0: none
+  // This CPU's LAPIC timer (lapic.cc): when it fires (monotonic ns), 0 when
+  // it is not counting; whether its LVT is set for use (unmasked).
+  u64 timer_at;
+  bool timer_lvt;
   bool need_resched;
   volatile bool halted;      // idle in hlt: a wake-up needs an IPI
   volatile u32 tlb_flush;    // a TLB flush asked of this CPU, not yet done

@@ -3,7 +3,9 @@
 // timer calibrated against the TSC at boot.
 #include "kernel/platform/kvm/arch.h"
 #include "kernel/platform/kvm/clock.h"
+#include "kernel/platform/kvm/cpu.h"
 #include "kernel/platform/kvm/memory.h"
+#include "kernel/platform/kvm/sched.h"
 #include "kernel/platform/kvm/traps.h"
 #include "kernel/platform/kvm/vm.h"
 #include "kernel/platform/platform.h"
@@ -20,8 +22,6 @@ volatile u32* reg(u32 off) { return reinterpret_cast<volatile u32*>(g_lapic_virt
 enum : u32 { kId = 0x20, kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
              kDivide = 0x3e0 };
 
-void on_interrupt() { core::on_timer(); }
-
 }  // namespace
 
 void lapic_init() {
@@ -29,7 +29,7 @@ void lapic_init() {
   wrmsr(Msr::ApicBase, rdmsr(Msr::ApicBase) | (1u << 11));
   *reg(kSvr) = 0x100 | kSpuriousVector;
   *reg(kDivide) = 0xb;  // divide by 1
-  set_timer_handler(on_interrupt);
+  set_timer_handler(boot_timer_interrupt);
   g_deadline_mode = cpuid(1).ecx & (1u << 24);
   if (g_deadline_mode) {
     *reg(kLvtTimer) = (2u << 17) | kTimerVector | (1u << 16);  // TSC-deadline, masked
@@ -96,6 +96,7 @@ void calibrate() {
         rates[j] = rates[j + 1], rates[j + 1] = t;
       }
   g_ticks_per_ms = rates[1] ? rates[1] : 1;
+  this_cpu()->timer_lvt = false;  // masked above
 }
 }  // namespace
 
@@ -104,15 +105,28 @@ void lapic_calibrate() {
   if (!g_deadline_mode && !g_ticks_per_ms) calibrate();
 }
 
+// Each write to the timer is an exit to the hypervisor (under QEMU/TCG two
+// MMIO writes, each taking QEMU's global lock and kicking its main loop:
+// ~10 us here), and the network stack moves a deadline with nearly every
+// segment it sends (the retransmission timer). So the timer is written only
+// when the new deadline is earlier than the one counting: a later one waits
+// for the earlier to fire, whose handler arms it then -- one early interrupt
+// per superseded deadline instead of two writes per send. Disarming writes
+// only when the timer counts.
 void lapic_arm(u64 deadline_ns) {
+  Cpu* c = this_cpu();
   if (deadline_ns == 0) {
+    if (!c->timer_at) return;
+    c->timer_at = 0;
     if (g_deadline_mode) wrmsr(Msr::TscDeadline, 0);
     else *reg(kInitialCount) = 0;
     return;
   }
+  if (c->timer_at && c->timer_at <= deadline_ns) return;  // fires first: its handler re-arms
   if (g_deadline_mode) {
-    *reg(kLvtTimer) = (2u << 17) | kTimerVector;
+    if (!c->timer_lvt) *reg(kLvtTimer) = (2u << 17) | kTimerVector, c->timer_lvt = true;
     wrmsr(Msr::TscDeadline, clock_tsc_at(deadline_ns));
+    c->timer_at = deadline_ns;
     return;
   }
   if (!g_ticks_per_ms) calibrate();
@@ -120,10 +134,17 @@ void lapic_arm(u64 deadline_ns) {
   u64 ns = deadline_ns > now ? deadline_ns - now : 1;
   u64 count = ns / 1000000 * g_ticks_per_ms + (ns % 1000000) * g_ticks_per_ms / 1000000;
   if (count == 0) count = 1;
-  if (count > 0xffffffffull) count = 0xffffffffull;  // fires early; idle re-arms
-  *reg(kLvtTimer) = kTimerVector;
+  if (count > 0xffffffffull) {
+    // Fires early (the count's limit); the handler re-arms for the rest.
+    count = 0xffffffffull;
+    deadline_ns = now + count / g_ticks_per_ms * 1000000;
+  }
+  if (!c->timer_lvt) *reg(kLvtTimer) = kTimerVector, c->timer_lvt = true;
   *reg(kInitialCount) = u32(count);
+  c->timer_at = deadline_ns;
 }
+
+void lapic_timer_fired() { this_cpu()->timer_at = 0; }
 
 void enable_fpu() {
   u64 cr0, cr4;

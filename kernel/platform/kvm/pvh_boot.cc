@@ -2,7 +2,8 @@
 // monitor to build it: the program is module 0 (QEMU: -initrd PROGRAM), its
 // arguments follow "--" on the kernel command line; before "--" come kernel
 // options (selftest and crashtest are main.cc's): strace, verbose, bootstats, mem=SIZE (K/M/G), env=K=V (repeatable),
-// timeout_ms=N (the run stops after N ms: --timeout),
+// timeout_ms=N (the run stops after N ms: --timeout), timertest (--selftest timer: the core's
+// one-shot timer self-test instead of the program), profile (profile.h), vdso=0,
 // hostname=NAME, exe=PATH, closed=FD, net=ADDR/PREFIX|dhcp gw=ADDR dns=ADDR (a virtio-net device,
 // net_virtio.cc), share=GUESTPATH and share_ro=GUESTPATH (share k is
 // the k-th of these: a virtio-9p device tagged "mote<k>", platform share_virtio.cc). Words are
@@ -187,6 +188,7 @@ const abi::BootInfo* boot_info_from_pvh(u64 start_info_phys, u64 ram_bytes) {
     else if (w == StrView("profile")) profile_start();
     else if (w == StrView("vdso=0")) g_vm.no_vdso = true;
     else if (w == StrView("asserttest")) flags |= abi::kBootSelftestAssert;
+    else if (w == StrView("timertest")) flags |= abi::kBootSelftestTimer;
     else if (w.starts_with("mem=")) mem = parse_size(StrView(w.data + 4, w.size - 4));
     else if (w.starts_with("env=") && w.size > 4) extra_env[nenv++] = StrView(w.data + 4, w.size - 4);
     else if (w.starts_with("hostname=") && w.size > 9) hostname = StrView(w.data + 9, w.size - 9);

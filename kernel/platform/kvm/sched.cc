@@ -326,6 +326,25 @@ void on_tick() {
   if (fire) core::on_timer();  // may take the kernel lock: not under ours
 }
 
+}  // namespace
+
+// Before the scheduler: the timer interrupt serves the core's deadline only.
+// It may come for a deadline since superseded by a later one (lapic_arm
+// keeps the earlier one counting), or end platform::idle_until's wait: then
+// the core's deadline is armed again and the core is not told.
+void boot_timer_interrupt() {
+  u64 d = g_core_deadline;
+  if (!d) return;
+  if (now() < d) {
+    lapic_arm(d);
+    return;
+  }
+  g_core_deadline = 0;
+  core::on_timer();
+}
+
+namespace {
+
 // An idle thread's body: take a runnable thread, else halt.
 [[noreturn]] void idle_loop() {
   for (;;) {

@@ -9,6 +9,8 @@ namespace mote::kvm {
 // Makes the running program thread (the boot thread, on the syscall stack
 // ending at boot_stack_top) the first scheduled thread; takes over the timer.
 void sched_init(u64 boot_stack_top);
+// The timer interrupt's handler until sched_init (lapic.cc installs it).
+void boot_timer_interrupt();
 
 // The timer or an IPI interrupted program code (f, on the IST stack): when
 // the slice is over or signals wait, continues on the thread's kernel stack

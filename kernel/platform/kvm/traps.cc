@@ -9,6 +9,7 @@
 #include "kernel/platform/kvm/memory.h"
 #include "kernel/platform/kvm/profile.h"
 #include "kernel/platform/kvm/sched.h"
+#include "kernel/platform/kvm/vm.h"
 #include "kernel/platform/platform.h"
 
 extern "C" const mote::u64 mote_vector_table[32];
@@ -210,6 +211,7 @@ extern "C" void mote_trap_dispatch(TrapFrame* f) {
   const u64 t0 = prof ? rdtsc() : 0;
   if (f->vector == kTimerVector) {
     *reinterpret_cast<volatile u32*>(g_lapic_virt + 0xb0) = 0;  // xAPIC EOI (SDM 3A 10.8.5)
+    lapic_timer_fired();
     if (g_timer_handler) g_timer_handler();
     if (prof) prof->timer_tsc += rdtsc() - t0, ++prof->timers;
     // Program code was interrupted: its slice may be over; a signal the

@@ -29,6 +29,8 @@ void lapic_init();
 void lapic_init_ap();  // an application processor's own LAPIC, like the BSP's
 u32 lapic_id();        // this CPU's local APIC ID (SDM 3A 10.4.6)
 void lapic_arm(u64 deadline_ns);
+// The timer interrupt came: this CPU's timer no longer counts.
+void lapic_timer_fired();
 // Measures the TSC frequency (if the boot info and CPUID did not give it) and
 // the LAPIC timer's rate now, on this CPU. Called before the APs start: they
 // share the answers, and two CPUs calibrating at once against the one PIT
