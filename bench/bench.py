@@ -59,6 +59,7 @@ PINGPONG_N = setting("BENCH_PINGPONG_N", 20000, 5000)
 PINGPONG_N_GVISOR = setting("BENCH_PINGPONG_N_GVISOR", 1000, 500)
 YIELD_N = setting("BENCH_YIELD_N", 100000, 20000)
 SPIN_ITER = setting("BENCH_SPIN_ITER", 400000000, 40000000)
+VM_SPIN_ITER = setting("BENCH_VM_SPIN_ITER", 100000000, 100000000)
 THREAD_REPS = setting("BENCH_THREADS_REPS", 5, 3)
 # One measured command may not take longer than this (seconds).
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
@@ -610,8 +611,11 @@ class Bench:
 
         # The VM platform under QEMU/TCG: the kernel's own SMP (-smp 1 vs 2).
         # TCG runs each vCPU on a host thread, so the ratio is meaningful; the
-        # times are the emulator's (a quarter of the iterations).
-        vm_spin = ["spin_sum", "2", str(SPIN_ITER // 4)]
+        # times are the emulator's (a quarter of the iterations, and as many
+        # in a quick run: with fewer, ~30 ms, the fixed cost of TCG's first
+        # translations hid the second vCPU -- 1.0x on this machine, 1.96x
+        # with these).
+        vm_spin = ["spin_sum", "2", str(VM_SPIN_ITER)]
         vm_label = "VM 2-vCPU speedup: --platform qemu (TCG) --cpus 1 / --cpus 2"
 
         def vm_cmd(cpus):
@@ -646,9 +650,10 @@ class Bench:
             "N create+joins: %d (gVisor: %d); N futex round trips: %d (gVisor: %d); N yield "
             "round trips: %d; the native "
             "program may use every host CPU, mote runs with the --cpus its row names; spin_sum: "
-            "2 threads x %d/2 iterations, first create to last join; median of %d runs"
+            "2 threads x %d/2 iterations (the VM under TCG: %d/2), first create to last join; "
+            "median of %d runs"
             % (CREATE_N, CREATE_N_GVISOR, PINGPONG_N, PINGPONG_N_GVISOR, YIELD_N, SPIN_ITER,
-               THREAD_REPS), rows))
+               VM_SPIN_ITER, THREAD_REPS), rows))
 
     def peak_rss(self, key, argv, exc=Failure):
         vals = []
@@ -898,8 +903,17 @@ class Bench:
                 self.skip("KVM monitor timings", "KVM unusable: " + err.strip()[:200])
                 return row("mote's KVM monitor: start -> first guest instruction, RSS", "SKIP",
                            "", "<= 2 ms, <= 5 MiB", "SKIP (KVM unusable)")
-            return row("mote's KVM monitor (mote-vm-test --timing)", (out + err).strip()[:120],
-                       "", "<= 2 ms, <= 5 MiB", "see value")
+            text = out + err
+            first = re.search(r"main\(\) -> first guest instruction[^:]*: (\d+) us", text)
+            rss = re.search(r"monitor RSS \d+ KiB now, peak (\d+) KiB", text)
+            if rc != 42 or not first or not rss:  # the guest exits with 42
+                raise Failure("%s --timing %s: status %d, output %r" % (drv, guest, rc, text[-500:]))
+            us, kib = int(first.group(1)), int(rss.group(1))
+            kvm = "kvm_pvm (ring 0 emulated)" if os.path.exists("/sys/module/kvm_pvm") else "KVM"
+            res["kvm_monitor"] = {"first_instruction_us": us, "peak_rss_kib": kib, "kvm": kvm}
+            return row("mote's KVM monitor: start -> first guest instruction, RSS",
+                       "%.2f ms, %d KiB" % (us / 1000, kib), "on " + kvm, "<= 2 ms, <= 5 MiB",
+                       verdict(us <= 2000 and kib <= 5 * 1024))
 
         self.guarded(rows, "boot instructions", boot_insns, kind="mote")
         self.guarded(rows, "syscall instructions", syscall_insns, kind="mote")
