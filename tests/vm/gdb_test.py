@@ -35,10 +35,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from checks import Checks, free_port, reap, wait_listening  # noqa: E402
+from checks import Checks, free_port, kvm_pvm_emulation_failure, reap, wait_listening  # noqa: E402
 
 TIMEOUT = 60
-EMULATION_FAILURE = "KVM could not emulate an instruction"
 
 
 class Skip(Exception):
@@ -74,9 +73,8 @@ def session(driver, kernel, cmds, gdb_kill=False, at_program=False):
             gout = "gdb TIMED OUT\n" + g.communicate()[0].decode(errors="replace")
         _, rest = reap(proc, "driver")
         derr = (err + rest).decode(errors="replace")
-        if EMULATION_FAILURE in derr and os.path.exists("/sys/module/kvm_pvm"):
-            # machine-notes.md: kvm_pvm emulates ring-0 code and cannot run
-            # int3 there, so no software breakpoint is ever hit. The same
+        if kvm_pvm_emulation_failure(derr):
+            # No software breakpoint is ever hit there (int3). The same
             # sessions run on the monitor's CPU emulator (vm.emu_gdb).
             raise Skip("this KVM is kvm_pvm, which emulates ring-0 code and cannot run a "
                        "breakpoint's int3 (vm.emu_gdb runs these sessions): " + derr.strip())
