@@ -174,7 +174,14 @@ class Tcp {
   TcpSocket* all_ = nullptr;
   // Sockets with a timer on, a binary min-heap by their earliest deadline
   // (tcp_timer.cc); grown by doubling.
-  TcpSocket** heap_ = nullptr;
+  // Each entry keeps its socket's earliest deadline, so that ordering the
+  // heap compares keys in one array instead of reading three timers from
+  // every socket it passes (timer_changed refreshes it).
+  struct HeapEntry {
+    u64 key;
+    TcpSocket* s;
+  };
+  HeapEntry* heap_ = nullptr;
   u32 heap_len_ = 0, heap_cap_ = 0;
   TcpSocket* listeners_ = nullptr;
   usize nsockets_ = 0;

@@ -16,7 +16,7 @@ void Tcp::tick(u64 now) {
   reap();
 }
 
-u64 Tcp::next_deadline() const { return heap_len_ ? heap_[0]->earliest_timer() : ~u64(0); }
+u64 Tcp::next_deadline() const { return heap_len_ ? heap_[0].key : ~u64(0); }
 
 // ---- The heap of sockets by earliest deadline -------------------------------------
 
@@ -31,11 +31,13 @@ bool Tcp::deadlines_consistent() const {
     }
     ++with_timer;
     best = min(best, k);
-    if (!s->heap_pos_ || s->heap_pos_ > heap_len_ || heap_[s->heap_pos_ - 1] != s) return false;
+    if (!s->heap_pos_ || s->heap_pos_ > heap_len_) return false;
+    const HeapEntry& e = heap_[s->heap_pos_ - 1];
+    if (e.s != s || e.key != k) return false;
   }
   if (with_timer != heap_len_) return false;
   for (u32 i = 1; i < heap_len_; ++i)
-    if (heap_[i]->earliest_timer() < heap_[(i - 1) / 2]->earliest_timer()) return false;
+    if (heap_[i].key < heap_[(i - 1) / 2].key) return false;
   return next_deadline() == best;
 }
 
@@ -56,13 +58,18 @@ TcpTimer& TcpTimer::operator=(u64 at) {
 }
 
 void Tcp::timer_changed(TcpSocket& s) {
-  if (!s.earliest_timer()) {
+  u64 key = s.earliest_timer();
+  if (!key) {
     if (s.heap_pos_) heap_remove(s);
     return;
   }
   if (!s.heap_pos_) {  // (its slot was reserved when it was made)
-    heap_[heap_len_] = &s;
+    heap_[heap_len_] = HeapEntry{key, &s};
     s.heap_pos_ = ++heap_len_;
+  } else if (heap_[s.heap_pos_ - 1].key == key) {
+    return;  // a later timer moved: the earliest, and so the order, stand
+  } else {
+    heap_[s.heap_pos_ - 1].key = key;
   }
   heap_place(s.heap_pos_ - 1);
 }
@@ -71,9 +78,9 @@ bool Tcp::heap_reserve(u32 sockets) {
   if (sockets <= heap_cap_) return true;
   u32 cap = heap_cap_ ? heap_cap_ * 2 : 64;
   while (cap < sockets) cap *= 2;
-  auto* grown = static_cast<TcpSocket**>(mm::kalloc(cap * sizeof(TcpSocket*)));
+  auto* grown = static_cast<HeapEntry*>(mm::kalloc(cap * sizeof(HeapEntry)));
   if (!grown) return false;
-  if (heap_len_) memcpy(grown, heap_, heap_len_ * sizeof(TcpSocket*));
+  if (heap_len_) memcpy(grown, heap_, heap_len_ * sizeof(HeapEntry));
   mm::kfree(heap_);
   heap_ = grown;
   heap_cap_ = cap;
@@ -83,19 +90,19 @@ bool Tcp::heap_reserve(u32 sockets) {
 void Tcp::heap_remove(TcpSocket& s) {
   u32 i = s.heap_pos_ - 1;
   s.heap_pos_ = 0;
-  TcpSocket* last = heap_[--heap_len_];
+  HeapEntry last = heap_[--heap_len_];
   if (i == heap_len_) return;
   heap_[i] = last;
-  last->heap_pos_ = i + 1;
+  last.s->heap_pos_ = i + 1;
   heap_place(i);
 }
 
 void Tcp::heap_place(u32 i) {
-  auto key = [this](u32 k) { return heap_[k]->earliest_timer(); };
+  auto key = [this](u32 k) { return heap_[k].key; };
   auto swap = [this](u32 a, u32 b) {
-    TcpSocket* t = heap_[a];
+    HeapEntry t = heap_[a];
     heap_[a] = heap_[b], heap_[b] = t;
-    heap_[a]->heap_pos_ = a + 1, heap_[b]->heap_pos_ = b + 1;
+    heap_[a].s->heap_pos_ = a + 1, heap_[b].s->heap_pos_ = b + 1;
   };
   while (i > 0 && key(i) < key((i - 1) / 2)) {
     swap(i, (i - 1) / 2);
