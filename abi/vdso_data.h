@@ -1,8 +1,12 @@
-// The VM kernel's vDSO data page ("vvar"), mapped read-only one page below
-// the vDSO image in every program: what the vDSO needs to read the clocks
-// without a system call. Written once by the kernel when the TSC frequency is
-// known (kernel/platform/kvm/clock.cc), then never changed; until then
-// `ready` is 0 and the vDSO makes the system call, which calibrates.
+// The vDSO's data page ("vvar"), mapped read-only one page below the vDSO
+// image in every program: what the vDSO needs to read the clocks without a
+// system call.
+//  - The VM kernel writes the TSC fields once, when the TSC frequency is
+//    known (kernel/platform/kvm/clock.cc), then never changes them; until
+//    then `ready` is 0 and the vDSO makes the system call, which calibrates.
+//  - The process platform leaves `ready` 0 and sets `host_clock` instead
+//    (kernel/platform/process/clock.cc): the vDSO calls the host's own
+//    vDSO clock_gettime, which the core reads its clocks with too.
 #pragma once
 
 #include <stdint.h>
@@ -16,6 +20,11 @@ struct VdsoData {
   uint64_t mult;
   uint64_t mono_base;  // CLOCK_MONOTONIC at boot
   uint64_t wall0;      // CLOCK_REALTIME at boot
+  // The process platform: the address of the core's pointer to the host's
+  // __vdso_clock_gettime, read on every call (the core clears it when that
+  // function turns out to make system calls); 0 on the VM.
+  uint64_t host_clock;
+  uint64_t host_mono0;  // subtracted from the host's CLOCK_MONOTONIC
 };
 
 // The kernel's clock and the vDSO compute time alike, so they never disagree.

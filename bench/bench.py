@@ -1083,7 +1083,7 @@ class Bench:
                  "rewriting off, so every call takes the SIGSYS path. A warm-up of N/100 calls "
                  "(at least 1,000) runs before the timed loop, so the first SIGSYS and the "
                  "patching of the site are not in the figure. The two `clock_gettime` reads "
-                 "around the loop (syscalls into mote's core, which gives programs no vDSO) "
+                 "around the loop (through the vDSO mote gives programs) "
                  "add their cost divided by N.")
         L.append("- Threads: `bench/programs/threads_bench.c` (issue 5). create+join is "
                  "`pthread_create` + `pthread_join` of a thread that returns at once (glibc "

@@ -1,6 +1,7 @@
 // The vDSO data page and, right after it, the vDSO image (vdso.cc), page
-// aligned in the kernel's data: a program maps both in place (zero-copy),
-// the data page read-only (platform::Image::Vdso).
+// aligned in the kernel's data (platform::Image::Vdso): a program maps both,
+// the data page read-only -- in place on the VM (zero-copy), a copy on the
+// process platform.
         .section .data.vdso, "aw"
         .balign 4096
         .globl  mote_vvar_page

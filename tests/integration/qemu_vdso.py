@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The VM platform's vDSO (kernel/platform/kvm/vdso/): a program's
+"""The VM platform's vDSO (kernel/vdso/): a program's
 clock_gettime, gettimeofday and time are served without a system call, with
 the same clocks as the system calls, and the vDSO is where C libraries look
 (AT_SYSINFO_EHDR, [vdso] in /proc/self/maps), as on Linux. Checked under

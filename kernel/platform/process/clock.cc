@@ -16,8 +16,14 @@
 // makes a system call; if it does the vDSO is not used at all, since a
 // SIGSYS round trip costs more than the plain call. A clock source that
 // changes later only costs speed, never correctness.
+//
+// The program's own vDSO (kernel/vdso/) calls the same function, found
+// through g.vdso_clock_gettime (its data page holds that pointer's
+// address), so a program's clock read is no trip through the core either;
+// its fallback meets on_sigsys as the core's does.
 #include <asm/unistd_64.h>
 
+#include "abi/vdso_data.h"
 #include "kernel/exec/vdso.h"
 #include "kernel/lib/format.h"
 #include "kernel/platform/platform.h"
@@ -42,7 +48,14 @@ u64 read_clock(long id) {
   return u64(ts.sec) * 1000000000ull + u64(ts.nsec);
 }
 
+extern "C" char mote_vvar_page[];  // kernel/vdso/vdso_blob.S
+
 void init_vdso_clock() {
+  // The program's vDSO reads the pointer below on every call: null (no host
+  // vDSO, or one that makes system calls) sends it to the system call.
+  auto& data = *reinterpret_cast<abi::VdsoData*>(mote_vvar_page);
+  data.host_clock = u64(&g.vdso_clock_gettime);
+  data.host_mono0 = g.mono0;
   // The auxiliary vector and /proc/self/maps must agree on where it is.
   if (!g.vdso_ehdr || g.vdso_ehdr != g.vdso_start || g.vdso_end <= g.vdso_start) return;
   u64 fn = elf::vdso_lookup(reinterpret_cast<const u8*>(g.vdso_start),

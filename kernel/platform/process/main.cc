@@ -133,6 +133,7 @@ void continue_on_core_stack() {
     fatal("arch_prctl(ARCH_SET_GS)");
   auto ks = platform::map_core(kCoreStack);
   if (!ks.ok()) fatal("no memory for the syscall stack");
+  g_cpu0.kstack_base = ks.value();
   g_cpu0.kernel_stack_top = ks.value() + kCoreStack;
   setup_signal_stack(&g_cpu0);
   install_signal_handlers();

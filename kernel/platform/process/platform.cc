@@ -10,6 +10,8 @@
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
+extern "C" char mote_vvar_page[], mote_vdso_image_end[];  // kernel/vdso/vdso_blob.S
+
 namespace mote::platform {
 
 using process::g;
@@ -70,14 +72,23 @@ Result<void> map_copy(u64 addr, u64 len, u32 prot, const void* src, usize n) {
 }
 
 ImageBytes image(Image which) {
+  if (which == Image::Vdso)  // the data page (clock.cc fills it), then the image
+    return ImageBytes{reinterpret_cast<const u8*>(mote_vvar_page),
+                      u64(mote_vdso_image_end - mote_vvar_page)};
   int k = int(which);
-  if (k > 1 || !g.image_size[k]) return ImageBytes{nullptr, 0};  // no vDSO here
+  if (!g.image_size[k]) return ImageBytes{nullptr, 0};
   return ImageBytes{reinterpret_cast<const u8*>(g.image_base[k]), g.image_size[k]};
 }
 
 Result<void> map_image(Image which, u64 addr, u64 len, u32 prot, u64 offset) {
+  if (which == Image::Vdso) {
+    // Two pages and a bit, copied: the data page is already filled in.
+    ImageBytes v = image(which);
+    if (offset >= v.size) return map_anonymous(addr, len, prot);
+    return map_copy(addr, len, prot, v.data + offset, usize(v.size - offset));
+  }
   int k = int(which);
-  if (k > 1 || g.image_fd[k] < 0) return err(ENODEV);
+  if (g.image_fd[k] < 0) return err(ENODEV);
   // Past the file's last page the host would raise SIGBUS: map only what the
   // image covers and leave the rest zero-filled anonymous memory.
   u64 covered = offset < g.image_size[k] ? min(len, page_up(g.image_size[k] - offset)) : 0;

@@ -59,12 +59,17 @@ constexpr u64 kSaSiginfo = 4, kSaOnstack = 0x08000000, kSaRestorer = 0x04000000;
 constexpr u64 kSaNodefer = 0x40000000;
 constexpr int kSysUserDispatch = 2;  // si_code of SIGSYS from SUD
 
-// The core's own code: its text, and the host vDSO it calls for the clock
-// (clock.cc). A thread interrupted there is in the core, never in the
-// program (the program is given no vDSO).
-bool in_core_text(u64 pc) {
+// Whether a thread interrupted at pc with stack pointer sp was in the core:
+// in its text, or in the host vDSO it reads the clock with (clock.cc). The
+// program's vDSO calls the host's too, on the program's stack; the core runs
+// on this thread's fast-path stack or its signal stack, so the stack tells
+// the two apart.
+bool in_core(u64 pc, u64 sp) {
   if (pc >= g.text_start && pc < g.text_end) return true;
-  return g.vdso_clock_gettime && pc >= g.vdso_start && pc < g.vdso_end;
+  if (pc < g.vdso_start || pc >= g.vdso_end) return false;
+  const Cpu* c = cpu();
+  return (sp >= c->kstack_base && sp < c->kernel_stack_top) ||
+         (sp >= c->sigstack_base && sp < c->sigstack_top);
 }
 
 extern "C" char mote_fast_check[], mote_fast_popf[], mote_fast_mov[], mote_fast_ret[];
@@ -110,7 +115,16 @@ void on_sigsys(int, SigInfo* si, UContext* uc) {
   // The host's vDSO, called by the core, fell back to a system call
   // (clock.cc); this may be nested in another on_sigsys.
   const u64 vdso_args[2] = {r[RDI], r[RSI]};
-  if (serve_vdso_syscall(u64(si->addr), r[RAX], vdso_args, &r[RAX])) return;
+  if (serve_vdso_syscall(u64(si->addr), r[RAX], vdso_args, &r[RAX])) {
+    // Called by the program's vDSO, not the core: no system-call exit
+    // follows to deliver a signal that came meanwhile, so look now.
+    if (!in_core(r[RIP], r[RSP]) && core::signal_work()) {
+      cpu()->sig_ready = 0;
+      platform::UserContext ctx = user_context(uc);
+      core::deliver_signals(&ctx);
+    }
+    return;
+  }
   Cpu* c = cpu();
   // As the syscall instruction does: rcx = return address, r11 = rflags.
   r[RCX] = r[RIP];
@@ -160,7 +174,7 @@ void on_fault(int sig, SigInfo* si, UContext* uc) {
     core::deliver_signals(&ctx);
     return;
   }
-  if (in_core_text(r[RIP])) {
+  if (in_core(r[RIP], r[RSP])) {
     char msg[160];
     format(msg, sizeof msg, "signal %d in the core at pc %#lx (core base %#lx), address %#lx", sig,
            (unsigned long)r[RIP], (unsigned long)g.base, (unsigned long)si->addr);
@@ -216,7 +230,7 @@ void on_kick(int, SigInfo*, UContext* uc) {
     finish_fast_return(r);
   } else if (pc == u64(mote_fast_ret)) {
     finish_fast_return(r);
-  } else if (in_core_text(pc)) {
+  } else if (in_core(pc, r[RSP])) {
     return;  // in a system call: it checks on its way out
   }
   if (gdb::halted()) {  // --gdb: all-stop holds this thread here
