@@ -1,4 +1,5 @@
-// Clocks and sleeping. There is no vDSO: every clock read reaches the core.
+// Clocks and sleeping: the system calls behind the vDSO (kernel/vdso/), and
+// every clock it leaves to them (CPU-time clocks, alarm clocks).
 #include "kernel/core/process.h"
 #include "kernel/core/signals.h"
 #include "kernel/core/thread.h"
