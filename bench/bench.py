@@ -60,6 +60,9 @@ PINGPONG_N_GVISOR = setting("BENCH_PINGPONG_N_GVISOR", 1000, 500)
 YIELD_N = setting("BENCH_YIELD_N", 100000, 20000)
 SPIN_ITER = setting("BENCH_SPIN_ITER", 400000000, 40000000)
 VM_SPIN_ITER = setting("BENCH_VM_SPIN_ITER", 100000000, 100000000)
+# mote-vm-test --timing runs (the KVM monitor's start-up): a wall-clock figure
+# on a shared host, so a median, as hyperfine's.
+KVM_RUNS = setting("BENCH_KVM_RUNS", 21, 7)
 THREAD_REPS = setting("BENCH_THREADS_REPS", 5, 3)
 # One measured command may not take longer than this (seconds).
 CMD_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "120"))
@@ -898,21 +901,29 @@ class Bench:
                            "no /dev/kvm here", "<= 2 ms, <= 5 MiB", "SKIP (no KVM)")
             drv = os.path.join(self.build, "mote-vm-test")
             guest = os.path.join(self.build, "tests", "vm", "guest", "hello.elf")
-            rc, out, err = self.run([drv, "--timing", guest])
-            if rc == 77:
-                self.skip("KVM monitor timings", "KVM unusable: " + err.strip()[:200])
-                return row("mote's KVM monitor: start -> first guest instruction, RSS", "SKIP",
-                           "", "<= 2 ms, <= 5 MiB", "SKIP (KVM unusable)")
-            text = out + err
-            first = re.search(r"main\(\) -> first guest instruction[^:]*: (\d+) us", text)
-            rss = re.search(r"monitor RSS \d+ KiB now, peak (\d+) KiB", text)
-            if rc != 42 or not first or not rss:  # the guest exits with 42
-                raise Failure("%s --timing %s: status %d, output %r" % (drv, guest, rc, text[-500:]))
-            us, kib = int(first.group(1)), int(rss.group(1))
+            firsts, peaks = [], []
+            for _ in range(KVM_RUNS):
+                rc, out, err = self.run([drv, "--timing", guest])
+                if rc == 77:
+                    self.skip("KVM monitor timings", "KVM unusable: " + err.strip()[:200])
+                    return row("mote's KVM monitor: start -> first guest instruction, RSS", "SKIP",
+                               "", "<= 2 ms, <= 5 MiB", "SKIP (KVM unusable)")
+                text = out + err
+                first = re.search(r"main\(\) -> first guest instruction[^:]*: (\d+) us", text)
+                rss = re.search(r"monitor RSS \d+ KiB now, peak (\d+) KiB", text)
+                if rc != 42 or not first or not rss:  # the guest exits with 42
+                    raise Failure("%s --timing %s: status %d, output %r" % (drv, guest, rc,
+                                                                             text[-500:]))
+                firsts.append(int(first.group(1)))
+                peaks.append(int(rss.group(1)))
+            us, kib = statistics.median(firsts), max(peaks)
             kvm = "kvm_pvm (ring 0 emulated)" if os.path.exists("/sys/module/kvm_pvm") else "KVM"
-            res["kvm_monitor"] = {"first_instruction_us": us, "peak_rss_kib": kib, "kvm": kvm}
+            res["kvm_monitor"] = {"first_instruction_us": us, "runs_us": firsts,
+                                  "peak_rss_kib": kib, "kvm": kvm}
             return row("mote's KVM monitor: start -> first guest instruction, RSS",
-                       "%.2f ms, %d KiB" % (us / 1000, kib), "on " + kvm, "<= 2 ms, <= 5 MiB",
+                       "%.2f ms (%.2f-%.2f), %d KiB" % (us / 1000, min(firsts) / 1000,
+                                                        max(firsts) / 1000, kib),
+                       "on %s; median of %d runs" % (kvm, KVM_RUNS), "<= 2 ms, <= 5 MiB",
                        verdict(us <= 2000 and kib <= 5 * 1024))
 
         self.guarded(rows, "boot instructions", boot_insns, kind="mote")
