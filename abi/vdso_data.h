@@ -23,8 +23,9 @@ struct VdsoData {
   // The process platform: the address of the core's pointer to the host's
   // __vdso_clock_gettime, read on every call (the core clears it when that
   // function turns out to make system calls); 0 on the VM.
+  // The host's clocks are taken as they are: the core's CLOCK_MONOTONIC is the
+  // host's (no offset), else host_clock stays 0.
   uint64_t host_clock;
-  uint64_t host_mono0;  // subtracted from the host's CLOCK_MONOTONIC
 };
 
 // The kernel's clock and the vDSO compute time alike, so they never disagree.

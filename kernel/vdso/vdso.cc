@@ -4,8 +4,8 @@
 //  - The VM platform: from the TSC, with the kernel's parameters. The
 //    program runs in ring 0 there, so rdtsc is always allowed.
 //  - The process platform: through the host's own vDSO clock_gettime, which
-//    the core reads its clocks with too (the same clocks, no offset but
-//    host_mono0), instead of a trip through the core.
+//    the core reads its clocks with too (the same clocks, no offset),
+//    instead of a trip through the core.
 // Clocks other than these, and every clock before the platform has
 // published its data, take the system call. Built as a position-independent
 // shared object with no relocations and embedded in both kernels
@@ -55,13 +55,7 @@ using HostClockGettime = long (*)(long, Timespec*);
 bool host_read(const VdsoData* v, bool is_wall, Timespec* ts) {
   if (!v->host_clock) return false;
   auto fn = __atomic_load_n(reinterpret_cast<HostClockGettime*>(v->host_clock), __ATOMIC_ACQUIRE);
-  if (!fn || fn(is_wall ? 0 : 1, ts) != 0) return false;  // CLOCK_REALTIME, CLOCK_MONOTONIC
-  if (!is_wall && v->host_mono0) {
-    uint64_t ns = uint64_t(ts->sec) * kNs + uint64_t(ts->nsec) - v->host_mono0;
-    ts->sec = long(ns / kNs);
-    ts->nsec = long(ns % kNs);
-  }
-  return true;
+  return fn && fn(is_wall ? 0 : 1, ts) == 0;  // CLOCK_REALTIME, CLOCK_MONOTONIC
 }
 
 // The wall clock or the monotonic one, whichever platform this is.

@@ -52,10 +52,11 @@ extern "C" char mote_vvar_page[];  // kernel/vdso/vdso_blob.S
 
 void init_vdso_clock() {
   // The program's vDSO reads the pointer below on every call: null (no host
-  // vDSO, or one that makes system calls) sends it to the system call.
-  auto& data = *reinterpret_cast<abi::VdsoData*>(mote_vvar_page);
-  data.host_clock = u64(&g.vdso_clock_gettime);
-  data.host_mono0 = g.mono0;
+  // vDSO, or one that makes system calls) sends it to the system call. It
+  // reads the host's clocks as they are, so only while the core's
+  // CLOCK_MONOTONIC is the host's (g.mono0 0, main.cc).
+  if (g.mono0 == 0)
+    reinterpret_cast<abi::VdsoData*>(mote_vvar_page)->host_clock = u64(&g.vdso_clock_gettime);
   // The auxiliary vector and /proc/self/maps must agree on where it is.
   if (!g.vdso_ehdr || g.vdso_ehdr != g.vdso_start || g.vdso_end <= g.vdso_start) return;
   u64 fn = elf::vdso_lookup(reinterpret_cast<const u8*>(g.vdso_start),
