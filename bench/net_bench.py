@@ -278,29 +278,17 @@ def wrk_rps(bench, url, netns=None):
 
 
 def measure(server, runs):
-    """Runs each of `runs` (fns returning ({label: rps}, requests)) NET_REPS times against
-    a started server; returns ({label: median rps}, {label: [rps...]}, cpu s, helper cpu s,
-    requests, peak RSS KiB)."""
-    vals = {}
-    requests = 0
-    cpu0, helper0 = server.cpu()
-    for _ in range(NET_REPS):
-        for fn in runs:
-            got, count = fn()
-            for label, rps in got.items():
-                vals.setdefault(label, []).append(rps)
-            requests += count
-    cpu1, helper1 = server.cpu()
-    rss = vm_hwm_kib(server.pids())
-    return ({k: statistics.median(v) for k, v in vals.items()}, vals,
-            cpu1 - cpu0, helper1 - helper0, requests, rss)
+    """measure_alternating for one server."""
+    return measure_alternating([(server, runs)])[0]
 
 
 def measure_alternating(pairs):
-    """measure() for several started servers, (server, runs) each, taking turns rep by rep
-    (A, B, A, B, ...): a host whose speed drifts from one minute to the next (this one's
-    does, by up to a third) then moves all of them alike, and their ratio holds. Each
-    server's CPU is counted over its own runs only. Returns measure()'s tuples, in order."""
+    """For started servers, (server, runs) each: runs each server's `runs` (fns returning
+    ({label: rps}, requests)) NET_REPS times, the servers taking turns rep by rep (A, B,
+    A, B, ...): a host whose speed drifts from one minute to the next (this one's does,
+    by up to a third) then moves all of them alike, and their ratio holds. Returns, per
+    server in order, ({label: median rps}, {label: [rps...]}, cpu s, helper cpu s,
+    requests, peak RSS KiB), its CPU counted over its own runs only."""
     vals = [{} for _ in pairs]
     requests = [0] * len(pairs)
     cpu = [[0.0, 0.0] for _ in pairs]
