@@ -167,6 +167,10 @@ inline constexpr int kInternalErrorStatus = 70;
 
 enum NetFlags : uint32_t {
   kNetDevice = 1u << 0,      // a network device is present
+  // Process platform: net_fd is a tap opened with IFF_VNET_HDR (header size
+  // 12, abi/virtio.h NetHeader) and TUN_F_CSUM: each frame read or written
+  // follows a virtio-net header, and checksums may be partial both ways.
+  kNetVnetHdr = 1u << 1,
 };
 
 // mote's KVM monitor gives the kernel no ACPI tables and no command line:

@@ -67,9 +67,28 @@ inline constexpr uint32_t kDevice9p = 9;
 
 // 6 "Reserved Feature Bits", 5.1.3 (network), 5.3.3 (9P).
 inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;    // VIRTIO_F_VERSION_1
+inline constexpr uint64_t kNetFeatureCsum = 1ull << 0;      // VIRTIO_NET_F_CSUM
+inline constexpr uint64_t kNetFeatureGuestCsum = 1ull << 1; // VIRTIO_NET_F_GUEST_CSUM
 inline constexpr uint64_t kNetFeatureMtu = 1ull << 3;       // VIRTIO_NET_F_MTU
 inline constexpr uint64_t kNetFeatureMac = 1ull << 5;       // VIRTIO_NET_F_MAC
 inline constexpr uint64_t kNetFeatureStatus = 1ull << 16;   // VIRTIO_NET_F_STATUS
 inline constexpr uint64_t k9pFeatureMountTag = 1ull << 0;   // VIRTIO_9P_MOUNT_TAG
+
+// 5.1.6 struct virtio_net_hdr (the 1.x layout, num_buffers included: 12
+// bytes, little-endian), which a tap opened with IFF_VNET_HDR and a vnet
+// header size of 12 reads and writes before each frame too.
+struct NetHeader {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len;
+  uint16_t gso_size;
+  uint16_t csum_start;
+  uint16_t csum_offset;
+  uint16_t num_buffers;
+};
+static_assert(sizeof(NetHeader) == 12);
+inline constexpr uint8_t kNetHdrNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+inline constexpr uint8_t kNetHdrDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
+inline constexpr uint8_t kNetGsoNone = 0;       // VIRTIO_NET_HDR_GSO_NONE
 
 }  // namespace mote::abi::virtio

@@ -23,8 +23,9 @@
 // A platform without a network device links these: nothing to send on,
 // nothing arrives (the boot info never says kNetDevice there).
 namespace mote::platform {
-[[gnu::weak]] bool net_send(const void*, usize) { return false; }
-[[gnu::weak]] usize net_receive(void*, usize) { return 0; }
+[[gnu::weak]] bool net_send(const void*, usize, u16, u16) { return false; }
+[[gnu::weak]] usize net_receive(void*, usize, bool*) { return 0; }
+[[gnu::weak]] u32 net_offloads() { return 0; }
 }  // namespace mote::platform
 
 namespace mote::linux {
@@ -33,10 +34,13 @@ namespace {
 
 class PlatformDevice final : public net::NetDevice {
  public:
-  void send_frame(const u8* frame, usize len) override {
+  void send_frame(const u8* frame, usize len, net::TxCsum csum) override {
     // A full transmit queue drops the frame, as a NIC would; TCP resends.
-    platform::net_send(frame, len);
+    platform::net_send(frame, len, csum.start, csum.offset);
   }
+  bool tx_csum_offload() const override { return tx_csum_; }
+
+  bool tx_csum_ = platform::net_offloads() & platform::kNetTxCsum;
 };
 
 // TCP as the stack's protocol-6 handler.
@@ -155,10 +159,11 @@ void inet_timer_work() {
     g_rx_pending = false;  // an arrival while draining sets it again
     int n = 0;
     for (; n < kRxBudget; ++n) {
-      usize len = platform::net_receive(g_state->rx_buf, g_state->rx_cap);
+      bool csum_ok;
+      usize len = platform::net_receive(g_state->rx_buf, g_state->rx_cap, &csum_ok);
       if (!len) break;
-      if (dhcp_input(g_state->rx_buf, len, inet_now())) continue;  // the lease's renewal
-      st.input_frame(g_state->rx_buf, len, inet_now());
+      if (dhcp_input(g_state->rx_buf, len, inet_now(), csum_ok)) continue;  // the lease's renewal
+      st.input_frame(g_state->rx_buf, len, inet_now(), csum_ok);
     }
     if (n == kRxBudget) {  // more may wait: next round
       g_rx_pending = true;

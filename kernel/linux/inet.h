@@ -47,7 +47,7 @@ void net_config_boot();
 // for, before the stack sees it.
 u64 dhcp_deadline();
 void dhcp_work(u64 now);
-bool dhcp_input(const u8* frame, usize len, u64 now);
+bool dhcp_input(const u8* frame, usize len, u64 now, bool csum_ok);
 // The stack, if made already, takes net_config() again.
 void inet_reconfigure();
 

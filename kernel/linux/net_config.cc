@@ -77,9 +77,9 @@ void dhcp_work(u64 now) {
   }
 }
 
-bool dhcp_input(const u8* frame, usize len, u64 now) {
+bool dhcp_input(const u8* frame, usize len, u64 now, bool csum_ok) {
   if (!g_dhcp || (g_dhcp->bound() && !g_dhcp->renewing())) return false;
-  if (!g_dhcp->input(frame, len, now)) return false;
+  if (!g_dhcp->input(frame, len, now, csum_ok)) return false;
   if (g_dhcp->leases() != g_dhcp_leases) {
     // Renewed (or a new lease after a lost one): the addresses may differ.
     g_dhcp_leases = g_dhcp->leases();
@@ -134,8 +134,9 @@ void net_config_boot() {
     usize n = client.poll(now, tx, &next);
     if (n) platform::net_send(tx, n);
     usize m;
-    while (!client.bound() && (m = platform::net_receive(rx, cap)) > 0)
-      client.input(rx, m, platform::monotonic_ns());  // anything else is dropped: no stack yet
+    bool csum_ok;
+    while (!client.bound() && (m = platform::net_receive(rx, cap, &csum_ok)) > 0)
+      client.input(rx, m, platform::monotonic_ns(), csum_ok);  // anything else is dropped: no stack yet
     if (client.bound()) break;
     // Until the next retransmission, looking for replies every millisecond
     // (a device interrupt ends the wait early on the VM platforms).

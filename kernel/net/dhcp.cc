@@ -44,7 +44,8 @@ u64 backoff_ns(u32 retries) {
 
 }  // namespace
 
-bool dhcp_parse_reply(const u8* frame, usize len, const Mac& mac, u32 xid, DhcpReply* out) {
+bool dhcp_parse_reply(const u8* frame, usize len, const Mac& mac, u32 xid, DhcpReply* out,
+                      bool csum_ok) {
   auto eth = EthHeader::parse(frame, len);
   if (!eth.ok() || eth.value().type != u16(EtherType::Ipv4)) return false;
   const u8* ip = frame + EthHeader::kSize;
@@ -59,7 +60,7 @@ bool dhcp_parse_reply(const u8* frame, usize len, const Mac& mac, u32 xid, DhcpR
   const UdpHeader& u = uh.value();
   if (u.dst_port != kDhcpClientPort || u.src_port != kDhcpServerPort) return false;
   udp_len = u.length;
-  if (u.checksum) {
+  if (u.checksum && !csum_ok) {
     u32 sum = csum_pseudo(h.src, h.dst, 17, u16(udp_len));
     if (csum_fold(csum_add(sum, udp, udp_len)) != 0) return false;
   }
@@ -268,10 +269,10 @@ void DhcpClient::take(const DhcpReply& r, u64 now_ns) {
   ++leases_;
 }
 
-bool DhcpClient::input(const u8* frame, usize len, u64 now_ns) {
+bool DhcpClient::input(const u8* frame, usize len, u64 now_ns, bool csum_ok) {
   if (state_ != State::Selecting && state_ != State::Requesting && !renewing()) return false;
   DhcpReply r;
-  if (!dhcp_parse_reply(frame, len, mac_, xid_, &r)) return false;
+  if (!dhcp_parse_reply(frame, len, mac_, xid_, &r, csum_ok)) return false;
   if (renewing()) {
     // RENEWING asks the leasing server; REBINDING any.
     if (state_ == State::Renewing && r.server != server_) return false;

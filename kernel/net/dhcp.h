@@ -65,7 +65,9 @@ struct DhcpReply {
 // 68 from 67 (checksum when present), a BOOTREPLY for `mac` and `xid` with
 // the magic cookie, and its options (pad, end, overloaded fields are not
 // followed). False for anything else, however malformed.
-bool dhcp_parse_reply(const u8* frame, usize len, const Mac& mac, u32 xid, DhcpReply* out);
+// csum_ok: the device vouched for the UDP checksum (Stack::input_frame).
+bool dhcp_parse_reply(const u8* frame, usize len, const Mac& mac, u32 xid, DhcpReply* out,
+                      bool csum_ok = false);
 
 struct DhcpLease {
   Ipv4 addr;
@@ -89,7 +91,7 @@ class DhcpClient {
   // is due before `*next_ns` (set to the time of the next retransmission).
   usize poll(u64 now_ns, u8* buf, u64* next_ns);
   // Takes a received frame; true when it moved the client on.
-  bool input(const u8* frame, usize len, u64 now_ns);
+  bool input(const u8* frame, usize len, u64 now_ns, bool csum_ok = false);
 
   // Holding a lease (BOUND, or RENEWING/REBINDING it).
   bool bound() const { return state_ == State::Bound || renewing(); }

@@ -63,6 +63,18 @@ Packet* Packet::alloc(usize payload) {
   return p;
 }
 
+void Packet::finish_csum() {
+  if (!csum_off_) return;
+  usize start = csum_pos_, end = head_ + len_;
+  if (start + csum_off_ + 2 <= end) {
+    // Linux's skb_checksum_help: a sum of zero goes out as 0xffff (the same
+    // in ones' complement; UDP keeps 0 for "no checksum").
+    u16 c = csum_fold(csum_add(0, buf_ + start, end - start));
+    store_be16(buf_ + start + csum_off_, c ? c : 0xffff);
+  }
+  csum_off_ = 0;
+}
+
 void Packet::free(Packet* p) {
   if (!p) return;
   p->~Packet();

@@ -88,12 +88,33 @@ class Packet {
   usize headroom() const { return head_; }
   usize tailroom() const { return cap_ - head_ - len_; }
 
+  // Checksum offload (Linux's CHECKSUM_PARTIAL, virtio's NEEDS_CSUM): the
+  // transport checksum field, `offset` bytes into the transport header that
+  // starts at data() now, holds only the folded pseudo-header sum
+  // (csum_partial_field); whoever sends the bytes completes it, summing from
+  // the transport header to the end: the device (NetDevice::TxCsum), or
+  // finish_csum. A packet delivered through loopback never needs it.
+  void set_csum_partial(u16 offset) { csum_pos_ = head_, csum_off_ = offset; }
+  bool csum_partial() const { return csum_off_ != 0; }
+  // Where the sum starts, from data() (headers pushed since move it on).
+  usize csum_start() const { return csum_pos_ - head_; }
+  u16 csum_offset() const { return csum_off_; }
+  // Completes the checksum in software (a device without the offload,
+  // before fragmenting); the packet is then whole.
+  void finish_csum();
+
   Packet* next = nullptr;  // for queues owned by whoever holds the packet
 
  private:
   u8* buf_ = nullptr;
   usize cap_ = 0, head_ = 0, len_ = 0;
+  usize csum_pos_ = 0;
+  u16 csum_off_ = 0;
 };
+
+// What a partial checksum field holds: the pseudo-header sum, folded and
+// not complemented (the device adds the rest and complements).
+inline u16 csum_partial_field(u32 pseudo) { return u16(~csum_fold(pseudo)); }
 
 // ---------------------------------------------------------------------------
 // The IP layer as TCP sees it. The stack (stack.h) implements it; TCP's unit
@@ -104,6 +125,10 @@ class IpSender {
   // src to dst with the given protocol and TOS; takes ownership of pkt in
   // every case. Errors: EHOSTUNREACH (no route), ENOBUFS.
   virtual Result<void> ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) = 0;
+  // Whether transports may leave checksums partial (Packet::set_csum_partial)
+  // on what they send: the stack completes them wherever the device does not
+  // (and loopback needs none). A sender that records segments says no.
+  virtual bool csum_offload() { return false; }
   // The local address a connection to dst should use (any() if no route).
   virtual Ipv4 source_for(Ipv4 dst) = 0;
   // The IP MTU towards dst (1500 on Ethernet, 65535 on loopback).
@@ -118,6 +143,11 @@ class IpSender {
 struct IpInfo {
   Ipv4 src, dst;
   u8 tos = 0, ttl = 0;
+  // The transport checksum needs no check: the device verified it or the
+  // sender left it partial for the device (checksum offload on a tap), or
+  // the datagram never left this host (loopback). Never set on a
+  // reassembled datagram.
+  bool csum_ok = false;
 };
 
 }  // namespace mote::net

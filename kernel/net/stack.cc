@@ -70,9 +70,10 @@ void Stack::set_transport(u8 proto, TransportHandler* handler) {
 // ---------------------------------------------------------------------------
 // Input.
 
-void Stack::input_frame(const u8* frame, usize len, u64 now_ns) {
+void Stack::input_frame(const u8* frame, usize len, u64 now_ns, bool csum_ok) {
   advance(now_ns);
   ++stats_.frames_in;
+  if (csum_ok) ++stats_.csum_vouched;
   auto eth = EthHeader::parse(frame, len);
   if (!eth.ok()) {
     ++stats_.frames_dropped;
@@ -95,14 +96,14 @@ void Stack::input_frame(const u8* frame, usize len, u64 now_ns) {
       ++stats_.frames_dropped;
     }
   } else if (e.type == u16(EtherType::Ipv4)) {
-    ip_input(payload, plen, false, group);
+    ip_input(payload, plen, false, group, csum_ok);
   } else {
     ++stats_.frames_dropped;
   }
   run_pending(now_);
 }
 
-void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group) {
+void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group, bool csum_ok) {
   ++stats_.ip_in_receives;
   auto parsed = Ipv4Header::parse(p, len);
   if (!parsed.ok()) {
@@ -127,7 +128,8 @@ void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group
   }
   Cast cast{bcast || mcast, link_group};
   if (!h.is_fragment()) {
-    deliver(h, p, cast);
+    // Loopback: our own transports built it (and may have left it partial).
+    deliver(h, p, cast, csum_ok || from_loopback);
     return;
   }
   usize whole_len = 0;
@@ -135,13 +137,14 @@ void Stack::ip_input(const u8* p, usize len, bool from_loopback, bool link_group
   if (!whole) return;
   ++stats_.ip_reasm_oks;
   auto wh = Ipv4Header::parse(whole, whole_len);
-  if (wh.ok()) deliver(wh.value(), whole, cast);
+  if (wh.ok()) deliver(wh.value(), whole, cast, false);  // a vouch covers one frame
   mm::kfree(whole);
 }
 
-void Stack::deliver(const Ipv4Header& h, const u8* dgram, Cast cast) {
+void Stack::deliver(const Ipv4Header& h, const u8* dgram, Cast cast, bool csum_ok) {
   IpInfo ip;
   ip.src = h.src, ip.dst = h.dst, ip.tos = h.tos, ip.ttl = h.ttl;
+  ip.csum_ok = csum_ok;
   const u8* payload = dgram + h.header_len();
   usize plen = h.payload_len();
   ++stats_.ip_in_delivers;
@@ -318,6 +321,7 @@ Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o,
     Packet::free(pkt);
     return err(EMSGSIZE);
   }
+  pkt->finish_csum();  // fragments carry pieces of one sum: no device could finish it
   Packet* frags = ip_fragment(h, pkt->data(), plen, r.mtu);
   Packet::free(pkt);
   if (!frags) return err(ENOBUFS);
@@ -351,7 +355,17 @@ void Stack::eth_send(Packet* pkt, const Mac& dst, EtherType type) {
   e.type = u16(type);
   e.write(pkt->push(EthHeader::kSize));
   ++stats_.frames_out;
-  dev_.send_frame(pkt->data(), pkt->size());
+  TxCsum csum;
+  if (pkt->csum_partial()) {
+    if (dev_.tx_csum_offload() && pkt->csum_start() <= 0xffff) {
+      csum.start = u16(pkt->csum_start());
+      csum.offset = pkt->csum_offset();
+      ++stats_.csum_offloaded;
+    } else {
+      pkt->finish_csum();
+    }
+  }
+  dev_.send_frame(pkt->data(), pkt->size(), csum);
   Packet::free(pkt);
 }
 
@@ -413,7 +427,7 @@ void Stack::run_pending(u64 now_ns) {
     --lo_count_;
     p->next = nullptr;
     ++stats_.loopback_packets;
-    ip_input(p->data(), p->size(), true, false);
+    ip_input(p->data(), p->size(), true, false, true);
     Packet::free(p);
   }
   draining_ = false;

@@ -38,6 +38,10 @@ struct StackStats {
   u64 ip_reasm_oks = 0, ip_frag_creates = 0, ip_out_requests = 0, ip_out_no_routes = 0;
   u64 icmp_in_msgs = 0, icmp_in_errors = 0, icmp_out_msgs = 0, icmp_rate_limited = 0;
   u64 loopback_packets = 0, arp_give_ups = 0;
+  // Checksum offload: frames that left with a partial checksum for the
+  // device, and received frames whose transport checksum the device vouched
+  // for.
+  u64 csum_offloaded = 0, csum_vouched = 0;
 };
 
 class Stack final : public IpSender,
@@ -71,8 +75,11 @@ class Stack final : public IpSender,
   Udp& udp() { return udp_; }
 
   // One received Ethernet frame (without FCS); the bytes are only read
-  // during the call, any length and content is safe.
-  void input_frame(const u8* frame, usize len, u64 now_ns);
+  // during the call, any length and content is safe. csum_ok: the device
+  // vouches for the transport checksum (it checked it, or the host's own
+  // stack left it partial for the offload: virtio's DATA_VALID and
+  // NEEDS_CSUM), so TCP and UDP skip their check (IpInfo::csum_ok).
+  void input_frame(const u8* frame, usize len, u64 now_ns, bool csum_ok = false);
   // Timers due by now: ARP retries, reassembly timeouts, transports' ticks.
   void tick(u64 now_ns);
   // When tick() (or run_pending) is next needed; 0 when something is ready
@@ -87,6 +94,9 @@ class Stack final : public IpSender,
   Ipv4 source_for(Ipv4 dst) override;
   u16 mtu_for(Ipv4 dst) override;
   bool is_local(Ipv4 addr) override;
+  // Yes: partial checksums are completed in eth_send when the device does
+  // not take them, before fragmenting, and never for loopback.
+  bool csum_offload() override { return true; }
 
   // Sends a transport payload (pkt holds it; taken in every case) as one
   // IPv4 datagram, fragmented when over the MTU unless df_strict. DF is set
@@ -101,14 +111,14 @@ class Stack final : public IpSender,
 
  private:
   // Input.
-  void ip_input(const u8* p, usize len, bool from_loopback, bool link_group);
+  void ip_input(const u8* p, usize len, bool from_loopback, bool link_group, bool csum_ok);
   // How a datagram was addressed: to an IP broadcast/multicast address, or in
   // a link-layer broadcast/multicast frame (no ICMP errors, no TCP for either).
   struct Cast {
     bool ip_group = false, link_group = false;
     bool any() const { return ip_group || link_group; }
   };
-  void deliver(const Ipv4Header& h, const u8* dgram, Cast cast);
+  void deliver(const Ipv4Header& h, const u8* dgram, Cast cast, bool csum_ok);
   void icmp_input(const Ipv4Header& h, const u8* dgram, Cast cast);
   void send_icmp_error(u8 type, u8 code, u32 rest, const Ipv4Header& h, const u8* dgram,
                        usize len, bool to_group);

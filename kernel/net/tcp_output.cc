@@ -57,7 +57,7 @@ bool Tcp::send_segment(TcpSocket& s, u32 seq, u32 len, u8 flags, u64 now) {
   if (h.has_ts) h.tsval = ts_now(s, now), h.tsecr = ack ? s.ts_recent_ : 0;
   // A SYN-ACK's (unscaled) window is the first right edge the peer sees.
   if (syn && ack && seq_gt(s.rcv_nxt_ + h.wnd, s.rcv_adv_)) s.rcv_adv_ = s.rcv_nxt_ + h.wnd;
-  tcp_build(p, h, s.local_.addr, s.remote_.addr);
+  tcp_build(p, h, s.local_.addr, s.remote_.addr, ip_.csum_offload());
   ++stats_.out_segs;
   if (!ip_.ip_send(s.local_.addr, s.remote_.addr, kProtoTcp, s.tos_, p).ok()) ++stats_.send_errors;
   if (ack) {
@@ -93,7 +93,7 @@ void Tcp::send_rst(TcpSocket& s) {
   h.seq = s.snd_max_;
   h.ack = s.rcv_nxt_;
   h.flags = kTcpRst | kTcpAck;
-  tcp_build(p, h, s.local_.addr, s.remote_.addr);
+  tcp_build(p, h, s.local_.addr, s.remote_.addr, ip_.csum_offload());
   ++stats_.out_segs, ++stats_.resets_sent;
   if (!ip_.ip_send(s.local_.addr, s.remote_.addr, kProtoTcp, s.tos_, p).ok()) ++stats_.send_errors;
 }
@@ -113,7 +113,7 @@ void Tcp::send_rst_reply(const IpInfo& ip, const TcpSegment& seg) {
     h.ack = seg.seq + seg.seq_len();
     h.flags = kTcpRst | kTcpAck;
   }
-  tcp_build(p, h, ip.dst, ip.src);
+  tcp_build(p, h, ip.dst, ip.src, ip_.csum_offload());
   ++stats_.out_segs, ++stats_.resets_sent;
   if (!ip_.ip_send(ip.dst, ip.src, kProtoTcp, ip.tos, p).ok()) ++stats_.send_errors;
 }

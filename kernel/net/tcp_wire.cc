@@ -48,8 +48,10 @@ bool tcp_parse(const IpInfo& ip, const u8* seg, usize len, TcpSegment* out) {
   if (hlen < kTcpHeaderLen || hlen > len) return false;
   // The checksum covers pseudo-header, header and payload; correct data sums
   // to 0xffff, which folds to zero.
-  u32 sum = csum_pseudo(ip.src, ip.dst, kProtoTcp, u16(len));
-  if (csum_fold(csum_add(sum, seg, len)) != 0) return false;
+  if (!ip.csum_ok) {
+    u32 sum = csum_pseudo(ip.src, ip.dst, kProtoTcp, u16(len));
+    if (csum_fold(csum_add(sum, seg, len)) != 0) return false;
+  }
   *out = TcpSegment{};
   out->sport = load_be16(seg);
   out->dport = load_be16(seg + 2);
@@ -71,7 +73,7 @@ usize tcp_options_len(const TcpHeaderOut& h) {
   return n;
 }
 
-void tcp_build(Packet* pkt, const TcpHeaderOut& h, Ipv4 src, Ipv4 dst) {
+void tcp_build(Packet* pkt, const TcpHeaderOut& h, Ipv4 src, Ipv4 dst, bool partial) {
   usize olen = tcp_options_len(h);
   usize hlen = kTcpHeaderLen + olen;
   u8* p = pkt->push(hlen);
@@ -101,6 +103,11 @@ void tcp_build(Packet* pkt, const TcpHeaderOut& h, Ipv4 src, Ipv4 dst) {
     o += 12;
   }
   u16 len = u16(pkt->size());
+  if (partial) {
+    store_be16(p + 16, csum_partial_field(csum_pseudo(src, dst, kProtoTcp, len)));
+    pkt->set_csum_partial(16);
+    return;
+  }
   u32 sum = csum_add(csum_pseudo(src, dst, kProtoTcp, len), pkt->data(), len);
   store_be16(p + 16, csum_fold(sum));
 }

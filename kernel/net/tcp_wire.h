@@ -56,8 +56,9 @@ struct TcpSegment {
 };
 
 // Parses and validates a segment that arrived from ip.src to ip.dst: length,
-// data offset, options, and the checksum over the pseudo-header. Returns
-// false (and leaves *out unspecified) for anything malformed.
+// data offset, options, and the checksum over the pseudo-header (unless
+// ip.csum_ok). Returns false (and leaves *out unspecified) for anything
+// malformed.
 bool tcp_parse(const IpInfo& ip, const u8* seg, usize len, TcpSegment* out);
 
 // Parses only the options area (used by tcp_parse; exposed for tests).
@@ -79,7 +80,8 @@ struct TcpHeaderOut {
 // Bytes the options of h take (a multiple of 4).
 usize tcp_options_len(const TcpHeaderOut& h);
 // Prepends the header (with options) to pkt, whose current contents are the
-// payload, and fills in the checksum for src -> dst.
-void tcp_build(Packet* pkt, const TcpHeaderOut& h, Ipv4 src, Ipv4 dst);
+// payload, and fills in the checksum for src -> dst; with `partial` only its
+// pseudo-header part, for the device to complete (Packet::set_csum_partial).
+void tcp_build(Packet* pkt, const TcpHeaderOut& h, Ipv4 src, Ipv4 dst, bool partial = false);
 
 }  // namespace mote::net

@@ -99,7 +99,12 @@ Result<usize> UdpSocket::sendto(const void* data, usize len, const Endpoint* dst
   h.length = u16(ulen);
   h.write(seg);
   if (len) memcpy(seg + UdpHeader::kSize, data, len);
-  store_be16(seg + 6, udp_checksum(src, to.addr, seg, ulen));
+  if (udp_.ip_.csum_offload()) {
+    store_be16(seg + 6, csum_partial_field(csum_pseudo(src, to.addr, kProtoUdp, u16(ulen))));
+    p->set_csum_partial(6);
+  } else {
+    store_be16(seg + 6, udp_checksum(src, to.addr, seg, ulen));
+  }
   TRY(udp_.ip_.ip_send(src, to.addr, kProtoUdp, tos_, p));
   ++udp_.stats_.out_datagrams;
   return len;
@@ -262,7 +267,7 @@ Udp::InputResult Udp::input(const IpInfo& ip, const u8* seg, usize len, bool to_
   }
   UdpHeader h = parsed.value();
   usize ulen = h.length;  // trailing bytes past the UDP length are ignored
-  if (h.checksum != 0 &&
+  if (h.checksum != 0 && !ip.csum_ok &&
       csum_fold(csum_add(csum_pseudo(ip.src, ip.dst, kProtoUdp, u16(ulen)), seg, ulen)) != 0) {
     ++stats_.in_errors, ++stats_.in_csum_errors;
     return InputResult::Dropped;

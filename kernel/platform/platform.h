@@ -271,10 +271,20 @@ Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usi
 //
 // Queues one frame for the host (copied). False when the device's transmit
 // queue is full: the frame is dropped, as a NIC would (TCP retransmits).
-bool net_send(const void* frame, usize len);
+// csum_offset != 0 (only when net_offloads() has kNetTxCsum): the frame's
+// transport checksum is partial, for the device to complete: the sum of the
+// bytes from csum_start to the end goes at csum_start + csum_offset (virtio
+// 1.1 5.1.6.2, VIRTIO_NET_HDR_F_NEEDS_CSUM).
+bool net_send(const void* frame, usize len, u16 csum_start = 0, u16 csum_offset = 0);
 // Takes the next received frame into buf (cap >= MTU + 14); returns its
 // length, 0 when none waits. Called by the core with the kernel lock held.
-usize net_receive(void* buf, usize cap);
+// *csum_ok (when asked): the device vouches for the frame's TCP or UDP
+// checksum (virtio's DATA_VALID, or NEEDS_CSUM: the host's own stack left it
+// partial for the offload, so it must not be checked).
+usize net_receive(void* buf, usize cap, bool* csum_ok = nullptr);
+// What the device does for the stack: kNetTxCsum.
+inline constexpr u32 kNetTxCsum = 1u << 0;
+u32 net_offloads();
 
 // ---- Entropy, exit ---------------------------------------------------------
 

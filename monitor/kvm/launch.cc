@@ -96,6 +96,7 @@ int run(const cli::RunOptions& o, const image::Program& p, share::Server& shares
     cfg.net_fd = net->fd;
     memcpy(cfg.net_mac, net->mac, sizeof cfg.net_mac);
     cfg.net_mtu = net->mtu;
+    cfg.net_vnet_hdr = net->vnet_hdr;
   }
   if (!start_share_servers(shares, o.no_sandbox, &cfg.share_fds, error)) {
     munmap(image, size);

@@ -113,7 +113,8 @@ bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
     out->dns = kUserDns;
   }
   if (o.net.mode == cli::NetMode::Tap) {
-    out->fd = open_tap(o.net.tap, error);
+    out->vnet_hdr = true;
+    out->fd = open_tap(o.net.tap, &out->vnet_hdr, error);
     return out->fd >= 0;
   }
   if (o.net.mode != cli::NetMode::User) {

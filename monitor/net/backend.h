@@ -27,6 +27,9 @@ struct Device {
   uint32_t dns = 0;
   uint8_t mac[6] = {};
   uint16_t mtu = 0;
+  // A tap with virtio-net headers and checksum offload (tap.h): each frame
+  // read or written on fd follows a 12-byte abi/virtio.h NetHeader.
+  bool vnet_hdr = false;
 };
 
 // Opens the device --net asks for; false with a one-line reason ("-p

@@ -14,7 +14,26 @@
 
 namespace mote::net {
 
-int open_tap(const std::string& name, std::string* error) {
+namespace {
+
+// Attaches fd to the device; errno on failure.
+int attach(int fd, const std::string& name, bool vnet_hdr) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  // Ethernet frames, without the 4-byte packet-information prefix.
+  ifr.ifr_flags = short(IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0));
+  memcpy(ifr.ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) return errno;
+  if (!vnet_hdr) return 0;
+  int size = 12;  // struct virtio_net_hdr_v1, num_buffers included
+  if (ioctl(fd, TUNSETVNETHDRSZ, &size) != 0) return errno;
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) != 0) return errno;
+  return 0;
+}
+
+}  // namespace
+
+int open_tap(const std::string& name, bool* vnet_hdr, std::string* error) {
   const std::string where = "--net tap:" + name + ": ";
   // TUNSETIFF would create a missing device (with CAP_NET_ADMIN): mote only
   // uses one that exists, so that networking stays the administrator's.
@@ -29,19 +48,23 @@ int open_tap(const std::string& name, std::string* error) {
     *error = where + "not a tap device";
     return -1;
   }
-  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    *error = where + "/dev/net/tun: " + strerror(errno);
-    return -1;
-  }
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  // Ethernet frames, without the 4-byte packet-information prefix.
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  memcpy(ifr.ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
-  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
-    int e = errno;
+  int fd = -1, e = 0;
+  for (bool want : {*vnet_hdr, false}) {
+    fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      *error = where + "/dev/net/tun: " + strerror(errno);
+      return -1;
+    }
+    e = attach(fd, name, want);
+    *vnet_hdr = want;
+    if (!e) break;
     close(fd);
+    fd = -1;
+    if (!want) break;
+    // Retried without the headers, which an old or odd kernel may refuse
+    // (the errors below are the plain attach's).
+  }
+  if (fd < 0) {
     if (e == EPERM || e == EACCES)
       *error = where + "not permitted (the device belongs to another user: ip tuntap add dev " +
                name + " mode tap user $USER)";

@@ -10,6 +10,13 @@ namespace mote::net {
 // Opens tap device NAME (IFF_TAP | IFF_NO_PI: one read or write is one whole
 // Ethernet frame), non-blocking and close-on-exec. -1 with a one-line reason
 // in *error: missing, not a tap device, not permitted, busy.
-int open_tap(const std::string& name, std::string* error);
+//
+// With *vnet_hdr true it asks for virtio-net headers too (IFF_VNET_HDR,
+// header size 12: abi/virtio.h NetHeader before every frame, both ways)
+// and checksum offload (TUNSETOFFLOAD TUN_F_CSUM: the host's stack may hand
+// over frames with the checksum left partial, NEEDS_CSUM, and takes such
+// frames); when the kernel refuses either, the device is opened plainly
+// and *vnet_hdr says false.
+int open_tap(const std::string& name, bool* vnet_hdr, std::string* error);
 
 }  // namespace mote::net

@@ -35,7 +35,7 @@ struct Devices {
   Devices(const GuestMemory& mem, const Vm& vm, const MachineConfig& c) {
     auto slot = [](uint64_t k) { return abi::kMoteVirtioBase + k * abi::kMoteVirtioStride; };
     if (c.net_fd >= 0) {
-      auto dev = std::make_unique<virtio::NetDevice>(c.net_fd, c.net_mac, c.net_mtu);
+      auto dev = std::make_unique<virtio::NetDevice>(c.net_fd, c.net_mac, c.net_mtu, c.net_vnet_hdr);
       net = dev.get();
       auto t = std::make_unique<virtio::Transport>(mem, std::move(dev), "virtio-net", fault);
       const Vm* v = &vm;

@@ -45,6 +45,7 @@ struct MachineConfig {
   int net_fd = -1;
   uint8_t net_mac[6] = {};
   uint16_t net_mtu = 0;
+  bool net_vnet_hdr = false;  // net_fd is a tap with virtio-net headers (monitor/net/tap.h)
   std::vector<int> share_fds;
   // --gdb (monitor/vm/gdb/stub.h): called once the VM is set up (so a host
   // without KVM fails before anyone waits for gdb), for the connection to

@@ -19,26 +19,99 @@ NS = f"motetap{os.getpid()}"
 TAP = "mtap0"
 
 SERVER = r"""
-import socket
+import hashlib, random, socket, threading
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 7001))
+def udp_echo():
+    while True:
+        d, a = u.recvfrom(4096); u.sendto(d.upper(), a)
+threading.Thread(target=udp_echo, daemon=True).start()
 l = socket.socket(); l.bind(("0.0.0.0", 7000)); l.listen(1)
 print("listening", flush=True)
 c, peer = l.accept()
 print("peer", peer[0], flush=True)
-c.sendall(c.recv(100).upper()); c.close()
+c.sendall(c.recv(100).upper())
+# Bulk both ways: N bytes in (their sha256 back), then N seeded bytes out.
+def exactly(n):
+    b = bytearray()
+    while len(b) < n:
+        d = c.recv(min(65536, n - len(b)))
+        if not d: raise SystemExit("short read")
+        b += d
+    return bytes(b)
+n = int(exactly(8))
+c.sendall(hashlib.sha256(exactly(n)).hexdigest().encode())
+c.sendall(random.Random(7).randbytes(n)); c.close()
 """
 
+# The client, in the namespace. It watches the tap with a packet socket
+# (PACKET_AUXDATA: TP_STATUS_CSUMNOTREADY marks a frame whose TCP/UDP
+# checksum is partial, CHECKSUM_PARTIAL) and prints what it saw each way,
+# so the test knows the checksum offload really ran: frames from the guest
+# left it partial for the tap to finish, and frames to the guest came
+# partial (which the guest must not check, or nothing would get through).
 CLIENT = r"""
-import socket, sys, time
-end = time.time() + float(sys.argv[1])
-while True:
-    try:
-        c = socket.create_connection(("10.0.2.15", 7000), timeout=5)
-        break
-    except OSError:
-        if time.time() > end: raise
-        time.sleep(0.3)
-c.sendall(b"hello over the tap")
-print(c.recv(100).decode())
+import hashlib, random, socket, struct, sys, threading, time
+tap, wait, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+seen = {}  # (direction, proto) -> [frames with payload, of them partial]
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+cap.bind((tap, 0)); cap.setsockopt(263, 8, 1); cap.settimeout(0.2)  # SOL_PACKET, PACKET_AUXDATA
+stop = False
+def capture():
+    while not stop:
+        try:
+            data, anc, _, addr = cap.recvmsg(65536, socket.CMSG_SPACE(20))
+        except socket.timeout:
+            continue
+        if len(data) < 34 or data[12:14] != b"\x08\x00" or data[23] not in (6, 17): continue
+        ihl = (data[14] & 15) * 4
+        total = struct.unpack("!H", data[16:18])[0]
+        l4 = 14 + ihl
+        hl = (data[l4 + 12] >> 4) * 4 if data[23] == 6 else 8
+        if total - ihl - hl <= 0: continue  # no payload
+        status = 0
+        for level, kind, d in anc:
+            if level == 263 and kind == 8: status = struct.unpack("I", d[:4])[0]
+        key = ("to-guest" if addr[2] == socket.PACKET_OUTGOING else "from-guest",
+               "tcp" if data[23] == 6 else "udp")
+        v = seen.setdefault(key, [0, 0]); v[0] += 1; v[1] += bool(status & 8)
+t = threading.Thread(target=capture); t.start()
+try:
+    end = time.time() + wait
+    while True:
+        try:
+            c = socket.create_connection(("10.0.2.15", 7000), timeout=30)
+            break
+        except OSError:
+            if time.time() > end: raise
+            time.sleep(0.3)
+    c.sendall(b"hello over the tap")
+    print(c.recv(100).decode())
+    # While the connection holds the guest program up: its UDP echo.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+    msg = bytes(range(97, 123)) * 40
+    for tries in range(5):
+        u.sendto(msg, ("10.0.2.15", 7001))
+        try:
+            d, _ = u.recvfrom(4096)
+        except socket.timeout:
+            continue
+        print("udp echo", "ok" if d == msg.upper() else "BAD"); break
+    else:
+        print("udp echo: no answer")
+    out = random.Random(3).randbytes(n)
+    c.sendall(b"%08d" % n + out)
+    digest = b""
+    while len(digest) < 64: digest += c.recv(64 - len(digest))
+    print("guest got sha256", "ok" if digest.decode() == hashlib.sha256(out).hexdigest() else "BAD")
+    back = bytearray()
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        back += d
+    print("host got", "ok" if bytes(back) == random.Random(7).randbytes(n) else "BAD %d bytes" % len(back))
+finally:
+    time.sleep(0.3); stop = True; t.join()
+for k in sorted(seen): print("frames", *k, *seen[k])
 """
 
 
@@ -70,11 +143,30 @@ def main():
                                      "--net", f"tap:{TAP}", PYTHON, "-c", SERVER],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            c = subprocess.run(inns + [PYTHON, "-c", CLIENT, "120" if slow else "30"],
+            size = 1 << 19 if slow else 4 << 20
+            c = subprocess.run(inns + [PYTHON, "-c", CLIENT, TAP, "120" if slow else "30", str(size)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                timeout=300)
+            lines = c.stdout.decode(errors="replace").splitlines()
             ok("a client in the namespace reaches the guest's 10.0.2.15 over the tap",
-               c.returncode == 0 and c.stdout == b"HELLO OVER THE TAP\n", c.stdout[-500:])
+               c.returncode == 0 and lines[:1] == ["HELLO OVER THE TAP"], c.stdout.decode(errors="replace")[-800:])
+            ok(f"{size} bytes to the guest over TCP arrive whole (its sha256 matches)",
+               "guest got sha256 ok" in lines, c.stdout.decode(errors="replace")[-800:])
+            ok(f"{size} bytes from the guest over TCP arrive whole",
+               "host got ok" in lines, c.stdout.decode(errors="replace")[-800:])
+            ok("a UDP datagram echoes through the tap", "udp echo ok" in lines, c.stdout.decode(errors="replace")[-800:])
+            frames = {}
+            for line in lines:
+                w = line.split()
+                if len(w) == 5 and w[0] == "frames":
+                    frames[(w[1], w[2])] = (int(w[3]), int(w[4]))
+            # Checksum offload, both ways (docs/networking.md): the guest's
+            # TCP and UDP leave their checksums for the tap to finish, and
+            # the host's TCP hands the guest partial ones it must take.
+            for key in [("from-guest", "tcp"), ("from-guest", "udp"), ("to-guest", "tcp")]:
+                total, partial = frames.get(key, (0, 0))
+                ok(f"{key[0]} {key[1]} frames carry partial checksums (offload): "
+                   f"{partial} of {total}", total > 0 and partial > 0, str(frames))
             try:
                 out, _ = g.communicate(timeout=60)
             except subprocess.TimeoutExpired:

@@ -2,10 +2,15 @@
 // "Network Device") over virtio-mmio, driven through two split virtqueues
 // (virtqueue.h): receiveq1 (0) kept full of one-page buffers the device
 // fills, transmitq1 (1) with one-page buffers reclaimed as the device
-// returns them. Features: VERSION_1, MAC and MTU when offered; no checksum
-// or segmentation offloads (the core's stack computes every checksum, so
-// the header is all zero both ways). 5.1.6: each buffer starts with the
-// 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
+// returns them. Features: VERSION_1, MAC and MTU when offered, and the
+// checksum offloads CSUM (the device completes a checksum the stack left
+// partial: NEEDS_CSUM with csum_start/csum_offset in the header) and
+// GUEST_CSUM (received frames may say DATA_VALID, or NEEDS_CSUM when the
+// host's own stack left the sum for us: net_receive's csum_ok either way).
+// A device offers them only where its backend really does them (mote's
+// monitor and QEMU: a tap with virtio-net headers). No segmentation
+// offloads, so no frame is larger than the MTU. 5.1.6: each buffer starts
+// with the 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
 //
 // Notification: the receive queue asks for used-buffer interrupts (the
 // transmit queue does not: its buffers are reclaimed on the next send). The
@@ -42,6 +47,8 @@ namespace {
 
 constexpr u64 kFeatureMtu = abi::virtio::kNetFeatureMtu;
 constexpr u64 kFeatureMac = abi::virtio::kNetFeatureMac;
+constexpr u64 kFeatureCsum = abi::virtio::kNetFeatureCsum;
+constexpr u64 kFeatureGuestCsum = abi::virtio::kNetFeatureGuestCsum;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
 constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
 // How long a send waits for the device to free a transmit buffer before the
@@ -108,7 +115,8 @@ NetDevice* setup(u64 base) {
   u64 frame = frame_alloc();
   if (!frame) return nullptr;
   auto* d = static_cast<NetDevice*>(phys_to_virt(frame));
-  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu).ok()) return nullptr;
+  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu | kFeatureCsum | kFeatureGuestCsum).ok())
+    return nullptr;
   if (!d->rx.init(d->dev, 0, kQueueWant, true).ok() || !d->tx.init(d->dev, 1, kQueueWant, false).ok())
     return nullptr;
   if (d->dev.features() & kFeatureMac) d->dev.read_config(0, d->mac, 6);
@@ -178,7 +186,12 @@ namespace mote::platform {
 
 using kvm::NetDevice;
 
-bool net_send(const void* frame, usize len) {
+u32 net_offloads() {
+  NetDevice* d = kvm::net_device();
+  return d && (d->dev.features() & kvm::kFeatureCsum) ? kNetTxCsum : 0;
+}
+
+bool net_send(const void* frame, usize len, u16 csum_start, u16 csum_offset) {
   NetDevice* d = kvm::net_device();
   if (!d || len > kvm::kMaxFrame || len == 0) return false;
   kvm::lock(&d->lock);
@@ -207,7 +220,14 @@ bool net_send(const void* frame, usize len) {
   }
   id = d->tx_free[--d->ntx_free];
   u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
-  memset(buf, 0, kvm::kHeader);  // no offloads, no GSO
+  memset(buf, 0, kvm::kHeader);  // no GSO
+  if (csum_offset && (d->dev.features() & kvm::kFeatureCsum)) {
+    abi::virtio::NetHeader h{};
+    h.flags = abi::virtio::kNetHdrNeedsCsum;
+    h.csum_start = csum_start;
+    h.csum_offset = csum_offset;
+    memcpy(buf, &h, sizeof h);
+  }
   const u64 t1 = prof ? kvm::rdtsc() : 0;
   memcpy(buf + kvm::kHeader, frame, len);
   d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);
@@ -218,7 +238,8 @@ bool net_send(const void* frame, usize len) {
   return true;
 }
 
-usize net_receive(void* out, usize cap) {
+usize net_receive(void* out, usize cap, bool* csum_ok) {
+  if (csum_ok) *csum_ok = false;
   NetDevice* d = kvm::net_device();
   if (!d) return 0;
   kvm::lock(&d->lock);
@@ -228,7 +249,12 @@ usize net_receive(void* out, usize cap) {
   while (d->rx.take(&id, &len)) {
     const u8* buf = static_cast<const u8*>(kvm::phys_to_virt(d->rx_buf[id]));
     if (len > kvm::kHeader && len <= kPageSize) n = min<usize>(len - kvm::kHeader, cap);
-    if (n) memcpy(out, buf + kvm::kHeader, n);
+    if (n) {
+      memcpy(out, buf + kvm::kHeader, n);
+      // 5.1.6.4.1: the flags mean something only with GUEST_CSUM.
+      if (csum_ok && (d->dev.features() & kvm::kFeatureGuestCsum))
+        *csum_ok = buf[0] & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+    }
     d->rx.post(id, d->rx_buf[id], kPageSize, true);  // back into the ring
     if (n) break;
   }

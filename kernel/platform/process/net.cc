@@ -37,6 +37,7 @@
 // for the device through the kick eventfd.
 #include <asm/unistd_64.h>
 
+#include "abi/virtio.h"
 #include "kernel/lib/errno.h"
 #include "kernel/platform/platform.h"
 #include "kernel/platform/process/host.h"
@@ -66,6 +67,15 @@ struct PollFd {
 bool have_device() {
   return (g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3;
 }
+
+// A tap with virtio-net headers (abi::kNetVnetHdr): each frame goes with
+// one, in one readv or writev.
+bool vnet_hdr() { return g.boot->net_flags & abi::kNetVnetHdr; }
+
+struct IoVec {
+  const void* base;
+  usize len;
+};
 
 void drained() {
   __atomic_add_fetch(&g.net_drained, 1, __ATOMIC_SEQ_CST);
@@ -308,21 +318,60 @@ void thread_wake(void* thread_platform, const volatile u32* word) {
   wake_word(word, 1);
 }
 
-bool net_send(const void* frame, usize len) {
-  if (!process::have_device()) return false;
-  long r;
-  do r = host::write(g.boot->net_fd, frame, len);
-  while (r == -EINTR);
-  // EAGAIN: the queue to the backend is full; the frame is dropped, as a
-  // NIC with a full ring would. Anything else (the backend is gone): too.
-  return !host::failed(r) && usize(r) == len;
+u32 net_offloads() {
+  // The tap completes partial checksums (TUN_F_CSUM); mote-net's slirp
+  // wants whole ones.
+  return process::have_device() && process::vnet_hdr() ? kNetTxCsum : 0;
 }
 
-usize net_receive(void* buf, usize cap) {
+bool net_send(const void* frame, usize len, u16 csum_start, u16 csum_offset) {
+  if (!process::have_device()) return false;
+  long r;
+  usize want = len;
+  if (process::vnet_hdr()) {
+    abi::virtio::NetHeader h{};
+    if (csum_offset) {
+      h.flags = abi::virtio::kNetHdrNeedsCsum;
+      h.csum_start = csum_start;
+      h.csum_offset = csum_offset;
+    }
+    process::IoVec iov[2] = {{&h, sizeof h}, {frame, len}};
+    want += sizeof h;
+    do r = host::syscall3(__NR_writev, g.boot->net_fd, long(iov), 2);
+    while (r == -EINTR);
+  } else {
+    do r = host::write(g.boot->net_fd, frame, len);
+    while (r == -EINTR);
+  }
+  // EAGAIN: the queue to the backend is full; the frame is dropped, as a
+  // NIC with a full ring would. Anything else (the backend is gone): too.
+  return !host::failed(r) && usize(r) == want;
+}
+
+usize net_receive(void* buf, usize cap, bool* csum_ok) {
+  if (csum_ok) *csum_ok = false;
   if (!process::have_device()) return 0;
   long r;
-  do r = host::read(g.boot->net_fd, buf, cap);
-  while (r == -EINTR);
+  abi::virtio::NetHeader h{};
+  if (process::vnet_hdr()) {
+    process::IoVec iov[2] = {{&h, sizeof h}, {buf, cap}};
+    for (;;) {
+      do r = host::syscall3(__NR_readv, g.boot->net_fd, long(iov), 2);
+      while (r == -EINTR);
+      if (host::failed(r) || r == 0) break;
+      // Shorter than its header, or a segmentation offload never asked
+      // for: not a frame this device takes (dropped; the next one then).
+      if (usize(r) > sizeof h && h.gso_type == abi::virtio::kNetGsoNone) {
+        r -= long(sizeof h);
+        if (csum_ok)
+          *csum_ok = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+        break;
+      }
+    }
+  } else {
+    do r = host::read(g.boot->net_fd, buf, cap);
+    while (r == -EINTR);
+  }
   if (host::failed(r) || r == 0) {
     // Empty (EAGAIN), or the backend is gone (0): the event thread may look
     // again (and, when gone, stops looking).

@@ -56,6 +56,7 @@ void install_seccomp() {
   // thread covering the device).
   const bool net = (g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3;
   const u32 net_fd = net ? u32(g.boot->net_fd) : 0;
+  const bool vnet = net && (g.boot->net_flags & abi::kNetVnetHdr);
   // --gdb: read and write on the connection to gdb (gdb.cc).
   const bool gdb = (g.boot->flags & abi::kBootGdb) && g.boot->gdb_fd >= 3;
   u32 io_fds[8] = {0, 1, 2};
@@ -70,6 +71,9 @@ void install_seccomp() {
       {__NR_write, 0, {io_fds[0], io_fds[1], io_fds[2], io_fds[3], io_fds[4], io_fds[5],
                        io_fds[6], io_fds[7]}, nio},
       {__NR_ppoll, 1, {1, 2}, net ? 2 : 0},  // nfds 1 or 2; without a device: never
+      // A tap with virtio-net headers: header and frame in one call.
+      {__NR_readv, 0, {net_fd}, vnet ? 1 : 0},
+      {__NR_writev, 0, {net_fd}, vnet ? 1 : 0},
       {__NR_mmap},                              // program memory; the boot images
       {__NR_munmap},
       {__NR_mprotect},

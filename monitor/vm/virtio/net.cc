@@ -16,10 +16,40 @@ namespace {
 // with a VLAN tag (the tap's MTU could be that large; slirp's is 1500).
 constexpr size_t kMaxFrame = 65535 + 18;
 
+static_assert(sizeof(abi::virtio::NetHeader) == kNetHeaderBytes);
+
+abi::virtio::NetHeader header_at(const uint8_t* p) {
+  abi::virtio::NetHeader h;
+  std::memcpy(&h, p, sizeof h);
+  return h;
+}
+
+// Completes a partial checksum (NEEDS_CSUM) in `frame`: the Internet
+// checksum (RFC 1071) of the bytes from `start` to the end, whose field at
+// start + offset holds the pseudo-header sum, goes into that field. False
+// when the field is not inside the frame.
+bool complete_checksum(uint8_t* frame, size_t len, size_t start, size_t offset) {
+  if (start > len || offset + 2 > len - start) return false;
+  uint64_t sum = 0;
+  const uint8_t* p = frame + start;
+  size_t n = len - start;
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
+  if (n & 1) sum += uint32_t(p[n - 1]) << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = uint16_t(~sum);
+  if (c == 0) c = 0xffff;  // as Linux's skb_checksum_help (UDP's 0 means none)
+  frame[start + offset] = uint8_t(c >> 8);
+  frame[start + offset + 1] = uint8_t(c);
+  return true;
+}
+
 }  // namespace
 
-NetDevice::NetDevice(int frame_fd, const uint8_t mac[6], uint16_t mtu)
-    : fd_(frame_fd), tx_buf_(kNetHeaderBytes + kMaxFrame), rx_buf_(kNetHeaderBytes + kMaxFrame) {
+NetDevice::NetDevice(int frame_fd, const uint8_t mac[6], uint16_t mtu, bool vnet_hdr)
+    : fd_(frame_fd),
+      vnet_hdr_(vnet_hdr),
+      tx_buf_(kNetHeaderBytes + kMaxFrame),
+      rx_buf_(kNetHeaderBytes + kMaxFrame) {
   int flags = fcntl(fd_, F_GETFL);
   if (flags >= 0) fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -35,7 +65,7 @@ NetDevice::~NetDevice() {
 }
 
 NetStats NetDevice::stats() const {
-  return NetStats{sent_.load(), received_.load(), dropped_.load()};
+  return NetStats{sent_.load(), received_.load(), dropped_.load(), csum_completed_.load()};
 }
 
 void NetDevice::wake() {
@@ -55,19 +85,45 @@ void NetDevice::transmit(Transport& t) {
   if (!q) return;
   bool any = false;
   std::string fault;
+  const bool csum = t.driver_features() & kNetFeatureCsum;
   while (auto c = q->pop(&fault)) {
     any = true;
     // The frame follows the header; chains too short or too long are dropped.
-    if (c->readable < kNetHeaderBytes || c->readable > tx_buf_.size()) {
+    if (c->readable <= kNetHeaderBytes || c->readable > tx_buf_.size()) {
       ++dropped_;
-    } else {
-      size_t n = c->read(std::span<uint8_t>(tx_buf_.data(), size_t(c->readable)));
-      ssize_t w = backend_gone_ ? -1 : write(fd_, tx_buf_.data() + kNetHeaderBytes, n - kNetHeaderBytes);
-      if (w < 0)
-        ++dropped_;  // EAGAIN: the backend is full; or it is gone
-      else
-        ++sent_;
+      q->push(*c, 0);
+      continue;
     }
+    size_t n = c->read(std::span<uint8_t>(tx_buf_.data(), size_t(c->readable)));
+    abi::virtio::NetHeader h = header_at(tx_buf_.data());
+    // 5.1.6.2: no segmentation was offered; NEEDS_CSUM only with CSUM (and
+    // DATA_VALID never from a driver: the host must not trust the guest's
+    // word for a checksum).
+    bool partial = h.flags & abi::virtio::kNetHdrNeedsCsum;
+    if (h.gso_type != abi::virtio::kNetGsoNone || (partial && !csum)) {
+      ++dropped_;
+      q->push(*c, 0);
+      continue;
+    }
+    ssize_t w = -1;
+    if (backend_gone_) {
+    } else if (vnet_hdr_) {
+      // The tap checks csum_start and csum_offset against the frame itself.
+      abi::virtio::NetHeader out{};
+      if (partial) {
+        out.flags = abi::virtio::kNetHdrNeedsCsum;
+        out.csum_start = h.csum_start;
+        out.csum_offset = h.csum_offset;
+      }
+      std::memcpy(tx_buf_.data(), &out, sizeof out);
+      w = write(fd_, tx_buf_.data(), n);
+    } else {
+      w = write(fd_, tx_buf_.data() + kNetHeaderBytes, n - kNetHeaderBytes);
+    }
+    if (w < 0)
+      ++dropped_;  // EAGAIN: the backend is full (or refused the header); or it is gone
+    else
+      ++sent_;
     q->push(*c, 0);
   }
   if (!fault.empty()) return t.fault("transmit queue: " + fault);
@@ -78,16 +134,56 @@ bool NetDevice::receive(Transport& t, unsigned budget) {
   Queue* q = t.queue(0);
   if (!q) return true;
   bool any = false, stalled = false;
+  const bool guest_csum = t.driver_features() & kNetFeatureGuestCsum;
   for (unsigned i = 0; i < budget && !backend_gone_; ++i) {
     if (!q->has_available()) {
       stalled = true;
       break;
     }
-    ssize_t n = read(fd_, rx_buf_.data() + kNetHeaderBytes, kMaxFrame);
+    ssize_t n;
+    abi::virtio::NetHeader h{};
+    if (vnet_hdr_) {
+      n = read(fd_, rx_buf_.data(), kNetHeaderBytes + kMaxFrame);
+      if (n >= 0 && size_t(n) <= kNetHeaderBytes) {
+        if (n == 0) {
+          backend_gone_ = true;
+          break;
+        }
+        ++dropped_;  // no frame after the header: not for the guest
+        continue;
+      }
+      if (n > 0) {
+        h = header_at(rx_buf_.data());
+        n -= ssize_t(kNetHeaderBytes);
+      }
+    } else {
+      n = read(fd_, rx_buf_.data() + kNetHeaderBytes, kMaxFrame);
+    }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     if (n <= 0) {
       backend_gone_ = true;  // end of file (mote-net ended) or an error: no more frames
       break;
+    }
+    // What the guest is told (5.1.6.4): the tap's checksum flags when it
+    // took GUEST_CSUM, else a whole frame (a partial checksum completed
+    // here) and no flags. Never a segmentation offload: the tap was not
+    // allowed one (TUN_F_CSUM only).
+    uint8_t flags = 0;
+    uint16_t csum_start = 0, csum_offset = 0;
+    if (h.gso_type != abi::virtio::kNetGsoNone) {
+      ++dropped_;
+      continue;
+    }
+    if (guest_csum) {
+      flags = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+      if (flags & abi::virtio::kNetHdrNeedsCsum) csum_start = h.csum_start, csum_offset = h.csum_offset;
+    } else if (h.flags & abi::virtio::kNetHdrNeedsCsum) {
+      if (!complete_checksum(rx_buf_.data() + kNetHeaderBytes, size_t(n), h.csum_start,
+                             h.csum_offset)) {
+        ++dropped_;
+        continue;
+      }
+      ++csum_completed_;
     }
     std::string fault;
     auto c = q->pop(&fault);
@@ -96,9 +192,13 @@ bool NetDevice::receive(Transport& t, unsigned budget) {
       if (!fault.empty()) t.fault("receive queue: " + fault);
       return true;
     }
-    // 5.1.6.4: a zero header with num_buffers = 1 (no mergeable buffers).
-    std::memset(rx_buf_.data(), 0, kNetHeaderBytes);
-    rx_buf_[kNetHeaderBytes - 2] = 1;
+    // 5.1.6.4: num_buffers = 1 (no mergeable buffers).
+    abi::virtio::NetHeader out{};
+    out.flags = flags;
+    out.csum_start = csum_start;
+    out.csum_offset = csum_offset;
+    out.num_buffers = 1;
+    std::memcpy(rx_buf_.data(), &out, sizeof out);
     size_t total = kNetHeaderBytes + size_t(n);
     if (c->writable < total) {
       ++dropped_;

@@ -3,10 +3,17 @@
 // (monitor/net/backend.h: mote-net's socket for --net user, or a tap): one
 // read is one received Ethernet frame, one write sends one.
 //
-// Features: VERSION_1, MAC, MTU, STATUS (link up). No offloads: no checksum,
-// no segmentation, no mergeable buffers, so every frame is one chain and the
-// 12-byte header (struct virtio_net_hdr_v1) is zero but for num_buffers = 1.
-// Queue 0 receives, queue 1 transmits (5.1.2).
+// Features: VERSION_1, MAC, MTU, STATUS (link up), and on a backend with
+// virtio-net headers (a tap opened with IFF_VNET_HDR and TUN_F_CSUM,
+// monitor/net/tap.h) the checksum offloads CSUM and GUEST_CSUM, which the
+// tap really does both ways: the 12-byte header (struct virtio_net_hdr_v1)
+// then travels between guest and tap, checked on the way (only NEEDS_CSUM
+// from the guest, and only with CSUM; never a segmentation offload). A
+// guest that did not take GUEST_CSUM gets whole checksums: the device
+// completes a partial one itself. On mote-net's socket (libslirp wants
+// whole checksums) no offload is offered and the header is zero but for
+// num_buffers = 1. No segmentation, no mergeable buffers, so every frame is
+// one chain. Queue 0 receives, queue 1 transmits (5.1.2).
 //
 // Transmit runs on the vCPU's thread at the notification: each chain's
 // frame is one write (a full backend drops it, as a full NIC ring would).
@@ -35,16 +42,22 @@ struct NetStats {
   uint64_t sent = 0;      // frames written to the backend
   uint64_t received = 0;  // frames put into the guest's buffers
   uint64_t dropped = 0;   // frames lost: backend full, buffer too small, no header
+  uint64_t csum_completed = 0;  // partial checksums the device completed for the guest
 };
 
 class NetDevice final : public Device {
  public:
-  // `frame_fd` stays the caller's; it is made non-blocking.
-  NetDevice(int frame_fd, const uint8_t mac[6], uint16_t mtu);
+  // `frame_fd` stays the caller's; it is made non-blocking. vnet_hdr: every
+  // frame on it follows a 12-byte virtio-net header (a tap with
+  // IFF_VNET_HDR, header size 12, TUN_F_CSUM).
+  NetDevice(int frame_fd, const uint8_t mac[6], uint16_t mtu, bool vnet_hdr = false);
   ~NetDevice() override;
 
   uint32_t device_id() const override { return kDeviceNet; }
-  uint64_t features() const override { return kNetFeatureMtu | kNetFeatureMac | kNetFeatureStatus; }
+  uint64_t features() const override {
+    return kNetFeatureMtu | kNetFeatureMac | kNetFeatureStatus |
+           (vnet_hdr_ ? kNetFeatureCsum | kNetFeatureGuestCsum : 0);
+  }
   uint16_t queue_count() const override { return 2; }
   uint16_t queue_max() const override { return kNetQueueMax; }
   std::span<const uint8_t> config() const override { return config_; }
@@ -73,6 +86,7 @@ class NetDevice final : public Device {
   void receive_loop(Transport* t);
 
   int fd_;
+  bool vnet_hdr_;
   int wake_fd_ = -1;
   std::array<uint8_t, 12> config_{};
   std::vector<uint8_t> tx_buf_, rx_buf_;
@@ -80,7 +94,7 @@ class NetDevice final : public Device {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   bool backend_gone_ = false;  // the frame fd reached end of file or failed
-  std::atomic<uint64_t> sent_{0}, received_{0}, dropped_{0};
+  std::atomic<uint64_t> sent_{0}, received_{0}, dropped_{0}, csum_completed_{0};
 };
 
 }  // namespace mote::vm::virtio

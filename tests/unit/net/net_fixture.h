@@ -23,15 +23,28 @@ inline constexpr Ipv4 kMoteIp = Ipv4::of(10, 0, 2, 15);
 inline constexpr Ipv4 kPeerIp = Ipv4::of(10, 0, 2, 2);
 inline constexpr u64 kSec = kNsPerSec;
 
+// With `offload` it says it completes partial checksums (a tap's or
+// virtio-net's NEEDS_CSUM) and records what each frame asked (csums, one
+// per frame); without, every frame must come whole.
 class RecordingDevice final : public NetDevice {
  public:
-  void send_frame(const u8* frame, usize len) override { frames.emplace_back(frame, frame + len); }
+  void send_frame(const u8* frame, usize len, TxCsum csum) override {
+    frames.emplace_back(frame, frame + len);
+    csums.push_back(csum);
+    if (!offload) {
+      EXPECT_EQ(csum.offset, 0) << "a partial checksum to a device without the offload";
+    }
+  }
+  bool tx_csum_offload() const override { return offload; }
   std::vector<Bytes> take() {
     std::vector<Bytes> f;
     f.swap(frames);
+    csums.clear();
     return f;
   }
   std::vector<Bytes> frames;
+  std::vector<TxCsum> csums;
+  bool offload = false;
 };
 
 inline InterfaceConfig mote_config(u16 mtu = 1500) {

@@ -208,6 +208,7 @@ class WireHost final : public IpSender {
   Ipv4 source_for(Ipv4) override { return addr_; }
   u16 mtu_for(Ipv4) override { return mtu; }
   bool is_local(Ipv4 a) override { return a == addr_; }
+  bool csum_offload() override;
   u16 mtu = 1500;
 
  private:
@@ -218,6 +219,10 @@ class WireHost final : public IpSender {
 
 struct WireStats {
   u64 sent = 0, dropped = 0, duplicated = 0, reordered = 0;
+  // With Wire::offload: partial checksums the link completed (a tap
+  // finishing NEEDS_CSUM), and ones it delivered partial and vouched for
+  // (a host handing its own partial sums to the guest).
+  u64 csum_finished = 0, csum_vouched = 0;
 };
 
 class Wire {
@@ -226,6 +231,10 @@ class Wire {
       : ha_(this, 0, kLocalIp), hb_(this, 1, kPeerIp),
         a(ha_, TcpSecret{1, 2}, cfg), b(hb_, TcpSecret{3, 4}, cfg), rng_(seed * 0x9e3779b97f4a7c15ull + 1) {}
 
+  // Checksum offload: both Tcps leave their checksums partial
+  // (IpSender::csum_offload), and the link completes every other one and
+  // delivers the rest partial with IpInfo::csum_ok.
+  bool offload = false;
   // Link behaviour, per segment; percentages.
   u64 delay = 5 * kMs;
   u32 loss_pct = 0, dup_pct = 0, reorder_pct = 0;
@@ -234,10 +243,10 @@ class Wire {
   // Called after every event, to let the "applications" act.
   std::function<void()> pump;
 
-  void enqueue(int from, Ipv4 src, Ipv4 dst, Bytes bytes) {
+  void enqueue(int from, Ipv4 src, Ipv4 dst, Bytes bytes, bool vouched = false) {
     ++stats.sent;
     IpInfo ip;
-    ip.src = src, ip.dst = dst;
+    ip.src = src, ip.dst = dst, ip.csum_ok = vouched;
     TcpSegment seg;
     if (!tcp_parse(ip, bytes.data(), bytes.size(), &seg)) ADD_FAILURE() << "bad segment on the wire";
     if (drop_if && drop_if(from, seg)) {
@@ -255,9 +264,9 @@ class Wire {
     }
     if (chance(dup_pct)) {
       ++stats.duplicated;
-      q_.push_back(Flight{at + 1 + rand() % (delay + 1), order_++, 1 - from, src, dst, bytes});
+      q_.push_back(Flight{at + 1 + rand() % (delay + 1), order_++, 1 - from, src, dst, bytes, vouched});
     }
-    q_.push_back(Flight{at, order_++, 1 - from, src, dst, std::move(bytes)});
+    q_.push_back(Flight{at, order_++, 1 - from, src, dst, std::move(bytes), vouched});
   }
 
   // Runs until pred() holds or t_end passes. Returns pred()'s final value.
@@ -294,6 +303,7 @@ class Wire {
     int to;
     Ipv4 src, dst;
     Bytes bytes;
+    bool vouched = false;
   };
   void deliver_due() {
     for (;;) {
@@ -305,7 +315,7 @@ class Wire {
       Flight f = std::move(*it);
       q_.erase(it);
       IpInfo ip;
-      ip.src = f.src, ip.dst = f.dst, ip.ttl = 64;
+      ip.src = f.src, ip.dst = f.dst, ip.ttl = 64, ip.csum_ok = f.vouched;
       (f.to == 0 ? a : b).input(ip, f.bytes.data(), f.bytes.size(), now);
       if (pump) pump();
     }
@@ -327,8 +337,31 @@ class Wire {
   std::vector<Flight> q_;
 };
 
+inline bool WireHost::csum_offload() { return wire_->offload; }
+
 inline Result<void> WireHost::ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) {
-  wire_->enqueue(id_, src, dst, Bytes(pkt->data(), pkt->data() + pkt->size()));
+  bool vouched = false;
+  if (pkt->csum_partial()) {
+    // What a device is given: the TCP checksum field, 16 bytes into the
+    // header at the packet's start, holding the pseudo-header sum.
+    EXPECT_TRUE(wire_->offload) << "a partial checksum nobody asked for";
+    EXPECT_EQ(pkt->csum_start(), 0u);
+    EXPECT_EQ(pkt->csum_offset(), 16);
+    EXPECT_EQ(load_be16(pkt->data() + 16),
+              csum_partial_field(csum_pseudo(src, dst, kProtoTcp, u16(pkt->size()))));
+    u64 n = wire_->stats.csum_finished + wire_->stats.csum_vouched;
+    if (n % 2) {
+      vouched = true;
+      ++wire_->stats.csum_vouched;
+    } else {
+      pkt->finish_csum();
+      EXPECT_FALSE(pkt->csum_partial());
+      ++wire_->stats.csum_finished;
+    }
+  } else {
+    EXPECT_FALSE(wire_->offload) << "a whole checksum where the link would take a partial one";
+  }
+  wire_->enqueue(id_, src, dst, Bytes(pkt->data(), pkt->data() + pkt->size()), vouched);
   Packet::free(pkt);
   return ok();
 }

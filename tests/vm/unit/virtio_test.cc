@@ -45,6 +45,10 @@ struct Irq {
 };
 
 struct NetFixture {
+  // vnet: the backend is a tap with virtio-net headers (here a socket the
+  // test reads and writes with the 12-byte header before each frame).
+  explicit NetFixture(bool vnet = false) : vnet_(vnet) {}
+  bool vnet_;
   GuestMemory mem = std::move(GuestMemory::create(kRam).value());
   GuestFault fault;
   int sv[2] = {-1, -1};  // sv[0]: the device's frame fd; sv[1]: the backend's end
@@ -55,7 +59,7 @@ struct NetFixture {
 
   Transport* make() {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
-    auto device = std::make_unique<NetDevice>(sv[0], kMac, 1500);
+    auto device = std::make_unique<NetDevice>(sv[0], kMac, 1500, vnet_);
     dev = device.get();
     t = std::make_unique<Transport>(mem, std::move(device), "virtio-net", fault);
     t->set_irq(irq.line());
@@ -66,8 +70,8 @@ struct NetFixture {
     close(sv[0]);
     close(sv[1]);
   }
-  void bring_up() {
-    ASSERT_TRUE(d.negotiate(kFeatureVersion1 | kNetFeatureMac | kNetFeatureMtu));
+  void bring_up(uint64_t extra = 0) {
+    ASSERT_TRUE(d.negotiate(kFeatureVersion1 | kNetFeatureMac | kNetFeatureMtu | extra));
     d.setup_queue(0, 8, kRxRing);
     d.setup_queue(1, 8, kTxRing);
     d.driver_ok();
@@ -244,6 +248,187 @@ TEST(VirtioNet, ReceiveThreadDeliversWhenBuffersArePosted) {
   EXPECT_EQ(u->len, kNetHeaderBytes + a.size());
   EXPECT_EQ(0, memcmp(f.mem.at(0x40000 + kNetHeaderBytes, a.size())->data(), a.data(), a.size()));
   EXPECT_TRUE(f.irq.level);
+}
+
+// --- Checksum offload over a backend with virtio-net headers (a tap).
+
+using abi::virtio::NetHeader;
+
+// A UDP datagram 10.0.2.15:1000 -> 10.0.2.2:2000 in an Ethernet frame,
+// its checksum field holding the pseudo-header sum (partial, as a stack
+// offloading it leaves it): csum_start 34, csum_offset 6.
+std::vector<uint8_t> partial_udp_frame(size_t payload) {
+  std::vector<uint8_t> f(14 + 20 + 8 + payload, 0);
+  f[12] = 0x08;
+  uint8_t* ip = &f[14];
+  ip[0] = 0x45, ip[8] = 64, ip[9] = 17;
+  uint16_t total = uint16_t(20 + 8 + payload);
+  ip[2] = uint8_t(total >> 8), ip[3] = uint8_t(total);
+  const uint8_t src[4] = {10, 0, 2, 15}, dst[4] = {10, 0, 2, 2};
+  memcpy(ip + 12, src, 4), memcpy(ip + 16, dst, 4);
+  uint8_t* udp = &f[34];
+  uint16_t ulen = uint16_t(8 + payload);
+  udp[0] = 1000 >> 8, udp[1] = 1000 & 0xff, udp[2] = 2000 >> 8, udp[3] = 2000 & 0xff;
+  udp[4] = uint8_t(ulen >> 8), udp[5] = uint8_t(ulen);
+  for (size_t i = 0; i < payload; ++i) udp[8 + i] = uint8_t(i * 13 + 1);
+  uint32_t sum = (10 << 8 | 0) + (2 << 8 | 15) + (10 << 8 | 0) + (2 << 8 | 2) + 17 + ulen;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  udp[6] = uint8_t(sum >> 8), udp[7] = uint8_t(sum);  // folded, not complemented
+  return f;
+}
+
+// Whether the frame's UDP checksum (with the pseudo-header) verifies.
+bool udp_checksum_ok(const std::vector<uint8_t>& f) {
+  const uint8_t* ip = &f[14];
+  uint16_t ulen = uint16_t(f[38] << 8 | f[39]);
+  uint64_t sum = 17 + ulen;
+  for (int i = 12; i < 20; i += 2) sum += uint32_t(ip[i] << 8 | ip[i + 1]);
+  for (size_t i = 0; i < ulen; i += 2)
+    sum += uint32_t(f[34 + i] << 8 | (i + 1 < ulen ? f[35 + i] : 0));
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+std::vector<uint8_t> with_header(const NetHeader& h, const std::vector<uint8_t>& frame) {
+  std::vector<uint8_t> b(sizeof h);
+  memcpy(b.data(), &h, sizeof h);
+  b.insert(b.end(), frame.begin(), frame.end());
+  return b;
+}
+
+NetHeader needs_csum(uint16_t start, uint16_t offset) {
+  NetHeader h{};
+  h.flags = abi::virtio::kNetHdrNeedsCsum;
+  h.csum_start = start, h.csum_offset = offset;
+  return h;
+}
+
+TEST(VirtioNet, OffersChecksumOffloadOnlyOverAVnetBackend) {
+  NetFixture plain, tap(true);
+  plain.d.write(Reg::DeviceFeaturesSel, 0);
+  tap.d.write(Reg::DeviceFeaturesSel, 0);
+  EXPECT_EQ(plain.d.read(Reg::DeviceFeatures) & 3u, 0u);
+  EXPECT_EQ(tap.d.read(Reg::DeviceFeatures) & 3u, 3u);  // CSUM, GUEST_CSUM
+  EXPECT_FALSE(plain.d.negotiate(kFeatureVersion1 | kNetFeatureCsum));
+  EXPECT_TRUE(tap.d.negotiate(kFeatureVersion1 | kNetFeatureCsum | kNetFeatureGuestCsum));
+}
+
+TEST(VirtioNet, TransmitPassesNeedsCsumToTheTapAndNothingElse) {
+  NetFixture f(true);
+  f.bring_up(kNetFeatureCsum | kNetFeatureGuestCsum);
+  auto fr = partial_udp_frame(100);
+  auto send_with = [&](NetHeader h) {
+    f.mem.copy_in(0x30000, with_header(h, fr));
+    f.d.post(1, {{0x30000, uint32_t(kNetHeaderBytes + fr.size()), false}});
+    f.d.notify(1);
+    EXPECT_TRUE(f.d.take_used(1));
+  };
+  uint8_t got[2000];
+  send_with(needs_csum(34, 6));
+  ASSERT_EQ(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), ssize_t(kNetHeaderBytes + fr.size()));
+  NetHeader h;
+  memcpy(&h, got, sizeof h);
+  EXPECT_EQ(h.flags, abi::virtio::kNetHdrNeedsCsum);
+  EXPECT_EQ(h.csum_start, 34);
+  EXPECT_EQ(h.csum_offset, 6);
+  EXPECT_EQ(h.gso_type, 0);
+  EXPECT_EQ(0, memcmp(got + kNetHeaderBytes, fr.data(), fr.size()));
+  // DATA_VALID from a driver is not passed on (the host would trust it),
+  // nor are the fields that go with no flag.
+  NetHeader dv{};
+  dv.flags = abi::virtio::kNetHdrDataValid;
+  dv.csum_start = 34, dv.hdr_len = 42;
+  send_with(dv);
+  ASSERT_EQ(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), ssize_t(kNetHeaderBytes + fr.size()));
+  memcpy(&h, got, sizeof h);
+  EXPECT_EQ(h.flags, 0);
+  EXPECT_EQ(h.csum_start, 0);
+  EXPECT_EQ(h.hdr_len, 0);
+  // A segmentation offload was never offered: dropped.
+  NetHeader gso{};
+  gso.gso_type = 1;  // VIRTIO_NET_HDR_GSO_TCPV4
+  gso.gso_size = 1448;
+  send_with(gso);
+  EXPECT_LT(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
+  EXPECT_EQ(f.dev->stats().dropped, 1u);
+  EXPECT_EQ(f.dev->stats().sent, 2u);
+  EXPECT_FALSE(f.fault.reason());
+}
+
+TEST(VirtioNet, NeedsCsumWithoutTheFeatureIsDropped) {
+  NetFixture f(true);
+  f.bring_up();  // neither CSUM nor GUEST_CSUM
+  auto fr = partial_udp_frame(20);
+  f.mem.copy_in(0x30000, with_header(needs_csum(34, 6), fr));
+  f.d.post(1, {{0x30000, uint32_t(kNetHeaderBytes + fr.size()), false}});
+  f.d.notify(1);
+  uint8_t got[2000];
+  EXPECT_LT(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
+  EXPECT_EQ(f.dev->stats().dropped, 1u);
+}
+
+TEST(VirtioNet, ReceiveHandsTheTapsChecksumFlagsToAGuestCsumDriver) {
+  NetFixture f(true);
+  f.bring_up(kNetFeatureCsum | kNetFeatureGuestCsum);
+  auto fr = partial_udp_frame(64);
+  auto b = with_header(needs_csum(34, 6), fr);
+  ASSERT_EQ(send(f.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  NetHeader dv{};
+  dv.flags = abi::virtio::kNetHdrDataValid;
+  auto c = with_header(dv, frame(60, 4));
+  ASSERT_EQ(send(f.sv[1], c.data(), c.size(), 0), ssize_t(c.size()));
+  f.d.post(0, {{0x40000, 2048, true}});
+  f.d.post(0, {{0x41000, 2048, true}});
+  {
+    auto lock = f.t->lock();
+    f.dev->receive(*f.t);
+  }
+  auto u1 = f.d.take_used(0), u2 = f.d.take_used(0);
+  ASSERT_TRUE(u1 && u2);
+  EXPECT_EQ(u1->len, kNetHeaderBytes + fr.size());
+  NetHeader h;
+  memcpy(&h, f.mem.at(0x40000, kNetHeaderBytes)->data(), sizeof h);
+  EXPECT_EQ(h.flags, abi::virtio::kNetHdrNeedsCsum);
+  EXPECT_EQ(h.csum_start, 34);
+  EXPECT_EQ(h.csum_offset, 6);
+  EXPECT_EQ(h.num_buffers, 1);
+  EXPECT_EQ(0, memcmp(f.mem.at(0x40000 + kNetHeaderBytes, fr.size())->data(), fr.data(), fr.size()))
+      << "left partial for the guest";
+  memcpy(&h, f.mem.at(0x41000, kNetHeaderBytes)->data(), sizeof h);
+  EXPECT_EQ(h.flags, abi::virtio::kNetHdrDataValid);
+  EXPECT_EQ(f.dev->stats().csum_completed, 0u);
+}
+
+TEST(VirtioNet, ADriverWithoutGuestCsumGetsWholeChecksums) {
+  NetFixture f(true);
+  f.bring_up();
+  auto fr = partial_udp_frame(333);  // odd length: the last byte pads
+  ASSERT_FALSE(udp_checksum_ok(fr));
+  auto b = with_header(needs_csum(34, 6), fr);
+  ASSERT_EQ(send(f.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  auto bad = with_header(needs_csum(34, 400), fr);  // the field past the frame
+  ASSERT_EQ(send(f.sv[1], bad.data(), bad.size(), 0), ssize_t(bad.size()));
+  f.d.post(0, {{0x40000, 2048, true}});
+  f.d.post(0, {{0x41000, 2048, true}});
+  {
+    auto lock = f.t->lock();
+    f.dev->receive(*f.t);
+  }
+  auto u = f.d.take_used(0);
+  ASSERT_TRUE(u);
+  ASSERT_EQ(u->len, kNetHeaderBytes + fr.size());
+  NetHeader h;
+  memcpy(&h, f.mem.at(0x40000, kNetHeaderBytes)->data(), sizeof h);
+  EXPECT_EQ(h.flags, 0);
+  EXPECT_EQ(h.num_buffers, 1);
+  const uint8_t* p = f.mem.at(0x40000 + kNetHeaderBytes, fr.size())->data();
+  std::vector<uint8_t> got(p, p + fr.size());
+  EXPECT_TRUE(udp_checksum_ok(got));
+  got[40] = fr[40], got[41] = fr[41];
+  EXPECT_EQ(got, fr) << "only the checksum field changes";
+  EXPECT_FALSE(f.d.take_used(0)) << "the frame whose field lies outside it is dropped";
+  EXPECT_EQ(f.dev->stats().csum_completed, 1u);
+  EXPECT_EQ(f.dev->stats().dropped, 1u);
 }
 
 TEST(VirtioMmio, ResetDropsTheQueuesAndLowersTheLine) {
