@@ -18,5 +18,11 @@ namespace mote::net {
 // frames); when the kernel refuses either, the device is opened plainly
 // and *vnet_hdr says false.
 int open_tap(const std::string& name, bool* vnet_hdr, std::string* error);
+//
+// The device keeps its offloads after our fd closes, and a reader without
+// virtio-net headers would then get frames whose checksums are partial: the
+// platforms switch them off as the run ends (TUNSETOFFLOAD 0: mote's
+// monitor in vm/virtio/net.h release_tap_offloads, the process platform's
+// core as it exits). A run killed outright leaves them on.
 
 }  // namespace mote::net

@@ -44,6 +44,7 @@ struct KvmRunFds {
   int vm = -1;          // with a device that interrupts
   int net = -1;         // the frame fd
   int net_wake = -1;    // the receive thread's eventfd
+  bool net_tap_offload = false;  // net is a tap with offloads to switch off at the end
   std::vector<int> shares;
   int gdb = -1;         // --gdb: the connection to gdb
   int gdb_wake = -1;    // and the ^C watcher's eventfd

@@ -189,6 +189,7 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
       fds.vm = vm->fd();
       fds.net = config.net_fd;
       fds.net_wake = devices.net->wake_fd();
+      fds.net_tap_offload = config.net_vnet_hdr;
     }
     fds.shares = config.share_fds;
     fds.threads = threads;
@@ -204,6 +205,7 @@ Expected<MachineReport> run_machine(const MachineConfig& config) {
     group.stop_all(RunResult{kKilledStatus, {}});
   }
   report.result = group.run(&report.times);
+  if (devices.net) devices.net->release_tap_offloads();
   watchdog.cancel();
   // gdb hears how it ended (unless it ended it: kill).
   if (stub && report.result.status != kKilledStatus) stub->on_exit(report.result.status);

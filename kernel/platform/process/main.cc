@@ -119,6 +119,7 @@ void continue_on_core_stack();
   host::write(2, msg, strlen(msg));
   host::write(2, "\n", 1);
   platform::restore_terminal();
+  release_net();
   host::exit_group(70);
 }
 

@@ -58,6 +58,7 @@ constexpr u64 kRenotifyMin = 1 * kMs, kRenotifyMax = 64 * kMs;
 constexpr u64 kTick = 1 * kMs;        // the event thread's look while the program runs
 constexpr u64 kUncovered = 2 * kMs;   // then it polls the device itself
 constexpr long kEfdCloexec = 02000000, kEfdNonblock = 04000;
+constexpr long kTunSetOffload = 0x400454d0;  // _IOW('T', 208, unsigned int)
 
 struct PollFd {
   i32 fd;
@@ -276,6 +277,13 @@ void net_loop() {
 }
 
 }  // namespace
+
+void release_net() {
+  // The tap keeps its offloads after we close it; whoever reads it next
+  // without virtio-net headers would get partial checksums (TUNSETOFFLOAD 0:
+  // monitor/net/tap.h).
+  if (have_device() && vnet_hdr()) host::syscall3(__NR_ioctl, g.boot->net_fd, kTunSetOffload, 0);
+}
 
 void prepare_net() {
   if (!have_device() || (g.boot->flags & abi::kBootSelftestNet)) return;

@@ -348,6 +348,7 @@ void exit(int status) {
   }
   process::gdb::on_exit(status & 0xff);
   restore_terminal();
+  process::release_net();
   host::exit_group(status & 0xff);
 }
 

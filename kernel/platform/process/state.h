@@ -167,6 +167,9 @@ void start_net_thread();
 // net.cc: what covering the device needs from before the sandbox (its kick
 // eventfd).
 void prepare_net();
+// net.cc: as the core exits, the tap's offloads off again (once the core has
+// them on, abi::kNetVnetHdr).
+void release_net();
 // net_selftest.cc: kBootSelftestNet, once the sandbox is up.
 [[noreturn]] void net_selftest();
 // rewrite.cc: the registers of a served SIGSYS that decide a rewrite.

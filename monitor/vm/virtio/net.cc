@@ -1,8 +1,10 @@
 #include "monitor/vm/virtio/net.h"
 
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +64,13 @@ NetDevice::NetDevice(int frame_fd, const uint8_t mac[6], uint16_t mtu, bool vnet
 NetDevice::~NetDevice() {
   stop();
   if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void NetDevice::release_tap_offloads() {
+  if (!vnet_hdr_) return;
+  if (ioctl(fd_, TUNSETOFFLOAD, 0ul) != 0) {
+    // The device is gone: nothing to switch off.
+  }
 }
 
 NetStats NetDevice::stats() const {

@@ -75,6 +75,10 @@ class NetDevice final : public Device {
   // Ends the receive thread (the destructor does it too).
   void stop();
 
+  // Over a tap with headers: switches its offloads off (TUNSETOFFLOAD 0) for
+  // whoever opens it next (monitor/net/tap.h), as the VM ends.
+  void release_tap_offloads();
+
   NetStats stats() const;
   // The eventfd the receive thread waits on (for the sandbox policy).
   int wake_fd() const { return wake_fd_; }
