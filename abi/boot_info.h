@@ -171,6 +171,10 @@ enum NetFlags : uint32_t {
   // 12, abi/virtio.h NetHeader) and TUN_F_CSUM: each frame read or written
   // follows a virtio-net header, and checksums may be partial both ways.
   kNetVnetHdr = 1u << 1,
+  // With kNetVnetHdr: TCP segmentation offload both ways (TUN_F_TSO4): the
+  // core may write TCP segments of up to 64 KiB for the tap to cut up
+  // (GSO_TCPV4), and the host's stack hands over such segments uncut.
+  kNetTso4 = 1u << 2,
 };
 
 // mote's KVM monitor gives the kernel no ACPI tables and no command line:

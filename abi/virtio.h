@@ -90,5 +90,6 @@ static_assert(sizeof(NetHeader) == 12);
 inline constexpr uint8_t kNetHdrNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 inline constexpr uint8_t kNetHdrDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 inline constexpr uint8_t kNetGsoNone = 0;       // VIRTIO_NET_HDR_GSO_NONE
+inline constexpr uint8_t kNetGsoTcpv4 = 1;      // VIRTIO_NET_HDR_GSO_TCPV4
 
 }  // namespace mote::abi::virtio

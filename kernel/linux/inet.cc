@@ -23,7 +23,7 @@
 // A platform without a network device links these: nothing to send on,
 // nothing arrives (the boot info never says kNetDevice there).
 namespace mote::platform {
-[[gnu::weak]] bool net_send(const void*, usize, u16, u16) { return false; }
+[[gnu::weak]] bool net_send(const void*, usize, const NetTxOffload*) { return false; }
 [[gnu::weak]] usize net_receive(void*, usize, bool*) { return 0; }
 [[gnu::weak]] u32 net_offloads() { return 0; }
 }  // namespace mote::platform
@@ -34,13 +34,15 @@ namespace {
 
 class PlatformDevice final : public net::NetDevice {
  public:
-  void send_frame(const u8* frame, usize len, net::TxCsum csum) override {
+  void send_frame(const u8* frame, usize len, net::TxOffload o) override {
     // A full transmit queue drops the frame, as a NIC would; TCP resends.
-    platform::net_send(frame, len, csum.start, csum.offset);
+    platform::NetTxOffload p{o.start, o.offset, o.gso_size, o.hdr_len};
+    platform::net_send(frame, len, o.offset ? &p : nullptr);
   }
-  bool tx_csum_offload() const override { return tx_csum_; }
+  bool tx_csum_offload() const override { return offloads_ & platform::kNetTxCsum; }
+  bool tso() const override { return offloads_ & platform::kNetTso4; }
 
-  bool tx_csum_ = platform::net_offloads() & platform::kNetTxCsum;
+  u32 offloads_ = platform::net_offloads();
 };
 
 // TCP as the stack's protocol-6 handler.
@@ -118,7 +120,8 @@ Inet* inet() {
   net::TcpSecret secret;
   core::g_rng.fill(reinterpret_cast<u8*>(&secret), sizeof secret);
   void* mem = mm::kzalloc(sizeof(State));
-  usize cap = usize(cfg.mtu) + 14;
+  // A whole 64 KiB TCP segment when the host may hand one over (kNetRxGso).
+  usize cap = platform::net_offloads() & platform::kNetRxGso ? 65535 + 14 : usize(cfg.mtu) + 14;
   u8* buf = g_device ? static_cast<u8*>(mm::kalloc(cap)) : nullptr;
   if (!mem || (g_device && !buf)) {
     mm::kfree(mem);

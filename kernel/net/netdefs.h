@@ -92,7 +92,7 @@ class Packet {
   // transport checksum field, `offset` bytes into the transport header that
   // starts at data() now, holds only the folded pseudo-header sum
   // (csum_partial_field); whoever sends the bytes completes it, summing from
-  // the transport header to the end: the device (NetDevice::TxCsum), or
+  // the transport header to the end: the device (NetDevice::TxOffload), or
   // finish_csum. A packet delivered through loopback never needs it.
   void set_csum_partial(u16 offset) { csum_pos_ = head_, csum_off_ = offset; }
   bool csum_partial() const { return csum_off_ != 0; }
@@ -102,6 +102,10 @@ class Packet {
   // Completes the checksum in software (a device without the offload,
   // before fragmenting); the packet is then whole.
   void finish_csum();
+  // TCP segmentation offload: a segment larger than the MTU, for a device
+  // that cuts it into segments of `mss` payload bytes (IpSender::tso_max).
+  void set_gso(u16 mss) { gso_size_ = mss; }
+  u16 gso_size() const { return gso_size_; }
 
   Packet* next = nullptr;  // for queues owned by whoever holds the packet
 
@@ -110,6 +114,7 @@ class Packet {
   usize cap_ = 0, head_ = 0, len_ = 0;
   usize csum_pos_ = 0;
   u16 csum_off_ = 0;
+  u16 gso_size_ = 0;
 };
 
 // What a partial checksum field holds: the pseudo-header sum, folded and
@@ -129,6 +134,11 @@ class IpSender {
   // on what they send: the stack completes them wherever the device does not
   // (and loopback needs none). A sender that records segments says no.
   virtual bool csum_offload() { return false; }
+  // The largest TCP segment (header included) a connection to dst may hand
+  // over at once, for the device to cut into MSS-sized ones (segmentation
+  // offload: Packet::set_gso, with a partial checksum); 0: none, every
+  // segment fits the MTU.
+  virtual u32 tso_max(Ipv4 dst) { return 0; }
   // The local address a connection to dst should use (any() if no route).
   virtual Ipv4 source_for(Ipv4 dst) = 0;
   // The IP MTU towards dst (1500 on Ethernet, 65535 on loopback).

@@ -275,6 +275,13 @@ u16 Stack::mtu_for(Ipv4 dst) {
 
 bool Stack::is_local(Ipv4 addr) { return is_local_address(cfg_, addr); }
 
+u32 Stack::tso_max(Ipv4 dst) {
+  if (!dev_.tso() || !dev_.tx_csum_offload()) return 0;
+  Route r = route_for(cfg_, dst);
+  if (r.kind != RouteKind::Ethernet || r.broadcast || r.multicast) return 0;
+  return 65535 - Ipv4Header::kMinSize;
+}
+
 Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o, Packet* pkt) {
   ++stats_.ip_out_requests;
   Route r = route_for(cfg_, dst);
@@ -301,6 +308,22 @@ Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o,
   h.dst = dst;
   h.id = next_id_++;
   usize total = plen + Ipv4Header::kMinSize;
+  if (pkt->gso_size()) {
+    // A segment for the device to cut up (tso_max said it could); on a
+    // route or device that cannot, TCP resends the bytes MSS-sized.
+    if (r.kind != RouteKind::Ethernet || r.broadcast || r.multicast || !dev_.tso() ||
+        !pkt->csum_partial()) {
+      ++stats_.tso_dropped;
+      Packet::free(pkt);
+      return ok();
+    }
+    ++stats_.tso_out;
+    h.total_len = u16(total);
+    h.frag = Ipv4Header::kFlagDf;
+    h.write(pkt->push(Ipv4Header::kMinSize));
+    link_output(r, pkt);
+    return ok();
+  }
   if (total <= r.mtu) {
     h.total_len = u16(total);
     if (!o.no_df) h.frag = Ipv4Header::kFlagDf;
@@ -355,12 +378,17 @@ void Stack::eth_send(Packet* pkt, const Mac& dst, EtherType type) {
   e.type = u16(type);
   e.write(pkt->push(EthHeader::kSize));
   ++stats_.frames_out;
-  TxCsum csum;
+  TxOffload csum;
   if (pkt->csum_partial()) {
     if (dev_.tx_csum_offload() && pkt->csum_start() <= 0xffff) {
       csum.start = u16(pkt->csum_start());
       csum.offset = pkt->csum_offset();
       ++stats_.csum_offloaded;
+      if (pkt->gso_size()) {
+        // Headers through TCP's options: its data offset field.
+        csum.gso_size = pkt->gso_size();
+        csum.hdr_len = u16(csum.start + (pkt->data()[csum.start + 12] >> 4) * 4);
+      }
     } else {
       pkt->finish_csum();
     }

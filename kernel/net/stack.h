@@ -42,6 +42,9 @@ struct StackStats {
   // device, and received frames whose transport checksum the device vouched
   // for.
   u64 csum_offloaded = 0, csum_vouched = 0;
+  // Segmentation offload: TCP segments handed to the device to cut up, and
+  // ones it could not take (dropped: TCP resends them MSS-sized).
+  u64 tso_out = 0, tso_dropped = 0;
 };
 
 class Stack final : public IpSender,
@@ -97,6 +100,9 @@ class Stack final : public IpSender,
   // Yes: partial checksums are completed in eth_send when the device does
   // not take them, before fragmenting, and never for loopback.
   bool csum_offload() override { return true; }
+  // Towards the Ethernet device when it segments TCP (NetDevice::tso): a
+  // whole IPv4 datagram's worth; else 0.
+  u32 tso_max(Ipv4 dst) override;
 
   // Sends a transport payload (pkt holds it; taken in every case) as one
   // IPv4 datagram, fragmented when over the MTU unless df_strict. DF is set

@@ -58,6 +58,9 @@ bool Tcp::send_segment(TcpSocket& s, u32 seq, u32 len, u8 flags, u64 now) {
   // A SYN-ACK's (unscaled) window is the first right edge the peer sees.
   if (syn && ack && seq_gt(s.rcv_nxt_ + h.wnd, s.rcv_adv_)) s.rcv_adv_ = s.rcv_nxt_ + h.wnd;
   tcp_build(p, h, s.local_.addr, s.remote_.addr, ip_.csum_offload());
+  // More than one MSS: only from output() with tso_max() room; the device
+  // cuts it up (the checksum is partial whenever tso_max is not 0).
+  if (len > s.snd_mss_) p->set_gso(u16(s.snd_mss_));
   ++stats_.out_segs;
   if (!ip_.ip_send(s.local_.addr, s.remote_.addr, kProtoTcp, s.tos_, p).ok()) ++stats_.send_errors;
   if (ack) {
@@ -147,6 +150,13 @@ void Tcp::output(TcpSocket& s, u64 now, bool force) {
     default:
       return;
   }
+  // Segmentation offload: as many whole MSS as one segment the device cuts
+  // up can carry (its header with options counted), else one MSS.
+  u32 seg_max = s.snd_mss_;
+  if (u32 tso = ip_.tso_max(s.remote_.addr); tso && s.snd_mss_ <= 0xffff) {
+    u32 room = tso > kTcpMaxHeaderLen ? tso - kTcpMaxHeaderLen : 0;
+    seg_max = max(seg_max, room / s.snd_mss_ * s.snd_mss_);
+  }
   for (;;) {
     u32 end = s.data_end();
     if (seq_gt(s.snd_nxt_, end)) break;  // the FIN is out already
@@ -154,7 +164,10 @@ void Tcp::output(TcpSocket& s, u64 now, bool force) {
     u32 avail = s.sbuf_.size() - inflight;
     u32 wnd = min(s.snd_wnd_, s.cwnd_);
     u32 usable = wnd > inflight ? wnd - inflight : 0;
-    u32 n = min(min(avail, usable), s.snd_mss_);
+    u32 n = min(min(avail, usable), seg_max);
+    // A cut-up segment ends on a whole MSS unless it ends the data: the
+    // tail waits as it would one MSS at a time (the rules below).
+    if (n > s.snd_mss_ && n < avail) n -= n % s.snd_mss_;
     bool fin = s.fin_queued_ && n == avail;
     if (n == 0 && !fin) break;
     if (!force && !fin && n < s.snd_mss_) {

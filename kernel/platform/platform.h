@@ -271,19 +271,31 @@ Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usi
 //
 // Queues one frame for the host (copied). False when the device's transmit
 // queue is full: the frame is dropped, as a NIC would (TCP retransmits).
-// csum_offset != 0 (only when net_offloads() has kNetTxCsum): the frame's
-// transport checksum is partial, for the device to complete: the sum of the
-// bytes from csum_start to the end goes at csum_start + csum_offset (virtio
-// 1.1 5.1.6.2, VIRTIO_NET_HDR_F_NEEDS_CSUM).
-bool net_send(const void* frame, usize len, u16 csum_start = 0, u16 csum_offset = 0);
+// With `off` (only as net_offloads() allows):
+// - csum_offset != 0 (kNetTxCsum): the frame's transport checksum is
+//   partial, for the device to complete: the sum of the bytes from
+//   csum_start to the end goes at csum_start + csum_offset (virtio 1.1
+//   5.1.6.2, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+// - gso_size != 0 (kNetTso4, with the checksum): a TCP segment larger than
+//   the MTU for the device to cut into segments of gso_size payload bytes,
+//   each behind a copy of the first hdr_len bytes (VIRTIO_NET_HDR_GSO_TCPV4).
+struct NetTxOffload {
+  u16 csum_start = 0, csum_offset = 0, gso_size = 0, hdr_len = 0;
+};
+bool net_send(const void* frame, usize len, const NetTxOffload* off = nullptr);
 // Takes the next received frame into buf (cap >= MTU + 14); returns its
 // length, 0 when none waits. Called by the core with the kernel lock held.
 // *csum_ok (when asked): the device vouches for the frame's TCP or UDP
 // checksum (virtio's DATA_VALID, or NEEDS_CSUM: the host's own stack left it
 // partial for the offload, so it must not be checked).
 usize net_receive(void* buf, usize cap, bool* csum_ok = nullptr);
-// What the device does for the stack: kNetTxCsum.
+// What the device does for the stack: kNetTxCsum, kNetTso4; with kNetRxGso
+// a received frame may be a TCP segment of up to 64 KiB (the host's stack
+// handing over a whole send without cutting it: net_receive's buffer must
+// take 65535 + 14 bytes), which the stack takes like any other.
 inline constexpr u32 kNetTxCsum = 1u << 0;
+inline constexpr u32 kNetTso4 = 1u << 1;
+inline constexpr u32 kNetRxGso = 1u << 2;
 u32 net_offloads();
 
 // ---- Entropy, exit ---------------------------------------------------------

@@ -219,7 +219,8 @@ int cmd_run(const std::vector<std::string>& args) {
   mote::net::Device net;
   const mote::net::Device* net_dev = nullptr;
   if (opts->net.mode != mote::cli::NetMode::None) {
-    if (!mote::net::open_device(*opts, &net, &error)) return fail(error);
+    // The core takes TCP segmentation offload on a tap (docs/networking.md).
+    if (!mote::net::open_device(*opts, &net, &error, true)) return fail(error);
     net_dev = &net;
     if (opts->verbose)
       std::fprintf(stderr, "mote: network %s%s\n",

@@ -98,7 +98,7 @@ bool start_helper(const cli::RunOptions& o, int frame_fd, std::string* error) {
 
 }  // namespace
 
-bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
+bool open_device(const cli::RunOptions& o, Device* out, std::string* error, bool tso4) {
   memcpy(out->mac, kGuestMac, sizeof out->mac);
   out->mtu = kMtu;
   // The guest's addresses: the user network's on a tap too (10.0.2.15/24,
@@ -114,7 +114,8 @@ bool open_device(const cli::RunOptions& o, Device* out, std::string* error) {
   }
   if (o.net.mode == cli::NetMode::Tap) {
     out->vnet_hdr = true;
-    out->fd = open_tap(o.net.tap, &out->vnet_hdr, error);
+    out->tso4 = tso4;
+    out->fd = open_tap(o.net.tap, &out->vnet_hdr, &out->tso4, error);
     return out->fd >= 0;
   }
   if (o.net.mode != cli::NetMode::User) {

@@ -30,11 +30,15 @@ struct Device {
   // A tap with virtio-net headers and checksum offload (tap.h): each frame
   // read or written on fd follows a 12-byte abi/virtio.h NetHeader.
   bool vnet_hdr = false;
+  // With vnet_hdr: TCP segmentation offload both ways (TUN_F_TSO4; the
+  // process platform's core asks for it, mote's virtio-net does not offer it).
+  bool tso4 = false;
 };
 
 // Opens the device --net asks for; false with a one-line reason ("-p
 // 8080:80: cannot listen on ...", "--net tap:t0: no such network interface")
 // when it cannot be had. o.net.mode must not be None.
-bool open_device(const cli::RunOptions& o, Device* out, std::string* error);
+// `tso4`: ask a tap for segmentation offload too (Device::tso4).
+bool open_device(const cli::RunOptions& o, Device* out, std::string* error, bool tso4 = false);
 
 }  // namespace mote::net

@@ -17,7 +17,7 @@ namespace mote::net {
 namespace {
 
 // Attaches fd to the device; errno on failure.
-int attach(int fd, const std::string& name, bool vnet_hdr) {
+int attach(int fd, const std::string& name, bool vnet_hdr, bool* tso4) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   // Ethernet frames, without the 4-byte packet-information prefix.
@@ -27,13 +27,15 @@ int attach(int fd, const std::string& name, bool vnet_hdr) {
   if (!vnet_hdr) return 0;
   int size = 12;  // struct virtio_net_hdr_v1, num_buffers included
   if (ioctl(fd, TUNSETVNETHDRSZ, &size) != 0) return errno;
+  if (*tso4 && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0) return 0;
+  *tso4 = false;
   if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) != 0) return errno;
   return 0;
 }
 
 }  // namespace
 
-int open_tap(const std::string& name, bool* vnet_hdr, std::string* error) {
+int open_tap(const std::string& name, bool* vnet_hdr, bool* tso4, std::string* error) {
   const std::string where = "--net tap:" + name + ": ";
   // TUNSETIFF would create a missing device (with CAP_NET_ADMIN): mote only
   // uses one that exists, so that networking stays the administrator's.
@@ -55,8 +57,9 @@ int open_tap(const std::string& name, bool* vnet_hdr, std::string* error) {
       *error = where + "/dev/net/tun: " + strerror(errno);
       return -1;
     }
-    e = attach(fd, name, want);
+    e = attach(fd, name, want, tso4);
     *vnet_hdr = want;
+    if (!want) *tso4 = false;
     if (!e) break;
     close(fd);
     fd = -1;

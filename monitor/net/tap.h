@@ -16,8 +16,11 @@ namespace mote::net {
 // and checksum offload (TUNSETOFFLOAD TUN_F_CSUM: the host's stack may hand
 // over frames with the checksum left partial, NEEDS_CSUM, and takes such
 // frames); when the kernel refuses either, the device is opened plainly
-// and *vnet_hdr says false.
-int open_tap(const std::string& name, bool* vnet_hdr, std::string* error);
+// and *vnet_hdr says false. With *tso4 true as well it asks for TUN_F_TSO4:
+// the host's stack may then hand over TCP segments of up to 64 KiB uncut
+// (GSO_TCPV4; it takes such segments to cut up either way); *tso4 says
+// whether it got it.
+int open_tap(const std::string& name, bool* vnet_hdr, bool* tso4, std::string* error);
 //
 // The device keeps its offloads after our fd closes, and a reader without
 // virtio-net headers would then get frames whose checksums are partial: the

@@ -104,7 +104,8 @@ std::vector<uint8_t> make_boot_blob(const cli::RunOptions& o, const image::Progr
   }
   if (net) {
     r.net_fd = net->fd;  // -1 on mote's KVM monitor: the device is the monitor's
-    r.net_flags = abi::kNetDevice | (net->vnet_hdr ? uint32_t(abi::kNetVnetHdr) : 0u);
+    r.net_flags = abi::kNetDevice | (net->vnet_hdr ? uint32_t(abi::kNetVnetHdr) : 0u) |
+                  (net->vnet_hdr && net->tso4 ? uint32_t(abi::kNetTso4) : 0u);
     r.net_addr = net->addr;
     r.net_prefix_len = net->prefix_len;
     r.net_gateway = net->gateway;

@@ -34,7 +34,7 @@ constexpr Mac kMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 
 class CheckingDevice final : public NetDevice {
  public:
-  void send_frame(const u8* f, usize len, TxCsum csum) override {
+  void send_frame(const u8* f, usize len, TxOffload csum) override {
     auto e = EthHeader::parse(f, len);
     if (!e.ok()) abort();
     // A partial checksum only to a device that takes them, its field inside

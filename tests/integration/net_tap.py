@@ -52,7 +52,7 @@ c.sendall(random.Random(7).randbytes(n)); c.close()
 CLIENT = r"""
 import hashlib, random, socket, struct, sys, threading, time
 tap, wait, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-seen = {}  # (direction, proto) -> [frames with payload, of them partial]
+seen = {}  # (direction, proto) -> [frames with payload, of them partial, of them over the MTU]
 cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 cap.bind((tap, 0)); cap.setsockopt(263, 8, 1); cap.settimeout(0.2)  # SOL_PACKET, PACKET_AUXDATA
 stop = False
@@ -73,7 +73,7 @@ def capture():
             if level == 263 and kind == 8: status = struct.unpack("I", d[:4])[0]
         key = ("to-guest" if addr[2] == socket.PACKET_OUTGOING else "from-guest",
                "tcp" if data[23] == 6 else "udp")
-        v = seen.setdefault(key, [0, 0]); v[0] += 1; v[1] += bool(status & 8)
+        v = seen.setdefault(key, [0, 0, 0]); v[0] += 1; v[1] += bool(status & 8); v[2] += len(data) > 1514
 t = threading.Thread(target=capture); t.start()
 try:
     end = time.time() + wait
@@ -190,15 +190,22 @@ def main():
             frames = {}
             for line in lines:
                 w = line.split()
-                if len(w) == 5 and w[0] == "frames":
-                    frames[(w[1], w[2])] = (int(w[3]), int(w[4]))
+                if len(w) == 6 and w[0] == "frames":
+                    frames[(w[1], w[2])] = (int(w[3]), int(w[4]), int(w[5]))
             # Checksum offload, both ways (docs/networking.md): the guest's
             # TCP and UDP leave their checksums for the tap to finish, and
             # the host's TCP hands the guest partial ones it must take.
             for key in [("from-guest", "tcp"), ("from-guest", "udp"), ("to-guest", "tcp")]:
-                total, partial = frames.get(key, (0, 0))
+                total, partial, _ = frames.get(key, (0, 0, 0))
                 ok(f"{key[0]} {key[1]} frames carry partial checksums (offload): "
                    f"{partial} of {total}", total > 0 and partial > 0, str(frames))
+            if args.platform == "process":
+                # TCP segmentation offload, both ways (the process platform's
+                # core asks for it): the packet socket sees the uncut segments.
+                for key in [("from-guest", "tcp"), ("to-guest", "tcp")]:
+                    total, _, big = frames.get(key, (0, 0, 0))
+                    ok(f"{key[0]} tcp segments larger than the MTU (segmentation offload): "
+                       f"{big} of {total}", big > 0, str(frames))
             try:
                 out, _ = g.communicate(timeout=60)
             except subprocess.TimeoutExpired:

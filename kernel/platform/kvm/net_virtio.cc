@@ -191,7 +191,7 @@ u32 net_offloads() {
   return d && (d->dev.features() & kvm::kFeatureCsum) ? kNetTxCsum : 0;
 }
 
-bool net_send(const void* frame, usize len, u16 csum_start, u16 csum_offset) {
+bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   NetDevice* d = kvm::net_device();
   if (!d || len > kvm::kMaxFrame || len == 0) return false;
   kvm::lock(&d->lock);
@@ -221,11 +221,11 @@ bool net_send(const void* frame, usize len, u16 csum_start, u16 csum_offset) {
   id = d->tx_free[--d->ntx_free];
   u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
   memset(buf, 0, kvm::kHeader);  // no GSO
-  if (csum_offset && (d->dev.features() & kvm::kFeatureCsum)) {
-    abi::virtio::NetHeader h{};
+  if (off && off->csum_offset && (d->dev.features() & kvm::kFeatureCsum)) {
+    abi::virtio::NetHeader h{};  // (no segmentation offload: never kNetTso4)
     h.flags = abi::virtio::kNetHdrNeedsCsum;
-    h.csum_start = csum_start;
-    h.csum_offset = csum_offset;
+    h.csum_start = off->csum_start;
+    h.csum_offset = off->csum_offset;
     memcpy(buf, &h, sizeof h);
   }
   const u64 t1 = prof ? kvm::rdtsc() : 0;

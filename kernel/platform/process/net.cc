@@ -327,21 +327,28 @@ void thread_wake(void* thread_platform, const volatile u32* word) {
 }
 
 u32 net_offloads() {
-  // The tap completes partial checksums (TUN_F_CSUM); mote-net's slirp
-  // wants whole ones.
-  return process::have_device() && process::vnet_hdr() ? kNetTxCsum : 0;
+  // The tap completes partial checksums (TUN_F_CSUM) and, with TUN_F_TSO4,
+  // cuts up TCP segments and hands over uncut ones; mote-net's slirp wants
+  // whole checksums and frames.
+  if (!process::have_device() || !process::vnet_hdr()) return 0;
+  return kNetTxCsum | (g.boot->net_flags & abi::kNetTso4 ? kNetTso4 | kNetRxGso : 0);
 }
 
-bool net_send(const void* frame, usize len, u16 csum_start, u16 csum_offset) {
+bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   if (!process::have_device()) return false;
   long r;
   usize want = len;
   if (process::vnet_hdr()) {
     abi::virtio::NetHeader h{};
-    if (csum_offset) {
+    if (off && off->csum_offset) {
       h.flags = abi::virtio::kNetHdrNeedsCsum;
-      h.csum_start = csum_start;
-      h.csum_offset = csum_offset;
+      h.csum_start = off->csum_start;
+      h.csum_offset = off->csum_offset;
+      if (off->gso_size && (g.boot->net_flags & abi::kNetTso4)) {
+        h.gso_type = abi::virtio::kNetGsoTcpv4;
+        h.gso_size = off->gso_size;
+        h.hdr_len = off->hdr_len;
+      }
     }
     process::IoVec iov[2] = {{&h, sizeof h}, {frame, len}};
     want += sizeof h;
@@ -369,7 +376,10 @@ usize net_receive(void* buf, usize cap, bool* csum_ok) {
       if (host::failed(r) || r == 0) break;
       // Shorter than its header, or a segmentation offload never asked
       // for: not a frame this device takes (dropped; the next one then).
-      if (usize(r) > sizeof h && h.gso_type == abi::virtio::kNetGsoNone) {
+      // An uncut TCP segment (kNetTso4) is taken like any frame.
+      bool gso_ok = h.gso_type == abi::virtio::kNetGsoNone ||
+                    (h.gso_type == abi::virtio::kNetGsoTcpv4 && (g.boot->net_flags & abi::kNetTso4));
+      if (usize(r) > sizeof h && gso_ok) {
         r -= long(sizeof h);
         if (csum_ok)
           *csum_ok = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);

@@ -1,5 +1,5 @@
 // Checksum offload through the stack (netdefs.h Packet::set_csum_partial,
-// device.h TxCsum, IpInfo::csum_ok): TCP and UDP leave their checksums
+// device.h TxOffload, IpInfo::csum_ok): TCP and UDP leave their checksums
 // partial for a device that completes them and whole for one that does not;
 // frames the device vouches for skip the transport check, others and
 // reassembled datagrams do not; fragments always carry whole sums.
@@ -31,7 +31,7 @@ class TcpOnStack final : public TransportHandler {
 // The sum a device adds: over the transport header and payload, whose
 // checksum field holds the pseudo-header sum (as a tap or virtio device
 // completes NEEDS_CSUM).
-Bytes complete(Bytes f, TxCsum c) {
+Bytes complete(Bytes f, TxOffload c) {
   u16 sum = csum_fold(csum_add(0, f.data() + c.start, f.size() - c.start));
   store_be16(f.data() + c.start + c.offset, sum ? sum : 0xffff);
   return f;
@@ -98,7 +98,7 @@ TEST(NetCsumOffload, AFragmentedDatagramIsCompletedBeforeItIsSplit) {
   for (usize i = 0; i < data.size(); ++i) data[i] = u8(i * 31 + 7);
   ASSERT_TRUE(u->sendto(data.data(), data.size(), &to).ok());
   ASSERT_EQ(m.dev.frames.size(), 3u);
-  for (const TxCsum& c : m.dev.csums) EXPECT_EQ(c.offset, 0);
+  for (const TxOffload& c : m.dev.csums) EXPECT_EQ(c.offset, 0);
 
   RecordingDevice pdev;
   Stack peer(pdev, peer_config());
@@ -200,6 +200,90 @@ TEST(NetCsumOffload, LoopbackDeliversPartialSumsUnchecked) {
   EXPECT_TRUE(m.dev.frames.empty());
   a->close();
   b->close();
+}
+
+// Opens a connection from mote to the peer's port 80 through the stack and
+// answers its SYN (MSS 1460, window scale 7, timestamps off): established.
+TcpSocket* connect_to_peer(MoteStack& m, TcpOnStack& t) {
+  TcpSocket* s = t.tcp.socket().value();
+  EXPECT_TRUE(s->connect(Endpoint{kPeerIp, 80}, 2 * kSec).ok());
+  auto syn = m.dev.take();
+  EXPECT_EQ(syn.size(), 1u);
+  const u8* l4 = l4_of(syn[0]);
+  TcpHeaderOut h;
+  h.sport = 80, h.dport = load_be16(l4), h.seq = 5000, h.ack = load_be32(l4 + 4) + 1;
+  h.flags = kTcpSyn | kTcpAck, h.wnd = 65535;
+  h.has_mss = true, h.mss = 1460, h.has_wscale = true, h.wscale = 7;
+  Packet* p = Packet::alloc(0);
+  tcp_build(p, h, kPeerIp, kMoteIp);
+  feed(m.stack, eth_frame(kMoteMac, kPeerMac, u16(EtherType::Ipv4),
+                          ip_packet(kPeerIp, kMoteIp, kProtoTcp, Bytes(p->data(), p->data() + p->size()))),
+       2 * kSec);
+  Packet::free(p);
+  m.dev.take();  // the ACK
+  EXPECT_EQ(s->info().state, TcpState::Established);
+  return s;
+}
+
+TEST(NetCsumOffload, ASegmentingDeviceGetsOneSegmentForTheWholeFlight) {
+  MoteStack m;
+  m.dev.offload = true, m.dev.tso_ = true;
+  TcpOnStack t(m.stack);
+  TcpSocket* s = connect_to_peer(m, t);
+  Bytes data(100000);
+  for (usize i = 0; i < data.size(); ++i) data[i] = u8(i * 7 + 3);
+  ASSERT_TRUE(s->send(data.data(), data.size(), 3 * kSec).ok());
+  ASSERT_GE(m.dev.frames.size(), 1u);
+  const Bytes& f = m.dev.frames[0];
+  const TxOffload& o = m.dev.csums[0];
+  u32 mss = s->info().snd_mss;
+  EXPECT_EQ(mss, 1460u);
+  EXPECT_GT(f.size(), 1514u) << "larger than the MTU: the device cuts it up";
+  EXPECT_EQ(o.start, kL4);
+  EXPECT_EQ(o.offset, 16);
+  EXPECT_EQ(o.gso_size, mss);
+  EXPECT_EQ(o.hdr_len, kL4 + 20);  // no options without timestamps
+  usize payload = f.size() - o.hdr_len;
+  EXPECT_EQ(payload % mss, 0u) << "whole MSS while more data waits";
+  EXPECT_EQ(ip_of(f).total_len, f.size() - EthHeader::kSize);
+  EXPECT_EQ(ip_of(f).frag, Ipv4Header::kFlagDf);
+  EXPECT_EQ(0, memcmp(f.data() + o.hdr_len, data.data(), payload));
+  EXPECT_TRUE(transport_checksum_ok(complete(f, o)));
+  EXPECT_GE(m.stack.stats().tso_out, 1u);
+  s->close(3 * kSec);
+}
+
+TEST(NetCsumOffload, WithoutSegmentationEveryFrameFitsTheMtu) {
+  MoteStack m;
+  m.dev.offload = true;  // checksums only
+  TcpOnStack t(m.stack);
+  TcpSocket* s = connect_to_peer(m, t);
+  Bytes data(100000, 0x33);
+  ASSERT_TRUE(s->send(data.data(), data.size(), 3 * kSec).ok());
+  ASSERT_GE(m.dev.frames.size(), 2u);
+  for (usize i = 0; i < m.dev.frames.size(); ++i) {
+    EXPECT_LE(m.dev.frames[i].size(), 1514u);
+    EXPECT_EQ(m.dev.csums[i].gso_size, 0);
+  }
+  EXPECT_EQ(m.stack.stats().tso_out, 0u);
+  s->close(3 * kSec);
+}
+
+TEST(NetCsumOffload, ASegmentForTheDeviceIsNeverFragmentedOrLooped) {
+  // A segment marked for the device on a route that cannot take it (here
+  // loopback) is dropped, never fragmented: TCP resends it MSS-sized.
+  MoteStack m;
+  m.dev.offload = true, m.dev.tso_ = true;
+  EXPECT_EQ(m.stack.tso_max(Ipv4::of(127, 0, 0, 1)), 0u);
+  EXPECT_EQ(m.stack.tso_max(kPeerIp), 65535u - 20);
+  Packet* p = packet_of(Bytes(20 + 5000, 0));
+  p->set_csum_partial(16);
+  p->set_gso(1460);
+  EXPECT_TRUE(m.stack.ip_send(Ipv4(), Ipv4::of(127, 0, 0, 1), kProtoTcp, 0, p).ok());
+  m.stack.run_pending(2 * kSec);
+  EXPECT_EQ(m.stack.stats().tso_dropped, 1u);
+  EXPECT_EQ(m.stack.stats().ip_frag_creates, 0u);
+  EXPECT_EQ(m.stack.stats().loopback_packets, 0u);
 }
 
 }  // namespace

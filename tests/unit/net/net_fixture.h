@@ -28,7 +28,7 @@ inline constexpr u64 kSec = kNsPerSec;
 // per frame); without, every frame must come whole.
 class RecordingDevice final : public NetDevice {
  public:
-  void send_frame(const u8* frame, usize len, TxCsum csum) override {
+  void send_frame(const u8* frame, usize len, TxOffload csum) override {
     frames.emplace_back(frame, frame + len);
     csums.push_back(csum);
     if (!offload) {
@@ -36,6 +36,7 @@ class RecordingDevice final : public NetDevice {
     }
   }
   bool tx_csum_offload() const override { return offload; }
+  bool tso() const override { return tso_; }
   std::vector<Bytes> take() {
     std::vector<Bytes> f;
     f.swap(frames);
@@ -43,8 +44,9 @@ class RecordingDevice final : public NetDevice {
     return f;
   }
   std::vector<Bytes> frames;
-  std::vector<TxCsum> csums;
+  std::vector<TxOffload> csums;
   bool offload = false;
+  bool tso_ = false;  // segmentation offload too (with `offload`)
 };
 
 inline InterfaceConfig mote_config(u16 mtu = 1500) {

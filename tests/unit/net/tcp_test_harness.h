@@ -209,6 +209,7 @@ class WireHost final : public IpSender {
   u16 mtu_for(Ipv4) override { return mtu; }
   bool is_local(Ipv4 a) override { return a == addr_; }
   bool csum_offload() override;
+  u32 tso_max(Ipv4) override;
   u16 mtu = 1500;
 
  private:
@@ -223,7 +224,32 @@ struct WireStats {
   // finishing NEEDS_CSUM), and ones it delivered partial and vouched for
   // (a host handing its own partial sums to the guest).
   u64 csum_finished = 0, csum_vouched = 0;
+  // With Wire::tso: segments larger than the MSS, delivered whole (a host's
+  // stack taking an uncut segment) or cut up by the link (a tap's GSO).
+  u64 tso_whole = 0, tso_cut = 0;
 };
+
+// What a device's TCP segmentation offload makes of `seg` (header with
+// options, then payload; its checksum partial or not): segments of `mss`
+// payload bytes with the header repeated, sequence numbers advanced, FIN and
+// PSH kept for the last only, each checksum whole.
+inline std::vector<Bytes> gso_segment(Ipv4 src, Ipv4 dst, const Bytes& seg, u32 mss) {
+  std::vector<Bytes> out;
+  usize hl = usize(seg[12] >> 4) * 4;
+  u32 seq = load_be32(seg.data() + 4);
+  for (usize at = hl; at < seg.size(); at += mss) {
+    usize n = std::min<usize>(mss, seg.size() - at);
+    Bytes s(seg.begin(), seg.begin() + hl);
+    s.insert(s.end(), seg.begin() + at, seg.begin() + at + n);
+    store_be32(s.data() + 4, seq + u32(at - hl));
+    if (at + n < seg.size()) s[13] &= u8(~(kTcpFin | kTcpPsh));
+    store_be16(s.data() + 16, 0);
+    store_be16(s.data() + 16, csum_fold(csum_add(csum_pseudo(src, dst, kProtoTcp, u16(s.size())),
+                                                 s.data(), s.size())));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
 
 class Wire {
  public:
@@ -235,6 +261,10 @@ class Wire {
   // (IpSender::csum_offload), and the link completes every other one and
   // delivers the rest partial with IpInfo::csum_ok.
   bool offload = false;
+  // Segmentation offload too (needs `offload`): the Tcps may send up to
+  // 64 KiB at once; the link delivers every other such segment whole and
+  // cuts up the rest.
+  bool tso = false;
   // Link behaviour, per segment; percentages.
   u64 delay = 5 * kMs;
   u32 loss_pct = 0, dup_pct = 0, reorder_pct = 0;
@@ -338,9 +368,29 @@ class Wire {
 };
 
 inline bool WireHost::csum_offload() { return wire_->offload; }
+inline u32 WireHost::tso_max(Ipv4) { return wire_->tso ? 65535 - 20 : 0; }
 
 inline Result<void> WireHost::ip_send(Ipv4 src, Ipv4 dst, u8 proto, u8 tos, Packet* pkt) {
   bool vouched = false;
+  if (pkt->gso_size()) {
+    EXPECT_TRUE(wire_->tso) << "a segment to cut up nobody offered to";
+    EXPECT_TRUE(pkt->csum_partial());
+    usize hl = usize(pkt->data()[12] >> 4) * 4;
+    EXPECT_GT(pkt->size() - hl, usize(pkt->gso_size())) << "no more than one MSS";
+    EXPECT_LE(pkt->size(), 65535u - 20);
+    u64 n = wire_->stats.tso_whole + wire_->stats.tso_cut;
+    Bytes b(pkt->data(), pkt->data() + pkt->size());
+    u16 mss = pkt->gso_size();
+    Packet::free(pkt);
+    if (n % 2 == 0) {
+      ++wire_->stats.tso_whole;
+      wire_->enqueue(id_, src, dst, std::move(b), true);  // partial, vouched for
+    } else {
+      ++wire_->stats.tso_cut;
+      for (Bytes& s : gso_segment(src, dst, b, mss)) wire_->enqueue(id_, src, dst, std::move(s));
+    }
+    return ok();
+  }
   if (pkt->csum_partial()) {
     // What a device is given: the TCP checksum field, 16 bytes into the
     // header at the packet's start, holding the pseudo-header sum.
