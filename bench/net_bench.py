@@ -277,6 +277,20 @@ def wrk_rps(bench, url, netns=None):
     return {"GET": float(m.group(1))}, int(n.group(1))
 
 
+BULK_BYTES = 128 << 20  # the file the bulk row downloads
+
+
+def curl_bulk(bench, url, netns=None):
+    """({"bulk": bytes/s}, 1) of one curl download of the bulk file, whole."""
+    argv = ([] if not netns else ["ip", "netns", "exec", netns]) + [
+        "curl", "-s", "-o", "/dev/null", "-w", "%{speed_download} %{size_download}", url]
+    out, _ = bench.run_checked(argv, timeout=120)
+    w = out.split()
+    if len(w) != 2 or int(float(w[1])) != BULK_BYTES:
+        raise Failure("%s: not the whole file: %s" % (shlex.join(argv), tail(out)))
+    return {"bulk": float(w[0])}, 1
+
+
 def measure(server, runs):
     """measure_alternating for one server."""
     return measure_alternating([(server, runs)])[0]
@@ -606,12 +620,23 @@ def network(b):
             os.chmod(os.path.join(tmp, "native"), 0o755)
             nargv = [NGINX, "-c", os.path.join(nconf, "nginx.conf"), "-g", "daemon off;"]
             nurl = "http://127.0.0.1:%d/index.html" % port
+            # The bulk file, one copy linked into both sites.
+            big = os.path.join(site, "big.bin")
+            with open(big, "wb") as f:
+                for _ in range(BULK_BYTES >> 20):
+                    f.write(os.urandom(1 << 20))
+            os.link(big, os.path.join(tmp, "native", "site", "big.bin"))
             with start_tap_server("nginx-tap", argv, ready, 80) as s, \
                     Server(b, "nginx-native-alt", nargv, http_ready(port)) as ns:
                 (med, vals, cpu, _, n, rss), (nmed, nvals, *_rest) = measure_alternating(
                     [(s, [lambda: wrk_rps(b, url, TAP_NS)]), (ns, [lambda: wrk_rps(b, nurl)])])
+                big_url, nbig_url = url.replace("index.html", "big.bin"), nurl.replace("index.html", "big.bin")
+                (bmed, bvals, bcpu, *_r1), (nbmed, nbvals, *_r2) = measure_alternating(
+                    [(s, [lambda: curl_bulk(b, big_url, TAP_NS)]), (ns, [lambda: curl_bulk(b, nbig_url)])])
         res["nginx_tap"] = {"median_rps": med["GET"], "runs_rps": vals["GET"], "cpu_s": cpu,
-                            "peak_rss_kib": rss, "native_alternating_rps": nvals["GET"]}
+                            "peak_rss_kib": rss, "native_alternating_rps": nvals["GET"],
+                            "bulk_bytes_per_s": bvals["bulk"], "bulk_cpu_s": bcpu,
+                            "native_alternating_bulk_bytes_per_s": nbvals["bulk"]}
         b.commands.append(("net-nginx-tap", "ip netns exec %s %s" % (TAP_NS, shlex.join(argv))))
         b.commands.append(("net-nginx-tap (client, %d x)" % NET_REPS,
                            "ip netns exec %s wrk -t2 -c%d -d%ds %s"
@@ -623,6 +648,18 @@ def network(b):
                         "%s native" % times(med["GET"] / base), goal_cell,
                         v + "; " + cpu_note(cpu, 0, n, rss, False) + "; " +
                         ALT_NOTE % ("%.0f" % base)))
+        b.commands.append(("net-nginx-tap bulk (client, %d x)" % NET_REPS,
+                           "ip netns exec %s curl -s -o /dev/null -w '%%{speed_download}' %s"
+                           % (TAP_NS, url.replace("index.html", "big.bin"))))
+        log("nginx tap bulk: %.0f MB/s (native taking turns with it: %.0f MB/s)"
+            % (bmed["bulk"] / 1e6, nbmed["bulk"] / 1e6))
+        goal_cell, v = tap_goal(bmed["bulk"], nbmed["bulk"])
+        rows.append(row("nginx GET %d MiB file (curl), mote run --net tap" % (BULK_BYTES >> 20),
+                        "%.0f MB/s" % (bmed["bulk"] / 1e6),
+                        "%s native" % times(bmed["bulk"] / nbmed["bulk"]), goal_cell,
+                        v + "; the file from a -v share (9P); server CPU %.2f s per GB; "
+                        "vs native taking turns with it: %.0f MB/s"
+                        % (bcpu / (NET_REPS * BULK_BYTES / 1e9), nbmed["bulk"] / 1e6)))
 
     def guard(label, fn, kind="native"):
         # Each figure adds its own rows (several); guarded adds the SKIP/FAILED one.
