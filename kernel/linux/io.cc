@@ -412,13 +412,17 @@ i64 copy_between(fs::File& in, u64 in_off_addr, fs::File& out, u64 out_off_addr,
     if (out_off < 0) return -EINVAL;
   }
   count = min<u64>(count, kMaxRw);
-  constexpr usize kChunk = 16384;
-  u8* buf = static_cast<u8*>(mm::kalloc(kChunk));
+  if (count == 0) return 0;
+  // Chunks of 128 KiB, a share's largest read (abi/p9.h kMaxIo and a
+  // little): each chunk from a -v share is one round trip to its server,
+  // so nginx sending a large file went at 16 KiB a trip.
+  const usize chunk = usize(min<u64>(count, 128 * 1024));
+  u8* buf = static_cast<u8*>(mm::kalloc(chunk));
   if (!buf) return -ENOMEM;
   u64 done = 0;
   i64 error = 0;
   while (done < count) {
-    usize want = usize(min<u64>(kChunk, count - done));
+    usize want = usize(min<u64>(chunk, count - done));
     auto r = in_off >= 0 ? in.pread(buf, want, u64(in_off) + done) : in.read(buf, want);
     if (!r.ok()) { error = -r.error(); break; }
     if (r.value() == 0) break;
@@ -431,7 +435,14 @@ i64 copy_between(fs::File& in, u64 in_off_addr, fs::File& out, u64 out_off_addr,
       put += w.value();
     }
     done += put;
-    if (error || put < got) break;
+    if (put < got) {
+      // The destination took less (full, or an error): what it did not take
+      // is unread again, so the next call sends it (Linux sends from the
+      // file position what it sends, no more).
+      if (in_off < 0 && in.seekable()) in.pos -= got - put;
+      break;
+    }
+    if (error) break;
     if (got < want) break;
   }
   mm::kfree(buf);

@@ -1,0 +1,130 @@
+/* sendfile: file to a pipe and to a socket, with and without an offset.
+ *
+ * Without an offset the file position moves by exactly the bytes sent, also
+ * when a non-blocking pipe or socket takes only part of the request (the
+ * rest is sent by the next call, none lost or repeated); with one, *offset
+ * moves and the position stays. Large counts come through whole to a
+ * regular file; EAGAIN on a full non-blocking destination, 0 at end of file and
+ * for a count of 0, EBADF, EINVAL for a negative offset, ESPIPE for an
+ * offset on a pipe. Prints only relations (partial or not, equalities), never
+ * the sizes the host's pipes happen to have, so native and mote runs compare
+ * line by line. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "checks.h"
+
+enum { kSize = 1 << 20 };
+
+static unsigned char pattern(size_t i) { return (unsigned char)(i * 2654435761u >> 13); }
+
+/* Reads everything waiting on fd (non-blocking) and checks it is the file's
+ * bytes from `at`; returns how many. */
+static long drain_and_check(int fd, long at, int *same) {
+    unsigned char buf[65536];
+    long n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0) break;
+        for (ssize_t i = 0; i < r; ++i)
+            if (buf[i] != pattern((size_t)(at + n + i))) *same = 0;
+        n += r;
+    }
+    return n;
+}
+
+/* Sends the whole file from position 0 to a non-blocking destination in
+ * partial pieces, draining `rd` between them; checks every piece. */
+static void in_pieces(const char *what, int file, int wr, int rd) {
+    char name[128];
+    lseek(file, 0, SEEK_SET);
+    long sent = 0, got = 0;
+    int same = 1, partial = 0, eagain = 0, pos_ok = 1;
+    for (int round = 0; round < 10000 && got < kSize; ++round) {
+        ssize_t n = sendfile(wr, file, NULL, kSize);
+        if (n < 0) {
+            if (errno == EAGAIN) eagain = 1;
+            else break;
+        } else {
+            if (n < kSize - sent && n > 0) partial = 1;
+            sent += n;
+            if (lseek(file, 0, SEEK_CUR) != sent) pos_ok = 0;
+        }
+        got += drain_and_check(rd, got, &same);
+    }
+    snprintf(name, sizeof name, "%s: a full destination takes part of the file", what);
+    check(name, partial);
+    snprintf(name, sizeof name, "%s: the position moves by the bytes sent", what);
+    check(name, pos_ok);
+    snprintf(name, sizeof name, "%s: every byte arrives once, in order", what);
+    check(name, same && got == kSize && sent == kSize);
+    snprintf(name, sizeof name, "%s: at the end of the file: 0", what);
+    check(name, sendfile(wr, file, NULL, 4096) == 0);
+    (void)eagain;
+}
+
+int main(void) {
+    char path[] = "/tmp/sendfile-XXXXXX";
+    int file = mkstemp(path);
+    if (file < 0) fatal("mkstemp");
+    unlink(path);
+    static unsigned char data[kSize];
+    for (size_t i = 0; i < kSize; ++i) data[i] = pattern(i);
+    if (write(file, data, kSize) != kSize) fatal("write the file");
+
+    int p[2];
+    if (pipe2(p, O_NONBLOCK) != 0) fatal("pipe2");
+    in_pieces("pipe", file, p[1], p[0]);
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) fatal("socketpair");
+    in_pieces("socket", file, sv[0], sv[1]);
+
+    /* With an offset: *offset moves, the position does not. */
+    lseek(file, 7, SEEK_SET);
+    off_t off = 100;
+    ssize_t n = sendfile(p[1], file, &off, 5000);
+    check_value("offset: sent", n, 5000);
+    check_value("offset: moved to", off, 5100);
+    check_value("offset: position stays", lseek(file, 0, SEEK_CUR), 7);
+    int same = 1;
+    check_value("offset: bytes read back", drain_and_check(p[0], 100, &same), 5000);
+    check("offset: the bytes from the offset", same);
+
+    /* A large count to a regular file: all of it, in one call. */
+    char path2[] = "/tmp/sendfile-out-XXXXXX";
+    int out = mkstemp(path2);
+    if (out < 0) fatal("mkstemp out");
+    unlink(path2);
+    lseek(file, 0, SEEK_SET);
+    check_value("to a file: sent", sendfile(out, file, NULL, 2 * kSize), kSize);
+    check_value("to a file: its size", lseek(out, 0, SEEK_END), kSize);
+    static unsigned char back[kSize];
+    check_value("to a file: read back", pread(out, back, kSize, 0), kSize);
+    check("to a file: the same bytes", memcmp(back, data, kSize) == 0);
+
+    /* Errors. */
+    errno = 0;
+    check("count 0 sends nothing", sendfile(p[1], file, NULL, 0) == 0);
+    errno = 0;
+    check("a bad fd: EBADF", sendfile(p[1], 999, NULL, 10) < 0 && errno == EBADF);
+    off = -1;
+    errno = 0;
+    check("a negative offset: EINVAL", sendfile(p[1], file, &off, 10) < 0 && errno == EINVAL);
+    errno = 0;
+    off = 0;
+    check("an offset on a pipe: ESPIPE", sendfile(p[1], p[0], &off, 10) < 0 && errno == ESPIPE);
+    /* A full non-blocking pipe: EAGAIN, the position unmoved. */
+    while (write(p[1], data, 4096) > 0) {
+    }
+    lseek(file, 0, SEEK_SET);
+    errno = 0;
+    check("a full pipe: EAGAIN", sendfile(p[1], file, NULL, 4096) < 0 && errno == EAGAIN);
+    check_value("a full pipe: position stays", lseek(file, 0, SEEK_CUR), 0);
+    return failures ? 1 : 0;
+}
