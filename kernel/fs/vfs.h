@@ -209,6 +209,10 @@ class File : public RefCounted {
   virtual u32 poll_ready();
   // Bytes readable now (FIONREAD), or an error when not meaningful.
   virtual Result<u64> readable_bytes();
+  // A hint: how many bytes a write could take now without waiting (a TCP
+  // socket's free send buffer); ~0 when unknown or unlimited. sendfile reads
+  // no more than that from its source.
+  virtual usize write_room() { return ~usize(0); }
   virtual bool seekable() const { return true; }
   virtual bool is_epoll() const { return false; }
   // A fs::SocketFile (socket.h): the socket calls may cast to it.

@@ -127,6 +127,7 @@ class InetSocket final : public fs::SocketFile {
   void attach_udp(net::UdpSocket* u);
 
   u32 poll_ready() override;
+  usize write_room() override { return tcp_ ? tcp_->send_room() : ~usize(0); }
   Result<u64> readable_bytes() override;
 
   Result<void> bind(const fs::SockAddr& addr) override;

@@ -147,6 +147,7 @@ class TcpSocket {
   TcpState state() const { return state_; }
   usize readable_bytes() const { return rbuf_.size(); }   // FIONREAD
   usize unsent_bytes() const { return sbuf_.size(); }     // TIOCOUTQ
+  usize send_room() const { return sbuf_.ready() ? sbuf_.space() : sndbuf_; }
   // True once everything sent (FIN included) is acknowledged, or the
   // connection is gone: what SO_LINGER waits for.
   bool linger_done() const;

@@ -1,4 +1,5 @@
-/* sendfile: file to a pipe and to a socket, with and without an offset.
+/* sendfile: file to a pipe, a unix socket and a TCP connection over
+ * loopback, with and without an offset.
  *
  * Without an offset the file position moves by exactly the bytes sent, also
  * when a non-blocking pipe or socket takes only part of the request (the
@@ -14,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -84,6 +87,26 @@ int main(void) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) fatal("socketpair");
     in_pieces("socket", file, sv[0], sv[1]);
+
+    /* TCP over loopback, non-blocking (under mote sendfile reads no more
+     * than the send buffer's room). */
+    /* Small buffers both ends, so the file never fits in flight at once. */
+    int small = 16384;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(l, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+        getsockname(l, (struct sockaddr *)&a, &alen) != 0)
+        fatal("tcp listen");
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0) fatal("tcp connect");
+    int s = accept(l, NULL, NULL);
+    if (s < 0) fatal("tcp accept");
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    in_pieces("tcp", file, s, c);
 
     /* With an offset: *offset moves, the position does not. */
     lseek(file, 7, SEEK_SET);
