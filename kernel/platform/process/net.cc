@@ -282,7 +282,8 @@ void release_net() {
   // The tap keeps its offloads after we close it; whoever reads it next
   // without virtio-net headers would get partial checksums (TUNSETOFFLOAD 0:
   // monitor/net/tap.h).
-  if (have_device() && vnet_hdr()) host::syscall3(__NR_ioctl, g.boot->net_fd, kTunSetOffload, 0);
+  if (g.boot && have_device() && vnet_hdr())
+    host::syscall3(__NR_ioctl, g.boot->net_fd, kTunSetOffload, 0);
 }
 
 void prepare_net() {
