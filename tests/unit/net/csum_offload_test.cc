@@ -43,15 +43,27 @@ bool transport_checksum_ok(const Bytes& f) {
   return csum_fold(csum_add(csum_pseudo(h.src, h.dst, h.proto, u16(n)), l4_of(f), n)) == 0;
 }
 
+// A SYN and a datagram from mote to the peer: two frames on m's device.
+struct SynAndDatagram {
+  TcpOnStack t;
+  TcpSocket* s;
+  UdpSocket* u;
+  explicit SynAndDatagram(MoteStack& m)
+      : t(m.stack), s(t.tcp.socket().value()), u(m.stack.udp().open()) {
+    EXPECT_TRUE(s->connect(Endpoint{kPeerIp, 80}, 2 * kSec).ok());
+    Endpoint to{kPeerIp, 53};
+    EXPECT_TRUE(u->sendto("question", 8, &to).ok());
+  }
+  ~SynAndDatagram() {
+    u->close();
+    s->close(2 * kSec);
+  }
+};
+
 TEST(NetCsumOffload, TcpAndUdpLeaveTheSumToAnOffloadingDevice) {
   MoteStack m;
   m.dev.offload = true;
-  TcpOnStack t(m.stack);
-  TcpSocket* s = t.tcp.socket().value();
-  ASSERT_TRUE(s->connect(Endpoint{kPeerIp, 80}, 2 * kSec).ok());
-  UdpSocket* u = m.stack.udp().open();
-  Endpoint to{kPeerIp, 53};
-  ASSERT_TRUE(u->sendto("question", 8, &to).ok());
+  SynAndDatagram sent(m);
   auto frames = m.dev.frames;
   auto csums = m.dev.csums;
   ASSERT_EQ(frames.size(), 2u);
@@ -68,23 +80,14 @@ TEST(NetCsumOffload, TcpAndUdpLeaveTheSumToAnOffloadingDevice) {
     EXPECT_TRUE(transport_checksum_ok(complete(frames[i], csums[i]))) << i;
   }
   EXPECT_EQ(m.stack.stats().csum_offloaded, 2u);
-  u->close();
-  s->close(2 * kSec);
 }
 
 TEST(NetCsumOffload, WithoutTheOffloadEverySumIsWhole) {
   MoteStack m;  // RecordingDevice without offload fails any partial frame
-  TcpOnStack t(m.stack);
-  TcpSocket* s = t.tcp.socket().value();
-  ASSERT_TRUE(s->connect(Endpoint{kPeerIp, 80}, 2 * kSec).ok());
-  UdpSocket* u = m.stack.udp().open();
-  Endpoint to{kPeerIp, 53};
-  ASSERT_TRUE(u->sendto("question", 8, &to).ok());
+  SynAndDatagram sent(m);
   ASSERT_EQ(m.dev.frames.size(), 2u);
   for (const Bytes& f : m.dev.frames) EXPECT_TRUE(transport_checksum_ok(f));
   EXPECT_EQ(m.stack.stats().csum_offloaded, 0u);
-  u->close();
-  s->close(2 * kSec);
 }
 
 TEST(NetCsumOffload, AFragmentedDatagramIsCompletedBeforeItIsSplit) {
