@@ -24,7 +24,7 @@ struct TxOffload {
 // bytes before returning; the stack reuses the buffer.
 class NetDevice {
  public:
-  virtual void send_frame(const u8* frame, usize len, TxOffload csum) = 0;
+  virtual void send_frame(const u8* frame, usize len, TxOffload off) = 0;
   // Whether send_frame completes a partial checksum (TxOffload); without, the
   // stack completes every checksum before the frame leaves.
   virtual bool tx_csum_offload() const { return false; }

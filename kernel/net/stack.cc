@@ -275,11 +275,13 @@ u16 Stack::mtu_for(Ipv4 dst) {
 
 bool Stack::is_local(Ipv4 addr) { return is_local_address(cfg_, addr); }
 
+bool Stack::tso_route(const Route& r) const {
+  return r.kind == RouteKind::Ethernet && !r.broadcast && !r.multicast && dev_.tso() &&
+         dev_.tx_csum_offload();
+}
+
 u32 Stack::tso_max(Ipv4 dst) {
-  if (!dev_.tso() || !dev_.tx_csum_offload()) return 0;
-  Route r = route_for(cfg_, dst);
-  if (r.kind != RouteKind::Ethernet || r.broadcast || r.multicast) return 0;
-  return 65535 - Ipv4Header::kMinSize;
+  return tso_route(route_for(cfg_, dst)) ? 65535 - Ipv4Header::kMinSize : 0;
 }
 
 Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o, Packet* pkt) {
@@ -311,8 +313,7 @@ Result<void> Stack::ip_output(Ipv4 src, Ipv4 dst, u8 proto, const OutOptions& o,
   if (pkt->gso_size()) {
     // A segment for the device to cut up (tso_max said it could); on a
     // route or device that cannot, TCP resends the bytes MSS-sized.
-    if (r.kind != RouteKind::Ethernet || r.broadcast || r.multicast || !dev_.tso() ||
-        !pkt->csum_partial()) {
+    if (!tso_route(r) || !pkt->csum_partial()) {
       ++stats_.tso_dropped;
       Packet::free(pkt);
       return ok();
@@ -378,22 +379,22 @@ void Stack::eth_send(Packet* pkt, const Mac& dst, EtherType type) {
   e.type = u16(type);
   e.write(pkt->push(EthHeader::kSize));
   ++stats_.frames_out;
-  TxOffload csum;
+  TxOffload off;
   if (pkt->csum_partial()) {
     if (dev_.tx_csum_offload() && pkt->csum_start() <= 0xffff) {
-      csum.start = u16(pkt->csum_start());
-      csum.offset = pkt->csum_offset();
+      off.start = u16(pkt->csum_start());
+      off.offset = pkt->csum_offset();
       ++stats_.csum_offloaded;
       if (pkt->gso_size()) {
         // Headers through TCP's options: its data offset field.
-        csum.gso_size = pkt->gso_size();
-        csum.hdr_len = u16(csum.start + (pkt->data()[csum.start + 12] >> 4) * 4);
+        off.gso_size = pkt->gso_size();
+        off.hdr_len = u16(off.start + (pkt->data()[off.start + 12] >> 4) * 4);
       }
     } else {
       pkt->finish_csum();
     }
   }
-  dev_.send_frame(pkt->data(), pkt->size(), csum);
+  dev_.send_frame(pkt->data(), pkt->size(), off);
   Packet::free(pkt);
 }
 

@@ -131,6 +131,9 @@ class Stack final : public IpSender,
   void report_unreachable(Packet* ip_packet);
 
   // Output.
+  // Whether TCP segments to cut up may go this way: to one host through a
+  // device that segments (NetDevice::tso, with the checksum offload).
+  bool tso_route(const Route& r) const;
   void link_output(const Route& r, Packet* pkt);
   void eth_send(Packet* pkt, const Mac& dst, EtherType type);
   static void push_queue(Packet*& head, Packet*& tail, Packet* p);

@@ -50,6 +50,7 @@ constexpr u64 kFeatureMac = abi::virtio::kNetFeatureMac;
 constexpr u64 kFeatureCsum = abi::virtio::kNetFeatureCsum;
 constexpr u64 kFeatureGuestCsum = abi::virtio::kNetFeatureGuestCsum;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
+static_assert(sizeof(abi::virtio::NetHeader) == kHeader);
 constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
 // How long a send waits for the device to free a transmit buffer before the
 // frame is dropped: a burst (a reply to each of 50 clients, and ACKs) can
@@ -220,14 +221,13 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   }
   id = d->tx_free[--d->ntx_free];
   u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
-  memset(buf, 0, kvm::kHeader);  // no GSO
+  abi::virtio::NetHeader h{};  // no segmentation offload (never kNetTso4)
   if (off && off->csum_offset && (d->dev.features() & kvm::kFeatureCsum)) {
-    abi::virtio::NetHeader h{};  // (no segmentation offload: never kNetTso4)
     h.flags = abi::virtio::kNetHdrNeedsCsum;
     h.csum_start = off->csum_start;
     h.csum_offset = off->csum_offset;
-    memcpy(buf, &h, sizeof h);
   }
+  memcpy(buf, &h, kvm::kHeader);
   const u64 t1 = prof ? kvm::rdtsc() : 0;
   memcpy(buf + kvm::kHeader, frame, len);
   d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);

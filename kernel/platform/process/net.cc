@@ -36,6 +36,8 @@
 // the arrivals it reported, or at once when a thread about to sleep asks
 // for the device through the kick eventfd.
 #include <asm/unistd_64.h>
+#include <linux/if_tun.h>
+#include <linux/ioctl.h>
 
 #include "abi/virtio.h"
 #include "kernel/lib/errno.h"
@@ -58,7 +60,6 @@ constexpr u64 kRenotifyMin = 1 * kMs, kRenotifyMax = 64 * kMs;
 constexpr u64 kTick = 1 * kMs;        // the event thread's look while the program runs
 constexpr u64 kUncovered = 2 * kMs;   // then it polls the device itself
 constexpr long kEfdCloexec = 02000000, kEfdNonblock = 04000;
-constexpr long kTunSetOffload = 0x400454d0;  // _IOW('T', 208, unsigned int)
 
 struct PollFd {
   i32 fd;
@@ -283,7 +284,7 @@ void release_net() {
   // without virtio-net headers would get partial checksums (TUNSETOFFLOAD 0:
   // monitor/net/tap.h).
   if (g.boot && have_device() && vnet_hdr())
-    host::syscall3(__NR_ioctl, g.boot->net_fd, kTunSetOffload, 0);
+    host::syscall3(__NR_ioctl, g.boot->net_fd, TUNSETOFFLOAD, 0);
 }
 
 void prepare_net() {

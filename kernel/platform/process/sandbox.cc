@@ -9,6 +9,8 @@
 #include <asm/unistd_64.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <linux/ioctl.h>
 #include <linux/seccomp.h>
 
 #include "kernel/platform/process/bpf.h"
@@ -82,7 +84,7 @@ void install_seccomp() {
       {__NR_ftruncate, 0, {u32(g.shm_fd)}, 1},  // sizing the shared-page memfd, once
       // TCSETS(W/F) for -t (fds 0-2 only, by use); TUNSETOFFLOAD on the tap
       // only at exit (net.cc release_net).
-      {__NR_ioctl, 1, {0x5402, 0x5403, 0x5404, 0x400454d0}, vnet ? 4 : 3},
+      {__NR_ioctl, 1, {0x5402, 0x5403, 0x5404, u32(TUNSETOFFLOAD)}, vnet ? 4 : 3},
       {__NR_clock_gettime},
       {__NR_clock_nanosleep},
       {__NR_arch_prctl, 0, {0x1002 /*ARCH_SET_FS*/, 0x1001 /*ARCH_SET_GS*/}, 2},
