@@ -14,6 +14,10 @@ namespace mote::platform {
 // Platforms without a share channel (mote's KVM monitor so far).
 [[gnu::weak]] u32 share_channel(u32) { return 0; }
 [[gnu::weak]] Result<usize> share_rpc(u32, const void*, usize, void*, usize) { return err(ENODEV); }
+// Platforms whose channel takes one request at a time (virtio-9p here).
+[[gnu::weak]] bool share_pipelined(u32) { return false; }
+[[gnu::weak]] Result<void> share_send(u32, const void*, usize) { return err(ENOSYS); }
+[[gnu::weak]] Result<usize> share_recv(u32, void*, usize) { return err(ENOSYS); }
 }  // namespace mote::platform
 
 namespace mote::fs {
@@ -571,6 +575,12 @@ struct PlatformTransport final : P9Transport {
     ++requests;
     return platform::share_rpc(channel, req, n, resp, cap);
   }
+  bool pipelined() const override { return platform::share_pipelined(channel); }
+  Result<void> send(const u8* req, usize n) override {
+    ++requests;
+    return platform::share_send(channel, req, n);
+  }
+  Result<usize> recv(u8* resp, usize cap) override { return platform::share_recv(channel, resp, cap); }
 };
 PlatformTransport g_transports[abi::kMaxShares];
 
@@ -658,10 +668,15 @@ void mount_shares(const abi::BootInfo& b) {
 }
 
 void share_report() {
-  for (const PlatformTransport& t : g_transports)
-    if (t.used)
-      core::console_printf("mote: share %.*s: %lu 9P requests\n", int(t.guest_path.size),
-                           t.guest_path.data, (unsigned long)t.requests);
+  for (const PlatformTransport& t : g_transports) {
+    if (!t.used) continue;
+    u64 sent = 0, used = 0;
+    for (const Session& s : g_sessions)
+      if (s.transport == &t && s.client) sent = s.client->ahead_sent(), used = s.client->ahead_used();
+    core::console_printf("mote: share %.*s: %lu 9P requests, %lu of them reads ahead (%lu used)\n",
+                         int(t.guest_path.size), t.guest_path.data, (unsigned long)t.requests,
+                         (unsigned long)sent, (unsigned long)used);
+  }
 }
 
 }  // namespace mote::fs

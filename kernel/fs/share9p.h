@@ -20,6 +20,7 @@
 
 #include "abi/boot_info.h"
 #include "kernel/fs/vfs.h"
+#include "kernel/lib/errno.h"
 
 namespace mote::fs {
 
@@ -29,6 +30,12 @@ struct P9Transport {
   // Sends `n` bytes of request, receives one reply into resp (cap bytes);
   // returns its length.
   virtual Result<usize> rpc(const u8* req, usize n, u8* resp, usize cap) = 0;
+  // A transport that can leave one request in flight while the core goes
+  // on (the client's read-ahead): send() it now, recv() its reply later,
+  // before any other request. Replies come in the order of the requests.
+  virtual bool pipelined() const { return false; }
+  virtual Result<void> send(const u8*, usize) { return err(ENOSYS); }
+  virtual Result<usize> recv(u8*, usize) { return err(ENOSYS); }
 
  protected:
   ~P9Transport() = default;

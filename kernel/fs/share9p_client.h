@@ -13,11 +13,21 @@
 
 namespace mote::fs::share9p {
 
-inline constexpr u16 kTag = 1;  // one request at a time
+inline constexpr u16 kTag = 1;       // one request at a time
+inline constexpr u16 kAheadTag = 2;  // ... but for a read-ahead
 
 // One 9P session on a transport: the negotiated size, the fid numbers and
 // the message buffers. Requests are strictly one at a time, and a reply is
 // consumed before the next request (the buffers are shared).
+//
+// Read-ahead, on a pipelined transport (P9Transport::pipelined): a read that
+// continues the one before it on the same fid (or starts a file) and reaches
+// its end asks for the next max_io() bytes before it returns, and the next
+// read takes them from that reply. The server reads the file while the core
+// goes on (nginx sending a large file from a share waited for each 128 KiB
+// round trip, its TCP stream idle meanwhile). Any other request first takes
+// the reply in flight and forgets it: a read never sees bytes from before a
+// write, truncation or rename of the guest's own.
 class Client {
  public:
   explicit Client(P9Transport* t) : t_(t) {}
@@ -27,6 +37,7 @@ class Client {
     req_ = static_cast<u8*>(mm::kalloc(msize_));
     resp_ = static_cast<u8*>(mm::kalloc(msize_));
     if (!req_ || !resp_) return err(ENOMEM);
+    if (t_->pipelined()) ahead_buf_ = static_cast<u8*>(mm::kalloc(msize_));  // else none
     p9::Writer& w = begin(p9::kTversion, p9::kNoTag);
     w.u32(msize_);
     w.str(p9::kVersion, p9::str_len(p9::kVersion));
@@ -64,6 +75,7 @@ class Client {
   Result<p9::Reader> call(u8 rtype) {
     u32 n = w_.finish();
     if (!n) return err(ENAMETOOLONG);  // only names and targets can overflow a request
+    forget_ahead();
     usize got = TRY(t_->rpc(req_, n, resp_, msize_));
     return reply(resp_, got, rtype);
   }
@@ -90,6 +102,7 @@ class Client {
     w.begin(p9::kTclunk, kTag);
     w.u32(fid);
     u32 n = w.finish();
+    forget_ahead();
     auto got = t_->rpc(req, n, resp, sizeof resp);
     // A fid the server no longer knows is free as well; one whose clunk was
     // lost (transport failure) is never reused.
@@ -157,7 +170,15 @@ class Client {
   Result<usize> read(u32 fid, u64 off, void* buf, usize len) {
     u8* out = static_cast<u8*>(buf);
     usize done = 0;
+    bool end = false;  // the server gave less than asked: the file's end
+    const bool sequential = (fid == last_fid_ && off == last_end_) || off == 0;
     while (done < len) {
+      if (usize n = take_ahead(fid, off + done, out + done, len - done, &end)) {
+        done += n;
+        if (end) break;
+        continue;
+      }
+      if (end) break;
       u32 want = u32(min<usize>(len - done, max_io()));
       p9::Writer& w = begin(p9::kTread);
       w.u32(fid);
@@ -174,10 +195,21 @@ class Client {
       if (!rd.ok() || n > want) return err(EIO);
       memcpy(out + done, data, n);
       done += n;
-      if (n < want) break;  // the end of the file
+      if (n < want) {
+        end = true;
+        break;
+      }
     }
+    last_fid_ = fid;
+    last_end_ = off + done;
+    if (sequential && !end && len >= kAheadMin) send_ahead(fid, off + done);
     return done;
   }
+
+  // Read-ahead requests sent, and those whose bytes a read took (tests,
+  // --verbose).
+  u64 ahead_sent() const { return ahead_sent_; }
+  u64 ahead_used() const { return ahead_used_; }
 
   Result<usize> write(u32 fid, u64 off, const void* buf, usize len) {
     const u8* in = static_cast<const u8*>(buf);
@@ -204,6 +236,75 @@ class Client {
   }
 
  private:
+  // Reads smaller than this ask for nothing ahead (small files of a
+  // read-only share are kept whole anyway).
+  static constexpr usize kAheadMin = 16 * 1024;
+
+  enum class Ahead : u8 { None, Sent, Ready };
+
+  // Asks for max_io() bytes of `fid` at `off`, to be taken by the next read.
+  void send_ahead(u32 fid, u64 off) {
+    if (!ahead_buf_ || ahead_ != Ahead::None) return;
+    u8 req[p9::kHeader + 16];
+    p9::Writer w(req, sizeof req);
+    w.begin(p9::kTread, kAheadTag);
+    w.u32(fid);
+    w.u64(off);
+    w.u32(max_io());
+    u32 n = w.finish();
+    if (!n || !t_->send(req, n).ok()) return;
+    ahead_ = Ahead::Sent;
+    ahead_fid_ = fid;
+    ahead_off_ = off;
+    ++ahead_sent_;
+  }
+
+  // The read-ahead's reply, when one is in flight: Ready with its bytes, or
+  // None (an error: the read asks again itself).
+  void settle_ahead() {
+    if (ahead_ != Ahead::Sent) return;
+    ahead_ = Ahead::None;
+    auto got = t_->recv(ahead_buf_, msize_);
+    if (!got.ok()) return;
+    p9::Reader r(ahead_buf_, u32(got.value()));
+    u8 type;
+    u16 tag;
+    if (!r.header(&type, &tag) || type != p9::kRread || tag != kAheadTag) return;
+    u32 n = r.u32();
+    const u8* data = r.take(n);
+    if (!r.ok() || n > max_io()) return;
+    ahead_data_ = data;
+    ahead_len_ = n;
+    ahead_end_ = n < max_io();
+    ahead_ = Ahead::Ready;
+  }
+
+  // Bytes of `fid` at `off` from the read-ahead, when it holds them; *end
+  // when they reach the file's end.
+  usize take_ahead(u32 fid, u64 off, u8* out, usize len, bool* end) {
+    if (ahead_ == Ahead::None || fid != ahead_fid_ || off != ahead_off_) return 0;
+    settle_ahead();
+    if (ahead_ != Ahead::Ready) return 0;
+    usize n = min<usize>(len, ahead_len_);
+    memcpy(out, ahead_data_, n);
+    ahead_data_ += n;
+    ahead_off_ += n;
+    ahead_len_ -= u32(n);
+    if (n) ++ahead_used_;
+    if (ahead_len_ == 0) {
+      *end = ahead_end_;
+      ahead_ = Ahead::None;
+    }
+    return n;
+  }
+
+  // Before any other request: the reply in flight is taken (the transport
+  // answers in order) and its bytes forgotten.
+  void forget_ahead() {
+    settle_ahead();
+    ahead_ = Ahead::None;
+  }
+
   P9Transport* t_;
   u32 msize_ = 0;
   u8* req_ = nullptr;
@@ -211,6 +312,17 @@ class Client {
   p9::Writer w_{nullptr, 0};
   u32 next_fid_ = 1;
   Vec<u32> free_;
+  // The read-ahead (ahead_buf_ only on a pipelined transport).
+  u8* ahead_buf_ = nullptr;
+  Ahead ahead_ = Ahead::None;
+  u32 ahead_fid_ = p9::kNoFid;
+  u64 ahead_off_ = 0;            // where its remaining bytes start in the file
+  const u8* ahead_data_ = nullptr;
+  u32 ahead_len_ = 0;            // its bytes not yet taken
+  bool ahead_end_ = false;       // they end the file
+  u64 ahead_sent_ = 0, ahead_used_ = 0;
+  u32 last_fid_ = p9::kNoFid;    // where the last read ended
+  u64 last_end_ = 0;
 };
 
 }  // namespace mote::fs::share9p

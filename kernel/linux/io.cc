@@ -422,11 +422,17 @@ i64 copy_between(fs::File& in, u64 in_off_addr, fs::File& out, u64 out_off_addr,
   u64 done = 0;
   i64 error = 0;
   while (done < count) {
-    // No more than the destination takes now (a socket's free send buffer;
-    // a little when it is full, to find out): a chunk it cannot take is
-    // read for nothing, from a share a round trip each time.
+    // No more than the destination takes now (a socket's free send buffer):
+    // a chunk it cannot take is read for nothing, from a share a round trip
+    // each time. Full: a non-blocking one has nothing to read for (nginx
+    // called again for each; half its reads from a share were such probes);
+    // a blocking one waits in its write for a whole chunk.
     usize room = out.write_room();
-    usize want = usize(min<u64>(min<u64>(chunk, count - done), room ? room : 4096));
+    if (room == 0 && (out.flags & fs::kONonblock)) {
+      error = -EAGAIN;
+      break;
+    }
+    usize want = usize(min<u64>(min<u64>(chunk, count - done), room ? room : chunk));
     auto r = in_off >= 0 ? in.pread(buf, want, u64(in_off) + done) : in.read(buf, want);
     if (!r.ok()) { error = -r.error(); break; }
     if (r.value() == 0) break;

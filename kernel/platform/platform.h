@@ -262,6 +262,13 @@ u32 share_channel(u32 share);
 // into resp (cap bytes); returns the reply's length. ENODEV on a platform or
 // channel without a share server (the core links weak defaults that say so).
 Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usize cap);
+// The same in two halves, for a platform whose channel can hold a request
+// while the core goes on (share_pipelined; the process platform's socket):
+// the client's read-ahead sends one, and receives its reply before it sends
+// anything else. Replies come in order.
+bool share_pipelined(u32 channel);
+Result<void> share_send(u32 channel, const void* req, usize len);
+Result<usize> share_recv(u32 channel, void* resp, usize cap);
 
 // ---- Network device ----------------------------------------------------------
 

@@ -113,6 +113,17 @@ def main():
         check("a 1 MiB file copied on the share arrives whole", r.returncode == 0 and copy == big,
               repr(r)[:300])
 
+        # Read-ahead (process platform): reading the file in 64 KiB pieces
+        # asks for the next bytes early; a write there in between must show
+        # in the next piece all the same.
+        r = run([bb, "sh", "-c", "{ dd bs=65536 count=1 of=/dev/null; printf XYZ | dd of=/data/big "
+                 "bs=1 seek=65536 conv=notrunc; dd bs=65536 count=2; } 2>/dev/null < /data/big"],
+                rw)
+        want = b"XYZ" + big[65536 + 3:3 * 65536]
+        check("a write between sequential reads shows in the next read",
+              r.returncode == 0 and r.stdout == want,
+              "%r: %d bytes, first %r" % (r.returncode, len(r.stdout), r.stdout[:8]))
+
         # Escapes: nothing of the host's files may come out.
         for name, args in [
             ("cat /data/../../etc/shadow", ["cat", "/data/../../etc/shadow"]),

@@ -1,7 +1,9 @@
 // The process platform's share channel: the core's end of a SOCK_SEQPACKET
 // socket whose other end the monitor serves (monitor/share/server.h). One
 // write is one request, one read one reply; the seccomp filter allows read
-// and write on this fd (sandbox.cc).
+// and write on this fd (sandbox.cc). The server answers in order, so a
+// request may wait in the socket while the core goes on (the share
+// client's read-ahead).
 #include <asm/unistd_64.h>
 
 #include "kernel/lib/errno.h"
@@ -15,19 +17,30 @@ using process::g;
 
 u32 share_channel(u32) { return 0; }  // one socket serves every share (aname)
 
-Result<usize> share_rpc(u32, const void* req, usize len, void* resp, usize cap) {
+bool share_pipelined(u32) { return g.boot->share_count && g.boot->share_fd >= 3; }
+
+Result<void> share_send(u32, const void* req, usize len) {
   if (!g.boot->share_count || g.boot->share_fd < 3) return err(ENODEV);
-  int fd = g.boot->share_fd;
   long r;
-  do r = host::write(fd, req, len);
+  do r = host::write(g.boot->share_fd, req, len);
   while (r == -EINTR);
-  if (host::failed(r)) return err(EIO);
-  if (usize(r) != len) return err(EIO);
-  do r = host::read(fd, resp, cap);
+  if (host::failed(r) || usize(r) != len) return err(EIO);
+  return ok();
+}
+
+Result<usize> share_recv(u32, void* resp, usize cap) {
+  if (!g.boot->share_count || g.boot->share_fd < 3) return err(ENODEV);
+  long r;
+  do r = host::read(g.boot->share_fd, resp, cap);
   while (r == -EINTR);
   // 0: the monitor is gone.
   if (host::failed(r) || r == 0) return err(EIO);
   return usize(r);
+}
+
+Result<usize> share_rpc(u32 channel, const void* req, usize len, void* resp, usize cap) {
+  TRY(share_send(channel, req, len));
+  return share_recv(channel, resp, cap);
 }
 
 }  // namespace mote::platform
