@@ -108,6 +108,30 @@ int main(void) {
     fcntl(c, F_SETFL, O_NONBLOCK);
     in_pieces("tcp", file, s, c);
 
+    /* A full non-blocking TCP socket: EAGAIN, the position unmoved. */
+    {
+        static char junk[65536];
+        long filled = 0;
+        for (int i = 0; i < 100000; ++i) {
+            ssize_t w = write(s, junk, sizeof junk);
+            if (w < 0) break;
+            filled += w;
+        }
+        lseek(file, 3, SEEK_SET);
+        errno = 0;
+        check("a full TCP socket: EAGAIN", filled > 0 && sendfile(s, file, NULL, 4096) < 0 &&
+              errno == EAGAIN);
+        check_value("a full TCP socket: position stays", lseek(file, 0, SEEK_CUR), 3);
+        char sink[65536];
+        long got = 0;
+        for (int i = 0; i < 100000 && got < filled; ++i) {
+            ssize_t r = read(c, sink, sizeof sink);
+            if (r > 0) got += r;
+            else usleep(1000);
+        }
+        check("a full TCP socket: drained", got == filled);
+    }
+
     /* With an offset: *offset moves, the position does not. */
     lseek(file, 7, SEEK_SET);
     off_t off = 100;
