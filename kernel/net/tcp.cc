@@ -204,9 +204,11 @@ void Tcp::init_syn_params(TcpSocket& s, u64 now) {
   s.snd_una_ = s.snd_nxt_ = s.snd_max_ = s.iss_;
   s.recover_ = s.iss_;
   s.ts_offset_ = u32(tcp_tuple_hash(secret_, 2, s.local_, s.remote_));
-  // The largest shift that still lets the whole buffer be advertised.
+  // The largest shift that still lets the whole buffer be advertised: the
+  // buffer it may grow to (tcp_autotune.cc) unless the program fixed it.
+  u32 largest = s.rcvbuf_locked_ ? s.rcvbuf_ : max(s.rcvbuf_, cfg_.max_buf);
   u8 ws = 0;
-  while (ws < 14 && (s.rcvbuf_ >> ws) > 0xffff) ++ws;
+  while (ws < 14 && (largest >> ws) > 0xffff) ++ws;
   s.rcv_wscale_ = ws;
   u32 mtu = ip_.mtu_for(s.remote_.addr);
   u32 mss = mtu > 40 + 88 ? mtu - 40 : 88;

@@ -37,7 +37,9 @@ struct TcpConfig {
   u64 max_rto_ns = 120 * kTcpNsPerSec;     // Linux's TCP_RTO_MAX
   u32 syn_retries = 6, synack_retries = 5, retries2 = 15;
   u32 rcvbuf = 128 * 1024, sndbuf = 128 * 1024;  // defaults, as SO_RCVBUF reads
-  u32 max_buf = 4 * 1024 * 1024;                 // largest SO_RCVBUF/SO_SNDBUF
+  // The largest SO_RCVBUF/SO_SNDBUF, and what the buffers of a connection
+  // whose program set neither grow to (Linux's tcp_wmem/tcp_rmem maximum).
+  u32 max_buf = 4 * 1024 * 1024;
   u32 max_backlog = 4096;                        // somaxconn
   u32 max_sockets = 16384;  // every socket incl. half-open and TIME_WAIT
   u16 ephemeral_lo = 32768, ephemeral_hi = 60999;
@@ -165,6 +167,12 @@ class Tcp {
   void cc_new_ack(TcpSocket& s, u32 acked, u64 now);
   void cc_dup_ack(TcpSocket& s, u64 now);
   void cc_timeout(TcpSocket& s);
+
+  // tcp_autotune.cc: buffers that grow with the connection's speed, unless
+  // the program set SO_SNDBUF/SO_RCVBUF. A send of `want` bytes that does
+  // not fit; `n` bytes the program read.
+  void autotune_send(TcpSocket& s, usize want);
+  void autotune_recv(TcpSocket& s, u32 n, u64 now);
 
   IpSender& ip_;
   TcpSecret secret_;

@@ -15,6 +15,21 @@ Result<void> TcpRing::init(u32 cap) {
   return ok();
 }
 
+Result<void> TcpRing::grow(u32 cap) {
+  if (!buf_ || cap <= cap_) return ok();
+  u8* nb = static_cast<u8*>(mm::kalloc(cap));
+  if (!nb) return err(12 /*ENOMEM*/);
+  // Every byte of the old ring in order from the head: the contents first,
+  // then whatever lies past the tail.
+  memcpy(nb, buf_ + head_, cap_ - head_);
+  memcpy(nb + (cap_ - head_), buf_, head_);
+  mm::kfree(buf_);
+  buf_ = nb;
+  cap_ = cap;
+  head_ = 0;
+  return ok();
+}
+
 void TcpRing::release() {
   mm::kfree(buf_);
   buf_ = nullptr;

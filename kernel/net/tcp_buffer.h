@@ -19,6 +19,9 @@ class TcpRing {
 
   // Allocates cap bytes (discarding any contents). ENOMEM on failure.
   Result<void> init(u32 cap);
+  // A larger ring with the same contents, and the bytes written past them
+  // (out-of-order data) at the same offsets from the head. ENOMEM: as it was.
+  Result<void> grow(u32 cap);
   void release();
   bool ready() const { return buf_ != nullptr; }
 

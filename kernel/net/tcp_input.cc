@@ -103,6 +103,7 @@ void Tcp::input_listen(TcpSocket& l, const IpInfo& ip, const TcpSegment& seg, u6
   c.nodelay_ = l.nodelay_, c.keepalive_ = l.keepalive_, c.reuseaddr_ = l.reuseaddr_;
   c.keep_idle_s_ = l.keep_idle_s_, c.keep_intvl_s_ = l.keep_intvl_s_, c.keep_cnt_ = l.keep_cnt_;
   c.rcvbuf_ = l.rcvbuf_, c.sndbuf_ = l.sndbuf_, c.tos_ = l.tos_, c.user_mss_ = l.user_mss_;
+  c.rcvbuf_locked_ = l.rcvbuf_locked_, c.sndbuf_locked_ = l.sndbuf_locked_;
   c.linger_ = l.linger_;
   c.bound_ = true;
   c.local_ = Endpoint{ip.dst, seg.dport};

@@ -72,7 +72,17 @@ bool Tcp::send_segment(TcpSocket& s, u32 seq, u32 len, u8 flags, u64 now) {
   return true;
 }
 
-void Tcp::send_ack(TcpSocket& s, u64 now) { send_segment(s, s.snd_nxt_, 0, kTcpAck, now); }
+void Tcp::send_ack(TcpSocket& s, u64 now) {
+  // The sequence number: the highest one sent, as BSD's pure ACKs carry,
+  // within the peer's window. After a timeout SND.NXT falls back to
+  // SND.UNA; a peer that has those bytes already finds an ACK at SND.NXT
+  // below its RCV.NXT unacceptable and drops it unread (RFC 9293 3.10.7.4),
+  // so two peers retransmitting to each other each ignored the other's ACKs
+  // for good.
+  u32 seq = s.snd_max_, end = s.snd_una_ + s.snd_wnd_;
+  if (seq_gt(seq, end)) seq = seq_gt(end, s.snd_nxt_) ? end : s.snd_nxt_;
+  send_segment(s, seq, 0, kTcpAck, now);
+}
 
 void Tcp::send_challenge_ack(TcpSocket& s, u64 now) {
   // RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.

@@ -188,6 +188,14 @@ class TcpSocket {
   bool nodelay_ = false, keepalive_ = false, reuseaddr_ = false, v6only_ = false;
   u32 keep_idle_s_ = 0, keep_intvl_s_ = 0, keep_cnt_ = 0;
   u32 rcvbuf_ = 0, sndbuf_ = 0;
+  // Set by SO_RCVBUF/SO_SNDBUF: that size stays (as Linux's
+  // SOCK_RCVBUF_LOCK/SOCK_SNDBUF_LOCK). Otherwise the buffers grow with the
+  // connection's speed (tcp_cc.cc: Tcp::autotune_send, autotune_recv).
+  bool rcvbuf_locked_ = false, sndbuf_locked_ = false;
+  // Receive autotuning: the period measured (its start, 0: none) and the
+  // bytes the program read in it.
+  u64 rcv_auto_start_ = 0;
+  u32 rcv_auto_bytes_ = 0;
   u8 tos_ = 0;
   u16 user_mss_ = 0;
   i32 linger_ = -1;

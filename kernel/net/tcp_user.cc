@@ -206,6 +206,7 @@ Result<usize> Tcp::user_send(TcpSocket& s, const u8* data, usize len, u64 now) {
   }
   if (s.fin_queued_) return err(EPIPE);
   if (len == 0) return usize(0);
+  autotune_send(s, len);
   u32 n = s.sbuf_.append(data, u32(min<usize>(len, 0x40000000)));
   if (n == 0) return err(EAGAIN);
   output(s, now);
@@ -222,6 +223,7 @@ Result<usize> Tcp::user_recv(TcpSocket& s, u8* out, usize len, u64 now, bool pee
     if (peek) return usize(n);
     u32 cur = seq_gt(s.rcv_adv_, s.rcv_nxt_) ? s.rcv_adv_ - s.rcv_nxt_ : 0;
     s.rbuf_.consume(n);
+    autotune_recv(s, n, now);
     // A window update when reading opened the window usefully (otherwise
     // the peer learns of it with our next segment, or by probing).
     bool receiving = s.state_ == TcpState::Established || s.state_ == TcpState::FinWait1 ||
@@ -371,6 +373,7 @@ Result<void> Tcp::user_set_option(TcpSocket& s, TcpOpt opt, int v, u64 now) {
       u32 want = v < 0 ? 0 : u32(v);
       u32 size = min(max(want, 1152u) * 2, cfg_.max_buf);
       (opt == TcpOpt::RcvBuf ? s.rcvbuf_ : s.sndbuf_) = size;
+      (opt == TcpOpt::RcvBuf ? s.rcvbuf_locked_ : s.sndbuf_locked_) = true;  // no autotuning
       return ok();
     }
     case TcpOpt::Tos:

@@ -54,7 +54,7 @@ TEST_F(Handshake, PassiveOpenAnswersRealLinuxSynAndEstablishes) {
   EXPECT_EQ(sa.ack, 0x77c59fc9u);
   EXPECT_EQ(sa.opt.mss, 1460);        // our MTU 1500 - 40
   EXPECT_TRUE(sa.opt.has_wscale);     // Linux offered it, so we answer
-  EXPECT_EQ(sa.opt.wscale, 2);        // the 128 KiB default buffer needs a shift of 2
+  EXPECT_EQ(sa.opt.wscale, 7);        // buffers that may grow to 4 MiB need a shift of 7
   EXPECT_TRUE(sa.opt.has_ts);
   EXPECT_EQ(sa.opt.tsecr, 0x50920bd8u);  // echoes Linux's TSval
   EXPECT_FALSE(sa.opt.sack_ok);       // SACK is not implemented

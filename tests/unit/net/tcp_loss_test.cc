@@ -32,6 +32,30 @@ TEST_F(TcpLoss, RttEstimatorFollowsRfc6298) {
   EXPECT_EQ(i.rto_ns, i.srtt_ns + 4 * i.rttvar_ns);
 }
 
+TEST_F(TcpLoss, AcksAfterATimeoutCarryTheHighestSequenceSent) {
+  // Three segments out, their ACK lost: the timeout sends SND.NXT back to
+  // SND.UNA. The peer had them all; its own data must still be acknowledged
+  // with a sequence number it accepts (SND.MAX, not SND.NXT, which is below
+  // its RCV.NXT): two peers in that state ignored each other's ACKs for good.
+  open();
+  send_bytes(3 * 1460);
+  ASSERT_EQ(take().size(), 3u);
+  run_until(tcp.next_deadline());  // the RTO
+  auto rtx = take();
+  ASSERT_EQ(rtx.size(), 1u);
+  EXPECT_EQ(rtx[0].seg().seq, data0());
+  peer_send(text("more"), data0());  // acknowledges nothing new
+  run_until(now + 100 * kMs);        // the delayed ACK
+  bool acked = false;
+  for (auto& x : take()) {
+    if (x.seg().len != 0) continue;
+    EXPECT_EQ(x.seg().seq, data0() + 3 * 1460);
+    EXPECT_EQ(x.seg().ack, pnxt);
+    acked = true;
+  }
+  EXPECT_TRUE(acked);
+}
+
 TEST_F(TcpLoss, RetransmitsOnRtoWithExponentialBackoff) {
   open();
   u64 t0 = now;

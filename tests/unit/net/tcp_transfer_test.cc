@@ -91,6 +91,63 @@ void transfer_both_ways(Wire& w, u64 a_to_b, u64 b_to_a, u64 limit) {
   EXPECT_EQ(test::live_heap_blocks(), base);
 }
 
+// Buffer autotuning (tcp_autotune.cc). A bulk transfer over a 10 ms round
+// trip: the sender's buffer and the reading receiver's grow from 128 KiB.
+TEST(TcpTransfer, BuffersGrowWithABulkTransfer) {
+  Wire w;
+  Pair p = open_pair(w);
+  Stream up{p.client, p.server, 16 << 20};
+  w.pump = [&] { up.pump(w.now); };
+  ASSERT_TRUE(w.run_until(w.now + 60 * kSec, [&] { return up.done(); }));
+  w.pump = nullptr;
+  EXPECT_FALSE(up.corrupt);
+  EXPECT_GE(p.client->get_option(TcpOpt::SndBuf).value(), 1 << 20);
+  EXPECT_GE(p.server->get_option(TcpOpt::RcvBuf).value(), 1 << 20);
+  EXPECT_LE(p.client->get_option(TcpOpt::SndBuf).value(), 4 << 20);
+  EXPECT_LE(p.server->get_option(TcpOpt::RcvBuf).value(), 4 << 20);
+  EXPECT_EQ(p.server->get_option(TcpOpt::SndBuf).value(), 128 << 10);  // it sent nothing
+  for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
+}
+
+// SO_SNDBUF and SO_RCVBUF (on the listener: the connection inherits it)
+// stay as the program set them.
+TEST(TcpTransfer, BuffersTheProgramSetDoNotGrow) {
+  Wire w;
+  Pair p;
+  p.listener = w.b.socket().value();
+  ASSERT_TRUE(p.listener->set_option(TcpOpt::RcvBuf, 65536, w.now).ok());
+  ASSERT_TRUE(p.listener->bind(Endpoint{kPeerIp, 9000}).ok());
+  ASSERT_TRUE(p.listener->listen(4).ok());
+  p.client = w.a.socket().value();
+  ASSERT_TRUE(p.client->set_option(TcpOpt::SndBuf, 65536, w.now).ok());
+  ASSERT_TRUE(p.client->connect(Endpoint{kPeerIp, 9000}, w.now).ok());
+  ASSERT_TRUE(w.run_until(w.now + 60 * kSec, [&] { return p.listener->poll() & kPollIn; }));
+  p.server = p.listener->accept().value();
+  Stream up{p.client, p.server, 4 << 20};
+  w.pump = [&] { up.pump(w.now); };
+  ASSERT_TRUE(w.run_until(w.now + 120 * kSec, [&] { return up.done(); }));
+  w.pump = nullptr;
+  EXPECT_FALSE(up.corrupt);
+  EXPECT_EQ(p.client->get_option(TcpOpt::SndBuf).value(), 131072);  // doubled, as Linux reports
+  EXPECT_EQ(p.server->get_option(TcpOpt::RcvBuf).value(), 131072);
+  EXPECT_EQ(p.server->info().rcv_wscale, 2);  // scaled for that buffer, not for 4 MiB
+  for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
+}
+
+// Bytes that arrive and are not read do not grow the receive buffer: a
+// fast peer cannot make a connection hold more than the default.
+TEST(TcpTransfer, AReceiverThatDoesNotReadKeepsItsBuffer) {
+  Wire w;
+  Pair p = open_pair(w);
+  std::vector<u8> junk(1 << 20);
+  w.pump = [&] { (void)p.client->send(junk.data(), junk.size(), w.now); };
+  w.run_for(5 * kSec);
+  w.pump = nullptr;
+  EXPECT_EQ(p.server->readable_bytes(), 128u << 10);  // full
+  EXPECT_EQ(p.server->get_option(TcpOpt::RcvBuf).value(), 128 << 10);
+  for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
+}
+
 TEST(TcpTransfer, MegabytesBothWaysOverCleanWire) {
   Wire w;
   transfer_both_ways(w, 4 << 20, 1 << 20, 60 * kSec);
@@ -153,8 +210,10 @@ TEST(TcpTransfer, ManySeedsOfALossyReorderingWire) {
 TEST(TcpTransfer, ReaderThatStopsClosesTheWindowAndProbesReopenIt) {
   // The receiving application stops reading: the window closes, the sender
   // stops and probes; window updates are lost too (20% loss), so the
-  // probes must find the reopened window.
-  Wire w(TcpConfig{.rcvbuf = 16384, .sndbuf = 65536}, 5);
+  // probes must find the reopened window. Buffers that cannot grow past
+  // 64 KiB, so a window scale of 1: with the shift of 7 for 4 MiB the last
+  // 256 bytes of window (two units) stay open, too little for the sender.
+  Wire w(TcpConfig{.rcvbuf = 16384, .sndbuf = 65536, .max_buf = 65536}, 5);
   Pair p = open_pair(w);
   w.loss_pct = 20;
   Bytes data(200000);

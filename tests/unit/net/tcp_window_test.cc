@@ -248,7 +248,7 @@ TEST_F(TcpWindow, WindowScalingNegotiatedAndUsedBothWays) {
   TcpInfo i = s->info();
   EXPECT_TRUE(i.wscale_ok);
   EXPECT_EQ(i.snd_wscale, 7);
-  EXPECT_EQ(i.rcv_wscale, 2);
+  EXPECT_EQ(i.rcv_wscale, 7);  // for the 4 MiB the buffer may grow to
   // The SYN-ACK's own window is never scaled...
   EXPECT_EQ(i.snd_wnd, 100u);
   // ...later ones are: 100 << 7 = 12800 bytes.
@@ -258,14 +258,14 @@ TEST_F(TcpWindow, WindowScalingNegotiatedAndUsedBothWays) {
   u32 sent = 0;
   for (auto& x : take()) sent += x.seg().len;
   EXPECT_EQ(sent, 12800u - 12800u % 1460u);  // the whole segments that fit
-  // Our advertisements are scaled by 2: 128 KiB of space is 32768. Two
-  // bytes later the right edge stays put: 131070 bytes round up to 32768
+  // Our advertisements are scaled by 7: 128 KiB of space is 1024. Two
+  // bytes later the right edge stays put: 131070 bytes round up to 1024
   // rather than shrink the window (RFC 7323 2.4).
   peer_send(text("hi"), data0(), 100);
   run_until(now + kSec);
   auto out = take();
   ASSERT_FALSE(out.empty());
-  EXPECT_EQ(out.back().seg().wnd, 32768);
+  EXPECT_EQ(out.back().seg().wnd, 1024);
 }
 
 TEST_F(TcpWindow, WithoutPeerWindowScalingOurWindowIsCappedUnscaled) {

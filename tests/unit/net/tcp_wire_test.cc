@@ -146,6 +146,32 @@ TEST(TcpRing, WrapsAroundAndKeepsOrder) {
   EXPECT_EQ(r.size(), 0u);
 }
 
+TEST(TcpRing, GrowKeepsContentsAndBytesPastTheTail) {
+  // A wrapped ring with out-of-order bytes beyond its tail grows: the same
+  // bytes at the same offsets from the head, and room for more.
+  TcpRing r;
+  ASSERT_TRUE(r.init(8).ok());
+  const u8 a[] = {1, 2, 3, 4, 5, 6}, late[] = {9};
+  r.append(a, 6);
+  r.consume(5);
+  r.append(a, 4);         // contents 6 1 2 3 4, wrapped
+  r.write_at(2, late, 1);  // offset 7 from the head: past the tail
+  ASSERT_TRUE(r.grow(32).ok());
+  EXPECT_EQ(r.cap(), 32u);
+  EXPECT_EQ(r.size(), 5u);
+  const u8 gap[] = {7, 8};
+  r.write_at(0, gap, 2);
+  r.commit(3);
+  u8 out[8];
+  r.copy_out(0, out, 8);
+  const u8 want[] = {6, 1, 2, 3, 4, 7, 8, 9};
+  EXPECT_EQ(memcmp(out, want, 8), 0);
+  EXPECT_EQ(r.append(a, 6), 6u);
+  EXPECT_EQ(r.space(), 32u - 14u);
+  ASSERT_TRUE(r.grow(16).ok());  // never shrinks
+  EXPECT_EQ(r.cap(), 32u);
+}
+
 TEST(TcpRing, OutOfOrderBytesBecomeReadableOnCommit) {
   TcpRing r;
   ASSERT_TRUE(r.init(10).ok());
