@@ -71,7 +71,16 @@ struct State {
   u8* rx_buf;
   usize rx_cap;
   State(const net::InterfaceConfig& cfg, const net::TcpSecret& secret)
-      : stack(device, cfg), tcp(stack, secret), transport(tcp), inet{&stack, &tcp} {}
+      : stack(device, cfg), tcp(stack, secret, tcp_config()), transport(tcp), inet{&stack, &tcp} {}
+
+  // TCP's buffers together grow no further than a sixteenth of the memory
+  // limit (tcp_autotune.cc), 8 MiB at least.
+  static net::TcpConfig tcp_config() {
+    net::TcpConfig c;
+    u64 part = core::g_proc.as.limit() / 16;
+    c.grown_max = part < (8u << 20) ? (8u << 20) : part;
+    return c;
+  }
 };
 
 State* g_state;

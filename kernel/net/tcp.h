@@ -40,6 +40,10 @@ struct TcpConfig {
   // The largest SO_RCVBUF/SO_SNDBUF, and what the buffers of a connection
   // whose program set neither grow to (Linux's tcp_wmem/tcp_rmem maximum).
   u32 max_buf = 4 * 1024 * 1024;
+  // How far all connections' buffers together may lie beyond the defaults
+  // before none grows any more (Linux's tcp_mem); the kernel sets it from
+  // the memory limit (linux/inet.cc).
+  u64 grown_max = 64ull * 1024 * 1024;
   u32 max_backlog = 4096;                        // somaxconn
   u32 max_sockets = 16384;  // every socket incl. half-open and TIME_WAIT
   u16 ephemeral_lo = 32768, ephemeral_hi = 60999;
@@ -173,6 +177,8 @@ class Tcp {
   // not fit; `n` bytes the program read.
   void autotune_send(TcpSocket& s, usize want);
   void autotune_recv(TcpSocket& s, u32 n, u64 now);
+  // Whether a buffer may grow by `more` bytes within cfg_.grown_max.
+  bool may_grow(u32 more) const;
 
   IpSender& ip_;
   TcpSecret secret_;

@@ -18,9 +18,23 @@
 // (without scaling a window tops out at 64 KiB and nothing grows). Bytes
 // that only arrive count for nothing: a peer cannot make a connection whose
 // program does not read hold more than the default.
+//
+// Memory: the buffers of all connections together lie no more than
+// grown_max beyond the defaults (a sixteenth of the memory limit, as
+// Linux's tcp_mem is a fraction of RAM); past that nothing grows. The sum is
+// taken only when a buffer would grow, a few times per connection.
 #include "kernel/net/tcp.h"
 
 namespace mote::net {
+
+bool Tcp::may_grow(u32 more) const {
+  u64 grown = 0;
+  for (const TcpSocket* c = all_; c; c = c->all_next_) {
+    if (c->sbuf_.cap() > cfg_.sndbuf) grown += c->sbuf_.cap() - cfg_.sndbuf;
+    if (c->rbuf_.cap() > cfg_.rcvbuf) grown += c->rbuf_.cap() - cfg_.rcvbuf;
+  }
+  return grown + more <= cfg_.grown_max;
+}
 
 void Tcp::autotune_send(TcpSocket& s, usize want) {
   if (s.sndbuf_locked_ || !s.sbuf_.ready()) return;
@@ -28,7 +42,7 @@ void Tcp::autotune_send(TcpSocket& s, usize want) {
   if (cap >= cfg_.max_buf || want <= s.sbuf_.space()) return;
   if (s.cwnd_ < cap / 2 || s.max_snd_wnd_ < cap / 2) return;
   u32 grown = min(cap * 2, cfg_.max_buf);
-  if (s.sbuf_.grow(grown).ok()) s.sndbuf_ = grown;
+  if (may_grow(grown - cap) && s.sbuf_.grow(grown).ok()) s.sndbuf_ = grown;
 }
 
 void Tcp::autotune_recv(TcpSocket& s, u32 n, u64 now) {
@@ -42,7 +56,7 @@ void Tcp::autotune_recv(TcpSocket& s, u32 n, u64 now) {
   if (now - s.rcv_auto_start_ < period) return;
   if (s.rcv_auto_bytes_ >= cap / 2) {
     u32 grown = min(cap * 2, limit);
-    if (s.rbuf_.grow(grown).ok()) s.rcvbuf_ = grown;
+    if (may_grow(grown - cap) && s.rbuf_.grow(grown).ok()) s.rcvbuf_ = grown;
   }
   s.rcv_auto_start_ = now;
   s.rcv_auto_bytes_ = 0;

@@ -148,6 +148,35 @@ TEST(TcpTransfer, AReceiverThatDoesNotReadKeepsItsBuffer) {
   for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
 }
 
+// All connections' buffers together grow no further than grown_max: two
+// bulk transfers with room for 1 MiB of growth between them.
+TEST(TcpTransfer, BuffersGrowWithinTheirSharedBudget) {
+  Wire w(TcpConfig{.grown_max = 1 << 20});
+  Pair p = open_pair(w), q = open_pair(w, 9001);
+  Stream a{p.client, p.server, 8 << 20}, b{q.client, q.server, 8 << 20};
+  w.pump = [&] {
+    a.pump(w.now);
+    b.pump(w.now);
+  };
+  ASSERT_TRUE(w.run_until(w.now + 120 * kSec, [&] { return a.done() && b.done(); }));
+  w.pump = nullptr;
+  EXPECT_FALSE(a.corrupt || b.corrupt);
+  // Each end's Tcp (w.a the clients', w.b the servers') has its budget.
+  auto grown = [](TcpSocket* x, TcpSocket* y) {
+    i64 g = 0;
+    for (TcpSocket* s : {x, y})
+      g += s->get_option(TcpOpt::SndBuf).value() - (128 << 10) +
+           s->get_option(TcpOpt::RcvBuf).value() - (128 << 10);
+    return g;
+  };
+  EXPECT_GT(grown(p.client, q.client), 0);
+  EXPECT_LE(grown(p.client, q.client), 1 << 20);
+  EXPECT_GT(grown(p.server, q.server), 0);
+  EXPECT_LE(grown(p.server, q.server), 1 << 20);
+  for (TcpSocket* s : {p.client, p.server, p.listener, q.client, q.server, q.listener})
+    s->abort(w.now), s->close(w.now);
+}
+
 TEST(TcpTransfer, MegabytesBothWaysOverCleanWire) {
   Wire w;
   transfer_both_ways(w, 4 << 20, 1 << 20, 60 * kSec);
