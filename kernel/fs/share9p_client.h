@@ -81,11 +81,13 @@ class Client {
     return reply(resp_, got, rtype);
   }
 
-  static Result<p9::Reader> reply(const u8* buf, usize got, u8 rtype) {
+  // *tag (when asked): the reply's tag.
+  static Result<p9::Reader> reply(const u8* buf, usize got, u8 rtype, u16* tag = nullptr) {
     p9::Reader r(buf, u32(got));
     u8 type;
-    u16 tag;
-    if (got > 0xffffffffu || !r.header(&type, &tag)) return err(EIO);
+    u16 t;
+    if (got > 0xffffffffu || !r.header(&type, &t)) return err(EIO);
+    if (tag) *tag = t;
     if (type == p9::kRlerror) {
       u32 e = r.u32();
       return err(r.ok() && e > 0 && e < 4096 ? int(e) : EIO);
@@ -200,10 +202,9 @@ class Client {
         if (done) break;
         return Error{r.error()};
       }
-      p9::Reader rd = r.value();
-      u32 n = rd.u32();
-      const u8* data = rd.take(n);
-      if (!rd.ok() || n > want) return err(EIO);
+      const u8* data;
+      u32 n;
+      if (!rread_data(r.value(), want, &data, &n)) return err(EIO);
       memcpy(out + done, data, n);
       done += n;
       if (n < want) {
@@ -256,6 +257,27 @@ class Client {
 
   enum class Ahead : u8 { None, Sent, Ready };
 
+  // A Tread on the send half of a pipelined transport; false when it
+  // cannot go.
+  bool send_tread(u32 fid, u64 off, u32 count, u16 tag) {
+    u8 req[p9::kHeader + 16];
+    p9::Writer w(req, sizeof req);
+    w.begin(p9::kTread, tag);
+    w.u32(fid);
+    w.u64(off);
+    w.u32(count);
+    u32 n = w.finish();
+    return n && t_->send(req, n).ok();
+  }
+
+  // An Rread's bytes (its body, after reply()): false when malformed or
+  // more than the `want` asked for.
+  static bool rread_data(p9::Reader rd, u32 want, const u8** data, u32* n) {
+    *n = rd.u32();
+    *data = rd.take(*n);
+    return rd.ok() && *n <= want;
+  }
+
   // Up to kBatch Treads for consecutive chunks sent at once, then their
   // replies taken in order (a pipelined transport): the server reads the
   // next chunk while the core copies the last. The bytes read; *end at a
@@ -265,33 +287,28 @@ class Client {
     forget_ahead();
     const u32 io = max_io();
     const u32 k = u32(min<usize>((len + io - 1) / io, kBatch));
+    auto count = [&](u32 i) { return u32(min<usize>(len - usize(i) * io, io)); };  // chunk i's
     u32 sent = 0;
-    for (; sent < k; ++sent) {
-      u8 req[p9::kHeader + 16];
-      p9::Writer w(req, sizeof req);
-      w.begin(p9::kTread, kTag);
-      w.u32(fid);
-      w.u64(off + u64(sent) * io);
-      w.u32(u32(min<usize>(len - usize(sent) * io, io)));
-      u32 n = w.finish();
-      if (!n || !t_->send(req, n).ok()) break;
-    }
+    while (sent < k && send_tread(fid, off + u64(sent) * io, count(sent), kTag)) ++sent;
     if (!sent) return err(EIO);
     usize done = 0;
     int error = 0;
     for (u32 i = 0; i < sent; ++i) {
       auto got = t_->recv(resp_, msize_);
       if (*end || error) continue;
-      auto r = got.ok() ? reply(resp_, got.value(), p9::kRread) : Result<p9::Reader>(Error{got.error()});
+      if (!got.ok()) {
+        error = got.error();
+        continue;
+      }
+      auto r = reply(resp_, got.value(), p9::kRread);
       if (!r.ok()) {
         error = r.error();
         continue;
       }
-      const u32 want = u32(min<usize>(len - usize(i) * io, io));
-      p9::Reader rd = r.value();
-      u32 n = rd.u32();
-      const u8* data = rd.take(n);
-      if (!rd.ok() || n > want) {
+      const u32 want = count(i);
+      const u8* data;
+      u32 n;
+      if (!rread_data(r.value(), want, &data, &n)) {
         error = EIO;
         continue;
       }
@@ -306,15 +323,7 @@ class Client {
 
   // Asks for max_io() bytes of `fid` at `off`, to be taken by the next read.
   void send_ahead(u32 fid, u64 off) {
-    if (!ahead_buf_ || ahead_ != Ahead::None) return;
-    u8 req[p9::kHeader + 16];
-    p9::Writer w(req, sizeof req);
-    w.begin(p9::kTread, kAheadTag);
-    w.u32(fid);
-    w.u64(off);
-    w.u32(max_io());
-    u32 n = w.finish();
-    if (!n || !t_->send(req, n).ok()) return;
+    if (!ahead_buf_ || ahead_ != Ahead::None || !send_tread(fid, off, max_io(), kAheadTag)) return;
     ahead_ = Ahead::Sent;
     ahead_fid_ = fid;
     ahead_off_ = off;
@@ -328,13 +337,11 @@ class Client {
     ahead_ = Ahead::None;
     auto got = t_->recv(ahead_buf_, msize_);
     if (!got.ok()) return;
-    p9::Reader r(ahead_buf_, u32(got.value()));
-    u8 type;
     u16 tag;
-    if (!r.header(&type, &tag) || type != p9::kRread || tag != kAheadTag) return;
-    u32 n = r.u32();
-    const u8* data = r.take(n);
-    if (!r.ok() || n > max_io()) return;
+    auto r = reply(ahead_buf_, got.value(), p9::kRread, &tag);
+    const u8* data;
+    u32 n;
+    if (!r.ok() || tag != kAheadTag || !rread_data(r.value(), max_io(), &data, &n)) return;
     ahead_data_ = data;
     ahead_len_ = n;
     ahead_end_ = n < max_io();

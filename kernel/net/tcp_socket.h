@@ -190,7 +190,7 @@ class TcpSocket {
   u32 rcvbuf_ = 0, sndbuf_ = 0;
   // Set by SO_RCVBUF/SO_SNDBUF: that size stays (as Linux's
   // SOCK_RCVBUF_LOCK/SOCK_SNDBUF_LOCK). Otherwise the buffers grow with the
-  // connection's speed (tcp_cc.cc: Tcp::autotune_send, autotune_recv).
+  // connection's speed (tcp_autotune.cc).
   bool rcvbuf_locked_ = false, sndbuf_locked_ = false;
   // Receive autotuning: the period measured (its start, 0: none) and the
   // bytes the program read in it.

@@ -17,10 +17,14 @@ using process::g;
 
 u32 share_channel(u32) { return 0; }  // one socket serves every share (aname)
 
-bool share_pipelined(u32) { return g.boot->share_count && g.boot->share_fd >= 3; }
+namespace {
+bool have_share() { return g.boot->share_count && g.boot->share_fd >= 3; }
+}  // namespace
+
+bool share_pipelined(u32) { return have_share(); }
 
 Result<void> share_send(u32, const void* req, usize len) {
-  if (!g.boot->share_count || g.boot->share_fd < 3) return err(ENODEV);
+  if (!have_share()) return err(ENODEV);
   long r;
   do r = host::write(g.boot->share_fd, req, len);
   while (r == -EINTR);
@@ -29,7 +33,7 @@ Result<void> share_send(u32, const void* req, usize len) {
 }
 
 Result<usize> share_recv(u32, void* resp, usize cap) {
-  if (!g.boot->share_count || g.boot->share_fd < 3) return err(ENODEV);
+  if (!have_share()) return err(ENODEV);
   long r;
   do r = host::read(g.boot->share_fd, resp, cap);
   while (r == -EINTR);
