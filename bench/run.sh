@@ -54,7 +54,7 @@ for tool in gcc hyperfine python3 readelf taskset; do
 done
 
 mkdir -p "$BUILD/bench"
-for prog in hello getppid_loop peakrss threads_bench fileread pagefault idle tsc_hello; do
+for prog in hello getppid_loop peakrss threads_bench fileread pagefault idle tsc_hello tsc_khz; do
   gcc -O2 -static -pthread -Wall -Wextra -Werror -o "$BUILD/bench/$prog" "$REPO/bench/programs/$prog.c" \
     || die "could not build bench/programs/$prog.c"
 done
