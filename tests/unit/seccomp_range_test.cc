@@ -115,11 +115,11 @@ TEST(SeccompRange, RefusesWhatItCannotTest) {
 
 TEST(SeccompRange, BuilderReportsOverflow) {
   Bpf f;
-  for (int i = 0; i < 128; ++i) f.stmt(BPF_RET | BPF_K, 0);
+  for (usize i = 0; i < Bpf::kMax; ++i) f.stmt(BPF_RET | BPF_K, 0);
   EXPECT_TRUE(f.ok());
   f.stmt(BPF_RET | BPF_K, 0);
   EXPECT_FALSE(f.ok());
-  EXPECT_EQ(f.size(), 128u);
+  EXPECT_EQ(f.size(), Bpf::kMax);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ inline constexpr u32 kBpfOffNr = 0, kBpfOffArch = 4, kBpfOffIpLo = 8, kBpfOffIpH
 
 class Bpf {
  public:
+  static constexpr usize kMax = 256;  // jumps reach 255 ahead: any of them fits
   void stmt(u16 code, u32 k) { add(sock_filter{code, 0, 0, k}); }
   void jump(u16 code, u32 k, u8 jt, u8 jf) { add(sock_filter{code, jt, jf, k}); }
   usize size() const { return n_; }
@@ -30,7 +31,6 @@ class Bpf {
     }
     insns_[n_++] = f;
   }
-  static constexpr usize kMax = 128;
   sock_filter insns_[kMax];
   usize n_ = 0;
   bool ok_ = true;

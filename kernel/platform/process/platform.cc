@@ -366,6 +366,7 @@ void enter_program(const EntryState& s) {
   process::probe_vdso_clock();
   process::install_host_signal_handlers();  // rt_sigaction: not in the allowlist
   process::prepare_net();                   // eventfd2: not in it either
+  process::prepare_timer();                 // timerfd_create: nor that
   process::install_seccomp();
   if (g.boot->flags & abi::kBootSelftestNet) g.net_selftest = true;
   process::start_net_thread();  // after the filter: the thread inherits it

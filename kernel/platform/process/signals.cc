@@ -247,12 +247,11 @@ void on_kick(int, SigInfo*, UContext* uc) {
 // A signal from outside for the program (kill, Ctrl-C): noted for the
 // timer thread, which hands it to the core. The host gives it to any thread
 // that does not block it (the main thread first), so this may run anywhere:
-// only atomics and a wake (the bump of timer_seq also ends a wait that has
-// not begun yet).
+// only atomics and a nudge (the timer thread looks at host_signals after it
+// sets its timerfd, so a nudge before that is not lost).
 void on_host_signal(int sig, SigInfo*, UContext*) {
   __atomic_or_fetch(&g.host_signals, u64(1) << (sig - 1), __ATOMIC_RELEASE);
-  __atomic_add_fetch(&g.timer_seq, 1, __ATOMIC_RELEASE);
-  platform::wake_word(&g.timer_seq, 1);
+  poke_timer_thread();
 }
 
 void handle(int sig, void (*fn)(int, SigInfo*, UContext*), u64 extra_flags, u64 mask) {

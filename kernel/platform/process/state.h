@@ -66,10 +66,11 @@ struct State {
   u32 cpus = 1;                  // --cpus: CPUs the program sees
   u32 ncpu_ids = 0;              // host CPUs the threads run on (min(cpus, host's))
   u16 cpu_ids[64] = {};
-  // The timer thread (threads.cc): sleeps until timer_deadline, then calls
-  // core::on_timer; timer_seq changes wake it to look again.
+  // The timer thread (threads.cc): sleeps in a read of timer_fd, a host
+  // timerfd that expires at timer_deadline or earlier, then calls
+  // core::on_timer when that is due.
   Cpu* timer_cpu = nullptr;
-  volatile u32 timer_seq = 0;
+  int timer_fd = -1;
   volatile u64 timer_deadline = 0;
   volatile u32 timer_fired = 0;  // bumped after each on_timer (idle_until wakes)
   // Asynchronous host signals (kill, Ctrl-C) for the program, as a set of
@@ -162,6 +163,11 @@ void init_cpus();  // --cpus: pins the process to its host CPUs (before the sand
 Cpu* start_service_thread(void (*loop)());  // loop never returns
 // Starts the timer thread now (it also takes the host signals), once.
 void start_timer_thread();
+// The timer thread's timerfd, made before the sandbox (timerfd_create is not
+// in the allowlist); and a nudge that has the timer thread look at once
+// (async-signal-safe: one host call).
+void prepare_timer();
+void poke_timer_thread();
 // net.cc: starts the network event thread when there is a device.
 void start_net_thread();
 // net.cc: what covering the device needs from before the sandbox (its kick
