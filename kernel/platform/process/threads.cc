@@ -375,9 +375,9 @@ void timer_arm(u64 deadline_ns) {
   // earlier, and the thread then looks again: a later deadline, or none,
   // needs nothing now (the network stack pushes its deadlines out on nearly
   // every segment). An earlier one moves the expiry: no wake-up, no switch
-  // to the timer thread (a delayed ACK armed on each received batch and
-  // cancelled by the reply a few microseconds later cost redis -P 16 over
-  // a tap 8% of its throughput in those).
+  // to the timer thread. (A delayed ACK armed on each received batch and
+  // cancelled by the reply microseconds later woke it ~800 times a second
+  // under redis -P 16 over a tap, each a switch on the busy server's CPU.)
   if (old && (!deadline_ns || deadline_ns >= old)) return;
   if (!deadline_ns) return;
   if (!g.timer_cpu) {
