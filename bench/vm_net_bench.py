@@ -127,14 +127,13 @@ def linux_append(b):
     (HPET/PMTIMER) available") and hung for good: so the host's TSC rate
     (bench/programs/tsc_khz.c) is given as tsc_early_khz. Not quiet: a boot that
     hangs all the same shows where in the server's log."""
-    append = "console=ttyS0 tsc=unstable panic=-1"
     try:
         out = subprocess.run([os.path.join(b.repo, b.bdir, "tsc_khz")], capture_output=True,
                              text=True, timeout=10).stdout
-        khz = int(out.strip().split("=")[1])
+        tsc = " tsc_early_khz=%d" % int(out.strip().split("=")[1])
     except (OSError, subprocess.SubprocessError, IndexError, ValueError):
-        return append
-    return append.replace(" panic", " tsc_early_khz=%d panic" % khz)
+        tsc = ""
+    return "console=ttyS0 tsc=unstable%s panic=-1" % tsc
 
 
 def vm_network(b):

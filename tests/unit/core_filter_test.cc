@@ -51,6 +51,10 @@ Fds open_fds() {
   return f;
 }
 
+void close_fds(const Fds& f) {
+  for (int fd : {f.share, f.net, f.kick, f.gdb, f.timer, f.shm, f.other}) close(fd);
+}
+
 CoreFilterInputs largest(const Fds& fds, u64 text, u64 text_size) {
   CoreFilterInputs in;
   in.text_start = text;
@@ -88,7 +92,7 @@ int run_filtered(const std::function<int(Stub, const Fds&)>& calls) {
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  for (int fd : {fds.share, fds.net, fds.kick, fds.gdb, fds.timer, fds.shm, fds.other}) close(fd);
+  close_fds(fds);
   return status;
 }
 
@@ -104,7 +108,7 @@ TEST(CoreFilter, TheLargestFits) {
   // A text range across two 4 GiB lines cannot be tested in BPF's 32 bits.
   Bpf g;
   EXPECT_NE(build_core_filter(largest(fds, 0x7f00fffff000, 0x200000000), g), nullptr);
-  for (int fd : {fds.share, fds.net, fds.kick, fds.gdb, fds.timer, fds.shm, fds.other}) close(fd);
+  close_fds(fds);
 }
 
 TEST(CoreFilter, LetsThroughWhatTheCoreNeeds) {

@@ -1,7 +1,7 @@
 // The process platform's seccomp filter, built from what the core has open
 // (sandbox.cc installs it). Header-only, as bpf.h is, so the unit tests build
 // the largest filter any run can ask for and have the host kernel run it in
-// a child process (tests/unit/seccomp_range_test.cc).
+// a child process (tests/unit/core_filter_test.cc).
 //
 // The host accepts only the calls the core makes, only from the core's text,
 // with their arguments pinned where it matters, and kills the whole process
@@ -32,9 +32,12 @@ struct CoreFilterInputs {
   int host_pid = 0;      // tgkill only to this process's own threads
 };
 
-// threads.cc's host clone flags (VM FS FILES SIGHAND THREAD SYSVSEM CHILD_CLEARTID).
+// The host clone flags of every core thread (threads.cc), the only ones the
+// filter admits: one process, shared everything; the host zeroes the
+// thread's word (Cpu::alive) when it is gone.
 inline constexpr u64 kCoreThreadCloneFlags =
-    0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x200000;
+    0x100 /*VM*/ | 0x200 /*FS*/ | 0x400 /*FILES*/ | 0x800 /*SIGHAND*/ | 0x10000 /*THREAD*/ |
+    0x40000 /*SYSVSEM*/ | 0x200000 /*CHILD_CLEARTID*/;
 inline constexpr long kPrSetSyscallUserDispatch = 59;
 
 // Builds the filter into `f` (empty). Returns null, or why it cannot be

@@ -23,6 +23,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 #include "kernel/platform/platform.h"
+#include "kernel/platform/process/core_filter.h"  // kCoreThreadCloneFlags
 #include "kernel/platform/process/host.h"
 #include "kernel/platform/process/state.h"
 
@@ -38,12 +39,6 @@ constexpr u64 kKernelStack = 128 * 1024;  // the fast path's stack per thread
 constexpr u64 kFutexWaitBitsetPrivate = 9 | 128, kFutexWakePrivate = 1 | 128;
 constexpr long kTfdCloexec = 02000000, kTfdTimerAbstime = 1;
 constexpr long kClockMonotonic = 1;
-
-// Host clone flags of every thread: one process, shared everything; the
-// host zeroes Cpu::alive when the thread is gone.
-constexpr u64 kThreadFlags = 0x100 /*VM*/ | 0x200 /*FS*/ | 0x400 /*FILES*/ |
-                             0x800 /*SIGHAND*/ | 0x10000 /*THREAD*/ | 0x40000 /*SYSVSEM*/ |
-                             0x200000 /*CHILD_CLEARTID*/;
 
 host::Timespec host_time(u64 deadline_ns) {
   return host::timespec_of(deadline_ns + g.mono0);  // back to the host's CLOCK_MONOTONIC
@@ -163,7 +158,7 @@ bool start_host_thread(Cpu* c) {
   // The host stack the new thread starts on: just below its first frame
   // (program threads) or the top of its kernel stack (the timer thread).
   u64 stack = c->boot_frame ? c->boot_frame : c->kernel_stack_top;
-  long r = mote_host_clone(kThreadFlags, stack & ~u64(15), &c->alive, c);
+  long r = mote_host_clone(kCoreThreadCloneFlags, stack & ~u64(15), &c->alive, c);
   if (host::failed(r)) {
     c->alive = 0;
     return false;
