@@ -52,6 +52,12 @@ namespace mote::core {
 
 namespace mote::process {
 
+bool have_device() {
+  return (g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3;
+}
+
+bool vnet_hdr() { return g.boot->net_flags & abi::kNetVnetHdr; }
+
 namespace {
 
 constexpr short kPollIn = 0x1, kPollErr = 0x8, kPollHup = 0x10, kPollNval = 0x20;
@@ -65,14 +71,6 @@ struct PollFd {
   i32 fd;
   i16 events, revents;
 };
-
-bool have_device() {
-  return (g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3;
-}
-
-// A tap with virtio-net headers (abi::kNetVnetHdr): each frame goes with
-// one, in one readv or writev.
-bool vnet_hdr() { return g.boot->net_flags & abi::kNetVnetHdr; }
 
 struct IoVec {
   const void* base;

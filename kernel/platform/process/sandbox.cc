@@ -37,9 +37,9 @@ void install_seccomp() {
   in.text_start = g.text_start;
   in.text_end = g.text_end;
   if (g.boot->share_count && g.boot->share_fd >= 3) in.share_fd = g.boot->share_fd;
-  if ((g.boot->net_flags & abi::kNetDevice) && g.boot->net_fd >= 3) {
+  if (have_device()) {
     in.net_fd = g.boot->net_fd;
-    in.vnet = g.boot->net_flags & abi::kNetVnetHdr;
+    in.vnet = vnet_hdr();
     in.net_kick_fd = g.net_kick_fd;
   }
   if ((g.boot->flags & abi::kBootGdb) && g.boot->gdb_fd >= 3) in.gdb_fd = g.boot->gdb_fd;

@@ -168,6 +168,11 @@ void start_timer_thread();
 // (async-signal-safe: one host call).
 void prepare_timer();
 void poke_timer_thread();
+// net.cc: whether the run has a network device (BootInfo.net_fd), and
+// whether it is a tap with virtio-net headers (abi::kNetVnetHdr: each frame
+// goes with one, in one readv or writev).
+bool have_device();
+bool vnet_hdr();
 // net.cc: starts the network event thread when there is a device.
 void start_net_thread();
 // net.cc: what covering the device needs from before the sandbox (its kick
