@@ -17,7 +17,9 @@ installed.
 """
 
 import argparse
+import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -112,6 +114,22 @@ def main():
             os.path.join(share, "big2")) else b""
         check("a 1 MiB file copied on the share arrives whole", r.returncode == 0 and copy == big,
               repr(r)[:300])
+
+        # Pieces of 128 KiB (nginx's sendfile), in order: several reads ahead
+        # in flight on the process platform; the bytes are the file's, the
+        # short last piece and the end included.
+        r = run([bb, "sh", "-c", "dd if=/data/big of=/tmp/c bs=131072 2>/dev/null && md5sum /tmp/c"], ro,
+                extra=("--verbose",))
+        m = re.search(rb"share /data: \d+ 9P requests, (\d+) of them reads ahead \((\d+) used\)",
+                      r.stderr)
+        ok = r.returncode == 0 and r.stdout.split()[:1] == [hashlib.md5(big).hexdigest().encode()]
+        if a.platform == "process":
+            # 9 pieces: the first starts the reads ahead, and each of the 8
+            # after it takes its bytes from them (one piece may span two).
+            ok = ok and m is not None and int(m.group(2)) >= 8
+        check("sequential 128 KiB reads of a 1 MiB file see it whole" +
+              (", most from reads ahead" if a.platform == "process" else ""), ok,
+              repr((r.returncode, r.stdout[:40], m and m.group(0))))
 
         # Read-ahead (process platform): reading the file in 64 KiB pieces
         # asks for the next bytes early; a write there in between must show

@@ -47,6 +47,7 @@ struct TestTransport final : P9Transport {
     if (queued.empty()) return err(EIO);
     std::vector<u8> req = std::move(queued.front());
     queued.pop_front();
+    if (fail_recv && --fail_recv == 0) return err(EIO);  // this reply is lost
     return server.dispatch(req.data(), req.size(), resp, cap);
   }
 
@@ -62,6 +63,7 @@ struct TestTransport final : P9Transport {
   std::deque<std::vector<u8>> queued;
   usize most_queued = 0;  // requests in flight at once
   int treads = 0;
+  int fail_recv = 0;      // nonzero: the fail_recv-th reply from now fails
 };
 
 class Share9pClient : public ::testing::TestWithParam<bool> {
@@ -150,7 +152,7 @@ TEST_P(Share9pClient, LargeReadsHaveSeveralRequestsInFlight) {
     EXPECT_EQ(0, memcmp(buf.data(), data_.data() + 100, r.value()));
   }
   EXPECT_EQ(transport_.most_queued, GetParam() ? 4u : 0u);
-  EXPECT_TRUE(transport_.queued.empty() || transport_.queued.size() == 1);  // a read-ahead at most
+  EXPECT_LE(transport_.queued.size(), Client::kAheadDepth);  // the read-ahead at most
   // A fid that cannot read: the error, from every request of a batch.
   u32 wfid = open("big", 1 /*O_WRONLY*/);
   std::vector<u8> buf(1 << 20);
@@ -191,7 +193,7 @@ TEST_P(Share9pClient, AWriteBetweenReadsIsSeen) {
   u32 wfid = open("big", 1 /*O_WRONLY*/);
   std::vector<u8> buf(65536);
   ASSERT_EQ(client_.read(rfid, 0, buf.data(), buf.size()).value(), buf.size());
-  EXPECT_EQ(transport_.queued.size(), GetParam() ? 1u : 0u);  // the next bytes asked for
+  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);  // the next bytes asked for
   std::vector<u8> news(1000, 0xab);
   ASSERT_EQ(client_.write(wfid, 65536 + 10, news.data(), news.size()).value(), news.size());
   EXPECT_TRUE(transport_.queued.empty());
@@ -218,10 +220,54 @@ TEST_P(Share9pClient, OtherRequestsTakeTheReplyInFlight) {
   EXPECT_EQ(0, memcmp(buf.data(), data_.data() + 65536, buf.size()));
   ASSERT_EQ(client_.read(a, 131072, buf.data(), buf.size()).value(), buf.size());
   EXPECT_EQ(0, memcmp(buf.data(), data_.data() + 131072, buf.size()));
-  EXPECT_EQ(transport_.queued.size(), GetParam() ? 1u : 0u);  // sequential again: ahead
+  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);  // sequential again
   client_.clunk(a);
   EXPECT_TRUE(transport_.queued.empty());
   client_.clunk(b);
+}
+
+// Sequential reads of a message each keep kAheadDepth Treads in flight, so
+// a read finds its bytes come while the one before it was copied; at the
+// file's end the ones past it are taken and forgotten, and no more are sent.
+TEST_P(Share9pClient, ReadAheadKeepsSeveralPiecesInFlight) {
+  u32 fid = open("big", 0);
+  std::vector<u8> buf(65536);
+  ASSERT_EQ(client_.read(fid, 0, buf.data(), buf.size()).value(), buf.size());
+  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);
+  int before = transport_.treads;
+  std::vector<u8> rest = read_all(fid, 65536, p9::kMaxIo);
+  EXPECT_EQ(rest, std::vector<u8>(data_.begin() + 65536, data_.end()));
+  EXPECT_TRUE(transport_.queued.empty());
+  EXPECT_EQ(transport_.most_queued, GetParam() ? usize(Client::kAheadDepth) : 0u);
+  // Without read-ahead: a Tread for each read, and one more that finds the
+  // end. With it: every read that got bytes found them in flight (and the
+  // Treads sent meanwhile only keep the ring full, none past a reply that
+  // showed the end).
+  const u64 reads = (data_.size() - 65536 + p9::kMaxIo - 1) / p9::kMaxIo;
+  if (GetParam()) {
+    EXPECT_EQ(client_.ahead_used(), reads);
+    EXPECT_LE(u64(transport_.treads - before), reads);
+  } else {
+    EXPECT_EQ(u64(transport_.treads - before), reads + 1);
+  }
+  client_.clunk(fid);
+}
+
+// A read-ahead whose reply is lost ends what the ring gives; the read asks
+// the server itself, and every byte is still right, wherever it is lost.
+// (One at a time: no reply is ever read apart from its request, none lost.)
+TEST_P(Share9pClient, ALostReadAheadIsAskedAgain) {
+  for (int lost = 1; lost <= int(Client::kAheadDepth) + 2; ++lost) {
+    SCOPED_TRACE(lost);
+    u32 fid = open("big", 0);
+    std::vector<u8> buf(65536);
+    ASSERT_EQ(client_.read(fid, 0, buf.data(), buf.size()).value(), buf.size());
+    if (GetParam()) transport_.fail_recv = lost;
+    std::vector<u8> rest = read_all(fid, 65536, 50000);
+    EXPECT_EQ(transport_.fail_recv, 0);  // the loss happened
+    EXPECT_EQ(rest, std::vector<u8>(data_.begin() + 65536, data_.end()));
+    client_.clunk(fid);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Transport, Share9pClient, ::testing::Bool(),
