@@ -22,16 +22,18 @@ inline constexpr u16 kAheadTag = 2;  // ... but for a read-ahead
 //
 // Read-ahead, on a pipelined transport (P9Transport::pipelined): a read that
 // continues the one before it on the same fid (or starts a file) asks, before
-// it returns, for the next bytes: up to kAheadDepth Treads of max_io() each
-// stay in flight, and the next reads take their replies in order, asking for
-// more as they go. The server reads the file while the core goes on: with
-// one Tread ahead, nginx sending a large file in 128 KiB pieces (its
-// sendfile) got 0.68 GB/s from the share, each piece waiting out a round
-// trip's wake-ups; with several the server always has the next one. Any
-// other request first takes the replies in flight and forgets them: a read
-// never sees bytes from before a write, truncation or rename of the guest's
-// own. A read of more than one message sends up to kBatch Treads before it
-// takes their replies.
+// it returns, for the next bytes in Treads of max_io() each, and the next
+// reads take their replies in order. The window opens as it pays: one Tread
+// ahead after a read that had to ask the server itself, twice as many (up
+// to kAheadDepth) after each read that found its bytes ahead -- so a program
+// that reads the head of many files costs the server one piece each, while
+// one streaming a file keeps the server reading the next pieces all the
+// time. (With one Tread ahead at most, nginx sending a large file in 128
+// KiB pieces got 0.5-0.9 GB/s from the share, each piece waiting out most of
+// a round trip's wake-ups.) Any other request first takes the replies in
+// flight and forgets them: a read never sees bytes from before a write,
+// truncation or rename of the guest's own. A read of more than one message
+// sends up to kBatch Treads before it takes their replies.
 class Client {
  public:
   // Read-ahead Treads in flight at most.
@@ -187,9 +189,11 @@ class Client {
     usize done = 0;
     bool end = false;  // the server gave less than asked: the file's end
     const bool sequential = (fid == last_fid_ && off == last_end_) || off == 0;
+    bool found_ahead = false;
     while (done < len) {
       if (usize n = take_ahead(fid, off + done, out + done, len - done, &end)) {
         done += n;
+        found_ahead = true;
         if (end) break;
         continue;
       }
@@ -226,7 +230,10 @@ class Client {
     }
     last_fid_ = fid;
     last_end_ = off + done;
-    if (sequential && !end && len >= kAheadMin) send_ahead(fid, off + done);
+    if (sequential && !end && len >= kAheadMin) {
+      ahead_window_ = found_ahead ? min(2 * ahead_window_, kAheadDepth) : 1;
+      send_ahead(fid, off + done);
+    }
     return done;
   }
 
@@ -345,8 +352,9 @@ class Client {
 
   Ahead& ahead_at(u32 i) { return ahead_[(ahead_first_ + i) % kAheadDepth]; }
 
-  // Keeps kAheadDepth Treads for the max_io() pieces after `off` in flight
-  // (`off`: where the last read ended), unless one already saw the end.
+  // Keeps ahead_window_ Treads for the max_io() pieces after `off` in
+  // flight (`off`: where the last read ended), unless one already saw the
+  // end.
   void send_ahead(u32 fid, u64 off) {
     if (!can_ahead_) return;
     if (ahead_count_ && ahead_fid_ != fid) forget_ahead();
@@ -356,7 +364,7 @@ class Client {
       if (last.settled && last.end) return;
       next = ahead_next_;
     }
-    while (ahead_count_ < kAheadDepth) {
+    while (ahead_count_ < ahead_window_) {
       if (!send_tread(fid, next, max_io(), kAheadTag)) return;
       Ahead& a = ahead_at(ahead_count_++);
       a.off = next;
@@ -446,6 +454,7 @@ class Client {
   bool can_ahead_ = false;
   Ahead ahead_[kAheadDepth];
   u32 ahead_first_ = 0, ahead_count_ = 0;
+  u32 ahead_window_ = 1;         // how many to keep in flight (1 to kAheadDepth)
   u32 ahead_fid_ = p9::kNoFid;
   u64 ahead_next_ = 0;           // where the piece after the last one in flight starts
   u64 ahead_sent_ = 0, ahead_used_ = 0;

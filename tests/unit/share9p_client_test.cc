@@ -193,7 +193,7 @@ TEST_P(Share9pClient, AWriteBetweenReadsIsSeen) {
   u32 wfid = open("big", 1 /*O_WRONLY*/);
   std::vector<u8> buf(65536);
   ASSERT_EQ(client_.read(rfid, 0, buf.data(), buf.size()).value(), buf.size());
-  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);  // the next bytes asked for
+  EXPECT_EQ(transport_.queued.size(), GetParam() ? 1u : 0u);  // the next bytes asked for
   std::vector<u8> news(1000, 0xab);
   ASSERT_EQ(client_.write(wfid, 65536 + 10, news.data(), news.size()).value(), news.size());
   EXPECT_TRUE(transport_.queued.empty());
@@ -220,37 +220,67 @@ TEST_P(Share9pClient, OtherRequestsTakeTheReplyInFlight) {
   EXPECT_EQ(0, memcmp(buf.data(), data_.data() + 65536, buf.size()));
   ASSERT_EQ(client_.read(a, 131072, buf.data(), buf.size()).value(), buf.size());
   EXPECT_EQ(0, memcmp(buf.data(), data_.data() + 131072, buf.size()));
-  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);  // sequential again
+  EXPECT_EQ(transport_.queued.size(), GetParam() ? 1u : 0u);  // sequential again: one ahead
   client_.clunk(a);
   EXPECT_TRUE(transport_.queued.empty());
   client_.clunk(b);
 }
 
-// Sequential reads of a message each keep kAheadDepth Treads in flight, so
-// a read finds its bytes come while the one before it was copied; at the
-// file's end the ones past it are taken and forgotten, and no more are sent.
-TEST_P(Share9pClient, ReadAheadKeepsSeveralPiecesInFlight) {
-  u32 fid = open("big", 0);
-  std::vector<u8> buf(65536);
-  ASSERT_EQ(client_.read(fid, 0, buf.data(), buf.size()).value(), buf.size());
-  EXPECT_EQ(transport_.queued.size(), GetParam() ? Client::kAheadDepth : 0u);
+// Sequential reads of a message each: the first asks the server itself and
+// one piece ahead; each read that finds its bytes ahead doubles how many
+// are asked for, up to kAheadDepth in flight. At the file's end the ones past
+// it are taken and forgotten, and no more are sent.
+TEST_P(Share9pClient, ReadAheadOpensUpWhileItPays) {
+  std::vector<u8> data(12 * p9::kMaxIo + 777);
+  std::mt19937 rng(11);
+  for (auto& b : data) b = u8(rng());
+  std::ofstream(dir_ + "/long", std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), long(data.size()));
+  u32 fid = open("long", 0);
   int before = transport_.treads;
-  std::vector<u8> rest = read_all(fid, 65536, p9::kMaxIo);
-  EXPECT_EQ(rest, std::vector<u8>(data_.begin() + 65536, data_.end()));
+  std::vector<u8> buf(p9::kMaxIo);
+  std::vector<usize> in_flight;  // after each of the first reads
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(client_.read(fid, u64(i) * p9::kMaxIo, buf.data(), buf.size()).value(), buf.size());
+    EXPECT_EQ(0, memcmp(buf.data(), data.data() + usize(i) * p9::kMaxIo, buf.size()));
+    in_flight.push_back(transport_.queued.size());
+  }
+  if (GetParam())
+    EXPECT_EQ(in_flight, (std::vector<usize>{1, 2, Client::kAheadDepth, Client::kAheadDepth}));
+  else
+    EXPECT_EQ(in_flight, (std::vector<usize>{0, 0, 0, 0}));
+  std::vector<u8> rest = read_all(fid, 4 * u64(p9::kMaxIo), p9::kMaxIo);
+  EXPECT_EQ(rest, std::vector<u8>(data.begin() + 4 * long(p9::kMaxIo), data.end()));
   EXPECT_TRUE(transport_.queued.empty());
   EXPECT_EQ(transport_.most_queued, GetParam() ? usize(Client::kAheadDepth) : 0u);
-  // Without read-ahead: a Tread for each read, and one more that finds the
-  // end. With it: every read that got bytes found them in flight (and the
-  // Treads sent meanwhile only keep the ring full, none past a reply that
-  // showed the end).
-  const u64 reads = (data_.size() - 65536 + p9::kMaxIo - 1) / p9::kMaxIo;
+  // 13 reads with bytes, then one that finds the end. One at a time: a
+  // Tread each. Read ahead: every read after the first found its bytes in
+  // flight; the first and the one at the end asked the server themselves,
+  // and fewer than kAheadDepth went past the end.
+  const u64 reads = (data.size() + p9::kMaxIo - 1) / p9::kMaxIo;
+  const u64 treads = u64(transport_.treads - before);
   if (GetParam()) {
-    EXPECT_EQ(client_.ahead_used(), reads);
-    EXPECT_LE(u64(transport_.treads - before), reads);
+    EXPECT_EQ(client_.ahead_used(), reads - 1);
+    EXPECT_LT(treads, 2 + (reads - 1) + Client::kAheadDepth);
   } else {
-    EXPECT_EQ(u64(transport_.treads - before), reads + 1);
+    EXPECT_EQ(treads, reads + 1);
   }
   client_.clunk(fid);
+}
+
+// A program that reads the head of many files (an indexer, a loader) costs
+// the server one piece ahead for each, not the whole window.
+TEST_P(Share9pClient, TheHeadOfManyFilesAsksOnePieceAheadEach) {
+  for (int i = 0; i < 5; ++i) {
+    u32 fid = open("big", 0);
+    int before = transport_.treads;
+    std::vector<u8> buf(65536);
+    ASSERT_EQ(client_.read(fid, 0, buf.data(), buf.size()).value(), buf.size());
+    EXPECT_EQ(0, memcmp(buf.data(), data_.data(), buf.size()));
+    client_.clunk(fid);
+    EXPECT_EQ(transport_.treads - before, GetParam() ? 2 : 1);
+    EXPECT_TRUE(transport_.queued.empty());
+  }
 }
 
 // A read-ahead whose reply is lost ends what the ring gives; the read asks
