@@ -46,13 +46,7 @@ class Client {
     req_ = static_cast<u8*>(mm::kalloc(msize_));
     resp_ = static_cast<u8*>(mm::kalloc(msize_));
     if (!req_ || !resp_) return err(ENOMEM);
-    if (t_->pipelined()) {  // else no read-ahead
-      for (auto& a : ahead_) {
-        a.buf = static_cast<u8*>(mm::kalloc(msize_));
-        if (!a.buf) return err(ENOMEM);
-      }
-      can_ahead_ = true;
-    }
+    can_ahead_ = t_->pipelined();  // else no read-ahead
     p9::Writer& w = begin(p9::kTversion, p9::kNoTag);
     w.u32(msize_);
     w.str(p9::kVersion, p9::str_len(p9::kVersion));
@@ -365,8 +359,12 @@ class Client {
       next = ahead_next_;
     }
     while (ahead_count_ < ahead_window_) {
+      // A reply buffer the first time the window reaches this slot (a
+      // program that never streams a file keeps one).
+      Ahead& a = ahead_at(ahead_count_);
+      if (!a.buf && !(a.buf = static_cast<u8*>(mm::kalloc(msize_)))) return;
       if (!send_tread(fid, next, max_io(), kAheadTag)) return;
-      Ahead& a = ahead_at(ahead_count_++);
+      ++ahead_count_;
       a.off = next;
       a.data = nullptr;
       a.len = 0;
@@ -423,9 +421,10 @@ class Client {
       if (a.len) break;  // the read is whole
       // Used up: the next one goes on from here, unless this one was the
       // end (what follows it, past the end, is forgotten).
+      const bool at_end = a.end;
       ahead_first_ = (ahead_first_ + 1) % kAheadDepth;
       --ahead_count_;
-      if (a.end) {
+      if (at_end) {
         *end = true;
         forget_ahead();
         break;
