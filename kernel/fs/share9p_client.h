@@ -231,8 +231,8 @@ class Client {
     return done;
   }
 
-  // Read-ahead requests sent, and those whose bytes a read took (tests,
-  // --verbose).
+  // Read-ahead requests sent, and those from which a read took bytes
+  // (tests, --verbose).
   u64 ahead_sent() const { return ahead_sent_; }
   u64 ahead_used() const { return ahead_used_; }
 
@@ -340,6 +340,7 @@ class Client {
     const u8* data = nullptr;
     u32 len = 0;        // bytes not yet taken
     bool settled = false;
+    bool taken = false;   // a read took bytes from it (counted in ahead_used_)
     bool failed = false;  // no reply, or not a good one: no bytes
     bool end = false;     // a short reply: the file's end
   };
@@ -368,7 +369,7 @@ class Client {
       a.off = next;
       a.data = nullptr;
       a.len = 0;
-      a.settled = a.failed = a.end = false;
+      a.settled = a.taken = a.failed = a.end = false;
       next += max_io();
       ahead_fid_ = fid;
       ahead_next_ = next;
@@ -417,7 +418,10 @@ class Client {
       a.data += n;
       a.off += n;
       a.len -= u32(n);
-      if (n) ++ahead_used_;
+      if (n && !a.taken) {
+        a.taken = true;
+        ++ahead_used_;
+      }
       if (a.len) break;  // the read is whole
       // Used up: the next one goes on from here, unless this one was the
       // end (what follows it, past the end, is forgotten).

@@ -124,8 +124,9 @@ def main():
                       r.stderr)
         ok = r.returncode == 0 and r.stdout.split()[:1] == [hashlib.md5(big).hexdigest().encode()]
         if a.platform == "process":
-            # 9 pieces: the first starts the reads ahead, and each of the 8
-            # after it takes its bytes from them (one piece may span two).
+            # 9 pieces: the first starts the reads ahead, and the 8 after it
+            # take their bytes from at least 8 of them (a 128 KiB piece is a
+            # little more than one Tread's: it may span two).
             ok = ok and m is not None and int(m.group(2)) >= 8
         check("sequential 128 KiB reads of a 1 MiB file see it whole" +
               (", most from reads ahead" if a.platform == "process" else ""), ok,
