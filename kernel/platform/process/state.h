@@ -163,8 +163,8 @@ void init_cpus();  // --cpus: pins the process to its host CPUs (before the sand
 Cpu* start_service_thread(void (*loop)());  // loop never returns
 // Starts the timer thread now (it also takes the host signals), once.
 void start_timer_thread();
-// The timer thread's timerfd, made before the sandbox (timerfd_create is not
-// in the allowlist); and a nudge that has the timer thread look at once
+// The timer thread's timerfd, made once, before the sandbox (timerfd_create
+// is not in the allowlist); and a nudge that has the timer thread look at once
 // (async-signal-safe: one host call).
 void prepare_timer();
 void poke_timer_thread();

@@ -169,6 +169,7 @@ bool start_host_thread(Cpu* c) {
 }  // namespace
 
 void prepare_timer() {
+  if (g.timer_fd >= 0) return;  // once, whoever asks first
   long r = host::syscall2(__NR_timerfd_create, kClockMonotonic, kTfdCloexec);
   if (host::failed(r)) fatal("cannot create the timer thread's timerfd");
   g.timer_fd = int(r);
@@ -180,7 +181,7 @@ void poke_timer_thread() {
 
 void start_timer_thread() {
   if (g.timer_cpu) return;
-  if (g.timer_fd < 0) prepare_timer();
+  prepare_timer();
   Cpu* c = alloc_cpu();
   if (!c) platform::panic("no memory for the timer thread");
   c->timer_thread = true;
