@@ -27,6 +27,7 @@
 #include "kernel/fs/share9p.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "kernel/linux/inet.h"
 #include "kernel/linux/syscalls.h"
 #include "kernel/linux/user.h"
 #include "kernel/mm/heap.h"
@@ -271,6 +272,8 @@ i64 fork_process(u64 flags, u64 child_tid, u64 parent_tid) {
 void process_exit(int wstatus) {
   ForkState* s = g_fork;
   if (!s) {
+    // What its sockets still have to send goes out first (Linux's orphans).
+    linux::inet_exit();
     int code = (wstatus & 0x7f) ? 128 + (wstatus & 0x7f) : (wstatus >> 8) & 0xff;
     // A run that fails after the memory limit refused the program: say so
     // (its status stays its own; it saw ENOMEM where Linux would give it).

@@ -89,6 +89,11 @@ bool g_device;
 
 u64 g_folded_deadline;  // what inet_deadline() last gave linux/timer.cc's rearm()
 
+// inet_exit's wait: on_net_ready sets the word and wakes it (the exiting
+// thread holds the kernel lock, so posted work would never run).
+volatile u32 g_exit_waiting;
+volatile u32 g_exit_word;
+
 // The stack's next deadline for the platform timer: 0 none, 1 at once.
 // Frames waiting once the program runs are posted work (on_net_ready,
 // inet_timer_work), not a deadline: the kernel lock's holder takes them.
@@ -198,12 +203,48 @@ bool inet_wake_possible() {
   return g_state && g_state->stack.next_deadline() != net::kNoDeadline;
 }
 
+void inet_exit() {
+  if (!g_state) return;
+  if (!core::klock_mine()) core::klock();
+  net::Tcp& tcp = g_state->tcp;
+  u64 start = inet_now();
+  tcp.close_all(start);
+  if (!g_device) return;
+  g_state->stack.run_pending(start);
+  u64 left = tcp.unacked(), since = start;
+  while (left) {
+    // Nothing else runs now: no thread takes posted work, no timer fires.
+    __atomic_store_n(&g_exit_word, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g_exit_waiting, 1, __ATOMIC_SEQ_CST);
+    u64 now = inet_now();
+    u64 until = since + kExitLingerIdleNs;
+    if (start + kExitLingerMaxNs < until) until = start + kExitLingerMaxNs;
+    if (now >= until) break;
+    u64 d = g_state->stack.next_deadline();
+    if (d > until) d = until;
+    if (!__atomic_load_n(&g_rx_pending, __ATOMIC_SEQ_CST) && d > now)
+      platform::wait_word(&g_exit_word, 0, d);
+    __atomic_store_n(&g_exit_waiting, 0, __ATOMIC_SEQ_CST);
+    inet_timer_work();
+    u64 l = tcp.unacked();
+    if (l < left) since = inet_now();
+    left = l;
+  }
+  __atomic_store_n(&g_exit_waiting, 0, __ATOMIC_SEQ_CST);
+}
+
 }  // namespace mote::linux
 
 namespace mote::core {
 
 void on_net_ready() {
-  linux::g_rx_pending = true;
+  // Sequentially consistent, against inet_exit's look at it after saying it waits.
+  __atomic_store_n(&linux::g_rx_pending, true, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&linux::g_exit_waiting, __ATOMIC_SEQ_CST)) {
+    __atomic_store_n(&linux::g_exit_word, 1, __ATOMIC_SEQ_CST);
+    platform::wake_word(&linux::g_exit_word, 1);
+    return;
+  }
   if (!g_threads) return;  // before the program: taken with the first timer
   // Called where sleeping is not allowed: with the kernel lock busy, its
   // holder takes the frames when it lets go (core/thread.cc post_work).

@@ -69,6 +69,17 @@ u64 inet_deadline();
 // being closed).
 bool inet_wake_possible();
 
+// The program's end (core::process_exit, the last process, kernel lock
+// held): its TCP sockets are closed as Linux closes an exiting process's
+// files, and the run lasts until what they still had to send -- data and
+// FINs -- is acknowledged, as Linux's orphan sockets go on sending after
+// their process. Bounded: it gives up after kExitLingerIdleNs without any
+// acknowledgement, and after kExitLingerMaxNs in all. Nothing to wait for
+// without a network device (loopback peers end with the program).
+inline constexpr u64 kExitLingerIdleNs = 3ull * 1000 * 1000 * 1000;
+inline constexpr u64 kExitLingerMaxNs = 30ull * 1000 * 1000 * 1000;
+void inet_exit();
+
 // The interfaces there are: "lo" (index 1, 127.0.0.1/8) and, with a
 // network device, "eth0" (index 2, the boot info's address, MAC and MTU).
 // The ioctls below and route netlink (netlink.cc) describe them.

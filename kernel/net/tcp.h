@@ -66,6 +66,16 @@ class Tcp {
   // A new socket (CLOSED, unbound). ENOMEM; EMFILE past max_sockets.
   Result<TcpSocket*> socket();
 
+  // The program's end: every socket it still holds is closed as close()
+  // would (Linux closes an exiting process's files). Their data and FINs go
+  // on in the background, as Linux's orphans do, for as long as the caller
+  // keeps feeding input and ticks: unacked() says when they are through.
+  void close_all(u64 now_ns);
+  // Bytes sent or queued that the peer has not acknowledged, plus one for
+  // each FIN not yet acknowledged, over every connection: 0 once all that
+  // was sent has arrived (or its connection is gone).
+  u64 unacked() const;
+
   // --- transport entry points, called by the IP layer --------------------
   // A TCP segment (header onward) that arrived for one of our addresses.
   void input(const IpInfo& ip, const u8* seg, usize len, u64 now_ns);
@@ -122,6 +132,7 @@ class Tcp {
   Result<usize> user_recv(TcpSocket& s, u8* out, usize len, u64 now, bool peek);
   Result<void> user_shutdown(TcpSocket& s, int how, u64 now);
   void user_close(TcpSocket& s, u64 now);
+  void close_held(TcpSocket& s, u64 now);  // user_close without the reap
   void user_abort(TcpSocket& s, u64 now);
   Result<void> user_set_option(TcpSocket& s, TcpOpt opt, int v, u64 now);
   void close_listener(TcpSocket& s, u64 now);

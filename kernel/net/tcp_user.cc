@@ -286,6 +286,13 @@ void Tcp::close_listener(TcpSocket& s, u64 now) {
 }
 
 void Tcp::user_close(TcpSocket& s, u64 now) {
+  close_held(s, now);
+  reap();
+}
+
+// Frees s when it was closed already; never any other socket (a listener's
+// unaccepted children are closed and left to reap).
+void Tcp::close_held(TcpSocket& s, u64 now) {
   s.user_ref_ = false;
   s.wake_fn_ = nullptr;
   switch (s.state_) {
@@ -319,7 +326,25 @@ void Tcp::user_close(TcpSocket& s, u64 now) {
       if (s.state_ == TcpState::FinWait2) s.t_keep_ = now + cfg_.fin_timeout_ns;
       break;
   }
+}
+
+void Tcp::close_all(u64 now) {
+  for (TcpSocket* s = all_; s;) {
+    TcpSocket* next = s->all_next_;
+    if (s->user_ref_) close_held(*s, now);
+    s = next;
+  }
   reap();
+}
+
+u64 Tcp::unacked() const {
+  u64 n = 0;
+  for (const TcpSocket* s = all_; s; s = s->all_next_) {
+    if (!s->synchronized() || s->state_ == TcpState::TimeWait) continue;
+    n += s->sbuf_.size();
+    if (s->fin_queued_ && !s->fin_acked_) ++n;
+  }
+  return n;
 }
 
 void Tcp::user_abort(TcpSocket& s, u64 now) {

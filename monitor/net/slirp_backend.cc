@@ -73,7 +73,8 @@ long SlirpBackend::send_packet(const void* buf, size_t len, void* opaque) {
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     ++self->frames_dropped_;
-    return (errno == EAGAIN || errno == ENOBUFS) ? long(len) : -1;
+    // After the guest's end (the drain) frames for it go nowhere, quietly.
+    return (errno == EAGAIN || errno == ENOBUFS || self->guest_gone_) ? long(len) : -1;
   }
   ++self->frames_out_;
   return long(len);
@@ -179,6 +180,7 @@ bool SlirpBackend::start(int frame_fd, const std::vector<cli::PortMapping>& port
                (e ? std::string(": ") + strerror(e) : std::string());
       return false;
     }
+    forwards_.push_back(Forward{m.udp, host.s_addr, m.host_port});
   }
   widen_listen_backlogs();
   return true;
@@ -250,13 +252,55 @@ void SlirpBackend::run() {
     if (r < 0 && errno != EINTR) break;
     if (r > 0 && polls[1].revents) break;  // stop()
     if (r > 0 && polls[0].revents) {
-      if (!pump_guest()) break;
-      if ((polls[0].revents & (POLLHUP | POLLERR)) && !(polls[0].revents & POLLIN)) break;
+      if (!pump_guest() ||
+          ((polls[0].revents & (POLLHUP | POLLERR)) && !(polls[0].revents & POLLIN))) {
+        // What the guest's last frames carried goes to slirp's sockets
+        // before the drain looks at them.
+        slirp_pollfds_poll(slirp_, 0, &SlirpBackend::get_revents, this);
+        drain();
+        break;
+      }
     }
     slirp_pollfds_poll(slirp_, r < 0 ? 1 : 0, &SlirpBackend::get_revents, this);
     run_timers();
   }
   polls_ = nullptr;
+}
+
+// slirp asks to poll one of its sockets for writing only while it holds
+// bytes the guest sent for it (or while it connects): the drain lasts until
+// none does, or until the host has taken nothing for kDrainIdleMs.
+void SlirpBackend::drain() {
+  guest_gone_ = true;
+  for (const Forward& f : forwards_) {
+    in_addr a;
+    a.s_addr = f.host_addr;
+    slirp_remove_hostfwd(slirp_, f.udp ? 1 : 0, a, f.host_port);
+  }
+  forwards_.clear();
+  int64_t idle_until = now_ns() / 1000000 + kDrainIdleMs;
+  std::vector<pollfd>& polls = *polls_;
+  for (;;) {
+    polls.clear();
+    polls.push_back(pollfd{wake_fd_, POLLIN, 0});
+    uint32_t timeout = UINT32_MAX;
+    slirp_pollfds_fill(slirp_, &timeout, &SlirpBackend::add_poll, this);
+    bool holding = false;
+    for (size_t i = 1; i < polls.size(); ++i) holding |= (polls[i].events & POLLOUT) != 0;
+    int64_t now_ms = now_ns() / 1000000;
+    if (!holding || now_ms >= idle_until) return;
+    for (Timer* t : timers_)
+      if (t->expire_ms >= 0)
+        timeout = uint32_t(std::min<int64_t>(timeout, std::max<int64_t>(0, t->expire_ms - now_ms)));
+    int wait = int(std::min<int64_t>(timeout, idle_until - now_ms));
+    int r = poll(polls.data(), polls.size(), wait);
+    if (r < 0 && errno != EINTR) return;
+    if (r > 0 && polls[0].revents) return;  // stop()
+    for (size_t i = 1; r > 0 && i < polls.size(); ++i)
+      if (polls[i].revents & POLLOUT) idle_until = now_ns() / 1000000 + kDrainIdleMs;
+    slirp_pollfds_poll(slirp_, r < 0 ? 1 : 0, &SlirpBackend::get_revents, this);
+    run_timers();
+  }
 }
 
 void SlirpBackend::stop() {

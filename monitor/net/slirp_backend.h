@@ -9,7 +9,10 @@
 // the guest side (the process platform's core, mote's KVM device model, a
 // test) holds the other end. The backend's loop polls that socket, slirp's
 // own sockets and its timers, in the thread that calls run(), until the peer
-// closes the socket or stop() is called.
+// closes the socket or stop() is called. A peer that closes is a guest that
+// ended: as Linux's sockets outlive an exiting process, what its
+// connections sent and slirp already acknowledged still goes to the host's
+// sockets before run() returns (drain()).
 //
 // The guest cannot reach the host's loopback (127.0.0.1) through 10.0.2.2,
 // as a Docker container cannot: only the host's other addresses and the
@@ -42,9 +45,12 @@ class SlirpBackend {
   bool start(int frame_fd, const std::vector<cli::PortMapping>& ports,
              const std::vector<std::string>& port_texts, const std::string& hostname,
              std::string* error);
-  // The poll loop; returns when the peer closes the frame socket or after
-  // stop(). The frame fd stays open (the caller's).
+  // The poll loop; returns after stop(), or when the peer closed the frame
+  // socket and slirp has written what it held for the host (at most
+  // kDrainIdleMs without the host taking any of it). The frame fd stays
+  // open (the caller's).
   void run();
+  static constexpr int kDrainIdleMs = 10000;
   // From any thread (or a signal handler): run() returns soon.
   void stop();
 
@@ -65,6 +71,17 @@ class SlirpBackend {
   void run_timers();
   // Reads every waiting frame from the guest into slirp; false at EOF.
   bool pump_guest();
+  // After the guest's end: the published ports close, and slirp's sockets
+  // write out what they hold (see run()).
+  void drain();
+
+  struct Forward {
+    bool udp;
+    uint32_t host_addr;  // network order
+    int host_port;
+  };
+  std::vector<Forward> forwards_;
+  bool guest_gone_ = false;  // the frame socket's peer closed: drain() runs
 
   Slirp* slirp_ = nullptr;
   int frame_fd_ = -1;

@@ -8,7 +8,12 @@ side is Debian's python3, unmodified:
   2. inbound UDP (-p HOST:GUEST/udp): a guest echo server answers datagrams
      the host sends to the published port;
   3. outbound TCP: the guest connects to a server on the host's 127.0.0.1
-     through slirp's host address 10.0.2.2, sends a line, gets the reply.
+     through slirp's host address 10.0.2.2, sends a line, gets the reply;
+  4. a program that sends and ends at once: the guest sends 8 MiB to a host
+     server that is slow to read and calls _exit without closing. All of it
+     and the end of the stream arrive, as from a Linux process: the core
+     sends what its sockets hold before the run ends, and mote-net writes
+     what slirp holds to the host's socket before it goes.
 
     net_sockets.py --mote build/mote [--platform process|qemu]
 """
@@ -16,6 +21,7 @@ side is Debian's python3, unmodified:
 import argparse
 import hashlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -62,6 +68,14 @@ import socket, sys
 c = socket.create_connection(("10.0.2.2", int(sys.argv[1])), timeout=30)
 c.sendall(b"hello from the guest\n")
 print("reply:", c.makefile("rb").readline().decode().strip())
+"""
+
+
+SEND_AND_EXIT = r"""
+import os, random, socket, sys
+c = socket.create_connection(("10.0.2.2", int(sys.argv[1])), timeout=30)
+c.sendall(random.Random(5).randbytes(int(sys.argv[2])))
+os._exit(0)  # no close, no flush: the process just ends
 """
 
 
@@ -179,6 +193,54 @@ def main():
     ok("outbound TCP: the guest got the reply, exit 0",
        p.returncode == 0 and p.stdout == b"reply: hello from the host\n",
        f"status {p.returncode}, {p.stdout!r} {p.stderr[-300:]!r}")
+
+    # 4. Send and exit at once.
+    size = (1 << 20) if slow else (12 << 20)
+    lsock = socket.socket()
+    # A small receive buffer: the host's kernel holds little, slirp much.
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    hport = lsock.getsockname()[1]
+    got = {}
+
+    def slow_reader():
+        lsock.settimeout(120 if slow else 30)
+        try:
+            c, _ = lsock.accept()
+        except OSError:
+            return
+        # Slow (about 13 MB/s): the guest's sendall returns, and the
+        # program ends, while megabytes still wait in its socket, in slirp
+        # and in the host's socket buffers.
+        c.settimeout(60)
+        b = bytearray()
+        try:
+            while True:
+                time.sleep(0.005)
+                d = c.recv(1 << 16)
+                if not d:
+                    got["eof"] = True
+                    break
+                b += d
+        except OSError as e:
+            got["error"] = str(e)
+        got["data"] = bytes(b)
+        c.close()
+
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    p = subprocess.run(base + ["--net", "user", PYTHON, "-c", SEND_AND_EXIT, str(hport), str(size)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=300 if slow else 90)
+    t.join()
+    lsock.close()
+    data = got.get("data", b"")
+    ok(f"send then _exit: all {size} bytes reach the host, then the end of the stream",
+       got.get("eof") and data == random.Random(5).randbytes(size),
+       f"got {len(data)} bytes, eof {got.get('eof')}, error {got.get('error')}, "
+       f"mote status {p.returncode} {p.stderr[-300:]!r}")
+    ok("send then _exit: mote exits 0", p.returncode == 0, f"status {p.returncode} {p.stderr[-300:]!r}")
     return ok.finish()
 
 

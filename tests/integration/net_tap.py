@@ -115,6 +115,38 @@ for k in sorted(seen): print("frames", *k, *seen[k])
 """
 
 
+# Send and exit at once: the guest connects to a slow reader in the
+# namespace, sends N seeded bytes and calls _exit without closing. As from a
+# Linux process, every byte and then the end of the stream must arrive: the
+# core closes the program's sockets and sends what they hold before the run
+# ends. The reader prints what it got.
+SENDER = r"""
+import os, random, socket, sys
+c = socket.create_connection(("10.0.2.2", 7100), timeout=30)
+c.sendall(random.Random(5).randbytes(int(sys.argv[1])))
+os._exit(0)
+"""
+SINK = r"""
+import random, socket, sys, time
+n = int(sys.argv[1])
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+l.bind(("10.0.2.2", 7100)); l.listen(1); l.settimeout(120)
+print("listening", flush=True)
+c, _ = l.accept(); c.settimeout(60)
+b = bytearray(); eof = False
+try:
+    while True:
+        time.sleep(0.005)  # slow, about 13 MB/s: the guest ends long before
+        d = c.recv(1 << 16)
+        if not d: eof = True; break
+        b += d
+except OSError as e:
+    print("error", e)
+print("sink got", len(b), "eof" if eof else "no-eof", "ok" if bytes(b) == random.Random(5).randbytes(n) else "BAD")
+"""
+
+
 # After the run, a reader of the tap without virtio-net headers: the SYN the
 # host sends to the guest's address must come with a whole checksum, i.e.
 # mote switched the device's checksum offload off again as it ended (the
@@ -224,6 +256,24 @@ def main():
             if g.poll() is None:
                 g.kill()
                 g.wait()
+        size = 1 << 20 if slow else 8 << 20
+        sink = subprocess.Popen(inns + [PYTHON, "-c", SINK, str(size)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        try:
+            ready = sink.stdout.readline().strip() == b"listening"
+            r = subprocess.run(inns + [args.mote, "run", "--platform", args.platform,
+                                       "--net", f"tap:{TAP}", PYTHON, "-c", SENDER, str(size)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+            out, _ = sink.communicate(timeout=120)
+            ok(f"send then _exit: all {size} bytes reach the peer, then the end of the stream",
+               ready and out.decode().strip().endswith(f"sink got {size} eof ok"),
+               f"sink: {out.decode(errors='replace')[-300:]!r}; mote status {r.returncode}: "
+               f"{r.stdout[-300:]!r}")
+            ok("send then _exit: mote exits 0", r.returncode == 0, f"status {r.returncode}: {r.stdout[-300:]!r}")
+        finally:
+            if sink.poll() is None:
+                sink.kill()
+                sink.wait()
     finally:
         sh("ip", "netns", "del", NS)
     return ok.finish()

@@ -233,6 +233,95 @@ TEST_F(TcpClose, CloseWithUnreadDataSendsRst) {
   EXPECT_EQ(tcp.socket_count(), 0u);
 }
 
+// The program's end (Tcp::close_all): a socket it still holds is closed as
+// close() would, its data and FIN go on, and unacked() counts them down.
+TEST_F(TcpClose, CloseAllAtExitSendsTheFinAfterTheDataAndCountsItDown) {
+  open();
+  send_bytes(100);
+  take();
+  EXPECT_EQ(tcp.unacked(), 100u);
+  tcp.close_all(now);
+  auto out = take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].seg().flags, kTcpFin | kTcpAck);
+  EXPECT_EQ(out[0].seg().seq, data0() + 100);
+  EXPECT_EQ(s->state(), TcpState::FinWait1);
+  EXPECT_EQ(tcp.unacked(), 101u);  // the data and the FIN
+  peer_ack(data0() + 60);
+  EXPECT_EQ(tcp.unacked(), 41u);
+  peer_ack(data0() + 100);
+  EXPECT_EQ(tcp.unacked(), 1u);  // the FIN
+  peer_ack(data0() + 101);
+  EXPECT_EQ(tcp.unacked(), 0u);
+  EXPECT_EQ(tcp.socket_count(), 1u);  // FIN_WAIT_2, an orphan with its timeout
+  run_until(now + 61 * kSec);
+  EXPECT_EQ(tcp.socket_count(), 0u);
+}
+
+TEST_F(TcpClose, CloseAllAtExitResetsWhatCloseWouldReset) {
+  open();
+  peer_send(text("unread"), data0());
+  take();
+  tcp.close_all(now);
+  auto out = take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].seg().flags, kTcpRst | kTcpAck);
+  EXPECT_EQ(tcp.socket_count(), 0u);
+  EXPECT_EQ(tcp.unacked(), 0u);
+}
+
+// Every kind of socket at once: a listener with a connection nobody
+// accepted, an accepted one with data on its way, a closed socket never
+// connected, and one the program closed already. Each goes as close() takes
+// it; what is left is the data and FINs on their way, until acknowledged.
+TEST(TcpCloseWire, CloseAllAtExitLetsEveryKindGo) {
+  long base = test::live_heap_blocks();
+  {
+    Wire w;
+    TcpSocket* l = w.b.socket().value();
+    ASSERT_TRUE(l->bind(Endpoint{kPeerIp, 25}).ok());
+    ASSERT_TRUE(l->listen(4).ok());
+    TcpSocket* c1 = w.a.socket().value();
+    TcpSocket* c2 = w.a.socket().value();
+    ASSERT_TRUE(c1->connect(Endpoint{kPeerIp, 25}, w.now).ok());
+    ASSERT_TRUE(w.run_until(w.now + kSec, [&] { return l->poll() & kPollIn; }));
+    TcpSocket* s1 = l->accept().value();
+    ASSERT_TRUE(c2->connect(Endpoint{kPeerIp, 25}, w.now).ok());  // never accepted
+    w.run_for(kSec);
+    ASSERT_EQ(c2->state(), TcpState::Established);
+    (void)w.b.socket().value();  // never used
+    TcpSocket* gone = w.b.socket().value();
+    gone->close(w.now);
+    static char big[200000];
+    usize queued = s1->send(big, sizeof big, w.now).value();
+    ASSERT_GT(queued, 0u);
+    EXPECT_GT(w.b.unacked(), 0u);
+    w.b.close_all(w.now);
+    EXPECT_EQ(w.b.unacked(), queued + 1);  // nothing is acknowledged yet
+    ASSERT_TRUE(w.run_until(w.now + 10 * kSec, [&] { return w.b.unacked() == 0; }));
+    // c1 got every byte, then the end; c2's connection was reset.
+    usize got = 0;
+    char buf[65536];
+    for (;;) {
+      auto r = c1->recv(buf, sizeof buf, w.now);
+      if (!r.ok()) {
+        ASSERT_EQ(r.error(), EAGAIN);
+        w.run_for(kSec / 10);
+        continue;
+      }
+      if (r.value() == 0) break;
+      got += r.value();
+    }
+    EXPECT_EQ(got, queued);
+    EXPECT_EQ(c2->take_error(), ECONNRESET);
+    c1->close(w.now);
+    c2->close(w.now);
+    w.run_for(200 * kSec);
+    EXPECT_EQ(w.a.socket_count() + w.b.socket_count(), 0u);
+  }
+  EXPECT_EQ(test::live_heap_blocks(), base);
+}
+
 TEST_F(TcpClose, OrphanInFinWait2TimesOut) {
   open();
   s->close(now);
