@@ -164,52 +164,53 @@ def main():
             g.kill()
             g.wait()
 
-    # 3. Outbound TCP to a server on the host's loopback.
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    hport = lsock.getsockname()[1]
-    got = {}
+    def outbound(program, args, serve, rcvbuf=None, timeout=60):
+        """Runs `program` under mote --net user with a host server's port
+        first in its arguments; serve(conn, got) answers its one connection.
+        Returns (the run, got)."""
+        lsock = socket.socket()
+        if rcvbuf:  # for the connection it accepts
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        got = {}
 
-    def serve():
-        lsock.settimeout(120 if slow else 30)
-        try:
-            c, _ = lsock.accept()
-        except OSError:
-            return
+        def accept_one():
+            lsock.settimeout(120 if slow else 30)
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            serve(c, got)
+            c.close()
+
+        t = threading.Thread(target=accept_one)
+        t.start()
+        p = subprocess.run(base + ["--net", "user", PYTHON, "-c", program,
+                                   str(lsock.getsockname()[1]), *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=300 if slow else timeout)
+        t.join()
+        lsock.close()
+        return p, got
+
+    # 3. Outbound TCP to a server on the host's loopback.
+    def answer(c, got):
         got["line"] = c.makefile("rb").readline()
         c.sendall(b"hello from the host\n")
-        c.close()
 
-    t = threading.Thread(target=serve)
-    t.start()
-    p = subprocess.run(base + ["--net", "user", PYTHON, "-c", TCP_CLIENT, str(hport)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=300 if slow else 60)
-    t.join()
-    lsock.close()
+    p, got = outbound(TCP_CLIENT, [], answer)
     ok("outbound TCP: the host's server got the guest's line",
        got.get("line") == b"hello from the guest\n", repr(got))
     ok("outbound TCP: the guest got the reply, exit 0",
        p.returncode == 0 and p.stdout == b"reply: hello from the host\n",
        f"status {p.returncode}, {p.stdout!r} {p.stderr[-300:]!r}")
 
-    # 4. Send and exit at once.
+    # 4. Send and exit at once, to a host reader with a small receive
+    # buffer (the host's kernel holds little, slirp much).
     size = (1 << 20) if slow else (12 << 20)
-    lsock = socket.socket()
-    # A small receive buffer: the host's kernel holds little, slirp much.
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    hport = lsock.getsockname()[1]
-    got = {}
 
-    def slow_reader():
-        lsock.settimeout(120 if slow else 30)
-        try:
-            c, _ = lsock.accept()
-        except OSError:
-            return
+    def slow_reader(c, got):
         # Slow (about 13 MB/s): the guest's sendall returns, and the
         # program ends, while megabytes still wait in its socket, in slirp
         # and in the host's socket buffers.
@@ -226,15 +227,8 @@ def main():
         except OSError as e:
             got["error"] = str(e)
         got["data"] = bytes(b)
-        c.close()
 
-    t = threading.Thread(target=slow_reader)
-    t.start()
-    p = subprocess.run(base + ["--net", "user", PYTHON, "-c", SEND_AND_EXIT, str(hport), str(size)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=300 if slow else 90)
-    t.join()
-    lsock.close()
+    p, got = outbound(SEND_AND_EXIT, [str(size)], slow_reader, rcvbuf=1 << 16, timeout=90)
     data = got.get("data", b"")
     ok(f"send then _exit: all {size} bytes reach the host, then the end of the stream",
        got.get("eof") and data == random.Random(5).randbytes(size),

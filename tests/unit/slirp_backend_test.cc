@@ -156,6 +156,23 @@ class SlirpBackendTest : public ::testing::Test {
     EXPECT_EQ(get32(reply, 38), kUserGuest);
     return Bytes(reply.begin() + 22, reply.begin() + 28);
   }
+  // A TCP socket listening on an ephemeral port of 127.0.0.1 (*port), with
+  // SO_RCVBUF `rcvbuf` (for the connections it accepts) unless 0.
+  static int listen_on_loopback(uint16_t* port, int rcvbuf = 0) {
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf) {
+      EXPECT_EQ(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(l, 1), 0);
+    socklen_t len = sizeof a;
+    getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+    *port = ntohs(a.sin_port);
+    return l;
+  }
   static uint16_t free_port(int type) {
     int s = socket(AF_INET, type, 0);
     sockaddr_in a{};
@@ -264,15 +281,9 @@ TEST_F(SlirpBackendTest, PublishedUdpPortReachesTheGuest) {
 }
 
 TEST_F(SlirpBackendTest, PortInUseIsAOneLineError) {
-  int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(busy, 1), 0);
-  socklen_t len = sizeof a;
-  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
-  std::string spec = "127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + ":80";
+  uint16_t port;
+  int busy = listen_on_loopback(&port);
+  std::string spec = "127.0.0.1:" + std::to_string(port) + ":80";
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv_), 0);
   std::string e;
   auto m = cli::parse_publish(spec, &e);
@@ -306,17 +317,10 @@ uint8_t pattern(size_t i) { return uint8_t(i * 7 + (i >> 9)); }
 // the rest (which a guest's TCP takes as delivered). Once the guest's side
 // closes, the loop first writes that out as the host reads, then returns.
 TEST_F(SlirpBackendTest, WhatTheGuestSentReachesTheHostAfterItEnds) {
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int small = 4096;  // the host holds little: slirp has to hold the rest
-  ASSERT_EQ(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(l, 1), 0);
-  socklen_t alen = sizeof a;
-  getsockname(l, reinterpret_cast<sockaddr*>(&a), &alen);
-  const uint16_t hport = ntohs(a.sin_port), gport = 40000;
+  // The host holds little (a small receive buffer): slirp has to hold the rest.
+  uint16_t hport;
+  int l = listen_on_loopback(&hport, 4096);
+  const uint16_t gport = 40000;
   start();
   Bytes mac = gateway_mac();
   ASSERT_EQ(mac.size(), 6u);
