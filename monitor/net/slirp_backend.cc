@@ -73,7 +73,9 @@ long SlirpBackend::send_packet(const void* buf, size_t len, void* opaque) {
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     ++self->frames_dropped_;
-    // After the guest's end (the drain) frames for it go nowhere, quietly.
+    // A guest that ended (its end closed: the loop has yet to see it, or the
+    // drain runs) takes no more frames: they go nowhere, quietly.
+    if (errno == EPIPE || errno == ECONNRESET || errno == ECONNREFUSED) self->guest_gone_ = true;
     return (errno == EAGAIN || errno == ENOBUFS || self->guest_gone_) ? long(len) : -1;
   }
   ++self->frames_out_;

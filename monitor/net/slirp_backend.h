@@ -81,7 +81,7 @@ class SlirpBackend {
     int host_port;
   };
   std::vector<Forward> forwards_;
-  bool guest_gone_ = false;  // the frame socket's peer closed: drain() runs
+  bool guest_gone_ = false;  // the frame socket's peer closed (a send or the loop saw it)
 
   Slirp* slirp_ = nullptr;
   int frame_fd_ = -1;

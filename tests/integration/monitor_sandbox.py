@@ -181,6 +181,12 @@ def main():
     err = r.stderr.decode(errors="replace")
     check("mote-net: execve after the filter is refused with the message", MESSAGE + "mote-net" in
           err, repr(r))
+    # slirp's messages (GLib's g_log) under the filter: one line, no violation.
+    port = free_port()
+    r = run(["-p", f"127.0.0.1:{port}:80", bb, "true"], escape="net-log")
+    err = r.stderr.decode(errors="replace")
+    check("mote-net: a slirp message under the filter is one line on stderr",
+          r.returncode == 0 and err == "mote-net: Slirp: a test message under the filter\n", repr(r))
     port = free_port()
     r = run(["--no-sandbox", "-p", f"127.0.0.1:{port}:80", bb, "true"], escape="net")
     err = r.stderr.decode(errors="replace")
