@@ -8,9 +8,14 @@
 // GUEST_CSUM (received frames may say DATA_VALID, or NEEDS_CSUM when the
 // host's own stack left the sum for us: net_receive's csum_ok either way).
 // A device offers them only where its backend really does them (mote's
-// monitor and QEMU: a tap with virtio-net headers). No segmentation
-// offloads, so no frame is larger than the MTU. 5.1.6: each buffer starts
-// with the 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
+// monitor and QEMU: a tap with virtio-net headers). Transmit segmentation
+// offload (HOST_TSO4, with CSUM and INDIRECT_DESC): the stack hands over
+// TCP segments of up to 64 KiB (gso_size: the MSS) for the device to cut;
+// each goes in one of kBigSlots buffers of kBigPages pages, described by an
+// indirect table (one ring entry, however many pages), while frames up to
+// the MTU keep their one-page buffers. Nothing larger than the MTU comes in
+// (no GUEST_TSO4). 5.1.6: each buffer starts with the 12-byte struct
+// virtio_net_hdr (num_buffers included in 1.x).
 //
 // Notification: the receive queue asks for used-buffer interrupts (the
 // transmit queue does not: its buffers are reclaimed on the next send). The
@@ -49,6 +54,8 @@ constexpr u64 kFeatureMtu = abi::virtio::kNetFeatureMtu;
 constexpr u64 kFeatureMac = abi::virtio::kNetFeatureMac;
 constexpr u64 kFeatureCsum = abi::virtio::kNetFeatureCsum;
 constexpr u64 kFeatureGuestCsum = abi::virtio::kNetFeatureGuestCsum;
+constexpr u64 kFeatureHostTso4 = abi::virtio::kNetFeatureHostTso4;
+constexpr u64 kFeatureIndirect = abi::virtio::kFeatureIndirectDesc;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
 static_assert(sizeof(abi::virtio::NetHeader) == kHeader);
 constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
@@ -58,6 +65,12 @@ constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
 // dropped segment costs TCP a retransmission timeout (200 ms at least).
 constexpr u64 kTxWaitNs = 2000000;
 constexpr u32 kMaxFrame = 1514;         // without FCS, no VLAN tag
+constexpr u32 kMaxTsoFrame = 14 + 65535;  // an IPv4 packet of the largest size
+// Transmit buffers for segments larger than the MTU: the header and the
+// largest frame, page by page.
+constexpr u32 kBigSlots = 4;
+constexpr u32 kBigPages = (kHeader + kMaxTsoFrame + kPageSize - 1) / kPageSize;
+static_assert(kBigSlots * kBigPages * sizeof(abi::virtio::Desc) <= kPageSize);
 
 }  // namespace
 
@@ -68,6 +81,14 @@ struct NetDevice {
   u64 tx_buf[kQueueWant];
   u16 tx_free[kQueueWant];
   u32 ntx_free;
+  // With TSO: transmit ids from `small` on are the big buffers, their
+  // indirect tables side by side in the frame `big_tables`.
+  bool tso;
+  u32 small;
+  u64 big_buf[kBigSlots][kBigPages];
+  u64 big_tables;
+  u16 big_free[kBigSlots];
+  u32 nbig_free;
   u8 mac[6];
   u16 mtu;
   volatile u32 lock;
@@ -116,7 +137,8 @@ NetDevice* setup(u64 base) {
   u64 frame = frame_alloc();
   if (!frame) return nullptr;
   auto* d = static_cast<NetDevice*>(phys_to_virt(frame));
-  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu | kFeatureCsum | kFeatureGuestCsum).ok())
+  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu | kFeatureCsum | kFeatureGuestCsum |
+                                 kFeatureHostTso4 | kFeatureIndirect).ok())
     return nullptr;
   if (!d->rx.init(d->dev, 0, kQueueWant, true).ok() || !d->tx.init(d->dev, 1, kQueueWant, false).ok())
     return nullptr;
@@ -129,10 +151,18 @@ NetDevice* setup(u64 base) {
   }
   for (u32 i = 0; i < d->rx.size(); ++i)
     if (!(d->rx_buf[i] = frame_alloc())) return nullptr;
-  for (u32 i = 0; i < d->tx.size(); ++i) {
+  const u64 tso = kFeatureCsum | kFeatureHostTso4 | kFeatureIndirect;
+  d->tso = (d->dev.features() & tso) == tso && d->tx.size() > 2 * kBigSlots;
+  if (d->tso && !(d->big_tables = frame_alloc())) d->tso = false;
+  for (u32 k = 0; d->tso && k < kBigSlots; ++k)
+    for (u32 p = 0; p < kBigPages; ++p)
+      if (!(d->big_buf[k][p] = frame_alloc())) d->tso = false;  // a small VM: no TSO
+  d->small = d->tso ? d->tx.size() - kBigSlots : d->tx.size();
+  for (u32 i = 0; i < d->small; ++i) {
     if (!(d->tx_buf[i] = frame_alloc())) return nullptr;
     d->tx_free[d->ntx_free++] = u16(i);
   }
+  for (u32 k = 0; d->tso && k < kBigSlots; ++k) d->big_free[d->nbig_free++] = u16(d->small + k);
   if (!d->dev.driver_ok().ok()) return nullptr;
   // 5.1.6.3: the receive ring full before the device needs it.
   for (u32 i = 0; i < d->rx.size(); ++i) d->rx.post(u16(i), d->rx_buf[i], kPageSize, true);
@@ -189,12 +219,16 @@ using kvm::NetDevice;
 
 u32 net_offloads() {
   NetDevice* d = kvm::net_device();
-  return d && (d->dev.features() & kvm::kFeatureCsum) ? kNetTxCsum : 0;
+  if (!d || !(d->dev.features() & kvm::kFeatureCsum)) return 0;
+  return kNetTxCsum | (d->tso ? kNetTso4 : 0);
 }
 
 bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   NetDevice* d = kvm::net_device();
-  if (!d || len > kvm::kMaxFrame || len == 0) return false;
+  if (!d || len == 0) return false;
+  const bool gso = off && off->gso_size && d->tso;
+  const bool big = len > kvm::kMaxFrame;
+  if (big && (!gso || len > kvm::kMaxTsoFrame)) return false;
   kvm::lock(&d->lock);
   // Reclaim what the device has sent. A full ring is drained by the device
   // (it was notified, or said it needs no notification because it is at
@@ -204,8 +238,11 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   kvm::Profile* prof = kvm::g_profile;
   const u64 t0 = prof ? kvm::rdtsc() : 0;
   for (u64 until = 0;;) {
-    while (d->tx.take(&id, &used)) d->tx_free[d->ntx_free++] = id;
-    if (d->ntx_free) break;
+    while (d->tx.take(&id, &used)) {
+      if (id < d->small) d->tx_free[d->ntx_free++] = id;
+      else d->big_free[d->nbig_free++] = id;
+    }
+    if (big ? d->nbig_free : d->ntx_free) break;
     u64 now = kvm::clock_monotonic_ns();
     if (!until) until = now + kvm::kTxWaitNs;
     else if (now >= until) break;
@@ -215,22 +252,53 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
     ++prof->tx_frames;
     if (u64 waited = kvm::rdtsc() - t0; waited > 2000) prof->tx_waits++, prof->tx_wait_tsc += waited;
   }
-  if (!d->ntx_free) {
+  if (!(big ? d->nbig_free : d->ntx_free)) {
     kvm::unlock(&d->lock);
     return false;  // still full: dropped, as a NIC would
   }
-  id = d->tx_free[--d->ntx_free];
-  u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
-  abi::virtio::NetHeader h{};  // no segmentation offload (never kNetTso4)
+  abi::virtio::NetHeader h{};
   if (off && off->csum_offset && (d->dev.features() & kvm::kFeatureCsum)) {
     h.flags = abi::virtio::kNetHdrNeedsCsum;
     h.csum_start = off->csum_start;
     h.csum_offset = off->csum_offset;
   }
-  memcpy(buf, &h, kvm::kHeader);
+  if (gso) {
+    h.gso_type = abi::virtio::kNetGsoTcpv4;
+    h.gso_size = off->gso_size;
+    h.hdr_len = off->hdr_len;
+  }
   const u64 t1 = prof ? kvm::rdtsc() : 0;
-  memcpy(buf + kvm::kHeader, frame, len);
-  d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);
+  if (!big) {
+    id = d->tx_free[--d->ntx_free];
+    u8* buf = static_cast<u8*>(kvm::phys_to_virt(d->tx_buf[id]));
+    memcpy(buf, &h, kvm::kHeader);
+    memcpy(buf + kvm::kHeader, frame, len);
+    d->tx.post(id, d->tx_buf[id], u32(kvm::kHeader + len), false);
+  } else {
+    // The header and the frame page by page, one descriptor each, in the
+    // slot's indirect table.
+    id = d->big_free[--d->nbig_free];
+    const u32 k = id - d->small;
+    auto* table = static_cast<abi::virtio::Desc*>(kvm::phys_to_virt(d->big_tables)) +
+                  k * kvm::kBigPages;
+    const u8* src = static_cast<const u8*>(frame);
+    usize left = kvm::kHeader + len;
+    u32 n = 0;
+    for (; left; ++n) {
+      u8* page = static_cast<u8*>(kvm::phys_to_virt(d->big_buf[k][n]));
+      usize chunk = min<usize>(left, kPageSize), from = 0;
+      if (n == 0) {
+        memcpy(page, &h, kvm::kHeader);
+        from = kvm::kHeader;
+      }
+      memcpy(page + from, src, chunk - from);
+      src += chunk - from;
+      left -= chunk;
+      table[n] = abi::virtio::Desc{d->big_buf[k][n], u32(chunk),
+                                   u16(left ? abi::virtio::kDescNext : 0), u16(left ? n + 1 : 0)};
+    }
+    d->tx.post_indirect(id, d->big_tables + k * kvm::kBigPages * sizeof(abi::virtio::Desc), n);
+  }
   const u64 t2 = prof ? kvm::rdtsc() : 0;
   d->tx.notify();
   if (prof) prof->tx_copy_tsc += t2 - t1, prof->tx_notify_tsc += kvm::rdtsc() - t2;

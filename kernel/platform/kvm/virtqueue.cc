@@ -32,10 +32,18 @@ Result<void> Virtqueue::init(Device& dev, u32 index, u32 want, bool interrupts) 
 }
 
 void Virtqueue::post(u16 id, u64 phys, u32 len, bool device_writes) {
+  put(id, phys, len, device_writes ? kDescWrite : 0);
+}
+
+void Virtqueue::post_indirect(u16 id, u64 table, u32 n) {
+  put(id, table, n * u32(sizeof(Desc)), kDescIndirect);
+}
+
+void Virtqueue::put(u16 id, u64 phys, u32 len, u16 flags) {
   auto* desc = static_cast<volatile Desc*>(phys_to_virt(ring_)) + id;
   desc->addr = phys;
   desc->len = len;
-  desc->flags = device_writes ? kDescWrite : 0;
+  desc->flags = flags;
   desc->next = 0;
   auto* avail = static_cast<volatile u16*>(phys_to_virt(ring_ + kAvailOffset));
   avail[2 + avail_idx_ % size_] = id;  // ring[idx]: the chain's head

@@ -26,12 +26,18 @@ class Virtqueue {
   // device writes it (`device_writes`) or reads it. Takes effect for the
   // device at notify().
   void post(u16 id, u64 phys, u32 len, bool device_writes);
+  // Makes buffer `id` available as an indirect table (2.6.5.3, with
+  // VIRTIO_F_INDIRECT_DESC): `n` descriptors at `table` (physical, written
+  // by the caller), for a buffer of many segments on one ring entry.
+  void post_indirect(u16 id, u64 table, u32 n);
   void notify();
   // The next buffer the device returned: its id and the bytes it wrote.
   // False when there is none.
   bool take(u16* id, u32* len);
 
  private:
+  void put(u16 id, u64 phys, u32 len, u16 flags);
+
   Device* dev_ = nullptr;
   u32 index_ = 0;
   u32 size_ = 0;
