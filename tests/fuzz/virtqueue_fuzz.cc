@@ -160,6 +160,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 1: {  // the driver's bring-up, with the script's layout for each queue
         set_reg(t, Reg::Status, 0);
         set_reg(t, Reg::Status, kStatusAcknowledge | kStatusDriver);
+        // Indirect descriptor tables, when the script says so and the
+        // device offers them (virtio-net).
+        set_reg(t, Reg::DriverFeaturesSel, 0);
+        set_reg(t, Reg::DriverFeatures,
+                uint32_t(script.take(1) & 1 ? t.device().features() & kFeatureIndirectDesc : 0));
         set_reg(t, Reg::DriverFeaturesSel, 1);
         set_reg(t, Reg::DriverFeatures, 1);
         set_reg(t, Reg::Status, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);

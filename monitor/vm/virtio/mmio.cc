@@ -117,7 +117,7 @@ void Transport::write_reg(Reg r, uint32_t v) {
       } else if (!q->live) {
         std::string why = q->layout.check(mem_, device_->queue_max());
         if (!why.empty()) return fault("queue " + std::to_string(queue_sel_) + ": " + why);
-        q->live.emplace(mem_, q->layout);
+        q->live.emplace(mem_, q->layout, (driver_features_ & kFeatureIndirectDesc) != 0);
       }
       break;
     case Reg::QueueNotify:

@@ -93,6 +93,7 @@ void NetDevice::transmit(Transport& t) {
   bool any = false;
   std::string fault;
   const bool csum = t.driver_features() & kNetFeatureCsum;
+  const bool tso = csum && (t.driver_features() & kNetFeatureHostTso4);
   while (auto c = q->pop(&fault)) {
     any = true;
     // The frame follows the header; chains too short or too long are dropped.
@@ -103,11 +104,14 @@ void NetDevice::transmit(Transport& t) {
     }
     size_t n = c->read(std::span<uint8_t>(tx_buf_.data(), size_t(c->readable)));
     abi::virtio::NetHeader h = header_at(tx_buf_.data());
-    // 5.1.6.2: no segmentation was offered; NEEDS_CSUM only with CSUM (and
-    // DATA_VALID never from a driver: the host must not trust the guest's
-    // word for a checksum).
+    // 5.1.6.2: NEEDS_CSUM only with CSUM (and DATA_VALID never from a
+    // driver: the host must not trust the guest's word for a checksum); a
+    // segment to cut only with HOST_TSO4, TCPv4 (no ECN bit), partial, with
+    // its MSS. The tap checks the rest against the frame itself.
     bool partial = h.flags & abi::virtio::kNetHdrNeedsCsum;
-    if (h.gso_type != abi::virtio::kNetGsoNone || (partial && !csum)) {
+    bool gso = h.gso_type != abi::virtio::kNetGsoNone;
+    if ((gso && !(tso && h.gso_type == abi::virtio::kNetGsoTcpv4 && partial && h.gso_size)) ||
+        (partial && !csum)) {
       ++dropped_;
       q->push(*c, 0);
       continue;
@@ -121,6 +125,11 @@ void NetDevice::transmit(Transport& t) {
         out.flags = abi::virtio::kNetHdrNeedsCsum;
         out.csum_start = h.csum_start;
         out.csum_offset = h.csum_offset;
+      }
+      if (gso) {
+        out.gso_type = h.gso_type;
+        out.gso_size = h.gso_size;
+        out.hdr_len = h.hdr_len;
       }
       std::memcpy(tx_buf_.data(), &out, sizeof out);
       w = write(fd_, tx_buf_.data(), n);

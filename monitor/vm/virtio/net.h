@@ -7,13 +7,17 @@
 // virtio-net headers (a tap opened with IFF_VNET_HDR and TUN_F_CSUM,
 // monitor/net/tap.h) the checksum offloads CSUM and GUEST_CSUM, which the
 // tap really does both ways: the 12-byte header (struct virtio_net_hdr_v1)
-// then travels between guest and tap, checked on the way (only NEEDS_CSUM
-// from the guest, and only with CSUM; never a segmentation offload). A
+// then travels between guest and tap, checked on the way (from the guest
+// only NEEDS_CSUM, and only with CSUM, and with HOST_TSO4 a TCPv4
+// segment to cut: GSO_TCPV4 with NEEDS_CSUM and a gso_size, which the tap
+// takes with any header, whatever offloads it was set to hand over). A
 // guest that did not take GUEST_CSUM gets whole checksums: the device
 // completes a partial one itself. On mote-net's socket (libslirp wants
 // whole checksums) no offload is offered and the header is zero but for
-// num_buffers = 1. No segmentation, no mergeable buffers, so every frame is
-// one chain. Queue 0 receives, queue 1 transmits (5.1.2).
+// num_buffers = 1. INDIRECT_DESC is offered (a 64 KiB segment in many
+// pages on one ring entry: queue.h checks the table). No receive
+// segmentation, no mergeable buffers, so every received frame is one
+// chain. Queue 0 receives, queue 1 transmits (5.1.2).
 //
 // Transmit runs on the vCPU's thread at the notification: each chain's
 // frame is one write (a full backend drops it, as a full NIC ring would).
@@ -55,8 +59,8 @@ class NetDevice final : public Device {
 
   uint32_t device_id() const override { return kDeviceNet; }
   uint64_t features() const override {
-    return kNetFeatureMtu | kNetFeatureMac | kNetFeatureStatus |
-           (vnet_hdr_ ? kNetFeatureCsum | kNetFeatureGuestCsum : 0);
+    return kNetFeatureMtu | kNetFeatureMac | kNetFeatureStatus | kFeatureIndirectDesc |
+           (vnet_hdr_ ? kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureHostTso4 : 0);
   }
   uint16_t queue_count() const override { return 2; }
   uint16_t queue_max() const override { return kNetQueueMax; }

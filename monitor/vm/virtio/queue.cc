@@ -110,30 +110,56 @@ std::optional<Chain> Queue::pop(std::string* fault) {
   if (c.head >= n)
     return broken("available ring entry " + std::to_string(last_avail_ % n) + " names descriptor " +
                   std::to_string(c.head) + " of a table of " + std::to_string(n));
+  // The chain: from the head in the ring's table, or (a head marked
+  // INDIRECT) from entry 0 of the table it points to.
+  uint64_t table = l_.desc;
+  uint32_t entries = n;
+  bool in_table = false;
+  std::string where = "descriptor ";
   uint16_t i = c.head;
   for (uint32_t count = 0;; ++count) {
-    if (count == n)
-      return broken("descriptor chain from " + std::to_string(c.head) + " is longer than the queue (" +
-                    std::to_string(n) + "): a loop");
-    Desc d = *mem_->read<Desc>(l_.desc + 16ull * i);  // once: the guest may change it
-    if (d.flags & kDescIndirect)
-      return broken("descriptor " + std::to_string(i) + " is indirect (not negotiated)");
+    if (count == entries)
+      return broken(in_table ? "indirect table of descriptor " + std::to_string(c.head) +
+                                   " chains in a loop (more than its " + std::to_string(entries) +
+                                   " entries)"
+                             : "descriptor chain from " + std::to_string(c.head) +
+                                   " is longer than the queue (" + std::to_string(n) + "): a loop");
+    Desc d = *mem_->read<Desc>(table + 16ull * i);  // once: the guest may change it
+    if (d.flags & kDescIndirect) {
+      if (!indirect_) return broken(where + std::to_string(i) + " is indirect (not negotiated)");
+      if (in_table) return broken("indirect table entry " + std::to_string(i) + " is indirect too");
+      if (count != 0) return broken("descriptor " + std::to_string(i) + " is indirect but not the chain's head");
+      if (d.flags & kDescNext) return broken("descriptor " + std::to_string(i) + " is indirect and chained");
+      if (d.len == 0 || d.len % 16 || d.len / 16 > kMaxIndirect)
+        return broken("descriptor " + std::to_string(i) + " points to an indirect table of " +
+                      std::to_string(d.len) + " bytes (a multiple of 16, at most " +
+                      std::to_string(kMaxIndirect) + " entries)");
+      if (!mem_->at(d.addr, d.len))
+        return broken("descriptor " + std::to_string(i) + " indirect table [" + hex(d.addr) + ", +" +
+                      std::to_string(d.len) + ") is outside guest RAM [0, " + hex(mem_->size()) + ")");
+      table = d.addr;
+      entries = d.len / 16;
+      in_table = true;
+      where = "indirect table entry ";
+      i = 0;
+      count = uint32_t(-1);  // the table's chain starts now
+      continue;
+    }
     bool writes = d.flags & kDescWrite;
     if (!writes && c.writable)
-      return broken("descriptor " + std::to_string(i) +
-                    " is device-readable after a device-writable one");
+      return broken(where + std::to_string(i) + " is device-readable after a device-writable one");
     auto bytes = mem_->at(d.addr, d.len);
     if (!bytes)
-      return broken("descriptor " + std::to_string(i) + " buffer [" + hex(d.addr) + ", +" +
+      return broken(where + std::to_string(i) + " buffer [" + hex(d.addr) + ", +" +
                     std::to_string(d.len) + ") is outside guest RAM [0, " + hex(mem_->size()) + ")");
     (writes ? c.writable : c.readable) += d.len;
     if (c.readable + c.writable > 0xffffffffull)
       return broken("descriptor chain from " + std::to_string(c.head) + " holds more than 4 GiB");
     if (d.len) c.buffers.push_back(Buffer{*bytes, writes});
     if (!(d.flags & kDescNext)) break;
-    if (d.next >= n)
-      return broken("descriptor " + std::to_string(i) + " chains to " + std::to_string(d.next) +
-                    " of a table of " + std::to_string(n));
+    if (d.next >= entries)
+      return broken(where + std::to_string(i) + " chains to " + std::to_string(d.next) +
+                    " of a table of " + std::to_string(entries));
     i = d.next;
   }
   ++last_avail_;

@@ -12,7 +12,12 @@
 //     a chain is at most the queue size long);
 //   - a buffer not wholly inside guest RAM (or wrapping 2^64);
 //   - a device-readable descriptor after a device-writable one (2.6.4.2);
-//   - an indirect descriptor (VIRTIO_F_INDIRECT_DESC is never offered);
+//   - an indirect descriptor where VIRTIO_F_INDIRECT_DESC was not
+//     negotiated, and where it was (2.6.5.3): one that is not the chain's
+//     head or has NEXT set, one inside an indirect table, a table whose
+//     length is zero, not a multiple of 16 or more than kMaxIndirect
+//     entries, or outside guest RAM, and a table entry chaining outside the
+//     table or in a loop;
 //   - a chain longer than 4 GiB in total.
 // Ring addresses and the size are checked when the driver makes the queue
 // ready (QueueLayout::check).
@@ -68,7 +73,12 @@ struct Chain {
 
 class Queue {
  public:
-  Queue(const GuestMemory& mem, QueueLayout layout) : mem_(&mem), l_(layout) {}
+  // `indirect`: the driver took VIRTIO_F_INDIRECT_DESC.
+  Queue(const GuestMemory& mem, QueueLayout layout, bool indirect = false)
+      : mem_(&mem), l_(layout), indirect_(indirect) {}
+  // The most entries an indirect table may have (Linux's drivers and QEMU
+  // keep to 1024).
+  static constexpr uint32_t kMaxIndirect = 1024;
 
   // The next chain the driver made available, nullopt when there is none;
   // a broken rule sets *fault (and returns nullopt). After a fault the queue
@@ -93,6 +103,7 @@ class Queue {
   QueueLayout l_;
   uint16_t last_avail_ = 0;  // the next available entry the device will take
   uint16_t used_idx_ = 0;    // the device's used index
+  bool indirect_ = false;
   bool broken_ = false;
 };
 

@@ -93,7 +93,8 @@ TEST(VirtioMmio, IdentifiesItselfAndOffersItsFeatures) {
   EXPECT_EQ(f.d.read(Reg::DeviceId), kDeviceNet);
   EXPECT_EQ(f.d.read(Reg::VendorId), kVendorId);
   f.d.write(Reg::DeviceFeaturesSel, 0);
-  EXPECT_EQ(f.d.read(Reg::DeviceFeatures), uint32_t(kNetFeatureMac | kNetFeatureMtu | kNetFeatureStatus));
+  EXPECT_EQ(f.d.read(Reg::DeviceFeatures),
+            uint32_t(kNetFeatureMac | kNetFeatureMtu | kNetFeatureStatus | kFeatureIndirectDesc));
   f.d.write(Reg::DeviceFeaturesSel, 1);
   EXPECT_EQ(f.d.read(Reg::DeviceFeatures), 1u);  // VERSION_1 is bit 32
   f.d.write(Reg::DeviceFeaturesSel, 2);
@@ -344,7 +345,7 @@ TEST(VirtioNet, TransmitPassesNeedsCsumToTheTapAndNothingElse) {
   EXPECT_EQ(h.flags, 0);
   EXPECT_EQ(h.csum_start, 0);
   EXPECT_EQ(h.hdr_len, 0);
-  // A segmentation offload was never offered: dropped.
+  // A segment to cut, from a driver that did not take HOST_TSO4: dropped.
   NetHeader gso{};
   gso.gso_type = 1;  // VIRTIO_NET_HDR_GSO_TCPV4
   gso.gso_size = 1448;
@@ -352,6 +353,77 @@ TEST(VirtioNet, TransmitPassesNeedsCsumToTheTapAndNothingElse) {
   EXPECT_LT(recv(f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
   EXPECT_EQ(f.dev->stats().dropped, 1u);
   EXPECT_EQ(f.dev->stats().sent, 2u);
+  EXPECT_FALSE(f.fault.reason());
+}
+
+TEST(VirtioNet, OffersSegmentationOffloadOnlyOverAVnetBackend) {
+  NetFixture plain, tap(true);
+  EXPECT_FALSE(plain.d.negotiate(kFeatureVersion1 | kNetFeatureHostTso4));
+  EXPECT_TRUE(tap.d.negotiate(kFeatureVersion1 | kNetFeatureCsum | kNetFeatureHostTso4 |
+                              kFeatureIndirectDesc));
+}
+
+// A 64 KiB TCP segment in pages scattered over guest RAM, described by an
+// indirect table on one ring entry (as the kernel's driver sends one): the
+// tap gets it whole with its segmentation header.
+TEST(VirtioNet, TransmitsASegmentToCutFromAnIndirectTable) {
+  NetFixture f(true);
+  f.bring_up(kNetFeatureCsum | kNetFeatureHostTso4 | kFeatureIndirectDesc);
+  NetHeader h = needs_csum(34, 16);
+  h.gso_type = abi::virtio::kNetGsoTcpv4;
+  h.gso_size = 1448;
+  h.hdr_len = 66;
+  auto bytes = with_header(h, frame(14 + 65535, 9));
+  const uint64_t table = 0x50000;
+  const uint64_t pages[] = {0x60000, 0x41000, 0x70000, 0x43000, 0x80000, 0x62000, 0x90000,
+                            0x45000, 0xa0000, 0x64000, 0xb0000, 0x47000, 0xc0000, 0x66000,
+                            0xd0000, 0x49000, 0xe0000};
+  uint16_t n = 0;
+  for (size_t off = 0; off < bytes.size(); off += 4096, ++n) {
+    size_t len = std::min<size_t>(4096, bytes.size() - off);
+    f.mem.copy_in(pages[n], std::vector<uint8_t>(bytes.begin() + long(off), bytes.begin() + long(off + len)));
+    bool last = off + len == bytes.size();
+    f.mem.write(table + 16ull * n, Desc{pages[n], uint32_t(len), uint16_t(last ? 0 : kDescNext),
+                                        uint16_t(last ? 0 : n + 1)});
+  }
+  ASSERT_EQ(n, 17);
+  f.mem.write(f.d.ring(1).desc, Desc{table, 16u * n, kDescIndirect, 0});
+  f.d.make_available(1, 0);
+  f.d.notify(1);
+  EXPECT_TRUE(f.d.take_used(1));
+  std::vector<uint8_t> got(bytes.size() + 100);
+  ASSERT_EQ(recv(f.sv[1], got.data(), got.size(), MSG_DONTWAIT), ssize_t(bytes.size()));
+  NetHeader out;
+  memcpy(&out, got.data(), sizeof out);
+  EXPECT_EQ(out.flags, abi::virtio::kNetHdrNeedsCsum);
+  EXPECT_EQ(out.gso_type, abi::virtio::kNetGsoTcpv4);
+  EXPECT_EQ(out.gso_size, 1448);
+  EXPECT_EQ(out.hdr_len, 66);
+  EXPECT_EQ(out.csum_start, 34);
+  EXPECT_EQ(out.csum_offset, 16);
+  EXPECT_EQ(0, memcmp(got.data() + kNetHeaderBytes, bytes.data() + kNetHeaderBytes,
+                      bytes.size() - kNetHeaderBytes));
+  // Segments the tap must not be handed: not partial, no MSS, not TCPv4
+  // (the ECN bit, UDP): each dropped.
+  auto send_with = [&](NetHeader bad) {
+    auto b = with_header(bad, frame(3000, 1));
+    f.mem.copy_in(0x30000, b);
+    f.d.post(1, {{0x30000, uint32_t(b.size()), false}});
+    f.d.notify(1);
+    EXPECT_TRUE(f.d.take_used(1));
+  };
+  NetHeader whole = h;
+  whole.flags = 0;
+  NetHeader no_mss = h;
+  no_mss.gso_size = 0;
+  NetHeader ecn = h;
+  ecn.gso_type = 0x81;
+  NetHeader udp = h;
+  udp.gso_type = 3;
+  for (const NetHeader& bad : {whole, no_mss, ecn, udp}) send_with(bad);
+  EXPECT_LT(recv(f.sv[1], got.data(), got.size(), MSG_DONTWAIT), 0);
+  EXPECT_EQ(f.dev->stats().sent, 1u);
+  EXPECT_EQ(f.dev->stats().dropped, 4u);
   EXPECT_FALSE(f.fault.reason());
 }
 
@@ -449,7 +521,7 @@ TEST(VirtioMmio, ResetDropsTheQueuesAndLowersTheLine) {
 
 struct Broken {
   NetFixture f;
-  Broken() { f.bring_up(); }
+  explicit Broken(uint64_t features = 0) { f.bring_up(features); }
   void desc(uint16_t i, Desc d) { f.mem.write(f.d.ring(1).desc + 16ull * i, d); }
   std::string notify_tx(uint16_t head) {
     f.d.make_available(1, head);
@@ -504,6 +576,51 @@ TEST(VirtioQueue, IndirectDescriptorStops) {
   Broken b;
   b.desc(0, Desc{0x30000, 16, kDescIndirect, 0});
   EXPECT_NE(b.notify_tx(0).find("indirect"), std::string::npos) << b.f.fault_reason();
+}
+
+// With INDIRECT_DESC taken: every misuse of an indirect table (2.6.5.3).
+TEST(VirtioQueue, BrokenIndirectTablesStop) {
+  struct Case {
+    const char* what;
+    std::vector<std::pair<uint16_t, Desc>> ring;   // descriptors of the queue's table
+    std::vector<std::pair<uint16_t, Desc>> table;  // entries of the table at 0x50000
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"an indirect entry in a table", {{0, Desc{0x50000, 32, kDescIndirect, 0}}},
+       {{0, Desc{0x30000, 16, kDescNext, 1}}, {1, Desc{0x50000, 16, kDescIndirect, 0}}},
+       "indirect table entry 1 is indirect too"},
+      {"indirect after a direct descriptor",
+       {{0, Desc{0x30000, 16, kDescNext, 1}}, {1, Desc{0x50000, 16, kDescIndirect, 0}}},
+       {{0, Desc{0x31000, 16, 0, 0}}},
+       "descriptor 1 is indirect but not the chain's head"},
+      {"indirect and chained", {{0, Desc{0x50000, 16, uint16_t(kDescIndirect | kDescNext), 1}}},
+       {{0, Desc{0x31000, 16, 0, 0}}}, "is indirect and chained"},
+      {"an empty table", {{0, Desc{0x50000, 0, kDescIndirect, 0}}}, {}, "indirect table of 0 bytes"},
+      {"a table of 24 bytes", {{0, Desc{0x50000, 24, kDescIndirect, 0}}}, {},
+       "indirect table of 24 bytes"},
+      {"a table of 1025 entries", {{0, Desc{0x50000, 16 * 1025, kDescIndirect, 0}}}, {},
+       "at most 1024 entries"},
+      {"a table beyond RAM", {{0, Desc{kRam - 16, 32, kDescIndirect, 0}}}, {},
+       "indirect table [0xffff0, +32) is outside guest RAM"},
+      {"an entry chaining outside its table", {{0, Desc{0x50000, 32, kDescIndirect, 0}}},
+       {{0, Desc{0x30000, 16, kDescNext, 2}}}, "indirect table entry 0 chains to 2 of a table of 2"},
+      {"a loop in the table", {{0, Desc{0x50000, 32, kDescIndirect, 0}}},
+       {{0, Desc{0x30000, 16, kDescNext, 1}}, {1, Desc{0x31000, 16, kDescNext, 0}}},
+       "chains in a loop (more than its 2 entries)"},
+      {"an entry beyond RAM", {{0, Desc{0x50000, 16, kDescIndirect, 0}}},
+       {{0, Desc{kRam - 8, 16, 0, 0}}}, "indirect table entry 0 buffer"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    Broken b(kFeatureIndirectDesc);
+    for (auto& [i, d] : c.ring) b.desc(i, d);
+    for (auto& [i, d] : c.table) b.f.mem.write(0x50000 + 16ull * i, d);
+    EXPECT_NE(b.notify_tx(0).find(c.reason), std::string::npos) << b.f.fault_reason();
+    uint8_t got[64];
+    EXPECT_LT(recv(b.f.sv[1], got, sizeof got, MSG_DONTWAIT), 0);
+    EXPECT_FALSE(b.f.d.take_used(1));
+  }
 }
 
 TEST(VirtioQueue, AvailableIndexRunningAheadStops) {
