@@ -39,7 +39,7 @@ def redis_n(pipeline):
     return REDIS_N * (PIPELINE_N_FACTOR if pipeline > 1 else 1)
 REDIS_N_GVISOR = setting("BENCH_REDIS_N_GVISOR", 10000, 2000)
 WRK_SECONDS = setting("BENCH_WRK_SECONDS", 10, 2)
-NET_REPS = setting("BENCH_NET_REPS", 3, 1)
+NET_REPS = setting("BENCH_NET_REPS", 5, 1)
 CLIENTS = 50
 PIPELINES = (1, 16)
 # The tap figure: names the benchmark creates, the addresses of the brief (QEMU's).

@@ -37,7 +37,7 @@ READY_TIMEOUT = 60  # a Linux boot under TCG with a 20 MB initramfs: 3-4 s here
 # moved the ratios by up to 0.4x from run to run.
 REQUESTS = setting("BENCH_VM_REDIS_N", 4000, 4000)
 PIPELINES = (1, 16)
-REPS = setting("BENCH_VM_NET_REPS", 3, 3)
+REPS = setting("BENCH_VM_NET_REPS", 6, 3)
 SETTLE_S = float(os.environ.get("BENCH_VM_SETTLE_S", "5"))
 # virtio_net and what it needs, in load order (modules.dep of the 6.1 cloud kernel).
 MODULES = ["drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
