@@ -213,7 +213,9 @@ void inet_exit() {
   g_state->stack.run_pending(start);
   u64 left = tcp.unacked(), since = start;
   while (left) {
-    // Nothing else runs now: no thread takes posted work, no timer fires.
+    // This thread holds the kernel lock for good: posted work (arrivals,
+    // the platform timer's) never runs, so frames and the stack's timers
+    // are this loop's to take.
     __atomic_store_n(&g_exit_word, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&g_exit_waiting, 1, __ATOMIC_SEQ_CST);
     u64 now = inet_now();
