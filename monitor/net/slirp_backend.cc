@@ -236,26 +236,32 @@ bool SlirpBackend::pump_guest() {
   return true;
 }
 
+uint32_t SlirpBackend::fill_polls(bool guest) {
+  std::vector<pollfd>& polls = *polls_;
+  polls.clear();
+  polls.push_back(pollfd{wake_fd_, POLLIN, 0});
+  if (guest) polls.push_back(pollfd{frame_fd_, POLLIN, 0});
+  uint32_t timeout = UINT32_MAX;
+  slirp_pollfds_fill(slirp_, &timeout, &SlirpBackend::add_poll, this);
+  int64_t now_ms = now_ns() / 1000000;
+  for (Timer* t : timers_)
+    if (t->expire_ms >= 0)
+      timeout = uint32_t(std::min<int64_t>(timeout, std::max<int64_t>(0, t->expire_ms - now_ms)));
+  return timeout;
+}
+
 void SlirpBackend::run() {
   std::vector<pollfd> polls;
   polls_ = &polls;
   for (;;) {
-    polls.clear();
-    polls.push_back(pollfd{frame_fd_, POLLIN, 0});
-    polls.push_back(pollfd{wake_fd_, POLLIN, 0});
-    uint32_t timeout = UINT32_MAX;
-    slirp_pollfds_fill(slirp_, &timeout, &SlirpBackend::add_poll, this);
-    int64_t now_ms = now_ns() / 1000000;
-    for (Timer* t : timers_)
-      if (t->expire_ms >= 0)
-        timeout = uint32_t(std::min<int64_t>(timeout, std::max<int64_t>(0, t->expire_ms - now_ms)));
+    uint32_t timeout = fill_polls(true);
     int wait = timeout == UINT32_MAX ? -1 : int(std::min<uint32_t>(timeout, 60000));
     int r = poll(polls.data(), polls.size(), wait);
     if (r < 0 && errno != EINTR) break;
-    if (r > 0 && polls[1].revents) break;  // stop()
-    if (r > 0 && polls[0].revents) {
+    if (r > 0 && polls[0].revents) break;  // stop()
+    if (r > 0 && polls[1].revents) {
       if (!pump_guest() ||
-          ((polls[0].revents & (POLLHUP | POLLERR)) && !(polls[0].revents & POLLIN))) {
+          ((polls[1].revents & (POLLHUP | POLLERR)) && !(polls[1].revents & POLLIN))) {
         // What the guest's last frames carried goes to slirp's sockets
         // before the drain looks at them.
         slirp_pollfds_poll(slirp_, 0, &SlirpBackend::get_revents, this);
@@ -283,17 +289,11 @@ void SlirpBackend::drain() {
   int64_t idle_until = now_ns() / 1000000 + kDrainIdleMs;
   std::vector<pollfd>& polls = *polls_;
   for (;;) {
-    polls.clear();
-    polls.push_back(pollfd{wake_fd_, POLLIN, 0});
-    uint32_t timeout = UINT32_MAX;
-    slirp_pollfds_fill(slirp_, &timeout, &SlirpBackend::add_poll, this);
+    uint32_t timeout = fill_polls(false);  // polls[0]: stop()'s eventfd, then slirp's
     bool holding = false;
     for (size_t i = 1; i < polls.size(); ++i) holding |= (polls[i].events & POLLOUT) != 0;
     int64_t now_ms = now_ns() / 1000000;
     if (!holding || now_ms >= idle_until) return;
-    for (Timer* t : timers_)
-      if (t->expire_ms >= 0)
-        timeout = uint32_t(std::min<int64_t>(timeout, std::max<int64_t>(0, t->expire_ms - now_ms)));
     int wait = int(std::min<int64_t>(timeout, idle_until - now_ms));
     int r = poll(polls.data(), polls.size(), wait);
     if (r < 0 && errno != EINTR) return;

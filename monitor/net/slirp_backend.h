@@ -69,6 +69,10 @@ class SlirpBackend {
   static int add_poll(int fd, int events, void* opaque);
   static int get_revents(int idx, void* opaque);
   void run_timers();
+  // One round's poll set in *polls_: stop()'s eventfd, the frame socket
+  // when `guest`, then slirp's sockets. Returns the wait in ms until slirp's
+  // or a timer's next deadline (UINT32_MAX: none).
+  uint32_t fill_polls(bool guest);
   // Reads every waiting frame from the guest into slirp; false at EOF.
   bool pump_guest();
   // After the guest's end: the published ports close, and slirp's sockets
