@@ -115,7 +115,9 @@ std::optional<Chain> Queue::pop(std::string* fault) {
   uint64_t table = l_.desc;
   uint32_t entries = n;
   bool in_table = false;
-  std::string where = "descriptor ";
+  auto where = [&](uint16_t at) {
+    return (in_table ? "indirect table entry " : "descriptor ") + std::to_string(at);
+  };
   uint16_t i = c.head;
   for (uint32_t count = 0;; ++count) {
     if (count == entries)
@@ -126,7 +128,7 @@ std::optional<Chain> Queue::pop(std::string* fault) {
                                    " is longer than the queue (" + std::to_string(n) + "): a loop");
     Desc d = *mem_->read<Desc>(table + 16ull * i);  // once: the guest may change it
     if (d.flags & kDescIndirect) {
-      if (!indirect_) return broken(where + std::to_string(i) + " is indirect (not negotiated)");
+      if (!indirect_) return broken(where(i) + " is indirect (not negotiated)");
       if (in_table) return broken("indirect table entry " + std::to_string(i) + " is indirect too");
       if (count != 0) return broken("descriptor " + std::to_string(i) + " is indirect but not the chain's head");
       if (d.flags & kDescNext) return broken("descriptor " + std::to_string(i) + " is indirect and chained");
@@ -140,17 +142,16 @@ std::optional<Chain> Queue::pop(std::string* fault) {
       table = d.addr;
       entries = d.len / 16;
       in_table = true;
-      where = "indirect table entry ";
       i = 0;
       count = uint32_t(-1);  // the table's chain starts now
       continue;
     }
     bool writes = d.flags & kDescWrite;
     if (!writes && c.writable)
-      return broken(where + std::to_string(i) + " is device-readable after a device-writable one");
+      return broken(where(i) + " is device-readable after a device-writable one");
     auto bytes = mem_->at(d.addr, d.len);
     if (!bytes)
-      return broken(where + std::to_string(i) + " buffer [" + hex(d.addr) + ", +" +
+      return broken(where(i) + " buffer [" + hex(d.addr) + ", +" +
                     std::to_string(d.len) + ") is outside guest RAM [0, " + hex(mem_->size()) + ")");
     (writes ? c.writable : c.readable) += d.len;
     if (c.readable + c.writable > 0xffffffffull)
@@ -158,7 +159,7 @@ std::optional<Chain> Queue::pop(std::string* fault) {
     if (d.len) c.buffers.push_back(Buffer{*bytes, writes});
     if (!(d.flags & kDescNext)) break;
     if (d.next >= entries)
-      return broken(where + std::to_string(i) + " chains to " + std::to_string(d.next) +
+      return broken(where(i) + " chains to " + std::to_string(d.next) +
                     " of a table of " + std::to_string(entries));
     i = d.next;
   }
