@@ -213,17 +213,17 @@ void inet_exit() {
   g_state->stack.run_pending(start);
   u64 left = tcp.unacked(), since = start;
   while (left) {
-    // This thread holds the kernel lock for good: posted work (arrivals,
-    // the platform timer's) never runs, so frames and the stack's timers
-    // are this loop's to take.
-    __atomic_store_n(&g_exit_word, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&g_exit_waiting, 1, __ATOMIC_SEQ_CST);
     u64 now = inet_now();
     u64 until = since + kExitLingerIdleNs;
     if (start + kExitLingerMaxNs < until) until = start + kExitLingerMaxNs;
     if (now >= until) break;
     u64 d = g_state->stack.next_deadline();
     if (d > until) d = until;
+    // This thread holds the kernel lock for good: posted work (arrivals,
+    // the platform timer's) never runs, so frames and the stack's timers
+    // are this loop's to take.
+    __atomic_store_n(&g_exit_word, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g_exit_waiting, 1, __ATOMIC_SEQ_CST);
     if (!__atomic_load_n(&g_rx_pending, __ATOMIC_SEQ_CST) && d > now)
       platform::wait_word(&g_exit_word, 0, d);
     __atomic_store_n(&g_exit_waiting, 0, __ATOMIC_SEQ_CST);
@@ -232,7 +232,6 @@ void inet_exit() {
     if (l < left) since = inet_now();
     left = l;
   }
-  __atomic_store_n(&g_exit_waiting, 0, __ATOMIC_SEQ_CST);
 }
 
 }  // namespace mote::linux
