@@ -229,6 +229,7 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
   const bool gso = off && off->gso_size && d->tso;
   const bool big = len > kvm::kMaxFrame;
   if (big && (!gso || len > kvm::kMaxTsoFrame)) return false;
+  const u32& free_slots = big ? d->nbig_free : d->ntx_free;  // of the buffers this frame takes
   kvm::lock(&d->lock);
   // Reclaim what the device has sent. A full ring is drained by the device
   // (it was notified, or said it needs no notification because it is at
@@ -242,7 +243,7 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
       if (id < d->small) d->tx_free[d->ntx_free++] = id;
       else d->big_free[d->nbig_free++] = id;
     }
-    if (big ? d->nbig_free : d->ntx_free) break;
+    if (free_slots) break;
     u64 now = kvm::clock_monotonic_ns();
     if (!until) until = now + kvm::kTxWaitNs;
     else if (now >= until) break;
@@ -252,7 +253,7 @@ bool net_send(const void* frame, usize len, const NetTxOffload* off) {
     ++prof->tx_frames;
     if (u64 waited = kvm::rdtsc() - t0; waited > 2000) prof->tx_waits++, prof->tx_wait_tsc += waited;
   }
-  if (!(big ? d->nbig_free : d->ntx_free)) {
+  if (!free_slots) {
     kvm::unlock(&d->lock);
     return false;  // still full: dropped, as a NIC would
   }
