@@ -249,6 +249,16 @@ class Server:
 # ------------------------------------------------------------------ clients
 
 
+def make_tap_netns(bench, ns, dev, host_addr):
+    """Network namespace `ns` with loopback up and the tap device `dev` at
+    `host_addr` (CIDR), up; Skip when a step fails. The caller deletes it."""
+    for c in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"],
+              ["ip", "-n", ns, "tuntap", "add", "dev", dev, "mode", "tap"],
+              ["ip", "-n", ns, "addr", "add", host_addr, "dev", dev],
+              ["ip", "-n", ns, "link", "set", dev, "up"]):
+        bench.run_checked(c, exc=Skip)
+
+
 def redis_rps(bench, host, port, pipeline, n, netns=None, exc=Failure):
     """{"SET": rps, "GET": rps} of one redis-benchmark run."""
     argv = ([] if not netns else ["ip", "netns", "exec", netns]) + [
@@ -471,14 +481,8 @@ def network(b):
             raise Skip("creating a network namespace and a tap device needs root")
         if not os.path.exists("/dev/net/tun"):
             raise Skip("/dev/net/tun is missing")
-        setup = [["ip", "netns", "add", TAP_NS],
-                 ["ip", "-n", TAP_NS, "link", "set", "lo", "up"],
-                 ["ip", "-n", TAP_NS, "tuntap", "add", "dev", TAP_DEV, "mode", "tap"],
-                 ["ip", "-n", TAP_NS, "addr", "add", TAP_HOST, "dev", TAP_DEV],
-                 ["ip", "-n", TAP_NS, "link", "set", TAP_DEV, "up"]]
         try:
-            for c in setup:
-                b.run_checked(c, exc=Skip)
+            make_tap_netns(b, TAP_NS, TAP_DEV, TAP_HOST)
             yield
         finally:
             subprocess.run(["ip", "netns", "del", TAP_NS], capture_output=True)

@@ -24,7 +24,7 @@ import time
 
 from bench import Failure, Skip, setting, log, row, times, verdict
 from guest_bench import find_kernel, newc_cpio
-from net_bench import Server, REDIS, REDIS_BENCH, redis_rps, tree
+from net_bench import Server, REDIS, REDIS_BENCH, make_tap_netns, redis_rps, tree
 
 GOAL = 1.5
 NS = "motevmnet%d" % os.getpid()
@@ -205,12 +205,8 @@ def vm_network(b):
     spaces = {name: "%s%s" % (NS, name.split()[0].lower()) for name in guests}
     servers = {}
     try:
-        for name, ns in spaces.items():
-            for c in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"],
-                      ["ip", "-n", ns, "tuntap", "add", "dev", DEV, "mode", "tap"],
-                      ["ip", "-n", ns, "addr", "add", HOST_ADDR, "dev", DEV],
-                      ["ip", "-n", ns, "link", "set", DEV, "up"]):
-                b.run_checked(c, exc=Skip)
+        for ns in spaces.values():
+            make_tap_netns(b, ns, DEV, HOST_ADDR)
         errors = {}
         for name, argv in guests.items():
             ns = spaces[name]
