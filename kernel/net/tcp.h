@@ -54,6 +54,7 @@ struct TcpStats {
   u64 in_segs = 0, out_segs = 0, bad_segs = 0, retrans_segs = 0;
   u64 resets_sent = 0, listen_drops = 0, challenge_acks = 0, paws_drops = 0;
   u64 ooo_drops = 0, send_errors = 0;
+  u64 mem_drops = 0;  // segments that found no memory for their bytes (TcpRing::reserve)
 };
 
 class Tcp {

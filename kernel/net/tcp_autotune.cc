@@ -42,7 +42,9 @@ void Tcp::autotune_send(TcpSocket& s, usize want) {
   if (cap >= cfg_.max_buf || want <= s.sbuf_.space()) return;
   if (s.cwnd_ < cap / 2 || s.max_snd_wnd_ < cap / 2) return;
   u32 grown = min(cap * 2, cfg_.max_buf);
-  if (may_grow(grown - cap) && s.sbuf_.grow(grown).ok()) s.sndbuf_ = grown;
+  if (!may_grow(grown - cap)) return;
+  s.sbuf_.grow(grown);
+  s.sndbuf_ = grown;
 }
 
 void Tcp::autotune_recv(TcpSocket& s, u32 n, u64 now) {
@@ -56,7 +58,10 @@ void Tcp::autotune_recv(TcpSocket& s, u32 n, u64 now) {
   if (now - s.rcv_auto_start_ < period) return;
   if (s.rcv_auto_bytes_ >= cap / 2) {
     u32 grown = min(cap * 2, limit);
-    if (may_grow(grown - cap) && s.rbuf_.grow(grown).ok()) s.rcvbuf_ = grown;
+    if (may_grow(grown - cap)) {
+      s.rbuf_.grow(grown);
+      s.rcvbuf_ = grown;
+    }
   }
   s.rcv_auto_start_ = now;
   s.rcv_auto_bytes_ = 0;

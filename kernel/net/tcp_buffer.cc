@@ -9,37 +9,51 @@ namespace mote::net {
 
 Result<void> TcpRing::init(u32 cap) {
   release();
-  buf_ = static_cast<u8*>(mm::kalloc(cap ? cap : 1));
+  const u32 first = cap < kFirstStore ? (cap ? cap : 1) : kFirstStore;
+  buf_ = static_cast<u8*>(mm::kalloc(first));
   if (!buf_) return err(12 /*ENOMEM*/);
   cap_ = cap;
+  store_ = first;
   return ok();
 }
 
-Result<void> TcpRing::grow(u32 cap) {
-  if (!buf_ || cap <= cap_) return ok();
-  u8* nb = static_cast<u8*>(mm::kalloc(cap));
-  if (!nb) return err(12 /*ENOMEM*/);
-  // Every byte of the old ring in order from the head: the contents first,
-  // then whatever lies past the tail.
-  memcpy(nb, buf_ + head_, cap_ - head_);
-  memcpy(nb + (cap_ - head_), buf_, head_);
+void TcpRing::grow(u32 cap) {
+  if (buf_ && cap > cap_) cap_ = cap;
+}
+
+bool TcpRing::reserve(u64 end) {
+  if (end > cap_) end = cap_;
+  if (end <= store_) return true;
+  u64 want = u64(store_) * 2;
+  if (want < end) want = end;
+  if (want > cap_) want = cap_;
+  u8* nb = static_cast<u8*>(mm::kalloc(usize(want)));
+  if (!nb) {
+    cap_ = store_;  // no more memory: no more room than this
+    return false;
+  }
+  // Every byte of the old memory in order from the head: the contents
+  // first, then whatever lies past the tail (out-of-order bytes).
+  memcpy(nb, buf_ + head_, store_ - head_);
+  memcpy(nb + (store_ - head_), buf_, head_);
   mm::kfree(buf_);
   buf_ = nb;
-  cap_ = cap;
+  store_ = u32(want);
   head_ = 0;
-  return ok();
+  return true;
 }
 
 void TcpRing::release() {
   mm::kfree(buf_);
   buf_ = nullptr;
-  cap_ = head_ = len_ = 0;
+  cap_ = store_ = head_ = len_ = 0;
 }
 
 void TcpRing::copy_in(u32 pos, const u8* src, u32 n) {
-  // pos is an offset from the head; the ring wraps at cap_.
-  u32 at = u32((u64(head_) + pos) % cap_);
-  u32 first = min(n, cap_ - at);
+  // pos is an offset from the head; the ring wraps at store_ (reserve()
+  // made room for pos + n).
+  u32 at = u32((u64(head_) + pos) % store_);
+  u32 first = min(n, store_ - at);
   memcpy(buf_ + at, src, first);
   if (n > first) memcpy(buf_, src + first, n - first);
 }
@@ -47,29 +61,34 @@ void TcpRing::copy_in(u32 pos, const u8* src, u32 n) {
 u32 TcpRing::append(const u8* src, u32 n) {
   n = min(n, space());
   if (n == 0) return 0;
+  if (!reserve(u64(len_) + n)) n = min(n, space());  // what the memory holds
+  if (n == 0) return 0;
   copy_in(len_, src, n);
   len_ += n;
   return n;
 }
 
-void TcpRing::write_at(u32 off, const u8* src, u32 n) {
-  if (n == 0) return;
+bool TcpRing::write_at(u32 off, const u8* src, u32 n) {
+  if (n == 0) return true;
+  const u64 end = u64(len_) + off + n;
+  if (end > cap_ || !reserve(end)) return false;
   copy_in(len_ + off, src, n);
+  return true;
 }
 
 void TcpRing::commit(u32 n) { len_ += n; }
 
 void TcpRing::copy_out(u32 off, u8* dst, u32 n) const {
   if (n == 0) return;
-  u32 at = u32((u64(head_) + off) % cap_);
-  u32 first = min(n, cap_ - at);
+  u32 at = u32((u64(head_) + off) % store_);
+  u32 first = min(n, store_ - at);
   memcpy(dst, buf_ + at, first);
   if (n > first) memcpy(dst + first, buf_, n - first);
 }
 
 void TcpRing::consume(u32 n) {
   if (n == 0) return;
-  head_ = u32((u64(head_) + n) % cap_);
+  head_ = u32((u64(head_) + n) % store_);
   len_ -= n;
   // The head stays where it is even when empty: out-of-order bytes may sit
   // beyond the tail, at positions relative to it.

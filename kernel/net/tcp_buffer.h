@@ -2,7 +2,18 @@
 // (bytes from snd_una on, kept until acknowledged) and for the receive queue
 // (in-order bytes waiting for recv(), with out-of-order bytes written in place
 // beyond them), plus the bounded list of out-of-order ranges that says which
-// of those bytes are present. Memory is fixed when the ring is set up.
+// of those bytes are present.
+//
+// A ring's capacity (what the window and the send queue count against) is
+// not its memory: the memory behind it starts at kFirstStore bytes and
+// doubles as bytes are written further from the head, up to the capacity.
+// An idle connection, or one that carries requests and replies of a few
+// KiB, holds a page or two instead of its whole 128 KiB buffers: taking
+// those up front cost every accepted connection 512 KiB of fresh memory
+// (two large blocks) and, on the VM platforms, zeroing all of it. When
+// memory runs out the capacity shrinks to the memory the ring has, so a
+// ring never promises room it cannot hold (the window closes early; what
+// arrived beyond it is dropped and sent again by the peer).
 #pragma once
 
 #include "kernel/lib/result.h"
@@ -17,23 +28,33 @@ class TcpRing {
   TcpRing& operator=(const TcpRing&) = delete;
   ~TcpRing() { release(); }
 
-  // Allocates cap bytes (discarding any contents). ENOMEM on failure.
+  static constexpr u32 kFirstStore = 4000;  // with the heap's header, within a 4 KiB block
+
+  // A ring of capacity cap (discarding any contents), with the first of its
+  // memory. ENOMEM on failure.
   Result<void> init(u32 cap);
-  // A larger ring with the same contents, and the bytes written past them
-  // (out-of-order data) at the same offsets from the head. ENOMEM: as it was.
-  Result<void> grow(u32 cap);
+  // A larger capacity, with the same contents and the bytes written past
+  // them (out-of-order data) at the same offsets from the head. The memory
+  // follows when it is written to. Never shrinks.
+  void grow(u32 cap);
   void release();
   bool ready() const { return buf_ != nullptr; }
 
   u32 cap() const { return cap_; }
   u32 size() const { return len_; }
   u32 space() const { return cap_ - len_; }
+  // Bytes of memory behind the ring (for tests and diagnostics).
+  u32 store() const { return store_; }
 
+  // Memory for the first `end` bytes from the head (at most cap()). False
+  // when it ran out: cap() is then the memory the ring has (>= size()).
+  bool reserve(u64 end);
   // Appends up to n bytes at the tail; returns how many fit.
   u32 append(const u8* src, u32 n);
   // Writes n bytes starting `off` bytes past the tail without making them
-  // readable (out-of-order data). Requires size() + off + n <= cap().
-  void write_at(u32 off, const u8* src, u32 n);
+  // readable (out-of-order data). False (nothing written) when size() + off
+  // + n is beyond cap(), or the memory for them ran out.
+  bool write_at(u32 off, const u8* src, u32 n);
   // Makes n bytes past the tail (written by write_at) part of the contents.
   void commit(u32 n);
   // Copies n bytes starting `off` bytes after the head. Requires off+n <= size().
@@ -44,7 +65,8 @@ class TcpRing {
  private:
   void copy_in(u32 pos, const u8* src, u32 n);
   u8* buf_ = nullptr;
-  u32 cap_ = 0, head_ = 0, len_ = 0;
+  // Positions wrap at store_ (the memory), not cap_.
+  u32 cap_ = 0, store_ = 0, head_ = 0, len_ = 0;
 };
 
 // Out-of-order sequence ranges held beyond rcv_nxt (RFC 9293 3.10.7.4,

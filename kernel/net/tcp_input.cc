@@ -369,6 +369,11 @@ void Tcp::process_text(TcpSocket& s, const TcpSegment& seg, u64 now) {
   bool fin = seg.has(kTcpFin);
   if (seg.len == 0 && !fin) return;
   u32 off = seg.seq - s.rcv_nxt_;
+  // Memory for what the window lets in; without it the window shrinks to
+  // the memory there is, and what lies beyond is dropped (the peer sends it
+  // again).
+  if (seg.len && off < s.rbuf_.space() && !s.rbuf_.reserve(u64(s.rbuf_.size()) + off + seg.len))
+    ++stats_.mem_drops;
   u32 space = s.rbuf_.space();
   u32 n = seg.len;
   if (off >= space) n = 0;
@@ -381,14 +386,14 @@ void Tcp::process_text(TcpSocket& s, const TcpSegment& seg, u64 now) {
     // Out of order: keep it and send a duplicate ACK at once (RFC 5681 4.2).
     s.ack_now_ = true;
     if (n) {
-      if (s.ooo_.add(seg.seq, seg.seq + n)) s.rbuf_.write_at(off, seg.data, n);
+      if (s.ooo_.add(seg.seq, seg.seq + n)) (void)s.rbuf_.write_at(off, seg.data, n);  // reserved
       else ++stats_.ooo_drops;
     }
     if (fin) s.ooo_fin_ = true, s.ooo_fin_seq_ = seg.seq + n;
     return;
   }
   if (n) {
-    s.rbuf_.write_at(0, seg.data, n);
+    (void)s.rbuf_.write_at(0, seg.data, n);  // reserved above
     bool filled_hole = s.ooo_.count() > 0;
     u32 nxt = s.ooo_.advance(s.rcv_nxt_ + n);
     s.rbuf_.commit(nxt - s.rcv_nxt_);

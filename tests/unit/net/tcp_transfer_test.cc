@@ -177,6 +177,50 @@ TEST(TcpTransfer, BuffersGrowWithinTheirSharedBudget) {
     s->abort(w.now), s->close(w.now);
 }
 
+// A connection's memory follows what it holds (tcp_buffer.h): accepted
+// and carrying requests and replies of a few KiB, both ends together hold
+// a small part of the 4 x 128 KiB their buffers could take.
+TEST(TcpTransfer, RequestsAndRepliesHoldLittleMemory) {
+  Wire w;
+  long base = test::live_heap_bytes();
+  Pair p = open_pair(w);
+  std::vector<u8> req(800, 'q'), rep(1500, 'r'), buf(4096);
+  for (int k = 0; k < 200; ++k) {
+    ASSERT_EQ(p.client->send(req.data(), req.size(), w.now).value(), req.size());
+    ASSERT_TRUE(w.run_until(w.now + kSec, [&] { return p.server->readable_bytes() == req.size(); }));
+    ASSERT_EQ(p.server->recv(buf.data(), buf.size(), w.now).value(), req.size());
+    ASSERT_EQ(p.server->send(rep.data(), rep.size(), w.now).value(), rep.size());
+    ASSERT_TRUE(w.run_until(w.now + kSec, [&] { return p.client->readable_bytes() == rep.size(); }));
+    ASSERT_EQ(p.client->recv(buf.data(), buf.size(), w.now).value(), rep.size());
+  }
+  EXPECT_LT(test::live_heap_bytes() - base, 64 << 10);
+  for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
+}
+
+// When memory runs out, rings stop growing at the memory they have (the
+// sender's queue, the receiver's window), and every byte still arrives
+// exactly.
+TEST(TcpTransfer, MegabytesArriveExactlyWhenBufferMemoryRunsOut) {
+  Wire w;
+  Pair p = open_pair(w);
+  struct Restore {
+    ~Restore() { test::fail_allocations_over(0); }
+  } restore;
+  test::fail_allocations_over(2 * TcpRing::kFirstStore);  // rings of 8000 bytes at most
+  long base = test::live_heap_bytes(), peak = 0;
+  Stream up{p.client, p.server, 2 << 20};
+  w.pump = [&] {
+    up.pump(w.now);
+    peak = std::max(peak, test::live_heap_bytes() - base);
+  };
+  ASSERT_TRUE(w.run_until(w.now + 300 * kSec, [&] { return up.done(); }))
+      << up.received << " of " << up.total;
+  w.pump = nullptr;
+  EXPECT_FALSE(up.corrupt);
+  EXPECT_LT(peak, 64 << 10);  // the rings never had more (segments in flight aside)
+  for (TcpSocket* s : {p.client, p.server, p.listener}) s->abort(w.now), s->close(w.now);
+}
+
 TEST(TcpTransfer, MegabytesBothWaysOverCleanWire) {
   Wire w;
   transfer_both_ways(w, 4 << 20, 1 << 20, 60 * kSec);

@@ -10,6 +10,45 @@ namespace {
 
 using TcpWindow = Established;
 
+// The receive ring's memory runs out (tcp_buffer.h): the window shrinks to
+// the memory there is. A segment beyond it is dropped with an ACK at once,
+// and of one that straddles it the bytes that fit are kept; the peer sends
+// the rest again, and everything is read in order.
+TEST_F(TcpWindow, WithoutMemoryForItsWindowTheBytesBeyondAreSentAgain) {
+  open();
+  struct Restore {
+    ~Restore() { test::fail_allocations_over(0); }
+  } restore;
+  // The ring keeps its first memory (it would double); segments still fit.
+  test::fail_allocations_over(TcpRing::kFirstStore * 3 / 2);
+  const u32 mem = TcpRing::kFirstStore;
+  Bytes all(2 * mem);
+  for (usize i = 0; i < all.size(); ++i) all[i] = pattern(i);
+  const u32 base = pnxt;
+  // Far ahead, out of order, inside the 128 KiB window advertised: no memory.
+  peer_send_at(base + 20000, Bytes(all.begin(), all.begin() + 1000), data0());
+  EXPECT_EQ(tcp.stats().mem_drops, 1u);
+  auto out = take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].seg().ack, base);
+  // In order: 3/4 of the memory, then a segment of half of it straddling its end.
+  peer_send_at(base, Bytes(all.begin(), all.begin() + mem * 3 / 4), data0());
+  peer_send_at(base + mem * 3 / 4, Bytes(all.begin() + mem * 3 / 4, all.begin() + mem * 5 / 4),
+               data0());
+  EXPECT_EQ(s->readable_bytes(), mem);  // what the memory holds
+  run_until(now + kSec);
+  out = take();
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().seg().ack, base + mem);
+  // The reader empties it; the peer sends the rest again.
+  std::vector<u8> got(2 * mem);
+  ASSERT_EQ(s->recv(got.data(), mem, now).value(), mem);
+  peer_send_at(base + mem, Bytes(all.begin() + mem, all.end()), data0());
+  ASSERT_EQ(s->readable_bytes(), mem);
+  ASSERT_EQ(s->recv(got.data() + mem, mem, now).value(), mem);
+  EXPECT_EQ(Bytes(got.begin(), got.end()), all);
+}
+
 TEST_F(TcpWindow, ZeroWindowStopsSenderThenProbesThenResumes) {
   open(2000, 1000);
   send_bytes(6000);

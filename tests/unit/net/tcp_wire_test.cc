@@ -156,7 +156,7 @@ TEST(TcpRing, GrowKeepsContentsAndBytesPastTheTail) {
   r.consume(5);
   r.append(a, 4);         // contents 6 1 2 3 4, wrapped
   r.write_at(2, late, 1);  // offset 7 from the head: past the tail
-  ASSERT_TRUE(r.grow(32).ok());
+  r.grow(32);
   EXPECT_EQ(r.cap(), 32u);
   EXPECT_EQ(r.size(), 5u);
   const u8 gap[] = {7, 8};
@@ -168,7 +168,7 @@ TEST(TcpRing, GrowKeepsContentsAndBytesPastTheTail) {
   EXPECT_EQ(memcmp(out, want, 8), 0);
   EXPECT_EQ(r.append(a, 6), 6u);
   EXPECT_EQ(r.space(), 32u - 14u);
-  ASSERT_TRUE(r.grow(16).ok());  // never shrinks
+  r.grow(16);  // never shrinks
   EXPECT_EQ(r.cap(), 32u);
 }
 
@@ -201,6 +201,110 @@ TEST(TcpRing, OutOfOrderBytesSurviveTheReaderEmptyingTheRing) {
   u8 out[3];
   r.copy_out(0, out, 3);
   EXPECT_EQ(memcmp(out, "mxy", 3), 0);
+}
+
+// The memory behind a ring follows the bytes written into it, not its
+// capacity (tcp_buffer.h).
+TEST(TcpRing, MemoryFollowsTheBytesNotTheCapacity) {
+  TcpRing r;
+  ASSERT_TRUE(r.init(128 << 10).ok());
+  EXPECT_EQ(r.cap(), 128u << 10);
+  EXPECT_EQ(r.store(), TcpRing::kFirstStore);
+  std::vector<u8> a(3000);
+  for (usize i = 0; i < a.size(); ++i) a[i] = u8(i * 7);
+  for (int k = 0; k < 50; ++k) {  // requests and replies: written, read, again
+    ASSERT_EQ(r.append(a.data(), 3000), 3000u);
+    u8 out[3000];
+    r.copy_out(0, out, 3000);
+    ASSERT_EQ(memcmp(out, a.data(), 3000), 0);
+    r.consume(3000);
+  }
+  EXPECT_EQ(r.store(), TcpRing::kFirstStore);
+  // A byte far out of order takes memory up to it, doubling at least.
+  const u8 late[] = {42};
+  ASSERT_TRUE(r.write_at(20000, late, 1));
+  EXPECT_GE(r.store(), 20001u);
+  EXPECT_LE(r.store(), r.cap());
+  u32 grown = r.store();
+  EXPECT_EQ(r.append(a.data(), 3000), 3000u);  // within the memory it has
+  EXPECT_EQ(r.store(), grown);
+  // Filling the whole capacity takes memory for all of it, and no more.
+  std::vector<u8> big(r.space());
+  EXPECT_EQ(r.append(big.data(), u32(big.size())), u32(big.size()));
+  EXPECT_EQ(r.store(), r.cap());
+  EXPECT_EQ(r.space(), 0u);
+}
+
+TEST(TcpRing, WrappedAtItsMemoryThenGrownKeepsEveryByteInPlace) {
+  // Memory smaller than the capacity: the ring wraps at its memory; when
+  // it grows, the contents and the out-of-order bytes past the tail keep
+  // their offsets from the head.
+  TcpRing r;
+  ASSERT_TRUE(r.init(64 << 10).ok());
+  const u32 first = r.store();
+  std::vector<u8> src(first);
+  for (usize i = 0; i < src.size(); ++i) src[i] = u8(i * 13 + 1);
+  ASSERT_EQ(r.append(src.data(), first - 100), first - 100);
+  r.consume(first - 300);                       // 200 bytes left near the end
+  ASSERT_EQ(r.append(src.data(), 1000), 1000u);  // wraps at the memory
+  EXPECT_EQ(r.store(), first);
+  const u8 late[] = {'L', 'A', 'T', 'E'};
+  ASSERT_TRUE(r.write_at(50, late, 4));  // past the tail, inside the memory
+  // Now more than the memory holds: it grows, moving everything.
+  ASSERT_EQ(r.append(src.data(), first), first);
+  EXPECT_GT(r.store(), first);
+  std::vector<u8> want;
+  want.insert(want.end(), src.begin() + (first - 300), src.begin() + (first - 100));
+  want.insert(want.end(), src.begin(), src.begin() + 1000);
+  want.insert(want.end(), src.begin(), src.begin() + first);
+  std::vector<u8> out(want.size());
+  ASSERT_EQ(r.size(), want.size());
+  r.copy_out(0, out.data(), u32(out.size()));
+  EXPECT_EQ(out, want);
+  // The appended bytes overwrote the out-of-order ones (they were never
+  // committed), as a later in-order segment would: nothing else moved.
+}
+
+TEST(TcpRing, OutOfOrderBytesSurviveTheMemoryGrowing) {
+  TcpRing r;
+  ASSERT_TRUE(r.init(64 << 10).ok());
+  const u8 head[] = {'a', 'b'}, far[] = {'y', 'z'};
+  ASSERT_EQ(r.append(head, 2), 2u);
+  r.consume(1);                              // head no longer at 0
+  ASSERT_TRUE(r.write_at(100, far, 2));      // within the first memory
+  ASSERT_TRUE(r.write_at(30000, far, 2));    // makes it grow
+  EXPECT_GE(r.store(), 30003u);
+  std::vector<u8> fill(30000);
+  for (usize i = 0; i < fill.size(); ++i) fill[i] = u8('0' + i % 10);
+  // The hole before the first late bytes, then commit up to them.
+  ASSERT_TRUE(r.write_at(0, fill.data(), 100));
+  r.commit(102);
+  u8 out[103];
+  r.copy_out(0, out, 103);
+  EXPECT_EQ(out[0], 'b');
+  EXPECT_EQ(memcmp(out + 1, fill.data(), 100), 0);
+  EXPECT_EQ(out[101], 'y');
+  EXPECT_EQ(out[102], 'z');
+}
+
+TEST(TcpRing, WithoutMemoryTheCapacityShrinksToWhatItHas) {
+  TcpRing r;
+  ASSERT_TRUE(r.init(128 << 10).ok());
+  const u32 first = r.store();
+  test::fail_allocations_over(first);  // nothing larger than the first memory
+  std::vector<u8> a(10000, 7);
+  EXPECT_EQ(r.append(a.data(), 10000), first);  // what the memory holds
+  EXPECT_EQ(r.cap(), first);
+  EXPECT_EQ(r.space(), 0u);
+  r.consume(first);
+  EXPECT_FALSE(r.write_at(first, a.data(), 1));  // beyond the capacity now: refused
+  EXPECT_TRUE(r.write_at(first - 100, a.data(), 100));
+  test::fail_allocations_over(0);
+  // Memory again: a larger capacity is taken up as it is written.
+  r.grow(64 << 10);
+  EXPECT_EQ(r.cap(), 64u << 10);
+  EXPECT_EQ(r.append(a.data(), 10000), 10000u);
+  EXPECT_GE(r.store(), 10000u);
 }
 
 TEST(TcpReassembly, MergesAndAbsorbsRanges) {
