@@ -72,7 +72,9 @@ inline constexpr uint64_t kNetFeatureGuestCsum = 1ull << 1; // VIRTIO_NET_F_GUES
 inline constexpr uint64_t kNetFeatureMtu = 1ull << 3;       // VIRTIO_NET_F_MTU
 inline constexpr uint64_t kNetFeatureMac = 1ull << 5;       // VIRTIO_NET_F_MAC
 inline constexpr uint64_t kNetFeatureStatus = 1ull << 16;   // VIRTIO_NET_F_STATUS
+inline constexpr uint64_t kNetFeatureGuestTso4 = 1ull << 7; // VIRTIO_NET_F_GUEST_TSO4
 inline constexpr uint64_t kNetFeatureHostTso4 = 1ull << 11; // VIRTIO_NET_F_HOST_TSO4
+inline constexpr uint64_t kNetFeatureMrgRxbuf = 1ull << 15; // VIRTIO_NET_F_MRG_RXBUF
 inline constexpr uint64_t kFeatureIndirectDesc = 1ull << 28; // VIRTIO_F_INDIRECT_DESC
 inline constexpr uint64_t k9pFeatureMountTag = 1ull << 0;   // VIRTIO_9P_MOUNT_TAG
 

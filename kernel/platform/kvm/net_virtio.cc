@@ -13,9 +13,12 @@
 // TCP segments of up to 64 KiB (gso_size: the MSS) for the device to cut;
 // each goes in one of kBigSlots buffers of kBigPages pages, described by an
 // indirect table (one ring entry, however many pages), while frames up to
-// the MTU keep their one-page buffers. Nothing larger than the MTU comes in
-// (no GUEST_TSO4). 5.1.6: each buffer starts with the 12-byte struct
-// virtio_net_hdr (num_buffers included in 1.x).
+// the MTU keep their one-page buffers. Receive segmentation (GUEST_TSO4,
+// taken only with MRG_RXBUF and GUEST_CSUM): the host's stack may hand over
+// a TCP segment of up to 64 KiB uncut; the device spreads it over as many
+// one-page receive buffers as it needs (num_buffers in the first one's
+// header, 5.1.6.4) and net_receive joins them. 5.1.6: each frame starts with
+// the 12-byte struct virtio_net_hdr (num_buffers included in 1.x).
 //
 // Notification: the receive queue asks for used-buffer interrupts (the
 // transmit queue does not: its buffers are reclaimed on the next send). The
@@ -56,6 +59,8 @@ constexpr u64 kFeatureCsum = abi::virtio::kNetFeatureCsum;
 constexpr u64 kFeatureGuestCsum = abi::virtio::kNetFeatureGuestCsum;
 constexpr u64 kFeatureHostTso4 = abi::virtio::kNetFeatureHostTso4;
 constexpr u64 kFeatureIndirect = abi::virtio::kFeatureIndirectDesc;
+constexpr u64 kFeatureGuestTso4 = abi::virtio::kNetFeatureGuestTso4;
+constexpr u64 kFeatureMrgRxbuf = abi::virtio::kNetFeatureMrgRxbuf;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
 static_assert(sizeof(abi::virtio::NetHeader) == kHeader);
 constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
@@ -89,6 +94,10 @@ struct NetDevice {
   u64 big_tables;
   u16 big_free[kBigSlots];
   u32 nbig_free;
+  // With MRG_RXBUF: frames may span several receive buffers; rx_skip of
+  // them are still to come for one that could not be taken whole.
+  bool rx_merge, rx_gso;
+  u32 rx_skip;
   u8 mac[6];
   u16 mtu;
   volatile u32 lock;
@@ -137,9 +146,15 @@ NetDevice* setup(u64 base) {
   u64 frame = frame_alloc();
   if (!frame) return nullptr;
   auto* d = static_cast<NetDevice*>(phys_to_virt(frame));
-  if (!d->dev.negotiate(base, kFeatureMac | kFeatureMtu | kFeatureCsum | kFeatureGuestCsum |
-                                 kFeatureHostTso4 | kFeatureIndirect).ok())
+  if (!d->dev.negotiate(base,
+                        kFeatureMac | kFeatureMtu | kFeatureCsum | kFeatureGuestCsum |
+                            kFeatureHostTso4 | kFeatureIndirect | kFeatureGuestTso4 | kFeatureMrgRxbuf,
+                        kFeatureGuestTso4 | kFeatureMrgRxbuf)  // uncut segments need merging
+           .ok())
     return nullptr;
+  d->rx_merge = d->dev.features() & kFeatureMrgRxbuf;
+  const u64 rx_gso = kFeatureGuestTso4 | kFeatureMrgRxbuf | kFeatureGuestCsum;
+  d->rx_gso = (d->dev.features() & rx_gso) == rx_gso;
   if (!d->rx.init(d->dev, 0, kQueueWant, true).ok() || !d->tx.init(d->dev, 1, kQueueWant, false).ok())
     return nullptr;
   if (d->dev.features() & kFeatureMac) d->dev.read_config(0, d->mac, 6);
@@ -219,8 +234,10 @@ using kvm::NetDevice;
 
 u32 net_offloads() {
   NetDevice* d = kvm::net_device();
-  if (!d || !(d->dev.features() & kvm::kFeatureCsum)) return 0;
-  return kNetTxCsum | (d->tso ? kNetTso4 : 0);
+  if (!d) return 0;
+  u32 f = d->rx_gso ? kNetRxGso : 0;
+  if (d->dev.features() & kvm::kFeatureCsum) f |= kNetTxCsum | (d->tso ? kNetTso4 : 0);
+  return f;
 }
 
 bool net_send(const void* frame, usize len, const NetTxOffload* off) {
@@ -315,17 +332,51 @@ usize net_receive(void* out, usize cap, bool* csum_ok) {
   usize n = 0;
   u16 id;
   u32 len;
+  auto* dst = static_cast<u8*>(out);
   while (d->rx.take(&id, &len)) {
     const u8* buf = static_cast<const u8*>(kvm::phys_to_virt(d->rx_buf[id]));
-    if (len > kvm::kHeader && len <= kPageSize) n = min<usize>(len - kvm::kHeader, cap);
-    if (n) {
-      memcpy(out, buf + kvm::kHeader, n);
-      // 5.1.6.4.1: the flags mean something only with GUEST_CSUM.
-      if (csum_ok && (d->dev.features() & kvm::kFeatureGuestCsum))
-        *csum_ok = buf[0] & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+    if (d->rx_skip) {  // the rest of a frame dropped before
+      --d->rx_skip;
+      d->rx.post(id, d->rx_buf[id], kPageSize, true);
+      continue;
     }
+    abi::virtio::NetHeader h{};
+    bool ok = len > kvm::kHeader && len <= kPageSize;
+    if (ok) memcpy(&h, buf, kvm::kHeader);
+    // 5.1.6.4: without MRG_RXBUF, num_buffers is 1; a frame the stack was
+    // not promised (an uncut segment without GUEST_TSO4) is dropped.
+    u32 more = ok && d->rx_merge && h.num_buffers > 1 ? h.num_buffers - 1u : 0;
+    ok = ok && (h.gso_type == abi::virtio::kNetGsoNone ||
+                (h.gso_type == abi::virtio::kNetGsoTcpv4 && d->rx_gso));
+    n = ok ? min<usize>(len - kvm::kHeader, cap) : 0;
+    if (n) memcpy(dst, buf + kvm::kHeader, n);
     d->rx.post(id, d->rx_buf[id], kPageSize, true);  // back into the ring
-    if (n) break;
+    // A merged frame's other buffers: published with the first (QEMU fills
+    // them all, then moves the used index once); any not there yet are
+    // dropped as they come.
+    for (; more; --more) {
+      if (!d->rx.take(&id, &len)) {
+        d->rx_skip = more;
+        ok = false;
+        break;
+      }
+      const u8* part = static_cast<const u8*>(kvm::phys_to_virt(d->rx_buf[id]));
+      if (ok && len <= kPageSize && n + len <= cap) {
+        memcpy(dst + n, part, len);
+        n += len;
+      } else {
+        ok = false;  // larger than the stack's buffer: dropped
+      }
+      d->rx.post(id, d->rx_buf[id], kPageSize, true);
+    }
+    if (!ok || !n) {
+      n = 0;
+      continue;
+    }
+    // 5.1.6.4.1: the flags mean something only with GUEST_CSUM.
+    if (csum_ok && (d->dev.features() & kvm::kFeatureGuestCsum))
+      *csum_ok = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+    break;
   }
   d->rx.notify();
   kvm::unlock(&d->lock);

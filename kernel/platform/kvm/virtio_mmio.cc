@@ -87,7 +87,7 @@ void Device::write(Reg r, u32 v) {
   *static_cast<volatile u32*>(phys_to_virt(base_ + u32(r))) = v;
 }
 
-Result<void> Device::negotiate(u64 base, u64 wanted) {
+Result<void> Device::negotiate(u64 base, u64 wanted, u64 all_or_none) {
   base_ = base;
   if (read(Reg::Magic) != kMagic) return err(ENODEV);
   if (read(Reg::Version) != 2) return err(ENODEV);  // 1: legacy, not supported
@@ -110,6 +110,7 @@ Result<void> Device::negotiate(u64 base, u64 wanted) {
     write(Reg::Status, kStatusFailed);
     return err(ENODEV);
   }
+  if ((offered & all_or_none) != all_or_none) wanted &= ~all_or_none;
   features_ = offered & (wanted | kFeatureVersion1);
   for (u32 sel = 0; sel < 2; ++sel) {
     write(Reg::DriverFeaturesSel, sel);

@@ -44,8 +44,9 @@ class Device {
 
   // The same in steps, for devices with several queues (virtqueue.h):
   // reset and negotiate (status FEATURES_OK), set up each queue, then
-  // DRIVER_OK.
-  Result<void> negotiate(u64 base, u64 wanted);
+  // DRIVER_OK. The features of `all_or_none` (a subset of `wanted`) are
+  // taken only when the device offers every one of them.
+  Result<void> negotiate(u64 base, u64 wanted, u64 all_or_none = 0);
   // Queue `index` at the given rings (physical) with `size` entries, at
   // most the device's maximum (QueueNumMax, returned by queue_max).
   u32 queue_max(u32 index);
