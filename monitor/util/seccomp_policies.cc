@@ -128,9 +128,12 @@ Policy kvm_run_policy(const KvmRunFds& fds) {
     }
   }
   if (fds.net >= 0 || fds.gdb >= 0) p.rules.push_back({__NR_poll, {}});
-  // The tap's checksum offload, switched off as the VM ends (tap.h).
+  // The tap's offloads: segmentation on and off as the driver takes
+  // GUEST_TSO4 or resets (vm/virtio/net.h), everything off as the VM ends
+  // (tap.h).
   if (fds.net >= 0 && fds.net_tap_offload)
-    p.rules.push_back({__NR_ioctl, {{0, {u(fds.net)}}, {1, {u(TUNSETOFFLOAD)}}, {2, {0}}}});
+    p.rules.push_back({__NR_ioctl, {{0, {u(fds.net)}}, {1, {u(TUNSETOFFLOAD)}},
+                                    {2, {0, u(TUN_F_CSUM), u(TUN_F_CSUM | TUN_F_TSO4)}}}});
   p.rules.push_back({__NR_read, {{0, readable}}});
   p.rules.push_back({__NR_write, {{0, writable}}});
   p.rules.push_back({__NR_clock_gettime, {}});

@@ -137,7 +137,9 @@ void Transport::write_reg(Reg r, uint32_t v) {
         next &= ~kStatusFeaturesOk;
       if ((next & kStatusDriverOk) && !(next & kStatusFeaturesOk)) next &= ~kStatusDriverOk;
       bool starting = (next & kStatusDriverOk) && !(status_ & kStatusDriverOk);
+      bool accepted = (next & kStatusFeaturesOk) && !(status_ & kStatusFeaturesOk);
       status_ = next;
+      if (accepted) device_->features_ok(driver_features_);
       if (starting) {
         // Chains made available before DRIVER_OK (a receive queue filled
         // during setup) are the device's now.

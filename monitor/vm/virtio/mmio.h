@@ -70,6 +70,8 @@ class Device {
   // The driver notified queue `q` (ready, status DRIVER_OK). A broken rule
   // is reported through t.fault().
   virtual void notify(Transport& t, uint16_t q) = 0;
+  // The driver's features were accepted (status FEATURES_OK).
+  virtual void features_ok(uint64_t /*driver_features*/) {}
   // Status went to 0: the driver reset the device (the queues are gone).
   virtual void reset() {}
 };

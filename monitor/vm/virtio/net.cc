@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace mote::vm::virtio {
@@ -69,6 +70,27 @@ NetDevice::~NetDevice() {
 void NetDevice::release_tap_offloads() {
   // A failure means the device is gone: nothing to switch off.
   if (vnet_hdr_) (void)ioctl(fd_, TUNSETOFFLOAD, 0ul);
+}
+
+void NetDevice::set_tap_segmentation(bool on) {
+  if (!vnet_hdr_ || on == rx_gso_) return;
+  unsigned long offloads = TUN_F_CSUM | (on ? TUN_F_TSO4 : 0);
+  // Refused (the device is gone): the tap keeps cutting segments up, and
+  // frames up to the MTU need nothing from the driver.
+  if (offload_call_ ? offload_call_(offloads) : ioctl(fd_, TUNSETOFFLOAD, offloads) == 0)
+    rx_gso_ = on;
+}
+
+void NetDevice::features_ok(uint64_t driver_features) {
+  // As QEMU tells its tap: uncut TCP segments only for a driver that takes
+  // them (GUEST_TSO4, which needs GUEST_CSUM: 5.1.3.1).
+  set_tap_segmentation((driver_features & kNetFeatureGuestTso4) &&
+                       (driver_features & kNetFeatureGuestCsum));
+}
+
+void NetDevice::reset() {
+  held_ = 0;
+  set_tap_segmentation(false);
 }
 
 NetStats NetDevice::stats() const {
@@ -150,80 +172,118 @@ bool NetDevice::receive(Transport& t, unsigned budget) {
   Queue* q = t.queue(0);
   if (!q) return true;
   bool any = false, stalled = false;
-  const bool guest_csum = t.driver_features() & kNetFeatureGuestCsum;
+  const uint64_t features = t.driver_features();
+  const bool guest_csum = features & kNetFeatureGuestCsum;
+  const bool merge = features & kNetFeatureMrgRxbuf;
+  std::vector<Chain> chains;
   for (unsigned i = 0; i < budget && !backend_gone_; ++i) {
     if (!q->has_available()) {
       stalled = true;
       break;
     }
-    ssize_t n;
-    abi::virtio::NetHeader h{};
-    if (vnet_hdr_) {
-      n = read(fd_, rx_buf_.data(), kNetHeaderBytes + kMaxFrame);
-      if (n >= 0 && size_t(n) <= kNetHeaderBytes) {
-        if (n == 0) {
-          backend_gone_ = true;
-          break;
+    if (!held_) {
+      ssize_t n;
+      abi::virtio::NetHeader h{};
+      if (vnet_hdr_) {
+        n = read(fd_, rx_buf_.data(), kNetHeaderBytes + kMaxFrame);
+        if (n >= 0 && size_t(n) <= kNetHeaderBytes) {
+          if (n == 0) {
+            backend_gone_ = true;
+            break;
+          }
+          ++dropped_;  // no frame after the header: not for the guest
+          continue;
         }
-        ++dropped_;  // no frame after the header: not for the guest
-        continue;
+        if (n > 0) {
+          h = header_at(rx_buf_.data());
+          n -= ssize_t(kNetHeaderBytes);
+        }
+      } else {
+        n = read(fd_, rx_buf_.data() + kNetHeaderBytes, kMaxFrame);
       }
-      if (n > 0) {
-        h = header_at(rx_buf_.data());
-        n -= ssize_t(kNetHeaderBytes);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      if (n <= 0) {
+        backend_gone_ = true;  // end of file (mote-net ended) or an error: no more frames
+        break;
       }
-    } else {
-      n = read(fd_, rx_buf_.data() + kNetHeaderBytes, kMaxFrame);
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-    if (n <= 0) {
-      backend_gone_ = true;  // end of file (mote-net ended) or an error: no more frames
-      break;
-    }
-    // What the guest is told (5.1.6.4): the tap's checksum flags when it
-    // took GUEST_CSUM, else a whole frame (a partial checksum completed
-    // here) and no flags. Never a segmentation offload: the tap was not
-    // allowed one (TUN_F_CSUM only).
-    uint8_t flags = 0;
-    uint16_t csum_start = 0, csum_offset = 0;
-    if (h.gso_type != abi::virtio::kNetGsoNone) {
-      ++dropped_;
-      continue;
-    }
-    if (guest_csum) {
-      flags = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
-      if (flags & abi::virtio::kNetHdrNeedsCsum) csum_start = h.csum_start, csum_offset = h.csum_offset;
-    } else if (h.flags & abi::virtio::kNetHdrNeedsCsum) {
-      if (!complete_checksum(rx_buf_.data() + kNetHeaderBytes, size_t(n), h.csum_start,
-                             h.csum_offset)) {
+      // What the guest is told (5.1.6.4): the tap's checksum flags when it
+      // took GUEST_CSUM, else a whole frame (a partial checksum completed
+      // here) and no flags. An uncut TCP segment only to a driver that took
+      // GUEST_TSO4 (the tap hands them over only then: features_ok), and
+      // partial, as the host's stack leaves it.
+      const bool gso = h.gso_type != abi::virtio::kNetGsoNone;
+      if (gso && !(rx_gso_ && guest_csum && h.gso_type == abi::virtio::kNetGsoTcpv4 &&
+                   (h.flags & abi::virtio::kNetHdrNeedsCsum) && h.gso_size)) {
         ++dropped_;
         continue;
       }
-      ++csum_completed_;
+      abi::virtio::NetHeader out{};
+      if (guest_csum) {
+        out.flags = h.flags & (abi::virtio::kNetHdrNeedsCsum | abi::virtio::kNetHdrDataValid);
+        if (out.flags & abi::virtio::kNetHdrNeedsCsum)
+          out.csum_start = h.csum_start, out.csum_offset = h.csum_offset;
+      } else if (h.flags & abi::virtio::kNetHdrNeedsCsum) {
+        if (!complete_checksum(rx_buf_.data() + kNetHeaderBytes, size_t(n), h.csum_start,
+                               h.csum_offset)) {
+          ++dropped_;
+          continue;
+        }
+        ++csum_completed_;
+      }
+      if (gso) {
+        out.gso_type = h.gso_type;
+        out.gso_size = h.gso_size;
+        out.hdr_len = h.hdr_len;
+      }
+      std::memcpy(rx_buf_.data(), &out, sizeof out);
+      held_ = kNetHeaderBytes + size_t(n);
     }
+    // Into the guest's buffers: one chain, or with MRG_RXBUF as many as the
+    // frame needs, every one but the last filled (5.1.6.4), and published
+    // together.
     std::string fault;
-    auto c = q->pop(&fault);
-    if (!c) {
+    chains.clear();
+    uint64_t room = 0;
+    while (room < held_) {
+      auto c = q->pop(&fault);
+      if (!c) break;
+      room += c->writable;
+      chains.push_back(std::move(*c));
+      if (!merge) break;
+    }
+    if (!fault.empty()) {
       ++dropped_;
-      if (!fault.empty()) t.fault("receive queue: " + fault);
+      held_ = 0;
+      t.fault("receive queue: " + fault);
       return true;
     }
-    // 5.1.6.4: num_buffers = 1 (no mergeable buffers).
-    abi::virtio::NetHeader out{};
-    out.flags = flags;
-    out.csum_start = csum_start;
-    out.csum_offset = csum_offset;
-    out.num_buffers = 1;
-    std::memcpy(rx_buf_.data(), &out, sizeof out);
-    size_t total = kNetHeaderBytes + size_t(n);
-    if (c->writable < total) {
+    if (room < held_) {
+      if (merge && chains.size() < q->layout().size) {
+        // Not buffers enough yet: the frame waits for the driver to post more.
+        q->unpop(uint16_t(chains.size()));
+        stalled = true;
+        break;
+      }
+      // Larger than its buffer (or than the whole ring): dropped.
       ++dropped_;
-      q->push(*c, 0);
-    } else {
-      c->write(std::span<const uint8_t>(rx_buf_.data(), total));
-      q->push(*c, uint32_t(total));
-      ++received_;
+      held_ = 0;
+      for (const Chain& c : chains) q->push(c, 0, false);
+      q->publish();
+      any = true;
+      continue;
     }
+    const uint16_t buffers = uint16_t(chains.size());
+    std::memcpy(rx_buf_.data() + offsetof(abi::virtio::NetHeader, num_buffers), &buffers,
+                sizeof buffers);
+    size_t at = 0;
+    for (const Chain& c : chains) {
+      size_t w = c.write(std::span<const uint8_t>(rx_buf_.data() + at, held_ - at));
+      q->push(c, uint32_t(w), false);
+      at += w;
+    }
+    q->publish();
+    held_ = 0;
+    ++received_;
     any = true;
   }
   if (any) t.used_buffers(0);

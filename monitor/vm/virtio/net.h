@@ -15,9 +15,15 @@
 // completes a partial one itself. On mote-net's socket (libslirp wants
 // whole checksums) no offload is offered and the header is zero but for
 // num_buffers = 1. INDIRECT_DESC is offered (a 64 KiB segment in many
-// pages on one ring entry: queue.h checks the table). No receive
-// segmentation, no mergeable buffers, so every received frame is one
-// chain. Queue 0 receives, queue 1 transmits (5.1.2).
+// pages on one ring entry: queue.h checks the table). Receive segmentation
+// over such a tap: GUEST_TSO4 and MRG_RXBUF are offered; when the driver
+// takes GUEST_TSO4 (with GUEST_CSUM) the device tells the tap at
+// FEATURES_OK (TUNSETOFFLOAD CSUM|TSO4, as QEMU does; back to CSUM at a
+// reset), and uncut TCP segments of up to 64 KiB go to the guest with
+// their GSO_TCPV4 header. With MRG_RXBUF a frame spreads over as many
+// chains as it needs (num_buffers), published together; a frame waits in
+// the device until the driver has posted enough. Queue 0 receives, queue
+// 1 transmits (5.1.2).
 //
 // Transmit runs on the vCPU's thread at the notification: each chain's
 // frame is one write (a full backend drops it, as a full NIC ring would).
@@ -32,6 +38,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -60,8 +67,12 @@ class NetDevice final : public Device {
   uint32_t device_id() const override { return kDeviceNet; }
   uint64_t features() const override {
     return kNetFeatureMtu | kNetFeatureMac | kNetFeatureStatus | kFeatureIndirectDesc |
-           (vnet_hdr_ ? kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureHostTso4 : 0);
+           (vnet_hdr_ ? kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureHostTso4 |
+                            kNetFeatureGuestTso4 | kNetFeatureMrgRxbuf
+                      : 0);
   }
+  void features_ok(uint64_t driver_features) override;
+  void reset() override;
   uint16_t queue_count() const override { return 2; }
   uint16_t queue_max() const override { return kNetQueueMax; }
   std::span<const uint8_t> config() const override { return config_; }
@@ -82,6 +93,11 @@ class NetDevice final : public Device {
   // Over a tap with headers: switches its offloads off (TUNSETOFFLOAD 0) for
   // whoever opens it next (monitor/net/tap.h), as the VM ends.
   void release_tap_offloads();
+  // Tests (whose "tap" is a socket): what the device calls instead of
+  // ioctl(fd, TUNSETOFFLOAD, offloads) to switch segmentation; true: done.
+  void replace_offload_call(std::function<bool(unsigned long offloads)> call) {
+    offload_call_ = std::move(call);
+  }
 
   NetStats stats() const;
   // The eventfd the receive thread waits on (for the sandbox policy).
@@ -91,6 +107,8 @@ class NetDevice final : public Device {
  private:
   void transmit(Transport& t);
   void wake();
+  // The tap's offloads: CSUM, and TSO4 with `on` (rx_gso_ says which).
+  void set_tap_segmentation(bool on);
   void receive_loop(Transport* t);
 
   int fd_;
@@ -102,6 +120,9 @@ class NetDevice final : public Device {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   bool backend_gone_ = false;  // the frame fd reached end of file or failed
+  bool rx_gso_ = false;        // the tap hands over uncut TCP segments (TUN_F_TSO4)
+  size_t held_ = 0;            // a frame (header and all) in rx_buf_ waiting for buffers
+  std::function<bool(unsigned long)> offload_call_;
   std::atomic<uint64_t> sent_{0}, received_{0}, dropped_{0}, csum_completed_{0};
 };
 

@@ -167,14 +167,18 @@ std::optional<Chain> Queue::pop(std::string* fault) {
   return c;
 }
 
-void Queue::push(const Chain& chain, uint32_t written) {
+void Queue::push(const Chain& chain, uint32_t written, bool publish_now) {
   const uint16_t n = l_.size;
   struct {
     uint32_t id, len;
   } elem{chain.head, written};
   mem_->write(l_.used + 4 + 8ull * (used_idx_ % n), elem);
   ++used_idx_;
-  store16(*mem_, l_.used + 2, used_idx_);  // release: the element before the index
+  if (publish_now) publish();
+}
+
+void Queue::publish() {
+  store16(*mem_, l_.used + 2, used_idx_);  // release: the elements before the index
 }
 
 }  // namespace mote::vm::virtio

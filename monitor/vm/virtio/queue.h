@@ -84,8 +84,15 @@ class Queue {
   // a broken rule sets *fault (and returns nullopt). After a fault the queue
   // gives nothing more.
   std::optional<Chain> pop(std::string* fault);
-  // Returns a chain to the driver with `written` bytes of its writable part used.
-  void push(const Chain& chain, uint32_t written);
+  // Returns a chain to the driver with `written` bytes of its writable part
+  // used. With `publish` false the used index does not move yet: the
+  // chains of one merged frame (virtio-net's MRG_RXBUF) reach the driver
+  // together, at publish().
+  void push(const Chain& chain, uint32_t written, bool publish = true);
+  void publish();
+  // Gives the last `count` chains taken back to the available ring, as if
+  // never taken (none of them pushed): the device could not use them yet.
+  void unpop(uint16_t count) { last_avail_ = uint16_t(last_avail_ - count); }
   // Whether the driver asked not to be interrupted for used buffers
   // (VIRTQ_AVAIL_F_NO_INTERRUPT; no event index is negotiated).
   bool interrupt_suppressed() const;

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/if_tun.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -503,6 +505,183 @@ TEST(VirtioNet, ADriverWithoutGuestCsumGetsWholeChecksums) {
   EXPECT_EQ(f.dev->stats().dropped, 1u);
 }
 
+// ---- Receive segmentation over a tap (GUEST_TSO4, MRG_RXBUF) ----------------
+
+constexpr uint64_t kRxGso = kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureGuestTso4;
+
+NetHeader tso_header(uint16_t mss) {
+  NetHeader h = needs_csum(34, 16);
+  h.gso_type = abi::virtio::kNetGsoTcpv4;
+  h.gso_size = mss;
+  h.hdr_len = 66;
+  return h;
+}
+
+// The guest's bytes of a received frame, over the buffers it took.
+std::vector<uint8_t> gather(NetFixture& f, std::initializer_list<std::pair<uint64_t, uint32_t>> bufs) {
+  std::vector<uint8_t> out;
+  for (auto [addr, len] : bufs) {
+    const uint8_t* p = f.mem.at(addr, len)->data();
+    out.insert(out.end(), p, p + len);
+  }
+  return out;
+}
+
+TEST(VirtioNet, OffersReceiveSegmentationOnlyOverAVnetBackend) {
+  NetFixture plain, plain2, tap(true);
+  EXPECT_FALSE(plain.d.negotiate(kFeatureVersion1 | kNetFeatureGuestCsum | kNetFeatureGuestTso4));
+  EXPECT_FALSE(plain2.d.negotiate(kFeatureVersion1 | kNetFeatureMrgRxbuf));
+  EXPECT_TRUE(tap.d.negotiate(kFeatureVersion1 | kRxGso | kNetFeatureMrgRxbuf));
+}
+
+// As QEMU does: the tap hands over uncut segments only once a driver took
+// GUEST_TSO4 (with GUEST_CSUM), and cuts them up again after a reset.
+TEST(VirtioNet, TheTapHandsOverSegmentsOnlyToADriverThatTakesThem) {
+  NetFixture a(true), b(true);
+  std::vector<unsigned long> ca, cb;
+  a.dev->replace_offload_call([&](unsigned long o) { ca.push_back(o); return true; });
+  b.dev->replace_offload_call([&](unsigned long o) { cb.push_back(o); return true; });
+  a.bring_up(kRxGso | kNetFeatureMrgRxbuf);
+  EXPECT_EQ(ca, (std::vector<unsigned long>{TUN_F_CSUM | TUN_F_TSO4}));
+  a.d.write(Reg::Status, 0);  // the driver resets the device
+  EXPECT_EQ(ca, (std::vector<unsigned long>{TUN_F_CSUM | TUN_F_TSO4, TUN_F_CSUM}));
+  b.bring_up(kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureMrgRxbuf);
+  EXPECT_TRUE(cb.empty());
+}
+
+// A 5000-byte segment over three 2 KiB buffers: every one but the last
+// full, num_buffers 3 in the first, the used index moved once for all.
+TEST(VirtioNet, ASegmentSpreadsOverMergedBuffersPublishedTogether) {
+  NetFixture f(true);
+  f.dev->replace_offload_call([](unsigned long) { return true; });
+  f.bring_up(kRxGso | kNetFeatureMrgRxbuf);
+  auto seg = frame(5000, 3);
+  auto b = with_header(tso_header(1448), seg);
+  ASSERT_EQ(send(f.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  for (uint64_t a : {0x40000, 0x41000, 0x42000}) f.d.post(0, {{a, 2048, true}});
+  {
+    auto lock = f.t->lock();
+    f.dev->receive(*f.t);
+  }
+  EXPECT_EQ(f.d.used_idx(0), 3);
+  auto u1 = f.d.take_used(0), u2 = f.d.take_used(0), u3 = f.d.take_used(0);
+  ASSERT_TRUE(u1 && u2 && u3);
+  EXPECT_EQ(u1->len, 2048u);
+  EXPECT_EQ(u2->len, 2048u);
+  EXPECT_EQ(u3->len, kNetHeaderBytes + seg.size() - 4096);
+  NetHeader h;
+  memcpy(&h, f.mem.at(0x40000, kNetHeaderBytes)->data(), sizeof h);
+  EXPECT_EQ(h.num_buffers, 3);
+  EXPECT_EQ(h.gso_type, abi::virtio::kNetGsoTcpv4);
+  EXPECT_EQ(h.gso_size, 1448);
+  EXPECT_EQ(h.hdr_len, 66);
+  EXPECT_EQ(h.flags, abi::virtio::kNetHdrNeedsCsum);
+  EXPECT_EQ(h.csum_start, 34);
+  EXPECT_EQ(h.csum_offset, 16);
+  EXPECT_EQ(gather(f, {{0x40000 + kNetHeaderBytes, 2048 - kNetHeaderBytes}, {0x41000, 2048},
+                       {0x42000, u3->len}}),
+            seg);
+  EXPECT_EQ(f.dev->stats().received, 1u);
+  EXPECT_EQ(f.dev->stats().dropped, 0u);
+}
+
+// Too few buffers posted for the segment: it waits in the device (the
+// buffers it looked at stay the driver's), and goes when more come; the
+// frame behind it follows in order.
+TEST(VirtioNet, ASegmentWaitsForBuffersEnough) {
+  NetFixture f(true);
+  f.dev->replace_offload_call([](unsigned long) { return true; });
+  f.bring_up(kRxGso | kNetFeatureMrgRxbuf);
+  auto seg = frame(5000, 5), small = frame(60, 6);
+  auto b = with_header(tso_header(1448), seg);
+  auto c = with_header(NetHeader{}, small);
+  ASSERT_EQ(send(f.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  ASSERT_EQ(send(f.sv[1], c.data(), c.size(), 0), ssize_t(c.size()));
+  f.d.post(0, {{0x40000, 2048, true}});
+  f.d.post(0, {{0x41000, 2048, true}});
+  {
+    auto lock = f.t->lock();
+    EXPECT_TRUE(f.dev->receive(*f.t)) << "stalled: only a notification helps";
+  }
+  EXPECT_EQ(f.d.used_idx(0), 0);
+  for (uint64_t a : {0x42000, 0x43000}) f.d.post(0, {{a, 2048, true}});
+  {
+    auto lock = f.t->lock();
+    f.dev->receive(*f.t);
+  }
+  EXPECT_EQ(f.d.used_idx(0), 4);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(f.d.take_used(0));
+  auto u4 = f.d.take_used(0);
+  ASSERT_TRUE(u4);
+  EXPECT_EQ(u4->len, kNetHeaderBytes + small.size());
+  EXPECT_EQ(gather(f, {{0x40000 + kNetHeaderBytes, 2048 - kNetHeaderBytes}, {0x41000, 2048},
+                       {0x42000, uint32_t(kNetHeaderBytes + seg.size() - 4096)}}),
+            seg);
+  EXPECT_EQ(gather(f, {{0x43000 + kNetHeaderBytes, uint32_t(small.size())}}), small);
+  EXPECT_EQ(f.dev->stats().received, 2u);
+  EXPECT_EQ(f.dev->stats().dropped, 0u);
+}
+
+// Without MRG_RXBUF a segment must fit the one chain it gets; a ring too
+// small for it as a whole drops it too (it could never go).
+TEST(VirtioNet, ASegmentLargerThanItsRoomIsDropped) {
+  NetFixture one(true), all(true);
+  one.dev->replace_offload_call([](unsigned long) { return true; });
+  all.dev->replace_offload_call([](unsigned long) { return true; });
+  one.bring_up(kRxGso);
+  all.bring_up(kRxGso | kNetFeatureMrgRxbuf);
+  auto seg = frame(5000, 7);
+  auto b = with_header(tso_header(1448), seg);
+  ASSERT_EQ(send(one.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  ASSERT_EQ(send(one.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  one.d.post(0, {{0x40000, 2048, true}});
+  one.d.post(0, {{0x48000, 8192, true}});
+  {
+    auto lock = one.t->lock();
+    one.dev->receive(*one.t);
+  }
+  auto u1 = one.d.take_used(0), u2 = one.d.take_used(0);
+  ASSERT_TRUE(u1 && u2);
+  EXPECT_EQ(u1->len, 0u) << "too small: given back empty";
+  EXPECT_EQ(u2->len, kNetHeaderBytes + seg.size());
+  NetHeader h;
+  memcpy(&h, one.mem.at(0x48000, kNetHeaderBytes)->data(), sizeof h);
+  EXPECT_EQ(h.num_buffers, 1);
+  EXPECT_EQ(h.gso_size, 1448);
+  EXPECT_EQ(one.dev->stats().dropped, 1u);
+  // The fixture's ring has 8 entries: 8 x 256 bytes hold no 5000-byte frame.
+  ASSERT_EQ(send(all.sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+  for (uint64_t i = 0; i < 8; ++i) all.d.post(0, {{0x40000 + 0x1000 * i, 256, true}});
+  {
+    auto lock = all.t->lock();
+    all.dev->receive(*all.t);
+  }
+  EXPECT_EQ(all.d.used_idx(0), 8);
+  EXPECT_EQ(all.dev->stats().dropped, 1u);
+  EXPECT_EQ(all.dev->stats().received, 0u);
+}
+
+// A segment to a driver that did not take GUEST_TSO4, or that took it on a
+// tap that refused the offload, is not the guest's: dropped.
+TEST(VirtioNet, SegmentsToADriverWithoutGuestTso4AreDropped) {
+  NetFixture no(true), refused(true);
+  no.dev->replace_offload_call([](unsigned long) { return true; });
+  refused.dev->replace_offload_call([](unsigned long) { return false; });
+  no.bring_up(kNetFeatureCsum | kNetFeatureGuestCsum | kNetFeatureMrgRxbuf);
+  refused.bring_up(kRxGso | kNetFeatureMrgRxbuf);
+  auto b = with_header(tso_header(1448), frame(3000, 8));
+  for (NetFixture* f : {&no, &refused}) {
+    ASSERT_EQ(send(f->sv[1], b.data(), b.size(), 0), ssize_t(b.size()));
+    for (uint64_t a : {0x40000, 0x41000}) f->d.post(0, {{a, 2048, true}});
+    {
+      auto lock = f->t->lock();
+      f->dev->receive(*f->t);
+    }
+    EXPECT_EQ(f->d.used_idx(0), 0);
+    EXPECT_EQ(f->dev->stats().dropped, 1u);
+  }
+}
+
 TEST(VirtioMmio, ResetDropsTheQueuesAndLowersTheLine) {
   NetFixture f;
   f.bring_up();
@@ -888,6 +1067,46 @@ TEST(VirtioSandbox, DevicesRunUnderTheKvmRunLoopAllowlist) {
       << "status " << status << (WIFSIGNALED(status) ? " (signal)" : "");
   close(share[0]);
   close(share[1]);
+}
+
+// The tap's offload switches (FEATURES_OK with GUEST_TSO4, a reset, the
+// end of the run) pass the KVM run loop's allowlist, which allows
+// TUNSETOFFLOAD on the tap with exactly those values: another is fatal.
+// (The "tap" is a socket here: the calls fail with ENOTTY once allowed.)
+TEST(VirtioSandbox, TapOffloadSwitchesRunUnderTheKvmRunLoopAllowlist) {
+  for (bool stray : {false, true}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      NetFixture f(true);
+      int calls = 0;
+      f.dev->replace_offload_call([&](unsigned long o) {
+        ++calls;
+        return ioctl(f.sv[0], TUNSETOFFLOAD, o) == 0 || errno == ENOTTY || errno == EBADFD;
+      });
+      sandbox::KvmRunFds fds;
+      fds.vcpus = {99};
+      fds.vm = 98;
+      fds.net = f.sv[0];
+      fds.net_wake = f.dev->wake_fd();
+      fds.net_tap_offload = true;
+      std::string error;
+      if (!sandbox::install(sandbox::kvm_run_policy(fds), &error)) _exit(11);
+      f.bring_up(kRxGso | kNetFeatureMrgRxbuf);  // TUNSETOFFLOAD CSUM|TSO4
+      f.d.write(Reg::Status, 0);                 // TUNSETOFFLOAD CSUM
+      f.dev->release_tap_offloads();             // TUNSETOFFLOAD 0
+      if (calls != 2) _exit(12);
+      if (stray) (void)ioctl(f.sv[0], TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO6);
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    if (stray)
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == sandbox::kForbiddenStatus)
+          << "another offload value must not pass: status " << status;
+    else
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "status " << status << (WIFSIGNALED(status) ? " (signal)" : "");
+  }
 }
 
 }  // namespace
