@@ -348,7 +348,8 @@ usize net_receive(void* out, usize cap, bool* csum_ok) {
     u32 more = ok && d->rx_merge && h.num_buffers > 1 ? h.num_buffers - 1u : 0;
     ok = ok && (h.gso_type == abi::virtio::kNetGsoNone ||
                 (h.gso_type == abi::virtio::kNetGsoTcpv4 && d->rx_gso));
-    n = ok ? min<usize>(len - kvm::kHeader, cap) : 0;
+    ok = ok && len - kvm::kHeader <= cap;  // larger than the stack's buffer: dropped
+    n = ok ? len - kvm::kHeader : 0;
     if (n) memcpy(dst, buf + kvm::kHeader, n);
     d->rx.post(id, d->rx_buf[id], kPageSize, true);  // back into the ring
     // A merged frame's other buffers: published with the first (QEMU fills
