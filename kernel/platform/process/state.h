@@ -72,6 +72,11 @@ struct State {
   Cpu* timer_cpu = nullptr;
   int timer_fd = -1;
   volatile u64 timer_deadline = 0;
+  // When the timerfd expires (~0: never), as its last setting by the timer
+  // thread or timer_arm (both under timerfd_lock) left it; a host signal's
+  // nudge makes it expire sooner, never later.
+  volatile u64 timerfd_at = ~u64(0);
+  volatile u32 timerfd_lock = 0;
   volatile u32 timer_fired = 0;  // bumped after each on_timer (idle_until wakes)
   // Asynchronous host signals (kill, Ctrl-C) for the program, as a set of
   // sig_bit()s: the timer thread, the one thread that takes them, hands

@@ -106,6 +106,20 @@ void set_timerfd(u64 deadline_ns) {
   host::syscall4(__NR_timerfd_settime, g.timer_fd, kTfdTimerAbstime, long(&spec), 0);
 }
 
+void lock_timerfd() {
+  while (__atomic_exchange_n(&g.timerfd_lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_load_n(&g.timerfd_lock, __ATOMIC_RELAXED)) asm volatile("pause");
+}
+void unlock_timerfd() { __atomic_store_n(&g.timerfd_lock, 0, __ATOMIC_RELEASE); }
+
+// set_timerfd for the timer thread and timer_arm, noting the expiry.
+void set_timerfd_noted(u64 deadline_ns) {
+  lock_timerfd();
+  set_timerfd(deadline_ns);
+  __atomic_store_n(&g.timerfd_at, deadline_ns, __ATOMIC_RELEASE);
+  unlock_timerfd();
+}
+
 void timer_loop() {
   u64 all = ~u64(0);
   host::syscall4(__NR_rt_sigprocmask, 0 /*SIG_BLOCK*/, long(&all), 0, 8);
@@ -141,7 +155,7 @@ void timer_loop() {
       }
       if (retry_at < until) until = retry_at;
     }
-    set_timerfd(until);
+    set_timerfd_noted(until);
     // What came meanwhile may have set the timerfd before this did, and been
     // overwritten: an earlier deadline (timer_arm), a host signal (it sets
     // the timerfd to now). Look again.
@@ -366,24 +380,34 @@ u64 syscall_user_sp() {
 }
 
 void timer_arm(u64 deadline_ns) {
-  u64 old = __atomic_exchange_n(&g.timer_deadline, deadline_ns, __ATOMIC_ACQ_REL);
-  // The timerfd expires at the deadline the timer thread last saw, or
-  // earlier, and the thread then looks again: a later deadline, or none,
-  // needs nothing now (the network stack pushes its deadlines out on nearly
-  // every segment). An earlier one moves the expiry: no wake-up, no switch
-  // to the timer thread. (A delayed ACK armed on each received batch and
-  // cancelled by the reply microseconds later woke it ~800 times a second
-  // under redis -P 16 over a tap, each a switch on the busy server's CPU.)
-  if (old && (!deadline_ns || deadline_ns >= old)) return;
+  __atomic_store_n(&g.timer_deadline, deadline_ns, __ATOMIC_SEQ_CST);
+  // The timerfd expires at timerfd_at or earlier, and the timer thread then
+  // looks again (and sets it to the deadline of that moment): a deadline no
+  // earlier, or none, needs nothing now. Only an earlier one moves the
+  // expiry. The network stack moves its deadline on nearly every segment:
+  // a delayed ACK armed by each request and cancelled by the reply
+  // microseconds later, an RTO pushed out by each acknowledgment. Setting
+  // the timerfd each time the deadline came earlier than the last one was
+  // a timerfd_settime for every other request under redis -P 1 over a tap
+  // (a wake-up of the timer thread, each a switch on the busy server's
+  // CPU, before that); now the timer thread wakes early once per delayed-
+  // ACK period at most, and moves it on.
   if (!deadline_ns) return;
   if (!g.timer_cpu) {
     process::start_timer_thread();
     return;
   }
-  // Another thread may lower it too, and set the timerfd in the other order:
-  // whoever set it last makes sure it holds the earliest.
+  // Another thread may lower it too: whoever set it last makes sure it
+  // holds the earliest.
   for (u64 at = deadline_ns;;) {
-    process::set_timerfd(at);
+    process::lock_timerfd();
+    const bool later = __atomic_load_n(&g.timerfd_at, __ATOMIC_ACQUIRE) > at;
+    if (later) {
+      process::set_timerfd(at);
+      __atomic_store_n(&g.timerfd_at, at, __ATOMIC_RELEASE);
+    }
+    process::unlock_timerfd();
+    if (!later) break;
     u64 now_d = __atomic_load_n(&g.timer_deadline, __ATOMIC_ACQUIRE);
     if (!now_d || now_d >= at) break;
     at = now_d;
