@@ -61,6 +61,8 @@ constexpr u64 kFeatureHostTso4 = abi::virtio::kNetFeatureHostTso4;
 constexpr u64 kFeatureIndirect = abi::virtio::kFeatureIndirectDesc;
 constexpr u64 kFeatureGuestTso4 = abi::virtio::kNetFeatureGuestTso4;
 constexpr u64 kFeatureMrgRxbuf = abi::virtio::kNetFeatureMrgRxbuf;
+// Uncut segments in: what net_receive needs to take them.
+constexpr u64 kRxGso = kFeatureGuestTso4 | kFeatureMrgRxbuf | kFeatureGuestCsum;
 constexpr u32 kHeader = 12;             // struct virtio_net_hdr
 static_assert(sizeof(abi::virtio::NetHeader) == kHeader);
 constexpr u32 kQueueWant = 128;  // Virtqueue::kMaxSize
@@ -94,9 +96,8 @@ struct NetDevice {
   u64 big_tables;
   u16 big_free[kBigSlots];
   u32 nbig_free;
-  // With MRG_RXBUF: frames may span several receive buffers; rx_skip of
-  // them are still to come for one that could not be taken whole.
-  bool rx_merge, rx_gso;
+  // With MRG_RXBUF: rx_skip buffers are still to come of a frame that
+  // could not be taken whole.
   u32 rx_skip;
   u8 mac[6];
   u16 mtu;
@@ -152,9 +153,6 @@ NetDevice* setup(u64 base) {
                         kFeatureGuestTso4 | kFeatureMrgRxbuf)  // uncut segments need merging
            .ok())
     return nullptr;
-  d->rx_merge = d->dev.features() & kFeatureMrgRxbuf;
-  const u64 rx_gso = kFeatureGuestTso4 | kFeatureMrgRxbuf | kFeatureGuestCsum;
-  d->rx_gso = (d->dev.features() & rx_gso) == rx_gso;
   if (!d->rx.init(d->dev, 0, kQueueWant, true).ok() || !d->tx.init(d->dev, 1, kQueueWant, false).ok())
     return nullptr;
   if (d->dev.features() & kFeatureMac) d->dev.read_config(0, d->mac, 6);
@@ -235,7 +233,7 @@ using kvm::NetDevice;
 u32 net_offloads() {
   NetDevice* d = kvm::net_device();
   if (!d) return 0;
-  u32 f = d->rx_gso ? kNetRxGso : 0;
+  u32 f = (d->dev.features() & kvm::kRxGso) == kvm::kRxGso ? kNetRxGso : 0;
   if (d->dev.features() & kvm::kFeatureCsum) f |= kNetTxCsum | (d->tso ? kNetTso4 : 0);
   return f;
 }
@@ -333,6 +331,8 @@ usize net_receive(void* out, usize cap, bool* csum_ok) {
   u16 id;
   u32 len;
   auto* dst = static_cast<u8*>(out);
+  const bool merge = d->dev.features() & kvm::kFeatureMrgRxbuf;
+  const bool gso = (d->dev.features() & kvm::kRxGso) == kvm::kRxGso;
   while (d->rx.take(&id, &len)) {
     const u8* buf = static_cast<const u8*>(kvm::phys_to_virt(d->rx_buf[id]));
     if (d->rx_skip) {  // the rest of a frame dropped before
@@ -345,9 +345,9 @@ usize net_receive(void* out, usize cap, bool* csum_ok) {
     if (ok) memcpy(&h, buf, kvm::kHeader);
     // 5.1.6.4: without MRG_RXBUF, num_buffers is 1; a frame the stack was
     // not promised (an uncut segment without GUEST_TSO4) is dropped.
-    u32 more = ok && d->rx_merge && h.num_buffers > 1 ? h.num_buffers - 1u : 0;
+    u32 more = ok && merge && h.num_buffers > 1 ? h.num_buffers - 1u : 0;
     ok = ok && (h.gso_type == abi::virtio::kNetGsoNone ||
-                (h.gso_type == abi::virtio::kNetGsoTcpv4 && d->rx_gso));
+                (h.gso_type == abi::virtio::kNetGsoTcpv4 && gso));
     ok = ok && len - kvm::kHeader <= cap;  // larger than the stack's buffer: dropped
     n = ok ? len - kvm::kHeader : 0;
     if (n) memcpy(dst, buf + kvm::kHeader, n);

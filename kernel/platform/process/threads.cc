@@ -112,12 +112,17 @@ void lock_timerfd() {
 }
 void unlock_timerfd() { __atomic_store_n(&g.timerfd_lock, 0, __ATOMIC_RELEASE); }
 
-// set_timerfd for the timer thread and timer_arm, noting the expiry.
-void set_timerfd_noted(u64 deadline_ns) {
+// set_timerfd for the timer thread and timer_arm, noting the expiry; with
+// `only_earlier`, only when that moves it earlier. Returns whether it set it.
+bool set_timerfd_noted(u64 deadline_ns, bool only_earlier) {
   lock_timerfd();
-  set_timerfd(deadline_ns);
-  __atomic_store_n(&g.timerfd_at, deadline_ns, __ATOMIC_RELEASE);
+  const bool set = !only_earlier || __atomic_load_n(&g.timerfd_at, __ATOMIC_ACQUIRE) > deadline_ns;
+  if (set) {
+    set_timerfd(deadline_ns);
+    __atomic_store_n(&g.timerfd_at, deadline_ns, __ATOMIC_RELEASE);
+  }
   unlock_timerfd();
+  return set;
 }
 
 void timer_loop() {
@@ -155,7 +160,7 @@ void timer_loop() {
       }
       if (retry_at < until) until = retry_at;
     }
-    set_timerfd_noted(until);
+    set_timerfd_noted(until, false);
     // What came meanwhile may have set the timerfd before this did, and been
     // overwritten: an earlier deadline (timer_arm), a host signal (it sets
     // the timerfd to now). Look again.
@@ -400,14 +405,7 @@ void timer_arm(u64 deadline_ns) {
   // Another thread may lower it too: whoever set it last makes sure it
   // holds the earliest.
   for (u64 at = deadline_ns;;) {
-    process::lock_timerfd();
-    const bool later = __atomic_load_n(&g.timerfd_at, __ATOMIC_ACQUIRE) > at;
-    if (later) {
-      process::set_timerfd(at);
-      __atomic_store_n(&g.timerfd_at, at, __ATOMIC_RELEASE);
-    }
-    process::unlock_timerfd();
-    if (!later) break;
+    if (!process::set_timerfd_noted(at, true)) break;
     u64 now_d = __atomic_load_n(&g.timer_deadline, __ATOMIC_ACQUIRE);
     if (!now_d || now_d >= at) break;
     at = now_d;

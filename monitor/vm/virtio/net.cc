@@ -175,7 +175,7 @@ bool NetDevice::receive(Transport& t, unsigned budget) {
   const uint64_t features = t.driver_features();
   const bool guest_csum = features & kNetFeatureGuestCsum;
   const bool merge = features & kNetFeatureMrgRxbuf;
-  std::vector<Chain> chains;
+  std::vector<Chain>& chains = rx_chains_;
   for (unsigned i = 0; i < budget && !backend_gone_; ++i) {
     if (!q->has_available()) {
       stalled = true;

@@ -122,6 +122,7 @@ class NetDevice final : public Device {
   bool backend_gone_ = false;  // the frame fd reached end of file or failed
   bool rx_gso_ = false;        // the tap hands over uncut TCP segments (TUN_F_TSO4)
   size_t held_ = 0;            // a frame (header and all) in rx_buf_ waiting for buffers
+  std::vector<Chain> rx_chains_;  // the chains one frame goes into (kept for their room)
   std::function<bool(unsigned long)> offload_call_;
   std::atomic<uint64_t> sent_{0}, received_{0}, dropped_{0}, csum_completed_{0};
 };
